@@ -1,0 +1,42 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test bench bench-quick bench-gate install install-test clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+run: $(VENV)/.installed
+	$(VENV)/bin/passerelles serve --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.installed-test
+	$(PY) -m pytest -q
+
+bench: $(VENV)/.installed
+	$(PY) -m benchmarks
+
+bench-quick: $(VENV)/.installed
+	$(PY) -m benchmarks --quick
+
+# Regression gate against the merge-base with main (REF=rev to choose); what .ci/run runs with --quick.
+bench-gate: $(VENV)/.installed
+	$(PY) -m benchmarks gate --quick $(if $(REF),--ref $(REF))
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,1 @@
+"""Every surface of Passerelles: HTTP (FastAPI), CLI, storage, exports, web page."""

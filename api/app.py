@@ -1,0 +1,28 @@
+"""The FastAPI application factory: ``create_app(settings)``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+
+from . import problems
+from .routers import referentiel
+from .settings import Settings
+from .state import AppState
+
+
+def create_app(settings: Settings | None = None, state: AppState | None = None) -> FastAPI:
+    """Build the app. The referential and everything derived from it are loaded here, once."""
+    settings = settings or Settings()
+    app = FastAPI(
+        title="Passerelles",
+        description="Cross-sector skills matching on ROME 4.0: career bridges (passerelles), "
+                    "seeker/offer matching, training gaps.",
+        version="0.1.0",
+        default_response_class=ORJSONResponse,
+    )
+    app.state.passerelles = state or AppState.from_settings(settings)
+    problems.install(app)
+    for module in (referentiel,):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,46 @@
+"""What the app builds once at start-up and shares with every request through ``Depends``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from fastapi import Request
+
+import referentiels
+from matching import SkillSpace
+from matching.bridges import BridgeModel
+from referentiels import Referentiel
+
+from .settings import Settings
+from .suggest import CodeSuggester
+
+
+@dataclass(eq=False)
+class AppState:
+    settings: Settings
+    referentiel: Referentiel
+    extras: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "AppState":
+        cache = settings.cache_dir if settings.cache_dir is not None else True
+        return cls(settings=settings, referentiel=referentiels.load(settings.referentiel, cache=cache))
+
+    @cached_property
+    def space(self) -> SkillSpace:
+        return SkillSpace.from_referentiel(self.referentiel)
+
+    @cached_property
+    def bridges(self) -> BridgeModel:
+        """Bridge scores between every pair of occupations, built once."""
+        return BridgeModel.fit(self.space)
+
+    @cached_property
+    def occupation_suggester(self) -> CodeSuggester:
+        r = self.referentiel
+        return CodeSuggester(r.occupations["code"].to_list(), r.occupations["label"].to_list())
+
+
+def get_state(request: Request) -> AppState:
+    return request.app.state.passerelles

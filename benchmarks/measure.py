@@ -1,0 +1,141 @@
+"""Measurement primitives shared by ``python -m benchmarks`` and the gate's workers.
+
+Standard library only, and no import from the rest of the project: the gate's worker loads this
+file by path inside *another* tree (the reference revision), whose own ``benchmarks`` package may
+be older than this one.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import os
+import statistics
+import time
+import tracemalloc
+from typing import Any, Callable
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "POLARS_MAX_THREADS", "RAYON_NUM_THREADS")
+
+
+def pin_threads(environ: dict[str, str] | os._Environ = os.environ) -> dict[str, str]:
+    """Set every BLAS/OpenMP/Numba/polars thread-count variable to 1 (before numpy or polars load)."""
+    for variable in THREAD_VARIABLES:
+        environ[variable] = "1"
+    return {variable: environ[variable] for variable in THREAD_VARIABLES}
+
+
+def blas_config() -> list[dict[str, Any]]:
+    """The thread pools actually loaded (threadpoolctl): library, version, threads, architecture."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+        return []
+    keep = ("user_api", "internal_api", "prefix", "version", "num_threads", "architecture", "threading_layer")
+    return [{k: v for k, v in info.items() if k in keep} for info in threadpool_info()]
+
+
+class single_thread:
+    """Context manager: BLAS/OpenMP pools limited to 1 thread (a no-op when threadpoolctl is absent)."""
+
+    def __enter__(self) -> "single_thread":
+        try:
+            from threadpoolctl import threadpool_limits
+
+            self._limits = threadpool_limits(limits=1)
+        except ImportError:  # pragma: no cover
+            self._limits = None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._limits is not None:
+            self._limits.unregister()
+
+
+def time_call(fn: Callable[[Any], Any], ctx: Any) -> float:
+    """Seconds taken by one call ``fn(ctx)``."""
+    start = time.perf_counter()
+    fn(ctx)
+    return time.perf_counter() - start
+
+
+def time_calls(fn: Callable[[Any], Any], ctx: Any, number: int) -> float:
+    """Mean seconds per call over ``number`` back-to-back calls (one gate sample)."""
+    start = time.perf_counter()
+    for _ in range(number):
+        fn(ctx)
+    return (time.perf_counter() - start) / number
+
+
+def calls_per_sample(seconds_per_call: float, target_s: float, cap: int = 10_000) -> int:
+    """How many back-to-back calls make one sample last about ``target_s`` (at least 1)."""
+    if seconds_per_call <= 0:
+        return cap
+    return max(1, min(cap, math.ceil(target_s / seconds_per_call)))
+
+
+def alloc_peak_bytes(fn: Callable[[Any], Any], ctx: Any, calls: int = 1) -> int:
+    """Peak traced heap bytes above the start of one call of ``fn(ctx)`` (tracemalloc, untimed).
+
+    Counts Python objects and numpy/scipy buffers (numpy reports to tracemalloc); memory that a
+    Rust or C library allocates on its own (polars, BLAS workspaces) is not seen. With ``calls`` >
+    1 the smallest peak is kept: one-time caches filled by the first call do not count.
+    """
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    peaks = []
+    try:
+        for _ in range(max(1, calls)):
+            gc.collect()
+            tracemalloc.reset_peak()
+            start, _ = tracemalloc.get_traced_memory()
+            fn(ctx)
+            _, peak = tracemalloc.get_traced_memory()
+            peaks.append(max(0, peak - start))
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+    return min(peaks)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile ``q`` in [0, 100] (NaN when empty)."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def trimmed_mean(values: list[float], cut: float = 0.2) -> float:
+    """Mean after dropping the ``cut`` lowest and highest fraction of the values."""
+    ordered = sorted(values)
+    k = int(len(ordered) * cut)
+    kept = ordered[k:len(ordered) - k] or ordered
+    return statistics.fmean(kept)
+
+
+def counters_grew(current: dict[str, float], reference: dict[str, float], tolerance: float = 0.0,
+                  alloc_tolerance: float = 0.10, alloc_slack_bytes: int = 64 * 1024) -> list[str]:
+    """Names of the work counters that grew from ``reference`` to ``current``, with the two values.
+
+    Scenario counters (postings touched, rows scanned ...) are exact: any growth beyond
+    ``tolerance`` (relative) counts. Byte counters (``alloc_*``, ``*_bytes``) may grow by
+    ``alloc_tolerance`` (relative) plus ``alloc_slack_bytes`` before they count: allocator and
+    interpreter details move them a little between processes. Counters present on one side only
+    are ignored.
+    """
+    grown = []
+    for name in sorted(set(current) & set(reference)):
+        cur, ref = current[name], reference[name]
+        if not isinstance(cur, (int, float)) or not isinstance(ref, (int, float)):
+            continue
+        if name.startswith("alloc_") or name.endswith("_bytes"):
+            limit = ref * (1 + alloc_tolerance) + alloc_slack_bytes
+        else:
+            limit = ref * (1 + tolerance) if ref >= 0 else ref * (1 - tolerance)
+        if cur > limit:
+            grown.append(f"{name} {ref:g} -> {cur:g}")
+    return grown

@@ -1,0 +1,8 @@
+"""The vectorised core: pure functions and small immutable objects over numpy / scipy arrays.
+
+No file, network or database access here, no printing, no web framework: ``api`` does that.
+"""
+
+from .space import KIND_WEIGHTS, SkillSpace
+
+__all__ = ["KIND_WEIGHTS", "SkillSpace"]

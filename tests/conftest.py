@@ -1,0 +1,51 @@
+"""Shared fixtures. The real ROME data is read from ../shared/data/rome-v460 or $PASSERELLES_ROME_DIR.
+
+Without it, tests marked ``rome`` skip with the reason; with ``PASSERELLES_REQUIRE_ROME=1`` (set by
+``.ci/run``) the missing data is a failure instead, so CI always runs them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_ROME = ROOT.parent / "shared" / "data" / "rome-v460"
+
+
+def rome_path() -> Path:
+    return Path(os.environ.get("PASSERELLES_ROME_DIR", DEFAULT_ROME))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every test run caches referentials in its own temporary folder, never in ~/.cache."""
+    os.environ["PASSERELLES_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="session")
+def rome_dir() -> Path:
+    path = rome_path()
+    if not (path / "version.txt").exists():
+        message = (f"ROME 4.0 data not found at {path}: put the official CSV folder there or set "
+                   "PASSERELLES_ROME_DIR")
+        if os.environ.get("PASSERELLES_REQUIRE_ROME"):
+            pytest.fail(message + " (PASSERELLES_REQUIRE_ROME is set: CI must run these tests)")
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def rome(rome_dir: Path):
+    import referentiels
+
+    return referentiels.load(f"rome:{rome_dir}")
+
+
+@pytest.fixture(scope="session")
+def demo():
+    import referentiels
+
+    return referentiels.load("demo")

@@ -1,0 +1,183 @@
+"""The gate's decisions and the harness's work counters, on scripted timings (no subprocess, no git)."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+from benchmarks import harness
+from benchmarks.gate import Settings, gate_scenario, run_gate, table
+from benchmarks.measure import alloc_peak_bytes, calls_per_sample, counters_grew, trimmed_mean
+
+FAST = Settings(quick=True, sample_s=0.02, budget_s=0.2, min_pairs=9, max_pairs=15)
+
+
+class FakeSide:
+    """A worker answering from a script: ``seconds(i)`` is the time per call of the i-th sample."""
+
+    def __init__(self, scenarios: dict[str, dict[str, Any]], seconds: Callable[[int], float] = lambda i: 1e-3,
+                 counters: dict[str, float] | None = None, setup: dict[str, Any] | None = None):
+        self.hello = {"ok": True, "scenarios": scenarios}
+        self.seconds = seconds
+        self.samples = itertools.count()
+        self.counters = counters if counters is not None else {"postings_touched": 100, "alloc_peak_bytes": 10_000}
+        self.setup = setup or {"ok": True, "setup_s": 0.0, "call_s": 1e-3}
+        self.log: list[str] = []
+
+    def ask(self, **message: Any) -> dict[str, Any]:
+        self.log.append(message["cmd"])
+        if message["cmd"] == "setup":
+            return self.setup
+        if message["cmd"] == "time":
+            return {"s": self.seconds(next(self.samples))}
+        if message["cmd"] == "counters":
+            return {"counters": dict(self.counters), "blas": []}
+        raise AssertionError(message)
+
+
+def sides(current: dict[str, Any] | None = None, reference: dict[str, Any] | None = None,
+          scenarios: dict[str, dict[str, Any]] | None = None) -> tuple[FakeSide, FakeSide]:
+    scenarios = scenarios or {"s": {"threshold": 1.3}}
+    return FakeSide(scenarios, **(current or {})), FakeSide(scenarios, **(reference or {}))
+
+
+def test_equal_timings_and_counters_pass() -> None:
+    current, reference = sides()
+    row = gate_scenario("s", current, reference, FAST)
+    assert row.status == "ok" and not row.failed
+    assert len(row.rounds) == 1 and row.rounds[0].ratio == pytest.approx(1.0)
+
+
+def test_a_confirmed_2x_slowdown_fails_after_a_re_measurement() -> None:
+    current, reference = sides({"seconds": lambda i: 2e-3})
+    row = gate_scenario("s", current, reference, FAST)
+    assert row.status == "REGRESSION" and row.failed
+    assert [round(r.ratio, 2) for r in row.rounds] == [2.0, 2.0]
+    assert row.rounds[1].pairs == 2 * row.rounds[0].pairs
+
+
+def test_a_slowdown_that_the_re_measurement_does_not_confirm_is_noise() -> None:
+    first_round = FAST.min_pairs
+    current, reference = sides({"seconds": lambda i: 3e-3 if i < first_round else 1e-3})
+    row = gate_scenario("s", current, reference, FAST)
+    assert row.status == "ok"
+    assert len(row.rounds) == 2 and "not confirmed" in row.notes[0]
+
+
+def test_the_median_of_paired_ratios_ignores_a_few_load_spikes() -> None:
+    spikes = {2, 5}  # two samples of the current tree hit by another process
+    current, reference = sides({"seconds": lambda i: 5e-3 if i in spikes else 1e-3})
+    row = gate_scenario("s", current, reference, FAST)
+    assert row.status == "ok" and len(row.rounds) == 1
+
+
+def test_a_slow_median_whose_fastest_samples_match_the_reference_is_load_not_code() -> None:
+    loaded = {0, 1, 3, 4, 6, 7}  # most current samples hit by load, the others as fast as the reference
+    current, reference = sides({"seconds": lambda i: 2e-3 if i % 9 in loaded else 1e-3})
+    row = gate_scenario("s", current, reference, FAST)
+    assert row.rounds[0].ratio == pytest.approx(2.0) and row.rounds[0].min_ratio == pytest.approx(1.0)
+    assert row.status == "ok" and len(row.rounds) == 1
+
+
+def test_the_stricter_threshold_of_the_two_trees_applies() -> None:
+    current = FakeSide({"s": {"threshold": 3.0}}, seconds=lambda i: 1.5e-3)  # a submission cannot relax its gate
+    reference = FakeSide({"s": {"threshold": 1.3}})
+    row = gate_scenario("s", current, reference, FAST)
+    assert row.threshold == 1.3 and row.status == "REGRESSION"
+
+
+def test_a_growing_work_counter_fails_even_at_equal_speed() -> None:
+    current, reference = sides({"counters": {"postings_touched": 101, "alloc_peak_bytes": 10_000}})
+    row = gate_scenario("s", current, reference, FAST)
+    assert row.status == "REGRESSION"
+    assert row.counters_grown == ["postings_touched 100 -> 101"]
+
+
+def test_less_work_and_a_faster_tree_pass() -> None:
+    current, reference = sides({"seconds": lambda i: 0.5e-3, "counters": {"postings_touched": 50}})
+    row = gate_scenario("s", current, reference, FAST)
+    assert row.status == "faster" and not row.failed
+
+
+def test_scenarios_in_one_tree_only_are_reported_not_failed() -> None:
+    current = FakeSide({"both": {}, "added": {}})
+    reference = FakeSide({"both": {}, "removed": {}})
+    rows = run_gate(current, reference, FAST)
+    assert [(r.scenario, r.status) for r in rows] == [("both", "ok"), ("added", "new"), ("removed", "gone")]
+    assert not any(r.failed for r in rows)
+    assert "added" in table(rows) and "removed" in table(rows)
+
+
+def test_missing_data_skips_and_a_broken_current_scenario_fails() -> None:
+    skipped = gate_scenario("s", *sides({"setup": {"skip": "ROME data not found"}}), FAST)
+    assert skipped.status == "skipped" and not skipped.failed
+    broken = gate_scenario("s", *sides({"setup": {"error": "KeyError: 'H2102'"}}), FAST)
+    assert broken.status == "ERROR" and broken.failed
+    fixed = gate_scenario("s", *sides(reference={"setup": {"error": "KeyError: 'H2102'"}}), FAST)
+    assert fixed.status == "ref-error" and not fixed.failed
+
+
+def test_only_restricts_the_compared_scenarios() -> None:
+    current, reference = sides(scenarios={"a": {}, "b": {}})
+    assert [r.scenario for r in run_gate(current, reference, FAST, only=["b"])] == ["b"]
+
+
+def test_counters_grew_is_exact_for_work_and_tolerant_for_bytes() -> None:
+    assert counters_grew({"rows_scanned": 11}, {"rows_scanned": 10}) == ["rows_scanned 10 -> 11"]
+    assert counters_grew({"rows_scanned": 11}, {"rows_scanned": 10}, tolerance=0.2) == []
+    assert counters_grew({"alloc_peak_bytes": 1_050_000}, {"alloc_peak_bytes": 1_000_000}) == []
+    assert counters_grew({"alloc_peak_bytes": 2_000_000}, {"alloc_peak_bytes": 1_000_000}) != []
+    assert counters_grew({"only_here": 5}, {}) == []
+
+
+def test_alloc_peak_bytes_sees_numpy_buffers_and_ignores_first_call_caches() -> None:
+    cache: dict[str, np.ndarray] = {}
+
+    def work(n: int) -> float:
+        if "table" not in cache:  # filled once, by the first call only
+            cache["table"] = np.ones(4 * n)
+        return float(np.ones(n).sum())
+
+    peak = alloc_peak_bytes(work, 1_000_000, calls=2)
+    assert 8_000_000 <= peak < 8_000_000 + 100_000
+
+
+def test_calls_per_sample_and_trimmed_mean() -> None:
+    assert calls_per_sample(1e-3, 0.02) == 20
+    assert calls_per_sample(1.0, 0.02) == 1
+    assert calls_per_sample(0.0, 0.02) == 10_000
+    assert trimmed_mean([1, 1, 1, 1, 100], cut=0.2) == 1
+
+
+@pytest.fixture
+def tiny_registry():
+    saved = dict(harness.REGISTRY)
+    harness.REGISTRY.clear()
+    setups: list[bool] = []
+
+    def setup(quick: bool) -> dict:
+        setups.append(quick)
+        return {"values": np.arange(1000.0)}
+
+    for name in ("first", "second"):
+        harness.scenario(name=name, ours=lambda c: c["values"] * 2, baseline=lambda c: c["values"] + 0,
+                         baseline_name="add", repeats=3, quick_repeats=3,
+                         counters=lambda c: {"rows_scanned": len(c["values"])})(setup)
+    yield setups
+    harness.REGISTRY.clear()
+    harness.REGISTRY.update(saved)
+
+
+def test_run_all_shares_a_setup_and_reports_counters_and_threads(tiny_registry: list[bool]) -> None:
+    results = harness.run_all(None, quick=True)
+    assert [r["scenario"] for r in results] == ["first", "second"]
+    assert tiny_registry == [True]  # consecutive scenarios with the same setup share its context
+    for result in results:
+        assert result["threads"] == 1 and result["ours"]["n"] == 3
+        assert result["counters"]["rows_scanned"] == 1000
+        assert result["counters"]["alloc_peak_bytes"] >= 8000  # the float64 result of ours
+    report = harness.Report(quick=True, results=results)
+    assert "rows_scanned=1000" in report.table()
