@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test bench bench-quick bench-gate install install-test clean
+.PHONY: run test browser bench bench-quick bench-gate install install-test clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,18 @@ install-test: $(VENV)/.installed-test
 run: $(VENV)/.installed
 	$(VENV)/bin/passerelles serve --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test browser
 	$(PY) -m pytest -q
+
+# The page's and the kits' browser tests drive a headless Chromium from the system (Debian package).
+# Installed here when missing and possible (root + apt); otherwise those tests skip with the reason.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    { DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; }; } && \
+	    echo "installed Chromium for the browser tests"; } || \
+	  echo "note: Chromium is missing and could not be installed here; browser tests will skip"
 
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks
