@@ -57,6 +57,7 @@ COSINE_WEIGHT = 0.7
 RATIO_WEIGHT = 1.0 - COSINE_WEIGHT
 PREFIX_SIMILARITY = 0.9   # a known word that starts with the typed (truncated) word
 MIN_PREFIX_CHARS = 3
+MIN_LAST_PREFIX_CHARS = 2  # the last word of a query, being typed
 MAX_PREFIX_EXPANSIONS = 40
 TYPO_CUTOFF = 75.0        # rapidfuzz ratio (0-100) above which an unknown word is a typo of a known one
 MIN_TYPO_CHARS = 4
@@ -78,7 +79,7 @@ class InvalidText(ValueError):
 
     def __init__(self, reason: str, message: str, index: int | None = None) -> None:
         super().__init__(message if index is None else f"item {index}: {message}")
-        self.reason, self.index = reason, index
+        self.reason, self.index, self.message = reason, index, message
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd\ufffe\uffff]")
@@ -108,7 +109,8 @@ def validate_text(text: object, index: int | None = None) -> str:
 # Common abbreviations of French job ads (folded form -> folded words). Applied to the referential's
 # entries and to queries alike, so an expansion is always consistent on both sides.
 ABBREVIATIONS: dict[str, str] = {
-    "prod": "production", "agro": "agroalimentaire", "agroalim": "agroalimentaire",
+    "prod": "production", "agro": "alimentaire", "agroalim": "alimentaire", "agroalimentaire": "alimentaire",
+    "iaa": "industrie alimentaire",
     "maint": "maintenance", "tech": "technicien", "techn": "technicien", "techni": "technicien",
     "resp": "responsable", "respo": "responsable", "assist": "assistant", "asst": "assistant",
     "cond": "conducteur", "op": "operateur", "ope": "operateur", "opera": "operateur",
@@ -345,17 +347,17 @@ class _Index:
                    common_slot=common_slot, common_dense=common_dense, gender_map=gender_map)
 
     # -- query side ------------------------------------------------------------------------------
-    def _prefixed(self, word: str) -> list[int]:
-        """Ids of known words that start with ``word`` (a truncated or abbreviated word)."""
-        if len(word) < MIN_PREFIX_CHARS:
+    def _prefixed(self, word: str, min_chars: int = MIN_PREFIX_CHARS) -> list[int]:
+        """Ids of known words that start with ``word`` (a truncated or abbreviated word), the most
+        common first when there are more than ``MAX_PREFIX_EXPANSIONS``."""
+        if len(word) < min_chars:
             return []
-        start = bisect_left(self.sorted_words, word)
-        out = []
-        for i in range(start, min(start + MAX_PREFIX_EXPANSIONS, len(self.sorted_words))):
-            if not self.sorted_words[i].startswith(word):
-                break
-            out.append(int(self.sorted_ids[i]))
-        return out
+        lo = bisect_left(self.sorted_words, word)
+        hi = bisect_left(self.sorted_words, word + "\U0010ffff", lo)
+        ids = self.sorted_ids[lo:hi]
+        if ids.size > MAX_PREFIX_EXPANSIONS:
+            ids = ids[np.argsort(self.idf[ids], kind="stable")[:MAX_PREFIX_EXPANSIONS]]
+        return ids.tolist()
 
     def _resolve_unknown(self, words: list[str], workers: int) -> dict[str, list[tuple[int, float]]]:
         """Each unknown word -> [(known word id, similarity in (0, 1])]: typos (edit ratio) and prefixes."""
@@ -398,35 +400,48 @@ class _Index:
         common_slot = self.common_slot
         for q, text in enumerate(folded):
             weights: dict[int, float] = {}
+            readings: list[tuple[float, list[tuple[int, float]]]] = []  # (idf counted in the norm, [(id, similarity)])
             norm2 = 0.0
             words = list(dict.fromkeys(text.split()))
             for position, word in enumerate(words):
                 j = vocabulary.get(word)
                 if j is not None:
                     w = float(idf[j])
-                    weights[j] = max(weights.get(j, 0.0), w)
+                    weights[j] = w
                     norm2 += w * w
                     selective[q] |= common_slot[j] < 0
-                    # The last word may be cut short (search as you type): also its longer forms.
+                    # The last word may be cut short (search as you type): its longer forms count, half.
                     if position == len(words) - 1:
-                        for k in self._prefixed(word):
-                            if k != j:
-                                weights[k] = max(weights.get(k, 0.0), 0.5 * PREFIX_SIMILARITY * float(idf[k]))
+                        longer = [(k, 0.5 * PREFIX_SIMILARITY) for k in self._prefixed(word) if k != j]
+                        if longer:
+                            readings.append((w, longer))
                     continue
                 matches = resolved.get(word, ())
-                best = self.unknown_idf
-                if matches:
-                    best, top = 0.0, max(matches, key=lambda m: (m[1], -m[0]))[0]
-                    for k, similarity in matches:
-                        weights[k] = max(weights.get(k, 0.0), similarity * float(idf[k]))
-                        best = max(best, float(idf[k]))
-                    selective[q] |= common_slot[top] < 0  # only the closest reading decides
-                norm2 += best * best
+                if not matches and position == len(words) - 1:
+                    # A short last word being typed ("conducteur de li"): its completions.
+                    matches = [(k, PREFIX_SIMILARITY) for k in self._prefixed(word, MIN_LAST_PREFIX_CHARS)]
+                if not matches:
+                    norm2 += self.unknown_idf ** 2  # a word nobody knows lowers the score
+                    continue
+                top = min(matches, key=lambda m: (-m[1], float(idf[m[0]]), m[0]))[0]
+                norm2 += float(idf[top]) ** 2
+                readings.append((float(idf[top]), list(matches)))
+                selective[q] |= common_slot[top] < 0  # only the closest reading decides
+            norm = math.sqrt(norm2) if norm2 > 0 else 1.0
+            # Scale each reading k of an unresolved word so that dot / norm is the cosine the query
+            # would have had with k written instead: a rare and a common completion compete evenly.
+            for counted, matches in readings:
+                rest = norm2 - counted * counted
+                for k, similarity in matches:
+                    w_k = float(idf[k])
+                    w = similarity * w_k * norm / math.sqrt(rest + w_k * w_k)
+                    if w > weights.get(k, 0.0):
+                        weights[k] = w
             for k in sorted(weights):
                 indices.append(k)
                 data.append(weights[k])
             indptr.append(len(indices))
-            norms[q] = math.sqrt(norm2) if norm2 > 0 else 1.0
+            norms[q] = norm
         matrix = sp.csr_array((np.asarray(data, dtype=np.float32), np.asarray(indices, dtype=np.int32),
                                np.asarray(indptr, dtype=np.int64)), shape=(len(folded), len(self.words_list)))
         return matrix, norms, selective
