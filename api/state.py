@@ -10,6 +10,7 @@ from fastapi import Request
 import referentiels
 from matching import SkillSpace
 from matching.bridges import BridgeModel
+from matching.normalise import SkillNormaliser, TitleNormaliser
 from referentiels import Referentiel
 
 from .settings import Settings
@@ -35,6 +36,16 @@ class AppState:
     def bridges(self) -> BridgeModel:
         """Bridge scores between every pair of occupations, built once."""
         return BridgeModel.fit(self.space)
+
+    @cached_property
+    def title_normaliser(self) -> TitleNormaliser:
+        """Free-text job titles -> occupation codes (``.search(text, k)``, ``.batch(texts, k)``)."""
+        return TitleNormaliser.fit(self.referentiel)
+
+    @cached_property
+    def skill_normaliser(self) -> SkillNormaliser:
+        """Free-text skill phrases -> skill codes (``.search(text, k)``, ``.batch(texts, k)``)."""
+        return SkillNormaliser.fit(self.referentiel)
 
     @cached_property
     def occupation_suggester(self) -> CodeSuggester:
