@@ -1,0 +1,96 @@
+"""`referentiels.versions` on small referentials, and the `passerelles referentiel diff` command."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+
+from api.cli import main
+from referentiels import Referentiel, generic
+from referentiels.versions import diff
+
+
+def make(occupations: dict[str, tuple[str, list[str]]], skills: dict[str, str],
+         titles: dict[str, str] | None = None, version: str = "1") -> Referentiel:
+    """occupations: code -> (label, skill codes); skills: code -> label; titles: title -> occupation."""
+    return Referentiel.from_tables(
+        name="t", version=version, source="test",
+        occupations=pl.DataFrame({"code": list(occupations), "label": [v[0] for v in occupations.values()]}),
+        skills=pl.DataFrame({"code": list(skills), "label": list(skills.values()),
+                             "kind": ["savoir-faire"] * len(skills)}),
+        links=pl.DataFrame([{"occupation": o, "skill": s, "weight": 1.0, "core": False}
+                            for o, (_, ss) in occupations.items() for s in ss]),
+        titles=pl.DataFrame({"title": list((titles or {}).keys()), "occupation": list((titles or {}).values())},
+                            schema={"title": pl.String, "occupation": pl.String}),
+    )
+
+
+SKILLS = {f"s{i}": f"compétence numéro {i} {'abcdefghij'[i % 10]}" for i in range(40)}
+
+
+def test_identity_rename_and_relabel():
+    old = make({"A1": ("Soudeur", [f"s{i}" for i in range(10)]), "B1": ("Boulanger", [f"s{i}" for i in range(10, 20)])},
+               SKILLS, {"Soudeur TIG": "A1", "Boulanger": "B1"})
+    new = make({"A9": ("Soudeur", [f"s{i}" for i in range(10)]), "B1": ("Boulanger-pâtissier", [f"s{i}" for i in range(10, 20)])},
+               SKILLS, {"Soudeur TIG": "A9", "Boulanger": "B1"})
+    d = diff(old, new)
+    assert [(c.old, c.new) for c in d.of("occupation", "renamed")] == [(("A1",), ("A9",))]
+    assert [c.old for c in d.of("occupation", "relabelled")] == [("B1",)]
+    assert d.mapping("occupation")["B1"][0].change == "kept"
+    assert not d.of("title")  # the title followed its occupation's rename: not a move
+    assert d.kept == {"occupation": 1, "skill": 40, "title": 2}
+
+
+def test_a_skill_no_occupation_lists_is_matched_by_its_label_only():
+    skills_old = {**SKILLS, "x1": "Piloter une ligne de conditionnement"}
+    skills_new = {**SKILLS, "x2": "Piloter une ligne de conditionnement"}
+    occ = {"A1": ("Soudeur", [f"s{i}" for i in range(10)])}
+    d = diff(make(occ, skills_old), make(occ, skills_new))
+    [renamed] = d.of("skill", "renamed")
+    assert (renamed.old, renamed.new) == (("x1",), ("x2",))
+    assert renamed.pairs[0]["label_only"] and 0.75 <= renamed.confidence <= 0.8
+
+
+def test_unrelated_content_is_removed_and_added_not_renamed():
+    old = make({"A1": ("Soudeur", [f"s{i}" for i in range(10)]), "B1": ("Boulanger", [f"s{i}" for i in range(10, 20)])}, SKILLS)
+    new = make({"A1": ("Soudeur", [f"s{i}" for i in range(10)]), "C1": ("Infirmier", [f"s{i}" for i in range(20, 30)])}, SKILLS)
+    d = diff(old, new)
+    assert [c.old for c in d.of("occupation", "removed")] == [("B1",)]
+    assert [c.new for c in d.of("occupation", "added")] == [("C1",)]
+    assert d.mapping("occupation")["B1"] == ()
+
+
+def test_overlapping_splits_and_merges_are_reorganised():
+    old = make({"A1": ("Agent A", [f"s{i}" for i in range(0, 10)]), "B1": ("Agent B", [f"s{i}" for i in range(10, 20)])}, SKILLS)
+    new = make({"C1": ("Agent C", [f"s{i}" for i in range(0, 5)] + [f"s{i}" for i in range(10, 15)]),
+                "D1": ("Agent D", [f"s{i}" for i in range(5, 10)] + [f"s{i}" for i in range(15, 20)])}, SKILLS)
+    d = diff(old, new)
+    [change] = d.of("occupation", "reorganised")
+    assert change.old == ("A1", "B1") and change.new == ("C1", "D1")
+    assert [t.code for t in d.mapping("occupation")["A1"]] == ["C1", "D1"]  # half of A1 each
+
+
+def test_cli_diff_prints_text_and_json(tmp_path, capsys, demo):
+    occupations = demo.occupations
+    first = occupations["code"][0]
+    renamed = occupations.with_columns(code=pl.when(pl.col("code") == first).then(pl.lit("Z9999")).otherwise(pl.col("code")),
+                                       parent=pl.when(pl.col("parent") == first).then(pl.lit("Z9999")).otherwise(pl.col("parent")))
+    swap = {"occupation": first}
+
+    def sub(frame: pl.DataFrame, cols: tuple[str, ...]) -> pl.DataFrame:
+        return frame.with_columns([pl.when(pl.col(c) == first).then(pl.lit("Z9999")).otherwise(pl.col(c)).alias(c) for c in cols])
+
+    new = Referentiel.from_tables(name=demo.name, version="2", source="test", occupations=renamed, skills=demo.skills,
+                                  links=sub(demo.links, tuple(swap)), titles=sub(demo.titles, ("occupation",)),
+                                  sectors=sub(demo.sectors, ("occupation",)),
+                                  mobilities=sub(demo.mobilities, ("occupation", "target")))
+    generic.write(new, tmp_path / "new")
+    assert main(["referentiel", "diff", "demo", f"csv:{tmp_path / 'new'}"]) == 0
+    out = capsys.readouterr().out
+    assert f"renamed     {first}" in out and "Z9999" in out
+    assert main(["referentiel", "diff", "demo", f"csv:{tmp_path / 'new'}", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["summary"]["occupation"]["renamed"] == 1
+    [change] = [c for c in payload["changes"] if c["change"] == "renamed"]
+    assert change["old"] == [first] and change["new"] == ["Z9999"] and change["evidence"][0]["confidence"] >= 0.9
