@@ -477,7 +477,7 @@ class _Index:
             dots = dots + np.bincount(owner, weights=extra, minlength=rows.size).astype(np.float32)
         return rows, entries, np.minimum(dots / norms[rows], 1.0).astype(np.float32)
 
-    def _top_entries(self, folded: list[str], workers: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _top_entries(self, folded: list[str], k: int, workers: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Re-scored candidate entries of every query: (query row, entry, score) arrays."""
         out_q, out_e, out_s = [], [], []
         for start in range(0, len(folded), QUERY_CHUNK):
@@ -485,11 +485,12 @@ class _Index:
             rows, entries, cosine = self._cosines(*self._query_matrix(chunk, workers))
             if rows.size == 0:
                 continue
-            # Keep, per query, the entries close to its best one, then at most RERANK_PER_QUERY of them.
+            # Keep, per query, its 2k best entries and those close to its best one, at most RERANK_PER_QUERY.
             order = np.lexsort((entries, -cosine, rows))
             rows, entries, cosine = rows[order], entries[order], cosine[order]
             first = np.searchsorted(rows, rows, side="left")
-            keep = ((np.arange(rows.size) - first) < RERANK_PER_QUERY) & (cosine >= cosine[first] - RERANK_MARGIN)
+            rank = np.arange(rows.size) - first
+            keep = (rank < max(RERANK_PER_QUERY, 2 * k)) & ((cosine >= cosine[first] - RERANK_MARGIN) | (rank < 2 * k))
             rows, entries, cosine = rows[keep], entries[keep], cosine[keep]
             ratio = process.cpdist([chunk[r] for r in rows.tolist()], [self.entry_text[e] for e in entries.tolist()],
                                    scorer=fuzz.ratio, dtype=np.float32, workers=workers) / 100.0
@@ -502,7 +503,7 @@ class _Index:
         for q in out_q:
             found[q] = True
         for q in np.flatnonzero(~found).tolist():
-            hits = process.extract(folded[q], self.entry_text, scorer=fuzz.WRatio, limit=FALLBACK_ENTRIES)
+            hits = process.extract(folded[q], self.entry_text, scorer=fuzz.WRatio, limit=max(FALLBACK_ENTRIES, 4 * k))
             if hits:
                 out_q.append(np.full(len(hits), q, dtype=np.int32))
                 out_e.append(np.asarray([h[2] for h in hits], dtype=np.int32))
@@ -513,7 +514,7 @@ class _Index:
 
     def rank(self, texts: Sequence[str], k: int, threshold: float, workers: int) -> list[Match]:
         folded = [fold(t, self.gender_map) for t in texts]
-        rows, entries, scores = self._top_entries(folded, workers)
+        rows, entries, scores = self._top_entries(folded, k, workers)
         targets = self.entry_target[entries]
         # Best entry per (query, target); then targets by score desc, code asc. Scores are rounded
         # once so that ties are exact and their order by code is the same on every run.
@@ -582,6 +583,36 @@ def _check_k(k: int) -> None:
         raise ValueError(f"k must be a whole number >= 1, got {k!r}")
 
 
+_ACRONYM = re.compile(r"[\(\-]\s*([A-Z]{2,8})\s*[\)\-]")
+
+
+def acronym_alias(title: str) -> str | None:
+    """The title with a spelt-out phrase replaced by its acronym, when the title gives both.
+
+    ``"Soudeur / Soudeuse Tungsten Inert Gas -TIG-"`` -> ``"Soudeur / Soudeuse TIG"``: the words
+    before "(XYZ)" or "-XYZ-" whose initials spell XYZ (short words such as "de" may sit between).
+    None when the title has no such acronym.
+    """
+    found = _ACRONYM.search(title)
+    if not found:
+        return None
+    acronym = found.group(1)
+    spans = [(m.start(), m.group()) for m in re.finditer(r"\S+", title[:found.start()])]
+    needed = len(acronym) - 1
+    for i in range(len(spans) - 1, -1, -1):
+        start, word = spans[i]
+        if word == "/" or (i > 0 and spans[i - 1][1] == "/"):
+            return None  # never eat into the "masculine / feminine" heads
+        core = word.rsplit("'", 1)[-1].rsplit("’", 1)[-1].strip("(),")
+        if core and core[0].upper() == acronym[needed]:
+            needed -= 1
+            if needed < 0:
+                return (title[:start] + acronym + title[found.end():]).strip()
+        elif len(core) > 3:
+            return None
+    return None
+
+
 class TitleNormaliser(_Normaliser):
     """Job titles as people type them -> occupation codes.
 
@@ -600,6 +631,7 @@ class TitleNormaliser(_Normaliser):
         title_texts = titles["title"].to_list()
         entries = [(label, i) for i, label in enumerate(labels)]
         entries += [(t, row_of[o]) for t, o in zip(title_texts, titles["occupation"].to_list()) if o in row_of]
+        entries += [(alias, row) for alias, row in ((acronym_alias(t), row) for t, row in entries) if alias]
         gender_map = learn_gender_map(labels + title_texts)
         return cls(_Index.build(codes, labels, entries, gender_map), threshold)
 
