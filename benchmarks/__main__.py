@@ -21,7 +21,7 @@ pin_threads()
 
 from .harness import REGISTRY, Report, run_all  # noqa: E402
 
-SCENARIO_MODULES = ["benchmarks.scenarios.referential_load", "benchmarks.scenarios.space"]
+SCENARIO_MODULES = ["benchmarks.scenarios.referential_load", "benchmarks.scenarios.space", "benchmarks.scenarios.normalise"]
 
 
 def scenario_modules() -> list[str]:
