@@ -70,3 +70,65 @@ def referentiel_diff(
         emit_json(d.to_dict())
         return
     print_diff(d, limit=limit)
+
+
+def calibration_report(referentiel) -> dict:
+    """Thresholds of the bridge labels on ``referentiel`` and the figures that check them:
+    the share of official mobilities (never used by the calibration) and of random pairs labelled
+    viable or better. What docs/calibration.md shows, reproducible with ``referentiel calibrate``."""
+    import numpy as np
+
+    from matching import SkillSpace
+    from matching.bridges import BridgeModel
+    from matching.calibration import BridgeLabeller
+
+    space = SkillSpace.from_referentiel(referentiel)
+    labeller = BridgeLabeller.from_referentiel(referentiel, BridgeModel.fit(space), space)
+    index = referentiel.occupation_index
+    mob = referentiel.mobilities
+    ma = np.array([index[c] for c in mob["occupation"].to_list()], dtype=np.int64)
+    mb = np.array([index[c] for c in mob["target"].to_list()], dtype=np.int64)
+    n = referentiel.n_occupations
+    ra, rb = np.nonzero(~np.eye(n, dtype=bool))
+    # official mobilities that leave every activity sector of their source: the product's promise
+    sectors = referentiel.sectors.group_by("occupation").agg("sector")
+    by_code = dict(zip(sectors["occupation"].to_list(), (set(s) for s in sectors["sector"].to_list())))
+    cross = np.array([bool(by_code.get(a)) and bool(by_code.get(b)) and not (by_code[a] & by_code[b])
+                      for a, b in zip(mob["occupation"].to_list(), mob["target"].to_list())], dtype=bool)
+    return {
+        "referentiel": {"name": referentiel.name, "version": referentiel.version,
+                        "fingerprint": referentiel.fingerprint},
+        "calibration": labeller.calibration.to_dict(),
+        "official_mobilities": labeller.figures(ma, mb),
+        "cross_sector_mobilities": labeller.figures(ma[cross], mb[cross]),
+        "random_pairs": labeller.figures(ra, rb),
+    }
+
+
+@referentiel_app.command("calibrate")
+def referentiel_calibrate(
+    source: Annotated[str, typer.Argument(help="demo, rome:DIR or csv:DIR")] = "demo",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Bridge label thresholds calibrated on the referential, and how they label official mobilities."""
+    report = calibration_report(referentiels.load(source))
+    if as_json:
+        emit_json(report)
+        return
+    c, ref = report["calibration"], report["calibration"]["reference"]
+    r = report["referentiel"]
+    typer.echo(f"{r['name']} {r['version']}  {r['fingerprint'][:16]}")
+    typer.echo(f"pairs: {ref['random_pairs']:,} random ({'all' if ref['random_pairs_exhaustive'] else 'sampled'}), "
+               f"{ref['same_domain_pairs']:,} within one professional domain")
+    levels = ref["likelihood_ratio_levels_used"]
+    typer.echo(f"viable         score >= {c['viable']:.4f}  (likelihood ratio {levels[0]:g}: "
+               f"{ref['viable']['same_domain_pairs_at_or_above']:.1%} of same-domain pairs, "
+               f"{ref['viable']['random_pairs_at_or_above']:.2%} of random pairs)")
+    typer.echo(f"highly viable  score >= {c['highly_viable']:.4f}  (likelihood ratio {levels[1]:g}: "
+               f"{ref['highly_viable']['same_domain_pairs_at_or_above']:.1%} of same-domain pairs, "
+               f"{ref['highly_viable']['random_pairs_at_or_above']:.2%} of random pairs)")
+    typer.echo(f"core support   >= {c['min_core_support']:.3f} and > 0 for viable or better")
+    for name in ("official_mobilities", "cross_sector_mobilities", "random_pairs"):
+        f = report[name]
+        typer.echo(f"{name.replace('_', ' '):<24} {f['pairs']:>10,}  viable or better {f['viable_or_better']:.1%}"
+                   f"  highly viable {f['highly_viable']:.1%}")
