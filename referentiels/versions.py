@@ -495,3 +495,60 @@ def _moved_titles(old: Referentiel, new: Referentiel, occ_map) -> list[Change]:
             out.append(Change("title", "moved", (title,), (title,), 1.0,
                               labels={"old": {"occupations": list(olds)}, "new": {"occupations": list(news)}}))
     return out
+
+
+# ---- migrating the codes of a stored record -------------------------------------------------------
+@dataclass(frozen=True)
+class CodeMigration:
+    """The codes of one field of one record, carried to the new version.
+
+    ``codes``: the new codes, in the record's order, without duplicates; ``unmapped``: old codes
+    with no target (removed), never dropped silently — the caller lists them with their record;
+    ``audit``: one entry per old code that did not stay as it was (old code, new codes, change,
+    confidence, and the alternatives not taken when a single code had to be chosen).
+    """
+
+    codes: tuple[str, ...]
+    unmapped: tuple[str, ...]
+    audit: tuple[dict, ...]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.audit) or bool(self.unmapped)
+
+
+def migrate_codes(mapping: dict[str, tuple[Target, ...]], codes: Iterable[str], *, single: bool = False,
+                  known: set[str] | frozenset[str] | None = None) -> CodeMigration:
+    """Carry ``codes`` (one field of a record) through ``mapping`` (``ReferentialDiff.mapping(kind)``).
+
+    A list field (skills) takes every target of a split; a single-valued field (``single=True``: an
+    offer's occupation) takes the best target and records the others in the audit. A code absent
+    from the old version (not a key of ``mapping``) is kept if the new version knows it (``known``),
+    else reported unmapped.
+    """
+    out: list[str] = []
+    unmapped: list[str] = []
+    audit: list[dict] = []
+    for code in codes:
+        targets = mapping.get(code)
+        if targets is None:
+            if known is not None and code in known:
+                out.append(code)
+            else:
+                unmapped.append(code)
+                audit.append({"old": code, "new": [], "change": "unknown", "confidence": 0.0})
+            continue
+        if not targets:
+            unmapped.append(code)
+            audit.append({"old": code, "new": [], "change": "removed", "confidence": 0.0})
+            continue
+        chosen = targets[:1] if single else targets
+        if not (len(targets) == 1 and targets[0].change == "kept"):
+            entry = {"old": code, "new": [t.code for t in chosen],
+                     "change": "+".join(sorted({t.change for t in targets} - {"kept"})) or "kept",
+                     "confidence": min(t.confidence for t in chosen)}
+            if single and len(targets) > 1:
+                entry["alternatives"] = [{"code": t.code, "confidence": t.confidence} for t in targets[1:]]
+            audit.append(entry)
+        out.extend(t.code for t in chosen)
+    return CodeMigration(tuple(dict.fromkeys(out)), tuple(unmapped), tuple(audit))

@@ -94,3 +94,23 @@ def test_cli_diff_prints_text_and_json(tmp_path, capsys, demo):
     assert payload["summary"]["occupation"]["renamed"] == 1
     [change] = [c for c in payload["changes"] if c["change"] == "renamed"]
     assert change["old"] == [first] and change["new"] == ["Z9999"] and change["evidence"][0]["confidence"] >= 0.9
+
+
+def test_migrate_codes_follows_renames_splits_merges_and_lists_removed_codes():
+    from referentiels.versions import Target, migrate_codes
+
+    mapping = {
+        "a": (Target("a", 1.0, "kept"),),
+        "b": (Target("b2", 0.9, "renamed"),),
+        "c": (Target("c", 1.0, "kept"), Target("c2", 0.7, "split")),
+        "d": (Target("x", 0.8, "merged"),),
+        "e": (Target("x", 0.8, "merged"),),
+        "f": (),
+    }
+    m = migrate_codes(mapping, ["a", "b", "c", "d", "e", "f", "zz"], known={"zz2"})
+    assert m.codes == ("a", "b2", "c", "c2", "x")
+    assert m.unmapped == ("f", "zz")
+    assert [e["old"] for e in m.audit] == ["b", "c", "d", "e", "f", "zz"]
+    one = migrate_codes(mapping, ["c"], single=True)
+    assert one.codes == ("c",) and one.audit[0]["alternatives"] == [{"code": "c2", "confidence": 0.7}]
+    assert not migrate_codes(mapping, ["a"]).changed
