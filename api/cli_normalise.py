@@ -111,7 +111,7 @@ def _run(kind: str, file: Path, referentiel: str | None, k: int, out: Path, colu
     except InvalidText as error:
         where = f"line {first_line + error.index}" if first_line else f"row {error.index}"
         raise UsageError(f"{file}, {where}, column {column!r}: {error.message}") from None
-    frame = result_frame(column, [m for m in matches], k)
+    frame = result_frame(column, matches, k)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".parquet":
         frame.write_parquet(out)

@@ -42,7 +42,7 @@ import unicodedata
 from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -67,6 +67,8 @@ RERANK_MARGIN = 0.35      # ... among those within this cosine of the query's be
 COMMON_SHARE = 0.01       # a word in more than this share of the entries is "common" (not used to retrieve)
 COMMON_MIN_DF = 50
 QUERY_CHUNK = 2048        # queries per sparse product (bounds memory in batch mode)
+RANK_CHUNK = 32768        # queries ranked together (their row numbers fit the 16 bits of a sort key)
+SCORE_STEPS = 10_000      # scores are multiples of 1e-4
 FALLBACK_ENTRIES = 20
 
 
@@ -236,9 +238,11 @@ def fold(text: str, gender_map: dict[str, str] | None = None,
 
 # ---- results ---------------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """One code proposed for a text: ``score`` in [0, 1], ``matched`` the title or label that matched."""
+class Candidate(NamedTuple):
+    """One code proposed for a text: ``score`` in [0, 1], ``matched`` the title or label that matched.
+
+    (A named tuple: immutable, and cheap to build by the tens of thousands in a batch.)
+    """
 
     code: str
     label: str
@@ -249,8 +253,7 @@ class Candidate:
         return {"code": self.code, "label": self.label, "score": self.score, "matched": self.matched}
 
 
-@dataclass(frozen=True, slots=True)
-class Match:
+class Match(NamedTuple):
     """The answer for one text: candidates sorted by score (ties by code), best first."""
 
     text: str
@@ -485,12 +488,20 @@ class _Index:
             rows, entries, cosine = self._cosines(*self._query_matrix(chunk, workers))
             if rows.size == 0:
                 continue
-            # Keep, per query, its 2k best entries and those close to its best one, at most RERANK_PER_QUERY.
-            order = np.lexsort((entries, -cosine, rows))
+            # Keep, per query, the entries close to its best one (all of them when fewer than 2k are),
+            # then its best max(RERANK_PER_QUERY, 2k). ``rows`` come sorted from the sparse product.
+            n = len(chunk)
+            starts = np.searchsorted(rows, np.arange(n))
+            nonempty = np.bincount(rows, minlength=n) > 0
+            row_max = np.zeros(n, dtype=np.float32)
+            row_max[nonempty] = np.maximum.reduceat(cosine, starts[nonempty])
+            close = cosine >= row_max[rows] - RERANK_MARGIN
+            keep = close | (np.bincount(rows[close], minlength=n) < 2 * k)[rows]
+            rows, entries, cosine = rows[keep], entries[keep], cosine[keep]
+            order = np.argsort(_sort_key(rows, 1.0 - cosine, entries))  # by row, cosine desc, entry
             rows, entries, cosine = rows[order], entries[order], cosine[order]
-            first = np.searchsorted(rows, rows, side="left")
-            rank = np.arange(rows.size) - first
-            keep = (rank < max(RERANK_PER_QUERY, 2 * k)) & ((cosine >= cosine[first] - RERANK_MARGIN) | (rank < 2 * k))
+            rank = np.arange(rows.size) - np.searchsorted(rows, rows, side="left")
+            keep = rank < max(RERANK_PER_QUERY, 2 * k)
             rows, entries, cosine = rows[keep], entries[keep], cosine[keep]
             ratio = process.cpdist([chunk[r] for r in rows.tolist()], [self.entry_text[e] for e in entries.tolist()],
                                    scorer=fuzz.ratio, dtype=np.float32, workers=workers) / 100.0
@@ -513,29 +524,44 @@ class _Index:
         return np.concatenate(out_q), np.concatenate(out_e), np.concatenate(out_s)
 
     def rank(self, texts: Sequence[str], k: int, threshold: float, workers: int) -> list[Match]:
+        results: list[Match] = []
+        for start in range(0, len(texts), RANK_CHUNK):
+            results += self._rank_chunk(texts[start:start + RANK_CHUNK], k, threshold, workers)
+        return results
+
+    def _rank_chunk(self, texts: Sequence[str], k: int, threshold: float, workers: int) -> list[Match]:
         folded = [fold(t, self.gender_map) for t in texts]
         rows, entries, scores = self._top_entries(folded, k, workers)
         targets = self.entry_target[entries]
-        # Best entry per (query, target); then targets by score desc, code asc. Scores are rounded
-        # once so that ties are exact and their order by code is the same on every run.
-        scores = np.round(scores.astype(np.float64), 4)
-        order = np.lexsort((entries, -scores, targets, rows))
-        rows, entries, scores, targets = rows[order], entries[order], scores[order], targets[order]
-        first = np.ones(rows.size, dtype=bool)
-        first[1:] = (rows[1:] != rows[:-1]) | (targets[1:] != targets[:-1])
-        rows, entries, scores, targets = rows[first], entries[first], scores[first], targets[first]
-        order = np.lexsort((targets, -scores, rows))  # target rows follow the codes' sorted order
-        rows, entries, scores, targets = rows[order], entries[order], scores[order], targets[order]
+        # Scores are rounded once (to 1e-4) so that ties are exact and their order is the same on every run.
+        steps = np.rint(scores.astype(np.float64) * SCORE_STEPS).astype(np.int64)
+        # Best entry per (query, target): sort by query, score desc, entry; keep each pair's first.
+        order = np.argsort(_sort_key(rows, SCORE_STEPS - steps, entries, scale=1))
+        rows, entries, steps, targets = rows[order], entries[order], steps[order], targets[order]
+        _, first = np.unique(rows.astype(np.int64) * len(self.codes) + targets, return_index=True)
+        rows, entries, steps, targets = rows[first], entries[first], steps[first], targets[first]
+        # Targets by score desc, then code asc (target rows follow the codes' sorted order).
+        order = np.argsort(_sort_key(rows, SCORE_STEPS - steps, targets, scale=1))
+        rows, entries, steps, targets = rows[order], entries[order], steps[order], targets[order]
         bounds = np.searchsorted(rows, np.arange(len(texts) + 1))
         codes, labels, display = self.codes, self.labels, self.entry_display
         results = []
         for q, text in enumerate(texts):
             lo = int(bounds[q])
             hi = min(int(bounds[q + 1]), lo + k)
-            candidates = tuple(Candidate(codes[t], labels[t], s, display[e]) for t, e, s in
-                               zip(targets[lo:hi].tolist(), entries[lo:hi].tolist(), scores[lo:hi].tolist()))
+            candidates = tuple(Candidate(codes[t], labels[t], s / SCORE_STEPS, display[e]) for t, e, s in
+                               zip(targets[lo:hi].tolist(), entries[lo:hi].tolist(), steps[lo:hi].tolist()))
             results.append(Match(text, candidates, bool(candidates) and candidates[0].score >= threshold))
         return results
+
+
+def _sort_key(rows: np.ndarray, low_first: np.ndarray, ids: np.ndarray, scale: float = 2.0 ** 20) -> np.ndarray:
+    """One int64 key ordering by (row, low_first ascending, id): 16 bits of row, 22 of value, 25 of id.
+
+    ``low_first``: floats in [0, 1] quantised by ``scale`` (2**20 steps), or integers (``scale=1``).
+    """
+    value = np.rint(low_first * scale).astype(np.int64) if scale != 1 else low_first.astype(np.int64)
+    return (rows.astype(np.int64) << 47) | (value << 25) | ids.astype(np.int64)
 
 
 class _Normaliser:
