@@ -18,12 +18,15 @@ How a text is matched (the same for any referential, in any language):
    ("Conducteur / Conductrice de ligne" teaches ``conductrice`` -> ``conducteur``). These two
    steps are the only language-specific parts; a referential without "X / Y" titles simply
    learns an empty map.
-2. **Retrieval**: every occupation label and title (every skill label) is a bag of words weighted
-   by IDF in a sparse matrix. A word of the query that the referential does not know is resolved
-   to known words by edit similarity (typos, rapidfuzz ``cdist`` over the vocabulary, once per
-   distinct unknown word of a batch) and by prefix (truncated or abbreviated words). One sparse
-   product scores every entry for the whole batch: an IDF-weighted cosine, order-free, so
-   swapped words cost nothing.
+2. **Retrieval**: every occupation label and title (every skill label, and a title's acronym form:
+   "Soudeur TIG" for "Soudeur Tungsten Inert Gas -TIG-") is a bag of words weighted by IDF in a
+   sparse matrix. A word of the query that the referential does not know is resolved to known
+   words by edit similarity (typos: rapidfuzz ``cdist`` over the vocabulary, once per distinct
+   unknown word of a batch) and by prefix (truncated words; the last word from two letters, as
+   it is being typed). One sparse product per 2,048 queries finds the candidates through the
+   query's selective words (the long posting lists of common words such as "de" are skipped and
+   their share of the cosine added afterwards from a small dense block): an IDF-weighted
+   cosine, order-free, so swapped words cost nothing.
 3. **Re-ranking**: the best entries of each query are re-scored with rapidfuzz ``ratio`` on the
    folded strings (``process.cpdist``, native threads), which rewards the right word order and
    prefix: ``score = 0.7 * cosine + 0.3 * ratio``, a float32 in [0, 1].
