@@ -142,6 +142,7 @@ _AD_GENDER = re.compile(r"[\(\[]?\b(?:h\s*/\s*f|f\s*/\s*h|m\s*/\s*f|f\s*/\s*m|m\
 _SUFFIX_GENDER = re.compile(
     r"(?<=\w)(?:\s*/\s*|\(|\.|·|•)(e|ne|se|fe|le|euse|rice|trice|ere|ère|ière|iere|ienne|esse|sse|ve)\)?(?=\W|$)",
     re.IGNORECASE)
+_MARKS = re.compile(r"[/(.·•]")  # cheap test before the costlier _SUFFIX_GENDER
 _WORD = re.compile(r"\w+")
 _LIGATURES = str.maketrans({"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß": "ss", "ø": "o", "Ø": "o",
                             "ł": "l", "Ł": "l", "đ": "d", "Đ": "d", "ı": "i", "’": "'"})
@@ -164,7 +165,10 @@ def strip_accents(text: str) -> str:
 
 def fold_words(text: str) -> list[str]:
     """Words of ``text`` after removing job-ad gender markers, accents and case (no word maps)."""
-    text = _SUFFIX_GENDER.sub("", _AD_GENDER.sub(" ", text))
+    if "/" in text:
+        text = _AD_GENDER.sub(" ", text)
+    if _MARKS.search(text):
+        text = _SUFFIX_GENDER.sub("", text)
     return _WORD.findall(strip_accents(text).replace("_", " "))
 
 
@@ -224,7 +228,8 @@ def fold(text: str, gender_map: dict[str, str] | None = None,
     >>> fold("Opérateur/trice de PROD (H/F)")
     'operateur de production'
     """
-    text = _AD_GENDER.sub(" ", text)
+    if "/" in text:
+        text = _AD_GENDER.sub(" ", text)
     pair = split_gendered(text)
     if pair is not None:
         text = pair[0]
