@@ -50,7 +50,8 @@ class AppState:
     @cached_property
     def occupation_suggester(self) -> CodeSuggester:
         r = self.referentiel
-        return CodeSuggester(r.occupations["code"].to_list(), r.occupations["label"].to_list())
+        return CodeSuggester(r.occupations["code"].to_list(), r.occupations["label"].to_list(),
+                             normaliser=self.title_normaliser)
 
 
 def get_state(request: Request) -> AppState:

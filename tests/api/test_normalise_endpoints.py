@@ -98,3 +98,9 @@ def test_a_binary_body_is_a_4xx_problem(client):
                            headers={"content-type": "application/json"})
     assert 400 <= response.status_code < 500
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_an_unknown_code_that_is_a_title_gets_the_normaliser_suggestions(client):
+    response = client.get("/occupations/soudeuse")
+    assert response.status_code == 404
+    assert response.json()["suggestions"][0]["code"] == "H2913"
