@@ -102,7 +102,7 @@ async function search(text) {
   try {
     const body = await api(`/occupations?q=${encodeURIComponent(text)}&k=8`);
     state.suggestions = listOf(body, "matches", "candidates").map((m) => ({
-      code: m.code || m.occupation, label: m.label || m.occupation_label, title: m.title || m.matched_title,
+      code: m.code || m.occupation, label: m.label || m.occupation_label, title: m.title || m.matched || m.matched_title,
     }));
     state.active = state.suggestions.length ? 0 : -1;
     renderSuggestions();
