@@ -37,6 +37,7 @@ import math
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Iterable
 
 import numpy as np
@@ -147,6 +148,7 @@ class ReferentialDiff:
 
 
 # ---- helpers ------------------------------------------------------------------------------------
+@lru_cache(maxsize=1 << 18)
 def normalise_label(text: str | None) -> str:
     """Lower case, accents and punctuation removed, spaces collapsed (for label similarity)."""
     if not text:
@@ -204,6 +206,15 @@ class _Side:
     codes: list[str]
     labels: dict[str, str]
     content: sp.csr_array  # binary (n, vocab)
+    anchors: sp.csr_array | None = None  # binary (n, anchors): for occupations, their titles
+
+    @property
+    def normalised(self) -> list[str]:
+        cached = self.__dict__.get("_normalised")
+        if cached is None:
+            cached = [normalise_label(self.labels.get(c)) for c in self.codes]
+            self.__dict__["_normalised"] = cached
+        return cached
 
 
 def _match(kind: str, old: _Side, new: _Side, params: Params, *, title_mode: bool = False
@@ -221,23 +232,21 @@ def _match(kind: str, old: _Side, new: _Side, params: Params, *, title_mode: boo
                                   labels={"old": {code: old.labels.get(code)}, "new": {code: new.labels.get(code)}}))
 
     oc, nc = old.content, new.content
-    # what each old item gives away / each new item receives
     kept_old_rows = np.array([old_index[c] for c in kept], dtype=np.int64)
     kept_new_rows = np.array([new_index[c] for c in kept], dtype=np.int64)
-    out = sp.csr_array(oc, copy=True)
-    inc = sp.csr_array(nc, copy=True)
-    if kept:
-        o_k = oc[kept_old_rows]
-        n_k = nc[kept_new_rows]
-        lost = (o_k - o_k.multiply(n_k)).tocsr()
-        gained = (n_k - n_k.multiply(o_k)).tocsr()
-        out = _replace_rows(out, kept_old_rows, lost)
-        inc = _replace_rows(inc, kept_new_rows, gained)
-    out.eliminate_zeros()
-    inc.eliminate_zeros()
+    out, inc = _give_receive(oc, nc, kept_old_rows, kept_new_rows)
     out_total = np.asarray(out.sum(axis=1)).ravel()
     inc_total = np.asarray(inc.sum(axis=1)).ravel()
     flow = (out @ inc.T).tocoo()  # [i, j] = items given by old i and received by new j
+    anchored = old.anchors is not None and new.anchors is not None
+    if anchored:  # occupations: their titles, the units ROME moves from code to code
+        whole = sp.csr_array(old.anchors @ new.anchors.T)
+        a_old = np.asarray(old.anchors.sum(axis=1)).ravel()
+        a_new = np.asarray(new.anchors.sum(axis=1)).ravel()
+        a_out, a_inc = _give_receive(old.anchors, new.anchors, kept_old_rows, kept_new_rows)
+        a_out_total = np.asarray(a_out.sum(axis=1)).ravel()
+        a_inc_total = np.asarray(a_inc.sum(axis=1)).ravel()
+        a_flow = (a_out @ a_inc.T).tocoo()
 
     old_is_kept = np.zeros(len(old.codes), dtype=bool)
     old_is_kept[kept_old_rows] = True
@@ -261,8 +270,25 @@ def _match(kind: str, old: _Side, new: _Side, params: Params, *, title_mode: boo
         elif (shared < min_shared or carried < params.min_carried or explained < params.min_explained
               or max(carried, explained) < params.min_strong):
             continue
+        if anchored and a_old[i] > 0 and a_new[j] > 0 and whole[i, j] == 0:
+            continue  # both have titles and not one of them followed: a neighbour, not a successor
         edges[(int(i), int(j))] = {"shared": int(shared), "carried": float(carried),
                                    "explained": float(explained), "label_similarity": lab}
+    if anchored:
+        # titles that moved make an edge even when the skills were rewritten
+        for i, j, moved in zip(a_flow.row, a_flow.col, a_flow.data):
+            if (old_is_kept[i] and new_is_kept[j]) or (int(i), int(j)) in edges:
+                continue
+            carried, explained = moved / a_out_total[i], moved / a_inc_total[j]
+            if (carried < params.min_carried or explained < params.min_explained
+                    or max(carried, explained) < params.min_strong):
+                continue
+            edges[(int(i), int(j))] = {
+                "shared": 0, "carried": float(carried), "explained": float(explained),
+                "label_similarity": label_similarity(old.labels.get(old.codes[i]), new.labels.get(new.codes[j])),
+                "by_titles": True}
+        for (i, j), e in edges.items():
+            e["shared_titles"] = int(whole[i, j])
     # label-only edges between disappeared and new items
     if removed and added:
         r_labels = [normalise_label(old.labels.get(c)) for c in removed]
@@ -361,11 +387,12 @@ def _match(kind: str, old: _Side, new: _Side, params: Params, *, title_mode: boo
         changes.append(Change(kind, change, tuple(o_all), tuple(n_all), confidence, tuple(pairs), labels))
 
     unmatched_new = [j for j in range(len(new.codes)) if not new_is_kept[j] and j not in involved_new]
-    for c in removed:
-        if old_index[c] in involved_old:
-            continue
+    gone = [old_index[c] for c in removed if old_index[c] not in involved_old]
+    suggestions = _suggest_all(old, new, gone, full_old, full_new, by_label=title_mode)
+    for i in gone:
+        c = old.codes[i]
         changes.append(Change(kind, "removed", (c,), (), 1.0, labels={"old": {c: old.labels.get(c)}},
-                              suggestions=tuple(_suggest(old, new, old_index[c], full_old, full_new))))
+                              suggestions=tuple(suggestions[i])))
     for j in unmatched_new:
         c = new.codes[j]
         changes.append(Change(kind, "added", (), (c,), 1.0, labels={"new": {c: new.labels.get(c)}}))
@@ -383,6 +410,21 @@ def _match(kind: str, old: _Side, new: _Side, params: Params, *, title_mode: boo
     return len(kept), changes, final
 
 
+def _give_receive(oc: sp.csr_array, nc: sp.csr_array, kept_old_rows: np.ndarray, kept_new_rows: np.ndarray
+                  ) -> tuple[sp.csr_array, sp.csr_array]:
+    """What each old row gives away (all, or what a kept code lost) and each new row receives."""
+    out = sp.csr_array(oc, copy=True)
+    inc = sp.csr_array(nc, copy=True)
+    if len(kept_old_rows):
+        o_k = oc[kept_old_rows]
+        n_k = nc[kept_new_rows]
+        out = _replace_rows(out, kept_old_rows, (o_k - o_k.multiply(n_k)).tocsr())
+        inc = _replace_rows(inc, kept_new_rows, (n_k - n_k.multiply(o_k)).tocsr())
+    out.eliminate_zeros()
+    inc.eliminate_zeros()
+    return out, inc
+
+
 def _replace_rows(matrix: sp.csr_array, rows: np.ndarray, values: sp.csr_array) -> sp.csr_array:
     """``matrix`` with ``matrix[rows[k]] = values[k]`` (CSR, no densifying)."""
     keep = np.ones(matrix.shape[0], dtype=np.float32)
@@ -393,22 +435,33 @@ def _replace_rows(matrix: sp.csr_array, rows: np.ndarray, values: sp.csr_array) 
     return sp.csr_array(cleared + placed)
 
 
-def _suggest(old: _Side, new: _Side, i: int, full_old: np.ndarray, full_new: np.ndarray, k: int = 3) -> list[dict]:
-    """Closest new items of a removed old item (by content cosine, then label), for a human to check."""
-    out: list[dict] = []
-    if full_old[i] > 0:
-        dots = (new.content @ old.content[[i]].T).toarray().ravel()
+def _suggest_all(old: _Side, new: _Side, rows: list[int], full_old: np.ndarray, full_new: np.ndarray,
+                 *, by_label: bool, k: int = 3) -> dict[int, list[dict]]:
+    """Closest new items of removed old items, for a human to check (never applied).
+
+    By content cosine when the item has content (and ``by_label`` is False), else by label."""
+    out: dict[int, list[dict]] = {i: [] for i in rows}
+    if not rows or not new.codes:
+        return out
+    content_rows = [i for i in rows if full_old[i] > 0 and not by_label]
+    if content_rows:
+        dots = sp.csr_array(old.content[content_rows] @ new.content.T).toarray()
         with np.errstate(divide="ignore", invalid="ignore"):
-            cos = np.where(full_new > 0, dots / np.sqrt(full_new * full_old[i]), 0.0)
-        for j in np.argsort(-cos, kind="stable")[:k]:
-            if cos[j] > 0:
-                out.append({"code": new.codes[j], "label": new.labels.get(new.codes[j]),
-                            "profile_cosine": round(float(cos[j]), 3)})
-    if not out and old.labels.get(old.codes[i]):
-        choices = {c: normalise_label(new.labels.get(c)) for c in new.codes}
-        for _, score, code in process.extract(normalise_label(old.labels[old.codes[i]]), choices,
-                                              scorer=fuzz.token_sort_ratio, limit=k):
-            out.append({"code": code, "label": new.labels.get(code), "label_similarity": round(score / 100, 3)})
+            cos = np.where(full_new[None, :] > 0, dots / np.sqrt(full_new[None, :] * full_old[content_rows][:, None]), 0.0)
+        for r, i in enumerate(content_rows):
+            for j in np.argsort(-cos[r], kind="stable")[:k]:
+                if cos[r, j] > 0:
+                    out[i].append({"code": new.codes[j], "label": new.labels.get(new.codes[j]),
+                                   "profile_cosine": round(float(cos[r, j]), 3)})
+    label_rows = [i for i in rows if not out[i] and old.labels.get(old.codes[i])]
+    if label_rows:
+        sims = process.cdist([old.normalised[i] for i in label_rows], new.normalised,
+                             scorer=fuzz.token_sort_ratio, processor=None, dtype=np.uint8, workers=-1)
+        for r, i in enumerate(label_rows):
+            for j in np.argsort(-sims[r], kind="stable")[:k]:
+                if sims[r, j] > 0:
+                    out[i].append({"code": new.codes[j], "label": new.labels.get(new.codes[j]),
+                                   "label_similarity": round(float(sims[r, j]) / 100, 3)})
     return out
 
 
@@ -420,14 +473,18 @@ def _occupation_sides(old: Referentiel, new: Referentiel, skill_map) -> tuple[_S
     vocab: dict[str, int] = {}
     for item in vocab_items:
         vocab.setdefault(item, len(vocab))
+    title_vocab: dict[str, int] = {}
+    for item in new.titles["title"].to_list() + old.titles["title"].to_list():
+        title_vocab.setdefault(item, len(title_vocab))
 
     def side(r: Referentiel, mapping) -> _Side:
         rows, items = _translate(zip(r.links["occupation"].to_list(), r.links["skill"].to_list()), mapping)
         rows += r.titles["occupation"].to_list()
         items = _prefixed("s:", items) + _prefixed("t:", r.titles["title"].to_list())
         codes = r.occupations["code"].to_list()
+        anchors = _incidence(r.titles["occupation"].to_list(), r.titles["title"].to_list(), codes, title_vocab)
         return _Side(codes, dict(zip(codes, r.occupations["label"].to_list())),
-                     _incidence(rows, items, codes, vocab))
+                     _incidence(rows, items, codes, vocab), anchors)
 
     return side(old, skill_map), side(new, None)
 

@@ -198,3 +198,31 @@ def test_mappings_cover_every_old_code(versions):
     assert set(skills) == set(old.skills["code"].to_list())
     assert [t.code for t in skills["990003"]] == ["402319"] and skills["484614"] == ()
     assert label_similarity("Secrétaire", "secretaire") == 1.0
+
+
+def test_an_update_the_size_of_rome_4x_is_recovered(rome):
+    """The update users complained of renamed 195 codes and dropped 182: here 195 real codes get a
+    new code *and* lose a fifth of their skills at random, 182 others are withdrawn."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    codes = rome.occupations["code"].to_list()
+    order = rng.permutation(len(codes))
+    renamed = {codes[i]: f"Z{k:04d}" for k, i in enumerate(order[:195])}
+    removed = [codes[i] for i in order[195:377]]
+    links = rome.links.filter(~pl.col("occupation").is_in(removed))
+    links = links.filter(~(pl.col("occupation").is_in(list(renamed)) & pl.Series(rng.random(links.height) < 0.2)))
+    recode = lambda column: pl.col(column).replace(renamed)  # noqa: E731
+    new = Referentiel.from_tables(
+        name="ROME 4.0", version="next", source="derived",
+        occupations=rome.occupations.filter(~pl.col("code").is_in(removed)).with_columns(
+            code=recode("code"), parent=pl.when(pl.col("parent").is_in(removed)).then(None).otherwise(recode("parent"))),
+        skills=rome.skills, links=links.with_columns(occupation=recode("occupation")),
+        titles=rome.titles.filter(~pl.col("occupation").is_in(removed)).with_columns(occupation=recode("occupation")))
+    d = diff(rome, new)
+    assert {c.old[0]: c.new[0] for c in d.of("occupation", "renamed")} == renamed
+    assert {c.old[0] for c in d.of("occupation", "removed")} == set(removed)
+    assert not d.of("occupation", "merged") and not d.of("occupation", "split") and not d.of("occupation", "reorganised")
+    assert min(c.confidence for c in d.of("occupation", "renamed")) >= 0.75
+    mapping = d.mapping("occupation")
+    assert all(mapping[c] == () for c in removed)
