@@ -38,6 +38,20 @@ class AppState:
         return BridgeModel.fit(self.space)
 
     @cached_property
+    def bridge_labeller(self):
+        """Calibrated viability labels of every bridge (``matching.calibration.BridgeLabeller``)."""
+        from matching.calibration import BridgeLabeller
+
+        return BridgeLabeller.from_referentiel(self.referentiel, self.bridges, self.space)
+
+    @cached_property
+    def passerelles(self):
+        """``matching.passerelles.PasserelleIndex``: explained, filtered, labelled bridge queries."""
+        from matching.passerelles import PasserelleIndex
+
+        return PasserelleIndex.fit(self.referentiel, self.space, self.bridges, labeller=self.bridge_labeller)
+
+    @cached_property
     def title_normaliser(self) -> TitleNormaliser:
         """Free-text job titles -> occupation codes (``.search(text, k)``, ``.batch(texts, k)``)."""
         return TitleNormaliser.fit(self.referentiel)

@@ -44,9 +44,25 @@ class BridgeModel:
         return cls(space=space)
 
     @cached_property
+    def similarity_matrix(self) -> np.ndarray:
+        """(n, n) float32 cosine(a, b) in [0, 1], symmetric."""
+        return cosine_matrix(self.space)
+
+    @cached_property
+    def coverage_matrix(self) -> np.ndarray:
+        """(n, n) float32 coverage(a -> b) in [0, 1]."""
+        return coverage_matrix(self.space)
+
+    @cached_property
     def matrix(self) -> np.ndarray:
         """(n, n) float32 bridge(a -> b) in [0, 1]."""
-        return (0.5 * cosine_matrix(self.space) + 0.5 * coverage_matrix(self.space)).astype(np.float32)
+        return (0.5 * self.similarity_matrix + 0.5 * self.coverage_matrix).astype(np.float32)
+
+    def similarity(self, a: int, b: int) -> float:
+        return float(self.similarity_matrix[a, b])
+
+    def coverage(self, a: int, b: int) -> float:
+        return float(self.coverage_matrix[a, b])
 
     def scores_from(self, a: int) -> np.ndarray:
         """(n,) float32 bridge(a -> b) for every occupation b."""

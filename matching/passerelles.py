@@ -1,0 +1,357 @@
+"""Passerelles: from one occupation, the bridges toward others, each explained; sector-pair maps.
+
+    index = PasserelleIndex.fit(referentiel, space, bridges, labeller=labeller)   # once
+    index.query(row, k=10, sectors=[...], cross_sector_only=True, min_score=0.2) -> list[Passerelle]
+    index.explain(a, b)                      -> (shared, missing) skill tuples of a bridge a -> b
+    sector_pair_map(referentiel, space, bridges, "Industrie - Alimentaire", "Industrie - Métallurgie")
+
+A bridge ``a -> b`` is explained on the target's skills: each skill of ``b`` is **shared** when
+``a`` holds it, or holds a *related* skill (the bridge model's skill-to-skill kernel links them at
+or above ``RELATED_MIN``; the pair is given in ``via``), else **missing**. Both lists are sorted
+core first, then by weight (the skill's weight in ``b``'s vector: IDF x kind x core x link), then
+by code. Rankings are sorted by score descending, ties broken by occupation code (rows are in code
+order), so the same input always gives the same output.
+
+Pure: numpy / scipy / polars over an already loaded referential; no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+
+RELATED_MIN: float = 0.5
+"""Kernel value from which a held skill counts as supporting a target skill in explanations."""
+
+
+@dataclass(frozen=True)
+class SkillItem:
+    """One skill of a bridge's target. ``weight``: its weight in the target's vector (float, > 0).
+
+    ``via``: for a shared skill held only through a related skill, that skill's code and label and
+    the kernel similarity (0-1); None when held exactly (or for missing skills)."""
+
+    code: str
+    label: str
+    kind: str
+    weight: float
+    core: bool
+    via: dict | None = None
+
+    def to_dict(self) -> dict:
+        out = {"code": self.code, "label": self.label, "kind": self.kind,
+               "weight": round(self.weight, 4), "core": self.core}
+        if self.via is not None:
+            out["via"] = self.via
+        return out
+
+
+@dataclass(frozen=True)
+class Passerelle:
+    """One bridge ``source -> target`` with its scores (all in [0, 1]) and explanation."""
+
+    source: int
+    target: int
+    code: str
+    label: str
+    sectors: tuple[str, ...]
+    domain: str | None
+    score: float
+    similarity: float
+    coverage: float
+    viability: str | None
+    shared: tuple[SkillItem, ...] = field(default=())
+    missing: tuple[SkillItem, ...] = field(default=())
+
+    def to_dict(self) -> dict:
+        return {"code": self.code, "label": self.label, "sectors": list(self.sectors), "domain": self.domain,
+                "score": round(self.score, 4), "similarity": round(self.similarity, 4),
+                "coverage": round(self.coverage, 4), "viability": self.viability,
+                "shared": [s.to_dict() for s in self.shared], "missing": [s.to_dict() for s in self.missing]}
+
+
+class UnknownSector(KeyError):
+    """A sector name the referential does not have; ``.suggestions`` lists the known ones."""
+
+    def __init__(self, sector: str, known: list[str]) -> None:
+        super().__init__(f"unknown sector {sector!r}")
+        self.sector, self.known = sector, known
+
+
+@dataclass(frozen=True, eq=False)
+class PasserelleIndex:
+    """What a passerelles query needs, built once per referential (arrays in occupation row order).
+
+    Attributes:
+        codes, labels, domains: (n,) object arrays of occupation code, label, domain
+        sector_names:  sorted list of the referential's sectors
+        membership:    (n, n_sectors) bool, occupation in sector
+        principal:     (n, n_sectors) bool, sector is principal for the occupation
+        skill_codes, skill_labels, skill_kinds: (n_skills,) object arrays
+        raw, core:     the space's (n, n_skills) float32 CSR weights and core flags
+        kernel:        (n_skills, n_skills) float32 CSR skill-to-skill similarity, or None
+        bridges:       the bridge model (``scores_from``, ``similarity_from``, ``coverage_from``)
+        labeller:      a ``matching.calibration.BridgeLabeller`` or None (viability then None)
+    """
+
+    codes: np.ndarray
+    labels: np.ndarray
+    domains: np.ndarray
+    sector_names: list[str]
+    membership: np.ndarray
+    principal: np.ndarray
+    skill_codes: np.ndarray
+    skill_labels: np.ndarray
+    skill_kinds: np.ndarray
+    raw: sp.csr_array
+    core: sp.csr_array
+    kernel: sp.csr_array | None
+    bridges: object
+    labeller: object | None = None
+
+    @classmethod
+    def fit(cls, referentiel, space, bridges, labeller=None) -> "PasserelleIndex":
+        occ = referentiel.occupations
+        n = occ.height
+        sector_names = list(referentiel.sector_names)
+        sector_id = {s: i for i, s in enumerate(sector_names)}
+        membership = np.zeros((n, len(sector_names)), dtype=bool)
+        principal = np.zeros((n, len(sector_names)), dtype=bool)
+        sec = referentiel.sectors
+        if sec.height:
+            rows = np.array([referentiel.occupation_index[c] for c in sec["occupation"].to_list()], dtype=np.int64)
+            cols = np.array([sector_id[s] for s in sec["sector"].to_list()], dtype=np.int64)
+            membership[rows, cols] = True
+            principal[rows, cols] = sec["principal"].fill_null(False).to_numpy()
+        kernel = getattr(bridges, "kernel", None)
+        return cls(
+            codes=np.asarray(occ["code"].to_list(), dtype=object),
+            labels=np.asarray(occ["label"].to_list(), dtype=object),
+            domains=np.asarray(occ["domain"].to_list(), dtype=object),
+            sector_names=sector_names, membership=membership, principal=principal,
+            skill_codes=np.asarray(referentiel.skills["code"].to_list(), dtype=object),
+            skill_labels=np.asarray(referentiel.skills["label"].to_list(), dtype=object),
+            skill_kinds=np.asarray(referentiel.skills["kind"].to_list(), dtype=object),
+            raw=sp.csr_array(space.raw), core=sp.csr_array(space.core),
+            kernel=None if kernel is None else sp.csr_array(kernel),
+            bridges=bridges, labeller=labeller,
+        )
+
+    # ---- filters --------------------------------------------------------------------------------
+    def sector_ids(self, sectors) -> np.ndarray:
+        """Column ids of sector names (``UnknownSector`` for a name the referential lacks)."""
+        ids = []
+        for s in sectors:
+            try:
+                ids.append(self.sector_names.index(s))
+            except ValueError:
+                raise UnknownSector(s, self.sector_names) from None
+        return np.asarray(ids, dtype=np.int64)
+
+    def sectors_of(self, row: int) -> tuple[str, ...]:
+        """Sector names of an occupation, principal sectors first, then by name."""
+        cols = np.nonzero(self.membership[row])[0]
+        order = sorted(cols, key=lambda c: (not self.principal[row, c], self.sector_names[c]))
+        return tuple(self.sector_names[c] for c in order)
+
+    def cross_sector_mask(self, a: int) -> np.ndarray:
+        """(n,) bool: occupations that share no activity sector with ``a`` (and have one).
+
+        When ``a`` has no sector (a referential without sectors), another professional domain
+        stands for another sector."""
+        own = self.membership[a]
+        if own.any():
+            return self.membership.any(axis=1) & ~(self.membership[:, own].any(axis=1))
+        return self.domains != self.domains[a]
+
+    def candidate_mask(self, a: int, *, sectors=None, domains=None, cross_sector_only: bool = False) -> np.ndarray:
+        """(n,) bool: targets allowed by the filters (never ``a`` itself)."""
+        mask = np.ones(len(self.codes), dtype=bool)
+        mask[a] = False
+        if sectors:
+            mask &= self.membership[:, self.sector_ids(sectors)].any(axis=1)
+        if domains:
+            wanted = set(domains)
+            mask &= np.fromiter(((d in wanted) or (d is not None and d[:1] in wanted) for d in self.domains),
+                                dtype=bool, count=len(self.domains))
+        if cross_sector_only:
+            mask &= self.cross_sector_mask(a)
+        return mask
+
+    # ---- ranking --------------------------------------------------------------------------------
+    def top(self, a: int, k: int = 10, *, sectors=None, domains=None, cross_sector_only: bool = False,
+            min_score: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and scores of the ``k`` best targets from ``a`` (score desc, code asc)."""
+        scores = np.asarray(self.bridges.scores_from(a), dtype=np.float32)
+        mask = self.candidate_mask(a, sectors=sectors, domains=domains, cross_sector_only=cross_sector_only)
+        if min_score > 0:
+            mask &= scores >= np.float32(min_score)
+        return top_k(scores, mask, k)
+
+    def query(self, a: int, k: int = 10, *, sectors=None, domains=None, cross_sector_only: bool = False,
+              min_score: float = 0.0, explain: bool = True) -> list[Passerelle]:
+        """The ``k`` best bridges from occupation row ``a``, filtered, each explained."""
+        rows, scores = self.top(a, k, sectors=sectors, domains=domains, cross_sector_only=cross_sector_only,
+                                min_score=min_score)
+        return [self.passerelle(a, int(b), float(s), explain=explain) for b, s in zip(rows, scores)]
+
+    def passerelle(self, a: int, b: int, score: float | None = None, *, explain: bool = True) -> Passerelle:
+        """The bridge ``a -> b`` with its scores, label and (when ``explain``) its skills."""
+        if score is None:
+            score = float(self.bridges.scores_from(a)[b])
+        shared, missing = self.explain(a, b) if explain else ((), ())
+        return Passerelle(
+            source=a, target=b, code=self.codes[b], label=self.labels[b], sectors=self.sectors_of(b),
+            domain=self.domains[b], score=score, similarity=float(self.bridges.similarity(a, b)),
+            coverage=float(self.bridges.coverage(a, b)), viability=self.viability(a, b),
+            shared=shared, missing=missing)
+
+    def viability(self, a: int, b: int) -> str | None:
+        return None if self.labeller is None else self.labeller.label(a, b)
+
+    # ---- explanation ----------------------------------------------------------------------------
+    def explain(self, a: int, b: int) -> tuple[tuple[SkillItem, ...], tuple[SkillItem, ...]]:
+        """(shared, missing) skills of ``b`` for a move from ``a``; each core first, weight desc, code."""
+        shared_idx, via_idx, via_sim, missing_idx = self.explain_indices(a, b)
+        lo, hi = self.raw.indptr[b], self.raw.indptr[b + 1]
+        weight_of = dict(zip(self.raw.indices[lo:hi].tolist(), self.raw.data[lo:hi].tolist()))
+        core_of = dict(zip(self.core.indices[lo:hi].tolist(), (self.core.data[lo:hi] > 0).tolist()))
+
+        def item(t: int, via: int = -1, sim: float = 0.0) -> SkillItem:
+            return SkillItem(code=self.skill_codes[t], label=self.skill_labels[t], kind=self.skill_kinds[t],
+                             weight=float(weight_of[t]), core=bool(core_of.get(t, False)),
+                             via=None if via < 0 else {"code": self.skill_codes[via], "label": self.skill_labels[via],
+                                                       "similarity": round(float(sim), 3)})
+
+        def ordered(items: list[SkillItem]) -> tuple[SkillItem, ...]:
+            return tuple(sorted(items, key=lambda s: (not s.core, -s.weight, s.code)))
+
+        shared = [item(int(t), int(v), float(w)) for t, v, w in zip(shared_idx, via_idx, via_sim)]
+        return ordered(shared), ordered([item(int(t)) for t in missing_idx])
+
+    def explain_indices(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Skill columns of ``b``: (shared, via, via_similarity, missing); via = -1 for exact matches."""
+        held = self.raw.indices[self.raw.indptr[a]:self.raw.indptr[a + 1]]
+        need = self.raw.indices[self.raw.indptr[b]:self.raw.indptr[b + 1]]
+        exact = np.isin(need, held, assume_unique=True)
+        shared, via, sim = list(need[exact]), [-1] * int(exact.sum()), [1.0] * int(exact.sum())
+        missing = []
+        k = self.kernel
+        for t in need[~exact]:
+            if k is not None:
+                lo, hi = k.indptr[t], k.indptr[t + 1]
+                cols, vals = k.indices[lo:hi], k.data[lo:hi]
+                ok = np.isin(cols, held, assume_unique=True) & (vals >= RELATED_MIN)
+                if ok.any():
+                    j = np.flatnonzero(ok)
+                    best = j[np.lexsort((cols[j], -vals[j]))[0]]
+                    shared.append(t)
+                    via.append(int(cols[best]))
+                    sim.append(float(vals[best]))
+                    continue
+            missing.append(t)
+        return (np.asarray(shared, dtype=np.int64), np.asarray(via, dtype=np.int64),
+                np.asarray(sim, dtype=np.float32), np.asarray(missing, dtype=np.int64))
+
+    # ---- sector pairs ---------------------------------------------------------------------------
+    def sector_pair_map(self, sector_a: str, sector_b: str, *, k_per_source: int = 5,
+                        min_score: float = 0.0) -> "SectorPairMap":
+        """Every bridge from ``sector_a`` to ``sector_b`` and back (the ``k_per_source`` best targets
+        of the other sector per source, at or above ``min_score``) and the skills they use.
+
+        ``skills`` ranks the target skills the bridges *use* (shared exactly or through a related
+        skill) by the number of bridges using them, then by code."""
+        ia, ib = self.sector_ids([sector_a, sector_b])
+        bridges_rows: list[dict] = []
+        uses: dict[int, list[int]] = {}
+        for direction, src_col, dst_col in (("a->b", ia, ib), ("b->a", ib, ia)):
+            name_from, name_to = self.sector_names[src_col], self.sector_names[dst_col]
+            for a in np.flatnonzero(self.membership[:, src_col]):
+                allowed = self.membership[:, dst_col].copy()
+                allowed[a] = False
+                scores = np.asarray(self.bridges.scores_from(int(a)), dtype=np.float32)
+                if min_score > 0:
+                    allowed &= scores >= np.float32(min_score)
+                rows, vals = top_k(scores, allowed, k_per_source)
+                for b, s in zip(rows.tolist(), vals.tolist()):
+                    shared_idx, _, _, missing_idx = self.explain_indices(int(a), b)
+                    core_b = self.core[[b]]
+                    missing_core = int(sum(1 for t in missing_idx if core_b[0, t] > 0))
+                    for t in shared_idx.tolist():
+                        uses.setdefault(t, [0, 0])[0 if direction == "a->b" else 1] += 1
+                    bridges_rows.append({
+                        "direction": f"{name_from} -> {name_to}", "source": self.codes[a],
+                        "source_label": self.labels[a], "target": self.codes[b], "target_label": self.labels[b],
+                        "score": round(float(s), 4), "similarity": round(float(self.bridges.similarity(int(a), b)), 4),
+                        "coverage": round(float(self.bridges.coverage(int(a), b)), 4),
+                        "viability": self.viability(int(a), b),
+                        "shared_skills": int(len(shared_idx)), "missing_skills": int(len(missing_idx)),
+                        "missing_core": missing_core})
+        bridges = pl.DataFrame(bridges_rows, schema=SECTOR_BRIDGE_SCHEMA)
+        total = max(bridges.height, 1)
+        skills = pl.DataFrame(
+            [{"skill": self.skill_codes[t], "label": self.skill_labels[t], "kind": self.skill_kinds[t],
+              "bridges": c[0] + c[1], "a_to_b": c[0], "b_to_a": c[1], "share": round((c[0] + c[1]) / total, 4)}
+             for t, c in uses.items()], schema=SECTOR_SKILL_SCHEMA,
+        ).sort(["bridges", "skill"], descending=[True, False])
+        return SectorPairMap(sector_a=self.sector_names[ia], sector_b=self.sector_names[ib],
+                             bridges=bridges, common_skills=skills)
+
+
+SECTOR_BRIDGE_SCHEMA = {
+    "direction": pl.String, "source": pl.String, "source_label": pl.String, "target": pl.String,
+    "target_label": pl.String, "score": pl.Float64, "similarity": pl.Float64, "coverage": pl.Float64,
+    "viability": pl.String, "shared_skills": pl.Int64, "missing_skills": pl.Int64, "missing_core": pl.Int64}
+SECTOR_SKILL_SCHEMA = {"skill": pl.String, "label": pl.String, "kind": pl.String, "bridges": pl.Int64,
+                       "a_to_b": pl.Int64, "b_to_a": pl.Int64, "share": pl.Float64}
+
+
+@dataclass(frozen=True)
+class SectorPairMap:
+    """Bridges between two sectors, both directions, and the skills common to them.
+
+    ``bridges``: one row per bridge (columns of ``SECTOR_BRIDGE_SCHEMA``), sorted by direction,
+    source, score desc. ``common_skills``: ``SECTOR_SKILL_SCHEMA``, most used first; ``share`` is
+    the share of all bridges (both directions) that use the skill.
+    """
+
+    sector_a: str
+    sector_b: str
+    bridges: pl.DataFrame
+    common_skills: pl.DataFrame
+
+    def to_dict(self, top_skills: int | None = None) -> dict:
+        skills = self.common_skills if top_skills is None else self.common_skills.head(top_skills)
+        return {"sector_a": self.sector_a, "sector_b": self.sector_b,
+                "counts": {"bridges": self.bridges.height,
+                           "a_to_b": int((self.bridges["direction"].str.starts_with(self.sector_a + " ->")).sum()),
+                           "b_to_a": int((self.bridges["direction"].str.starts_with(self.sector_b + " ->")).sum()),
+                           "common_skills": self.common_skills.height},
+                "bridges": self.bridges.to_dicts(), "common_skills": skills.to_dicts()}
+
+
+def top_k(scores: np.ndarray, mask: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and scores of the ``k`` highest ``scores`` where ``mask``: score desc, then row asc.
+
+    Ties at the k-th score are resolved by row (= code order), so the result never depends on
+    the partition algorithm."""
+    rows = np.flatnonzero(mask)
+    if k <= 0 or len(rows) == 0:
+        return rows[:0], scores[:0]
+    vals = scores[rows]
+    if len(rows) > k:
+        kth = np.partition(vals, len(vals) - k)[len(vals) - k]
+        keep = vals >= kth
+        rows, vals = rows[keep], vals[keep]
+    order = np.lexsort((rows, -vals))[:k]
+    return rows[order], vals[order]
+
+
+def sector_pair_map(referentiel, space, bridges, sector_a: str, sector_b: str, *, k_per_source: int = 5,
+                    min_score: float = 0.0, labeller=None) -> SectorPairMap:
+    """The sector-pair map of two sectors (see :meth:`PasserelleIndex.sector_pair_map`)."""
+    index = PasserelleIndex.fit(referentiel, space, bridges, labeller=labeller)
+    return index.sector_pair_map(sector_a, sector_b, k_per_source=k_per_source, min_score=min_score)

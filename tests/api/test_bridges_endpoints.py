@@ -1,0 +1,80 @@
+"""Career-bridge endpoints on the embedded demo referential: the shapes the counsellors' page reads."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+
+FOOD, METAL = "Industrie - Alimentaire", "Industrie - Métallurgie"
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    settings = Settings(referentiel="demo", database=tmp_path_factory.mktemp("db") / "p.sqlite3")
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def test_passerelles_of_h2102_have_the_page_shape(client):
+    response = client.get("/occupations/H2102/passerelles", params={"k": 8})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["source"]["code"] == "H2102" and any(s["sector"] == FOOD for s in body["source"]["sectors"])
+    items = body["passerelles"]
+    assert len(items) == 8
+    scores = [p["score"] for p in items]
+    assert scores == sorted(scores, reverse=True) and all(0.0 <= s <= 1.0 for s in scores)
+    for p in items:
+        assert {"code", "label", "sectors", "domain", "score", "similarity", "coverage", "viability",
+                "shared", "missing"} <= set(p)
+        assert p["code"] != "H2102" and p["viability"] in {"stretch", "viable", "highly viable"}
+        assert all(isinstance(s, str) for s in p["sectors"])
+        for group in (p["shared"], p["missing"]):
+            assert [s["core"] for s in group] == sorted((s["core"] for s in group), reverse=True), "core first"
+            assert all({"code", "label", "kind", "weight", "core"} <= set(s) for s in group)
+
+
+def test_cross_sector_only_leaves_every_sector_of_the_source(client):
+    body = client.get("/occupations/H2102/passerelles", params={"k": 10, "cross_sector_only": "true"}).json()
+    own = {s["sector"] for s in body["source"]["sectors"]}
+    assert body["passerelles"]
+    assert all(p["sectors"] and not (set(p["sectors"]) & own) for p in body["passerelles"])
+
+
+def test_sector_filter_and_min_score(client):
+    body = client.get("/occupations/H2102/passerelles",
+                      params={"k": 50, "sector": METAL, "min_score": 0.05}).json()
+    assert body["passerelles"]
+    assert all(METAL in p["sectors"] and p["score"] >= 0.05 for p in body["passerelles"])
+
+
+def test_unknown_occupation_and_sector_are_problems(client):
+    response = client.get("/occupations/H2103X/passerelles")
+    assert response.status_code == 404 and response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["suggestions"]
+    response = client.get("/occupations/H2102/passerelles", params={"sector": "Industrie - Metalurgie"})
+    assert response.status_code == 404
+    assert response.json()["suggestions"][0]["code"] == METAL
+    assert client.get("/occupations/H2102/passerelles", params={"k": 0}).status_code == 422
+
+
+def test_sectors_lists_counts(client):
+    body = client.get("/sectors").json()
+    names = [s["sector"] for s in body["sectors"]]
+    assert FOOD in names and METAL in names and names == sorted(names)
+    assert all(s["occupations"] > 0 for s in body["sectors"])
+
+
+def test_sector_pair_map_both_directions_with_common_skills(client):
+    response = client.get(f"/sectors/{FOOD}/bridges/{METAL}", params={"k_per_source": 3})
+    assert response.status_code == 200
+    body = response.json()
+    directions = {b["direction"] for b in body["bridges"]}
+    assert directions == {f"{FOOD} -> {METAL}", f"{METAL} -> {FOOD}"}
+    assert body["counts"]["a_to_b"] + body["counts"]["b_to_a"] == len(body["bridges"])
+    uses = [s["bridges"] for s in body["common_skills"]]
+    assert uses and uses == sorted(uses, reverse=True)
+    assert client.get(f"/sectors/{FOOD}/bridges/Nowhere").status_code == 404
