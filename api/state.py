@@ -34,8 +34,9 @@ class AppState:
 
     @cached_property
     def bridges(self) -> BridgeModel:
-        """Bridge scores between every pair of occupations, built once."""
-        return BridgeModel.fit(self.space)
+        """Bridge scores between every pair of occupations, built once (content signals, plus what
+        the referential's official mobilities teach when it has some: see matching/bridges.py)."""
+        return BridgeModel.from_referentiel(self.referentiel, self.space)
 
     @cached_property
     def bridge_labeller(self):
@@ -50,6 +51,20 @@ class AppState:
         from matching.passerelles import PasserelleIndex
 
         return PasserelleIndex.fit(self.referentiel, self.space, self.bridges, labeller=self.bridge_labeller)
+
+    @cached_property
+    def bridge_graph(self):
+        """The occupation graph (networkx DiGraph): the 10 best bridges of every occupation."""
+        from matching.graph import bridge_graph
+
+        return bridge_graph(self.passerelles, k=10)
+
+    @cached_property
+    def bridge_edges(self):
+        """(n, n) float32 edge weights of ``bridge_graph``, for career paths."""
+        from matching.graph import edge_matrix
+
+        return edge_matrix(self.passerelles, self.bridge_graph)
 
     @cached_property
     def title_normaliser(self) -> TitleNormaliser:

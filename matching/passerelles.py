@@ -6,8 +6,8 @@
     sector_pair_map(referentiel, space, bridges, "Industrie - Alimentaire", "Industrie - Métallurgie")
 
 A bridge ``a -> b`` is explained on the target's skills: each skill of ``b`` is **shared** when
-``a`` holds it, or holds a *related* skill (the bridge model's skill-to-skill kernel links them at
-or above ``RELATED_MIN``; the pair is given in ``via``), else **missing**. Both lists are sorted
+``a`` holds it, or holds a *related* skill (the bridge model's skill-to-skill kernel ``related`` links
+them at or above ``RELATED_MIN``; the pair is given in ``via``), else **missing**. Both lists are sorted
 core first, then by weight (the skill's weight in ``b``'s vector: IDF x kind x core x link), then
 by code. Rankings are sorted by score descending, ties broken by occupation code (rows are in code
 order), so the same input always gives the same output.
@@ -92,7 +92,6 @@ class PasserelleIndex:
         principal:     (n, n_sectors) bool, sector is principal for the occupation
         skill_codes, skill_labels, skill_kinds: (n_skills,) object arrays
         raw, core:     the space's (n, n_skills) float32 CSR weights and core flags
-        kernel:        (n_skills, n_skills) float32 CSR skill-to-skill similarity, or None
         bridges:       the bridge model (``scores_from``, ``similarity_from``, ``coverage_from``)
         labeller:      a ``matching.calibration.BridgeLabeller`` or None (viability then None)
     """
@@ -108,7 +107,6 @@ class PasserelleIndex:
     skill_kinds: np.ndarray
     raw: sp.csr_array
     core: sp.csr_array
-    kernel: sp.csr_array | None
     bridges: object
     labeller: object | None = None
 
@@ -126,7 +124,6 @@ class PasserelleIndex:
             cols = np.array([sector_id[s] for s in sec["sector"].to_list()], dtype=np.int64)
             membership[rows, cols] = True
             principal[rows, cols] = sec["principal"].fill_null(False).to_numpy()
-        kernel = getattr(bridges, "kernel", None)
         return cls(
             codes=np.asarray(occ["code"].to_list(), dtype=object),
             labels=np.asarray(occ["label"].to_list(), dtype=object),
@@ -136,7 +133,6 @@ class PasserelleIndex:
             skill_labels=np.asarray(referentiel.skills["label"].to_list(), dtype=object),
             skill_kinds=np.asarray(referentiel.skills["kind"].to_list(), dtype=object),
             raw=sp.csr_array(space.raw), core=sp.csr_array(space.core),
-            kernel=None if kernel is None else sp.csr_array(kernel),
             bridges=bridges, labeller=labeller,
         )
 
@@ -239,20 +235,21 @@ class PasserelleIndex:
         exact = np.isin(need, held, assume_unique=True)
         shared, via, sim = list(need[exact]), [-1] * int(exact.sum()), [1.0] * int(exact.sum())
         missing = []
-        k = self.kernel
-        for t in need[~exact]:
-            if k is not None:
-                lo, hi = k.indptr[t], k.indptr[t + 1]
-                cols, vals = k.indices[lo:hi], k.data[lo:hi]
-                ok = np.isin(cols, held, assume_unique=True) & (vals >= RELATED_MIN)
-                if ok.any():
-                    j = np.flatnonzero(ok)
-                    best = j[np.lexsort((cols[j], -vals[j]))[0]]
+        rest = need[~exact]
+        related = getattr(self.bridges, "related", None)
+        if len(rest) and len(held) and related is not None:
+            kernel = related(rest, held)  # (len(rest), len(held))
+            for i, t in enumerate(rest):
+                row = kernel[i]
+                best = int(np.argmax(row))  # first max: the lowest column, i.e. the lowest code
+                if row[best] >= RELATED_MIN:
                     shared.append(t)
-                    via.append(int(cols[best]))
-                    sim.append(float(vals[best]))
-                    continue
-            missing.append(t)
+                    via.append(int(held[best]))
+                    sim.append(float(row[best]))
+                else:
+                    missing.append(t)
+        else:
+            missing = list(rest)
         return (np.asarray(shared, dtype=np.int64), np.asarray(via, dtype=np.int64),
                 np.asarray(sim, dtype=np.float32), np.asarray(missing, dtype=np.int64))
 
