@@ -174,3 +174,114 @@ def sector_pair(
     except UnknownSector as error:
         raise unknown_sector(state, error, field="sector_a" if error.sector == sector_a else "sector_b") from None
     return pair.to_dict(top_skills=top_skills)
+
+
+# ---- career paths and the occupation graph ----------------------------------------------------------
+class CareerPathOut(BaseModel):
+    codes: list[str]
+    score: float
+    steps: list[dict]
+
+
+class PathsOut(BaseModel):
+    source: SourceOut
+    target: SourceOut
+    max_steps: int
+    paths: list[CareerPathOut]
+
+
+@router.get("/paths", response_model=PathsOut,
+            responses={404: {"description": "Unknown occupation code, with suggestions"}})
+def paths(
+    state: Annotated[AppState, Depends(get_state)],
+    from_: Annotated[str, Query(alias="from", description="Source occupation code, e.g. H2102.")],
+    to: Annotated[str, Query(description="Target occupation code.")],
+    max_steps: Annotated[int, Query(ge=1, le=3, description="Bridges per path, at most.")] = 3,
+    n: Annotated[int, Query(ge=1, le=20, description="Number of paths.")] = 3,
+) -> dict:
+    """Best career paths (at most 3 bridges) maximising the product of bridge scores, each step explained."""
+    from matching.graph import career_paths
+
+    a, b = occupation_row(state, from_, field="from"), occupation_row(state, to, field="to")
+    if a == b:
+        raise Problem(422, "invalid-request", "Invalid request", "'from' and 'to' are the same occupation.",
+                      field="to")
+    found = career_paths(state.passerelles, state.bridge_graph, a, b, max_steps=max_steps, n_paths=n,
+                         edges=state.bridge_edges)
+    return {"source": source_card(state, a), "target": source_card(state, b), "max_steps": max_steps,
+            "paths": [p.to_dict() for p in found]}
+
+
+MEDIA_TYPES = {"graphml": "application/graphml+xml", "gexf": "application/gexf+xml", "json": "application/json"}
+
+
+def _graph(state: AppState, k: int, min_score: float, sector: list[str] | None, skills: bool):
+    from matching.graph import bridge_graph
+
+    sectors = [s for s in (sector or []) if s]
+    if k == 10 and min_score == 0.0 and not sectors and not skills:
+        return state.bridge_graph
+    index = state.passerelles
+    rows = None
+    if sectors:
+        try:
+            rows = index.membership[:, index.sector_ids(sectors)].any(axis=1).nonzero()[0]
+        except UnknownSector as error:
+            raise unknown_sector(state, error) from None
+    return bridge_graph(index, k=k, min_score=min_score, skills=skills, occupations=rows)
+
+
+GraphK = Annotated[int, Query(ge=1, le=50, description="Bridges kept per occupation.")]
+GraphMin = Annotated[float, Query(ge=0.0, le=1.0, description="Lowest bridge score kept.")]
+GraphSector = Annotated[list[str] | None, Query(description="Restrict to occupations of these sectors.")]
+
+
+@router.get("/graph", responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()},
+                                       "description": "The occupation graph"}})
+def graph(
+    state: Annotated[AppState, Depends(get_state)],
+    format: Annotated[str, Query(pattern="^(graphml|gexf|json)$", description="graphml, gexf or json (node-link).")] = "json",
+    k: GraphK = 10,
+    min_score: GraphMin = 0.0,
+    sector: GraphSector = None,
+    skills: Annotated[bool, Query(description="Attach the occupations' skills as nodes.")] = False,
+):
+    """The occupation graph: occupations as nodes, their best bridges as weighted edges."""
+    from fastapi.responses import Response
+
+    from matching.graph import export
+
+    g = _graph(state, k, min_score, sector, skills)
+    return Response(export(g, format), media_type=MEDIA_TYPES[format],
+                    headers={"Content-Disposition": f'attachment; filename="passerelles.{format}"'})
+
+
+@router.get("/graph/hubs")
+def graph_hubs(
+    state: Annotated[AppState, Depends(get_state)],
+    top: Annotated[int, Query(ge=1, le=500)] = 20,
+    k: GraphK = 10,
+    min_score: GraphMin = 0.0,
+    sector: GraphSector = None,
+) -> dict:
+    """Hub occupations: those opening the most cross-sector bridges in the graph."""
+    from matching.graph import hubs
+
+    g = _graph(state, k, min_score, sector, False)
+    return {"hubs": [h.to_dict() for h in hubs(state.passerelles, g, top=top)]}
+
+
+@router.get("/graph/communities")
+def graph_communities(
+    state: Annotated[AppState, Depends(get_state)],
+    k: GraphK = 10,
+    min_score: GraphMin = 0.0,
+    sector: GraphSector = None,
+) -> dict:
+    """Communities of occupations (Louvain on the bridge graph, seeded), largest first."""
+    from matching.graph import communities
+
+    g = _graph(state, k, min_score, sector, False)
+    labels = dict(g.nodes(data="label"))
+    return {"communities": [{"size": len(c), "occupations": [{"code": code, "label": labels[code]} for code in c]}
+                            for c in communities(g)]}
