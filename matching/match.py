@@ -1,0 +1,418 @@
+"""Matching both ways over the pool index: offer -> top-k candidates, seeker -> top-k offers, explained.
+
+    matcher = PoolMatcher.fit(space, bridges)                     # once per referential
+    offer   = matcher.offer_profile(occupation=b, must=[...], desired=[...], lat=, lon=)
+    hits    = matcher.candidates(seekers_index, offer, k=20)      # consenting seekers only
+    hits    = matcher.offers_for(offers_index, seeker, k=20, radius_km=30)
+
+The score of a seeker ``s`` for an offer ``o`` (all terms in [0, 1])::
+
+    score = (ALPHA * coverage + BETA * bridge) * must_factor * distance_factor
+
+- ``coverage``: share of the offer's requirement weight that ``s`` holds. A requirement weighs the
+  skill's weight in the space (IDF x kind, ``SkillSpace.skill_weight``), x ``DESIRED_FACTOR`` (0.5)
+  for a desired skill, x 1 for a must-have.
+- ``bridge``: the best bridge score from one of the seeker's occupations (current or past) toward the
+  offer's occupation (``BridgeModel.scores_from``; 1 for the same occupation). This is what makes a
+  food-industry line operator surface for a metallurgy line-operator offer although ROME gives the
+  two occupations almost no skill code in common.
+- ``must_factor``: must-have skills are **heavily penalised, not enforced** by default:
+  ``1 - MUST_PENALTY * (share of must-have weight missing)``, so a seeker missing every must-have
+  keeps half his score (a bridge candidate holds none of the offer's exact codes, yet is the point
+  of the product). ``require_must=True`` enforces them instead (such seekers are dropped).
+- ``distance_factor``: candidates farther than the mobility radius are excluded (the seeker's
+  radius, or the query's ``radius_km``); within it, ``1 - DIST_DECAY * distance / radius``. When a
+  location or the radius is unknown, no distance filter applies (factor 1, distance None).
+
+Ranking: score (rounded to 1e-5, so float noise cannot reorder ties) descending, ties broken by key
+ascending; exact top-k (no approximation).
+
+How a query runs (one numba kernel, :func:`_topk`): phase 1 walks the posting lists of the query's
+skills and accumulates coverage for every candidate holding at least one of them, scoring each
+once; phase 2 walks the occupation postings of the bridged occupations in decreasing bridge order
+for candidates sharing no skill, and stops as soon as the k-th best score beats the best score such
+a candidate could reach (``BETA * bridge``). Only touched entries of the per-slot scratch are reset.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import njit
+
+from .pool import ALIVE, VISIBLE, Profile, ProfileIndex
+
+ALPHA: float = 0.6
+BETA: float = 0.4
+MUST_PENALTY: float = 0.5
+DESIRED_FACTOR: float = 0.5
+DIST_DECAY: float = 0.3
+MIN_BRIDGE: float = 0.05
+"""Occupations whose bridge toward the query is below this are not walked in phase 2."""
+EARTH_KM: float = 6371.0088
+
+
+@njit(cache=True, inline="always")
+def _haversine(lat1, lon1, lat2, lon2):
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2.0 * 6371.0088 * math.asin(min(1.0, math.sqrt(a)))
+
+
+@njit(cache=True, inline="always")
+def _worse(s1, k1, s2, k2):
+    return s1 < s2 or (s1 == s2 and k1 > k2)
+
+
+@njit(cache=True)
+def _push(hs, hk, hslot, size, score, key, slot):
+    """Min-heap (root = worst kept) of at most len(hs) entries; returns the new size."""
+    k = len(hs)
+    if size < k:
+        i = size
+        hs[i], hk[i], hslot[i] = score, key, slot
+        while i > 0:
+            parent = (i - 1) // 2
+            if _worse(hs[i], hk[i], hs[parent], hk[parent]):
+                hs[i], hs[parent] = hs[parent], hs[i]
+                hk[i], hk[parent] = hk[parent], hk[i]
+                hslot[i], hslot[parent] = hslot[parent], hslot[i]
+                i = parent
+            else:
+                break
+        return size + 1
+    if not _worse(hs[0], hk[0], score, key):
+        return size
+    hs[0], hk[0], hslot[0] = score, key, slot
+    i = 0
+    while True:
+        left, right, low = 2 * i + 1, 2 * i + 2, i
+        if left < k and _worse(hs[left], hk[left], hs[low], hk[low]):
+            low = left
+        if right < k and _worse(hs[right], hk[right], hs[low], hk[low]):
+            low = right
+        if low == i:
+            break
+        hs[i], hs[low] = hs[low], hs[i]
+        hk[i], hk[low] = hk[low], hk[i]
+        hslot[i], hslot[low] = hslot[low], hslot[i]
+        i = low
+    return size
+
+
+@njit(cache=True)
+def _score(slot, cov, mustcov, f_occ, f_start, f_len, bridge, flags, need, lat, lon, radius,
+           q_lat, q_lon, q_radius, cand_has_must, query_has_must, require_must,
+           alpha, beta, must_penalty, dist_decay):
+    if (flags[slot] & need) != need:
+        return -1.0
+    has_must = query_has_must
+    if cand_has_must.shape[0] > 0:
+        has_must = cand_has_must[slot] != 0
+    if has_must and require_must and mustcov < 0.9999:
+        return -1.0
+    b = 0.0
+    s = f_start[slot]
+    for j in range(s, s + f_len[slot]):
+        v = bridge[f_occ[j]]
+        if v > b:
+            b = v
+    rad = q_radius
+    if math.isnan(rad):
+        rad = radius[slot]
+    df = 1.0
+    if not (math.isnan(q_lat) or math.isnan(lat[slot])):
+        d = _haversine(q_lat, q_lon, lat[slot], lon[slot])
+        if not math.isnan(rad):
+            if d > rad:
+                return -1.0
+            if rad > 0:
+                df = 1.0 - dist_decay * d / rad
+    mf = 1.0
+    if has_must:
+        mf = 1.0 - must_penalty * (1.0 - min(mustcov, 1.0))
+    return math.floor((alpha * min(cov, 1.0) + beta * b) * mf * df * 1e5 + 0.5) * 1e-5
+
+
+@njit(cache=True, nogil=True)
+def _topk(q_terms, q_cov, q_must, p_ids, p_cov, p_must, p_start, p_len,
+          o_ids, o_start, o_len, f_occ, f_start, f_len, bridge, src_order,
+          flags, need, lat, lon, radius, q_lat, q_lon, q_radius, cand_has_must, query_has_must,
+          require_must, alpha, beta, must_penalty, dist_decay, keys, acc, accm, touched, k):
+    """Exact top-k. Returns (scores, keys, slots, n_scored, n_postings). Leaves acc/accm zeroed."""
+    weighted = p_cov.shape[0] > 0
+    nt = 0
+    n_post = 0
+    # phase 1: coverage over the skill postings (acc = 1 + coverage marks a touched slot)
+    for i in range(q_terms.shape[0]):
+        t = q_terms[i]
+        s = p_start[t]
+        n = p_len[t]
+        n_post += n
+        qc = q_cov[i]
+        qm = q_must[i]
+        for j in range(s, s + n):
+            slot = p_ids[j]
+            if acc[slot] == 0.0:
+                acc[slot] = 1.0
+                touched[nt] = slot
+                nt += 1
+            if weighted:
+                acc[slot] += qc * p_cov[j]
+                accm[slot] += qm * p_must[j]
+            else:
+                acc[slot] += qc
+                accm[slot] += qm
+    hs = np.empty(k, dtype=np.float32)
+    hk = np.empty(k, dtype=np.int64)
+    hslot = np.empty(k, dtype=np.int32)
+    size = 0
+    for i in range(nt):
+        slot = touched[i]
+        sc = _score(slot, acc[slot] - 1.0, accm[slot], f_occ, f_start, f_len, bridge, flags, need, lat, lon,
+                    radius, q_lat, q_lon, q_radius, cand_has_must, query_has_must, require_must,
+                    alpha, beta, must_penalty, dist_decay)
+        if sc > 0.0:
+            size = _push(hs, hk, hslot, size, np.float32(sc), keys[slot], slot)
+    n_phase1 = nt
+    # phase 2: candidates sharing no skill, through the bridged occupations, best bridge first
+    for idx in range(src_order.shape[0]):
+        a = src_order[idx]
+        bound = np.float32(beta * bridge[a])
+        if size == k and hs[0] > bound:
+            break
+        if require_must and query_has_must:
+            break
+        s = o_start[a]
+        n = o_len[a]
+        n_post += n
+        for j in range(s, s + n):
+            slot = o_ids[j]
+            if acc[slot] != 0.0:
+                continue
+            acc[slot] = 1.0
+            touched[nt] = slot
+            nt += 1
+            sc = _score(slot, 0.0, 0.0, f_occ, f_start, f_len, bridge, flags, need, lat, lon, radius,
+                        q_lat, q_lon, q_radius, cand_has_must, query_has_must, require_must,
+                        alpha, beta, must_penalty, dist_decay)
+            if sc > 0.0:
+                size = _push(hs, hk, hslot, size, np.float32(sc), keys[slot], slot)
+    for i in range(nt):
+        acc[touched[i]] = 0.0
+        accm[touched[i]] = 0.0
+    return hs[:size], hk[:size], hslot[:size], n_phase1, nt, n_post
+
+
+@dataclass(frozen=True)
+class SkillHit:
+    """One requirement of the offer: ``weight`` its share of the offer's requirement weight."""
+
+    skill: int
+    weight: float
+    must: bool
+
+
+@dataclass(frozen=True)
+class MatchHit:
+    """One result, explained. ``key``: the other side's key. Scores in [0, 1]; distance in km or None.
+
+    ``bridge_from`` / ``bridge_to``: occupation rows of the bridge used (the seeker's occupation with
+    the best bridge toward the offer's occupation), None when the seeker has no occupation.
+    """
+
+    key: int
+    score: float
+    coverage: float
+    must_coverage: float | None
+    bridge: float
+    bridge_from: int | None
+    bridge_to: int | None
+    distance_km: float | None
+    matched: tuple[SkillHit, ...] = field(default=())
+    missing: tuple[SkillHit, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class QueryStats:
+    """Work of the last query: candidates scored with a shared skill, all scored, postings walked."""
+
+    scored_by_skill: int
+    scored: int
+    postings: int
+
+
+_EMPTY_F32 = np.zeros(0, dtype=np.float32)
+_EMPTY_U8 = np.zeros(0, dtype=np.uint8)
+
+
+@dataclass(eq=False)
+class PoolMatcher:
+    """The scoring model over a referential: skill weights and the bridge matrix (built once).
+
+    Attributes:
+        skill_weight: (n_skills,) float32, a requirement's weight before the must/desired factor
+        bridge:       (n_occupations, n_occupations) float32, bridge(a -> b) at [a, b], diagonal 1
+    """
+
+    skill_weight: np.ndarray
+    bridge: np.ndarray
+    alpha: float = ALPHA
+    beta: float = BETA
+    must_penalty: float = MUST_PENALTY
+    desired_factor: float = DESIRED_FACTOR
+    dist_decay: float = DIST_DECAY
+    min_bridge: float = MIN_BRIDGE
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    last_stats: QueryStats | None = None
+
+    @classmethod
+    def fit(cls, space, bridges, **params) -> "PoolMatcher":
+        """From a ``SkillSpace`` and a bridge model exposing ``scores_from(a)`` (or ``matrix``)."""
+        n = space.shape[0]
+        matrix = getattr(bridges, "matrix", None)
+        if matrix is None:
+            matrix = np.stack([np.asarray(bridges.scores_from(a)) for a in range(n)])
+        bridge = np.clip(np.asarray(matrix, dtype=np.float32), 0.0, 1.0).copy()
+        np.fill_diagonal(bridge, 1.0)
+        return cls(skill_weight=np.asarray(space.skill_weight, dtype=np.float32), bridge=bridge, **params)
+
+    # ---- profiles ---------------------------------------------------------------------------
+    def offer_profile(self, occupation: int, must, desired=(), lat: float = float("nan"),
+                      lon: float = float("nan"), visible: bool = True) -> Profile:
+        """An offer's profile with its requirement weights (a skill both must and desired counts as must)."""
+        must = np.unique(np.asarray(must, dtype=np.int64))
+        desired = np.setdiff1d(np.unique(np.asarray(desired, dtype=np.int64)), must)
+        skills = np.concatenate([must, desired]).astype(np.int32)
+        w = self.skill_weight[skills].astype(np.float64)
+        w[len(must):] *= self.desired_factor
+        total = w.sum()
+        cov = (w / total if total > 0 else np.zeros_like(w)).astype(np.float32)
+        must_w = np.zeros_like(w)
+        must_w[:len(must)] = w[:len(must)]
+        mt = must_w.sum()
+        mustv = (must_w / mt if mt > 0 else must_w).astype(np.float32)
+        return Profile(skills=skills, occupations=np.asarray([occupation], dtype=np.int32), lat=lat, lon=lon,
+                       visible=visible, cov=cov, must=mustv)
+
+    @staticmethod
+    def seeker_profile(skills, occupations, lat: float = float("nan"), lon: float = float("nan"),
+                       radius_km: float = float("nan"), consent: bool = True) -> Profile:
+        skills = np.unique(np.asarray(skills, dtype=np.int64)).astype(np.int32)
+        occs = np.asarray(occupations, dtype=np.int32)
+        return Profile(skills=skills, occupations=occs, lat=lat, lon=lon, radius_km=radius_km, visible=consent)
+
+    # ---- queries ----------------------------------------------------------------------------
+    def _run(self, index: ProfileIndex, q_terms, q_cov, q_must, bridge_vec, q_lat, q_lon, q_radius,
+             cand_has_must, query_has_must, require_must, need, k) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        order = np.argsort(-bridge_vec, kind="stable").astype(np.int32)
+        order = order[bridge_vec[order] >= self.min_bridge]
+        sp, oc, fo = index.skill_postings, index.occupation_postings, index.occupations
+        weighted = index.weighted
+        with self.lock:
+            acc, accm, touched = index.scratch()
+            hs, hk, hslot, n1, nt, npost = _topk(
+                q_terms.astype(np.int32), q_cov.astype(np.float32), q_must.astype(np.float32),
+                sp.columns[0], sp.columns[1] if weighted else _EMPTY_F32, sp.columns[2] if weighted else _EMPTY_F32,
+                sp.start, sp.length, oc.columns[0], oc.start, oc.length,
+                fo.columns[0], fo.start, fo.length, bridge_vec.astype(np.float32), order,
+                index.flags, np.uint8(need), index.lat, index.lon, index.radius,
+                float(q_lat), float(q_lon), float(q_radius), cand_has_must, bool(query_has_must),
+                bool(require_must), self.alpha, self.beta, self.must_penalty, self.dist_decay,
+                index.keys, acc, accm, touched, int(k))
+        self.last_stats = QueryStats(int(n1), int(nt), int(npost))
+        rank = np.lexsort((hk, -hs))
+        return hs[rank], hk[rank], hslot[rank]
+
+    def candidates(self, seekers: ProfileIndex, offer: Profile, k: int = 20, radius_km: float | None = None,
+                   require_must: bool = False, consenting_only: bool = True) -> list[MatchHit]:
+        """Top-``k`` seekers for ``offer`` (consenting ones only by default), explained."""
+        b = int(offer.occupations[0]) if len(offer.occupations) else -1
+        bridge_vec = self.bridge[:, b] if b >= 0 else np.zeros(len(self.bridge), dtype=np.float32)
+        has_must = bool(np.any(offer.must > 0))
+        need = ALIVE | (VISIBLE if consenting_only else 0)
+        scores, keys, _ = self._run(seekers, offer.skills, offer.cov, offer.must, np.ascontiguousarray(bridge_vec),
+                                    offer.lat, offer.lon, np.nan if radius_km is None else radius_km,
+                                    _EMPTY_U8, has_must, require_must, need, k)
+        return [self.explain(seekers.profile(int(key)), offer, int(key), float(score), radius_km)
+                for score, key in zip(scores, keys)]
+
+    def offers_for(self, offers: ProfileIndex, seeker: Profile, k: int = 20, radius_km: float | None = None,
+                   require_must: bool = False, open_only: bool = True) -> list[MatchHit]:
+        """Top-``k`` offers for ``seeker`` within his radius (or ``radius_km``), explained."""
+        occs = np.asarray(seeker.occupations, dtype=np.int64)
+        bridge_vec = (self.bridge[occs].max(axis=0) if len(occs) else np.zeros(len(self.bridge), dtype=np.float32))
+        radius = seeker.radius_km if radius_km is None else radius_km
+        ones = np.ones(len(seeker.skills), dtype=np.float32)
+        has_must = _offer_has_must(offers)
+        need = ALIVE | (VISIBLE if open_only else 0)
+        scores, keys, _ = self._run(offers, np.asarray(seeker.skills), ones, ones, np.ascontiguousarray(bridge_vec),
+                                    seeker.lat, seeker.lon, radius, has_must, False, require_must, need, k)
+        return [self.explain(seeker, offers.profile(int(key)), int(key), float(score), radius, seeker_is_query=True)
+                for score, key in zip(scores, keys)]
+
+    # ---- explanation ------------------------------------------------------------------------
+    def explain(self, seeker: Profile, offer: Profile, key: int, score: float | None = None,
+                radius_km: float | None = None, seeker_is_query: bool = False) -> MatchHit:
+        """Why ``seeker`` matches ``offer``: matched and missing requirements, bridge, distance, score."""
+        held = np.isin(offer.skills, seeker.skills)
+        must_flags = offer.must > 0
+        coverage = float(offer.cov[held].sum())
+        must_cov = float(offer.must[held].sum()) if must_flags.any() else None
+        b = int(offer.occupations[0]) if len(offer.occupations) else None
+        bridge, bridge_from = 0.0, None
+        if b is not None and len(seeker.occupations):
+            values = self.bridge[np.asarray(seeker.occupations, dtype=np.int64), b]
+            best = int(np.argmax(values))
+            bridge, bridge_from = float(values[best]), int(seeker.occupations[best])
+        distance = None
+        if not (math.isnan(seeker.lat) or math.isnan(offer.lat)):
+            distance = float(_haversine(seeker.lat, seeker.lon, offer.lat, offer.lon))
+        if score is None:
+            radius = seeker.radius_km if radius_km is None else radius_km
+            df = 1.0
+            if distance is not None and not math.isnan(radius):
+                df = 0.0 if distance > radius else (1.0 - self.dist_decay * distance / radius if radius > 0 else 1.0)
+            mf = 1.0 - self.must_penalty * (1.0 - min(must_cov, 1.0)) if must_cov is not None else 1.0
+            score = math.floor((self.alpha * min(coverage, 1.0) + self.beta * bridge) * mf * df * 1e5 + 0.5) * 1e-5
+        order = np.lexsort((offer.skills, -offer.cov, ~must_flags))
+        matched = tuple(SkillHit(int(offer.skills[i]), float(offer.cov[i]), bool(must_flags[i])) for i in order if held[i])
+        missing = tuple(SkillHit(int(offer.skills[i]), float(offer.cov[i]), bool(must_flags[i])) for i in order if not held[i])
+        return MatchHit(key=key, score=float(score), coverage=min(coverage, 1.0), must_coverage=must_cov,
+                        bridge=bridge, bridge_from=bridge_from, bridge_to=b, distance_km=distance,
+                        matched=matched, missing=missing)
+
+
+def _offer_has_must(offers: ProfileIndex) -> np.ndarray:
+    """(n_slot_capacity,) uint8: 1 for offers with at least one must-have (kept on the index)."""
+    cached = getattr(offers, "has_must", None)
+    if cached is None or len(cached) < len(offers.keys):
+        raise ValueError("an offers index needs its has_must array (ProfileIndex(weighted=True))")
+    return cached
+
+
+def score_reference(matcher: PoolMatcher, index: ProfileIndex, query: Profile, query_is_offer: bool,
+                    radius_km: float | None = None, require_must: bool = False, visible_only: bool = True
+                    ) -> list[tuple[float, int]]:
+    """Slow, obvious scoring of every profile of ``index`` (tests' oracle): [(score, key)] sorted."""
+    out = []
+    for slot in range(index.n_slots):
+        key = int(index.keys[slot])
+        if key < 0 or not index.flags[slot] & ALIVE or (visible_only and not index.flags[slot] & VISIBLE):
+            continue
+        other = index.profile(key)
+        seeker, offer = (other, query) if query_is_offer else (query, other)
+        radius = radius_km if radius_km is not None else (seeker.radius_km if not query_is_offer else None)
+        hit = matcher.explain(seeker, offer, key, None, radius)
+        if require_must and hit.must_coverage is not None and hit.must_coverage < 0.9999:
+            continue
+        if hit.score > 0:
+            out.append((hit.score, key))
+    out.sort(key=lambda t: (-t[0], t[1]))
+    return out

@@ -1,0 +1,502 @@
+"""The pool index: job seekers and job offers as sparse skill sets, with inverted postings, updated in place.
+
+    seekers = ProfileIndex(n_skills, n_occupations)          # or ProfileIndex.build(...) in bulk
+    seekers.upsert(key, skills=[...], occupations=[...], lat=, lon=, radius_km=, visible=True)
+    offers  = ProfileIndex(n_skills, n_occupations, weighted=True)
+    offers.upsert(key, skills, occupations=[b], lat=, lon=, cov=..., must=...)
+
+A profile lives in a *slot* (int32); ``key`` is the caller's int64 identifier (the store's rowid).
+Each index holds, in flat numpy arrays of growable lists (:class:`ListStore`):
+
+- forward lists   slot -> skill ids, slot -> occupation rows
+- postings        skill -> slots, occupation -> slots (the inverted index)
+- per slot        key (int64), flags (uint8: alive, visible), lat / lon / radius (float32)
+
+Writes are incremental: an upsert removes the slot's old postings (swap-remove, order inside a
+posting list does not matter) and appends the new ones; a list that outgrows its capacity moves to
+the end of its flat array with doubled capacity. The garbage this leaves is repacked when it
+exceeds the live data (amortised O(1) per write); nothing is ever rebuilt from the store.
+
+Memory: a seeker with 30 skills and 2 occupations costs 30 x 2 B (forward, uint16 when the
+referential has < 65,536 skills) + 30 x 4 B (postings) + 2 x (2 + 4) B + per-slot arrays and
+list headers (~60 B) + query scratch (12 B): about 260 B (``nbytes()`` measures it).
+
+Pure numpy / numba; no I/O. The scoring kernels are in :mod:`matching.match`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+ALIVE: np.uint8 = np.uint8(1)
+VISIBLE: np.uint8 = np.uint8(2)   # seekers: consent to appear in employers' searches; offers: open
+
+
+class ListStore:
+    """``n_lists`` growable lists of values, stored in one flat array per column.
+
+    Attributes:
+        columns:  tuple of 1-D arrays (same length), e.g. (int32 ids,) or (int32 ids, float32 w)
+        start:    (n_lists,) int64 offset of each list in the columns
+        length:   (n_lists,) int32 number of values in each list
+        capacity: (n_lists,) int32 room reserved for each list
+        used:     end of the occupied area of the columns
+    """
+
+    def __init__(self, n_lists: int, dtypes: tuple, reserve: int = 0) -> None:
+        self.dtypes = tuple(np.dtype(d) for d in dtypes)
+        self.columns = tuple(np.empty(max(reserve, 16), dtype=d) for d in self.dtypes)
+        self.start = np.zeros(n_lists, dtype=np.int64)
+        self.length = np.zeros(n_lists, dtype=np.int32)
+        self.capacity = np.zeros(n_lists, dtype=np.int32)
+        self.used = 0
+        self.garbage = 0
+
+    # ---- construction -----------------------------------------------------------------------
+    @classmethod
+    def from_pairs(cls, n_lists: int, list_ids: np.ndarray, values: tuple, dtypes: tuple,
+                   slack: float = 0.0) -> "ListStore":
+        """Bulk build: value ``values[c][j]`` goes to list ``list_ids[j]`` (stable order).
+
+        ``slack``: extra capacity per list as a share of its length (room for later appends).
+        """
+        store = cls(0, dtypes)
+        list_ids = np.asarray(list_ids, dtype=np.int64)
+        order = np.argsort(list_ids, kind="stable")
+        counts = np.bincount(list_ids, minlength=n_lists).astype(np.int64)
+        caps = counts + np.ceil(counts * slack).astype(np.int64)
+        starts = np.zeros(n_lists, dtype=np.int64)
+        np.cumsum(caps[:-1], out=starts[1:])
+        total = int(caps.sum())
+        # destination of the j-th sorted value: its list's start + its rank inside the list
+        sorted_ids = list_ids[order]
+        first_of_list = np.zeros(n_lists, dtype=np.int64)
+        np.cumsum(counts[:-1], out=first_of_list[1:])
+        rank = np.arange(len(sorted_ids), dtype=np.int64) - first_of_list[sorted_ids]
+        dest = starts[sorted_ids] + rank
+        cols = []
+        for value, dtype in zip(values, store.dtypes):
+            col = np.zeros(max(total, 16), dtype=dtype)
+            col[dest] = np.asarray(value)[order]
+            cols.append(col)
+        store.columns = tuple(cols)
+        store.start, store.length, store.capacity = starts, counts.astype(np.int32), caps.astype(np.int32)
+        store.used = total
+        return store
+
+    def ensure_lists(self, n_lists: int) -> None:
+        """Make room for list ids up to ``n_lists - 1`` (new lists are empty)."""
+        old = len(self.start)
+        if n_lists <= old:
+            return
+        new = max(n_lists, old + old // 2 + 16)
+        for name in ("start", "length", "capacity"):
+            array = getattr(self, name)
+            grown = np.zeros(new, dtype=array.dtype)
+            grown[:old] = array
+            setattr(self, name, grown)
+
+    # ---- reads ------------------------------------------------------------------------------
+    def get(self, i: int, column: int = 0) -> np.ndarray:
+        """A view of list ``i`` (column ``column``); copy it before the store changes."""
+        s = int(self.start[i])
+        return self.columns[column][s:s + int(self.length[i])]
+
+    @property
+    def n_lists(self) -> int:
+        return len(self.start)
+
+    def nbytes(self) -> int:
+        return sum(c.nbytes for c in self.columns) + self.start.nbytes + self.length.nbytes + self.capacity.nbytes
+
+    # ---- writes -----------------------------------------------------------------------------
+    def _grow_columns(self, needed: int) -> None:
+        size = len(self.columns[0])
+        if needed <= size:
+            return
+        new = max(needed, size + size // 2)
+        grown = []
+        for col in self.columns:
+            g = np.empty(new, dtype=col.dtype)
+            g[:self.used] = col[:self.used]
+            grown.append(g)
+        self.columns = tuple(grown)
+
+    def _relocate(self, i: int, capacity: int) -> None:
+        """Move list ``i`` to the end with room for ``capacity`` values."""
+        if self.garbage > max(self.used // 2, 1 << 16):
+            self.compact(extra=capacity)
+        n = int(self.length[i])
+        self._grow_columns(self.used + capacity)
+        old = int(self.start[i])
+        for col in self.columns:
+            col[self.used:self.used + n] = col[old:old + n]
+        self.garbage += int(self.capacity[i])
+        self.start[i] = self.used
+        self.capacity[i] = capacity
+        self.used += capacity
+
+    def extend(self, i: int, *values) -> None:
+        """Append values (one array per column) to list ``i``."""
+        add = len(values[0])
+        if add == 0:
+            return
+        n = int(self.length[i])
+        if n + add > int(self.capacity[i]):
+            self._relocate(i, max(n + add, 2 * int(self.capacity[i]), 4))
+        s = int(self.start[i]) + n
+        for col, value in zip(self.columns, values):
+            col[s:s + add] = value
+        self.length[i] = n + add
+
+    def replace(self, i: int, *values) -> None:
+        """Set list ``i`` to exactly ``values``."""
+        self.length[i] = 0
+        self.extend(i, *values)
+
+    def remove(self, i: int, value: int) -> bool:
+        """Remove one occurrence of ``value`` (column 0) from list ``i`` by swapping in the last one."""
+        s, n = int(self.start[i]), int(self.length[i])
+        hits = np.flatnonzero(self.columns[0][s:s + n] == value)
+        if len(hits) == 0:
+            return False
+        j, last = s + int(hits[0]), s + n - 1
+        for col in self.columns:
+            col[j] = col[last]
+        self.length[i] = n - 1
+        return True
+
+    def compact(self, extra: int = 0) -> None:
+        """Repack every list at its current length (x 1.25 room), dropping the garbage."""
+        caps = (self.length.astype(np.int64) * 5 + 3) // 4
+        starts = np.zeros(len(caps), dtype=np.int64)
+        np.cumsum(caps[:-1], out=starts[1:])
+        total = int(caps.sum())
+        lengths = self.length.astype(np.int64)
+        first = np.zeros(len(lengths), dtype=np.int64)
+        np.cumsum(lengths[:-1], out=first[1:])
+        offset = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(first, lengths)
+        src = np.repeat(self.start, lengths) + offset
+        dst = np.repeat(starts, lengths) + offset
+        cols = []
+        for col in self.columns:
+            new = np.empty(max(total + extra, 16), dtype=col.dtype)
+            new[dst] = col[src]
+            cols.append(new)
+        self.columns = tuple(cols)
+        self.start, self.capacity = starts, caps.astype(np.int32)
+        self.used, self.garbage = total, 0
+
+
+def _id_dtype(n: int) -> np.dtype:
+    return np.dtype(np.uint16) if n < 65_536 else np.dtype(np.int32)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One seeker or offer as the index sees it (row ids of the referential, not codes).
+
+    ``skills``: (m,) int32 skill columns, unique. ``cov`` / ``must``: (m,) float32 per-skill shares
+    of the offer's requirement weight and must-have weight (offers only; None for seekers).
+    ``occupations``: (o,) int32 occupation rows (seekers: current first, then past ones; offers: one).
+    ``radius_km``: NaN when unknown / not applicable. ``visible``: seekers' consent, offers' openness.
+    """
+
+    skills: np.ndarray
+    occupations: np.ndarray
+    lat: float = float("nan")
+    lon: float = float("nan")
+    radius_km: float = float("nan")
+    visible: bool = True
+    cov: np.ndarray | None = None
+    must: np.ndarray | None = None
+
+
+class ProfileIndex:
+    """Seekers (``weighted=False``) or offers (``weighted=True``): forward lists, postings, per-slot data.
+
+    Not thread-safe for writes; the caller serialises writes (and queries, which share scratch).
+    """
+
+    def __init__(self, n_skills: int, n_occupations: int, weighted: bool = False, capacity: int = 0) -> None:
+        self.n_skills, self.n_occupations, self.weighted = int(n_skills), int(n_occupations), weighted
+        sid, oid = _id_dtype(n_skills), _id_dtype(n_occupations)
+        post = (np.int32, np.float32, np.float32) if weighted else (np.int32,)
+        self.skills = ListStore(0, (sid,))
+        self.occupations = ListStore(0, (oid,))
+        self.skill_postings = ListStore(n_skills, post)
+        self.occupation_postings = ListStore(n_occupations, (np.int32,))
+        self.keys = np.full(0, -1, dtype=np.int64)
+        self.flags = np.zeros(0, dtype=np.uint8)
+        self.lat = np.zeros(0, dtype=np.float32)
+        self.lon = np.zeros(0, dtype=np.float32)
+        self.radius = np.zeros(0, dtype=np.float32)
+        self.slot_of_key = np.full(0, -1, dtype=np.int32)
+        self.has_must = np.zeros(0, dtype=np.uint8) if weighted else None
+        self.n_slots = 0
+        self.free: list[int] = []
+        self.count = 0
+        self._ensure_slots(capacity)
+        # query scratch, one float per slot for coverage and must-have coverage, one int for touched
+        self.scratch_acc = np.zeros(0, dtype=np.float32)
+        self.scratch_must = np.zeros(0, dtype=np.float32)
+        self.scratch_touched = np.zeros(0, dtype=np.int32)
+
+    # ---- sizes ------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self.count
+
+    def __contains__(self, key: int) -> bool:
+        return self.slot(key) >= 0
+
+    def nbytes(self) -> int:
+        """Bytes held by the index (arrays only, capacity included)."""
+        arrays = (self.keys, self.flags, self.lat, self.lon, self.radius, self.slot_of_key,
+                  self.scratch_acc, self.scratch_must, self.scratch_touched)
+        arrays += (self.has_must,) if self.weighted else ()
+        return (sum(a.nbytes for a in arrays) + self.skills.nbytes() + self.occupations.nbytes()
+                + self.skill_postings.nbytes() + self.occupation_postings.nbytes())
+
+    def _ensure_slots(self, n: int) -> None:
+        old = len(self.keys)
+        if n <= old:
+            return
+        new = max(n, old + old // 4 + 64)
+        names = [("keys", -1), ("flags", 0), ("lat", np.nan), ("lon", np.nan), ("radius", np.nan)]
+        if self.weighted:
+            names.append(("has_must", 0))
+        for name, fill in names:
+            array = getattr(self, name)
+            grown = np.full(new, fill, dtype=array.dtype)
+            grown[:old] = array
+            setattr(self, name, grown)
+        self.skills.ensure_lists(new)
+        self.occupations.ensure_lists(new)
+
+    def _ensure_keys(self, max_key: int) -> None:
+        old = len(self.slot_of_key)
+        if max_key < old:
+            return
+        grown = np.full(max(max_key + 1, old + old // 4 + 64), -1, dtype=np.int32)
+        grown[:old] = self.slot_of_key
+        self.slot_of_key = grown
+
+    def scratch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Zeroed per-slot accumulators for a query (kept zero between queries by the kernels)."""
+        if len(self.scratch_acc) < self.n_slots:
+            n = len(self.keys)
+            self.scratch_acc = np.zeros(n, dtype=np.float32)
+            self.scratch_must = np.zeros(n, dtype=np.float32)
+            self.scratch_touched = np.zeros(n, dtype=np.int32)
+        return self.scratch_acc, self.scratch_must, self.scratch_touched
+
+    # ---- keys -------------------------------------------------------------------------------
+    def slot(self, key: int) -> int:
+        """Slot of ``key``, -1 when absent."""
+        return int(self.slot_of_key[key]) if 0 <= key < len(self.slot_of_key) else -1
+
+    def profile(self, key: int) -> Profile | None:
+        """The profile stored under ``key`` (copies), or None."""
+        s = self.slot(key)
+        if s < 0:
+            return None
+        cov = self.skill_weights(s) if self.weighted else (None, None)
+        return Profile(skills=self.skills.get(s).astype(np.int32), occupations=self.occupations.get(s).astype(np.int32),
+                       lat=float(self.lat[s]), lon=float(self.lon[s]), radius_km=float(self.radius[s]),
+                       visible=bool(self.flags[s] & VISIBLE), cov=cov[0], must=cov[1])
+
+    def skill_weights(self, slot: int) -> tuple[np.ndarray, np.ndarray]:
+        """(cov, must) float32 weights of an offer's skills, in the order of ``skills.get(slot)``."""
+        cov = np.empty(int(self.skills.length[slot]), dtype=np.float32)
+        must = np.empty_like(cov)
+        for j, s in enumerate(self.skills.get(slot)):
+            postings = self.skill_postings
+            start, n = int(postings.start[s]), int(postings.length[s])
+            hit = start + int(np.flatnonzero(postings.columns[0][start:start + n] == slot)[0])
+            cov[j], must[j] = postings.columns[1][hit], postings.columns[2][hit]
+        return cov, must
+
+    # ---- writes -----------------------------------------------------------------------------
+    def _check(self, p: Profile) -> tuple[np.ndarray, np.ndarray]:
+        skills = np.asarray(p.skills, dtype=np.int64)
+        occs = np.asarray(p.occupations, dtype=np.int64)
+        if skills.size and (skills.min() < 0 or skills.max() >= self.n_skills):
+            raise ValueError(f"skill ids must be in [0, {self.n_skills}), got {skills.min()}..{skills.max()}")
+        if occs.size and (occs.min() < 0 or occs.max() >= self.n_occupations):
+            raise ValueError(f"occupation rows must be in [0, {self.n_occupations})")
+        if len(np.unique(skills)) != len(skills):
+            raise ValueError("skill ids of a profile must be unique")
+        if self.weighted and (p.cov is None or p.must is None or len(p.cov) != len(skills) or len(p.must) != len(skills)):
+            raise ValueError("an offer profile needs cov and must weights, one per skill")
+        return skills, occs
+
+    def upsert(self, key: int, profile: Profile) -> int:
+        """Insert or replace the profile under ``key`` (int >= 0). Returns its slot."""
+        key = int(key)
+        if key < 0:
+            raise ValueError(f"keys are integers >= 0, got {key}")
+        skills, occs = self._check(profile)
+        slot = self.slot(key)
+        if slot >= 0:
+            self._unlink(slot)
+        else:
+            slot = self.free.pop() if self.free else self.n_slots
+            if slot == self.n_slots:
+                self.n_slots += 1
+                self._ensure_slots(self.n_slots)
+            self._ensure_keys(key)
+            self.slot_of_key[key] = slot
+            self.keys[slot] = key
+            self.count += 1
+        self.skills.replace(slot, skills.astype(self.skills.dtypes[0]))
+        self.occupations.replace(slot, occs.astype(self.occupations.dtypes[0]))
+        one = np.array([slot], dtype=np.int32)
+        for j, s in enumerate(skills):
+            if self.weighted:
+                self.skill_postings.extend(int(s), one, profile.cov[j:j + 1], profile.must[j:j + 1])
+            else:
+                self.skill_postings.extend(int(s), one)
+        for o in np.unique(occs):
+            self.occupation_postings.extend(int(o), one)
+        self.lat[slot], self.lon[slot], self.radius[slot] = profile.lat, profile.lon, profile.radius_km
+        self.flags[slot] = ALIVE | (VISIBLE if profile.visible else 0)
+        if self.weighted:
+            self.has_must[slot] = np.uint8(bool(np.any(np.asarray(profile.must) > 0)))
+        return slot
+
+    def _unlink(self, slot: int) -> None:
+        for s in self.skills.get(slot).tolist():
+            self.skill_postings.remove(int(s), slot)
+        for o in np.unique(self.occupations.get(slot)).tolist():
+            self.occupation_postings.remove(int(o), slot)
+        self.skills.length[slot] = 0
+        self.occupations.length[slot] = 0
+
+    def delete(self, key: int) -> bool:
+        """Remove ``key``; False when it was absent."""
+        slot = self.slot(key)
+        if slot < 0:
+            return False
+        self._unlink(slot)
+        self.flags[slot] = 0
+        self.keys[slot] = -1
+        self.slot_of_key[key] = -1
+        self.free.append(slot)
+        self.count -= 1
+        return True
+
+    def set_visible(self, key: int, visible: bool) -> None:
+        slot = self.slot(key)
+        if slot < 0:
+            raise KeyError(key)
+        self.flags[slot] = ALIVE | (VISIBLE if visible else 0)
+
+    # ---- bulk -------------------------------------------------------------------------------
+    def extend(self, keys: np.ndarray, skill_ptr: np.ndarray, skill_ids: np.ndarray,
+               occ_ptr: np.ndarray, occ_ids: np.ndarray, lat: np.ndarray, lon: np.ndarray,
+               radius_km: np.ndarray, visible: np.ndarray,
+               cov: np.ndarray | None = None, must: np.ndarray | None = None) -> None:
+        """Add many profiles at once (CSR-style lists: profile i's skills are ``skill_ids[skill_ptr[i]:skill_ptr[i+1]]``).
+
+        Keys already present are replaced. Postings of new profiles are appended per skill in one
+        numpy operation each (no per-profile Python loop), so a million profiles take seconds.
+        """
+        keys = np.asarray(keys, dtype=np.int64)
+        n = len(keys)
+        if n == 0:
+            return
+        if keys.min() < 0:
+            raise ValueError("keys are integers >= 0")
+        if len(np.unique(keys)) != n:
+            raise ValueError("keys of one bulk must be unique")
+        skill_ptr = np.asarray(skill_ptr, dtype=np.int64)
+        occ_ptr = np.asarray(occ_ptr, dtype=np.int64)
+        skill_ids = np.asarray(skill_ids, dtype=np.int64)
+        occ_ids = np.asarray(occ_ids, dtype=np.int64)
+        if skill_ids.size and (skill_ids.min() < 0 or skill_ids.max() >= self.n_skills):
+            raise ValueError(f"skill ids must be in [0, {self.n_skills})")
+        if occ_ids.size and (occ_ids.min() < 0 or occ_ids.max() >= self.n_occupations):
+            raise ValueError(f"occupation rows must be in [0, {self.n_occupations})")
+        if self.weighted and (cov is None or must is None):
+            raise ValueError("offers need cov and must weights")
+        for key in keys[keys < len(self.slot_of_key)]:
+            if self.slot_of_key[key] >= 0:
+                self.delete(int(key))
+        # slots: reuse free ones first, then new ones at the end
+        n_reuse = min(len(self.free), n)
+        reused = [self.free.pop() for _ in range(n_reuse)]
+        slots = np.concatenate([np.asarray(reused, dtype=np.int64),
+                                np.arange(self.n_slots, self.n_slots + n - n_reuse, dtype=np.int64)])
+        self.n_slots += n - n_reuse
+        self._ensure_slots(self.n_slots)
+        self._ensure_keys(int(keys.max()))
+        self.slot_of_key[keys] = slots
+        self.keys[slots] = keys
+        self.lat[slots] = lat
+        self.lon[slots] = lon
+        self.radius[slots] = radius_km
+        self.flags[slots] = ALIVE | np.where(np.asarray(visible, dtype=bool), VISIBLE, np.uint8(0)).astype(np.uint8)
+        self.count += n
+        if self.weighted:
+            must_sum = np.add.reduceat(np.append(np.asarray(must, dtype=np.float64), 0.0), skill_ptr[:-1] - skill_ptr[0]) \
+                if len(skill_ptr) > 1 else np.zeros(0)
+            must_sum[np.diff(skill_ptr) == 0] = 0.0
+            self.has_must[slots] = (must_sum > 0).astype(np.uint8)
+        skill_counts = np.diff(skill_ptr)
+        occ_counts = np.diff(occ_ptr)
+        owner = np.repeat(slots, skill_counts)
+        occ_owner = np.repeat(slots, occ_counts)
+        if self.n_slots == n and self.count == n and self.skill_postings.used == 0:
+            self._build_fresh(slots, owner, skill_ids, occ_owner, occ_ids, cov, must)
+            return
+        self._append_lists(self.skills, slots, skill_ptr, skill_ids)
+        self._append_lists(self.occupations, slots, occ_ptr, occ_ids)
+        self._append_postings(self.skill_postings, skill_ids, owner,
+                              (cov, must) if self.weighted else ())
+        pairs = np.unique(occ_owner * self.n_occupations + occ_ids)
+        self._append_postings(self.occupation_postings, pairs % self.n_occupations, pairs // self.n_occupations, ())
+
+    def _build_fresh(self, slots, owner, skill_ids, occ_owner, occ_ids, cov, must) -> None:
+        n = self.n_slots
+        self.skills = ListStore.from_pairs(n, owner, (skill_ids,), self.skills.dtypes)
+        self.occupations = ListStore.from_pairs(n, occ_owner, (occ_ids,), self.occupations.dtypes)
+        self.skills.ensure_lists(len(self.keys))
+        self.occupations.ensure_lists(len(self.keys))
+        extra = (np.asarray(cov, dtype=np.float32), np.asarray(must, dtype=np.float32)) if self.weighted else ()
+        self.skill_postings = ListStore.from_pairs(self.n_skills, skill_ids, (owner.astype(np.int32), *extra),
+                                                   self.skill_postings.dtypes)
+        pairs = np.unique(occ_owner * self.n_occupations + occ_ids)
+        self.occupation_postings = ListStore.from_pairs(
+            self.n_occupations, pairs % self.n_occupations, ((pairs // self.n_occupations).astype(np.int32),),
+            self.occupation_postings.dtypes)
+
+    @staticmethod
+    def _append_lists(store: ListStore, slots: np.ndarray, ptr: np.ndarray, ids: np.ndarray) -> None:
+        """Forward lists of brand-new slots: one block at the end of the store."""
+        ptr = ptr - ptr[0]
+        counts = np.diff(ptr)
+        total = int(counts.sum())
+        store._grow_columns(store.used + total)
+        store.columns[0][store.used:store.used + total] = ids
+        starts = store.used + ptr[:-1]
+        store.start[slots] = starts
+        store.length[slots] = counts
+        store.capacity[slots] = counts
+        store.used += total
+
+    @staticmethod
+    def _append_postings(store: ListStore, list_ids: np.ndarray, owners: np.ndarray, extra: tuple) -> None:
+        """Append (owner, *extra) to the posting lists ``list_ids``, grouped per list."""
+        if len(list_ids) == 0:
+            return
+        order = np.argsort(list_ids, kind="stable")
+        sorted_lists = list_ids[order]
+        bounds = np.flatnonzero(np.diff(sorted_lists)) + 1
+        starts = np.concatenate([[0], bounds])
+        ends = np.concatenate([bounds, [len(order)]])
+        owners32 = owners[order].astype(np.int32)
+        extra_sorted = [np.asarray(e, dtype=np.float32)[order] for e in extra]
+        for a, b in zip(starts.tolist(), ends.tolist()):
+            store.extend(int(sorted_lists[a]), owners32[a:b], *(e[a:b] for e in extra_sorted))
