@@ -42,21 +42,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=None, help="scenario names to run")
     parser.add_argument("--out", type=Path, default=None, help="JSON report path")
     args = parser.parse_args(argv)
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    report = Report(quick=args.quick)
     for module in scenario_modules():
-        importlib.import_module(module)
+        try:
+            importlib.import_module(module)
+        except FileNotFoundError as error:  # a module that reads its data on import: data missing
+            report.skipped[module] = str(error)
+            log(f"skipped {module}: {error}")
+        except Exception as error:  # noqa: BLE001 - one broken module must not hide the others' figures
+            report.errors[module] = f"cannot import: {type(error).__name__}: {error}"
+            log(f"ERROR: cannot import {module}: {type(error).__name__}: {error}")
     unknown = sorted(set(args.only or ()) - set(REGISTRY))
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(unknown)}; known: {', '.join(REGISTRY)}")
-    report = Report(quick=args.quick)
     started = time.perf_counter()
-    report.results = run_all(args.only, args.quick, log=lambda line: print(line, file=sys.stderr, flush=True))
+    problems = {"skipped": report.skipped, "errors": report.errors}
+    report.results = run_all(args.only, args.quick, log=log, problems=problems)
     elapsed = time.perf_counter() - started
     out = args.out or Path("benchmarks/results") / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
     report.write(out)
     print(report.table())
     print(f"\nmachine: {report.machine['cpu']}, {report.machine['cores']} cores; "
-          f"{len(report.results)} scenarios in {elapsed:.1f} s; report: {out}")
-    return 0
+          f"{len(report.results)} scenarios in {elapsed:.1f} s; BLAS/OpenMP/polars threads pinned to 1; "
+          f"report: {out}")
+    if report.errors:
+        print(f"{len(report.errors)} error(s): {', '.join(report.errors)}", file=sys.stderr)
+    return 1 if report.errors else 0
 
 
 if __name__ == "__main__":

@@ -12,8 +12,10 @@ scenarios print goes to stderr.
 
     {"cmd": "setup", "name": N, "quick": bool} -> {"ok": true, "setup_s", "call_s"} | {"skip": why} | {"error": why}
     {"cmd": "time", "number": k}               -> {"s": seconds per call of ours, mean over k calls}
-    {"cmd": "counters"}                        -> {"counters": {...}} (scenario counters + alloc_peak_bytes)
-    {"cmd": "blas"}                            -> {"blas": [...]} (threadpoolctl: loaded pools, threads)
+    {"cmd": "counters"}                        -> {"counters": {...}} (measure.work_counters: the scenario's
+                                                  own, alloc_peak_bytes, read_bytes)
+    {"cmd": "blas"}                            -> {"blas": [...], "threads": {...}} (threadpoolctl pools;
+                                                  the thread-count variables)
     {"cmd": "quit"}
 """
 
@@ -53,19 +55,13 @@ def _leaks(root: Path) -> list[str]:
     return leaks
 
 
-def _number(value: Any) -> Any:
-    try:
-        return float(value) if not isinstance(value, (int, float)) else value
-    except (TypeError, ValueError):
-        return str(value)
-
-
 class Worker:
     def __init__(self, root: Path, measure: Any) -> None:
         self.root = root
         self.measure = measure
         self.registry: dict[str, Any] = {}
         self.import_errors: dict[str, str] = {}
+        self.import_skips: dict[str, str] = {}
         self.scenario: Any = None
         self.ctx: Any = None
         self.ctx_key: tuple[Any, bool] | None = None
@@ -82,6 +78,8 @@ class Worker:
         for module in modules:
             try:
                 importlib.import_module(module)
+            except FileNotFoundError as error:  # reads its data on import: the data is missing here
+                self.import_skips[module] = str(error)
             except Exception as error:  # noqa: BLE001 - reported, the other modules still run
                 self.import_errors[module] = f"{type(error).__name__}: {error}"
         self.registry = dict(harness.REGISTRY)
@@ -94,7 +92,8 @@ class Worker:
                                "counter_tolerance": float(getattr(sc, "counter_tolerance", 0.0)),
                                "target": getattr(sc, "target", ""), "baseline": getattr(sc, "baseline_name", "")}
         return {"ok": True, "scenarios": scenarios, "modules": modules, "import_errors": self.import_errors,
-                "root": str(self.root), "python": sys.version.split()[0], "pid": os.getpid()}
+                "import_skips": self.import_skips, "root": str(self.root), "python": sys.version.split()[0],
+                "pid": os.getpid(), "threads": self.measure.thread_settings()}
 
     def setup(self, name: str, quick: bool) -> dict[str, Any]:
         sc = self.registry[name]
@@ -121,11 +120,7 @@ class Worker:
         return {"s": self.measure.time_calls(self.scenario.ours, self.ctx, int(number))}
 
     def counters(self) -> dict[str, Any]:
-        sc = self.scenario
-        counters = {k: _number(v) for k, v in (sc.counters(self.ctx) if sc.counters else {}).items()}
-        if getattr(sc, "alloc", True):
-            counters["alloc_peak_bytes"] = self.measure.alloc_peak_bytes(sc.ours, self.ctx, calls=2)
-        return {"counters": counters, "blas": self.measure.blas_config()}
+        return {"counters": self.measure.work_counters(self.scenario, self.ctx), "blas": self.measure.blas_config()}
 
 
 def serve(root: Path) -> None:
@@ -159,7 +154,7 @@ def serve(root: Path) -> None:
             elif command == "counters":
                 answer(worker.counters())
             elif command == "blas":
-                answer({"blas": measure.blas_config()})
+                answer({"blas": measure.blas_config(), "threads": measure.thread_settings()})
             else:
                 answer({"error": f"unknown command {command!r}"})
         except Exception as error:  # noqa: BLE001 - the driver reports it against the scenario

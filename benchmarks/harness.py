@@ -21,8 +21,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
-from .measure import THREAD_VARIABLES, alloc_peak_bytes, blas_config, single_thread, time_call
+from .measure import THREAD_VARIABLES, blas_config, single_thread, time_call
 from .measure import percentile as percentile
+from .measure import work_counters as _work_counters
 
 REGISTRY: dict[str, "Scenario"] = {}
 
@@ -69,11 +70,9 @@ def summary(samples: list[float]) -> dict[str, float]:
 
 
 def work_counters(sc: Scenario, ctx: Any) -> dict[str, float]:
-    """The scenario's own counters plus ``alloc_peak_bytes`` of one ``ours`` call (untimed pass)."""
-    counters = dict(sc.counters(ctx)) if sc.counters else {}
-    if getattr(sc, "alloc", True):
-        counters["alloc_peak_bytes"] = alloc_peak_bytes(sc.ours, ctx, calls=2)
-    return counters
+    """The scenario's own counters, ``alloc_peak_bytes`` and ``read_bytes`` of one ``ours`` call
+    (untimed pass; see ``measure.work_counters``)."""
+    return _work_counters(sc, ctx)
 
 
 def run_scenario(sc: Scenario, quick: bool, ctx: Any = None) -> dict[str, Any]:
@@ -103,13 +102,17 @@ def run_scenario(sc: Scenario, quick: bool, ctx: Any = None) -> dict[str, Any]:
     return result
 
 
-def run_all(names: list[str] | None, quick: bool, log: Callable[[str], None] = lambda _: None
-            ) -> list[dict[str, Any]]:
+def run_all(names: list[str] | None, quick: bool, log: Callable[[str], None] = lambda _: None,
+            problems: dict[str, dict[str, str]] | None = None) -> list[dict[str, Any]]:
     """Run the registered scenarios (all, or those in ``names``) in registration order.
 
     Consecutive scenarios registered with the same ``setup`` function share one context. A
-    scenario whose data is missing (``FileNotFoundError``) is skipped with a log line.
+    scenario whose data is missing (``FileNotFoundError``) is skipped, one that raises is
+    recorded as an error, and the others still run: ``problems`` (when given) receives
+    ``{"skipped": {name: why}, "errors": {name: why}}``.
     """
+    problems = problems if problems is not None else {}
+    skipped, errors = problems.setdefault("skipped", {}), problems.setdefault("errors", {})
     results = []
     shared: tuple[Any, Any] | None = None  # (setup function, ctx)
     for name, sc in REGISTRY.items():
@@ -122,7 +125,11 @@ def run_all(names: list[str] | None, quick: bool, log: Callable[[str], None] = l
                 shared = (sc.setup, sc.setup(quick))
             results.append(run_scenario(sc, quick, ctx=shared[1]))
         except FileNotFoundError as error:  # e.g. no ROME data on this machine
+            skipped[name] = str(error)
             log(f"  skipped {name}: {error}")
+        except Exception as error:  # noqa: BLE001 - reported; the other scenarios still run
+            errors[name] = f"{type(error).__name__}: {error}"
+            log(f"  ERROR in {name}: {type(error).__name__}: {error}")
     return results
 
 
@@ -155,32 +162,44 @@ def machine() -> dict[str, Any]:
         commit = ""
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": memory_gib, "platform": platform.platform(),
             "python": platform.python_version(), "versions": versions, "blas": blas_config(), "commit": commit,
-            "env": {k: os.environ.get(k) for k in (*THREAD_VARIABLES, "OPENBLAS_CORETYPE")}}
+            "env": {k: os.environ.get(k) for k in (*THREAD_VARIABLES, "OPENBLAS_CORETYPE", "PYTHONHASHSEED")}}
 
 
 @dataclass
 class Report:
+    """One run of ``python -m benchmarks``: machine, results, and what could not run.
+
+    ``skipped``: scenario or module -> why (data missing); ``errors``: scenario or module -> the
+    exception it raised.
+    """
+
     quick: bool
     machine: dict[str, Any] = field(default_factory=machine)
     results: list[dict[str, Any]] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
 
     def write(self, path: Path) -> Path:
         self.machine["blas"] = blas_config()  # now that the scenarios have loaded every library
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"quick": self.quick, "machine": self.machine, "results": self.results},
+        path.write_text(json.dumps({"quick": self.quick, "machine": self.machine, "results": self.results,
+                                    "skipped": self.skipped, "errors": self.errors},
                                    indent=2, ensure_ascii=False))
         return path
 
     def table(self) -> str:
         lines = [f"{'scenario':<34}{'median ms':>11}{'p99 ms':>10}{'baseline ms':>13}{'ratio':>8}"
-                 f"{'alloc KiB':>11}  target / counters"]
+                 f"{'alloc KiB':>11}{'read KiB':>10}  target | counters"]
         for r in self.results:
             counters = dict(r.get("counters") or {})
-            alloc = counters.pop("alloc_peak_bytes", None)
+            alloc, read = counters.pop("alloc_peak_bytes", None), counters.pop("read_bytes", None)
             alloc_text = f"{alloc / 1024:>11.1f}" if alloc is not None else f"{'-':>11}"
+            read_text = f"{read / 1024:>10.1f}" if read is not None else f"{'-':>10}"
             shown = ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}"
                               for k, v in counters.items())
             lines.append(f"{r['scenario']:<34}{r['ours']['median_ms']:>11.3f}{r['ours']['p99_ms']:>10.3f}"
                          f"{r['baseline_timing']['median_ms']:>13.3f}{r['ratio_to_baseline']:>8.3f}{alloc_text}"
-                         f"  {r['target']}" + (f" | {shown}" if shown else ""))
+                         f"{read_text}  {r['target']}" + (f" | {shown}" if shown else ""))
+        lines += [f"{name:<34}{'skipped':>11}  {why}" for name, why in self.skipped.items()]
+        lines += [f"{name:<34}{'ERROR':>11}  {why}" for name, why in self.errors.items()]
         return "\n".join(lines)

@@ -23,7 +23,12 @@ def pin_threads(environ: dict[str, str] | os._Environ = os.environ) -> dict[str,
     """Set every BLAS/OpenMP/Numba/polars thread-count variable to 1 (before numpy or polars load)."""
     for variable in THREAD_VARIABLES:
         environ[variable] = "1"
-    return {variable: environ[variable] for variable in THREAD_VARIABLES}
+    return thread_settings(environ)
+
+
+def thread_settings(environ: dict[str, str] | os._Environ = os.environ) -> dict[str, str | None]:
+    """The thread-count variables as this process sees them (recorded in every report)."""
+    return {variable: environ.get(variable) for variable in THREAD_VARIABLES}
 
 
 def blas_config() -> list[dict[str, Any]]:
@@ -98,6 +103,64 @@ def alloc_peak_bytes(fn: Callable[[Any], Any], ctx: Any, calls: int = 1) -> int:
         if not was_tracing:
             tracemalloc.stop()
     return min(peaks)
+
+
+def _rchar() -> int | None:
+    """Bytes this process has read through read(2) and friends so far (Linux ``/proc/self/io``)."""
+    try:
+        with open("/proc/self/io", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"rchar:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def read_bytes(fn: Callable[[Any], Any], ctx: Any, calls: int = 2) -> int | None:
+    """Bytes read from files (and pipes) during one call of ``fn(ctx)``; None where unmeasurable.
+
+    Linux's ``rchar`` counter of ``/proc/self/io`` before and after the call, smallest of ``calls``
+    calls: a machine-independent count of the I/O a call does (a load that starts re-reading or
+    hashing every source file shows here even when the disk cache hides its time). Files mapped
+    into memory (mmap) are not counted. None on systems without ``/proc/self/io``.
+    """
+    if _rchar() is None:
+        return None
+    counts = []
+    for _ in range(max(1, calls)):
+        first = _rchar()
+        before = _rchar()  # first -> before: what reading the counter itself costs
+        fn(ctx)
+        after = _rchar()
+        if first is None or before is None or after is None:
+            return None
+        counts.append(max(0, (after - before) - (before - first)))
+    return min(counts)
+
+
+def work_counters(scenario: Any, ctx: Any) -> dict[str, Any]:
+    """Every work counter of one scenario, in an untimed pass after its timing.
+
+    The scenario's own ``counters(ctx)`` (postings touched, rows scanned ...; numbers), then for
+    every scenario ``alloc_peak_bytes`` (tracemalloc peak of one call of ``ours``; absent when the
+    scenario sets ``alloc=False``) and ``read_bytes`` (bytes read during one call; Linux only).
+    Shared by ``python -m benchmarks`` and the gate's workers, so both count the same way whatever
+    the age of the tree whose scenario is counted.
+    """
+    counters: dict[str, Any] = {}
+    own = getattr(scenario, "counters", None)
+    for name, value in (own(ctx) if own else {}).items():
+        try:
+            counters[name] = value if isinstance(value, (int, float)) else float(value)
+        except (TypeError, ValueError):
+            counters[name] = str(value)
+    if getattr(scenario, "alloc", True):
+        counters["alloc_peak_bytes"] = alloc_peak_bytes(scenario.ours, ctx, calls=2)
+    read = read_bytes(scenario.ours, ctx, calls=2)
+    if read is not None:
+        counters["read_bytes"] = read
+    return counters
 
 
 def percentile(values: list[float], q: float) -> float:
