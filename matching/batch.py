@@ -290,16 +290,21 @@ def topk_sparse(a: sp.csr_array, postings: Postings, k: int, threshold: float = 
 
 
 def rescore_topk(candidates: TopK, scorer: PairScorer, k: int, *, upper_bound: bool = False,
-                 row_offset: int = 0, score_name: str = "exact") -> TopK:
+                 slack: float = 0.0, complete: bool = True, row_offset: int = 0,
+                 score_name: str = "exact") -> TopK:
     """Re-score each row's candidates with the exact ``scorer``, re-rank them, keep ``k``.
 
     Args:
         candidates: a pre-filter :class:`TopK` (k' >= k columns)
         scorer: ``scorer(rows, cols) -> (m,) float32``; ``rows`` are ``row_offset`` + local rows
         k: kept per row
-        upper_bound: the scorer never exceeds the pre-filter score of a pair; then a row is
-            certified when its k-th exact score is >= ``next_best`` (no pair left out could beat it),
-            or when no candidate was left out at all
+        upper_bound: the scorer never exceeds the pre-filter score of a pair plus ``slack``; then
+            a row is certified when its k-th exact score is >= ``next_best + slack`` (no pair left
+            out could beat it), or when no candidate was left out and ``complete``
+        slack: how much the exact score may exceed the pre-filter score (e.g. bridge mass the
+            pre-filter dropped); with ``complete=False``, also a bound of the exact score of pairs
+            whose pre-filter score is 0 (never candidates)
+        complete: every pair the exact score may rank has a positive pre-filter score
         row_offset: added to local row numbers before calling ``scorer`` (a chunk's first row)
 
     Returns:
@@ -330,25 +335,26 @@ def rescore_topk(candidates: TopK, scorer: PairScorer, k: int, *, upper_bound: b
     out_keep = keep[rows_ix, safe] & slot_ok
     out_idx = np.where(out_keep, candidates.indices[rows_ix, safe], PAD_INDEX).astype(np.int32)
     out_scores = np.where(out_keep, exact[rows_ix, safe], 0.0).astype(np.float32)
+    nothing_left = candidates.next_best <= 0
+    certified = nothing_left & complete
     if upper_bound:
-        nothing_left = candidates.next_best <= 0
         full = out_keep[:, -1]
-        certified = nothing_left | (full & (out_scores[:, -1] >= candidates.next_best))
-    else:
-        certified = candidates.next_best <= 0
+        certified |= full & (out_scores[:, -1] >= candidates.next_best + np.float32(slack))
     return TopK(indices=out_idx, scores=out_scores, next_best=candidates.next_best, certified=certified,
                 work=candidates.work, score_name=score_name)
 
 
 def batch_topk(a: sp.csr_array, postings: Postings, k: int, *, scorer: PairScorer | None = None,
-               widen: int = 4, upper_bound: bool = False, row_offset: int = 0,
-               score_name: str = "exact", max_candidates: int | None = None) -> TopK:
+               widen: int = 4, upper_bound: bool = False, slack: float = 0.0, complete: bool = True,
+               row_offset: int = 0, score_name: str = "exact", max_candidates: int | None = None) -> TopK:
     """Top-k of every row of ``a`` (one chunk): the pre-filter, then exact re-scoring if a scorer is given.
 
     Without ``scorer`` the result is :func:`topk_sparse` (score ``prefilter_cosine``). With it,
     ``k' = widen * k`` pre-filter candidates are re-scored (:func:`rescore_topk`); when
-    ``upper_bound`` holds, the rows not yet certified are recomputed with ``k'`` doubled until
-    every row is certified or ``k'`` reaches ``max_candidates`` (default: n_b, i.e. complete).
+    ``upper_bound`` holds (see :func:`rescore_topk` for ``slack`` and ``complete``), the rows not
+    yet certified are recomputed with ``k'`` doubled until every row is certified or ``k'``
+    reaches ``max_candidates`` (default: n_b, where every pair of positive pre-filter score has
+    been re-scored: certified when ``complete``).
 
     Memory is bounded by the chunk: O(n_b) per call for the accumulator, O(n_a * k') for the output.
     """
@@ -359,8 +365,8 @@ def batch_topk(a: sp.csr_array, postings: Postings, k: int, *, scorer: PairScore
     a = _check(a, postings, k)
     limit = max(k, min(max_candidates or postings.n_rows, postings.n_rows))
     kp = min(max(k, widen * k), limit)
-    result = rescore_topk(topk_sparse(a, postings, kp), scorer, k, upper_bound=upper_bound,
-                          row_offset=row_offset, score_name=score_name)
+    result = rescore_topk(topk_sparse(a, postings, kp), scorer, k, upper_bound=upper_bound, slack=slack,
+                          complete=complete, row_offset=row_offset, score_name=score_name)
     work = result.work
     if not upper_bound:
         return result
@@ -374,13 +380,13 @@ def batch_topk(a: sp.csr_array, postings: Postings, k: int, *, scorer: PairScore
         def sub_scorer(rows: np.ndarray, cols: np.ndarray, _offsets=offsets) -> np.ndarray:
             return scorer(_offsets[rows], cols)
 
-        again = rescore_topk(topk_sparse(a[todo], postings, kp), sub_scorer, k, upper_bound=True,
-                             score_name=score_name)
+        again = rescore_topk(topk_sparse(a[todo], postings, kp), sub_scorer, k, upper_bound=True, slack=slack,
+                             complete=complete, score_name=score_name)
         work += again.work
         indices[todo], scores[todo], nxt[todo], certified[todo] = (again.indices, again.scores, again.next_best,
                                                                     again.certified)
-    return TopK(indices=indices, scores=scores, next_best=nxt, certified=certified | (kp >= postings.n_rows),
-                work=work, score_name=score_name)
+    return TopK(indices=indices, scores=scores, next_best=nxt, certified=certified, work=work,
+                score_name=score_name)
 
 
 def chunk_bounds(n_rows: int, chunk_rows: int) -> list[tuple[int, int]]:
