@@ -78,3 +78,34 @@ def test_sector_pair_map_both_directions_with_common_skills(client):
     uses = [s["bridges"] for s in body["common_skills"]]
     assert uses and uses == sorted(uses, reverse=True)
     assert client.get(f"/sectors/{FOOD}/bridges/Nowhere").status_code == 404
+
+
+def test_paths_are_explained_and_ranked(client):
+    response = client.get("/paths", params={"from": "H2102", "to": "I1304", "n": 3})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["source"]["code"] == "H2102" and body["target"]["code"] == "I1304"
+    scores = [p["score"] for p in body["paths"]]
+    assert scores and scores == sorted(scores, reverse=True)
+    for p in body["paths"]:
+        assert p["codes"][0] == "H2102" and p["codes"][-1] == "I1304" and 1 <= len(p["steps"]) <= 3
+        assert all({"from", "code", "score", "shared", "missing", "viability"} <= set(s) for s in p["steps"])
+    assert client.get("/paths", params={"from": "H2102", "to": "H2102"}).status_code == 422
+    bad = client.get("/paths", params={"from": "H2102", "to": "ZZZ"})
+    assert bad.status_code == 404 and bad.json()["field"] == "to"
+    assert client.get("/paths", params={"from": "H2102", "to": "I1304", "max_steps": 4}).status_code == 422
+
+
+def test_graph_formats_hubs_and_communities(client):
+    body = client.get("/graph", params={"format": "json", "k": 3}).json()
+    assert body["directed"] and len(body["nodes"]) >= 80 and len(body["links"]) == 3 * len(body["nodes"])
+    graphml = client.get("/graph", params={"format": "graphml", "sector": METAL})
+    assert graphml.status_code == 200 and graphml.headers["content-type"].startswith("application/graphml+xml")
+    assert b"<graphml" in graphml.content
+    gexf = client.get("/graph", params={"format": "gexf"})
+    assert gexf.status_code == 200 and b"<gexf" in gexf.content
+    assert client.get("/graph", params={"format": "png"}).status_code == 422
+    hubs = client.get("/graph/hubs", params={"top": 3}).json()["hubs"]
+    assert len(hubs) == 3 and hubs[0]["cross_sector_bridges"] >= hubs[-1]["cross_sector_bridges"]
+    groups = client.get("/graph/communities").json()["communities"]
+    assert sum(g["size"] for g in groups) == len(body["nodes"])

@@ -1,0 +1,128 @@
+"""Passerelles, sector maps, the occupation graph and the bridge CLI on the embedded demo referential."""
+
+from __future__ import annotations
+
+import json
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from api.cli import main
+from matching.bridges import BridgeModel
+from matching.calibration import BridgeLabeller
+from matching.graph import bridge_graph, career_paths, communities, export, hubs
+from matching.passerelles import PasserelleIndex, UnknownSector, sector_pair_map
+from matching.space import SkillSpace
+
+FOOD, METAL = "Industrie - Alimentaire", "Industrie - Métallurgie"
+
+
+@pytest.fixture(scope="module")
+def engine(demo):
+    space = SkillSpace.from_referentiel(demo)
+    model = BridgeModel.from_referentiel(demo, space)
+    labeller = BridgeLabeller.from_referentiel(demo, model, space)
+    return demo, space, model, PasserelleIndex.fit(demo, space, model, labeller=labeller)
+
+
+def test_each_bridge_explains_every_skill_of_its_target_once(engine):
+    demo, space, model, index = engine
+    a = demo.occupation_row("H2102")
+    for p in index.query(a, 10):
+        target = set(demo.links.filter(demo.links["occupation"] == p.code)["skill"].to_list())
+        shared, missing = [s.code for s in p.shared], [s.code for s in p.missing]
+        assert set(shared) | set(missing) == target and not set(shared) & set(missing)
+        held = set(demo.links.filter(demo.links["occupation"] == "H2102")["skill"].to_list())
+        for s in p.shared:
+            assert (s.via is None) == (s.code in held)
+            assert s.via is None or (s.via["code"] in held and s.via["similarity"] >= 0.5)
+        for group in (p.shared, p.missing):
+            keys = [(not s.core, -s.weight, s.code) for s in group]
+            assert keys == sorted(keys)
+        assert p.viability in ("stretch", "viable", "highly viable")
+        assert p.score == pytest.approx(float(model.matrix[a, demo.occupation_row(p.code)]))
+
+
+def test_filters_sector_domain_cross_sector_and_min_score(engine):
+    demo, _, _, index = engine
+    a = demo.occupation_row("H2102")
+    assert all(METAL in p.sectors for p in index.query(a, 20, sectors=[METAL]))
+    assert all(p.domain.startswith("H29") for p in index.query(a, 20, domains=["H29"]))
+    own = set(index.sectors_of(a))
+    cross = index.query(a, 20, cross_sector_only=True)
+    assert cross and all(p.sectors and not own & set(p.sectors) for p in cross)
+    assert all(p.score >= 0.2 for p in index.query(a, 50, min_score=0.2))
+    with pytest.raises(UnknownSector):
+        index.query(a, 5, sectors=["Nowhere"])
+
+
+def test_h2102_reaches_metal_and_maintenance_across_sectors_in_the_demo(engine):
+    demo, _, _, index = engine
+    codes = [p.code for p in index.query(demo.occupation_row("H2102"), 15, cross_sector_only=True)]
+    assert {"I1304", "H2913", "H2906", "H2907", "H2903", "H2912", "H2909"} & set(codes)
+
+
+def test_sector_pair_map_both_directions_and_common_skills_ranked(engine):
+    demo, space, model, index = engine
+    pair = sector_pair_map(demo, space, model, FOOD, METAL, k_per_source=3)
+    assert set(pair.bridges["direction"]) == {f"{FOOD} -> {METAL}", f"{METAL} -> {FOOD}"}
+    food = set(demo.sectors.filter(demo.sectors["sector"] == FOOD)["occupation"])
+    metal = set(demo.sectors.filter(demo.sectors["sector"] == METAL)["occupation"])
+    for row in pair.bridges.iter_rows(named=True):
+        src, dst = (food, metal) if row["direction"].startswith(FOOD) else (metal, food)
+        assert row["source"] in src and row["target"] in dst and row["source"] != row["target"]
+    uses = pair.common_skills["bridges"].to_list()
+    assert uses == sorted(uses, reverse=True) and uses[0] <= pair.bridges.height
+    assert (pair.common_skills["a_to_b"] + pair.common_skills["b_to_a"] == pair.common_skills["bridges"]).all()
+    assert pair.to_dict(top_skills=5)["counts"]["bridges"] == pair.bridges.height
+
+
+def test_graph_paths_communities_hubs_and_exports(engine):
+    demo, _, _, index = engine
+    g = bridge_graph(index, k=5)
+    assert g.number_of_nodes() == demo.n_occupations and all(d == 5 for _, d in g.out_degree())
+    assert all(0 <= e["weight"] <= 1 for *_, e in g.edges(data=True))
+    a, b = demo.occupation_row("H2102"), demo.occupation_row("I1304")
+    paths = career_paths(index, g, a, b)
+    assert paths and paths[0].codes[0] == "H2102" and paths[0].codes[-1] == "I1304"
+    assert [p.score for p in paths] == sorted((p.score for p in paths), reverse=True)
+    for p in paths:
+        assert 1 <= len(p.steps) <= 3
+        assert p.score == pytest.approx(float(np.prod([s.score for s in p.steps])), rel=1e-5)
+    found = communities(g)
+    assert sorted(c for group in found for c in group) == sorted(g.nodes) and found == communities(g)
+    top = hubs(index, g, top=5)
+    assert top and all(h.cross_sector_bridges > 0 for h in top)
+    gs = bridge_graph(index, k=2, skills=True)
+    assert any(d["kind"] == "skill" for _, d in gs.nodes(data=True))
+    for fmt in ("graphml", "gexf", "json"):
+        data = export(gs, fmt)
+        assert data
+    back = nx.node_link_graph(json.loads(export(g, "json")), edges="links")
+    assert back.number_of_edges() == g.number_of_edges()
+    import io
+
+    assert nx.read_graphml(io.BytesIO(export(g, "graphml"))).number_of_edges() == g.number_of_edges()
+
+
+def test_cli_bridges_paths_graph_and_evaluate(tmp_path, capsys):
+    assert main(["bridges", "H2102", "-k", "3", "--cross-sector-only", "--json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert len(body["passerelles"]) == 3
+    assert main(["bridges", "H2102X"]) == 2
+    assert "H2102" in capsys.readouterr().err
+    assert main(["bridges", "H2102", "--sector", "Nowhere"]) == 2
+    assert main(["paths", "H2102", "I1304", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["paths"]
+    out = tmp_path / "g.graphml"
+    assert main(["graph", "export", "--out", str(out), "--format", "graphml", "-k", "3"]) == 0
+    assert out.read_bytes().startswith(b"<?xml")
+    assert main(["graph", "export", "--out", str(out), "--format", "png"]) == 2
+    capsys.readouterr()
+    assert main(["sector-map", FOOD, METAL, "--json", "--k-per-source", "2"]) == 0
+    assert json.loads(capsys.readouterr().out)["common_skills"]
+    assert main(["evaluate", "demo", "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert set(results) == {"tfidf_cosine", "skill_cosine", "bridge_content", "bridge_learned_cv"}
+    assert results["bridge_content"]["recall@10"] >= results["tfidf_cosine"]["recall@10"]
