@@ -391,7 +391,7 @@ def module_rows(current: dict[str, Any], reference: dict[str, Any]) -> list[Row]
     A module that imports in the reference but not in the current tree fails (``ERROR``); a module
     new in this tree that cannot be imported is reported ``new``, one broken in both trees
     ``ref-error`` (neither is caused by this change: not failed); a module that reads absent data
-    on import is ``skipped``.
+    on import, or that is listed but missing from the tree, is ``skipped``.
     """
     rows = []
     ref_modules = set(reference.get("modules", []))
@@ -409,6 +409,9 @@ def module_rows(current: dict[str, Any], reference: dict[str, Any]) -> list[Row]
                             notes=[f"scenario module fails to import (it does in the reference): {error}"]))
     for module, why in current.get("import_skips", {}).items():
         rows.append(Row(scenario=module, status="skipped", notes=[f"module skipped: {why}"]))
+    for module in current.get("absent", []):
+        rows.append(Row(scenario=module, status="skipped",
+                        notes=["listed in SCENARIO_MODULES but not in this tree (not failed: commit the module)"]))
     return rows
 
 

@@ -62,6 +62,7 @@ class Worker:
         self.registry: dict[str, Any] = {}
         self.import_errors: dict[str, str] = {}
         self.import_skips: dict[str, str] = {}
+        self.absent: list[str] = []
         self.scenario: Any = None
         self.ctx: Any = None
         self.ctx_key: tuple[Any, bool] | None = None
@@ -78,6 +79,11 @@ class Worker:
         for module in modules:
             try:
                 importlib.import_module(module)
+            except ModuleNotFoundError as error:
+                if error.name and (module == error.name or module.startswith(error.name + ".")):
+                    self.absent.append(module)  # not in this tree at all (e.g. newer than the reference)
+                else:
+                    self.import_errors[module] = f"{type(error).__name__}: {error}"
             except FileNotFoundError as error:  # reads its data on import: the data is missing here
                 self.import_skips[module] = str(error)
             except Exception as error:  # noqa: BLE001 - reported, the other modules still run
@@ -91,8 +97,9 @@ class Worker:
             scenarios[name] = {"threshold": float(getattr(sc, "threshold", 1.3)),
                                "counter_tolerance": float(getattr(sc, "counter_tolerance", 0.0)),
                                "target": getattr(sc, "target", ""), "baseline": getattr(sc, "baseline_name", "")}
+        modules = [m for m in modules if m not in self.absent]
         return {"ok": True, "scenarios": scenarios, "modules": modules, "import_errors": self.import_errors,
-                "import_skips": self.import_skips, "root": str(self.root), "python": sys.version.split()[0],
+                "import_skips": self.import_skips, "absent": self.absent, "root": str(self.root), "python": sys.version.split()[0],
                 "pid": os.getpid(), "threads": self.measure.thread_settings()}
 
     def setup(self, name: str, quick: bool) -> dict[str, Any]:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from benchmarks import harness
-from benchmarks.gate import Settings, gate_scenario, run_gate, table
-from benchmarks.measure import alloc_peak_bytes, calls_per_sample, counters_grew, trimmed_mean
+from benchmarks.gate import Settings, WorkerFailed, gate_scenario, module_rows, run_gate, table
+from benchmarks.measure import alloc_peak_bytes, calls_per_sample, counters_grew, read_bytes, trimmed_mean, work_counters
 
 FAST = Settings(quick=True, sample_s=0.02, budget_s=0.2, min_pairs=9, max_pairs=15)
 
@@ -181,3 +181,127 @@ def test_run_all_shares_a_setup_and_reports_counters_and_threads(tiny_registry: 
         assert result["counters"]["alloc_peak_bytes"] >= 8000  # the float64 result of ours
     report = harness.Report(quick=True, results=results)
     assert "rows_scanned=1000" in report.table()
+
+
+class RestartableSide(FakeSide):
+    """A fake worker that can be restarted, like a real one (counts restarts)."""
+
+    label = "current"
+
+    def __init__(self, *args: Any, label: str = "current", **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.label = label
+        self.restarts = 0
+
+    def restart(self) -> dict[str, Any]:
+        self.restarts += 1
+        return self.hello
+
+
+def test_a_suspected_regression_is_re_measured_in_fresh_workers() -> None:
+    scenarios = {"s": {"threshold": 1.3}}
+    current = RestartableSide(scenarios, seconds=lambda i: 2e-3)
+    reference = RestartableSide(scenarios, label="reference")
+    row = gate_scenario("s", current, reference, FAST)
+    assert row.status == "REGRESSION"
+    assert current.restarts == reference.restarts == 1
+    assert current.log.count("setup") == reference.log.count("setup") == 2  # built again after the restart
+
+
+def test_a_passing_scenario_does_not_restart_its_workers() -> None:
+    scenarios = {"s": {}}
+    current, reference = RestartableSide(scenarios), RestartableSide(scenarios, label="reference")
+    assert gate_scenario("s", current, reference, FAST).status == "ok"
+    assert current.restarts == reference.restarts == 0
+
+
+class ErrorSide(FakeSide):
+    """Raises a scenario error while timing, or a dead worker, labelled with its tree."""
+
+    def __init__(self, scenarios: dict, label: str, dies: bool = False):
+        super().__init__(scenarios)
+        self.label, self.dies = label, dies
+
+    def ask(self, **message: Any) -> dict[str, Any]:
+        if message["cmd"] == "time":
+            if self.dies:
+                raise WorkerFailed(self.label, f"{self.label} worker died")
+            return {"error": "MemoryError: "}
+        return super().ask(**message)
+
+
+@pytest.mark.parametrize("dies", [False, True])
+def test_a_failure_in_the_reference_tree_is_not_the_current_trees_fault(dies: bool) -> None:
+    scenarios = {"s": {}}
+    reference = ErrorSide(scenarios, "reference", dies=dies)
+    rows = run_gate(FakeSide(scenarios), reference, FAST)
+    assert [r.status for r in rows] == ["ref-error"] and not rows[0].failed
+    current = ErrorSide(scenarios, "current", dies=dies)
+    rows = run_gate(current, FakeSide(scenarios), FAST)
+    assert [r.status for r in rows] == ["ERROR"] and rows[0].failed
+
+
+def test_past_the_time_limit_the_remaining_scenarios_are_skipped_not_failed() -> None:
+    scenarios = {"a": {}, "b": {}, "c": {}}
+    now = iter([0.0, 10.0, 50.0, 130.0])  # start, then before a, b, c
+    settings = Settings(**{**FAST.__dict__, "time_limit_s": 100.0})
+    rows = run_gate(FakeSide(scenarios), FakeSide(scenarios), settings, clock=lambda: next(now))
+    assert [(r.scenario, r.status) for r in rows] == [("a", "ok"), ("b", "ok"), ("c", "skipped")]
+    assert "time limit" in rows[2].notes[0] and not any(r.failed for r in rows)
+
+
+def test_quick_mode_has_a_time_limit_and_a_hang_timeout() -> None:
+    quick, full = Settings.for_mode(True), Settings.for_mode(False)
+    assert quick.time_limit_s == 420 and quick.answer_timeout_s == 300
+    assert full.time_limit_s is None
+    assert Settings.for_mode(True, time_limit_s=0).time_limit_s is None
+    assert Settings.for_mode(True, budget_s=0.5).budget_s == 0.5
+
+
+def test_module_rows_fail_only_a_module_that_broke_in_this_tree() -> None:
+    current = {"modules": ["m.ok", "m.broke", "m.new", "m.both"],
+               "import_errors": {"m.broke": "KeyError", "m.new": "ImportError", "m.both": "SyntaxError"},
+               "import_skips": {"m.data": "ROME data not found"}, "absent": ["m.listed"]}
+    reference = {"modules": ["m.ok", "m.broke", "m.both"], "import_errors": {"m.both": "SyntaxError"}}
+    statuses = {row.scenario: row.status for row in module_rows(current, reference)}
+    assert statuses == {"m.broke": "ERROR", "m.new": "new", "m.both": "ref-error", "m.data": "skipped",
+                        "m.listed": "skipped"}
+
+
+def test_read_bytes_counts_the_bytes_a_call_reads(tmp_path) -> None:
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"x" * 12_345)
+    counted = read_bytes(lambda p: p.read_bytes(), path)
+    if counted is None:
+        pytest.skip("no /proc/self/io on this system")
+    assert counted == 12_345
+    assert read_bytes(lambda _: sum(range(1000)), None) == 0
+
+
+def test_work_counters_are_the_scenarios_own_plus_bytes_allocated_and_read() -> None:
+    sc = harness.Scenario(name="s", setup=lambda q: None, ours=lambda c: np.ones(10_000), baseline=lambda c: None,
+                          baseline_name="-", counters=lambda c: {"rows_scanned": np.int64(7)})
+    counters = work_counters(sc, None)
+    assert counters["rows_scanned"] == 7 and isinstance(counters["rows_scanned"], float)
+    assert counters["alloc_peak_bytes"] >= 80_000
+    assert counters.get("read_bytes", 0) == 0
+    no_alloc = harness.Scenario(**{**sc.__dict__, "alloc": False})
+    assert "alloc_peak_bytes" not in work_counters(no_alloc, None)
+
+
+def test_run_all_records_missing_data_and_errors_and_runs_the_rest(tiny_registry: list[bool]) -> None:
+    def missing(quick: bool) -> None:
+        raise FileNotFoundError("ROME data not found at /nowhere")
+
+    def broken(quick: bool) -> None:
+        raise KeyError("H2102")
+
+    harness.scenario(name="missing", ours=len, baseline=len, baseline_name="-")(missing)
+    harness.scenario(name="broken", ours=len, baseline=len, baseline_name="-")(broken)
+    problems: dict = {}
+    results = harness.run_all(None, quick=True, problems=problems)
+    assert [r["scenario"] for r in results] == ["first", "second"]
+    assert problems["skipped"] == {"missing": "ROME data not found at /nowhere"}
+    assert problems["errors"] == {"broken": "KeyError: 'H2102'"}
+    report = harness.Report(quick=True, results=results, **problems)
+    assert "skipped" in report.table() and "KeyError" in report.table()
