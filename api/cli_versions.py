@@ -72,37 +72,52 @@ def referentiel_diff(
     print_diff(d, limit=limit)
 
 
-def calibration_report(referentiel) -> dict:
-    """Thresholds of the bridge labels on ``referentiel`` and the figures that check them:
-    the share of official mobilities (never used by the calibration) and of random pairs labelled
-    viable or better. What docs/calibration.md shows, reproducible with ``referentiel calibrate``."""
+def calibration_report(referentiel, *, learned: bool = True) -> dict:
+    """Thresholds of the bridge labels on ``referentiel`` and the figures that check them: the
+    share of official mobilities and of random pairs labelled viable or better. What
+    docs/calibration.md shows, reproducible with ``passerelles referentiel calibrate``.
+
+    Two bridge scores: ``content`` (the official mobilities hidden from the engine) and, when
+    ``learned`` and the referential has mobilities, ``learned_cv``: the served score, which learns
+    from official mobilities, with each source's row taken from a model fitted on the other 4 folds
+    (split by source occupation) — thresholds calibrated on that matrix too, so no mobility is
+    labelled by a model that saw it."""
     import numpy as np
 
     from matching import SkillSpace
-    from matching.bridges import BridgeModel
-    from matching.calibration import BridgeLabeller
+    from matching.bridges import BridgeModel, mobility_rows
+    from matching.calibration import BridgeLabeller, calibrate
+    from matching.evaluation import cross_validated_matrix
 
     space = SkillSpace.from_referentiel(referentiel)
-    labeller = BridgeLabeller.from_referentiel(referentiel, BridgeModel.fit(space), space)
-    index = referentiel.occupation_index
-    mob = referentiel.mobilities
-    ma = np.array([index[c] for c in mob["occupation"].to_list()], dtype=np.int64)
-    mb = np.array([index[c] for c in mob["target"].to_list()], dtype=np.int64)
+    model = BridgeModel.fit(space)
+    labeller = BridgeLabeller.from_referentiel(referentiel, model, space)
+    ma, mb = mobility_rows(referentiel)
     n = referentiel.n_occupations
     ra, rb = np.nonzero(~np.eye(n, dtype=bool))
     # official mobilities that leave every activity sector of their source: the product's promise
     sectors = referentiel.sectors.group_by("occupation").agg("sector")
     by_code = dict(zip(sectors["occupation"].to_list(), (set(s) for s in sectors["sector"].to_list())))
     cross = np.array([bool(by_code.get(a)) and bool(by_code.get(b)) and not (by_code[a] & by_code[b])
-                      for a, b in zip(mob["occupation"].to_list(), mob["target"].to_list())], dtype=bool)
-    return {
-        "referentiel": {"name": referentiel.name, "version": referentiel.version,
-                        "fingerprint": referentiel.fingerprint},
-        "calibration": labeller.calibration.to_dict(),
-        "official_mobilities": labeller.figures(ma, mb),
-        "cross_sector_mobilities": labeller.figures(ma[cross], mb[cross]),
-        "random_pairs": labeller.figures(ra, rb),
-    }
+                      for a, b in zip(referentiel.mobilities["occupation"].to_list(),
+                                      referentiel.mobilities["target"].to_list())], dtype=bool)
+
+    def figures(lab: BridgeLabeller) -> dict:
+        return {"calibration": lab.calibration.to_dict(),
+                "official_mobilities": lab.figures(ma, mb),
+                "cross_sector_mobilities": lab.figures(ma[cross], mb[cross]),
+                "random_pairs": lab.figures(ra, rb)}
+
+    report = {"referentiel": {"name": referentiel.name, "version": referentiel.version,
+                              "fingerprint": referentiel.fingerprint},
+              "content": figures(labeller)}
+    if learned and len(ma):
+        cv = cross_validated_matrix(model, ma, mb)
+        domains = np.asarray(referentiel.occupations["domain"].to_list(), dtype=object)
+        cv_labeller = BridgeLabeller(calibration=calibrate(cv, domains, labeller.support.matrix),
+                                     support=labeller.support, scores=cv)
+        report["learned_cv"] = figures(cv_labeller)
+    return report
 
 
 @referentiel_app.command("calibrate")
@@ -115,20 +130,25 @@ def referentiel_calibrate(
     if as_json:
         emit_json(report)
         return
-    c, ref = report["calibration"], report["calibration"]["reference"]
     r = report["referentiel"]
     typer.echo(f"{r['name']} {r['version']}  {r['fingerprint'][:16]}")
-    typer.echo(f"pairs: {ref['random_pairs']:,} random ({'all' if ref['random_pairs_exhaustive'] else 'sampled'}), "
-               f"{ref['same_domain_pairs']:,} within one professional domain")
-    levels = ref["likelihood_ratio_levels_used"]
-    typer.echo(f"viable         score >= {c['viable']:.4f}  (likelihood ratio {levels[0]:g}: "
-               f"{ref['viable']['same_domain_pairs_at_or_above']:.1%} of same-domain pairs, "
-               f"{ref['viable']['random_pairs_at_or_above']:.2%} of random pairs)")
-    typer.echo(f"highly viable  score >= {c['highly_viable']:.4f}  (likelihood ratio {levels[1]:g}: "
-               f"{ref['highly_viable']['same_domain_pairs_at_or_above']:.1%} of same-domain pairs, "
-               f"{ref['highly_viable']['random_pairs_at_or_above']:.2%} of random pairs)")
-    typer.echo(f"core support   >= {c['min_core_support']:.3f} and > 0 for viable or better")
-    for name in ("official_mobilities", "cross_sector_mobilities", "random_pairs"):
-        f = report[name]
-        typer.echo(f"{name.replace('_', ' '):<24} {f['pairs']:>10,}  viable or better {f['viable_or_better']:.1%}"
-                   f"  highly viable {f['highly_viable']:.1%}")
+    titles = {"content": "bridge score, content only (official mobilities hidden)",
+              "learned_cv": "bridge score as served (learns from official mobilities), 5-fold cross-validated"}
+    for name in ("content", "learned_cv"):
+        if name not in report:
+            continue
+        part = report[name]
+        c, ref = part["calibration"], part["calibration"]["reference"]
+        typer.echo(f"\n{titles[name]}")
+        typer.echo(f"  pairs: {ref['random_pairs']:,} random ({'all' if ref['random_pairs_exhaustive'] else 'sampled'}), "
+                   f"{ref['same_domain_pairs']:,} within one professional domain")
+        levels = ref["likelihood_ratio_levels_used"]
+        for label, key, level in (("viable", "viable", levels[0]), ("highly viable", "highly_viable", levels[1])):
+            typer.echo(f"  {label:<14} score >= {c[key]:.4f}  (likelihood ratio {level:g}: "
+                       f"{ref[key]['same_domain_pairs_at_or_above']:.1%} of same-domain pairs, "
+                       f"{ref[key]['random_pairs_at_or_above']:.2%} of random pairs)")
+        typer.echo(f"  core support   >= {c['min_core_support']:.3f} and > 0 for viable or better")
+        for fig in ("official_mobilities", "cross_sector_mobilities", "random_pairs"):
+            f = part[fig]
+            typer.echo(f"  {fig.replace('_', ' '):<24} {f['pairs']:>10,}  viable or better {f['viable_or_better']:.1%}"
+                       f"  highly viable {f['highly_viable']:.1%}")

@@ -13,7 +13,8 @@ For a score threshold ``t``::
 ``viable`` is the smallest ``t`` with ``LR(t) >= 10`` and ``highly viable`` the smallest with
 ``LR(t) >= 30`` (Jeffreys' "strong" and "very strong" evidence). Below ``viable``: ``stretch``.
 When a referential cannot reach a ratio (LR is bounded by 1 / the share of same-domain pairs), the
-level used is 90% of the highest ratio reached, and the calibration says so (``capped``).
+level used is the geometric mean of the level below (1 for ``viable``) and the highest ratio
+reached, and the calibration says so (``capped``).
 
 **Core support.** ``core_support(a -> b)`` is the share of the target's weighted *core* skills that
 the source supports: it holds the skill, or a *related* skill (same skill group — the
@@ -33,6 +34,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
+
+from .bridges import GROUP_RELATED  # the bridge model's kernel: one macro-competence relates at 0.6
+from .passerelles import RELATED_MIN  # the explanations' "related" floor (0.5)
 
 LABELS: tuple[str, ...] = ("stretch", "viable", "highly viable")
 """Labels from the weakest to the strongest; ``LABELS.index(label)`` orders them."""
@@ -65,13 +69,16 @@ class CoreSupport:
 
     @classmethod
     def fit(cls, space, groups: np.ndarray | None = None, kernel: sp.sparray | None = None,
-            threshold: float = 0.0) -> "CoreSupport":
+            threshold: float = 0.0, words: sp.sparray | None = None, related_min: float = RELATED_MIN
+            ) -> "CoreSupport":
         """Build from a :class:`~matching.space.SkillSpace` (``raw`` weights, ``core`` flags).
 
-        Args:
-            groups: (n_skills,) int group id of each skill (skills of one group are related), or None.
-            kernel: (n_skills, n_skills) sparse skill-to-skill similarity; s is related to t when
-                    kernel[s, t] > threshold. Used on top of ``groups`` when both are given.
+        A held skill ``s`` supports a target skill ``t`` when ``s == t`` or they are *related*:
+            groups: (n_skills,) int group id (negative: no group) — same group;
+            words:  (n_skills, n_words) L2-normalised rows — cosine of the two rows >= ``related_min``
+                    (the bridge model's soft kernel, ``space.context.skill_words``);
+            kernel: (n_skills, n_skills) sparse similarity — ``kernel[t, s] > threshold``.
+        Only the target skills that are core somewhere are expanded (a tenth of ROME's skills).
         """
         raw = sp.csr_array(space.raw, dtype=np.float32)
         held = raw.copy()
@@ -79,30 +86,36 @@ class CoreSupport:
         core = sp.csr_array(space.core, dtype=np.float32)
         core_w = sp.csr_array(core.multiply(raw))  # weight of each core link
         core_w.eliminate_zeros()
+        cols = np.unique(core_w.indices)
+        n_skills = raw.shape[1]
+        core_w = sp.csr_array(core_w[:, cols])
         core_b = core_w.copy()
         core_b.data = np.ones_like(core_b.data)
-        n_skills = raw.shape[1]
         total_w = np.asarray(core_w.sum(axis=1)).ravel()
         total_n = np.asarray(core_b.sum(axis=1)).ravel()
 
+        # reach[t, s] = 1 when held skill s supports core skill cols[t]
+        reach = sp.csr_array((np.ones(len(cols), dtype=np.float32), (np.arange(len(cols)), cols)),
+                             shape=(len(cols), n_skills))
+        if groups is not None:
+            g = _group_incidence(np.asarray(groups))
+            reach = reach + sp.csr_array(g[cols] @ g.T)
+        if words is not None:
+            w = sp.csr_array(words, dtype=np.float32)
+            near = sp.csr_array(w[cols] @ w.T)
+            near.data = (near.data >= related_min - 1e-6).astype(np.float32)
+            reach = reach + near
         if kernel is not None:
-            k = sp.csr_array(kernel, dtype=np.float32)
+            k = sp.csr_array(kernel, dtype=np.float32)[cols]
             k.data = (k.data > threshold).astype(np.float32)
-            reach = sp.csr_array(held @ (k + sp.eye_array(n_skills, dtype=np.float32, format="csr")))
-            if groups is not None:
-                reach = reach + _group_reach_rows(held, np.asarray(groups))
-            reach.data = (reach.data > 0).astype(np.float32)
-            sup_w = _dense(reach @ core_w.T)
-            sup_n = _dense(reach @ core_b.T)
-        else:
-            if groups is None:
-                g = sp.eye_array(n_skills, dtype=np.float32, format="csr")
-            else:
-                g = _group_incidence(np.asarray(groups))
-            held_groups = sp.csr_array(held @ g)
-            held_groups.data = (held_groups.data > 0).astype(np.float32)
-            sup_w = _dense(held_groups @ sp.csr_array(core_w @ g).T)
-            sup_n = _dense(held_groups @ sp.csr_array(core_b @ g).T)
+            reach = reach + k
+        reach = sp.csr_array(reach)
+        reach.data = (reach.data > 0).astype(np.float32)
+        reach.eliminate_zeros()
+        supported = sp.csr_array(held @ reach.T)  # (n, n_core_cols): a supports core column t
+        supported.data = (supported.data > 0).astype(np.float32)
+        sup_w = _dense(supported @ core_w.T)
+        sup_n = _dense(supported @ core_b.T)
         with np.errstate(divide="ignore", invalid="ignore"):
             share = np.where(total_w[None, :] > 0, sup_w / np.where(total_w > 0, total_w, 1.0)[None, :], 1.0)
         share = np.clip(share, 0.0, 1.0).astype(np.float32)
@@ -131,11 +144,6 @@ def _group_incidence(groups: np.ndarray) -> sp.csr_array:
     _, ids = np.unique(groups, return_inverse=True)
     return sp.csr_array((np.ones(len(ids), dtype=np.float32), (np.arange(len(ids)), ids.ravel())),
                         shape=(len(ids), int(ids.max()) + 1 if len(ids) else 0))
-
-
-def _group_reach_rows(held: sp.csr_array, groups: np.ndarray) -> sp.csr_array:
-    g = _group_incidence(groups)
-    return sp.csr_array((held @ g) @ g.T)
 
 
 # ---- the calibration ----------------------------------------------------------------------------
@@ -218,10 +226,12 @@ def calibrate(scores: np.ndarray, domains: np.ndarray, core_support: np.ndarray,
         lr = np.where(fpr > 0, tpr / fpr, 0.0)
     max_lr = float(lr.max()) if len(lr) else 0.0
     thresholds, used, capped = [], [], False
+    previous = 1.0
     for target in likelihood_ratios:
         level = target
-        if max_lr < target:
-            level, capped = 0.9 * max_lr, True
+        if max_lr < target:  # out of reach: halfway (geometrically) from the level below to the best
+            level, capped = float(np.sqrt(previous * max_lr)), True
+        previous = level
         hits = np.nonzero(lr >= level)[0]
         t = float(grid[hits[0]]) if len(hits) else float(random_scores[-1])
         thresholds.append(t)
@@ -269,18 +279,22 @@ class BridgeLabeller:
 
     @classmethod
     def fit(cls, model, space, domains: np.ndarray, groups: np.ndarray | None = None,
-            kernel: sp.sparray | None = None, **options) -> "BridgeLabeller":
+            kernel: sp.sparray | None = None, words: sp.sparray | None = None, **options) -> "BridgeLabeller":
         scores = np.asarray(model.matrix, dtype=np.float32)
-        support = CoreSupport.fit(space, groups=groups, kernel=kernel)
+        support = CoreSupport.fit(space, groups=groups, kernel=kernel, words=words)
         return cls(calibration=calibrate(scores, domains, support.matrix, **options), support=support, scores=scores)
 
     @classmethod
     def from_referentiel(cls, referentiel, model, space, **options) -> "BridgeLabeller":
-        """Convenience (duck-typed): domains from ``occupations.domain``, groups from ``skills.group``
-        for know-how and soft skills (macro-competences); knowledge items (savoirs) are related only
-        to themselves, as their groups (e.g. "Certifications et habilitations") are far too broad."""
+        """Convenience (duck-typed): domains from ``occupations.domain``; skills related as in the
+        bridge model's soft kernel and passerelles' explanations — one macro-competence (know-how and
+        soft skills; knowledge items' groups such as "Certifications et habilitations" are far too
+        broad) or label words at cosine >= ``RELATED_MIN`` (``space.context.skill_words``)."""
         domains = np.asarray(referentiel.occupations["domain"].to_list(), dtype=object)
-        return cls.fit(model, space, domains, groups=skill_groups(referentiel), **options)
+        context = getattr(space, "context", None)
+        words = context.skill_words if context is not None else None
+        groups = skill_groups(referentiel) if GROUP_RELATED >= RELATED_MIN else None
+        return cls.fit(model, space, domains, groups=groups, words=words, **options)
 
     def labels_from(self, a: int) -> np.ndarray:
         return self.calibration.labels(self.scores[a], self.support.matrix[a])

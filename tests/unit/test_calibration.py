@@ -38,9 +38,13 @@ def test_core_support_counts_held_and_related_skills_only():
     grouped = CoreSupport.fit(space, groups=np.array([0, 0, 1, 2]))
     assert grouped.matrix[1, 2] == pytest.approx(half)  # skill 1 is related to core skill 0
     assert exact.matrix[2, 2] == 1.0
-    kernel = sp.csr_array((np.array([0.9], np.float32), (np.array([1]), np.array([2]))), shape=(4, 4))
-    with_kernel = CoreSupport.fit(space, groups=np.array([0, 0, 1, 2]), kernel=kernel)
+    kernel = sp.csr_array((np.array([0.9], np.float32), (np.array([2]), np.array([1]))), shape=(4, 4))
+    with_kernel = CoreSupport.fit(space, groups=np.array([0, 0, 1, 2]), kernel=kernel)  # [target, held]
     assert with_kernel.matrix[1, 2] == pytest.approx(1.0) and with_kernel.unsupported[1, 2] == 0
+    # label words: skills 1 and 2 read alike (cosine 0.8 >= 0.5), skills 0 and 1 do not (0.0)
+    words = sp.csr_array(np.array([[1, 0], [0, 1], [0.6, 0.8], [1, 0]], dtype=np.float32))
+    with_words = CoreSupport.fit(space, words=words)
+    assert with_words.matrix[1, 2] == pytest.approx(1 - half) and with_words.unsupported[1, 2] == 1
 
 
 def test_a_target_with_unsupported_core_is_never_viable():
@@ -78,7 +82,7 @@ def test_thresholds_separate_same_domain_from_random_pairs_and_are_reproducible(
     ref = c.reference
     assert ref["random_pairs_exhaustive"] and ref["random_pairs"] == 60 * 59
     v = ref["viable"]
-    level = ref["likelihood_ratio_levels_used"][0]  # 10, or 90% of the best ratio this referential reaches
+    level = ref["likelihood_ratio_levels_used"][0]  # 10, or less when this referential cannot reach it
     assert ref["capped"] == (level < 10)
     assert v["same_domain_pairs_at_or_above"] >= level * v["random_pairs_at_or_above"] * 0.999
     assert 0 <= c.min_core_support <= 1
