@@ -67,7 +67,7 @@ def _cdist_best(ctx: dict) -> np.ndarray:
 scenario(name="normalise_titles_batch", ours=lambda c: c["normaliser"].batch(c["texts"], k=5),
          baseline=_cdist_best, baseline_name="rapidfuzz cdist(ratio, all cores) + argmax, same titles",
          target=">= 10,000 titles/s (14,000 titles in <= 1,400 ms)", repeats=7, quick_repeats=3,
-         counters=_counters, alloc=False)(_setup_batch)
+         counters=_counters)(_setup_batch)
 
 
 def _setup_vs_extractone(quick: bool) -> dict:
@@ -85,7 +85,7 @@ def _extract_one_loop(ctx: dict) -> list:
 
 scenario(name="normalise_titles_vs_extractone", ours=lambda c: c["normaliser"].batch(c["texts"], k=5),
          baseline=_extract_one_loop, baseline_name="naive loop of rapidfuzz process.extractOne (WRatio)",
-         target="ratio << 1", repeats=3, quick_repeats=3, counters=_counters, alloc=False)(_setup_vs_extractone)
+         target="ratio << 1", repeats=3, quick_repeats=3, counters=_counters)(_setup_vs_extractone)
 
 
 def _setup_search(quick: bool) -> dict:
