@@ -299,6 +299,25 @@ class PoolMatcher:
         return Profile(skills=skills, occupations=np.asarray([occupation], dtype=np.int32), lat=lat, lon=lon,
                        visible=visible, cov=cov, must=mustv)
 
+    def offer_weights(self, owner: np.ndarray, skills: np.ndarray, is_must: np.ndarray, n: int
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """Vectorised :meth:`offer_profile` weights for many offers at once.
+
+        ``owner`` (m,) offer row in [0, n) of each (offer, skill) pair, ``skills`` (m,) skill columns,
+        ``is_must`` (m,) bool. Returns (cov, must) float32 (m,): each pair's share of its offer's
+        requirement weight and of its must-have weight (0 for desired skills).
+        """
+        owner = np.asarray(owner, dtype=np.int64)
+        is_must = np.asarray(is_must, dtype=bool)
+        w = self.skill_weight[np.asarray(skills, dtype=np.int64)].astype(np.float64)
+        w[~is_must] *= self.desired_factor
+        total = np.bincount(owner, weights=w, minlength=n)
+        must_w = np.where(is_must, w, 0.0)
+        must_total = np.bincount(owner, weights=must_w, minlength=n)
+        cov = np.divide(w, total[owner], out=np.zeros_like(w), where=total[owner] > 0)
+        must = np.divide(must_w, must_total[owner], out=np.zeros_like(w), where=must_total[owner] > 0)
+        return cov.astype(np.float32), must.astype(np.float32)
+
     @staticmethod
     def seeker_profile(skills, occupations, lat: float = float("nan"), lon: float = float("nan"),
                        radius_km: float = float("nan"), consent: bool = True) -> Profile:
