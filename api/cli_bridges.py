@@ -88,6 +88,8 @@ def bridges_command(
     domain: Annotated[Optional[list[str]], typer.Option("--domain", "-d", help="Target domain, e.g. H29 (repeatable).")] = None,
     cross_sector_only: Annotated[bool, typer.Option("--cross-sector-only", help="Only targets outside every sector of the source.")] = False,
     min_score: MinScoreOption = 0.0,
+    min_label: Annotated[Optional[str], typer.Option(
+        "--min-label", help="Lowest calibrated viability kept: stretch, viable or 'highly viable'.")] = None,
     skills: Annotated[int, typer.Option(help="Shared / missing skills shown per bridge (text output).")] = 4,
     list_sectors: Annotated[bool, typer.Option("--list-sectors", help="List the referential's sectors and exit.")] = False,
     as_json: JsonOption = False,
@@ -104,10 +106,13 @@ def bridges_command(
         return
     if not code:
         fail("expected an occupation code, e.g. `passerelles bridges H2102` (or --list-sectors)")
+    if min_label is not None and min_label not in ("stretch", "viable", "highly viable"):
+        fail(f"unknown --min-label {min_label!r}; expected stretch, viable or 'highly viable'")
     e = engine(referentiel)
     a = row_of(e, code)
     found = _sector_guard(lambda: e.index.query(a, k, sectors=sector or None, domains=domain or None,
-                                                cross_sector_only=cross_sector_only, min_score=min_score))
+                                                cross_sector_only=cross_sector_only, min_score=min_score,
+                                                min_label=min_label))
     if as_json:
         emit_json({"source": code, "passerelles": [p.to_dict() for p in found]})
         return

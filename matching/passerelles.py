@@ -179,19 +179,29 @@ class PasserelleIndex:
 
     # ---- ranking --------------------------------------------------------------------------------
     def top(self, a: int, k: int = 10, *, sectors=None, domains=None, cross_sector_only: bool = False,
-            min_score: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-        """Rows and scores of the ``k`` best targets from ``a`` (score desc, code asc)."""
+            min_score: float = 0.0, min_label: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and scores of the ``k`` best targets from ``a`` (score desc, code asc).
+
+        ``min_label`` ("viable", "highly viable", "stretch"): keep bridges labelled at least that
+        (matching/calibration.py); needs the index's ``labeller``."""
         scores = np.asarray(self.bridges.scores_from(a), dtype=np.float32)
         mask = self.candidate_mask(a, sectors=sectors, domains=domains, cross_sector_only=cross_sector_only)
         if min_score > 0:
             mask &= scores >= np.float32(min_score)
+        if min_label is not None:
+            from .calibration import label_rank
+
+            rank = label_rank(min_label)
+            if self.labeller is None:
+                raise ValueError("min_label needs an index fitted with a labeller (calibrated viability)")
+            mask &= self.labeller.labels_from(a) >= rank
         return top_k(scores, mask, k)
 
     def query(self, a: int, k: int = 10, *, sectors=None, domains=None, cross_sector_only: bool = False,
-              min_score: float = 0.0, explain: bool = True) -> list[Passerelle]:
+              min_score: float = 0.0, min_label: str | None = None, explain: bool = True) -> list[Passerelle]:
         """The ``k`` best bridges from occupation row ``a``, filtered, each explained."""
         rows, scores = self.top(a, k, sectors=sectors, domains=domains, cross_sector_only=cross_sector_only,
-                                min_score=min_score)
+                                min_score=min_score, min_label=min_label)
         return [self.passerelle(a, int(b), float(s), explain=explain) for b, s in zip(rows, scores)]
 
     def passerelle(self, a: int, b: int, score: float | None = None, *, explain: bool = True) -> Passerelle:

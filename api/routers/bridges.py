@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
@@ -136,18 +136,21 @@ def passerelles(
                                               "(e.g. H29) or great domains (e.g. H) (repeatable).")] = None,
     cross_sector_only: Annotated[bool, Query(description="Only targets sharing no activity sector with the source.")] = False,
     min_score: Annotated[float, Query(ge=0.0, le=1.0, description="Lowest bridge score kept.")] = 0.0,
+    min_label: Annotated[Literal["stretch", "viable", "highly viable"] | None,
+                         Query(description="Lowest calibrated viability kept (docs/calibration.md).")] = None,
 ) -> dict:
     """The best career bridges from one occupation: score, calibrated viability, shared and missing skills."""
     row = occupation_row(state, code)
     sectors = [s for s in (sector or []) if s]
     try:
         found = state.passerelles.query(row, k, sectors=sectors or None, domains=[d for d in (domain or []) if d] or None,
-                                        cross_sector_only=cross_sector_only, min_score=min_score)
+                                        cross_sector_only=cross_sector_only, min_score=min_score,
+                                        min_label=min_label)
     except UnknownSector as error:
         raise unknown_sector(state, error) from None
     return {"source": source_card(state, row),
             "filters": {"k": k, "sector": sectors, "domain": domain or [], "cross_sector_only": cross_sector_only,
-                        "min_score": min_score},
+                        "min_score": min_score, "min_label": min_label},
             "passerelles": [p.to_dict() for p in found]}
 
 
