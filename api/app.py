@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.responses import ORJSONResponse
 
 from . import problems
-from .routers import bridges, kits, normalise, referentiel, web
+from .routers import bridges, kits, normalise, offers, referentiel, seekers, web
 from .settings import Settings
 from .state import AppState
 
@@ -23,6 +23,6 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     )
     app.state.passerelles = state or AppState.from_settings(settings)
     problems.install(app)
-    for module in (referentiel, normalise, web, bridges, kits):
+    for module in (referentiel, normalise, web, bridges, kits, seekers, offers):
         app.include_router(module.router)
     return app

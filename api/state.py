@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -81,6 +82,22 @@ class AppState:
         r = self.referentiel
         return CodeSuggester(r.occupations["code"].to_list(), r.occupations["label"].to_list(),
                              normaliser=self.title_normaliser)
+
+    @cached_property
+    def pool(self):
+        """``api.pool.Pool``: seekers and offers in the store (``settings.database``) and the pool
+        index built from it once, then kept in step with every write (issue 5)."""
+        with _POOL_LOCK:
+            if "pool" not in self.extras:
+                from .pool import Pool, load_basins
+                from .store import Store
+
+                self.extras["pool"] = Pool(Store(self.settings.database), self.referentiel, self.space, self.bridges,
+                                           skill_normaliser=lambda: self.skill_normaliser, basins=load_basins())
+            return self.extras["pool"]
+
+
+_POOL_LOCK = threading.Lock()
 
 
 def get_state(request: Request) -> AppState:
