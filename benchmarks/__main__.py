@@ -21,7 +21,8 @@ pin_threads()
 
 from .harness import REGISTRY, Report, run_all  # noqa: E402
 
-SCENARIO_MODULES = ["benchmarks.scenarios.referential_load", "benchmarks.scenarios.space", "benchmarks.scenarios.normalise"]
+SCENARIO_MODULES = ["benchmarks.scenarios.referential_load", "benchmarks.scenarios.space", "benchmarks.scenarios.normalise",
+                    "benchmarks.scenarios.bridges"]
 
 
 def scenario_modules() -> list[str]:

@@ -79,9 +79,21 @@ def _dense(m) -> np.ndarray:
     return np.asarray(m.toarray() if sp.issparse(m) else m, dtype=np.float32)
 
 
+def gram(rows: sp.sparray) -> np.ndarray:
+    """(n, n) float32 ``rows @ rows.T`` of a CSR matrix, written straight into a dense array.
+
+    scikit-learn's sparse x sparse -> dense kernel (``safe_sparse_dot(..., dense_output=True)``)
+    skips scipy's sparse result, which costs 7x more here (all-pairs of ROME: 7 ms vs 53 ms)."""
+    from sklearn.utils.extmath import safe_sparse_dot
+
+    m = sp.csr_array(rows, dtype=np.float32)
+    return np.asarray(safe_sparse_dot(m, m.T, dense_output=True), dtype=np.float32)
+
+
 def cosine_matrix(space: SkillSpace) -> np.ndarray:
     """(n, n) float32 cosine of every pair of occupation vectors."""
-    return np.clip(_dense(space.vectors @ space.vectors.T), 0.0, 1.0)
+    out = gram(space.vectors)
+    return np.clip(out, 0.0, 1.0, out=out)
 
 
 def coverage_matrix(space: SkillSpace) -> np.ndarray:
@@ -95,8 +107,8 @@ def coverage_matrix(space: SkillSpace) -> np.ndarray:
 
 
 def _cos(rows: sp.csr_array) -> np.ndarray:
-    v = l2_normalise(sp.csr_array(rows, dtype=np.float32))
-    return np.clip(_dense(v @ v.T), 0.0, 1.0)
+    out = gram(l2_normalise(sp.csr_array(rows, dtype=np.float32)))
+    return np.clip(out, 0.0, 1.0, out=out)
 
 
 def content_signals(space: SkillSpace) -> dict[str, np.ndarray]:
@@ -113,7 +125,7 @@ def content_signals(space: SkillSpace) -> dict[str, np.ndarray]:
                                  shape=(len(g), int(g.max()) + 1))
         out["groups"] = _cos(space.raw @ incidence)
     if ctx.titles.shape[1]:
-        out["titles"] = np.clip(_dense(ctx.titles @ ctx.titles.T), 0.0, 1.0)
+        out["titles"] = np.clip(gram(ctx.titles), 0.0, 1.0)
     dom = np.asarray(["" if d is None else str(d) for d in ctx.domains], dtype=object)
     known = dom != ""
     out["domain"] = ((dom[:, None] == dom[None, :]) & known[:, None]).astype(np.float32)
@@ -263,8 +275,27 @@ class BridgeModel:
         if ctx is None or not len(need) or not len(held):
             return out
         w = ctx.skill_words
-        out = np.maximum(out, _dense(w[need] @ w[held].T))
+        a, words_a = _gather_rows(w, need)
+        b, words_b = _gather_rows(w, held)
+        common, ia, ib = np.intersect1d(words_a, words_b, assume_unique=True, return_indices=True)
+        if len(common):
+            out = np.maximum(out, a[:, ia] @ b[:, ib].T)
         g = ctx.skill_groups
         same = (g[need][:, None] == g[held][None, :]) & (g[need][:, None] >= 0)
         out = np.where(same, np.maximum(out, GROUP_RELATED), out)
         return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def _gather_rows(m: sp.csr_array, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of a CSR matrix as a small dense (len(rows), n_used) array over the sorted columns used."""
+    starts, ends = m.indptr[rows], m.indptr[rows + 1]
+    lengths = ends - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros((len(rows), 0), dtype=np.float32), np.zeros(0, dtype=m.indices.dtype)
+    owner = np.repeat(np.arange(len(rows)), lengths)
+    pos = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(starts, lengths)
+    cols, local = np.unique(m.indices[pos], return_inverse=True)
+    dense = np.zeros((len(rows), len(cols)), dtype=np.float32)
+    dense[owner, local.ravel()] = m.data[pos]
+    return dense, cols

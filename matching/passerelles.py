@@ -18,6 +18,7 @@ Pure: numpy / scipy / polars over an already loaded referential; no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -27,8 +28,7 @@ RELATED_MIN: float = 0.5
 """Kernel value from which a held skill counts as supporting a target skill in explanations."""
 
 
-@dataclass(frozen=True)
-class SkillItem:
+class SkillItem(NamedTuple):
     """One skill of a bridge's target. ``weight``: its weight in the target's vector (float, > 0).
 
     ``via``: for a shared skill held only through a related skill, that skill's code and label and
@@ -221,47 +221,51 @@ class PasserelleIndex:
     # ---- explanation ----------------------------------------------------------------------------
     def explain(self, a: int, b: int) -> tuple[tuple[SkillItem, ...], tuple[SkillItem, ...]]:
         """(shared, missing) skills of ``b`` for a move from ``a``; each core first, weight desc, code."""
-        shared_idx, via_idx, via_sim, missing_idx = self.explain_indices(a, b)
         lo, hi = self.raw.indptr[b], self.raw.indptr[b + 1]
-        weight_of = dict(zip(self.raw.indices[lo:hi].tolist(), self.raw.data[lo:hi].tolist()))
-        core_of = dict(zip(self.core.indices[lo:hi].tolist(), (self.core.data[lo:hi] > 0).tolist()))
+        need = self.raw.indices[lo:hi]
+        weight = self.raw.data[lo:hi]
+        core = self.core.data[lo:hi] > 0
+        via, sim = self._support(a, need)
+        # core first, then weight desc, then code (columns are in code order)
+        order = np.lexsort((need, -weight, ~core))
+        codes, labels, kinds = self.skill_codes, self.skill_labels, self.skill_kinds
+        shared, missing = [], []
+        for t, w, c, v, m in zip(need[order].tolist(), weight[order].tolist(), core[order].tolist(),
+                                 via[order].tolist(), sim[order].tolist()):
+            if v == -2:
+                missing.append(SkillItem(codes[t], labels[t], kinds[t], w, c))
+            elif v == -1:
+                shared.append(SkillItem(codes[t], labels[t], kinds[t], w, c))
+            else:
+                shared.append(SkillItem(codes[t], labels[t], kinds[t], w, c,
+                                        {"code": codes[v], "label": labels[v], "similarity": round(m, 3)}))
+        return tuple(shared), tuple(missing)
 
-        def item(t: int, via: int = -1, sim: float = 0.0) -> SkillItem:
-            return SkillItem(code=self.skill_codes[t], label=self.skill_labels[t], kind=self.skill_kinds[t],
-                             weight=float(weight_of[t]), core=bool(core_of.get(t, False)),
-                             via=None if via < 0 else {"code": self.skill_codes[via], "label": self.skill_labels[via],
-                                                       "similarity": round(float(sim), 3)})
-
-        def ordered(items: list[SkillItem]) -> tuple[SkillItem, ...]:
-            return tuple(sorted(items, key=lambda s: (not s.core, -s.weight, s.code)))
-
-        shared = [item(int(t), int(v), float(w)) for t, v, w in zip(shared_idx, via_idx, via_sim)]
-        return ordered(shared), ordered([item(int(t)) for t in missing_idx])
+    def _support(self, a: int, need: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each skill column of ``need``: (via, similarity) — via = -1 held exactly, a column of
+        ``a``'s skills when held through a related skill (kernel >= RELATED_MIN, the most similar,
+        lowest code on ties), -2 when not supported."""
+        held = self.raw.indices[self.raw.indptr[a]:self.raw.indptr[a + 1]]
+        via = np.full(len(need), -2, dtype=np.int64)
+        sim = np.zeros(len(need), dtype=np.float32)
+        exact = np.isin(need, held, assume_unique=True)
+        via[exact], sim[exact] = -1, 1.0
+        rest = np.flatnonzero(~exact)
+        related = getattr(self.bridges, "related", None)
+        if len(rest) and len(held) and related is not None:
+            kernel = related(need[rest], held)  # (len(rest), len(held))
+            best = np.argmax(kernel, axis=1)  # first max: the lowest column, i.e. the lowest code
+            value = kernel[np.arange(len(rest)), best]
+            ok = value >= RELATED_MIN
+            via[rest[ok]], sim[rest[ok]] = held[best[ok]], value[ok]
+        return via, sim
 
     def explain_indices(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Skill columns of ``b``: (shared, via, via_similarity, missing); via = -1 for exact matches."""
-        held = self.raw.indices[self.raw.indptr[a]:self.raw.indptr[a + 1]]
         need = self.raw.indices[self.raw.indptr[b]:self.raw.indptr[b + 1]]
-        exact = np.isin(need, held, assume_unique=True)
-        shared, via, sim = list(need[exact]), [-1] * int(exact.sum()), [1.0] * int(exact.sum())
-        missing = []
-        rest = need[~exact]
-        related = getattr(self.bridges, "related", None)
-        if len(rest) and len(held) and related is not None:
-            kernel = related(rest, held)  # (len(rest), len(held))
-            for i, t in enumerate(rest):
-                row = kernel[i]
-                best = int(np.argmax(row))  # first max: the lowest column, i.e. the lowest code
-                if row[best] >= RELATED_MIN:
-                    shared.append(t)
-                    via.append(int(held[best]))
-                    sim.append(float(row[best]))
-                else:
-                    missing.append(t)
-        else:
-            missing = list(rest)
-        return (np.asarray(shared, dtype=np.int64), np.asarray(via, dtype=np.int64),
-                np.asarray(sim, dtype=np.float32), np.asarray(missing, dtype=np.int64))
+        via, sim = self._support(a, need)
+        ok = via != -2
+        return need[ok].astype(np.int64), via[ok], sim[ok], need[~ok].astype(np.int64)
 
     # ---- sector pairs ---------------------------------------------------------------------------
     def sector_pair_map(self, sector_a: str, sector_b: str, *, k_per_source: int = 5,
@@ -284,9 +288,12 @@ class PasserelleIndex:
                     allowed &= scores >= np.float32(min_score)
                 rows, vals = top_k(scores, allowed, k_per_source)
                 for b, s in zip(rows.tolist(), vals.tolist()):
-                    shared_idx, _, _, missing_idx = self.explain_indices(int(a), b)
-                    core_b = self.core[[b]]
-                    missing_core = int(sum(1 for t in missing_idx if core_b[0, t] > 0))
+                    lo, hi = self.raw.indptr[b], self.raw.indptr[b + 1]
+                    need = self.raw.indices[lo:hi]
+                    via, _ = self._support(int(a), need)
+                    unsupported = via == -2
+                    shared_idx, missing_idx = need[~unsupported], need[unsupported]
+                    missing_core = int((self.core.data[lo:hi][unsupported] > 0).sum())
                     for t in shared_idx.tolist():
                         uses.setdefault(t, [0, 0])[0 if direction == "a->b" else 1] += 1
                     bridges_rows.append({
