@@ -127,6 +127,8 @@ class Pool:
     def __init__(self, store: Store, referentiel, space, bridges, skill_normaliser=None,
                  basins: pl.DataFrame | None = None, matcher: PoolMatcher | None = None) -> None:
         self.store, self.referentiel = store, referentiel
+        if store.referentiel is None:  # rows written from here carry the referential their codes come from
+            store.referentiel = referentiel.fingerprint
         self.matcher = matcher or PoolMatcher.fit(space, bridges)
         self._skill_normaliser = skill_normaliser
         self.basins = basins
@@ -441,7 +443,8 @@ class Pool:
         if side == "offer":
             out = {"offer": {k: record.get(k) for k in ("id", "employer", "occupation", "basin", "contract", "opening")},
                    **out}
-            out["offer"]["occupation_label"] = occ_labels[r.occupation_index[record["occupation"]]]
+            row = r.occupation_index.get(record["occupation"])  # None: a code an upgrade could not map
+            out["offer"]["occupation_label"] = None if row is None else occ_labels[row]
         else:
             out = {"candidate": {"pseudonym": self.store.pseudonym(record["id"]), "basin": record.get("basin"),
                                  "occupation": record.get("occupation")}, **out}

@@ -51,7 +51,8 @@ CREATE TABLE IF NOT EXISTS seekers (
     lat REAL, lon REAL, radius_km REAL,
     consent INTEGER NOT NULL DEFAULT 0 CHECK (consent IN (0, 1)),
     seq INTEGER NOT NULL,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    referentiel TEXT
 );
 CREATE INDEX IF NOT EXISTS seekers_seq ON seekers (seq);
 CREATE TABLE IF NOT EXISTS offers (
@@ -66,7 +67,8 @@ CREATE TABLE IF NOT EXISTS offers (
     contract TEXT,
     opening TEXT,
     seq INTEGER NOT NULL,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    referentiel TEXT
 );
 CREATE INDEX IF NOT EXISTS offers_seq ON offers (seq);
 CREATE TABLE IF NOT EXISTS deleted (kind TEXT NOT NULL, key INTEGER NOT NULL, seq INTEGER NOT NULL);
@@ -131,8 +133,11 @@ def decode(row: dict) -> dict:
 class Store:
     """One SQLite database file. Thread-safe (one connection behind a lock); open it once per process."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, referentiel: str | None = None) -> None:
         self.path = Path(path)
+        self.referentiel = referentiel
+        """Fingerprint of the referential the written codes come from, stamped on every row written
+        (column ``referentiel``; ``passerelles referentiel upgrade`` migrates rows to a new one)."""
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
@@ -148,6 +153,9 @@ class Store:
             db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             db.execute("INSERT OR IGNORE INTO meta VALUES ('seq', '0')")
             db.execute("INSERT OR IGNORE INTO meta VALUES ('pseudonym_secret', ?)", (secrets.token_hex(32),))
+            for kind in COLUMNS:  # databases created before the column existed
+                if "referentiel" not in {r[1] for r in db.execute(f"PRAGMA table_info({kind})")}:
+                    db.execute(f"ALTER TABLE {kind} ADD COLUMN referentiel TEXT")
         self._secret = bytes.fromhex(self._meta("pseudonym_secret"))
 
     def close(self) -> None:
@@ -278,9 +286,10 @@ class Store:
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
         now = _now()
         db.executemany(
-            f"INSERT INTO {kind} ({names}, seq, updated_at) VALUES ({marks}, {seq}, '{now}') "
-            f"ON CONFLICT(id) DO UPDATE SET {updates}, seq = excluded.seq, updated_at = excluded.updated_at",
-            rows)
+            f"INSERT INTO {kind} ({names}, seq, updated_at, referentiel) VALUES ({marks}, {seq}, '{now}', ?) "
+            f"ON CONFLICT(id) DO UPDATE SET {updates}, seq = excluded.seq, updated_at = excluded.updated_at, "
+            "referentiel = excluded.referentiel",
+            [tuple(r) + (self.referentiel,) for r in rows])
         if len(rows) == 1:
             return [int(db.execute(f"SELECT key FROM {kind} WHERE id = ?", (rows[0][0],)).fetchone()[0])]
         found = dict(db.execute(f"SELECT id, key FROM {kind} WHERE seq = ?", (seq,)).fetchall())
