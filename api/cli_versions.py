@@ -6,14 +6,15 @@ Registered on the `referentiel` sub-app of :mod:`api.cli` when that module impor
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
 import referentiels
 from referentiels.versions import KINDS, ReferentialDiff, diff
 
-from .cli import emit_json, referentiel_app
+from .cli import UsageError, emit_json, referentiel_app
 
 _KIND_TITLES = {"occupation": "occupations", "skill": "skills", "title": "titles"}
 
@@ -70,6 +71,57 @@ def referentiel_diff(
         emit_json(d.to_dict())
         return
     print_diff(d, limit=limit)
+
+
+@referentiel_app.command("upgrade")
+def referentiel_upgrade(
+    new: Annotated[str, typer.Argument(help="The referential to move the stored records to: demo, rome:DIR or csv:DIR")],
+    database: Annotated[Optional[Path], typer.Option("--database", envvar="PASSERELLES_DATABASE",
+                                                     help="SQLite store (default: $PASSERELLES_DATABASE).")] = None,
+    old: Annotated[Optional[str], typer.Option("--from", help="The referential of records that carry no "
+                                               "fingerprint (or whose referential is not in the cache).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would change; write nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    limit: Annotated[int, typer.Option(help="Unmapped codes listed in the text output.")] = 100,
+) -> None:
+    """Migrate stored seekers and offers to NEW in one transaction; list every code it could not map."""
+    from .settings import Settings
+    from .store import Store
+    from .upgrade import UpgradeError, upgrade_store
+
+    target = referentiels.load(new)
+    source = referentiels.load(old) if old else None
+    path = database or Settings().database
+    if not Path(path).exists():
+        raise UsageError(f"no store at {path} (give --database or set PASSERELLES_DATABASE)")
+    with Store(path) as store:
+        try:
+            report = upgrade_store(store, target, old=source, dry_run=dry_run)
+        except UpgradeError as error:
+            raise UsageError(str(error)) from None
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    head = "dry run, nothing written: " if dry_run else ""
+    typer.echo(f"{head}to {target.name} {target.version} ({target.fingerprint[:16]})")
+    if not any(report.migrated.values()):
+        typer.echo("nothing to migrate: every record already comes from this referential")
+        return
+    for f in report.from_referentiels:
+        typer.echo(f"  from {f['name']} {f['version']} ({f['fingerprint'][:16]}): {f['rows']:,} records"
+                   + ("  (unstamped, taken as --from)" if f["unstamped"] else ""))
+    for kind in report.migrated:
+        typer.echo(f"  {kind:<8} {report.migrated[kind]:>8,} migrated, {report.changed[kind]:>8,} with a code changed")
+    if report.unmapped:
+        typer.echo(f"\n{len(report.unmapped):,} codes could not be mapped (kept in the audit; no code was dropped silently):")
+        for u in report.unmapped[:limit]:
+            near = ", ".join(s["code"] for s in u["suggestions"])
+            typer.echo(f"  {u['kind'][:-1]} {u['id']}  {u['field']}  {u['code']}  {u['label'] or ''}"
+                       + (f"   (closest: {near})" if near else ""))
+        if len(report.unmapped) > limit:
+            typer.echo(f"  ... and {len(report.unmapped) - limit:,} more (--json for all)")
+    else:
+        typer.echo("every code was mapped")
 
 
 def calibration_report(referentiel, *, learned: bool = True) -> dict:
