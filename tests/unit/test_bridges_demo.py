@@ -126,3 +126,28 @@ def test_cli_bridges_paths_graph_and_evaluate(tmp_path, capsys):
     results = json.loads(capsys.readouterr().out)["results"]
     assert set(results) == {"tfidf_cosine", "skill_cosine", "bridge_content", "bridge_learned_cv"}
     assert results["bridge_content"]["recall@10"] >= results["tfidf_cosine"]["recall@10"]
+
+
+def test_a_generic_csv_referential_with_real_valued_weights(demo, tmp_path):
+    """csv: folders carry real-valued link weights: they weigh in the space and the bridges."""
+    import polars as pl
+
+    import referentiels
+    from referentiels import generic
+
+    generic.write(demo, tmp_path / "ref")
+    links_path = tmp_path / "ref" / "occupation_skills.csv"
+    links = pl.read_csv(links_path, infer_schema_length=0)
+    rng = np.random.default_rng(0)
+    links = links.with_columns(weight=pl.Series([f"{w:.3f}" for w in rng.uniform(0.1, 3.0, links.height)]))
+    links.write_csv(links_path)
+    r = referentiels.load(f"csv:{tmp_path / 'ref'}", cache=False)
+    assert r.links["weight"].n_unique() > 100
+    space = SkillSpace.from_referentiel(r)
+    model = BridgeModel.from_referentiel(r, space)
+    assert np.all((model.matrix >= 0) & (model.matrix <= 1))
+    index = PasserelleIndex.fit(r, space, model, labeller=BridgeLabeller.from_referentiel(r, model, space))
+    found = index.query(r.occupation_row("H2102"), 5, cross_sector_only=True)
+    assert len(found) == 5 and all(p.viability for p in found)
+    plain = BridgeModel.from_referentiel(demo)
+    assert not np.allclose(plain.similarity_matrix, model.similarity_matrix)
