@@ -36,15 +36,15 @@ class Engine:
 
 def engine(source: str | None, *, labels: bool = True) -> Engine:
     """Load a referential and build what the bridge commands need (space, bridges, labels)."""
-    from matching.bridges import BridgeModel
-    from matching.calibration import BridgeLabeller
     from matching.passerelles import PasserelleIndex
     from matching.space import SkillSpace
 
+    from . import bridges_cache
+
     r = referentiels.load(source or "demo")
     space = SkillSpace.from_referentiel(r)
-    bridges = BridgeModel.from_referentiel(r, space)
-    labeller = BridgeLabeller.from_referentiel(r, bridges, space) if labels and r.n_occupations >= 3 else None
+    bridges = bridges_cache.bridges(r, space)
+    labeller = bridges_cache.labeller(r, bridges, space) if labels and r.n_occupations >= 3 else None
     return Engine(r, space, bridges, PasserelleIndex.fit(r, space, bridges, labeller=labeller))
 
 

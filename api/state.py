@@ -36,15 +36,18 @@ class AppState:
     @cached_property
     def bridges(self) -> BridgeModel:
         """Bridge scores between every pair of occupations, built once (content signals, plus what
-        the referential's official mobilities teach when it has some: see matching/bridges.py)."""
-        return BridgeModel.from_referentiel(self.referentiel, self.space)
+        the referential's official mobilities teach when it has some: see matching/bridges.py);
+        cached on disk by referential fingerprint (api/bridges_cache.py)."""
+        from . import bridges_cache
+
+        return bridges_cache.bridges(self.referentiel, self.space, self.settings.cache_dir)
 
     @cached_property
     def bridge_labeller(self):
         """Calibrated viability labels of every bridge (``matching.calibration.BridgeLabeller``)."""
-        from matching.calibration import BridgeLabeller
+        from . import bridges_cache
 
-        return BridgeLabeller.from_referentiel(self.referentiel, self.bridges, self.space)
+        return bridges_cache.labeller(self.referentiel, self.bridges, self.space, self.settings.cache_dir)
 
     @cached_property
     def passerelles(self):

@@ -52,6 +52,9 @@ import scipy.sparse as sp
 
 from .space import SkillSpace, l2_normalise
 
+MODEL_VERSION: str = "2"
+"""Bumped whenever the formula changes, so that cached bridge matrices are rebuilt."""
+
 GROUP_RELATED: float = 0.6
 """Kernel value of two different skills of one macro-competence (know-how, soft skills)."""
 
@@ -197,6 +200,7 @@ class BridgeModel:
     space: SkillSpace
     weights: BridgeWeights = field(default_factory=BridgeWeights)
     signals: dict = field(default_factory=dict, repr=False)
+    trained_on_mobilities: bool = False
 
     @classmethod
     def fit(cls, space: SkillSpace, mobilities: tuple[np.ndarray, np.ndarray] | None = None,
@@ -214,7 +218,36 @@ class BridgeModel:
             content = weighted_mean(signals, weights.signals())
             signals["mobility"] = mobility_signal(content, mobilities[0], mobilities[1],
                                                   neighbours=weights.neighbours, sharpness=weights.sharpness)
-        return cls(space=space, weights=weights, signals=signals)
+        return cls(space=space, weights=weights, signals=signals, trained_on_mobilities="mobility" in signals)
+
+    @classmethod
+    def from_arrays(cls, space: SkillSpace, arrays: dict[str, np.ndarray], *, weights: BridgeWeights | None = None,
+                    trained_on_mobilities: bool = False) -> "BridgeModel":
+        """Rebuild a fitted model from :meth:`arrays` (e.g. read back from a cache keyed by
+        :meth:`key`): ``matrix``, ``similarity`` and ``coverage``, each (n, n) float32."""
+        n = space.shape[0]
+        for name in ("matrix", "similarity", "coverage"):
+            if np.shape(arrays.get(name)) != (n, n):
+                raise ValueError(f"expected a ({n}, {n}) array {name!r}; found {np.shape(arrays.get(name))}")
+        model = cls(space=space, weights=weights or BridgeWeights(),
+                    signals={"skills": np.asarray(arrays["similarity"], dtype=np.float32)},
+                    trained_on_mobilities=trained_on_mobilities)
+        model.__dict__["matrix"] = np.asarray(arrays["matrix"], dtype=np.float32)
+        model.__dict__["similarity_matrix"] = model.signals["skills"]
+        model.__dict__["coverage_matrix"] = np.asarray(arrays["coverage"], dtype=np.float32)
+        return model
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """What :meth:`from_arrays` needs: the score, similarity and coverage matrices."""
+        return {"matrix": self.matrix, "similarity": self.similarity_matrix, "coverage": self.coverage_matrix}
+
+    @staticmethod
+    def key(weights: BridgeWeights | None = None, trained_on_mobilities: bool = False) -> str:
+        """A short stable key of the formula (version, weights, learned or not), for caches."""
+        import hashlib
+
+        text = repr((MODEL_VERSION, weights or BridgeWeights(), trained_on_mobilities))
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     @classmethod
     def from_referentiel(cls, referentiel, space: SkillSpace | None = None, *, learn_mobilities: bool = True,
@@ -228,15 +261,17 @@ class BridgeModel:
     def with_mobilities(self, sources: np.ndarray, targets: np.ndarray) -> "BridgeModel":
         """The same content signals plus a ``mobility`` signal learned from these pairs only."""
         signals = {k: v for k, v in self.signals.items() if k != "mobility"}
+        if set(signals) == {"skills"} and self.space.context is not None:  # rebuilt from arrays
+            signals = content_signals(self.space)
         content = weighted_mean(signals, self.weights.signals())
         signals["mobility"] = mobility_signal(content, sources, targets, neighbours=self.weights.neighbours,
                                               sharpness=self.weights.sharpness)
-        return BridgeModel(space=self.space, weights=self.weights, signals=signals)
+        return BridgeModel(space=self.space, weights=self.weights, signals=signals, trained_on_mobilities=True)
 
     @property
     def learned(self) -> bool:
         """True when the score uses official mobilities (evaluate it with cross-validation)."""
-        return "mobility" in self.signals
+        return self.trained_on_mobilities
 
     @cached_property
     def similarity_matrix(self) -> np.ndarray:

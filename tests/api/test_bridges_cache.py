@@ -1,0 +1,40 @@
+"""The on-disk cache of bridge matrices and labels: same answers, rebuilt when unreadable."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from api import bridges_cache
+from matching.space import SkillSpace
+
+
+def test_cached_model_and_labels_give_the_same_answers(demo, tmp_path):
+    space = SkillSpace.from_referentiel(demo)
+    built = bridges_cache.bridges(demo, space, tmp_path)
+    labels = bridges_cache.labeller(demo, built, space, tmp_path)
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert len(files) == 2 and all(demo.fingerprint[:16] in f for f in files)
+    read = bridges_cache.bridges(demo, SkillSpace.from_referentiel(demo), tmp_path)
+    assert read.learned == built.learned is True
+    for name in ("matrix", "similarity_matrix", "coverage_matrix"):
+        np.testing.assert_array_equal(getattr(read, name), getattr(built, name))
+    again = bridges_cache.labeller(demo, read, space, tmp_path)
+    assert again.calibration == labels.calibration
+    a = demo.occupation_row("H2102")
+    np.testing.assert_array_equal(again.labels_from(a), labels.labels_from(a))
+    # the explanation kernel still works on a model read back
+    need = np.arange(20)
+    np.testing.assert_array_equal(read.related(need, need), built.related(need, need))
+    # with_mobilities on a model read back rebuilds its content signals
+    src = np.array([0, 1]); dst = np.array([2, 3])
+    np.testing.assert_allclose(read.with_mobilities(src, dst).matrix, built.with_mobilities(src, dst).matrix)
+
+
+def test_an_unreadable_cache_file_is_rebuilt(demo, tmp_path):
+    space = SkillSpace.from_referentiel(demo)
+    built = bridges_cache.bridges(demo, space, tmp_path)
+    for path in tmp_path.iterdir():
+        path.write_bytes(b"not an npz")
+    read = bridges_cache.bridges(demo, space, tmp_path)
+    np.testing.assert_array_equal(read.matrix, built.matrix)
+    assert bridges_cache.labeller(demo, read, space, tmp_path).calibration.viable > 0
