@@ -1,0 +1,450 @@
+"""Training catalogues: the documented CSV / JSON format, a strict loader, and a synthetic generator.
+
+    from referentiels.trainings import load_trainings, demo_trainings, synthesize_trainings
+    catalogue = load_trainings("catalogue.csv", referentiel)          # -> TrainingCatalogue
+    catalogue.frame        # polars: one row per training (columns of ``FRAME_SCHEMA``)
+    catalogue.teaches      # (n_trainings, n_skills) float32 CSR, 1.0 where a training teaches a skill
+
+The format is documented for users in ``docs/trainings-format.md``. One row per training:
+
+==============  ========  ===============================================================
+column          required  meaning
+==============  ========  ===============================================================
+id              yes       unique identifier of the training in the catalogue
+title           yes       the training's title
+organisation    yes       the training organisation
+skills          yes*      skill codes of the referential it teaches, separated by ``|``
+skills_text     yes*      skills in free text, ``|``-separated (read by the skill normaliser)
+hours           yes       duration in hours (> 0)
+basin           no**      job basin id where it takes place
+lat, lon        no**      coordinates (degrees) where it takes place
+remote          no        true when it is followed at a distance (no place constraint)
+start_dates     no        ISO dates ``YYYY-MM-DD`` separated by ``|``; empty = permanent entry
+cost            no        cost in euros (>= 0; empty = unknown)
+funder          no        who pays (e.g. Région, France Travail, OPCO, CPF)
+formacode       no        Formacode (5 digits)
+occupations     no        occupation codes it prepares for, ``|``-separated
+==============  ========  ===============================================================
+
+\\* at least one skill, by code or free text. \\** a basin, coordinates, or ``remote``; a basin
+without coordinates places the training at the basin's main town.
+
+Every bad value raises ``ReferentielError`` naming the file, line, column, what was expected and
+what was found. JSON input is an array of objects (or JSON Lines) with the same keys; lists may be
+JSON arrays or ``|``-separated strings.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+
+from .csvfiles import LINE, parse_bool, read_csv, require_unique, require_values
+from .errors import ReferentielError
+from .territories import default_basins
+
+REQUIRED = ("id", "title", "organisation", "hours")
+OPTIONAL = ("skills", "skills_text", "basin", "lat", "lon", "remote", "start_dates", "cost", "funder",
+            "formacode", "occupations")
+LIST_COLUMNS = ("skills", "skills_text", "start_dates", "occupations")
+SEPARATOR = "|"
+DEMO_CATALOGUE = Path(__file__).parent / "demo" / "trainings.csv"
+
+FRAME_SCHEMA = {
+    "id": pl.String, "title": pl.String, "organisation": pl.String, "skills": pl.List(pl.String),
+    "hours": pl.Float64, "basin": pl.String, "lat": pl.Float64, "lon": pl.Float64, "remote": pl.Boolean,
+    "start_dates": pl.List(pl.Date), "cost": pl.Float64, "funder": pl.String, "formacode": pl.String,
+    "occupations": pl.List(pl.String),
+}
+
+SkillResolver = Callable[[list[str]], list[str | None]]
+"""Free-text skill phrases -> skill codes (None when nothing matches well enough)."""
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingCatalogue:
+    """A validated catalogue bound to one referential's skill columns.
+
+    Attributes:
+        frame:   polars DataFrame, one row per training, columns of ``FRAME_SCHEMA`` (row i = training i)
+        teaches: (n_trainings, n_skills) float32 CSR, 1.0 where training i teaches skill column j
+        source:  where it came from (a path, "demo", "synthetic")
+    """
+
+    frame: pl.DataFrame
+    teaches: sp.csr_array
+    source: str = ""
+
+    def __len__(self) -> int:
+        return self.frame.height
+
+    @property
+    def ids(self) -> list[str]:
+        return self.frame["id"].to_list()
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Per-training arrays the planner needs: hours, cost (NaN unknown), lat, lon (NaN), remote,
+        and the start dates as (indptr (n+1,), days since 1970 (total,) int32) for vectorised filters."""
+        f = self.frame
+        starts = f["start_dates"]
+        lengths = starts.list.len().fill_null(0).to_numpy().astype(np.int64)
+        indptr = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        days = starts.explode().drop_nulls().cast(pl.Int32).to_numpy() if indptr[-1] else np.zeros(0, np.int32)
+        return {
+            "hours": f["hours"].to_numpy().astype(np.float64),
+            "cost": f["cost"].fill_null(float("nan")).to_numpy().astype(np.float64),
+            "lat": f["lat"].fill_null(float("nan")).to_numpy().astype(np.float64),
+            "lon": f["lon"].fill_null(float("nan")).to_numpy().astype(np.float64),
+            "remote": f["remote"].to_numpy().astype(bool),
+            "start_indptr": indptr, "start_days": days.astype(np.int32),
+        }
+
+    def extend(self, other: "TrainingCatalogue") -> "TrainingCatalogue":
+        """This catalogue plus ``other``'s trainings (same referential); ``other`` replaces equal ids."""
+        keep = ~self.frame["id"].is_in(other.frame["id"].implode()).to_numpy()
+        frame = pl.concat([self.frame.filter(pl.Series(keep)), other.frame])
+        teaches = sp.csr_array(sp.vstack([self.teaches[np.flatnonzero(keep)], other.teaches]), dtype=np.float32)
+        return TrainingCatalogue(frame=frame, teaches=teaches, source=self.source)
+
+
+# ---- reading -------------------------------------------------------------------------------------
+
+def read_frame(data: str | Path | bytes, fmt: str | None = None, *, name: str | None = None) -> tuple[pl.DataFrame, str]:
+    """Raw rows (all strings, trimmed, ``_line``) of a CSV, JSON array or JSON Lines catalogue."""
+    if isinstance(data, (str, Path)) and not isinstance(data, bytes):
+        path = Path(data)
+        file = name or str(path)
+        fmt = fmt or ("json" if path.suffix.lower() in (".json", ".jsonl", ".ndjson") else "csv")
+        if fmt == "csv":
+            return read_csv(path, required=REQUIRED, optional=OPTIONAL), file
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise ReferentielError("file not found", file=file, expected="an existing file") from None
+    else:
+        raw, file = data, name or "<body>"
+        fmt = fmt or ("json" if raw.lstrip()[:1] in (b"[", b"{") else "csv")
+        if fmt == "csv":
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "trainings.csv"
+                path.write_bytes(raw)
+                try:
+                    return read_csv(path, required=REQUIRED, optional=OPTIONAL), file
+                except ReferentielError as error:
+                    raise ReferentielError(error.message, file=file, line=error.line, column=error.column,
+                                           expected=error.expected, found=error.found) from None
+    return _json_rows(raw, file), file
+
+
+def _json_rows(raw: bytes, file: str) -> pl.DataFrame:
+    text = raw.decode("utf-8-sig", errors="strict") if raw else ""
+    stripped = text.strip()
+    if not stripped:
+        raise ReferentielError("the file is empty", file=file, expected="a JSON array of trainings", found="")
+    records: list[tuple[int, object]] = []
+    if stripped.startswith("["):
+        try:
+            values = json.loads(stripped)
+        except json.JSONDecodeError as error:
+            raise ReferentielError(f"malformed JSON: {error.msg}", file=file, line=error.lineno,
+                                   expected="a JSON array of objects") from None
+        records = [(i + 1, v) for i, v in enumerate(values)]  # element number, not text line
+    else:
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    records.append((number, json.loads(line)))
+                except json.JSONDecodeError as error:
+                    raise ReferentielError(f"malformed JSON line: {error.msg}", file=file, line=number,
+                                           expected="one JSON object per line", found=line) from None
+    if not records:
+        raise ReferentielError("no trainings", file=file, expected="at least one training", found="[]")
+    rows = []
+    for number, value in records:
+        if not isinstance(value, dict):
+            raise ReferentielError("not an object", file=file, line=number, expected="a JSON object per training",
+                                   found=json.dumps(value)[:80])
+        row: dict[str, object] = {LINE: number}
+        for column in REQUIRED + OPTIONAL:
+            v = value.get(column)
+            if isinstance(v, list):
+                v = SEPARATOR.join(str(x) for x in v)
+            elif isinstance(v, bool):
+                v = "true" if v else "false"
+            row[column] = None if v is None or str(v).strip() == "" else str(v).strip()
+        rows.append(row)
+    missing = [c for c in REQUIRED if all(r[c] is None for r in rows)]
+    if missing:
+        raise ReferentielError(f"missing key(s) {', '.join(repr(m) for m in missing)}", file=file, line=1,
+                               expected=f"keys {', '.join(REQUIRED)}", found=", ".join(sorted(records[0][1])))
+    schema = {c: pl.String for c in REQUIRED + OPTIONAL} | {LINE: pl.Int64}
+    return pl.DataFrame(rows, schema=schema).select(list(REQUIRED + OPTIONAL) + [LINE])
+
+
+def _split(frame: pl.DataFrame, column: str) -> pl.Series:
+    return (frame[column].str.split(SEPARATOR)
+            .list.eval(pl.element().str.strip_chars().replace("", None).drop_nulls())
+            .fill_null(pl.lit([], dtype=pl.List(pl.String))))
+
+
+def _number(frame: pl.DataFrame, column: str, file: str, *, low: float, high: float, strict_low: bool,
+            expected: str) -> pl.Series:
+    values = frame[column].str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
+    bad = frame.filter(frame[column].is_not_null() & (values.is_null() | values.is_nan() | values.is_infinite()))
+    if bad.height:
+        raise ReferentielError("not a number", file=file, line=int(bad[LINE][0]), column=column,
+                               expected=expected, found=str(bad[column][0]))
+    out_of_range = (values <= low) if strict_low else (values < low)
+    bad = frame.filter(values.is_not_null() & (out_of_range | (values > high)))
+    if bad.height:
+        raise ReferentielError("value out of range", file=file, line=int(bad[LINE][0]), column=column,
+                               expected=expected, found=str(bad[column][0]))
+    return values
+
+
+def validate(
+    frame: pl.DataFrame,
+    referentiel,
+    *,
+    file: str,
+    basins: pl.DataFrame | None = None,
+    skill_resolver: SkillResolver | None = None,
+) -> pl.DataFrame:
+    """Validate raw string rows (``read_frame``) into the typed ``FRAME_SCHEMA`` frame; raise on the first bad row."""
+    basins = default_basins() if basins is None else basins
+    require_values(frame, REQUIRED, file)
+    require_unique(frame, ["id"], file, "training id")
+    hours = _number(frame, "hours", file, low=0.0, high=10_000.0, strict_low=True,
+                    expected="a duration in hours, > 0 and <= 10000")
+    cost = _number(frame, "cost", file, low=0.0, high=1e7, strict_low=False, expected="a cost in euros, >= 0")
+    lat = _number(frame, "lat", file, low=-90.0, high=90.0, strict_low=False, expected="degrees between -90 and 90")
+    lon = _number(frame, "lon", file, low=-180.0, high=180.0, strict_low=False,
+                  expected="degrees between -180 and 180")
+    half = frame.filter(lat.is_null() != lon.is_null())
+    if half.height:
+        column = "lon" if half["lat"][0] is not None else "lat"
+        raise ReferentielError("coordinates need both lat and lon", file=file, line=int(half[LINE][0]),
+                               column=column, expected="a value", found="")
+    remote = parse_bool(frame, "remote", file, default=False)
+    # basin: known id; coordinates default to the basin's main town
+    known = basins["id"].cast(pl.String)
+    bad = frame.filter(frame["basin"].is_not_null() & ~frame["basin"].is_in(known.implode()))
+    if bad.height:
+        raise ReferentielError("unknown job basin", file=file, line=int(bad[LINE][0]), column="basin",
+                               expected="a basin id such as " + ", ".join(known.head(3).to_list()),
+                               found=str(bad["basin"][0]))
+    centre = frame.select("basin").join(basins.select(pl.col("id").cast(pl.String).alias("basin"),
+                                                      pl.col("lat").alias("_blat"), pl.col("lon").alias("_blon")),
+                                        on="basin", how="left", maintain_order="left")
+    lat = lat.fill_null(centre["_blat"])
+    lon = lon.fill_null(centre["_blon"])
+    nowhere = frame.filter(lat.is_null() & ~remote)
+    if nowhere.height:
+        raise ReferentielError("no place", file=file, line=int(nowhere[LINE][0]), column="basin",
+                               expected="a basin, lat and lon, or remote=true", found="")
+    # start dates
+    starts = _split(frame, "start_dates")
+    parsed = starts.list.eval(pl.element().str.to_date("%Y-%m-%d", strict=False))
+    bad_mask = (starts.list.len() != parsed.list.eval(pl.element().drop_nulls()).list.len())
+    bad = frame.filter(bad_mask)
+    if bad.height:
+        i = int(np.flatnonzero(bad_mask.to_numpy())[0])
+        wrong = [s for s, d in zip(starts[i].to_list(), parsed[i].to_list()) if d is None][0]
+        raise ReferentielError("not a date", file=file, line=int(bad[LINE][0]), column="start_dates",
+                               expected="ISO dates YYYY-MM-DD separated by '|'", found=wrong)
+    formacode = frame["formacode"]
+    bad = frame.filter(formacode.is_not_null() & ~formacode.str.contains(r"^\d{5}$"))
+    if bad.height:
+        raise ReferentielError("not a Formacode", file=file, line=int(bad[LINE][0]), column="formacode",
+                               expected="5 digits such as 23054", found=str(bad["formacode"][0]))
+    # occupations it prepares for
+    occupations = _split(frame, "occupations")
+    known_occ = set(referentiel.occupation_index)
+    for i, values in enumerate(occupations.to_list()):
+        unknown = [v for v in values if v not in known_occ]
+        if unknown:
+            raise ReferentielError("unknown occupation", file=file, line=int(frame[LINE][i]), column="occupations",
+                                   expected="occupation codes of the referential", found=unknown[0])
+    skills = _resolve_skills(frame, referentiel, file, skill_resolver)
+    return pl.DataFrame({
+        "id": frame["id"], "title": frame["title"], "organisation": frame["organisation"], "skills": skills,
+        "hours": hours, "basin": frame["basin"], "lat": lat, "lon": lon, "remote": remote,
+        "start_dates": parsed.list.sort(), "cost": cost, "funder": frame["funder"], "formacode": formacode,
+        "occupations": occupations,
+    }, schema=FRAME_SCHEMA)
+
+
+def _resolve_skills(frame: pl.DataFrame, referentiel, file: str, resolver: SkillResolver | None) -> pl.Series:
+    codes = _split(frame, "skills")
+    texts = _split(frame, "skills_text")
+    known = referentiel.skill_index
+    code_lists = codes.to_list()
+    text_lists = texts.to_list()
+    pending = sorted({t for ts in text_lists for t in ts})
+    if pending and resolver is None:
+        i = next(i for i, ts in enumerate(text_lists) if ts)
+        raise ReferentielError("free-text skills need the skill normaliser", file=file, line=int(frame[LINE][i]),
+                               column="skills_text", expected="skill codes in 'skills'", found=text_lists[i][0])
+    resolved = dict(zip(pending, resolver(pending))) if pending else {}
+    out = []
+    for i, (cs, ts) in enumerate(zip(code_lists, text_lists)):
+        unknown = [c for c in cs if c not in known]
+        if unknown:
+            raise ReferentielError("unknown skill", file=file, line=int(frame[LINE][i]), column="skills",
+                                   expected="skill codes of the referential", found=unknown[0])
+        unmatched = [t for t in ts if resolved.get(t) is None]
+        if unmatched:
+            raise ReferentielError("no skill of the referential matches this text", file=file,
+                                   line=int(frame[LINE][i]), column="skills_text",
+                                   expected="a skill phrase close to a referential skill label", found=unmatched[0])
+        merged = sorted(set(cs) | {resolved[t] for t in ts})
+        if not merged:
+            raise ReferentielError("a training teaches no skill", file=file, line=int(frame[LINE][i]),
+                                   column="skills", expected="at least one skill code (or skills_text)", found="")
+        out.append(merged)
+    return pl.Series("skills", out, dtype=pl.List(pl.String))
+
+
+def teaches_matrix(frame: pl.DataFrame, referentiel) -> sp.csr_array:
+    """(n_trainings, n_skills) float32 CSR of a validated frame: 1.0 where a training teaches a skill."""
+    index = referentiel.skill_index
+    lengths = frame["skills"].list.len().to_numpy().astype(np.int64)
+    flat = frame["skills"].explode().to_list() if lengths.sum() else []
+    cols = np.fromiter((index[c] for c in flat), dtype=np.int32, count=len(flat))
+    rows = np.repeat(np.arange(frame.height, dtype=np.int32), lengths)
+    m = sp.csr_array((np.ones(len(cols), dtype=np.float32), (rows, cols)),
+                     shape=(frame.height, referentiel.n_skills))
+    m.sum_duplicates()
+    m.sort_indices()
+    return m
+
+
+def load_trainings(
+    data: str | Path | bytes,
+    referentiel,
+    *,
+    fmt: str | None = None,
+    name: str | None = None,
+    basins: pl.DataFrame | None = None,
+    skill_resolver: SkillResolver | None = None,
+) -> TrainingCatalogue:
+    """Read and validate a training catalogue (CSV, JSON array or JSON Lines) against ``referentiel``.
+
+    ``data``: a path, or the bytes of a body (``name`` then names it in errors). ``basins``: the
+    job basins (default ``territories.default_basins()``). ``skill_resolver`` turns free-text skills
+    into codes (e.g. ``lambda texts: [hit.code or None ...]`` over the skill normaliser).
+    Raises ``ReferentielError`` on the first bad row.
+    """
+    raw, file = read_frame(data, fmt, name=name)
+    frame = validate(raw, referentiel, file=file, basins=basins, skill_resolver=skill_resolver)
+    return TrainingCatalogue(frame=frame, teaches=teaches_matrix(frame, referentiel), source=file)
+
+
+def demo_trainings(referentiel) -> TrainingCatalogue:
+    """The demo catalogue (``referentiels/demo/trainings.csv``) bound to the demo referential."""
+    catalogue = load_trainings(DEMO_CATALOGUE, referentiel)
+    return TrainingCatalogue(frame=catalogue.frame, teaches=catalogue.teaches, source="demo")
+
+
+def from_frame(frame: pl.DataFrame, referentiel, source: str = "synthetic") -> TrainingCatalogue:
+    """A catalogue from an already typed frame (``FRAME_SCHEMA``), e.g. ``synthesize_trainings``'s."""
+    frame = frame.select(list(FRAME_SCHEMA)).cast(FRAME_SCHEMA)
+    return TrainingCatalogue(frame=frame, teaches=teaches_matrix(frame, referentiel), source=source)
+
+
+def to_csv(frame: pl.DataFrame) -> str:
+    """The documented CSV text of a typed catalogue frame (lists joined by ``|``)."""
+    out = frame.with_columns(
+        [pl.col(c).cast(pl.List(pl.String)).list.join(SEPARATOR) for c in LIST_COLUMNS if c in frame.columns]
+    ).select([c for c in REQUIRED + OPTIONAL if c in frame.columns])
+    buffer = io.StringIO()
+    out.write_csv(buffer)
+    return buffer.getvalue()
+
+
+# ---- synthetic catalogue ---------------------------------------------------------------------
+
+ORGANISATIONS = ("AFPA", "GRETA", "Pôle formation UIMM", "CNAM", "IFRIA", "AFPI", "Institut de Soudure",
+                 "APAVE", "Bureau Veritas Formation", "CFA de l'industrie", "AFTRAL", "Promotrans", "CCI Formation",
+                 "Compagnons du Devoir", "INHNI", "IRFSS Croix-Rouge")
+FUNDERS = ("Région", "France Travail", "OPCO 2i", "OCAPIAT", "CPF", "Employeur")
+FORMAT_PREFIX = ("Module", "Certificat de compétences", "Parcours", "Formation courte", "CQP", "Titre professionnel")
+
+
+def synthesize_trainings(referentiel, n: int, *, basins: pl.DataFrame | None = None, seed: int = 0,
+                         start: date = date(2026, 1, 5)) -> pl.DataFrame:
+    """A plausible catalogue of ``n`` trainings over ``referentiel`` (typed ``FRAME_SCHEMA`` frame).
+
+    Each training teaches 2-8 skills of one macro-competence (skill group) of the referential, plus
+    sometimes one skill of a related group; lasts 14-600 h (log-uniform, rounded to 7 h); costs
+    12-25 EUR an hour; takes place in a basin (Zipf) or at a distance (10 %); starts 0-6 times in
+    the year or is permanent entry (20 %). Deterministic in ``seed``.
+    """
+    rng = np.random.default_rng(seed)
+    basins = default_basins() if basins is None else basins
+    skills = referentiel.skills
+    codes = np.asarray(skills["code"].to_list(), dtype=object)
+    labels = skills["label"].to_list()
+    groups = skills["group"].fill_null(skills["kind"]).to_list()
+    group_names = sorted(set(groups))
+    members = {g: np.flatnonzero(np.asarray(groups, dtype=object) == g) for g in group_names}
+    # skills linked to occupations only (a training for an unused skill is useless)
+    used = np.zeros(len(codes), dtype=bool)
+    used[np.unique(referentiel.matrix.indices)] = True
+    members = {g: m[used[m]] for g, m in members.items() if used[m].any()}
+    group_names = sorted(members)
+    g_pick = rng.integers(0, len(group_names), size=n)
+    size = rng.integers(2, 9, size=n)
+    hours = np.maximum(7, np.round(np.exp(rng.uniform(np.log(14), np.log(600), size=n)) / 7) * 7)
+    rate = rng.uniform(12, 25, size=n)
+    remote = rng.random(n) < 0.10
+    weights = 1.0 / np.arange(1, basins.height + 1) ** 0.6
+    b = rng.choice(basins.height, size=n, p=weights / weights.sum())
+    basin_ids = np.asarray(basins["id"].cast(pl.String).to_list(), dtype=object)[b]
+    lat = basins["lat"].to_numpy()[b] + rng.normal(0, 0.05, size=n)
+    lon = basins["lon"].to_numpy()[b] + rng.normal(0, 0.07, size=n)
+    n_starts = np.where(rng.random(n) < 0.2, 0, rng.integers(1, 7, size=n))
+    occ_of_skill = referentiel.matrix.tocsc()
+    occ_codes = referentiel.occupation_codes
+    rows = []
+    for i in range(n):
+        g = group_names[g_pick[i]]
+        pool = members[g]
+        k = int(min(size[i], len(pool)))
+        chosen = rng.choice(pool, size=k, replace=False)
+        if rng.random() < 0.3:
+            other = members[group_names[rng.integers(0, len(group_names))]]
+            chosen = np.union1d(chosen, rng.choice(other, size=1))
+        chosen = np.sort(chosen)
+        first = int(chosen[0])
+        title_skill = labels[first]
+        title = f"{FORMAT_PREFIX[i % len(FORMAT_PREFIX)]} — {g}: {title_skill[0].lower()}{title_skill[1:]}"
+        days = np.sort(rng.choice(365, size=int(n_starts[i]), replace=False)) if n_starts[i] else []
+        prep = occ_of_skill.indices[occ_of_skill.indptr[first]:occ_of_skill.indptr[first + 1]]
+        prepares = sorted({str(occ_codes[o]) for o in prep[:3]})
+        rows.append({
+            "id": f"T{i:06d}", "title": title, "organisation": ORGANISATIONS[int(rng.integers(0, len(ORGANISATIONS)))],
+            "skills": [str(c) for c in codes[chosen]], "hours": float(hours[i]),
+            "basin": None if remote[i] else str(basin_ids[i]),
+            "lat": None if remote[i] else round(float(lat[i]), 4), "lon": None if remote[i] else round(float(lon[i]), 4),
+            "remote": bool(remote[i]),
+            "start_dates": [date.fromordinal(start.toordinal() + int(d)) for d in days],
+            "cost": round(float(hours[i] * rate[i]), 0), "funder": FUNDERS[int(rng.integers(0, len(FUNDERS)))],
+            "formacode": f"{int(rng.integers(10000, 99999)):05d}", "occupations": prepares,
+        })
+    return pl.DataFrame(rows, schema=FRAME_SCHEMA)
+
+
+__all__ = ["DEMO_CATALOGUE", "FRAME_SCHEMA", "TrainingCatalogue", "demo_trainings", "from_frame", "load_trainings",
+           "read_frame", "synthesize_trainings", "teaches_matrix", "to_csv", "validate"]
