@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.responses import ORJSONResponse
 
-from . import problems
-from .routers import bridges, kits, normalise, offers, referentiel, seekers, web
+from . import problems, security
+from .routers import admin, bridges, kits, normalise, offers, referentiel, seekers, web
 from .settings import Settings
 from .state import AppState
 
@@ -23,6 +23,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     )
     app.state.passerelles = state or AppState.from_settings(settings)
     problems.install(app)
-    for module in (referentiel, normalise, web, bridges, kits, seekers, offers):
+    for module in (referentiel, normalise, web, bridges, kits, seekers, offers, admin):
         app.include_router(module.router)
+    security.install(app, settings)  # after every router: keys, roles, rate limits, 413, audit (api/security.py)
     return app

@@ -24,9 +24,11 @@ MEDIA_TYPE = "application/problem+json"
 class Problem(Exception):
     """Raise anywhere in a request to answer a problem+json."""
 
-    def __init__(self, status: int, kind: str, title: str, detail: str, **extra: Any) -> None:
+    def __init__(self, status: int, kind: str, title: str, detail: str, headers: dict[str, str] | None = None,
+                 **extra: Any) -> None:
         super().__init__(detail)
         self.status, self.kind, self.title, self.detail, self.extra = status, kind, title, detail, extra
+        self.headers = headers
 
     def body(self, instance: str | None = None) -> dict[str, Any]:
         body = {"type": PROBLEM_BASE + self.kind, "title": self.title, "status": self.status,
@@ -39,6 +41,8 @@ class Problem(Exception):
 
 def problem_response(problem: Problem, request: Request | None = None, headers: dict | None = None) -> Response:
     instance = str(request.url.path) if request is not None else None
+    if problem.headers:
+        headers = {**problem.headers, **(headers or {})}
     return Response(orjson.dumps(problem.body(instance)), status_code=problem.status,
                     media_type=MEDIA_TYPE, headers=headers)
 
@@ -75,15 +79,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        errors = []
-        for error in exc.errors():
-            location = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path")]
-            errors.append({"field": ".".join(location) or None, "message": error.get("msg"),
-                           "location": str(error.get("loc", ("?",))[0])})
-        first = errors[0] if errors else {"field": None, "message": "invalid request"}
-        detail = f"{first['field']}: {first['message']}" if first["field"] else str(first["message"])
-        return problem_response(Problem(422, "invalid-request", "Invalid request", detail,
-                                        field=first["field"], errors=errors), request)
+        return problem_response(validation_problem(exc.errors()), request)
 
     @app.exception_handler(ReferentielError)
     async def _referentiel(request: Request, exc: ReferentielError) -> Response:
@@ -94,3 +90,91 @@ def install(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> Response:  # pragma: no cover - last resort
         return problem_response(Problem(500, "internal-error", "Internal error",
                                         "The server failed to answer this request; it has been logged."), request)
+
+
+# -- validation errors a non-developer can act on ---------------------------------------------------
+
+_LOCATIONS = {"body": "the body", "query": "the query string", "path": "the address", "header": "a header",
+              "cookie": "a cookie"}
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    text = value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
+    text = "".join(c if c.isprintable() else "\ufffd" for c in text)
+    text = text if len(text) <= limit else text[:limit] + "…"
+    return repr(text) if isinstance(value, str) else text
+
+
+def _message(error: dict, field: str | None) -> str:
+    """One sentence naming the field, what is wrong and what is expected."""
+    kind, ctx, given = error.get("type", ""), error.get("ctx") or {}, error.get("input")
+    name = f"'{field}'" if field else "The value"
+    if kind == "missing":
+        return f"{name} is required: add it to {_LOCATIONS.get(error['location'], 'the request')}."
+    if kind == "json_invalid":
+        where = ctx.get("error", "")
+        return f"The body is not valid JSON ({where}); check the quotes, commas and brackets." if where else \
+            "The body is not valid JSON; check the quotes, commas and brackets."
+    if kind in ("model_attributes_type", "dict_type", "model_type"):
+        return f"{name if field else 'The body'} must be a JSON object ({{\"field\": value, ...}})."
+    if kind == "string_too_short":
+        return f"{name} must have at least {ctx.get('min_length')} character(s)."
+    if kind == "string_too_long":
+        return f"{name} must have at most {ctx.get('max_length')} characters (it has {len(str(given))})."
+    if kind == "too_short":
+        return f"{name} must have at least {ctx.get('min_length')} item(s)."
+    if kind == "too_long":
+        return f"{name} must have at most {ctx.get('max_length')} items."
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"{name} must be a whole number, not {_shown(given)}."
+    if kind in ("float_parsing", "float_type", "finite_number"):
+        return f"{name} must be a (finite) number, not {_shown(given)}."
+    if kind in ("bool_parsing", "bool_type"):
+        return f"{name} must be true or false, not {_shown(given)}."
+    if kind in ("string_type", "string_unicode"):
+        return f"{name} must be text, not {_shown(given)}."
+    if kind == "list_type":
+        return f"{name} must be a list ([...]), not {_shown(given)}."
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        word = {"greater_than_equal": "at least", "greater_than": "more than", "less_than_equal": "at most",
+                "less_than": "less than"}[kind]
+        bound = next(iter(ctx.values()), "?")
+        return f"{name} must be {word} {bound}, not {_shown(given)}."
+    if kind in ("literal_error", "enum"):
+        return f"{name} must be one of {ctx.get('expected', '?')}, not {_shown(given)}."
+    if kind == "extra_forbidden":
+        return f"{name} is not a known field: remove it."
+    if kind == "string_pattern_mismatch":
+        return f"{name} does not have the expected form ({ctx.get('pattern')})."
+    message = str(error.get("msg", "is invalid"))
+    return f"{name}: {message[0].lower() + message[1:] if message else 'is invalid'}."
+
+
+def validation_problem(raw_errors: Any) -> Problem:
+    """FastAPI/pydantic validation errors -> one 422 problem: ``detail`` is the first error as a
+    sentence that names the field; ``errors`` lists every one (``field``, ``location``, ``message``)."""
+    errors = []
+    for error in raw_errors:
+        loc = tuple(error.get("loc", ()))
+        location = str(loc[0]) if loc else "body"
+        parts = [str(p) for p in loc[1:]] if loc and loc[0] in _LOCATIONS else [str(p) for p in loc]
+        field = None if error.get("type") == "json_invalid" else (".".join(parts) or None)
+        error = {**error, "location": location}
+        errors.append({"field": field, "location": location, "message": _message(error, field),
+                       "type": error.get("type")})
+    first = errors[0] if errors else {"field": None, "message": "The request is invalid."}
+    detail = first["message"]
+    if len(errors) > 1:
+        detail += f" ({len(errors) - 1} more problem{'s' if len(errors) > 2 else ''} listed in 'errors'.)"
+    return Problem(422, "invalid-request", "Invalid request", detail, field=first["field"], errors=errors)
+
+
+PROBLEM_SCHEMA = {
+    "title": "Problem", "type": "object", "description": "RFC 9457 problem details",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                   "detail": {"type": "string"}, "instance": {"type": "string"},
+                   "field": {"type": ["string", "null"]},
+                   "suggestions": {"type": "array"}, "errors": {"type": "array", "items": {"type": "object"}}},
+    "additionalProperties": True,
+}

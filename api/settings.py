@@ -18,3 +18,13 @@ class Settings(BaseSettings):
     """Where built referentials and skill spaces are cached (default ``~/.cache/passerelles``)."""
     max_body_bytes: int = 5_000_000
     """Largest accepted request body (413 above)."""
+    max_ingest_bytes: int = 200_000_000
+    """Largest accepted body of a bulk ``...:ingest`` request (413 above)."""
+    public_referentiel: bool = True
+    """Referential endpoints (occupations, search, bridges, sectors, paths, graph, kits) open without
+    an API key; false: any valid key is needed (api/security.py)."""
+    rate_limit_per_minute: int = 600
+    """Default requests per minute of one API key (or one client address on public endpoints);
+    a key may carry its own (``passerelles keys create --rate N``). Per worker process."""
+    rate_limit_burst: int = 60
+    """Requests a key may send at once above its steady rate."""

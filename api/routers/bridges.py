@@ -11,9 +11,10 @@ from rapidfuzz import fuzz, process, utils
 from matching.passerelles import UnknownSector
 
 from ..problems import Problem, not_found
+from .. import security
 from ..state import AppState, get_state
 
-router = APIRouter(tags=["passerelles"])
+router = APIRouter(tags=["passerelles"], dependencies=[Depends(security.referential)])
 
 
 class SkillOut(BaseModel):

@@ -11,9 +11,10 @@ from ..kit_export import render
 from ..kit_sources import kit_inputs
 from ..kits import build_kit
 from ..problems import Problem
+from .. import security
 from ..state import AppState, get_state
 
-router = APIRouter(tags=["kits"])
+router = APIRouter(tags=["kits"], dependencies=[Depends(security.kits)])
 
 MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
          "html": "text/html; charset=utf-8", "json": "application/json", "csv": "application/zip"}

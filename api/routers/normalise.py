@@ -18,9 +18,10 @@ from pydantic import BaseModel, Field
 from matching.normalise import MAX_TEXT_CHARS, InvalidText, Match
 
 from ..problems import Problem
+from .. import security
 from ..state import AppState, get_state
 
-router = APIRouter(tags=["normalise"])
+router = APIRouter(tags=["normalise"], dependencies=[Depends(security.referential)])
 
 MAX_K = 50
 MAX_BATCH = 10_000

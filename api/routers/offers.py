@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from .. import security
 from ..pool import RecordError
 from ..problems import Problem
 from ..state import AppState, get_state
@@ -42,7 +43,9 @@ class OfferOut(OfferIn):
 
 
 @router.post("/offers", status_code=201, response_model=OfferOut)
-def create_offer(offer: OfferIn, state: Annotated[AppState, Depends(get_state)]) -> dict:
+def create_offer(offer: OfferIn, state: Annotated[AppState, Depends(get_state)],
+                 principal: Annotated[security.Principal, Depends(security.offers_create)]) -> dict:
+    offer = security.scope_offer(principal, offer)
     try:
         stored, _ = state.pool.put("offers", offer.model_dump(), create=True)
     except (Conflict, RecordError) as error:
@@ -50,7 +53,7 @@ def create_offer(offer: OfferIn, state: Annotated[AppState, Depends(get_state)])
     return stored
 
 
-@router.get("/offers/{id}", response_model=OfferOut)
+@router.get("/offers/{id}", response_model=OfferOut, dependencies=[Depends(security.offers)])
 def get_offer(id: str, state: Annotated[AppState, Depends(get_state)]) -> dict:
     stored = state.pool.get("offers", id)
     if stored is None:
@@ -59,7 +62,9 @@ def get_offer(id: str, state: Annotated[AppState, Depends(get_state)]) -> dict:
 
 
 @router.put("/offers/{id}", response_model=OfferOut, responses={201: {"model": OfferOut}})
-def put_offer(id: str, offer: OfferIn, response: Response, state: Annotated[AppState, Depends(get_state)]) -> dict:
+def put_offer(id: str, offer: OfferIn, response: Response, state: Annotated[AppState, Depends(get_state)],
+              principal: Annotated[security.Principal, Depends(security.offers)]) -> dict:
+    offer = security.scope_offer(principal, offer)
     if offer.id != id:
         raise Problem(422, "invalid-offer", "Invalid offer", f"The body's id {offer.id!r} is not the path's {id!r}.",
                       field="id")
@@ -71,21 +76,21 @@ def put_offer(id: str, offer: OfferIn, response: Response, state: Annotated[AppS
     return stored
 
 
-@router.delete("/offers/{id}", status_code=204)
+@router.delete("/offers/{id}", status_code=204, dependencies=[Depends(security.offers)])
 def delete_offer(id: str, state: Annotated[AppState, Depends(get_state)]) -> Response:
     if not state.pool.delete("offers", id):
         raise missing("offer", id)
     return Response(status_code=204)
 
 
-@router.post("/offers:ingest", response_model=IngestOut)
+@router.post("/offers:ingest", response_model=IngestOut, dependencies=[Depends(security.offers_ingest)])
 async def ingest_offers(request: Request, state: Annotated[AppState, Depends(get_state)],
                         mode: Annotated[str, Query(description="all: nothing if a row is rejected; valid")] = "all",
                         format: Annotated[str | None, Query(description="csv|jsonl|json|parquet")] = None) -> dict:
     return await ingest("offers", request, state, mode, format)
 
 
-@router.get("/offers/{id}/candidates")
+@router.get("/offers/{id}/candidates", dependencies=[Depends(security.offers)])
 def offer_candidates(id: str, state: Annotated[AppState, Depends(get_state)],
                      k: Annotated[int, Query(description=f"1 to {MAX_K}")] = 20,
                      radius: Annotated[float | None, Query(ge=0, le=1000,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
+from .. import security
 from ..problems import not_found
 from ..state import AppState, get_state
 
@@ -57,12 +58,12 @@ def health(state: AppState = Depends(get_state)) -> Health:
     return Health(status="ok", referentiel=r.source, fingerprint=r.fingerprint)
 
 
-@router.get("/referentiel", response_model=ReferentielInfo)
+@router.get("/referentiel", response_model=ReferentielInfo, dependencies=[Depends(security.referential)])
 def referentiel_info(state: AppState = Depends(get_state)) -> dict:
     return state.referentiel.describe()
 
 
-@router.get("/occupations/{code}", response_model=OccupationCard,
+@router.get("/occupations/{code}", response_model=OccupationCard, dependencies=[Depends(security.referential)],
             responses={404: {"description": "Unknown occupation code, with suggestions"}})
 def occupation(code: str, state: AppState = Depends(get_state)) -> dict:
     r = state.referentiel

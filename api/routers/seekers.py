@@ -19,6 +19,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from .. import security
 from ..pool import IngestError, RecordError, read_records
 from ..problems import Problem
 from ..state import AppState, get_state
@@ -112,7 +113,7 @@ def check_k(k: int) -> None:
         raise Problem(422, "invalid-request", "Invalid request", f"k must be between 1 and {MAX_K}", field="k")
 
 
-@router.post("/seekers", status_code=201, response_model=SeekerOut)
+@router.post("/seekers", status_code=201, response_model=SeekerOut, dependencies=[Depends(security.seekers)])
 def create_seeker(seeker: SeekerIn, state: Annotated[AppState, Depends(get_state)]) -> dict:
     try:
         stored, _ = state.pool.put("seekers", seeker.model_dump(), create=True)
@@ -121,7 +122,7 @@ def create_seeker(seeker: SeekerIn, state: Annotated[AppState, Depends(get_state
     return stored
 
 
-@router.get("/seekers/{id}", response_model=SeekerOut)
+@router.get("/seekers/{id}", response_model=SeekerOut, dependencies=[Depends(security.seekers)])
 def get_seeker(id: str, state: Annotated[AppState, Depends(get_state)]) -> dict:
     stored = state.pool.get("seekers", id)
     if stored is None:
@@ -129,7 +130,8 @@ def get_seeker(id: str, state: Annotated[AppState, Depends(get_state)]) -> dict:
     return stored
 
 
-@router.put("/seekers/{id}", response_model=SeekerOut, responses={201: {"model": SeekerOut}})
+@router.put("/seekers/{id}", response_model=SeekerOut, responses={201: {"model": SeekerOut}},
+            dependencies=[Depends(security.seekers)])
 def put_seeker(id: str, seeker: SeekerIn, response: Response, state: Annotated[AppState, Depends(get_state)]) -> dict:
     if seeker.id != id:
         raise Problem(422, "invalid-seeker", "Invalid seeker", f"The body's id {seeker.id!r} is not the path's {id!r}.",
@@ -142,21 +144,21 @@ def put_seeker(id: str, seeker: SeekerIn, response: Response, state: Annotated[A
     return stored
 
 
-@router.delete("/seekers/{id}", status_code=204)
+@router.delete("/seekers/{id}", status_code=204, dependencies=[Depends(security.seekers)])
 def delete_seeker(id: str, state: Annotated[AppState, Depends(get_state)]) -> Response:
     if not state.pool.delete("seekers", id):
         raise missing("seeker", id)
     return Response(status_code=204)
 
 
-@router.post("/seekers:ingest", response_model=IngestOut)
+@router.post("/seekers:ingest", response_model=IngestOut, dependencies=[Depends(security.seekers_ingest)])
 async def ingest_seekers(request: Request, state: Annotated[AppState, Depends(get_state)],
                          mode: Annotated[str, Query(description="all: nothing if a row is rejected; valid")] = "all",
                          format: Annotated[str | None, Query(description="csv|jsonl|json|parquet")] = None) -> dict:
     return await ingest("seekers", request, state, mode, format)
 
 
-@router.get("/seekers/{id}/offers")
+@router.get("/seekers/{id}/offers", dependencies=[Depends(security.seekers)])
 def seeker_offers(id: str, state: Annotated[AppState, Depends(get_state)],
                   k: Annotated[int, Query(description=f"1 to {MAX_K}")] = 10,
                   radius: Annotated[float | None, Query(ge=0, le=1000, description="km; default: the seeker's")] = None,
