@@ -201,7 +201,7 @@ class Round:
 @dataclass
 class Row:
     scenario: str
-    status: str  # ok | faster | REGRESSION | ERROR | new | gone | skipped | ref-error
+    status: str  # ok | faster | REGRESSION | ERROR | new | gone | skipped | ref-error | noise
     threshold: float | None = None
     rounds: list[Round] = field(default_factory=list)
     counters_current: dict[str, Any] = field(default_factory=dict)
@@ -276,8 +276,14 @@ def _setup_both(name: str, current: Side, reference: Side, quick: bool, row: Row
 
 
 def gate_scenario(name: str, current: Side, reference: Side, settings: Settings,
-                  log: Callable[[str], None] = lambda _: None, budget_s: float | None = None) -> Row:
-    """Compare one scenario present in both trees (``budget_s`` overrides ``settings.budget_s``)."""
+                  log: Callable[[str], None] = lambda _: None, budget_s: float | None = None,
+                  identical: bool = False) -> Row:
+    """Compare one scenario present in both trees (``budget_s`` overrides ``settings.budget_s``).
+
+    ``identical``: both trees hold the same files (HEAD is the reference and nothing is changed
+    or untracked), so a difference can only be machine noise: what would be a ``REGRESSION`` is
+    reported as ``noise`` (with its figures), not failed.
+    """
     declared = [float(side.hello["scenarios"][name].get("threshold", settings.default_threshold))
                 for side in (current, reference)]
     threshold = min(declared)
@@ -302,7 +308,8 @@ def gate_scenario(name: str, current: Side, reference: Side, settings: Settings,
                     side.restart()
                 if _setup_both(name, current, reference, settings.quick, row) is None:
                     return row
-            row.rounds.append(measure_round(current, reference, number, pairs * settings.remeasure_factor))
+            more = max(pairs, settings.min_pairs * 3 // settings.remeasure_factor) * settings.remeasure_factor
+            row.rounds.append(measure_round(current, reference, number, min(more, 2 * settings.max_pairs)))
         counted_a = _ask_ok(current, cmd="counters")
         counted_b = _ask_ok(reference, cmd="counters")
     except ScenarioError as error:
@@ -321,7 +328,12 @@ def gate_scenario(name: str, current: Side, reference: Side, settings: Settings,
         row.notes.append(f"time ratio {row.rounds[0].ratio:.2f} (min {row.rounds[0].min_ratio:.2f}) > "
                          f"{threshold:.2f}, re-measured {row.rounds[1].ratio:.2f} (min {row.rounds[1].min_ratio:.2f}, "
                          f"{verdict})")
-    if slow or row.counters_grown:
+    if (slow or row.counters_grown) and identical:
+        row.status = "noise"
+        row.notes.append("the two trees hold the same files: this difference is machine noise, not failed"
+                         + (f" (work counters that vary between runs: {'; '.join(row.counters_grown)})"
+                            if row.counters_grown else ""))
+    elif slow or row.counters_grown:
         row.status = "REGRESSION"
         if slow:
             row.notes.append(f"slower: median ratio {row.rounds[-1].ratio:.2f} > limit {threshold:.2f}")
@@ -343,7 +355,8 @@ def _recover(sides: tuple[Side, ...], log: Callable[[str], None]) -> None:
 
 
 def run_gate(current: Side, reference: Side, settings: Settings, only: list[str] | None = None,
-             log: Callable[[str], None] = lambda _: None, clock: Callable[[], float] = time.monotonic) -> list[Row]:
+             log: Callable[[str], None] = lambda _: None, clock: Callable[[], float] = time.monotonic,
+             identical: bool = False) -> list[Row]:
     """Every scenario of either tree, in the current tree's registration order.
 
     Within ``settings.time_limit_s`` (counted from this call): each scenario's measuring budget is
@@ -375,7 +388,7 @@ def run_gate(current: Side, reference: Side, settings: Settings, only: list[str]
             budget = min(budget, max(0.0, left / (4 * remaining)))
         log(f"gate: {name} ...")
         try:
-            rows.append(gate_scenario(name, current, reference, settings, log, budget_s=budget))
+            rows.append(gate_scenario(name, current, reference, settings, log, budget_s=budget, identical=identical))
         except WorkerFailed as error:
             if error.label == "reference":
                 rows.append(Row(scenario=name, status="ref-error", notes=[f"(not failed) {error}"]))
@@ -553,6 +566,16 @@ def _dirty(repo: Path) -> bool:
         return False
 
 
+def same_files(sha: str, repo: Path = ROOT) -> bool:
+    """True when the working tree holds exactly the files of ``sha``: HEAD is ``sha`` and nothing
+    is modified or untracked (ignored files such as .venv or benchmarks/results do not count)."""
+    try:
+        return (_git("rev-parse", "HEAD", cwd=repo) == sha
+                and not _git("status", "--porcelain", "--untracked-files=all", cwd=repo))
+    except UsageError:
+        return False
+
+
 def _terminate(signum: int, _frame: Any) -> None:
     raise SystemExit(128 + signum)  # runs the finally blocks: workers stopped, worktree removed
 
@@ -587,6 +610,7 @@ def main(argv: list[str] | None = None) -> int:
     worktree = scratch / "tree"
     sides: list[TreeProcess] = []
     rows: list[Row] = []
+    identical = False
     blas: dict[str, Any] = {}
     threads: dict[str, Any] = {}
     try:
@@ -595,7 +619,9 @@ def main(argv: list[str] | None = None) -> int:
         except UsageError as error:
             print(f"gate: error: cannot check the reference {sha[:12]} out: {error}", file=sys.stderr)
             return 2
-        log(f"gate: reference {sha[:12]} ({how}) in {worktree} ({checkout})")
+        identical = same_files(sha)
+        log(f"gate: reference {sha[:12]} ({how}) in {worktree} ({checkout})"
+            + ("; the current tree holds the same files" if identical else ""))
         for label, root in (("current", ROOT), ("reference", worktree)):
             (scratch / label).mkdir(exist_ok=True)
             try:
@@ -627,7 +653,7 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             return 2
         if reference is not None:
-            rows = run_gate(current, reference, settings, args.only, log)
+            rows = run_gate(current, reference, settings, args.only, log, identical=identical)
         else:
             rows = [Row(scenario=name, status="new", notes=["the reference worker did not start"])
                     for name in current.hello["scenarios"] if not args.only or name in args.only]
@@ -649,8 +675,8 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
     failed = [row for row in rows if row.failed]
     mode = "quick" if args.quick else "full"
-    print(f"gate ({mode}): current tree {ROOT}{' (uncommitted changes)' if _dirty(ROOT) else ''} "
-          f"vs reference {sha[:12]} ({how})")
+    state = " (the same files)" if identical else " (uncommitted changes)" if _dirty(ROOT) else ""
+    print(f"gate ({mode}): current tree {ROOT}{state} vs reference {sha[:12]} ({how})")
     print(table(rows))
     pools = sorted({f"{p.get('internal_api')} {p.get('version')} ({p.get('num_threads')} thread"
                     f"{'s' if p.get('num_threads') != 1 else ''})" for pools in blas.values() for p in pools or ()})
@@ -666,7 +692,8 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or ROOT / "benchmarks" / "results" / f"gate-{time.strftime('%Y%m%d-%H%M%S')}.json"
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps({"reference": sha, "how": how, "current": str(ROOT), "mode": mode,
+        out.write_text(json.dumps({"reference": sha, "how": how, "current": str(ROOT), "identical": identical,
+                                   "mode": mode,
                                    "settings": asdict(settings), "seconds": elapsed, "passed": not failed,
                                    "blas": blas, "threads": threads, "driver_threads": thread_settings(),
                                    "rows": [asdict(row) for row in rows]}, indent=2))

@@ -142,7 +142,7 @@ def _worktrees(repo: Path) -> str:
 def test_gate_fails_when_the_real_skill_space_fit_is_made_twice_as_slow(project_repo: Path, rome_dir: Path) -> None:
     space = project_repo / "matching" / "space.py"
     space.write_text(space.read_text() + SLOW_FIT)  # uncommitted: the current tree differs from main
-    done = run_gate(project_repo, "--only", "skill_space_fit", modules="benchmarks.scenarios.space", budget="1.0",
+    done = run_gate(project_repo, "--only", "skill_space_fit", modules="benchmarks.scenarios.space", budget="0.5",
                     env={"PASSERELLES_ROME_DIR": str(rome_dir)})
     assert done.returncode == 1, done.stdout + done.stderr
     assert "gate: FAIL" in done.stdout and "REGRESSION" in done.stdout
@@ -152,6 +152,7 @@ def test_gate_fails_when_the_real_skill_space_fit_is_made_twice_as_slow(project_
     assert all(r["ratio"] > 1.5 and r["min_ratio"] > 1.5 for r in row["rounds"])
     assert any("slower" in note for note in row["notes"]) and any("confirmed" in n for n in row["notes"])
     assert row["counters_current"]["links_scanned"] == row["counters_reference"]["links_scanned"]
+    assert _report(project_repo)["identical"] is False
     assert len(_worktrees(project_repo).splitlines()) == 1  # the reference worktree is gone
 
 
@@ -166,6 +167,7 @@ def test_gate_passes_on_an_unchanged_tree_and_removes_its_worktree(toy_repo: Pat
     assert row["counters_current"]["read_bytes"] == 0  # (Linux) no file read by an argsort
     assert _row(toy_repo, "toy_needs_data")["status"] == "skipped"  # its data is absent: reported, not failed
     report = _report(toy_repo)
+    assert report["identical"] is True and "(the same files)" in done.stdout  # HEAD = main, nothing changed
     assert report["threads"]["current"]["OMP_NUM_THREADS"] == report["threads"]["reference"]["OMP_NUM_THREADS"] == "1"
     assert all(pool["num_threads"] == 1 for pool in report["blas"]["current"])
     assert len(_worktrees(toy_repo).splitlines()) == 1  # only the main checkout is left

@@ -56,7 +56,14 @@ def test_a_confirmed_2x_slowdown_fails_after_a_re_measurement() -> None:
     row = gate_scenario("s", current, reference, FAST)
     assert row.status == "REGRESSION" and row.failed
     assert [round(r.ratio, 2) for r in row.rounds] == [2.0, 2.0]
-    assert row.rounds[1].pairs == 2 * row.rounds[0].pairs
+    assert row.rounds[1].pairs >= 2 * row.rounds[0].pairs
+
+
+def test_between_identical_trees_a_slowdown_is_noise_not_a_regression() -> None:
+    current, reference = sides({"seconds": lambda i: 2e-3, "counters": {"postings_touched": 101}})
+    row = gate_scenario("s", current, reference, FAST, identical=True)
+    assert row.status == "noise" and not row.failed and len(row.rounds) == 2
+    assert "same files" in row.notes[-1] and "postings_touched 100 -> 101" in row.notes[-1]
 
 
 def test_a_slowdown_that_the_re_measurement_does_not_confirm_is_noise() -> None:
