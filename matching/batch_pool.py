@@ -190,7 +190,7 @@ def prefilter_vectors(seekers: SeekerSet | None, offers: OfferSet | None, bridge
 @numba.njit(nogil=True)
 def _pair_kernel(rows, cols, s_ptr, s_idx, q_ptr, q_occ, s_lat, s_lon, s_rad,
                  o_ptr, o_idx, o_cov, o_must, f_occ, f_start, f_len, flags, lat, lon, radius, has_must,
-                 bridge, alpha, beta, must_penalty, dist_decay, out):
+                 bridge, alpha, beta, must_penalty, dist_decay, out, o_n, allowance, breadth_power):
     need = np.uint8(3)
     no_must = np.zeros(0, dtype=np.uint8)
     bvec = np.zeros(bridge.shape[1], dtype=np.float32)
@@ -224,7 +224,8 @@ def _pair_kernel(rows, cols, s_ptr, s_idx, q_ptr, q_occ, s_lat, s_lon, s_rad,
                 acc += np.float32(1.0) * o_cov[j]
                 accm += np.float32(1.0) * o_must[j]
         sc = _score(c, acc - 1.0, accm, f_occ, f_start, f_len, bvec, flags, need, lat, lon, radius,
-                    s_lat[r], s_lon[r], s_rad[r], has_must, False, False, alpha, beta, must_penalty, dist_decay)
+                    s_lat[r], s_lon[r], s_rad[r], has_must, False, False, alpha, beta, must_penalty, dist_decay,
+                    o_n, s_ptr[r + 1] - s_ptr[r], False, allowance, breadth_power)
         out[p] = np.float32(sc) if sc > 0.0 else np.float32(0.0)
     return out
 
@@ -257,6 +258,9 @@ def pair_scorer(seekers: SeekerSet, offers: OfferSet, matcher) -> "callable":
                             offers.skills.data, offers.must, f_occ, f_start, f_len, flags,
                             offers.lat.astype(np.float32), offers.lon.astype(np.float32), radius,
                             offers.has_must, bridge, float(matcher.alpha), float(matcher.beta),
-                            float(matcher.must_penalty), float(matcher.dist_decay), out)
+                            float(matcher.must_penalty), float(matcher.dist_decay), out,
+                            np.diff(offers.skills.indptr).astype(np.int32),
+                            float(getattr(matcher, "breadth_allowance", float("inf"))),
+                            float(getattr(matcher, "breadth_power", 0.5)))
 
     return scorer

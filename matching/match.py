@@ -7,11 +7,18 @@
 
 The score of a seeker ``s`` for an offer ``o`` (all terms in [0, 1])::
 
-    score = (ALPHA * coverage + BETA * bridge) * must_factor * distance_factor
+    score = (ALPHA * coverage * breadth + BETA * bridge) * must_factor * distance_factor
 
 - ``coverage``: share of the offer's requirement weight that ``s`` holds. A requirement weighs the
   skill's weight in the space (IDF x kind, ``SkillSpace.skill_weight``), x ``DESIRED_FACTOR`` (0.5)
   for a desired skill, x 1 for a must-have.
+- ``breadth`` (no breadth bias, issue 12): 1 while the seeker lists at most ``allowance`` skills,
+  then ``(allowance / n_skills) ** 0.5``; ``allowance`` is the number of skills of the broadest
+  occupations of the referential (95th percentile: 82 on ROME v460, 43 on the demo) or the offer's
+  own number of requirements if larger. Coverage alone made breadth free: a seeker listing every
+  skill covered every offer, and one holding an offer's skills plus 200 unrelated ones tied with
+  one holding exactly them (the tie then went to the smaller key). Now adding skills never raises
+  a score unless they cover a requirement, and a long list costs coverage credit.
 - ``bridge``: the best bridge score from one of the seeker's occupations (current or past) toward the
   offer's occupation (``BridgeModel.scores_from``; 1 for the same occupation). This is what makes a
   food-industry line operator surface for a metallurgy line-operator offer although ROME gives the
@@ -41,6 +48,7 @@ import threading
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 from numba import njit
 
 from .pool import ALIVE, VISIBLE, Profile, ProfileIndex
@@ -50,6 +58,8 @@ BETA: float = 0.4
 MUST_PENALTY: float = 0.5
 DESIRED_FACTOR: float = 0.5
 DIST_DECAY: float = 0.3
+BREADTH_QUANTILE: float = 0.95
+BREADTH_POWER: float = 0.5
 MIN_BRIDGE: float = 0.05
 """Occupations whose bridge toward the query is below this are not walked in phase 2."""
 EARTH_KM: float = 6371.0088
@@ -104,10 +114,20 @@ def _push(hs, hk, hslot, size, score, key, slot):
     return size
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _breadth(n_seeker, n_offer, allowance, power):
+    """Breadth factor on coverage (issue 12): 1 up to max(allowance, n_offer) skills, then (that / n) ** power."""
+    limit = max(allowance, float(n_offer))
+    if n_seeker <= limit:
+        return 1.0
+    return (limit / n_seeker) ** power
+
+
+@njit(cache=True, inline="always")
 def _score(slot, cov, mustcov, f_occ, f_start, f_len, bridge, flags, need, lat, lon, radius,
            q_lat, q_lon, q_radius, cand_has_must, query_has_must, require_must,
-           alpha, beta, must_penalty, dist_decay):
+           alpha, beta, must_penalty, dist_decay, cand_len, q_len, cand_is_seeker, allowance, power):
+    """Score of one candidate, -1 when filtered out. Cheapest checks first (flags, latitude band)."""
     if (flags[slot] & need) != need:
         return -1.0
     has_must = query_has_must
@@ -115,39 +135,58 @@ def _score(slot, cov, mustcov, f_occ, f_start, f_len, bridge, flags, need, lat, 
         has_must = cand_has_must[slot] != 0
     if has_must and require_must and mustcov < 0.9999:
         return -1.0
+    rad = q_radius
+    if math.isnan(rad):
+        rad = radius[slot]
+    df = 1.0
+    la = lat[slot]
+    if not (math.isnan(q_lat) or math.isnan(la)):
+        if not math.isnan(rad):
+            # the great-circle distance is at least the latitude difference: a cheap rejection
+            if abs(la - q_lat) * 111.19492 > rad + 0.01:
+                return -1.0
+            d = _haversine(q_lat, q_lon, la, lon[slot])
+            if d > rad:
+                return -1.0
+            if rad > 0:
+                df = 1.0 - dist_decay * d / rad
     b = 0.0
     s = f_start[slot]
     for j in range(s, s + f_len[slot]):
         v = bridge[f_occ[j]]
         if v > b:
             b = v
-    rad = q_radius
-    if math.isnan(rad):
-        rad = radius[slot]
-    df = 1.0
-    if not (math.isnan(q_lat) or math.isnan(lat[slot])):
-        d = _haversine(q_lat, q_lon, lat[slot], lon[slot])
-        if not math.isnan(rad):
-            if d > rad:
-                return -1.0
-            if rad > 0:
-                df = 1.0 - dist_decay * d / rad
     mf = 1.0
     if has_must:
         mf = 1.0 - must_penalty * (1.0 - min(mustcov, 1.0))
-    return math.floor((alpha * min(cov, 1.0) + beta * b) * mf * df * 1e5 + 0.5) * 1e-5
+    g = 1.0
+    if cov > 0.0:
+        if cand_is_seeker:
+            g = _breadth(cand_len[slot], q_len, allowance, power)
+        else:
+            g = _breadth(q_len, cand_len[slot], allowance, power)
+    return math.floor((alpha * min(cov, 1.0) * g + beta * b) * mf * df * 1e5 + 0.5) * 1e-5
+
+
+N_BUCKETS = 128
 
 
 @njit(cache=True, nogil=True)
 def _topk(q_terms, q_cov, q_must, p_ids, p_cov, p_must, p_start, p_len,
           o_ids, o_start, o_len, f_occ, f_start, f_len, bridge, src_order,
           flags, need, lat, lon, radius, q_lat, q_lon, q_radius, cand_has_must, query_has_must,
-          require_must, alpha, beta, must_penalty, dist_decay, keys, acc, accm, touched, k):
-    """Exact top-k. Returns (scores, keys, slots, n_scored, n_postings). Leaves acc/accm zeroed."""
+          require_must, alpha, beta, must_penalty, dist_decay, keys, acc, accm, touched, k,
+          cand_len, q_len, cand_is_seeker, allowance, power):
+    """Exact top-k. Returns (scores, keys, slots, n_by_skill, n_scored, n_postings). Leaves acc/accm zeroed.
+
+    Phase 1 accumulates coverage (acc = 1 + coverage marks a touched slot), then scores touched
+    candidates in decreasing order of their upper bound ``(alpha * coverage + beta) * must_factor``
+    (a counting sort into buckets), stopping once the k-th score beats the next bucket's bound.
+    Phase 2 walks bridged occupations for untouched candidates while their bound can still win.
+    """
     weighted = p_cov.shape[0] > 0
     nt = 0
     n_post = 0
-    # phase 1: coverage over the skill postings (acc = 1 + coverage marks a touched slot)
     for i in range(q_terms.shape[0]):
         t = q_terms[i]
         s = p_start[t]
@@ -167,22 +206,53 @@ def _topk(q_terms, q_cov, q_must, p_ids, p_cov, p_must, p_start, p_len,
             else:
                 acc[slot] += qc
                 accm[slot] += qm
+    # upper bound of each touched candidate, counting-sorted into buckets (best first)
+    counts = np.zeros(N_BUCKETS + 1, dtype=np.int64)
+    bucket = np.empty(nt, dtype=np.int32)
+    top = alpha + beta
+    for i in range(nt):
+        slot = touched[i]
+        has_must = query_has_must
+        if cand_has_must.shape[0] > 0:
+            has_must = cand_has_must[slot] != 0
+        ub = alpha * min(acc[slot] - 1.0, 1.0) + beta
+        if has_must:
+            ub *= 1.0 - must_penalty * (1.0 - min(accm[slot], 1.0))
+        b = N_BUCKETS - 1 - min(int(ub / top * N_BUCKETS), N_BUCKETS - 1)
+        bucket[i] = b
+        counts[b + 1] += 1
+    for b in range(N_BUCKETS):
+        counts[b + 1] += counts[b]
+    order = np.empty(nt, dtype=np.int32)
+    fill = counts[:N_BUCKETS].copy()
+    for i in range(nt):
+        order[fill[bucket[i]]] = touched[i]
+        fill[bucket[i]] += 1
     hs = np.empty(k, dtype=np.float32)
     hk = np.empty(k, dtype=np.int64)
     hslot = np.empty(k, dtype=np.int32)
     size = 0
-    for i in range(nt):
-        slot = touched[i]
-        sc = _score(slot, acc[slot] - 1.0, accm[slot], f_occ, f_start, f_len, bridge, flags, need, lat, lon,
-                    radius, q_lat, q_lon, q_radius, cand_has_must, query_has_must, require_must,
-                    alpha, beta, must_penalty, dist_decay)
-        if sc > 0.0:
-            size = _push(hs, hk, hslot, size, np.float32(sc), keys[slot], slot)
-    n_phase1 = nt
+    n_scored = 0
+    for b in range(N_BUCKETS):
+        bound = top * (N_BUCKETS - b) / N_BUCKETS + 1e-5
+        if size == k and hs[0] > bound:
+            break
+        for i in range(counts[b], counts[b + 1]):
+            slot = order[i]
+            n_scored += 1
+            sc = _score(slot, acc[slot] - 1.0, accm[slot], f_occ, f_start, f_len, bridge, flags, need, lat, lon,
+                        radius, q_lat, q_lon, q_radius, cand_has_must, query_has_must, require_must,
+                        alpha, beta, must_penalty, dist_decay, cand_len, q_len, cand_is_seeker, allowance, power)
+            if sc > 0.0:
+                size = _push(hs, hk, hslot, size, np.float32(sc), keys[slot], slot)
+    n_phase1 = n_scored
     # phase 2: candidates sharing no skill, through the bridged occupations, best bridge first
+    mf0 = 1.0
+    if query_has_must and cand_has_must.shape[0] == 0:
+        mf0 = 1.0 - must_penalty
     for idx in range(src_order.shape[0]):
         a = src_order[idx]
-        bound = np.float32(beta * bridge[a])
+        bound = beta * bridge[a] * mf0 + 1e-5
         if size == k and hs[0] > bound:
             break
         if require_must and query_has_must:
@@ -197,15 +267,16 @@ def _topk(q_terms, q_cov, q_must, p_ids, p_cov, p_must, p_start, p_len,
             acc[slot] = 1.0
             touched[nt] = slot
             nt += 1
-            sc = _score(slot, 0.0, 0.0, f_occ, f_start, f_len, bridge, flags, need, lat, lon, radius,
-                        q_lat, q_lon, q_radius, cand_has_must, query_has_must, require_must,
-                        alpha, beta, must_penalty, dist_decay)
+            n_scored += 1
+            sc = _score(slot, 0.0, 0.0, f_occ, f_start, f_len, bridge, flags, need, lat, lon,
+                        radius, q_lat, q_lon, q_radius, cand_has_must, query_has_must, require_must,
+                        alpha, beta, must_penalty, dist_decay, cand_len, q_len, cand_is_seeker, allowance, power)
             if sc > 0.0:
                 size = _push(hs, hk, hslot, size, np.float32(sc), keys[slot], slot)
     for i in range(nt):
         acc[touched[i]] = 0.0
         accm[touched[i]] = 0.0
-    return hs[:size], hk[:size], hslot[:size], n_phase1, nt, n_post
+    return hs[:size], hk[:size], hslot[:size], n_phase1, n_scored, n_post
 
 
 @dataclass(frozen=True)
@@ -267,6 +338,10 @@ class PoolMatcher:
     desired_factor: float = DESIRED_FACTOR
     dist_decay: float = DIST_DECAY
     min_bridge: float = MIN_BRIDGE
+    breadth_allowance: float = float("inf")
+    """Skills a seeker may list before his coverage credit shrinks (``fit``: the referential's
+    BREADTH_QUANTILE of skills per occupation); inf disables the breadth factor."""
+    breadth_power: float = BREADTH_POWER
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     last_stats: QueryStats | None = None
 
@@ -279,6 +354,9 @@ class PoolMatcher:
             matrix = np.stack([np.asarray(bridges.scores_from(a)) for a in range(n)])
         bridge = np.clip(np.asarray(matrix, dtype=np.float32), 0.0, 1.0).copy()
         np.fill_diagonal(bridge, 1.0)
+        if "breadth_allowance" not in params:
+            per_occupation = np.diff(sp.csr_array(space.raw).indptr)
+            params["breadth_allowance"] = float(np.quantile(per_occupation, BREADTH_QUANTILE)) if len(per_occupation) else float("inf")
         return cls(skill_weight=np.asarray(space.skill_weight, dtype=np.float32), bridge=bridge, **params)
 
     # ---- profiles ---------------------------------------------------------------------------
@@ -327,7 +405,8 @@ class PoolMatcher:
 
     # ---- queries ----------------------------------------------------------------------------
     def _run(self, index: ProfileIndex, q_terms, q_cov, q_must, bridge_vec, q_lat, q_lon, q_radius,
-             cand_has_must, query_has_must, require_must, need, k) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+             cand_has_must, query_has_must, require_must, need, k, cand_is_seeker: bool = True
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
         order = np.argsort(-bridge_vec, kind="stable").astype(np.int32)
@@ -341,10 +420,12 @@ class PoolMatcher:
                 sp.columns[0], sp.columns[1] if weighted else _EMPTY_F32, sp.columns[2] if weighted else _EMPTY_F32,
                 sp.start, sp.length, oc.columns[0], oc.start, oc.length,
                 fo.columns[0], fo.start, fo.length, bridge_vec.astype(np.float32), order,
-                index.flags, np.uint8(need), index.lat, index.lon, index.radius,
+                index.flags, np.uint8(need), index.lat, index.lon, index.radius,  # views of one (n, 4) array
                 float(q_lat), float(q_lon), float(q_radius), cand_has_must, bool(query_has_must),
                 bool(require_must), self.alpha, self.beta, self.must_penalty, self.dist_decay,
-                index.keys, acc, accm, touched, int(k))
+                index.keys, acc, accm, touched, int(k),
+                index.skills.length, int(len(q_terms)), bool(cand_is_seeker), float(self.breadth_allowance),
+                float(self.breadth_power))
         self.last_stats = QueryStats(int(n1), int(nt), int(npost))
         rank = np.lexsort((hk, -hs))
         return hs[rank], hk[rank], hslot[rank]
@@ -372,9 +453,14 @@ class PoolMatcher:
         has_must = _offer_has_must(offers)
         need = ALIVE | (VISIBLE if open_only else 0)
         scores, keys, _ = self._run(offers, np.asarray(seeker.skills), ones, ones, np.ascontiguousarray(bridge_vec),
-                                    seeker.lat, seeker.lon, radius, has_must, False, require_must, need, k)
+                                    seeker.lat, seeker.lon, radius, has_must, False, require_must, need, k,
+                                    cand_is_seeker=False)
         return [self.explain(seeker, offers.profile(int(key)), int(key), float(score), radius, seeker_is_query=True)
                 for score, key in zip(scores, keys)]
+
+    def breadth(self, n_seeker: int, n_offer: int) -> float:
+        """The breadth factor on a seeker's coverage (see the module docstring), in (0, 1]."""
+        return float(_breadth(int(n_seeker), int(n_offer), float(self.breadth_allowance), float(self.breadth_power)))
 
     # ---- explanation ------------------------------------------------------------------------
     def explain(self, seeker: Profile, offer: Profile, key: int, score: float | None = None,
@@ -399,7 +485,8 @@ class PoolMatcher:
             if distance is not None and not math.isnan(radius):
                 df = 0.0 if distance > radius else (1.0 - self.dist_decay * distance / radius if radius > 0 else 1.0)
             mf = 1.0 - self.must_penalty * (1.0 - min(must_cov, 1.0)) if must_cov is not None else 1.0
-            score = math.floor((self.alpha * min(coverage, 1.0) + self.beta * bridge) * mf * df * 1e5 + 0.5) * 1e-5
+            g = self.breadth(len(seeker.skills), len(offer.skills)) if coverage > 0 else 1.0
+            score = math.floor((self.alpha * min(coverage, 1.0) * g + self.beta * bridge) * mf * df * 1e5 + 0.5) * 1e-5
         order = np.lexsort((offer.skills, -offer.cov, ~must_flags))
         matched = tuple(SkillHit(int(offer.skills[i]), float(offer.cov[i]), bool(must_flags[i])) for i in order if held[i])
         missing = tuple(SkillHit(int(offer.skills[i]), float(offer.cov[i]), bool(must_flags[i])) for i in order if not held[i])
