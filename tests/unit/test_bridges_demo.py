@@ -151,3 +151,17 @@ def test_a_generic_csv_referential_with_real_valued_weights(demo, tmp_path):
     assert len(found) == 5 and all(p.viability for p in found)
     plain = BridgeModel.from_referentiel(demo)
     assert not np.allclose(plain.similarity_matrix, model.similarity_matrix)
+
+
+def test_without_sectors_cross_sector_means_another_professional_domain(demo):
+    from referentiels.model import Referentiel
+
+    r = Referentiel.from_tables(name="no sectors", version="1", source="test", occupations=demo.occupations,
+                                skills=demo.skills, links=demo.links, titles=demo.titles)
+    space = SkillSpace.from_referentiel(r)
+    model = BridgeModel.from_referentiel(r, space)
+    assert not model.learned and "sectors" not in model.signals
+    index = PasserelleIndex.fit(r, space, model)
+    a = r.occupation_row("H2102")
+    found = index.query(a, 10, cross_sector_only=True)
+    assert found and all(p.domain != "H21" and p.sectors == () and p.viability is None for p in found)
