@@ -92,7 +92,7 @@ class PasserelleIndex:
         principal:     (n, n_sectors) bool, sector is principal for the occupation
         skill_codes, skill_labels, skill_kinds: (n_skills,) object arrays
         raw, core:     the space's (n, n_skills) float32 CSR weights and core flags
-        bridges:       the bridge model (``scores_from``, ``similarity_from``, ``coverage_from``)
+        bridges:       the bridge model (``scores_from``, ``similarity``, ``coverage``, ``related``)
         labeller:      a ``matching.calibration.BridgeLabeller`` or None (viability then None)
     """
 
