@@ -502,19 +502,25 @@ class SecurityMiddleware:
                 break
         state = scope.setdefault("state", {})
         received = 0
-        started = False
+        started = exceeded = False
 
         async def limited_receive() -> dict:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    exceeded = True
                     raise _TooLarge()
             return message
 
-        async def audited_send(message: dict) -> None:
+        async def guarded_send(message: dict) -> None:
             nonlocal started
+            if exceeded:  # whatever the app answers to the interrupted body, the answer is 413
+                if not started:
+                    started = True
+                    await self._send_413(scope, send, limit)
+                return
             if message["type"] == "http.response.start":
                 started = True
                 resource = state.get("audit")
@@ -523,10 +529,11 @@ class SecurityMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, audited_send)
+            await self.app(scope, limited_receive, guarded_send)
         except _TooLarge:
-            if not started:
-                await self._send_413(scope, send, limit)
+            pass
+        if exceeded and not started:
+            await self._send_413(scope, send, limit)
 
     def _audit(self, scope: dict, state: dict, resource: str, status: int) -> None:
         principal = state.get("principal") or ANONYMOUS

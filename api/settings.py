@@ -23,8 +23,8 @@ class Settings(BaseSettings):
     public_referentiel: bool = True
     """Referential endpoints (occupations, search, bridges, sectors, paths, graph, kits) open without
     an API key; false: any valid key is needed (api/security.py)."""
-    rate_limit_per_minute: int = 600
+    rate_limit_per_minute: int = 1200
     """Default requests per minute of one API key (or one client address on public endpoints);
     a key may carry its own (``passerelles keys create --rate N``). Per worker process."""
-    rate_limit_burst: int = 60
+    rate_limit_burst: int = 300
     """Requests a key may send at once above its steady rate."""

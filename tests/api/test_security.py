@@ -1,0 +1,245 @@
+"""Access control on the real routes: roles, employer scoping, revocation, rate limits, audit log,
+public/protected referential, body size limit (api/security.py)."""
+
+from __future__ import annotations
+
+import sqlite3
+import warnings
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.security import KeyStore
+from api.settings import Settings
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+PROBLEM = "application/problem+json"
+
+
+def bearer(key: str) -> dict:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    database = tmp_path_factory.mktemp("db") / "p.sqlite3"
+    settings = Settings(referentiel="demo", database=database, rate_limit_per_minute=1_000_000,
+                        rate_limit_burst=100_000, max_body_bytes=100_000)
+    app = create_app(settings)
+    keys = app.state.security.keys
+    made = {role: keys.create(role)[0] for role in ("counsellor", "federation", "admin")}
+    made["employer_a"] = keys.create("employer", employer="EMP-A")[0]
+    made["employer_b"] = keys.create("employer", employer="EMP-B")[0]
+    with TestClient(app) as client:
+        seeker = {"id": "S-1", "occupation": "H2102", "skills": [], "consent": True}
+        assert client.post("/seekers", json=seeker, headers=bearer(made["counsellor"])).status_code == 201
+        offer = {"id": "O-A", "occupation": "H2102", "must": []}
+        response = client.post("/offers", json=offer, headers=bearer(made["employer_a"]))
+        assert response.status_code == 201, response.text
+        yield {"client": client, "keys": made, "app": app, "database": database}
+
+
+def test_no_key_is_401_problem(env):
+    response = env["client"].get("/seekers/S-1")
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body = response.json()
+    assert body["type"].endswith("/unauthorized") and "API key" in body["detail"]
+
+
+def test_unknown_and_malformed_keys_are_401(env):
+    client = env["client"]
+    for key in ("nope", "psl_00000000_" + "A" * 43, "' OR 1=1 --", ("psl_" + "é" * 50).encode("latin-1")):
+        response = client.get("/seekers/S-1", headers={"X-API-Key": key})
+        assert response.status_code == 401, key
+
+
+def test_both_header_forms_are_accepted(env):
+    client, key = env["client"], env["keys"]["counsellor"]
+    assert client.get("/seekers/S-1", headers=bearer(key)).status_code == 200
+    assert client.get("/seekers/S-1", headers={"X-API-Key": key}).status_code == 200
+
+
+def test_federation_key_reading_a_seeker_is_403(env):
+    response = env["client"].get("/seekers/S-1", headers=bearer(env["keys"]["federation"]))
+    assert response.status_code == 403
+    body = response.json()
+    assert body["type"].endswith("/forbidden") and "federation" in body["detail"]
+    assert body["allowed_roles"] == ["counsellor"]
+    # nor their matches, nor an offer's candidates, nor ingest
+    client, key = env["client"], env["keys"]["federation"]
+    assert client.get("/seekers/S-1/offers", headers=bearer(key)).status_code == 403
+    assert client.get("/offers/O-A/candidates", headers=bearer(key)).status_code == 403
+    assert client.post("/seekers:ingest", content=b"[]", headers={**bearer(key), "content-type": "application/json"}
+                       ).status_code == 403
+
+
+def test_employer_reading_another_employers_candidates_is_403(env):
+    client, keys = env["client"], env["keys"]
+    own = client.get("/offers/O-A/candidates", headers=bearer(keys["employer_a"]))
+    assert own.status_code == 200
+    assert all(c.get("seeker", c.get("id", "c-")).startswith("c-") or "S-1" not in str(c) for c in own.json()["candidates"])
+    other = client.get("/offers/O-A/candidates", headers=bearer(keys["employer_b"]))
+    assert other.status_code == 403
+    assert other.json()["type"].endswith("/not-your-offer")
+
+
+def test_employer_sees_and_changes_only_its_own_offers(env):
+    client, keys = env["client"], env["keys"]
+    b = bearer(keys["employer_b"])
+    assert client.get("/offers/O-A", headers=b).status_code == 403
+    assert client.delete("/offers/O-A", headers=b).status_code == 403
+    hijack = {"id": "O-A", "occupation": "H2102", "employer": "EMP-B"}
+    assert client.put("/offers/O-A", json=hijack, headers=b).status_code == 403
+    # writing an offer in another employer's name
+    forged = client.post("/offers", json={"id": "O-X", "occupation": "H2102", "employer": "EMP-A"}, headers=b)
+    assert forged.status_code == 403 and forged.json()["field"] == "employer"
+    # its own offer: the employer id comes from the key
+    created = client.post("/offers", json={"id": "O-B", "occupation": "H2102"}, headers=b)
+    assert created.status_code == 201 and created.json()["employer"] == "EMP-B"
+    assert client.get("/offers/O-B", headers=b).status_code == 200
+    assert client.get("/offers/O-B", headers=bearer(keys["employer_a"])).status_code == 403
+    # an employer never reads seekers
+    assert client.get("/seekers/S-1", headers=b).status_code == 403
+    # a counsellor reads every offer
+    assert client.get("/offers/O-B", headers=bearer(keys["counsellor"])).status_code == 200
+
+
+def test_admin_only_endpoints(env):
+    client, keys = env["client"], env["keys"]
+    for role in ("counsellor", "federation", "employer_a"):
+        assert client.get("/keys", headers=bearer(keys[role])).status_code == 403
+        assert client.get("/audit", headers=bearer(keys[role])).status_code == 403
+    assert client.get("/keys", headers=bearer(keys["admin"])).status_code == 200
+    # admin manages keys, it does not read personal data
+    assert client.get("/seekers/S-1", headers=bearer(keys["admin"])).status_code == 403
+
+
+def test_revoked_key_is_401_at_once(env):
+    client, admin = env["client"], bearer(env["keys"]["admin"])
+    created = client.post("/keys", json={"role": "counsellor", "name": "temp"}, headers=admin)
+    assert created.status_code == 201
+    key, key_id = created.json()["key"], created.json()["id"]
+    assert client.get("/seekers/S-1", headers=bearer(key)).status_code == 200  # cached now
+    revoked = client.delete(f"/keys/{key_id}", headers=admin)
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+    response = client.get("/seekers/S-1", headers=bearer(key))
+    assert response.status_code == 401 and "revoked" in response.json()["detail"]
+
+
+def test_key_revoked_by_another_process_is_401(env):
+    """``passerelles keys revoke`` writes through its own connection, as another process would: the
+    server's cached key is re-read because SQLite's data_version changed."""
+    from api.cli import main
+
+    client = env["client"]
+    store = KeyStore(env["database"])
+    key, record = store.create("counsellor")
+    assert client.get("/seekers/S-1", headers=bearer(key)).status_code == 200
+    assert main(["keys", "revoke", record["id"], "--database", str(env["database"])]) == 0
+    assert client.get("/seekers/S-1", headers=bearer(key)).status_code == 401
+    store.close()
+
+
+def test_rate_limit_is_429_with_retry_after(env):
+    client, admin = env["client"], bearer(env["keys"]["admin"])
+    key = client.post("/keys", json={"role": "counsellor", "rate_per_minute": 2}, headers=admin).json()["key"]
+    statuses = [client.get("/seekers/S-1", headers=bearer(key)).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    limited = client.get("/seekers/S-1", headers=bearer(key))
+    assert limited.status_code == 429 and limited.headers["content-type"].startswith(PROBLEM)
+    assert 1 <= int(limited.headers["Retry-After"]) <= 30
+    # another key is not limited by this one
+    assert client.get("/seekers/S-1", headers=bearer(env["keys"]["counsellor"])).status_code == 200
+
+
+def test_audit_log_records_personal_data_access_and_is_append_only(env):
+    client, keys = env["client"], env["keys"]
+    client.get("/seekers/S-1", headers=bearer(keys["counsellor"]))
+    client.get("/seekers/S-1", headers=bearer(keys["federation"]))
+    page = client.get("/audit", params={"resource": "seeker", "resource_id": "S-1", "limit": 500},
+                      headers=bearer(keys["admin"])).json()
+    rows = page["items"]
+    assert any(r["role"] == "counsellor" and r["action"] == "read" and r["status"] == 200 for r in rows)
+    assert any(r["role"] == "federation" and r["status"] == 403 for r in rows)
+    created = client.get("/audit", params={"resource": "seeker", "resource_id": "S-1"}, headers=bearer(keys["admin"]))
+    assert any(r["action"] == "create" and r["status"] == 201 for r in created.json()["items"])
+    conn = sqlite3.connect(env["database"])
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        conn.execute("UPDATE audit_log SET status = 200")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        conn.execute("DELETE FROM audit_log")
+    conn.close()
+
+
+def test_audit_pagination_link(env):
+    client, admin = env["client"], bearer(env["keys"]["admin"])
+    first = client.get("/audit", params={"limit": 2}, headers=admin)
+    body = first.json()
+    assert len(body["items"]) == 2 and body["total"] > 2 and body["next"]
+    assert 'rel="next"' in first.headers["Link"]
+    second = client.get(body["next"], headers=admin).json()
+    assert second["offset"] == 2 and second["items"][0]["seq"] == body["items"][-1]["seq"] + 1
+    bad = client.get("/audit", params={"limit": 0}, headers=admin)
+    assert bad.status_code == 422 and bad.json()["field"] == "limit"
+
+
+def test_referential_is_public_by_default_and_docs_always(env):
+    client = env["client"]
+    for path in ("/health", "/referentiel", "/occupations/H2102", "/openapi.json", "/docs", "/"):
+        assert client.get(path).status_code == 200, path
+    # a revoked or unknown key is refused even where anonymous calls are accepted
+    assert client.get("/referentiel", headers={"X-API-Key": "psl_00000000_" + "B" * 43}).status_code == 401
+
+
+def test_referential_protected_by_setting(tmp_path):
+    settings = Settings(referentiel="demo", database=tmp_path / "p.sqlite3", public_referentiel=False)
+    app = create_app(settings)
+    key, _ = app.state.security.keys.create("employer", employer="E")
+    with TestClient(app) as client:
+        for path in ("/health", "/openapi.json", "/docs", "/"):
+            assert client.get(path).status_code == 200, path
+        for path in ("/referentiel", "/occupations/H2102", "/occupations?q=soudeur", "/sectors"):
+            assert client.get(path).status_code == 401, path
+            assert client.get(path, headers=bearer(key)).status_code == 200, path
+        assert client.get("/kits", params={"from_sector": "a", "to_sector": "b"}, headers=bearer(key)).status_code == 403
+        schema = client.get("/openapi.json").json()
+        assert {} not in schema["paths"]["/referentiel"]["get"]["security"]
+
+
+def test_body_size_limit_is_413(env):
+    client, key = env["client"], env["keys"]["counsellor"]
+    big = {"id": "S-big", "skills_text": ["x" * 1000] * 150}
+    response = client.post("/seekers", json=big, headers=bearer(key))
+    assert response.status_code == 413 and response.headers["content-type"].startswith(PROBLEM)
+    assert "100,000 bytes" in response.json()["detail"]
+
+    def chunks():  # no Content-Length: counted as it streams
+        for _ in range(50):
+            yield b"x" * 10_000
+
+    streamed = client.post("/seekers", content=chunks(), headers={**bearer(key), "content-type": "application/json"})
+    assert streamed.status_code == 413
+
+
+def test_openapi_documents_roles_and_problems(env):
+    schema = env["client"].get("/openapi.json").json()
+    operation = schema["paths"]["/offers/{id}/candidates"]["get"]
+    assert operation["x-roles"] == ["counsellor", "employer"]
+    for status in ("401", "403", "422", "429"):
+        assert operation["responses"][status]["content"][PROBLEM]["schema"] == {"$ref": "#/components/schemas/Problem"}
+    assert "Retry-After" in operation["responses"]["429"]["headers"]
+    assert "413" in schema["paths"]["/seekers"]["post"]["responses"]
+    assert {} in schema["paths"]["/occupations/{code}"]["get"]["security"]  # public: anonymous allowed
+    assert "security" not in schema["paths"]["/health"]["get"]
+
+
+def test_every_route_is_guarded_or_deliberately_public(env):
+    """A router added later without a guard fails here: the public set is explicit."""
+    from api.security import guard_of, iter_routes
+
+    public = {"/health", "/", "/static/{name}", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+    unguarded = {route.path for route in iter_routes(env["app"].routes) if guard_of(route) is None}
+    assert unguarded <= public, f"routes without access control: {sorted(unguarded - public)}"
