@@ -246,6 +246,8 @@ def test_a_failure_in_the_reference_tree_is_not_the_current_trees_fault(dies: bo
     current = ErrorSide(scenarios, "current", dies=dies)
     rows = run_gate(current, FakeSide(scenarios), FAST)
     assert [r.status for r in rows] == ["ERROR"] and rows[0].failed
+    rows = run_gate(current, FakeSide(scenarios), FAST, identical=True)  # same files: flaky, not a regression
+    assert [r.status for r in rows] == ["noise"] and not rows[0].failed
 
 
 def test_past_the_time_limit_the_remaining_scenarios_are_skipped_not_failed() -> None:
