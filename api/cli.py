@@ -124,4 +124,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m api.cli`: run the imported module's `main`, on whose `app` the command modules
+    # (which import `api.cli`, not `__main__`) register their commands.
+    from api.cli import main as package_main
+
+    sys.exit(package_main())

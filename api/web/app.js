@@ -255,6 +255,10 @@ async function loadPlan(target) {
   } catch (error) { box.replaceChildren(el("p", { class: "status" }, `Plan de formation indisponible : ${error.message}`)); }
 }
 
+function occupationText(occupation) {
+  return typeof occupation === "object" && occupation ? `${occupation.code} ${occupation.label}` : String(occupation ?? "");
+}
+
 // ---- a seeker's offers -----------------------------------------------------------------------
 async function loadSeekerOffers(event) {
   event.preventDefault();
@@ -272,7 +276,8 @@ async function loadSeekerOffers(event) {
         el("strong", {}, `${offer.occupation_label || offer.occupation || ""} — offre ${offer.id || o.offer_id}`),
         ` · score ${Number(o.score ?? 0).toFixed(2)}`,
         o.distance_km != null ? ` · ${Number(o.distance_km).toFixed(0)} km` : "",
-        o.bridge ? el("div", {}, `Passerelle : ${o.bridge.from || ""} → ${o.bridge.to || ""} (${Number(o.bridge.score ?? 0).toFixed(2)})`) : "",
+        o.bridge && o.bridge.from ? el("div", {}, o.bridge.same_occupation ? "Même métier que la personne"
+          : `Passerelle : ${occupationText(o.bridge.from)} → ${occupationText(o.bridge.to)} (${Number(o.bridge.score ?? 0).toFixed(2)})`) : "",
         matched.length ? el("div", {}, `Compétences en commun : ${matched.join(" ; ")}`) : "",
         missing.length ? el("div", {}, `À acquérir : ${missing.join(" ; ")}`) : "");
     }));

@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -69,8 +70,10 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory) -> str:
-    """``passerelles serve`` on the demo referential, on a free loopback port; yields its base URL."""
+def live_server(tmp_path_factory) -> SimpleNamespace:
+    """``passerelles serve`` on the demo referential, on a free loopback port.
+
+    Yields ``.url`` (base URL), ``.database`` (its SQLite file) and ``.env`` (its environment)."""
     port = free_port()
     folder = tmp_path_factory.mktemp("live")
     env = dict(os.environ, PASSERELLES_REFERENTIEL="demo",
@@ -89,7 +92,7 @@ def live_server(tmp_path_factory) -> str:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("server did not start:\n" + (folder / "server.log").read_text())
                 time.sleep(0.2)
-        yield base
+        yield SimpleNamespace(url=base, database=folder / "passerelles.sqlite3", env=env)
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
+import urllib.request
 
 import pytest
 
@@ -12,7 +16,7 @@ pytestmark = pytest.mark.e2e
 def test_search_open_h2102_go_cross_sector_and_read_one_bridge(browser, live_server, tmp_path):
     page = browser.new_page(viewport={"width": 1366, "height": 900})
     page.set_default_timeout(15000)
-    page.goto(live_server + "/")
+    page.goto(live_server.url + "/")
     page.wait_for_selector("#referential:has-text('Référentiel')")
 
     page.get_by_label("Intitulé ou code du métier").type("conducteur de ligne", delay=20)
@@ -47,7 +51,7 @@ def test_search_open_h2102_go_cross_sector_and_read_one_bridge(browser, live_ser
 
 def test_keyboard_only_search_opens_the_card(browser, live_server):
     page = browser.new_page()
-    page.goto(live_server + "/")
+    page.goto(live_server.url + "/")
     page.keyboard.press("Tab")  # the skip link
     page.keyboard.press("Tab")
     page.keyboard.type("soudeur")
@@ -56,4 +60,37 @@ def test_keyboard_only_search_opens_the_card(browser, live_server):
     page.keyboard.press("Enter")
     page.wait_for_selector("#card:not([hidden])")
     assert re.match(r"[A-Z]\d{4} — ", page.locator("#card-title").inner_text())
+    page.close()
+
+
+def _post(base: str, path: str, key: str, body: dict) -> None:
+    request = urllib.request.Request(base + path, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", "X-API-Key": key})
+    urllib.request.urlopen(request, timeout=10).read()
+
+
+def test_a_counsellor_sees_the_offers_that_suit_a_seeker_with_their_explanations(browser, live_server, tmp_path):
+    created = subprocess.run([sys.executable, "-m", "api.cli", "keys", "create", "--role", "counsellor",
+                              "--name", "e2e", "--json"], env=live_server.env, capture_output=True, text=True,
+                             check=True)
+    key = json.loads(created.stdout)["key"]
+    food_line = ["DS0017", "DS0020", "DS0021", "DS0022", "DS0107", "DS0108", "DS0109", "DS0110", "DS0111"]
+    _post(live_server.url, "/seekers", key, {"id": "dupont-e2e", "occupation": "H2102", "skills": food_line,
+                                             "basin": "beauvais", "radius_km": 40, "consent": True})
+    _post(live_server.url, "/offers", key, {"id": "offre-metal-1", "employer": "forges-oise", "occupation": "H2906",
+                                            "must": ["DS0107"], "desired": ["DS0108", "DS0109"], "basin": "beauvais"})
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    page.set_default_timeout(15000)
+    page.goto(live_server.url + "/")
+    page.get_by_label("Identifiant de la personne").fill("dupont-e2e")
+    page.get_by_label("Clé d'accès conseiller").fill(key)
+    page.get_by_role("button", name="Voir les offres").click()
+    page.wait_for_selector("#seeker-offers li")
+    text = page.locator("#seeker-offers li").first.inner_text()
+    assert "offre-metal-1" in text and "Compétences en commun" in text and "H2906" in text
+    page.screenshot(path=tmp_path / "4-seeker-offers.png", full_page=True)
+
+    page.get_by_label("Clé d'accès conseiller").fill("not-a-key")
+    page.get_by_role("button", name="Voir les offres").click()
+    page.wait_for_selector("#seeker-status.error")
     page.close()
