@@ -430,9 +430,9 @@ class PoolMatcher:
         rank = np.lexsort((hk, -hs))
         return hs[rank], hk[rank], hslot[rank]
 
-    def candidates(self, seekers: ProfileIndex, offer: Profile, k: int = 20, radius_km: float | None = None,
-                   require_must: bool = False, consenting_only: bool = True) -> list[MatchHit]:
-        """Top-``k`` seekers for ``offer`` (consenting ones only by default), explained."""
+    def top_candidates(self, seekers: ProfileIndex, offer: Profile, k: int = 20, radius_km: float | None = None,
+                       require_must: bool = False, consenting_only: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """(scores float32 (<=k,), keys int64 (<=k,)) of the top-``k`` seekers for ``offer``, best first."""
         b = int(offer.occupations[0]) if len(offer.occupations) else -1
         bridge_vec = self.bridge[:, b] if b >= 0 else np.zeros(len(self.bridge), dtype=np.float32)
         has_must = bool(np.any(offer.must > 0))
@@ -440,12 +440,18 @@ class PoolMatcher:
         scores, keys, _ = self._run(seekers, offer.skills, offer.cov, offer.must, np.ascontiguousarray(bridge_vec),
                                     offer.lat, offer.lon, np.nan if radius_km is None else radius_km,
                                     _EMPTY_U8, has_must, require_must, need, k)
+        return scores, keys
+
+    def candidates(self, seekers: ProfileIndex, offer: Profile, k: int = 20, radius_km: float | None = None,
+                   require_must: bool = False, consenting_only: bool = True) -> list[MatchHit]:
+        """Top-``k`` seekers for ``offer`` (consenting ones only by default), explained."""
+        scores, keys = self.top_candidates(seekers, offer, k, radius_km, require_must, consenting_only)
         return [self.explain(seekers.profile(int(key)), offer, int(key), float(score), radius_km)
                 for score, key in zip(scores, keys)]
 
-    def offers_for(self, offers: ProfileIndex, seeker: Profile, k: int = 20, radius_km: float | None = None,
-                   require_must: bool = False, open_only: bool = True) -> list[MatchHit]:
-        """Top-``k`` offers for ``seeker`` within his radius (or ``radius_km``), explained."""
+    def top_offers(self, offers: ProfileIndex, seeker: Profile, k: int = 20, radius_km: float | None = None,
+                   require_must: bool = False, open_only: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, keys) of the top-``k`` offers for ``seeker`` within his radius (or ``radius_km``)."""
         occs = np.asarray(seeker.occupations, dtype=np.int64)
         bridge_vec = (self.bridge[occs].max(axis=0) if len(occs) else np.zeros(len(self.bridge), dtype=np.float32))
         radius = seeker.radius_km if radius_km is None else radius_km
@@ -455,6 +461,13 @@ class PoolMatcher:
         scores, keys, _ = self._run(offers, np.asarray(seeker.skills), ones, ones, np.ascontiguousarray(bridge_vec),
                                     seeker.lat, seeker.lon, radius, has_must, False, require_must, need, k,
                                     cand_is_seeker=False)
+        return scores, keys
+
+    def offers_for(self, offers: ProfileIndex, seeker: Profile, k: int = 20, radius_km: float | None = None,
+                   require_must: bool = False, open_only: bool = True) -> list[MatchHit]:
+        """Top-``k`` offers for ``seeker`` within his radius (or ``radius_km``), explained."""
+        scores, keys = self.top_offers(offers, seeker, k, radius_km, require_must, open_only)
+        radius = seeker.radius_km if radius_km is None else radius_km
         return [self.explain(seeker, offers.profile(int(key)), int(key), float(score), radius, seeker_is_query=True)
                 for score, key in zip(scores, keys)]
 
@@ -488,8 +501,10 @@ class PoolMatcher:
             g = self.breadth(len(seeker.skills), len(offer.skills)) if coverage > 0 else 1.0
             score = math.floor((self.alpha * min(coverage, 1.0) * g + self.beta * bridge) * mf * df * 1e5 + 0.5) * 1e-5
         order = np.lexsort((offer.skills, -offer.cov, ~must_flags))
-        matched = tuple(SkillHit(int(offer.skills[i]), float(offer.cov[i]), bool(must_flags[i])) for i in order if held[i])
-        missing = tuple(SkillHit(int(offer.skills[i]), float(offer.cov[i]), bool(must_flags[i])) for i in order if not held[i])
+        items = list(zip(offer.skills[order].tolist(), offer.cov[order].tolist(), must_flags[order].tolist(),
+                         held[order].tolist()))
+        matched = tuple(SkillHit(s, w, m) for s, w, m, h in items if h)
+        missing = tuple(SkillHit(s, w, m) for s, w, m, h in items if not h)
         return MatchHit(key=key, score=float(score), coverage=min(coverage, 1.0), must_coverage=must_cov,
                         bridge=bridge, bridge_from=bridge_from, bridge_to=b, distance_km=distance,
                         matched=matched, missing=missing)

@@ -10,7 +10,8 @@ Each index holds, in flat numpy arrays of growable lists (:class:`ListStore`):
 
 - forward lists   slot -> skill ids, slot -> occupation rows
 - postings        skill -> slots, occupation -> slots (the inverted index)
-- per slot        key (int64), flags (uint8: alive, visible), lat / lon / radius (float32)
+- per slot        key (int64), flags (uint8: alive, visible), geo (float32 lat, lon, radius, cos lat:
+                  16 bytes, one cache line for a distance check)
 
 Writes are incremental: an upsert removes the slot's old postings (swap-remove, order inside a
 posting list does not matter) and appends the new ones; a list that outgrows its capacity moves to
@@ -190,6 +191,14 @@ class ListStore:
         self.used, self.garbage = total, 0
 
 
+def geo_rows(lat, lon, radius_km) -> np.ndarray:
+    """(n, 4) or (4,) float32 rows [lat, lon, radius_km, cos(lat)]: what a distance check reads, in one cache line."""
+    lat = np.asarray(lat, dtype=np.float32)
+    lon = np.asarray(lon, dtype=np.float32)
+    radius = np.broadcast_to(np.asarray(radius_km, dtype=np.float32), lat.shape)
+    return np.stack([lat, lon, radius, np.cos(np.radians(lat)).astype(np.float32)], axis=-1)
+
+
 def _id_dtype(n: int) -> np.dtype:
     return np.dtype(np.uint16) if n < 65_536 else np.dtype(np.int32)
 
@@ -230,9 +239,7 @@ class ProfileIndex:
         self.occupation_postings = ListStore(n_occupations, (np.int32,))
         self.keys = np.full(0, -1, dtype=np.int64)
         self.flags = np.zeros(0, dtype=np.uint8)
-        self.lat = np.zeros(0, dtype=np.float32)
-        self.lon = np.zeros(0, dtype=np.float32)
-        self.radius = np.zeros(0, dtype=np.float32)
+        self.geo = np.zeros((0, 4), dtype=np.float32)
         self.slot_of_key = np.full(0, -1, dtype=np.int32)
         self.has_must = np.zeros(0, dtype=np.uint8) if weighted else None
         self.n_slots = 0
@@ -253,7 +260,7 @@ class ProfileIndex:
 
     def nbytes(self) -> int:
         """Bytes held by the index (arrays only, capacity included)."""
-        arrays = (self.keys, self.flags, self.lat, self.lon, self.radius, self.slot_of_key,
+        arrays = (self.keys, self.flags, self.geo, self.slot_of_key,
                   self.scratch_acc, self.scratch_must, self.scratch_touched)
         arrays += (self.has_must,) if self.weighted else ()
         return (sum(a.nbytes for a in arrays) + self.skills.nbytes() + self.occupations.nbytes()
@@ -264,7 +271,7 @@ class ProfileIndex:
         if n <= old:
             return
         new = max(n, old + old // 4 + 64)
-        names = [("keys", -1), ("flags", 0), ("lat", np.nan), ("lon", np.nan), ("radius", np.nan)]
+        names = [("keys", -1), ("flags", 0)]
         if self.weighted:
             names.append(("has_must", 0))
         for name, fill in names:
@@ -272,6 +279,9 @@ class ProfileIndex:
             grown = np.full(new, fill, dtype=array.dtype)
             grown[:old] = array
             setattr(self, name, grown)
+        geo = np.full((new, 4), np.nan, dtype=np.float32)
+        geo[:old] = self.geo
+        self.geo = geo
         self.skills.ensure_lists(new)
         self.occupations.ensure_lists(new)
 
@@ -291,6 +301,20 @@ class ProfileIndex:
             self.scratch_must = np.zeros(n, dtype=np.float32)
             self.scratch_touched = np.zeros(n, dtype=np.int32)
         return self.scratch_acc, self.scratch_must, self.scratch_touched
+
+    @property
+    def lat(self) -> np.ndarray:
+        """(capacity,) float32 latitude of each slot in degrees (NaN: unknown); a view of ``geo``."""
+        return self.geo[:, 0]
+
+    @property
+    def lon(self) -> np.ndarray:
+        return self.geo[:, 1]
+
+    @property
+    def radius(self) -> np.ndarray:
+        """(capacity,) float32 mobility radius in km (NaN: none)."""
+        return self.geo[:, 2]
 
     # ---- keys -------------------------------------------------------------------------------
     def slot(self, key: int) -> int:
@@ -360,7 +384,7 @@ class ProfileIndex:
                 self.skill_postings.extend(int(s), one)
         for o in np.unique(occs):
             self.occupation_postings.extend(int(o), one)
-        self.lat[slot], self.lon[slot], self.radius[slot] = profile.lat, profile.lon, profile.radius_km
+        self.geo[slot] = geo_rows(profile.lat, profile.lon, profile.radius_km)
         self.flags[slot] = ALIVE | (VISIBLE if profile.visible else 0)
         if self.weighted:
             self.has_must[slot] = np.uint8(bool(np.any(np.asarray(profile.must) > 0)))
@@ -434,9 +458,7 @@ class ProfileIndex:
         self._ensure_keys(int(keys.max()))
         self.slot_of_key[keys] = slots
         self.keys[slots] = keys
-        self.lat[slots] = lat
-        self.lon[slots] = lon
-        self.radius[slots] = radius_km
+        self.geo[slots] = geo_rows(lat, lon, radius_km)
         self.flags[slots] = ALIVE | np.where(np.asarray(visible, dtype=bool), VISIBLE, np.uint8(0)).astype(np.uint8)
         self.count += n
         if self.weighted:

@@ -62,6 +62,15 @@ def fold_text(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+def _folded_labels(referentiel, used: np.ndarray) -> pl.Series:
+    """Skill labels as typed (``fold_text``), computed only for the skills in ``used``."""
+    labels = referentiel.skills["label"].to_list()
+    folded = [""] * len(labels)
+    for i in np.unique(used).tolist():
+        folded[i] = fold_text(labels[i])
+    return pl.Series(folded, dtype=pl.String)
+
+
 def _csr(referentiel):
     m = referentiel.matrix
     core = referentiel.core_matrix
@@ -106,11 +115,23 @@ def _pick(ptr: np.ndarray, ids: np.ndarray, rows: np.ndarray, u: np.ndarray) -> 
     return ids[ptr[rows] + np.minimum((u * deg).astype(np.int64), deg - 1)]
 
 
-def _lists(owner: np.ndarray, values: np.ndarray, n: int) -> pa.Array:
-    """Arrow list array of ``values`` grouped by ``owner`` (sorted by owner), one list per row 0..n-1."""
-    offsets = np.zeros(n + 1, dtype=np.int32)
+def _lists(owner: np.ndarray, vocabulary: pl.Series, ids: np.ndarray, n: int) -> pa.Array:
+    """Arrow list array of ``vocabulary[ids]`` grouped by ``owner`` (sorted by owner), one list per row 0..n-1.
+
+    The strings are gathered by polars (multi-threaded), not through Python objects.
+    """
+    offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(owner, minlength=n), out=offsets[1:])
-    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, type=pa.string()))
+    values = vocabulary.gather(pl.Series(np.asarray(ids, dtype=np.int64))).cast(pl.String).to_arrow()
+    values = values.cast(pa.large_string()) if not pa.types.is_large_string(values.type) else values
+    return pa.LargeListArray.from_arrays(pa.array(offsets), values)
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    values = np.sort(values)
+    keep = np.ones(len(values), dtype=bool)
+    keep[1:] = values[1:] != values[:-1]
+    return values[keep]
 
 
 def _locate(basins: pl.DataFrame, n: int, rng: np.random.Generator, jitter_km: float
@@ -152,8 +173,8 @@ def synthesize(referentiel, n_seekers: int, n_offers: int, basins: pl.DataFrame,
     p = _zipf_p(len(pool), zipf, rng)
     nb_ptr, nb_ids = _neighbours(r)
     nb_deg = np.diff(nb_ptr)
-    skill_codes = np.asarray(r.skill_codes, dtype=object)
-    occ_codes = np.asarray(r.occupation_codes, dtype=object)
+    skill_codes = r.skills["code"]
+    occ_codes = r.occupations["code"]
     seekers = _seekers(r, n_seekers, rng, pool, p, indptr, indices, deg, nb_ptr, nb_ids, nb_deg, skill_codes,
                        occ_codes, basins, drop, noise, text_share, max_skills, consent_share, jitter_km)
     offers = _offers(n_offers, rng, pool, p, indptr, indices, is_core, skill_codes, occ_codes, basins, jitter_km)
@@ -181,26 +202,21 @@ def _seekers(r, n, rng, pool, p, indptr, indices, deg, nb_ptr, nb_ids, nb_deg, s
     owner = np.concatenate([owner, noise_owner])
     skills = np.concatenate([skills, noise_skills])
     # unique per seeker, then at most ``max_skills`` in a random order
-    key = np.unique(owner * len(skill_codes) + skills)
+    key = _sorted_unique(owner * len(skill_codes) + skills)
     owner, skills = key // len(skill_codes), key % len(skill_codes)
+    # keys are sorted by (owner, skill); rank each seeker's skills in a random order, keep the first ones
     priority = rng.random(len(owner))
-    order = np.lexsort((priority, owner))
-    owner, skills = owner[order], skills[order]
+    order = np.argsort(owner + 0.5 * priority)
     first = np.zeros(n, dtype=np.int64)
     np.cumsum(np.bincount(owner, minlength=n)[:-1], out=first[1:]) if n else None
-    rank = np.arange(len(owner)) - first[owner]
-    keep = rank < max_skills
+    keep = np.empty(len(owner), dtype=bool)
+    keep[order] = (np.arange(len(owner)) - first[owner[order]]) < max_skills
     owner, skills = owner[keep], skills[keep]
-    # free text for some seekers: about a fifth of their skills, as typed
+    # free text for some seekers: about a fifth of their skills, as typed (still sorted by owner, skill)
     text_seeker = rng.random(n) < text_share
     as_text = text_seeker[owner] & (rng.random(len(owner)) < 0.2)
-    labels = np.asarray([fold_text(x) for x in r.skills["label"].to_list()], dtype=object)
     code_owner, code_skills = owner[~as_text], skills[~as_text]
-    order = np.lexsort((code_skills, code_owner))
-    code_owner, code_skills = code_owner[order], code_skills[order]
     text_owner, text_skills = owner[as_text], skills[as_text]
-    order = np.lexsort((text_skills, text_owner))
-    text_owner, text_skills = text_owner[order], text_skills[order]
     # past occupations: 0, 1 or 2 neighbours
     n_past = rng.choice(3, size=n, p=(0.5, 0.35, 0.15))
     past_owner = np.repeat(np.arange(n, dtype=np.int64), n_past)
@@ -210,10 +226,10 @@ def _seekers(r, n, rng, pool, p, indptr, indices, deg, nb_ptr, nb_ids, nb_deg, s
     consent = rng.random(n) < consent_share
     table = pa.table({
         "id": pa.array([f"S{i:07d}" for i in range(n)], type=pa.string()),
-        "skills": _lists(code_owner, skill_codes[code_skills], n),
-        "skills_text": _lists(text_owner, labels[text_skills], n),
-        "occupation": pa.array(occ_codes[occ], type=pa.string()),
-        "past_occupations": _lists(past_owner, occ_codes[past], n),
+        "skills": _lists(code_owner, skill_codes, code_skills, n),
+        "skills_text": _lists(text_owner, _folded_labels(r, text_skills), text_skills, n),
+        "occupation": occ_codes.gather(pl.Series(occ)).to_arrow(),
+        "past_occupations": _lists(past_owner, occ_codes, past, n),
         "basin": pa.array(basin, type=pa.string()),
         "lat": pa.array(lat), "lon": pa.array(lon),
         "radius_km": pa.array(radius), "consent": pa.array(consent),
@@ -243,7 +259,7 @@ def _offers(n, rng, pool, p, indptr, indices, is_core, skill_codes, occ_codes, b
     def grouped(mask):
         o, s = owner[mask], indices[link[mask]]
         order = np.lexsort((s, o))
-        return _lists(o[order], skill_codes[s[order]], n)
+        return _lists(o[order], skill_codes, s[order], n)
 
     basin, lat, lon = _locate(basins, n, rng, jitter_km)
     n_employers = max(1, n // 20)
@@ -254,7 +270,7 @@ def _offers(n, rng, pool, p, indptr, indices, is_core, skill_codes, occ_codes, b
     table = pa.table({
         "id": pa.array([f"O{i:07d}" for i in range(n)], type=pa.string()),
         "employer": pa.array([f"E{e:05d}" for e in employer], type=pa.string()),
-        "occupation": pa.array(occ_codes[occ], type=pa.string()),
+        "occupation": occ_codes.gather(pl.Series(occ)).to_arrow(),
         "must": grouped(must), "desired": grouped(desired),
         "basin": pa.array(basin, type=pa.string()),
         "lat": pa.array(lat), "lon": pa.array(lon),
