@@ -69,6 +69,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            return problem_response(Problem(422, "invalid-request", "Invalid request",
+                                            "The body could not be read: send JSON text encoded in UTF-8.",
+                                            field=None), request)
         kind = _STATUS_KINDS.get(exc.status_code, f"http-{exc.status_code}")
         title = kind.replace("-", " ").capitalize()
         detail = exc.detail if isinstance(exc.detail, str) else title

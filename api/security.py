@@ -625,6 +625,15 @@ def document(schema: dict, app: FastAPI, settings: Any) -> None:
                 responses["422"] = _problem_response("Invalid request: names the field and what to change")
             if "requestBody" in operation:
                 responses.setdefault("413", _problem_response("The body is larger than the server accepts"))
+            if operation.get("parameters"):  # an unknown id, code, sector or basin in the path or query
+                responses.setdefault("404", _problem_response("Unknown id or code, with suggestions where useful"))
+            for status, response in responses.items():
+                if status[:1] in "45" and "content" not in response:
+                    response["content"] = _problem_response("")["content"]
+            if path.endswith(":ingest"):
+                responses.setdefault("415", _problem_response("The body's format is not one of those accepted"))
+            if method in ("post", "put") and guards.get((path, method), (None, None, None))[2]:
+                responses.setdefault("409", _problem_response("A record with this id already exists"))
             guard = guards.get((path, method))
             if guard is None and not operation.get("security"):
                 continue
@@ -634,18 +643,20 @@ def document(schema: dict, app: FastAPI, settings: Any) -> None:
                                          "headers": {"Retry-After": {"schema": {"type": "integer"},
                                                                      "description": "Seconds to wait"}}})
             if guard is not None:
-                roles, public = guard
+                roles, public, _ = guard
                 operation["x-roles"] = sorted(roles)
                 if public and getattr(settings, f"public_{public}", False):
                     operation["x-public"] = True
                     operation["security"] = [*operation.get("security", []), {}]
 
 
-def guard_of(route: Any) -> tuple[frozenset[str], str | None] | None:
-    """``(roles, public setting)`` of a route's guard, or None for an unguarded route (tests, docs)."""
+def guard_of(route: Any) -> tuple[frozenset[str], str | None, str | None] | None:
+    """``(roles, public setting, audited resource)`` of a route's guard, or None for an unguarded
+    route (tests, docs)."""
     guards = _guards(route)
     if not guards:
         return None
     roles = frozenset().union(*(g.roles for g in guards))
     public = next((g.public for g in guards if g.public), None)
-    return roles, public
+    audit = next((g.audit for g in guards if g.audit), None)
+    return roles, public, audit
