@@ -22,7 +22,7 @@ pin_threads()
 from .harness import REGISTRY, Report, run_all  # noqa: E402
 
 SCENARIO_MODULES = ["benchmarks.scenarios.referential_load", "benchmarks.scenarios.space", "benchmarks.scenarios.normalise",
-                    "benchmarks.scenarios.bridges", "benchmarks.scenarios.kits"]
+                    "benchmarks.scenarios.bridges", "benchmarks.scenarios.kits", "benchmarks.scenarios.pool"]
 
 
 def scenario_modules() -> list[str]:

@@ -169,13 +169,13 @@ class ListStore:
         self.length[i] = n - 1
         return True
 
-    def compact(self, extra: int = 0) -> None:
-        """Repack every list at its current length (x 1.25 room), dropping the garbage."""
-        caps = (self.length.astype(np.int64) * 5 + 3) // 4
+    def compact(self, extra: int = 0, slack: float = 0.25) -> None:
+        """Repack every list at its current length (plus ``slack`` x length of room), dropping the garbage."""
+        lengths = self.length.astype(np.int64)
+        caps = lengths + np.ceil(lengths * slack).astype(np.int64)
         starts = np.zeros(len(caps), dtype=np.int64)
         np.cumsum(caps[:-1], out=starts[1:])
         total = int(caps.sum())
-        lengths = self.length.astype(np.int64)
         first = np.zeros(len(lengths), dtype=np.int64)
         np.cumsum(lengths[:-1], out=first[1:])
         offset = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(first, lengths)
@@ -479,6 +479,9 @@ class ProfileIndex:
                               (cov, must) if self.weighted else ())
         pairs = np.unique(occ_owner * self.n_occupations + occ_ids)
         self._append_postings(self.occupation_postings, pairs % self.n_occupations, pairs // self.n_occupations, ())
+        for store in (self.skills, self.occupations, self.skill_postings, self.occupation_postings):
+            if store.garbage > store.used // 8:  # a bulk append relocated many lists: give the room back
+                store.compact(slack=0.0)
 
     def _build_fresh(self, slots, owner, skill_ids, occ_owner, occ_ids, cov, must) -> None:
         n = self.n_slots
