@@ -95,7 +95,12 @@ class AppState:
                 from .pool import Pool, load_basins
                 from .store import Store
 
-                self.extras["pool"] = Pool(Store(self.settings.database), self.referentiel, self.space, self.bridges,
+                from .upgrade import upgrade_on_start
+
+                store = Store(self.settings.database)
+                # the served referential changed: migrate the stored records to it (issue 12)
+                upgrade_on_start(store, self.referentiel, cache_dir=self.settings.cache_dir)
+                self.extras["pool"] = Pool(store, self.referentiel, self.space, self.bridges,
                                            skill_normaliser=lambda: self.skill_normaliser, basins=load_basins())
             return self.extras["pool"]
 

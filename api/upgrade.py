@@ -132,7 +132,8 @@ def upgrade_store(store: Store, new: Referentiel, *, old: Referentiel | None = N
         if source is None:
             missing.append(f"{counts[fp]} rows from {'an unrecorded referential' if fp is None else fp[:16]}")
             continue
-        diffs[fp] = (source, diff(source, new))
+        # rows of the new referential itself that were never stamped: stamped, nothing to map
+        diffs[fp] = (source, None if source.fingerprint == new.fingerprint else diff(source, new))
         report.from_referentiels.append({"name": source.name, "version": source.version,
                                          "fingerprint": source.fingerprint, "rows": counts[fp],
                                          "unstamped": fp is None})
@@ -173,7 +174,8 @@ def _migrate(store: Store, new: Referentiel, diffs: dict, report: UpgradeReport,
                 for name, what, single in fields:
                     raw = row[name]
                     codes = ([raw] if raw else []) if single else json.loads(raw or "[]")
-                    m = migrate_codes(d.mapping(what), codes, single=single,
+                    # same content (unstamped rows of the new referential): codes it lacks are reported
+                    m = migrate_codes(d.mapping(what) if d is not None else {}, codes, single=single,
                                       known=known_occ if what == "occupation" else known_skill)
                     new_codes = list(m.codes)
                     if single and not new_codes and m.unmapped and kind == "offers":
@@ -182,7 +184,7 @@ def _migrate(store: Store, new: Referentiel, diffs: dict, report: UpgradeReport,
                     for code in m.unmapped:
                         report.unmapped.append({"kind": kind, "id": row["id"], "field": name, "code": code,
                                                 "label": _label(source, what, code),
-                                                "suggestions": _suggestions(d, what, code)})
+                                                "suggestions": _suggestions(d, what, code) if d is not None else []})
                     if m.changed:
                         changed = True
                         audits.append((seq, kind, row["id"], name, json.dumps(codes, ensure_ascii=False),
@@ -201,6 +203,31 @@ def _migrate(store: Store, new: Referentiel, diffs: dict, report: UpgradeReport,
         report.seq = seq
         if report.dry_run:
             raise _DryRun()
+
+
+def upgrade_on_start(store: Store, referentiel: Referentiel, log=None, cache_dir: Path | None = None
+                     ) -> UpgradeReport | None:
+    """What the API does when it opens the store: rows of another referential (the served one
+    changed) are migrated to it; unstamped rows are taken to come from the served referential.
+    Never raises: a referential that cannot be found leaves the rows as they are, logged."""
+    import logging
+
+    log = log or logging.getLogger("passerelles.upgrade")
+    counts = stored_fingerprints(store)
+    if not counts or set(counts) <= {referentiel.fingerprint}:
+        return None
+    try:
+        report = upgrade_store(store, referentiel, old=referentiel,
+                               find=lambda fp: (cache_dir and cached_referential(fp, cache_dir)) or cached_referential(fp))
+    except UpgradeError as error:
+        log.error("stored records were not migrated to %s %s: %s", referentiel.name, referentiel.version, error)
+        return None
+    moved = sum(f["rows"] for f in report.from_referentiels if not f["unstamped"])
+    if moved:
+        log.warning("migrated %d stored records to %s %s (%s); %d codes could not be mapped%s",
+                    moved, referentiel.name, referentiel.version, referentiel.fingerprint[:16], len(report.unmapped),
+                    "".join(f"\n  {u['kind'][:-1]} {u['id']} {u['field']} {u['code']}" for u in report.unmapped[:50]))
+    return report
 
 
 def _label(r: Referentiel, what: str, code: str) -> str | None:

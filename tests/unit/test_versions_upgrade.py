@@ -254,3 +254,27 @@ def test_cli_upgrade_lists_unmapped_codes_with_their_records(demo, setup, tmp_pa
     assert {(u["id"], u["code"]) for u in payload["unmapped"]} >= {("S0001", what["removed"]), ("O0001", what["removed"])}
     assert main(argv) == 0
     assert "nothing to migrate" in capsys.readouterr().out
+
+
+def test_the_api_migrates_the_store_when_the_served_referential_changes(demo, setup, tmp_path, caplog):
+    from api.app import create_app
+    from api.settings import Settings
+    from api.state import AppState
+
+    store, new, what, *_ = setup
+    path = store.path
+    store.close()
+    generic.write(new, tmp_path / "next")
+    settings = Settings(referentiel=f"csv:{tmp_path / 'next'}", database=path, cache_dir=tmp_path / "cache")
+    state = AppState.from_settings(settings)
+    create_app(settings, state=state)
+    with caplog.at_level("WARNING", logger="passerelles.upgrade"):
+        pool = state.pool  # opening the store
+    assert "migrated 370 stored records" in caplog.text and what["removed"] in caplog.text
+    assert stored_fingerprints(pool.store) == {state.referentiel.fingerprint: 420}
+    # the 50 unstamped rows are taken as the served referential's: the codes it lacks are listed
+    unstamped = [f"S{i:04d}" for i in range(250, 300)]
+    stale = [r for r in audit(pool.store, "seekers") if r["id"] in unstamped]
+    assert stale and all(r["unmapped"] for r in stale)
+    assert pool.store.get("seekers", "S0000")["occupation"] == "Z0001"
+    assert len(pool.seekers) == 300
