@@ -85,6 +85,15 @@ def install(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         return problem_response(validation_problem(exc.errors()), request)
 
+    from matching.normalise import InvalidText
+
+    @app.exception_handler(InvalidText)
+    async def _invalid_text(request: Request, exc: InvalidText) -> Response:
+        # A free text the normaliser refuses (empty, too long, binary) that a route did not catch.
+        where = "a text" if exc.index is None else f"text number {exc.index + 1}"
+        return problem_response(Problem(422, "invalid-text", "Invalid text", f"{where}: {exc.message}",
+                                        reason=exc.reason, index=exc.index), request)
+
     @app.exception_handler(ReferentielError)
     async def _referentiel(request: Request, exc: ReferentielError) -> Response:
         return problem_response(Problem(422, "invalid-data", "Invalid data", exc.describe(),
@@ -143,6 +152,7 @@ def _message(error: dict, field: str | None) -> str:
         word = {"greater_than_equal": "at least", "greater_than": "more than", "less_than_equal": "at most",
                 "less_than": "less than"}[kind]
         bound = next(iter(ctx.values()), "?")
+        bound = int(bound) if isinstance(bound, float) and bound.is_integer() else bound
         return f"{name} must be {word} {bound}, not {_shown(given)}."
     if kind in ("literal_error", "enum"):
         return f"{name} must be one of {ctx.get('expected', '?')}, not {_shown(given)}."

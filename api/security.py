@@ -471,8 +471,28 @@ offers_create = require("employer", "counsellor", audit="offer")
 
 # -- the ASGI middleware: body size (413) and the audit log ---------------------------------------
 
-class _TooLarge(Exception):
+class _Refused(Exception):
     pass
+
+
+# An escaped UTF-16 surrogate without its pair: valid JSON, but not a character (it cannot be
+# stored, normalised or encoded back as UTF-8).
+_LONE_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+                             rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+                             rb"|\xed[\xa0-\xbf]")  # a surrogate encoded as UTF-8 bytes (json.loads lets it pass)
+
+
+def _is_json(scope: dict) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            return b"json" in value.lower()
+    return False
+
+
+def _too_large(limit: int) -> Problem:
+    return Problem(413, "payload-too-large", "Payload too large",
+                   f"The request body is larger than {limit:,} bytes; send less data per request "
+                   f"(for bulk files, 'passerelles ingest').", max_bytes=limit)
 
 
 class SecurityMiddleware:
@@ -497,29 +517,37 @@ class SecurityMiddleware:
                 except ValueError:
                     too_large = False
                 if too_large:
-                    await self._send_413(scope, send, limit)
+                    await self._send_problem(scope, send, _too_large(limit))
                     return
                 break
         state = scope.setdefault("state", {})
         received = 0
-        started = exceeded = False
+        started = False
+        refusal: Problem | None = None  # set when the body is refused while it streams
+        check_text = _is_json(scope)
 
-        async def limited_receive() -> dict:
-            nonlocal received, exceeded
+        async def checked_receive() -> dict:
+            nonlocal received, refusal
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                received += len(chunk)
                 if received > limit:
-                    exceeded = True
-                    raise _TooLarge()
+                    refusal = _too_large(limit)
+                    raise _Refused()
+                if check_text and (b"\\u" in chunk or b"\xed" in chunk) and _LONE_SURROGATE.search(chunk):
+                    refusal = Problem(422, "invalid-text", "Invalid text",
+                                      "The body contains a lone surrogate (U+D800 to U+DFFF without its pair, escaped "
+                                      "or encoded), which is not a character: send valid Unicode text.")
+                    raise _Refused()
             return message
 
         async def guarded_send(message: dict) -> None:
             nonlocal started
-            if exceeded:  # whatever the app answers to the interrupted body, the answer is 413
+            if refusal is not None:  # whatever the app answers to the interrupted body, the answer is ours
                 if not started:
                     started = True
-                    await self._send_413(scope, send, limit)
+                    await self._send_problem(scope, send, refusal)
                 return
             if message["type"] == "http.response.start":
                 started = True
@@ -529,11 +557,11 @@ class SecurityMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, guarded_send)
-        except _TooLarge:
+            await self.app(scope, checked_receive, guarded_send)
+        except _Refused:
             pass
-        if exceeded and not started:
-            await self._send_413(scope, send, limit)
+        if refusal is not None and not started:
+            await self._send_problem(scope, send, refusal)
 
     def _audit(self, scope: dict, state: dict, resource: str, status: int) -> None:
         principal = state.get("principal") or ANONYMOUS
@@ -547,12 +575,9 @@ class SecurityMiddleware:
             print(f"passerelles: audit log write failed: {error}", file=sys.stderr)
 
     @staticmethod
-    async def _send_413(scope: dict, send: Callable, limit: int) -> None:
-        body = orjson.dumps(Problem(413, "payload-too-large", "Payload too large",
-                                    f"The request body is larger than {limit:,} bytes; send less data per "
-                                    f"request (for bulk files, 'passerelles ingest').", max_bytes=limit)
-                            .body(scope.get("path")))
-        await send({"type": "http.response.start", "status": 413,
+    async def _send_problem(scope: dict, send: Callable, problem: Problem) -> None:
+        body = orjson.dumps(problem.body(scope.get("path")))
+        await send({"type": "http.response.start", "status": problem.status,
                     "headers": [(b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode()),
                                 (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": body})
