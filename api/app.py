@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.responses import ORJSONResponse
 
 from . import problems, security
-from .routers import admin, bridges, kits, normalise, offers, referentiel, seekers, web
+from .routers import admin, basins, bridges, kits, normalise, offers, referentiel, seekers, trainings, web
 from .settings import Settings
 from .state import AppState
 
@@ -23,7 +23,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     )
     app.state.passerelles = state or AppState.from_settings(settings)
     problems.install(app)
-    for module in (referentiel, normalise, web, bridges, kits, seekers, offers, admin):
+    for module in (referentiel, normalise, web, bridges, kits, seekers, offers, admin, trainings, basins):
         app.include_router(module.router)
     security.install(app, settings)  # after every router: keys, roles, rate limits, 413, audit (api/security.py)
     return app

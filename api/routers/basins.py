@@ -1,0 +1,82 @@
+"""Job basins over HTTP: the basins, tension per occupation, passerelles toward tension, training needs.
+
+- ``GET /basins``: every job basin (id, name, region, department, lat, lon).
+- ``GET /basins/{id}/tension?in_tension=false&occupations=A,B``: offers, seekers and tension of
+  each occupation of the basin (the store's seekers and offers).
+- ``GET /basins/{id}/passerelles/{code}?k=10&weight=0.5``: bridges from ``code`` ranked by bridge
+  score and the target's tension in the basin (``weight`` 0 = bridge score only).
+- ``GET /basins/{id}/training-needs?radius=50&top=20``: the skills the basin's seekers most miss
+  toward its occupations in tension, the trainings within ``radius`` km that close the most gap,
+  and the skill groups no nearby training teaches (the trainings to buy).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from .. import security
+from ..state import AppState, get_state
+from ..training_service import TrainingService, UnknownBasin
+from .trainings import basin_problem, occupation_row
+
+router = APIRouter(tags=["basins"])
+aggregates = security.require("federation", "counsellor", "admin")
+
+
+@router.get("/basins", dependencies=[Depends(security.referential)])
+def list_basins(state: Annotated[AppState, Depends(get_state)]) -> dict:
+    basins = TrainingService.of(state).basins
+    return {"count": basins.height, "basins": basins.to_dicts()}
+
+
+@router.get("/basins/{id}/tension", dependencies=[Depends(aggregates)],
+            responses={404: {"description": "Unknown basin, with suggestions"}})
+def basin_tension(id: str, state: Annotated[AppState, Depends(get_state)],
+                  in_tension: Annotated[bool, Query(description="Only occupations in tension.")] = False,
+                  occupations: Annotated[str | None, Query(description="Comma-separated occupation codes.")] = None
+                  ) -> dict:
+    codes = None
+    if occupations:
+        codes = [c.strip() for c in occupations.split(",") if c.strip()]
+        for c in codes:
+            occupation_row(state, c, "occupations")
+    try:
+        return TrainingService.of(state).tension(id, codes, only_in_tension=in_tension)
+    except UnknownBasin as error:
+        raise basin_problem(error) from None
+
+
+@router.get("/basins/{id}/passerelles/{code}", dependencies=[Depends(aggregates)],
+            responses={404: {"description": "Unknown basin or occupation, with suggestions"}})
+def basin_passerelles(id: str, code: str, state: Annotated[AppState, Depends(get_state)],
+                      k: Annotated[int, Query(ge=1, le=100)] = 10,
+                      weight: Annotated[float, Query(ge=0, le=1, description="Weight of tension vs bridge score.")] = 0.5,
+                      min_score: Annotated[float, Query(ge=0, le=1)] = 0.0,
+                      cross_sector_only: bool = False) -> dict:
+    occupation_row(state, code, "code")
+    try:
+        return TrainingService.of(state).passerelles_toward_tension(
+            code, id, k=k, weight=weight, min_score=min_score, cross_sector_only=cross_sector_only)
+    except UnknownBasin as error:
+        raise basin_problem(error) from None
+
+
+@router.get("/basins/{id}/training-needs", dependencies=[Depends(aggregates)],
+            responses={404: {"description": "Unknown basin, with suggestions"}})
+def basin_training_needs(id: str, state: Annotated[AppState, Depends(get_state)],
+                         radius: Annotated[float, Query(ge=0, le=2000)] = 50.0,
+                         top: Annotated[int, Query(ge=1, le=500)] = 20,
+                         targets: Annotated[str | None, Query(
+                             description="Comma-separated target occupations (default: those in tension).")] = None
+                         ) -> dict:
+    codes = None
+    if targets:
+        codes = [c.strip() for c in targets.split(",") if c.strip()]
+        for c in codes:
+            occupation_row(state, c, "targets")
+    try:
+        return TrainingService.of(state).training_needs(id, radius_km=radius, top=top, targets=codes)
+    except UnknownBasin as error:
+        raise basin_problem(error) from None
