@@ -31,7 +31,8 @@ The score of a seeker ``s`` for an offer ``o`` (all terms in [0, 1])::
   radius, or the query's ``radius_km``); within it, ``1 - DIST_DECAY * distance / radius``. When a
   location or the radius is unknown, no distance filter applies (factor 1, distance None).
 
-Ranking: score (rounded to 1e-5, so float noise cannot reorder ties) descending, ties broken by key
+A candidate sharing no skill with the query is a match only through a bridge of at least
+``MIN_BRIDGE``. Ranking: score (rounded to 1e-5, so float noise cannot reorder ties) descending, ties broken by key
 ascending; exact top-k (no approximation).
 
 How a query runs (one numba kernel, :func:`_topk`): phase 1 walks the posting lists of the query's
@@ -533,6 +534,8 @@ def score_reference(matcher: PoolMatcher, index: ProfileIndex, query: Profile, q
         hit = matcher.explain(seeker, offer, key, None, radius)
         if require_must and hit.must_coverage is not None and hit.must_coverage < 0.9999:
             continue
+        if not hit.matched and hit.bridge < matcher.min_bridge:
+            continue  # shares no skill and no bridge worth walking: not a match
         if hit.score > 0:
             out.append((hit.score, key))
     out.sort(key=lambda t: (-t[0], t[1]))

@@ -15,8 +15,8 @@ Each index holds, in flat numpy arrays of growable lists (:class:`ListStore`):
 
 Writes are incremental: an upsert removes the slot's old postings (swap-remove, order inside a
 posting list does not matter) and appends the new ones; a list that outgrows its capacity moves to
-the end of its flat array with doubled capacity. The garbage this leaves is repacked when it
-exceeds the live data (amortised O(1) per write); nothing is ever rebuilt from the store.
+the end of its flat array with 1.25x its capacity (+8). The garbage this leaves is repacked when it
+exceeds a quarter of the live data (amortised O(1) per write); nothing is ever rebuilt from the store.
 
 Memory: a seeker with 30 skills and 2 occupations costs 30 x 2 B (forward, uint16 when the
 referential has < 65,536 skills) + 30 x 4 B (postings) + 2 x (2 + 4) B + per-slot arrays and
@@ -127,8 +127,8 @@ class ListStore:
 
     def _relocate(self, i: int, capacity: int) -> None:
         """Move list ``i`` to the end with room for ``capacity`` values."""
-        if self.garbage > max(self.used // 2, 1 << 16):
-            self.compact(extra=capacity)
+        if self.garbage > max(self.used // 4, 1 << 16):
+            self.compact(extra=capacity, slack=0.125)
         n = int(self.length[i])
         self._grow_columns(self.used + capacity)
         old = int(self.start[i])
@@ -146,7 +146,8 @@ class ListStore:
             return
         n = int(self.length[i])
         if n + add > int(self.capacity[i]):
-            self._relocate(i, max(n + add, 2 * int(self.capacity[i]), 4))
+            cap = int(self.capacity[i])
+            self._relocate(i, max(n + add, cap + cap // 4 + 8))  # x1.25: amortised O(1), little slack
         s = int(self.start[i]) + n
         for col, value in zip(self.columns, values):
             col[s:s + add] = value
