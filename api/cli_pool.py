@@ -163,6 +163,7 @@ def synth(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for seekers.parquet and offers.parquet.")] = Path("synth"),
     drop: Annotated[float, typer.Option(help="Share of an occupation's skills a seeker lacks.")] = 0.3,
     noise: Annotated[float, typer.Option(help="Share of noise skills from neighbouring occupations.")] = 0.1,
+    trainings: Annotated[int, typer.Option("--trainings", min=0, help="Also write trainings.csv with N synthetic trainings (issue 6).")] = 0,
     referentiel: SourceOption = None,
 ) -> None:
     """Write a deterministic synthetic population of seekers and offers (Parquet)."""
@@ -175,6 +176,11 @@ def synth(
     except ValueError as error:
         raise UsageError(str(error)) from None
     paths = population.write(out)
+    if trainings:  # the training catalogue's generator (api/cli_trainings.py, issue 6)
+        from .cli_trainings import write_synthetic_catalogue
+
+        paths["trainings"] = write_synthetic_catalogue(r, trainings, Path(out) / "trainings.csv", seed=seed,
+                                                       basins=resolve_basins(basins))
     typer.echo(json.dumps({"seekers": str(paths["seekers"]), "offers": str(paths["offers"]),
                            "n_seekers": seekers, "n_offers": offers, "seed": seed,
                            "seconds": round(time.perf_counter() - started, 2)}))

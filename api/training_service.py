@@ -104,6 +104,12 @@ class TrainingService:
                 self._support = support_matrix(getattr(self.state.bridges, "related", None), self.referentiel.n_skills)
             return self._support
 
+    def use_catalogue(self, path) -> None:
+        """Serve the catalogue of this file (CSV or JSON). Raises ReferentielError."""
+        catalogue = load_trainings(path, self.referentiel, basins=self.basins, skill_resolver=self.skill_resolver)
+        with self._lock:
+            self._set(catalogue)
+
     def ingest(self, data: bytes, fmt: str | None = None, replace: bool = False, name: str = "body") -> dict:
         """Validate a catalogue body and add its trainings (or replace the catalogue). Raises ReferentielError."""
         new = load_trainings(data, self.referentiel, fmt=fmt, name=name, basins=self.basins,
