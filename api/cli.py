@@ -91,7 +91,7 @@ def referentiel_export(
 
 
 # Command modules of later features register themselves on `app` when imported here.
-COMMAND_MODULES: list[str] = ["api.cli_versions", "api.cli_normalise", "api.cli_kits", "api.cli_bridges", "api.cli_pool", "api.cli_keys", "api.cli_trainings"]
+COMMAND_MODULES: list[str] = ["api.cli_versions", "api.cli_normalise", "api.cli_kits", "api.cli_bridges", "api.cli_pool", "api.cli_keys", "api.cli_trainings", "api.cli_batch"]
 
 
 def _load_command_modules() -> None:
