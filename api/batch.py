@@ -355,7 +355,7 @@ class Progress:
         rate = self.done * self.pairs_per_part / max(elapsed, 1e-9)
         eta = (self.total - self.done) * elapsed / max(self.done, 1)
         self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total} partitions"
-                          f"  {rate / 1e6:,.0f} M pairs/s  ETA {eta:,.0f} s ")
+                          f"  {rate / 1e6:,.1f} M pairs/s  ETA {eta:,.0f} s ")
         self.stream.flush()
         if self.done >= self.total:
             self.stream.write("\n")

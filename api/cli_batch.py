@@ -5,6 +5,7 @@ Registered on :data:`api.cli.app` when :mod:`api.cli` imports this module (``COM
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -72,8 +73,10 @@ def batch_match(
             else:
                 n = local_workers or os.cpu_count() or 1
                 cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=not threads,
-                                       memory_limit=memory_limit, dashboard_address=None)
+                                       memory_limit=memory_limit, dashboard_address=None,
+                                       silence_logs=logging.ERROR)
                 client = Client(cluster)
+            logging.getLogger("distributed").setLevel(logging.ERROR)
             try:
                 log(f"Dask: {len(client.scheduler_info()['workers'])} workers at {client.scheduler.address}")
                 summary = run_batch(job, r, matcher=matcher, client=client, overwrite=overwrite,

@@ -1,0 +1,65 @@
+"""``passerelles batch-match`` in this process (--local-workers 0): files, restart, one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from api.batch import synthetic_population
+from api.cli import main
+
+
+@pytest.fixture(scope="module")
+def inputs(demo, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli")
+    seekers, offers = synthetic_population(demo, 600, 300, seed=2)
+    seekers.write_parquet(folder / "seekers.parquet")
+    offers.write_parquet(folder / "offers.parquet")
+    return folder
+
+
+def _run(inputs, out, *extra):
+    return main(["batch-match", "--seekers", str(inputs / "seekers.parquet"), "--offers", str(inputs / "offers.parquet"),
+                 "--out", str(inputs / out), "--local-workers", "0", "--partition-rows", "250", "--no-progress",
+                 *extra])
+
+
+def test_writes_partitions_then_skips_them(inputs, capsys):
+    assert _run(inputs, "out", "--top", "5", "--json") == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["partitions"] == 3 and summary["partitions_written"] == 3
+    assert summary["pairs_scored"] == 600 * 300 and summary["pairs_per_second"] > 0
+    files = sorted(p.name for p in (inputs / "out").iterdir())
+    assert files == ["_job.json", "_summary.json", "part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+    frame = pl.read_parquet(inputs / "out" / "part-00000.parquet")
+    assert frame.columns == ["seeker_id", "rank", "offer_id", "score"] and frame["rank"].max() <= 5
+    assert _run(inputs, "out", "--top", "5") == 0
+    text = capsys.readouterr().out
+    assert "0 partitions written, 3 skipped" in text
+
+
+def test_cosine_score(inputs, capsys):
+    assert _run(inputs, "cos", "--top", "3", "--score", "cosine", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["score"] == "cosine"
+
+
+@pytest.mark.parametrize("extra, message", [
+    (("--top", "6"), "another job"),
+    (("--top", "0"), "--top must be >= 1"),
+    (("--score", "magic"), "unknown score 'magic'"),
+    (("--scheduler", "tcp://127.0.0.1:1"), "not both"),
+])
+def test_bad_input_is_one_line_and_exit_2(inputs, capsys, extra, message):
+    _run(inputs, "out", "--top", "5")
+    capsys.readouterr()
+    assert _run(inputs, "out", *extra) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and err.startswith("error:") and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_missing_file_is_exit_2(tmp_path, capsys):
+    code = main(["batch-match", "--seekers", str(tmp_path / "nope.parquet"), "--offers", str(tmp_path / "x.parquet"),
+                 "--out", str(tmp_path / "o"), "--local-workers", "0"])
+    assert code == 2 and "no such Parquet file" in capsys.readouterr().err
