@@ -46,6 +46,7 @@ from typing import Annotated, Any, Callable
 
 import orjson
 from fastapi import Depends, FastAPI, Request
+from starlette.responses import Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from .problems import MEDIA_TYPE, PROBLEM_SCHEMA, Problem
@@ -291,12 +292,51 @@ class AuditLog:
             return [dict(zip(names, row)) for row in cursor.fetchall()], total
 
 
+class ResponseCache:
+    """Bounded LRU of whole responses (status, headers, body) of deterministic GET endpoints: the
+    referential endpoints answer from an immutable referential, so the same path and query always
+    give the same bytes within a process. Only 200 answers below ``max_bytes`` are kept."""
+
+    def __init__(self, max_entries: int, max_bytes: int = 1_000_000) -> None:
+        from collections import OrderedDict
+
+        self.max_entries, self.max_bytes = max_entries, max_bytes
+        self._entries: "OrderedDict[tuple, tuple[int, list, bytes]]" = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key: tuple) -> tuple[int, list, bytes] | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return entry
+
+    def put(self, key: tuple, status: int, headers: list, body: bytes) -> None:
+        if self.max_entries <= 0 or status != 200 or len(body) > self.max_bytes:
+            return
+        with self._lock:
+            self._entries[key] = (status, headers, body)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+
+class _CachedHit(Exception):
+    def __init__(self, entry: tuple[int, list, bytes]) -> None:
+        self.entry = entry
+
+
 class Security:
     """Everything access control needs, built once per app (``app.state.security``)."""
 
     def __init__(self, settings: Any) -> None:
         self.settings = settings
         self.limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+        self.cache = ResponseCache(getattr(settings, "response_cache_entries", 0))
         self._keys: KeyStore | None = None
         self._audit: AuditLog | None = None
         self._lock = threading.Lock()
@@ -341,6 +381,18 @@ def _limit(security: Security, identity: str, rate: int | None) -> None:
                       retry_after=seconds, headers={"Retry-After": str(seconds)})
 
 
+def _cached(security: Security, request: Request) -> None:
+    """Answer from the response cache (raises ``_CachedHit``), or mark the request so that the
+    middleware keeps its answer."""
+    if request.method != "GET" or security.cache.max_entries <= 0:
+        return
+    key = (request.url.path, request.scope.get("query_string", b""))
+    entry = security.cache.get(key)
+    if entry is not None:
+        raise _CachedHit(entry)
+    request.state.cache_key = key
+
+
 async def _body_id(request: Request) -> str | None:
     """The ``id`` of a JSON body being created (for the audit row); FastAPI has already read and
     parsed the body, so this is the cached value."""
@@ -354,13 +406,16 @@ async def _body_id(request: Request) -> str | None:
     return str(value)[:200] if value is not None else None
 
 
-def require(*roles: str, public: str | None = None, audit: str | None = None) -> Callable[..., Any]:
+def require(*roles: str, public: str | None = None, audit: str | None = None, cache: bool = False
+            ) -> Callable[..., Any]:
     """A dependency that admits a valid key of one of ``roles`` and returns its :class:`Principal`.
 
     ``public``: the name of a setting; when it is true the endpoint is open to anonymous callers
     too (``"referentiel"`` reads ``settings.public_referentiel``). ``audit``: the kind of personal
     data the endpoint reads or changes (``"seeker"``, ``"offer"``): each call is written to the
-    audit log with the key, the path's ``id`` and the status of the response.
+    audit log with the key, the path's ``id`` and the status of the response. ``cache``: the
+    endpoint is a pure function of its path and query (referential endpoints): once access is
+    granted, a GET is answered from the app's response cache when it holds the same path and query.
     """
     unknown = set(roles) - set(ROLES)
     if unknown:
@@ -379,6 +434,8 @@ def require(*roles: str, public: str | None = None, audit: str | None = None) ->
             if public is not None and getattr(security.settings, f"public_{public}", False):
                 _limit(security, "ip:" + _client(request), None)
                 request.state.principal = ANONYMOUS
+                if cache:
+                    _cached(security, request)
                 return ANONYMOUS
             raise _unauthorized("This endpoint needs an API key: send 'Authorization: Bearer <key>' or "
                                 "'X-API-Key: <key>'. An administrator creates one with 'passerelles keys create'.")
@@ -396,6 +453,8 @@ def require(*roles: str, public: str | None = None, audit: str | None = None) ->
             raise Problem(403, "forbidden", "Forbidden",
                           f"A {principal.role} key cannot use this endpoint: it is for {described} keys.",
                           role=principal.role, allowed_roles=sorted(allowed))
+        if cache:
+            _cached(security, request)
         return principal
 
     dependency.roles = allowed  # type: ignore[attr-defined]  (read by install() and the tests)
@@ -406,7 +465,7 @@ def require(*roles: str, public: str | None = None, audit: str | None = None) ->
 
 #: Referential endpoints (occupations, search, bridges, sectors, paths, graph): open to anyone when
 #: ``settings.public_referentiel``, else to any valid key.
-referential = require(*ROLES, public="referentiel")
+referential = require(*ROLES, public="referentiel", cache=True)
 #: Bridge kits: aggregate, no personal data; public like the referential, else these roles.
 kits = require("federation", "counsellor", "admin", public="referentiel")
 #: Job seekers' personal data: counsellors only; every call is audited.
@@ -524,6 +583,7 @@ class SecurityMiddleware:
         received = 0
         started = False
         refusal: Problem | None = None  # set when the body is refused while it streams
+        captured: list[dict] = []  # the start message of a response to keep in the cache
         check_text = _is_json(scope)
 
         async def checked_receive() -> dict:
@@ -554,6 +614,16 @@ class SecurityMiddleware:
                 resource = state.get("audit")
                 if resource is not None:
                     self._audit(scope, state, resource, message["status"])
+                if "cache_key" in state:
+                    captured.append(message)
+            elif captured and message["type"] == "http.response.body":
+                if message.get("more_body"):
+                    captured.clear()  # streamed: not cached
+                    state.pop("cache_key", None)
+                else:
+                    start = captured[0]
+                    self.security.cache.put(state["cache_key"], start["status"], list(start.get("headers", ())),
+                                            message.get("body", b""))
             await send(message)
 
         try:
@@ -620,6 +690,13 @@ def install(app: FastAPI, settings: Any) -> Security:
     security = Security(settings)
     app.state.security = security
     app.add_middleware(SecurityMiddleware, security=security)
+
+    @app.exception_handler(_CachedHit)
+    async def _serve_cached(request: Request, hit: _CachedHit) -> Response:
+        status, headers, body = hit.entry
+        response = Response(body, status_code=status)
+        response.raw_headers = [(k, v) for k, v in headers]
+        return response
     generate = app.openapi
 
     def openapi() -> dict:

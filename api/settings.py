@@ -28,3 +28,6 @@ class Settings(BaseSettings):
     a key may carry its own (``passerelles keys create --rate N``). Per worker process."""
     rate_limit_burst: int = 300
     """Requests a key may send at once above its steady rate."""
+    response_cache_entries: int = 20_000
+    """Responses of referential GET endpoints kept per worker (LRU; same path and query, same bytes
+    while the referential is loaded); 0 turns the cache off."""

@@ -108,5 +108,5 @@ class AppState:
 _POOL_LOCK = threading.Lock()
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:  # async: no threadpool hop per request (issue 7)
     return request.app.state.passerelles

@@ -243,3 +243,20 @@ def test_every_route_is_guarded_or_deliberately_public(env):
     public = {"/health", "/", "/static/{name}", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
     unguarded = {route.path for route in iter_routes(env["app"].routes) if guard_of(route) is None}
     assert unguarded <= public, f"routes without access control: {sorted(unguarded - public)}"
+
+
+def test_response_cache_answers_the_same_bytes_after_the_guard(tmp_path):
+    """Referential GETs are cached per path and query; a cached answer still needs a key when the
+    referential is not public, and still counts against the rate limit."""
+    settings = Settings(referentiel="demo", database=tmp_path / "p.sqlite3", public_referentiel=False)
+    app = create_app(settings)
+    key, _ = app.state.security.keys.create("federation", rate_per_minute=5)
+    with TestClient(app) as client:
+        first = client.get("/occupations/H2102/passerelles?k=3", headers=bearer(key))
+        second = client.get("/occupations/H2102/passerelles?k=3", headers=bearer(key))
+        assert first.status_code == second.status_code == 200 and first.content == second.content
+        assert app.state.security.cache.hits == 1
+        assert client.get("/occupations/H2102/passerelles?k=3").status_code == 401
+        assert client.get("/occupations/H2102/passerelles?k=4", headers=bearer(key)).json() != first.json()
+        statuses = [client.get("/occupations/H2102/passerelles?k=3", headers=bearer(key)).status_code for _ in range(4)]
+        assert statuses[-1] == 429
