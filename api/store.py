@@ -338,7 +338,8 @@ def _as_rows_frame(records: pl.DataFrame, kind: str) -> pl.DataFrame:
     exprs = []
     for column in COLUMNS[kind]:
         if column not in records.columns:
-            exprs.append(pl.lit("[]" if column in LIST_COLUMNS else None).alias(column))
+            default = "[]" if column in LIST_COLUMNS else (0 if column == "consent" else None)
+            exprs.append(pl.lit(default).alias(column))
             continue
         dtype = records.schema[column]
         if column in LIST_COLUMNS and isinstance(dtype, pl.List):
