@@ -23,7 +23,7 @@ from .harness import REGISTRY, Report, run_all  # noqa: E402
 
 SCENARIO_MODULES = ["benchmarks.scenarios.referential_load", "benchmarks.scenarios.space", "benchmarks.scenarios.normalise",
                     "benchmarks.scenarios.bridges", "benchmarks.scenarios.kits", "benchmarks.scenarios.pool",
-                    "benchmarks.scenarios.batch"]
+                    "benchmarks.scenarios.batch", "benchmarks.scenarios.gaps"]
 
 
 def scenario_modules() -> list[str]:
