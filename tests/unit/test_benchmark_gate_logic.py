@@ -8,11 +8,17 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-from benchmarks import harness
+from benchmarks import gate, harness
 from benchmarks.gate import Settings, WorkerFailed, gate_scenario, module_rows, run_gate, table
 from benchmarks.measure import alloc_peak_bytes, calls_per_sample, counters_grew, read_bytes, trimmed_mean, work_counters
 
 FAST = Settings(quick=True, sample_s=0.02, budget_s=0.2, min_pairs=9, max_pairs=15)
+
+
+@pytest.fixture(autouse=True)
+def quiet_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The machine running these tests may be loaded: the scripted gate sees a quiet one."""
+    monkeypatch.setattr(gate, "machine_load", lambda: 0.0)
 
 
 class FakeSide:
@@ -314,3 +320,12 @@ def test_run_all_records_missing_data_and_errors_and_runs_the_rest(tiny_registry
     assert problems["errors"] == {"broken": "KeyError: 'H2102'"}
     report = harness.Report(quick=True, results=results, **problems)
     assert "skipped" in report.table() and "KeyError" in report.table()
+
+
+def test_an_overloaded_machine_needs_a_second_confirmation() -> None:
+    current, reference = sides({"seconds": lambda i: 2e-3})
+    row = gate_scenario("s", current, reference, FAST, load=lambda: 100.0)
+    assert row.status == "REGRESSION" and len(row.rounds) == 3 and "overloaded" in row.notes[0]
+    noise_then_clean = sides({"seconds": lambda i: 3e-3 if i < 40 else 1e-3})  # rounds 1-2 slow, round 3 not
+    row = gate_scenario("s", *noise_then_clean, FAST, load=lambda: 100.0)
+    assert row.status == "ok" and len(row.rounds) == 3 and "not confirmed" in row.notes[0]
