@@ -23,8 +23,8 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from matching.gaps import TrainingIndex, basin_needs, choose_targets, occupation_need, skill_gap, support_matrix
-from matching.tension import in_tension_rows, rank_toward_tension, tension_table, tension_vector
+from matching.gaps import TrainingIndex, basin_needs, choose_targets, occupation_need, skill_gap, support_for
+from matching.tension import rank_toward_tension, tension_table, tension_targets, tension_vector
 from referentiels import ReferentielError, territories
 from referentiels.trainings import TrainingCatalogue, demo_trainings, from_frame, load_trainings, synthesize_trainings
 
@@ -101,7 +101,7 @@ class TrainingService:
     def support(self) -> sp.csr_array:
         with self._lock:
             if self._support is None:
-                self._support = support_matrix(getattr(self.state.bridges, "related", None), self.referentiel.n_skills)
+                self._support = support_for(self.state.bridges, self.referentiel.n_skills)
             return self._support
 
     def use_catalogue(self, path) -> None:
@@ -308,9 +308,9 @@ class TrainingService:
             empty = pl.DataFrame(schema={"basin": pl.String, "occupation": pl.String})
             table = tension_table(offers if offers is not None else empty, seekers)
         if targets is None:
-            target_rows = in_tension_rows(table, basin_id, r.occupation_index)
+            target_rows, rule = tension_targets(table, basin_id, r.occupation_index)
         else:
-            target_rows = np.asarray(sorted(r.occupation_row(c) for c in targets), dtype=np.int64)
+            target_rows, rule = np.asarray(sorted(r.occupation_row(c) for c in targets), dtype=np.int64), "given"
         local = seekers.filter(pl.col("basin") == basin_id)
         matrix, occ = seeker_matrix(local, r)
         chosen = choose_targets(occ, target_rows, self.state.bridges.matrix)
@@ -336,7 +336,7 @@ class TrainingService:
         to_buy = [{"group": g, "missing_weight": round(w, 3)} for g, w in
                   sorted(groups.items(), key=lambda kv: (-kv[1], kv[0]))][:top]
         return {
-            "basin": b, "radius_km": radius_km,
+            "basin": b, "radius_km": radius_km, "targets_rule": rule,
             "targets": [{"code": r.occupation_codes[t], "label": r.occupations["label"][int(t)],
                          "seekers": int((chosen == t).sum())} for t in target_rows.tolist()],
             "seekers": int(local.height), "seekers_with_target": needs.seekers,

@@ -90,6 +90,22 @@ def in_tension_rows(table: pl.DataFrame, basin: str, occupation_index: dict[str,
     return np.asarray(sorted(occupation_index[c] for c in codes if c in occupation_index), dtype=np.int64)
 
 
+def tension_targets(table: pl.DataFrame, basin: str, occupation_index: dict[str, int], fallback: int = 10
+                    ) -> tuple[np.ndarray, str]:
+    """Target occupation rows for a basin's training needs, and the rule that chose them.
+
+    The occupations in tension; when there are none, the ``fallback`` most tense among those with
+    at least ``MIN_OFFERS`` offers (rule ``"most-tense"``); else nothing (rule ``"none"``).
+    """
+    rows = in_tension_rows(table, basin, occupation_index)
+    if len(rows):
+        return rows, "in-tension"
+    top = (table.filter((pl.col("basin") == basin) & (pl.col("offers") >= MIN_OFFERS))
+           .sort(["tension", "occupation"], descending=[True, False]).head(fallback)["occupation"].to_list())
+    rows = np.asarray(sorted(occupation_index[c] for c in top if c in occupation_index), dtype=np.int64)
+    return rows, ("most-tense" if len(rows) else "none")
+
+
 def toward_tension(scores: np.ndarray, tension: np.ndarray, weight: float = 0.5) -> np.ndarray:
     """``score^(1-weight) * (2*tension)^weight`` clipped to [0, 1]; float32 like the scores.
 
@@ -117,4 +133,4 @@ def rank_toward_tension(scores: np.ndarray, tension: np.ndarray, k: int, *, mask
 
 
 __all__ = ["MIN_OFFERS", "TABLE_SCHEMA", "TENSION_MIN", "in_tension_rows", "rank_toward_tension", "tension_of",
-           "tension_table", "tension_vector", "toward_tension"]
+           "tension_table", "tension_targets", "tension_vector", "toward_tension"]

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from matching import SkillSpace
 from matching.bridges import BridgeModel
 from matching.gaps import (TrainingIndex, basin_needs, choose_targets, greedy_cover, occupation_need, skill_gap,
-                           support_matrix)
+                           support_for, support_matrix)
 from referentiels.trainings import demo_trainings
 
 
@@ -24,6 +24,13 @@ def world(demo):
     support = support_matrix(bridges.related, demo.n_skills)
     catalogue = demo_trainings(demo)
     return demo, space, bridges, support, catalogue, TrainingIndex.fit(catalogue.teaches, **catalogue.arrays())
+
+
+def test_sparse_support_equals_the_kernel(world):
+    r, _, bridges, support, *_ = world
+    fast = support_for(bridges, r.n_skills)
+    assert (fast != support).nnz == 0 and fast.diagonal().all()
+    assert (support_matrix(None, 5) != sp.identity(5, dtype=bool)).nnz == 0
 
 
 def held_of(space, code_row):

@@ -67,3 +67,17 @@ def test_rank_toward_tension_prefers_tension_at_equal_score():
     assert rows.tolist() == [1, 0]
     with pytest.raises(ValueError):
         toward_tension(scores, tension, 2.0)
+
+
+def test_tension_targets_fall_back_to_the_most_tense():
+    from matching.tension import tension_targets
+
+    offers = frame([("b", "A")] * 3 + [("b", "B")] * 4 + [("b", "C")] * 1)
+    seekers = frame([("b", "A")] * 30 + [("b", "B")] * 10)
+    t = tension_table(offers, seekers)
+    rows, rule = tension_targets(t, "b", {"A": 0, "B": 1, "C": 2})
+    assert rule == "most-tense" and rows.tolist() == [0, 1]  # C has too few offers
+    offers = frame([("b", "B")] * 20)
+    rows, rule = tension_targets(tension_table(offers, seekers), "b", {"A": 0, "B": 1})
+    assert rule == "in-tension" and rows.tolist() == [1]
+    assert tension_targets(t, "elsewhere", {"A": 0})[1] == "none"
