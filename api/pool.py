@@ -18,7 +18,6 @@ valid rows and lists the rejected lines, so exactly which rows were taken is kno
 from __future__ import annotations
 
 import io
-import math
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,6 +147,10 @@ class Pool:
         with self._lock:
             version = (self.store.data_version(), self.store.seq)
             if not force and version == self._version:
+                return
+            if not force and all(seq == version[1] for seq in self._seq.values()):
+                # another table of the database changed (audit log, keys), not seekers or offers
+                self._version = version
                 return
             for kind in ("seekers", "offers"):
                 changes = self.store.changes_since(kind, self._seq[kind])
@@ -391,9 +394,6 @@ class Pool:
         return self.store.get(kind, id)
 
     # ---- matching -----------------------------------------------------------------------------
-    def _seeker_profile(self, kind_index: ProfileIndex, key: int):
-        return kind_index.profile(key)
-
     def offers_for_seeker(self, id: str, k: int = 10, radius_km: float | None = None,
                           require_must: bool = False) -> list[dict] | None:
         """Top-k offers for a stored seeker, explained; None when the seeker is unknown."""
@@ -454,6 +454,3 @@ class Pool:
 class RecordError(ValueError):
     """One record (POST / PUT) that validation refused; the message is the reason."""
 
-
-def nan_to_none(value: float | None) -> float | None:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
