@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -194,18 +195,12 @@ def seekers_from_frame(frame: pl.DataFrame, codebook: Codebook):
     return seekers, {"unknown_skill_codes": unknown_skills, "unknown_occupation_codes": unknown_occ}
 
 
-_WORKER_MATCHERS: dict[int, object] = {}
-
-
 def _matcher(payload: OfferPayload):
-    """The payload's ``PoolMatcher``, rebuilt once per worker process (it holds a lock: not picklable)."""
+    """The payload's ``PoolMatcher``, rebuilt for each partition (it holds a lock, so it does not
+    pickle; building one is a dataclass constructor, no fitting)."""
     from matching.match import PoolMatcher
 
-    key = id(payload.matcher)
-    if key not in _WORKER_MATCHERS:
-        _WORKER_MATCHERS.clear()
-        _WORKER_MATCHERS[key] = PoolMatcher(**payload.matcher)
-    return _WORKER_MATCHERS[key]
+    return PoolMatcher(**payload.matcher)
 
 
 def match_seekers(frame: pl.DataFrame, payload: OfferPayload, k: int, chunk_rows: int = 16_384) -> tuple[TopK, dict]:
@@ -389,7 +384,8 @@ def run_batch(job: BatchJob, referentiel=None, *, matcher=None, client=None, ove
         from distributed import as_completed
 
         shared = client.scatter(payload, broadcast=True, hash=False)
-        futures = [client.submit(run_partition, job, i, shared, chunk_rows, key=f"batch-match-{i:05d}-{id(job)}",
+        run_id = uuid.uuid4().hex[:12]
+        futures = [client.submit(run_partition, job, i, shared, chunk_rows, key=f"batch-match-{run_id}-{i:05d}",
                                  pure=False, retries=2) for i in todo]
         for future in as_completed(futures):
             stats.append(future.result())

@@ -15,7 +15,7 @@ import typer
 
 import referentiels
 
-from .cli import SourceOption, app, emit_json, fail
+from .cli import SourceOption, UsageError, app, emit_json, fail
 
 
 @app.command("batch-match")
@@ -85,8 +85,13 @@ def batch_match(
                 client.close()
                 if cluster is not None:
                     cluster.close()
+    except UsageError:
+        raise
     except ValueError as error:
         fail(str(error))
+    except Exception as error:  # noqa: BLE001 - a worker's failure: one line, and how to resume
+        fail(f"batch stopped: {type(error).__name__}: {error}; the partitions written are kept, "
+             "run the same command again to resume")
     if as_json:
         emit_json(summary)
         return
