@@ -381,12 +381,13 @@ def _limit(security: Security, identity: str, rate: int | None) -> None:
                       retry_after=seconds, headers={"Retry-After": str(seconds)})
 
 
-def _cached(security: Security, request: Request) -> None:
+def _cached(security: Security, request: Request, version: Any = None) -> None:
     """Answer from the response cache (raises ``_CachedHit``), or mark the request so that the
-    middleware keeps its answer."""
+    middleware keeps its answer. ``version``: what else the answer depends on (the store's change
+    sequence for stored records), part of the key."""
     if request.method != "GET" or security.cache.max_entries <= 0:
         return
-    key = (request.url.path, request.scope.get("query_string", b""))
+    key = (request.url.path, request.scope.get("query_string", b""), version)
     entry = security.cache.get(key)
     if entry is not None:
         raise _CachedHit(entry)
@@ -463,9 +464,13 @@ def require(*roles: str, public: str | None = None, audit: str | None = None, ca
     return dependency
 
 
-#: Referential endpoints (occupations, search, bridges, sectors, paths, graph): open to anyone when
-#: ``settings.public_referentiel``, else to any valid key.
-referential = require(*ROLES, public="referentiel", cache=True)
+#: Referential endpoints (occupations, search, bridges, sectors, paths, graph, trainings, basins):
+#: open to anyone when ``settings.public_referentiel``, else to any valid key.
+referential = require(*ROLES, public="referentiel")
+#: The same, for endpoints whose answer is a pure function of the loaded referential and of the
+#: path and query (occupation cards, search, bridges, sectors, paths, graph): answered from the
+#: response cache once computed. Not for anything a write can change (trainings catalogue, store).
+referential_cached = require(*ROLES, public="referentiel", cache=True)
 #: Bridge kits: aggregate, no personal data; public like the referential, else these roles.
 kits = require("federation", "counsellor", "admin", public="referentiel")
 #: Job seekers' personal data: counsellors only; every call is audited.
@@ -491,16 +496,21 @@ def owns_offer(principal: Principal, offer: dict | None) -> bool:
     return principal.role != "employer" or offer is None or offer.get("employer") == principal.employer
 
 
-def offer_access(*roles: str, audit: str | None = "offer") -> Callable[..., Any]:
+def offer_access(*roles: str, audit: str | None = "offer", cache: bool = True) -> Callable[..., Any]:
     """Like :func:`require`, and an employer key may touch the path's offer ``{id}`` only if that
-    offer is its own (403 ``not-your-offer`` otherwise; an unknown id is left to the handler)."""
+    offer is its own (403 ``not-your-offer`` otherwise; an unknown id is left to the handler).
+    ``cache``: a GET is answered from the response cache while the store's change sequence has not
+    moved (after the access check and the audit mark: every read is still audited)."""
     base = require(*roles, audit=audit)
 
     def dependency(id: str, request: Request, principal: Principal = Depends(base)) -> Principal:
+        pool = request.app.state.passerelles.pool
         if principal.role == "employer":
-            offer = request.app.state.passerelles.pool.get("offers", id)
+            offer = pool.get("offers", id)
             if not owns_offer(principal, offer):
                 raise not_your_offer(principal, id)
+        if cache:  # an offer and its candidates change only when the store does: its sequence keys them
+            _cached(request.app.state.security, request, version=("store", pool.store.seq))
         return principal
 
     dependency.roles = base.roles  # type: ignore[attr-defined]

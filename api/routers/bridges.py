@@ -14,7 +14,7 @@ from ..problems import Problem, not_found
 from .. import security
 from ..state import AppState, get_state
 
-router = APIRouter(tags=["passerelles"], dependencies=[Depends(security.referential)])
+router = APIRouter(tags=["passerelles"], dependencies=[Depends(security.referential_cached)])
 
 
 class SkillOut(BaseModel):

@@ -21,7 +21,7 @@ from ..problems import Problem
 from .. import security
 from ..state import AppState, get_state
 
-router = APIRouter(tags=["normalise"], dependencies=[Depends(security.referential)])
+router = APIRouter(tags=["normalise"], dependencies=[Depends(security.referential_cached)])
 
 MAX_K = 50
 MAX_BATCH = 10_000

@@ -58,12 +58,12 @@ def health(state: AppState = Depends(get_state)) -> Health:
     return Health(status="ok", referentiel=r.source, fingerprint=r.fingerprint)
 
 
-@router.get("/referentiel", response_model=ReferentielInfo, dependencies=[Depends(security.referential)])
+@router.get("/referentiel", response_model=ReferentielInfo, dependencies=[Depends(security.referential_cached)])
 def referentiel_info(state: AppState = Depends(get_state)) -> dict:
     return state.referentiel.describe()
 
 
-@router.get("/occupations/{code}", response_model=OccupationCard, dependencies=[Depends(security.referential)],
+@router.get("/occupations/{code}", response_model=OccupationCard, dependencies=[Depends(security.referential_cached)],
             responses={404: {"description": "Unknown occupation code, with suggestions"}})
 def occupation(code: str, state: AppState = Depends(get_state)) -> dict:
     r = state.referentiel

@@ -13,7 +13,8 @@ Lua script that cycles over a mix of real requests:
 
 Figures (``counters`` of the report, and logged): ``req_per_s``, ``p50_ms``, ``p90_ms``, ``p99_ms``,
 ``errors`` (non-2xx, socket errors, timeouts) for the mix over ``DURATION`` s (60; quick 3), and
-p50/p99 and req/s of each kind alone (10 s each; quick 1). The target of the issue: >= 1,000 req/s,
+p50/p99 and req/s of each kind alone (10 s each; quick 1), then each kind alone again on a
+second server with the response cache off (``*_uncached_*``: the cost of computing every answer). The target of the issue: >= 1,000 req/s,
 p99 <= 25 ms, zero errors on 2 cores. Then ``py-spy`` samples both workers for 10 s of the mix (quick:
 2 s; ``--gil``: only the thread running Python, so idle threads and the event loop's wait are not
 counted) and the report lists where the CPU time of Python goes: by layer (our handlers, matching core, FastAPI and
@@ -105,9 +106,11 @@ def _population(folder: Path, n_seekers: int, n_offers: int) -> tuple[Path, list
     return database, offers
 
 
-def _start_server(database: Path, port: int, folder: Path) -> subprocess.Popen:
+def _start_server(database: Path, port: int, folder: Path, cache: bool = True) -> subprocess.Popen:
     env = {**os.environ, "PASSERELLES_DATABASE": str(database), "PASSERELLES_RATE_LIMIT_PER_MINUTE": "1000000000",
            "PASSERELLES_RATE_LIMIT_BURST": "1000000000", "PYTHONWARNINGS": "ignore"}
+    if not cache:
+        env["PASSERELLES_RESPONSE_CACHE_ENTRIES"] = "0"
     command = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
                "--port", str(port), "--workers", str(WORKERS), "--log-level", "warning", "--no-access-log"]
     log = open(folder / "server.log", "wb")
@@ -311,12 +314,32 @@ def _setup(quick: bool) -> dict:
         _log(f"{name} alone: {alone['req_per_s']:.0f} req/s, p50 {alone['p50_ms']:.2f} ms, p99 {alone['p99_ms']:.2f} ms, "
              f"errors {alone['errors']}")
     profile = _profile(server, port, mix, key, size["profile"], folder)
+    _log(f"profile ({profile.get('samples', 0)} samples): {profile.get('by_layer', profile.get('error'))}")
+    for name, share in profile.get("top_own", [])[:6]:
+        _log(f"  {share:6.1%}  {name}")
+    _stop(server)
+    # The same, each kind alone, with the response cache off: the cost of computing every answer.
+    cold_port = _free_port()
+    cold = _start_server(database, cold_port, folder, cache=False)
+    _warm(cold_port, mix, key)
+    for name, paths in groups.items():
+        alone = _wrk(cold_port, paths, key, size["each"], folder, f"{name}-uncached")
+        figures.update({f"{name}_uncached_req_per_s": round(alone["req_per_s"], 1),
+                        f"{name}_uncached_p50_ms": round(alone["p50_ms"], 3),
+                        f"{name}_uncached_p99_ms": round(alone["p99_ms"], 3), f"{name}_uncached_errors": alone["errors"]})
+        _log(f"{name} alone, cache off: {alone['req_per_s']:.0f} req/s, p50 {alone['p50_ms']:.2f} ms, "
+             f"p99 {alone['p99_ms']:.2f} ms, errors {alone['errors']}")
+    cold_profile = _profile(cold, cold_port, mix, key, size["profile"], folder)
+    _log(f"profile, cache off ({cold_profile.get('samples', 0)} samples): "
+         f"{cold_profile.get('by_layer', cold_profile.get('error'))}")
+    for name, share in cold_profile.get("top_own", [])[:6]:
+        _log(f"  {share:6.1%}  {name}")
+    _stop(cold)
+    server = _start_server(database, port, folder)
+    _warm(port, mix, key)
     out = ROOT / "benchmarks" / "results" / f"api_load-profile-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"figures": figures, "profile": profile}, indent=2))
-    _log(f"profile ({profile.get('samples', 0)} samples): {profile.get('by_layer', profile.get('error'))}")
-    for name, share in profile.get("top_own", [])[:8]:
-        _log(f"  {share:6.1%}  {name}")
+    out.write_text(json.dumps({"figures": figures, "profile": profile, "profile_uncached": cold_profile}, indent=2))
     _log(f"figures and profile: {out}")
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     return {"figures": figures, "conn": conn, "port": port, "mix": mix, "i": 0,

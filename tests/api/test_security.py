@@ -260,3 +260,20 @@ def test_response_cache_answers_the_same_bytes_after_the_guard(tmp_path):
         assert client.get("/occupations/H2102/passerelles?k=4", headers=bearer(key)).json() != first.json()
         statuses = [client.get("/occupations/H2102/passerelles?k=3", headers=bearer(key)).status_code for _ in range(4)]
         assert statuses[-1] == 429
+
+
+def test_cached_candidates_follow_the_store_and_stay_audited(env):
+    client, keys, app = env["client"], env["keys"], env["app"]
+    a = bearer(keys["employer_a"])
+    first = client.get("/offers/O-A/candidates?k=5", headers=a)
+    misses = app.state.security.cache.misses
+    again = client.get("/offers/O-A/candidates?k=5", headers=a)
+    assert again.content == first.content and app.state.security.cache.misses == misses  # a hit
+    assert client.get("/offers/O-A/candidates?k=5", headers=bearer(keys["employer_b"])).status_code == 403
+    seeker = {"id": "S-cache", "occupation": "H2102", "consent": True}
+    assert client.put("/seekers/S-cache", json=seeker, headers=bearer(keys["counsellor"])).status_code == 201
+    after = client.get("/offers/O-A/candidates?k=5", headers=a)
+    assert after.status_code == 200 and app.state.security.cache.misses == misses + 1  # the store moved
+    rows = client.get("/audit", params={"resource": "offer", "resource_id": "O-A", "limit": 500},
+                      headers=bearer(keys["admin"])).json()["items"]
+    assert sum(r["path"] == "/offers/O-A/candidates" and r["key_id"] and r["status"] == 200 for r in rows) >= 3
