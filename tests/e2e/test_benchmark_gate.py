@@ -148,7 +148,7 @@ def test_gate_fails_when_the_real_skill_space_fit_is_made_twice_as_slow(project_
     assert "gate: FAIL" in done.stdout and "REGRESSION" in done.stdout
     row = _row(project_repo, "skill_space_fit")
     assert row["status"] == "REGRESSION"
-    assert len(row["rounds"]) == 2  # measured, then re-measured in fresh workers before failing
+    assert len(row["rounds"]) >= 2  # measured, then re-measured in fresh workers (twice if overloaded)
     assert all(r["ratio"] > 1.5 and r["min_ratio"] > 1.5 for r in row["rounds"])
     assert any("slower" in note for note in row["notes"]) and any("confirmed" in n for n in row["notes"])
     assert row["counters_current"]["links_scanned"] == row["counters_reference"]["links_scanned"]
