@@ -134,6 +134,8 @@ def sector_map_command(
     k_per_source: Annotated[int, typer.Option(min=1, help="Best targets kept per source occupation.")] = 5,
     min_score: MinScoreOption = 0.0,
     top_skills: Annotated[int, typer.Option(help="Common skills listed.")] = 20,
+    kind: Annotated[Optional[list[str]], typer.Option(
+        "--kind", help="Common skills of these kinds only: savoir-faire, savoir, savoir-être (repeatable).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Every bridge between two sectors, both directions, and the skills common to both."""
@@ -141,7 +143,7 @@ def sector_map_command(
     pair = _sector_guard(lambda: e.index.sector_pair_map(sector_a, sector_b, k_per_source=k_per_source,
                                                           min_score=min_score))
     if as_json:
-        emit_json(pair.to_dict(top_skills=top_skills))
+        emit_json(pair.to_dict(top_skills=top_skills, kinds=kind))
         return
     counts = pair.to_dict(top_skills=0)["counts"]
     typer.echo(f"{pair.sector_a} <-> {pair.sector_b}: {counts['bridges']} bridges "
@@ -152,7 +154,7 @@ def sector_map_command(
             typer.echo(f"  {row['source']} -> {row['target']}  {row['score']:.3f}  {row['viability'] or '':<13} "
                        f"{row['source_label'][:40]} -> {row['target_label'][:40]}")
     typer.echo("\ncommon skills (bridges using them):")
-    for row in pair.common_skills.head(top_skills).iter_rows(named=True):
+    for row in pair.skills_of(kind).head(top_skills).iter_rows(named=True):
         typer.echo(f"  {row['bridges']:>4}  {row['share']:>5.0%}  {row['kind']:<12} {row['label']}")
 
 

@@ -337,8 +337,13 @@ class SectorPairMap:
     bridges: pl.DataFrame
     common_skills: pl.DataFrame
 
-    def to_dict(self, top_skills: int | None = None) -> dict:
-        skills = self.common_skills if top_skills is None else self.common_skills.head(top_skills)
+    def skills_of(self, kinds=None) -> pl.DataFrame:
+        """``common_skills`` restricted to skill kinds (e.g. ["savoir-faire"]: know-how only)."""
+        return self.common_skills if not kinds else self.common_skills.filter(pl.col("kind").is_in(list(kinds)))
+
+    def to_dict(self, top_skills: int | None = None, kinds=None) -> dict:
+        skills = self.skills_of(kinds)
+        skills = skills if top_skills is None else skills.head(top_skills)
         return {"sector_a": self.sector_a, "sector_b": self.sector_b,
                 "counts": {"bridges": self.bridges.height,
                            "a_to_b": int((self.bridges["direction"].str.starts_with(self.sector_a + " ->")).sum()),

@@ -53,6 +53,12 @@ def test_food_metallurgy_sector_map_names_its_common_skills(rome, engine):
     assert "Contrôler la qualité et la conformité d'un produit" in top
     assert any("machine" in label or "équipement" in label for label in top)
     assert pair.common_skills["bridges"].max() <= pair.bridges.height
+    # the pilot's question, know-how only: quality control, machines, first-level maintenance
+    know_how = pair.skills_of(["savoir-faire"]).head(10)["label"].to_list()
+    assert know_how[0] == "Contrôler la qualité et la conformité d'un produit"
+    assert "Entretenir un équipement, une machine, une installation" in know_how
+    assert "Effectuer la maintenance de premier niveau des outillages et des équipements" in know_how
+    assert pair.to_dict(top_skills=3, kinds=["savoir-faire"])["common_skills"][0]["kind"] == "savoir-faire"
 
 
 def test_career_path_from_line_operator_to_maintenance_technician(rome, engine):
