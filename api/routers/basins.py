@@ -5,6 +5,7 @@
   each occupation of the basin (the store's seekers and offers).
 - ``GET /basins/{id}/passerelles/{code}?k=10&weight=0.5``: bridges from ``code`` ranked by bridge
   score and the target's tension in the basin (``weight`` 0 = bridge score only).
+- ``GET /seekers/{id}/passerelles?basin=&k=10&weight=0.5``: the same for a stored seeker (their occupation and basin).
 - ``GET /basins/{id}/training-needs?radius=50&top=20``: the skills the basin's seekers most miss
   toward its occupations in tension, the trainings within ``radius`` km that close the most gap,
   and the skill groups no nearby training teaches (the trainings to buy).
@@ -80,3 +81,29 @@ def basin_training_needs(id: str, state: Annotated[AppState, Depends(get_state)]
         return TrainingService.of(state).training_needs(id, radius_km=radius, top=top, targets=codes)
     except UnknownBasin as error:
         raise basin_problem(error) from None
+
+
+@router.get("/seekers/{id}/passerelles", dependencies=[Depends(security.seekers)],
+            responses={404: {"description": "Unknown seeker, or a seeker without occupation or basin"}})
+def seeker_passerelles(id: str, state: Annotated[AppState, Depends(get_state)],
+                       basin: Annotated[str | None, Query(description="Default: the seeker's basin.")] = None,
+                       k: Annotated[int, Query(ge=1, le=100)] = 10,
+                       weight: Annotated[float, Query(ge=0, le=1)] = 0.5,
+                       cross_sector_only: bool = False) -> dict:
+    """A seeker's passerelles (from their occupation) ranked by bridge score and tension in their basin."""
+    from ..problems import Problem
+
+    record = state.pool.get("seekers", id)
+    if record is None:
+        raise Problem(404, "unknown-seeker", "Unknown seeker", f"No seeker has the id {id!r}.", field="id", value=id)
+    code, basin = record.get("occupation"), basin or record.get("basin")
+    if not code or code not in state.referentiel.occupation_index or not basin:
+        raise Problem(404, "seeker-without-occupation-or-basin", "Seeker without occupation or basin",
+                      f"Seeker {id!r} needs a known occupation and a basin (or pass basin=) to rank passerelles.",
+                      field="occupation" if not code else "basin")
+    try:
+        body = TrainingService.of(state).passerelles_toward_tension(code, basin, k=k, weight=weight,
+                                                                    cross_sector_only=cross_sector_only)
+    except UnknownBasin as error:
+        raise basin_problem(error) from None
+    return {**body, "seeker": id}

@@ -129,3 +129,13 @@ def test_basins_tension_and_needs(env):
     weights = [s["missing_weight"] for s in needs["skills"]]
     assert weights == sorted(weights, reverse=True)
     assert c.get("/basins/atlantis/training-needs", headers=h).status_code == 404
+
+
+def test_seeker_passerelles_toward_tension(env):
+    c, keys = env["client"], env["keys"]
+    assert c.get("/seekers/S-H2102/passerelles").status_code == 401
+    r = c.get("/seekers/S-H2102/passerelles", params={"k": 5}, headers=bearer(keys["counsellor"]))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["basin"] == "beauvais" and body["source"]["code"] == "H2102" and len(body["passerelles"]) == 5
+    assert c.get("/seekers/NOPE/passerelles", headers=bearer(keys["counsellor"])).status_code == 404
