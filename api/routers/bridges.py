@@ -171,13 +171,15 @@ def sector_pair(
     k_per_source: Annotated[int, Query(ge=1, le=100, description="Best targets kept per source occupation.")] = 5,
     min_score: Annotated[float, Query(ge=0.0, le=1.0)] = 0.0,
     top_skills: Annotated[int, Query(ge=1, le=5000, description="Common skills listed.")] = 50,
+    kind: Annotated[list[Literal["savoir-faire", "savoir", "savoir-être"]] | None,
+                    Query(description="Common skills of these kinds only (repeatable), e.g. savoir-faire.")] = None,
 ) -> dict:
     """Every bridge between two sectors, both directions, and the skills common to both ranked by use."""
     try:
         pair = state.passerelles.sector_pair_map(sector_a, sector_b, k_per_source=k_per_source, min_score=min_score)
     except UnknownSector as error:
         raise unknown_sector(state, error, field="sector_a" if error.sector == sector_a else "sector_b") from None
-    return pair.to_dict(top_skills=top_skills)
+    return pair.to_dict(top_skills=top_skills, kinds=kind)
 
 
 # ---- career paths and the occupation graph ----------------------------------------------------------

@@ -78,6 +78,9 @@ def test_sector_pair_map_both_directions_with_common_skills(client):
     uses = [s["bridges"] for s in body["common_skills"]]
     assert uses and uses == sorted(uses, reverse=True)
     assert client.get(f"/sectors/{FOOD}/bridges/Nowhere").status_code == 404
+    know_how = client.get(f"/sectors/{FOOD}/bridges/{METAL}", params={"kind": "savoir-faire"}).json()["common_skills"]
+    assert know_how and all(s["kind"] == "savoir-faire" for s in know_how)
+    assert client.get(f"/sectors/{FOOD}/bridges/{METAL}", params={"kind": "hobby"}).status_code == 422
 
 
 def test_paths_are_explained_and_ranked(client):
