@@ -181,21 +181,26 @@ def trimmed_mean(values: list[float], cut: float = 0.2) -> float:
 
 
 def counters_grew(current: dict[str, float], reference: dict[str, float], tolerance: float = 0.0,
-                  alloc_tolerance: float = 0.10, alloc_slack_bytes: int = 64 * 1024) -> list[str]:
+                  alloc_tolerance: float = 0.10, alloc_slack_bytes: int = 64 * 1024,
+                  read_tolerance: float = 0.25, read_slack_bytes: int = 1024 * 1024) -> list[str]:
     """Names of the work counters that grew from ``reference`` to ``current``, with the two values.
 
     Scenario counters (postings touched, rows scanned ...) are exact: any growth beyond
     ``tolerance`` (relative) counts. Byte counters (``alloc_*``, ``*_bytes``) may grow by
     ``alloc_tolerance`` (relative) plus ``alloc_slack_bytes`` before they count: allocator and
-    interpreter details move them a little between processes. Counters present on one side only
-    are ignored.
+    interpreter details move them a little between processes. ``read_bytes`` is process-wide, so a
+    library's background thread (a Dask monitor reading /proc) adds to it: it may grow by
+    ``read_tolerance`` plus ``read_slack_bytes`` (it is there to catch a call that starts reading
+    megabytes). Counters present on one side only are ignored.
     """
     grown = []
     for name in sorted(set(current) & set(reference)):
         cur, ref = current[name], reference[name]
         if not isinstance(cur, (int, float)) or not isinstance(ref, (int, float)):
             continue
-        if name.startswith("alloc_") or name.endswith("_bytes"):
+        if name == "read_bytes":
+            limit = ref * (1 + read_tolerance) + read_slack_bytes
+        elif name.startswith("alloc_") or name.endswith("_bytes"):
             limit = ref * (1 + alloc_tolerance) + alloc_slack_bytes
         else:
             limit = ref * (1 + tolerance) if ref >= 0 else ref * (1 - tolerance)

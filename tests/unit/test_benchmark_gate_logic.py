@@ -144,6 +144,8 @@ def test_counters_grew_is_exact_for_work_and_tolerant_for_bytes() -> None:
     assert counters_grew({"alloc_peak_bytes": 1_050_000}, {"alloc_peak_bytes": 1_000_000}) == []
     assert counters_grew({"alloc_peak_bytes": 2_000_000}, {"alloc_peak_bytes": 1_000_000}) != []
     assert counters_grew({"only_here": 5}, {}) == []
+    assert counters_grew({"read_bytes": 900_000}, {"read_bytes": 200_000}) == []  # a background thread's /proc reads
+    assert counters_grew({"read_bytes": 28_000_000}, {"read_bytes": 14_000_000}) != []  # a second pass over the files
 
 
 def test_alloc_peak_bytes_sees_numpy_buffers_and_ignores_first_call_caches() -> None:
