@@ -112,7 +112,10 @@ _LOCATIONS = {"body": "the body", "query": "the query string", "path": "the addr
 
 
 def _shown(value: Any, limit: int = 60) -> str:
-    text = value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
+    try:
+        text = value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
+    except (TypeError, orjson.JSONEncodeError):  # an integer beyond 64 bits, a nested too deep
+        text = str(value)[:limit + 1]
     text = "".join(c if c.isprintable() else "\ufffd" for c in text)
     text = text if len(text) <= limit else text[:limit] + "…"
     return repr(text) if isinstance(value, str) else text

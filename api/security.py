@@ -739,6 +739,7 @@ def document(schema: dict, app: FastAPI, settings: Any) -> None:
                 responses.setdefault("413", _problem_response("The body is larger than the server accepts"))
             if operation.get("parameters"):  # an unknown id, code, sector or basin in the path or query
                 responses.setdefault("404", _problem_response("Unknown id or code, with suggestions where useful"))
+                responses.setdefault("400", _problem_response("Parameters that do not go together"))
             for status, response in responses.items():
                 if status[:1] in "45" and "content" not in response:
                     response["content"] = _problem_response("")["content"]

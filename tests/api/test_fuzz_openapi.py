@@ -10,7 +10,9 @@ at the end of the module (``pytest -s``) and asserted to be substantial.
 from __future__ import annotations
 
 import sys
+import time
 import warnings
+from collections import Counter
 
 import pytest
 
@@ -30,12 +32,13 @@ from api.settings import Settings  # noqa: E402
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
-MAX_EXAMPLES = 12
+MAX_EXAMPLES = 10
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance]
 # Operations whose answer is a file (xlsx, zip, GraphML) or too costly to repeat: fewer examples.
 SLOW = {"/kits", "/graph", "/paths", "/seekers:ingest", "/offers:ingest"}
 CASES = {"total": 0, "by_status": {}}
+SECONDS: Counter = Counter()
 
 
 def _build():
@@ -65,7 +68,8 @@ def _seed_and_report():
         client.post("/offers", json={"id": "O1", "occupation": "H2102", "employer": "EMP-FUZZ"}, headers=counsellor)
     yield
     print(f"\nschemathesis: {CASES['total']} cases over {len(list(schema.get_all_operations()))} operations; "
-          f"statuses {dict(sorted(CASES['by_status'].items()))}", file=sys.stderr)
+          f"statuses {dict(sorted(CASES['by_status'].items()))}; slowest operations (s): "
+          f"{[(k, round(v, 1)) for k, v in SECONDS.most_common(4)]}", file=sys.stderr)
 
 
 def _key_for(case) -> str:
@@ -84,7 +88,9 @@ def test_openapi_operation(case):
         return
     CASES[case.operation.path] = CASES.get(case.operation.path, 0) + 1
     headers = {"Authorization": f"Bearer {_key_for(case)}"}
+    started = time.perf_counter()
     response = case.call_and_validate(headers=headers, checks=CHECKS)
+    SECONDS[f"{case.operation.method.upper()} {case.operation.path}"] += time.perf_counter() - started
     CASES["total"] += 1
     CASES["by_status"][response.status_code] = CASES["by_status"].get(response.status_code, 0) + 1
 
