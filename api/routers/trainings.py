@@ -66,7 +66,7 @@ class PlanQuery:
                  plan: bool = True, related: Annotated[bool, Query(
                      description="Count a skill as held when a related skill is held (as the passerelles do).")] = True):
         if (lat is None) != (lon is None):
-            raise Problem(400, "bad-place", "Incomplete place", "Give both lat and lon, or a basin.",
+            raise Problem(422, "bad-place", "Incomplete place", "Give both lat and lon, or a basin.",
                           field="lat" if lat is None else "lon")
         self.basin, self.lat, self.lon, self.radius = basin, lat, lon, radius
         self.start_from, self.start_to, self.max_hours, self.plan, self.related = (

@@ -69,7 +69,7 @@ def test_unknown_codes_and_basins_are_problems(env):
     r = c.get("/occupations/H2102/gaps/H2913", params={"basin": "beauvai"})
     assert r.status_code == 404 and "beauvais" in r.json()["detail"]
     r = c.get("/occupations/H2102/gaps/H2913", params={"lat": 49.0})
-    assert r.status_code == 400
+    assert r.status_code == 422 and r.json()["type"].endswith("bad-place")
 
 
 def test_seeker_gap_needs_a_counsellor(env):
