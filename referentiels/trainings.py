@@ -148,7 +148,11 @@ def read_frame(data: str | Path | bytes, fmt: str | None = None, *, name: str | 
 
 
 def _json_rows(raw: bytes, file: str) -> pl.DataFrame:
-    text = raw.decode("utf-8-sig", errors="strict") if raw else ""
+    try:
+        text = raw.decode("utf-8-sig", errors="strict") if raw else ""
+    except UnicodeDecodeError as error:
+        raise ReferentielError(f"cannot decode byte {raw[error.start:error.start + 1]!r}", file=file,
+                               line=raw.count(b"\n", 0, error.start) + 1, expected="UTF-8 text") from None
     stripped = text.strip()
     if not stripped:
         raise ReferentielError("the file is empty", file=file, expected="a JSON array of trainings", found="")

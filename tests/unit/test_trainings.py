@@ -119,3 +119,11 @@ def test_extend_replaces_equal_ids(demo):
     row = both.ids.index("DT001")
     assert both.frame["title"][row] == extra.frame["title"][0]
     assert DEMO_CATALOGUE.exists()
+
+
+def test_undecodable_body_is_a_clear_error(demo):
+    with pytest.raises(ReferentielError, match="cannot decode") as info:
+        load_trainings(b'[{"id": "\xff"}]', demo, name="body")
+    assert info.value.line == 1
+    with pytest.raises(ReferentielError, match="not an object"):
+        load_trainings(b"5", demo, fmt="json", name="body")
