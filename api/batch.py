@@ -310,6 +310,12 @@ class BatchJob:
         os.replace(tmp, saved)
 
 
+def job_matches(job: BatchJob) -> bool:
+    """True when OUT's ``_job.json`` is this very job (its partitions are this job's)."""
+    saved = Path(job.out) / JOB_FILE
+    return saved.exists() and json.loads(saved.read_text()) == json.loads(json.dumps(asdict(job)))
+
+
 def run_partition(job: BatchJob, i: int, payload: OfferPayload, chunk_rows: int = 16_384) -> dict:
     """Compute and write partition ``i`` (skipped when its file exists). Returns its statistics."""
     path = job.part_path(i)

@@ -43,7 +43,7 @@ def batch_match(
     referentiel: SourceOption = None,
 ) -> None:
     """Top-K offers of every seeker, written as restartable Parquet partitions (already written ones are skipped)."""
-    from .batch import BatchJob, build_matcher, run_batch
+    from .batch import BatchJob, build_matcher, job_matches, run_batch
 
     if scheduler and local_workers is not None:
         fail("give --scheduler or --local-workers, not both")
@@ -59,7 +59,8 @@ def batch_match(
     matcher = build_matcher(r)
     stream = sys.stderr if progress else None
     try:
-        if local_workers == 0:
+        nothing_to_do = not overwrite and len(job.done()) == len(job.partitions) and job_matches(job)
+        if local_workers == 0 or nothing_to_do:  # no cluster to start for partitions all written
             summary = run_batch(job, r, matcher=matcher, overwrite=overwrite, progress_stream=stream, log=log)
         else:
             from distributed import Client, LocalCluster
@@ -73,10 +74,10 @@ def batch_match(
             else:
                 n = local_workers or os.cpu_count() or 1
                 cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=not threads,
-                                       memory_limit=memory_limit, dashboard_address=None,
-                                       silence_logs=logging.ERROR)
+                                       memory_limit=memory_limit, dashboard_address=":0",
+                                       silence_logs=logging.CRITICAL)
                 client = Client(cluster)
-            logging.getLogger("distributed").setLevel(logging.ERROR)
+            logging.getLogger("distributed").setLevel(logging.CRITICAL)
             try:
                 log(f"Dask: {len(client.scheduler_info()['workers'])} workers at {client.scheduler.address}")
                 summary = run_batch(job, r, matcher=matcher, client=client, overwrite=overwrite,

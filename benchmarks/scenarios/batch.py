@@ -130,7 +130,7 @@ def _setup_cluster(quick: bool) -> dict:
     from distributed import Client, LocalCluster
 
     ctx = _population(quick)
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                            silence_logs=50)
     ctx["cluster"], ctx["client"] = cluster, Client(cluster)
     return ctx

@@ -57,7 +57,7 @@ def test_local_cluster_equals_single_process_and_restarts(world):
 
     single = run_batch(_job(world, "single"), world.referentiel, matcher=world.matcher)
     assert single["partitions_written"] == 8 and single["pairs_scored"] == N_SEEKERS * N_OFFERS
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         distributed = run_batch(_job(world, "dask"), world.referentiel, matcher=world.matcher, client=client)
         assert distributed["workers"] == 2
