@@ -139,3 +139,22 @@ def test_seeker_passerelles_toward_tension(env):
     body = r.json()
     assert body["basin"] == "beauvais" and body["source"]["code"] == "H2102" and len(body["passerelles"]) == 5
     assert c.get("/seekers/NOPE/passerelles", headers=bearer(keys["counsellor"])).status_code == 404
+
+
+def test_kits_get_plans_and_tension(env):
+    from api.kit_sources import UnknownKitBasin, kit_inputs
+    from referentiels.trainings import DEMO_CATALOGUE
+
+    state = env["client"].app.state.passerelles
+    inputs = kit_inputs(state, basins=["beauvais"], catalogue=DEMO_CATALOGUE)
+    assert inputs["basins"] == [{"id": "beauvais", "name": "Beauvais"}]
+    plan = inputs["plan_for"]("H2102", "H2913")
+    assert [t["id"] for t in plan["trainings"]] == ["DT002", "DT003", "DT013"]
+    tension = inputs["tension_for"]("beauvais", ["H2913", "H2102"])
+    assert tension.columns[:3] == ["basin", "basin_name", "occupation"] and tension.height == 2
+    with pytest.raises(UnknownKitBasin):
+        kit_inputs(state, basins=["atlantis"], catalogue=None)
+    r = env["client"].get("/kits", params={"from_sector": "Industrie - Alimentaire",
+                                           "to_sector": "Industrie - Métallurgie", "basin": "atlantis"},
+                          headers=bearer(env["keys"]["federation"]))
+    assert r.status_code == 404 and r.json()["type"].endswith("unknown-basin")
