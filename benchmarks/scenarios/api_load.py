@@ -218,7 +218,7 @@ def _profile(server: subprocess.Popen, port: int, paths: list[str], key: str, se
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(py_spy).exists():
         return {"error": "py-spy not installed"}
-    raw = folder / "profile.txt"
+    raw = folder / f"profile-{port}.txt"
     spy = subprocess.Popen([py_spy, "record", "--pid", str(server.pid), "--subprocesses", "--duration",
                             str(int(seconds) + 1), "--rate", "200", "--format", "raw", "--output", str(raw),
                             "--gil"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -234,8 +234,9 @@ def _profile(server: subprocess.Popen, port: int, paths: list[str], key: str, se
     return summarise_profile(raw.read_text())
 
 
-LAYERS = [("sqlite", ("sqlite3", "api/store.py")), ("matching core", ("matching/",)),
-          ("our API code", ("api/",)), ("pydantic", ("pydantic",)), ("FastAPI", ("fastapi/",)),
+# py-spy frames read "function (package/module.py:line)": "(api/" is ours, "fastapi/" is not.
+LAYERS = [("sqlite", ("sqlite3", "(api/store.py")), ("matching core", ("(matching/",)),
+          ("our API code", ("(api/",)), ("pydantic", ("pydantic",)), ("FastAPI", ("(fastapi/",)),
           ("Starlette", ("starlette/",)), ("uvicorn + event loop", ("uvicorn/", "asyncio/", "uvloop", "httptools")),
           ("orjson", ("orjson",)), ("threads, waiting", ("threading.py", "concurrent/futures", "anyio/"))]
 
