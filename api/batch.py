@@ -443,9 +443,9 @@ def read_results(out: str | Path) -> pl.DataFrame:
 
 
 def synthetic_population(referentiel, n_seekers: int, n_offers: int, seed: int = 0, *, keep: float = 0.7,
-                         noise: int = 2, must_share: float = 0.4) -> tuple[pl.DataFrame, pl.DataFrame]:
+                         noise: int = 2, must_share: float = 0.4, zipf: float = 0.8) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Seekers and offers drawn from the referential's occupation profiles (vectorised; for tests and
-    benchmarks of the batch): Zipf-like occupation frequencies, each profile skill kept with
+    benchmarks of the batch): Zipf-like occupation frequencies (exponent ``zipf``; 0 = uniform), each profile skill kept with
     probability ``keep``, ``noise`` random skills added to seekers, coordinates in metropolitan France,
     a mobility radius for half the seekers. Deterministic for a seed."""
     rng = np.random.default_rng(seed)
@@ -453,7 +453,7 @@ def synthetic_population(referentiel, n_seekers: int, n_offers: int, seed: int =
     n_occ = links.shape[0]
     skill_codes = np.asarray(referentiel.skill_codes, dtype=object)
     occ_codes = np.asarray(referentiel.occupation_codes, dtype=object)
-    popularity = 1.0 / np.arange(1, n_occ + 1) ** 0.8
+    popularity = 1.0 / np.arange(1, n_occ + 1) ** zipf
     popularity = popularity[rng.permutation(n_occ)]
     popularity /= popularity.sum()
 

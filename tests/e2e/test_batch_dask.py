@@ -40,7 +40,7 @@ def world(tmp_path_factory):
         bridge[a, rng.integers(0, N_OCC, 4)] = rng.uniform(0.1, 0.7, 4)
     np.fill_diagonal(bridge, 1.0)
     matcher = PoolMatcher(skill_weight=rng.uniform(1.0, 3.0, N_SKILLS).astype(np.float32), bridge=bridge)
-    seekers, offers = synthetic_population(referentiel, N_SEEKERS, N_OFFERS, seed=11)
+    seekers, offers = synthetic_population(referentiel, N_SEEKERS, N_OFFERS, seed=11, zipf=0.0)
     folder = tmp_path_factory.mktemp("national")
     seekers.write_parquet(folder / "seekers.parquet")
     offers.write_parquet(folder / "offers.parquet")
