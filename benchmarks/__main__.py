@@ -24,12 +24,18 @@ from .harness import REGISTRY, Report, run_all  # noqa: E402
 SCENARIO_MODULES = ["benchmarks.scenarios.referential_load", "benchmarks.scenarios.space", "benchmarks.scenarios.normalise",
                     "benchmarks.scenarios.bridges", "benchmarks.scenarios.kits", "benchmarks.scenarios.pool",
                     "benchmarks.scenarios.batch", "benchmarks.scenarios.gaps"]
+# Full runs only (`make bench`): a 2-worker server under wrk for minutes is no quick figure and no
+# gate material (a second server per tree, seconds of warm-up): it is measured, not gated.
+FULL_ONLY_MODULES = ["benchmarks.scenarios.api_load"]
 
 
-def scenario_modules() -> list[str]:
-    """``SCENARIO_MODULES``, or the comma-separated ``PASSERELLES_BENCH_MODULES`` when set."""
+def scenario_modules(full: bool = False) -> list[str]:
+    """``SCENARIO_MODULES`` (plus ``FULL_ONLY_MODULES`` when ``full``), or the comma-separated
+    ``PASSERELLES_BENCH_MODULES`` when set."""
     override = os.environ.get("PASSERELLES_BENCH_MODULES", "").strip()
-    return [m.strip() for m in override.split(",") if m.strip()] if override else list(SCENARIO_MODULES)
+    if override:
+        return [m.strip() for m in override.split(",") if m.strip()]
+    return list(SCENARIO_MODULES) + (list(FULL_ONLY_MODULES) if full else [])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         print(line, file=sys.stderr, flush=True)
 
     report = Report(quick=args.quick)
-    for module in scenario_modules():
+    for module in scenario_modules(full=not args.quick):
         try:
             importlib.import_module(module)
         except FileNotFoundError as error:  # a module that reads its data on import: data missing
