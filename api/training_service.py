@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
@@ -24,7 +24,8 @@ import polars as pl
 import scipy.sparse as sp
 
 from matching.gaps import TrainingIndex, basin_needs, choose_targets, occupation_need, skill_gap, support_for
-from matching.tension import rank_toward_tension, tension_table, tension_targets, tension_vector
+from matching.tension import tension_table, tension_targets, tension_vector
+from matching.tension import toward_tension as toward_tension_of
 from referentiels import ReferentielError, territories
 from referentiels.trainings import TrainingCatalogue, demo_trainings, from_frame, load_trainings, synthesize_trainings
 
@@ -274,24 +275,45 @@ class TrainingService:
                               "label": o["label"], "offers": o["offers"], "seekers": o["seekers"],
                               "tension": o["tension"]} for o in body["occupations"]])
 
-    def passerelles_toward_tension(self, code: str, basin_id: str, *, k: int = 10, weight: float = 0.5,
-                                   min_score: float = 0.0, cross_sector_only: bool = False) -> dict:
-        r = self.referentiel
+    def basin_tension(self, basin_id: str) -> tuple[np.ndarray, dict[str, tuple[int, int]]]:
+        """((n_occ,) tension of every occupation in the basin (0.5 without data), {code: (offers, seekers)}).
+
+        Raises UnknownBasin."""
         self.basin(basin_id)
-        a = r.occupation_row(code)
-        index = self.state.passerelles
-        t = tension_vector(self.tension_table(), basin_id, r.occupation_codes)
-        mask = index.candidate_mask(a, cross_sector_only=cross_sector_only)
-        scores = np.asarray(self.state.bridges.scores_from(a), dtype=np.float32)
-        rows, combined = rank_toward_tension(scores, t, k, mask=mask, weight=weight, min_score=min_score)
-        table = self.tension_table().filter(pl.col("basin") == basin_id)
-        counts = {o: (f, s) for o, f, s in table.select("occupation", "offers", "seekers").iter_rows()}
+        table = self.tension_table()
+        t = tension_vector(table, basin_id, self.referentiel.occupation_codes)
+        local = table.filter(pl.col("basin") == basin_id)
+        counts = {o: (f, s) for o, f, s in local.select("occupation", "offers", "seekers").iter_rows()}
+        return t, counts
+
+    def passerelles_in_basin(self, a: int, basin_id: str, *, k: int = 10, toward_tension: bool = True,
+                             weight: float = 0.5, **filters) -> list[dict]:
+        """The passerelles of occupation row ``a`` (``PasserelleIndex.query``, every filter of it in
+        ``filters``), each with its target's tension, offers and seekers in the basin and the
+        combined value; ranked by the combined value when ``toward_tension``, else by bridge score.
+        Raises UnknownBasin."""
+        t, counts = self.basin_tension(basin_id)
+        index, codes = self.state.passerelles, self.referentiel.occupation_codes
+        if toward_tension:
+            found = index.query(a, k, tension=t, tension_weight=weight, **filters)
+        else:
+            found = [replace(p, tension=float(t[p.target]),
+                             combined=float(toward_tension_of(np.float32([p.score]), t[p.target:p.target + 1],
+                                                              weight)[0]))
+                     for p in index.query(a, k, **filters)]
         out = []
-        for b, c in zip(rows.tolist(), combined.tolist()):
-            p = index.passerelle(a, b, float(scores[b]))
-            offers, seekers = counts.get(r.occupation_codes[b], (0, 0))
-            out.append({**p.to_dict(), "combined": round(float(c), 4), "tension": round(float(t[b]), 4),
-                        "offers": offers, "seekers": seekers})
+        for p in found:
+            offers, seekers = counts.get(codes[p.target], (0, 0))
+            out.append({**p.to_dict(), "offers": offers, "seekers": seekers})
+        return out
+
+    def passerelles_toward_tension(self, code: str, basin_id: str, *, k: int = 10, weight: float = 0.5,
+                                   min_score: float = 0.0, cross_sector_only: bool = False, **filters) -> dict:
+        """Bridges from ``code`` ranked toward tension in the basin (``/basins/{id}/passerelles/{code}``)."""
+        r = self.referentiel
+        a = r.occupation_row(code)
+        out = self.passerelles_in_basin(a, basin_id, k=k, weight=weight, min_score=min_score,
+                                        cross_sector_only=cross_sector_only, **filters)
         return {"source": {"code": code, "label": r.occupations["label"][a]}, "basin": basin_id, "weight": weight,
                 "passerelles": out}
 

@@ -17,7 +17,7 @@ Pure: numpy / scipy / polars over an already loaded referential; no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -65,12 +65,21 @@ class Passerelle:
     viability: str | None
     shared: tuple[SkillItem, ...] = field(default=())
     missing: tuple[SkillItem, ...] = field(default=())
+    tension: float | None = None
+    """The target's tension in the query's job basin (matching/tension.py), when one was given."""
+    combined: float | None = None
+    """``toward_tension(score, tension, weight)``: the ranking value when ranked toward tension."""
 
     def to_dict(self) -> dict:
-        return {"code": self.code, "label": self.label, "sectors": list(self.sectors), "domain": self.domain,
-                "score": round(self.score, 4), "similarity": round(self.similarity, 4),
-                "coverage": round(self.coverage, 4), "viability": self.viability,
-                "shared": [s.to_dict() for s in self.shared], "missing": [s.to_dict() for s in self.missing]}
+        out = {"code": self.code, "label": self.label, "sectors": list(self.sectors), "domain": self.domain,
+               "score": round(self.score, 4), "similarity": round(self.similarity, 4),
+               "coverage": round(self.coverage, 4), "viability": self.viability,
+               "shared": [s.to_dict() for s in self.shared], "missing": [s.to_dict() for s in self.missing]}
+        if self.tension is not None:
+            out["tension"] = round(self.tension, 4)
+        if self.combined is not None:
+            out["combined"] = round(self.combined, 4)
+        return out
 
 
 class UnknownSector(KeyError):
@@ -179,9 +188,14 @@ class PasserelleIndex:
 
     # ---- ranking --------------------------------------------------------------------------------
     def top(self, a: int, k: int = 10, *, sectors=None, domains=None, cross_sector_only: bool = False,
-            min_score: float = 0.0, min_label: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Rows and scores of the ``k`` best targets from ``a`` (score desc, code asc).
+            min_score: float = 0.0, min_label: str | None = None, tension: np.ndarray | None = None,
+            tension_weight: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and ranking values of the ``k`` best targets from ``a`` (value desc, code asc).
 
+        The value is the bridge score, or with ``tension`` ((n,) tension of every occupation in a
+        job basin, ``matching.tension.tension_vector``) the toward-tension blend
+        ``toward_tension(score, tension, tension_weight)``. Every filter applies the same either
+        way; ``min_score`` is always on the bridge score.
         ``min_label`` ("viable", "highly viable", "stretch"): keep bridges labelled at least that
         (matching/calibration.py); needs the index's ``labeller``."""
         scores = np.asarray(self.bridges.scores_from(a), dtype=np.float32)
@@ -195,14 +209,29 @@ class PasserelleIndex:
             if self.labeller is None:
                 raise ValueError("min_label needs an index fitted with a labeller (calibrated viability)")
             mask &= self.labeller.labels_from(a) >= rank
+        if tension is not None:
+            from .tension import toward_tension
+
+            if len(tension) != len(scores):
+                raise ValueError(f"tension must have one value per occupation ({len(scores)}), got {len(tension)}")
+            scores = toward_tension(scores, tension, tension_weight)
         return top_k(scores, mask, k)
 
     def query(self, a: int, k: int = 10, *, sectors=None, domains=None, cross_sector_only: bool = False,
-              min_score: float = 0.0, min_label: str | None = None, explain: bool = True) -> list[Passerelle]:
-        """The ``k`` best bridges from occupation row ``a``, filtered, each explained."""
-        rows, scores = self.top(a, k, sectors=sectors, domains=domains, cross_sector_only=cross_sector_only,
-                                min_score=min_score, min_label=min_label)
-        return [self.passerelle(a, int(b), float(s), explain=explain) for b, s in zip(rows, scores)]
+              min_score: float = 0.0, min_label: str | None = None, explain: bool = True,
+              tension: np.ndarray | None = None, tension_weight: float = 0.5) -> list[Passerelle]:
+        """The ``k`` best bridges from occupation row ``a``, filtered, each explained.
+
+        With ``tension`` (see :meth:`top`) they are ranked toward tension and each carries its
+        ``tension`` and ``combined`` value; ``score`` stays the bridge score."""
+        rows, values = self.top(a, k, sectors=sectors, domains=domains, cross_sector_only=cross_sector_only,
+                                min_score=min_score, min_label=min_label, tension=tension,
+                                tension_weight=tension_weight)
+        if tension is None:
+            return [self.passerelle(a, int(b), float(s), explain=explain) for b, s in zip(rows, values)]
+        scores = np.asarray(self.bridges.scores_from(a), dtype=np.float32)
+        return [replace(self.passerelle(a, int(b), float(scores[b]), explain=explain), tension=float(tension[b]),
+                        combined=float(c)) for b, c in zip(rows, values)]
 
     def passerelle(self, a: int, b: int, score: float | None = None, *, explain: bool = True) -> Passerelle:
         """The bridge ``a -> b`` with its scores, label and (when ``explain``) its skills."""

@@ -122,15 +122,50 @@ def rank_toward_tension(scores: np.ndarray, tension: np.ndarray, k: int, *, mask
                         weight: float = 0.5, min_score: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Top ``k`` rows by ``toward_tension`` among ``mask`` (and bridge score >= ``min_score``).
 
-    Returns (rows (k',) int64, combined (k',) float32), sorted by combined desc, then row (code order).
+    Returns (rows (k',) int64, combined (k',) float32), sorted by combined desc, then row (code
+    order): the same top-k (``matching.passerelles.top_k``) as the plain bridge ranking, on the
+    blended value — ``PasserelleIndex.top(..., tension=)`` is this with the index's filters.
     """
+    from .passerelles import top_k
+
+    scores = np.asarray(scores, dtype=np.float32)
     combined = toward_tension(scores, tension, weight)
     ok = np.ones(len(combined), dtype=bool) if mask is None else np.asarray(mask, dtype=bool).copy()
-    ok &= np.asarray(scores) >= min_score
-    rows = np.flatnonzero(ok)
-    order = np.lexsort((rows, -combined[rows]))[:k]
-    return rows[order].astype(np.int64), combined[rows[order]]
+    ok &= scores >= np.float32(min_score)
+    rows, values = top_k(combined, ok, k)
+    return rows.astype(np.int64), values
 
 
-__all__ = ["MIN_OFFERS", "TABLE_SCHEMA", "TENSION_MIN", "in_tension_rows", "rank_toward_tension", "tension_of",
-           "tension_table", "tension_targets", "tension_vector", "toward_tension"]
+def rerank_toward_tension(fetch, tension_of, k: int, *, weight: float = 0.5, max_tension: float = 1.0,
+                          first: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Exact top ``k`` by ``toward_tension(score, tension)`` over a ranking only served by score.
+
+    ``fetch(n)`` -> (scores (n',) float, keys (n',) int64): the ``n`` best by score (score desc,
+    key asc; ``n' < n`` when there are no more). ``tension_of(keys)`` -> (n',) tension of each.
+    ``max_tension``: an upper bound of any tension (the basin table's maximum). Fetches ``first``
+    (default ``4k``, at least 32), then four times more while an unfetched item (score at most the
+    last fetched one, tension at most ``max_tension``) could still beat the k-th combined value.
+
+    Returns (keys, scores, tension, combined) of the top ``k``, combined desc then key asc.
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    n = max(first or 4 * k, k, 32)
+    while True:
+        scores, keys = fetch(n)
+        scores = np.asarray(scores, dtype=np.float32)
+        keys = np.asarray(keys, dtype=np.int64)
+        tension = np.asarray(tension_of(keys), dtype=np.float64)
+        combined = toward_tension(scores, tension, weight)
+        order = np.lexsort((keys, -combined))[:k]
+        done = len(scores) < n
+        if not done and len(order) == k:
+            bound = toward_tension(scores[-1:], np.asarray([max_tension]), weight)[0]
+            done = combined[order[-1]] > bound
+        if done:
+            return keys[order], scores[order], tension[order], combined[order]
+        n *= 4
+
+
+__all__ = ["MIN_OFFERS", "TABLE_SCHEMA", "TENSION_MIN", "in_tension_rows", "rank_toward_tension",
+           "rerank_toward_tension", "tension_of", "tension_table", "tension_targets", "tension_vector", "toward_tension"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
 from rapidfuzz import fuzz, process, utils
 
 from matching.passerelles import UnknownSector
@@ -50,11 +50,23 @@ class PasserelleOut(BaseModel):
     viability: str | None
     shared: list[SkillOut]
     missing: list[SkillOut]
+    tension: float | None = Field(None, description="With basin: the target's tension in that job basin, "
+                                  "(offers + 1) / (offers + seekers + 2).")
+    combined: float | None = Field(None, description="With basin: score^(1-w) x (2 x tension)^w (w = "
+                                   "tension_weight), the ranking value when toward_tension.")
+    offers: int | None = Field(None, description="With basin: open offers of the target occupation there.")
+    seekers: int | None = Field(None, description="With basin: seekers of the target occupation there.")
+
+
+class BasinOut(BaseModel):
+    id: str
+    name: str
 
 
 class PasserellesOut(BaseModel):
     source: SourceOut
     filters: dict
+    basin: BasinOut | None = Field(None, description="The job basin of tension, when basin was given.")
     passerelles: list[PasserelleOut]
 
 
@@ -126,10 +138,32 @@ def source_card(state: AppState, row: int) -> dict:
                         for s in index.sectors_of(row)]}
 
 
+TENSION_ROLES = frozenset({"federation", "counsellor", "admin"})
+"""Roles that may read a basin's tension (as on ``GET /basins/{id}/tension``): it counts the store's
+seekers and offers, so the public bridge endpoint ranks toward tension only for these keys."""
+
+
+def tension_access(request: Request) -> None:
+    """401 / 403 problem unless the caller's key may read basin tension; never cached (a write moves it)."""
+    request.scope.get("state", {}).pop("cache_key", None)  # not kept: the answer follows the store
+    principal = getattr(request.state, "principal", None)
+    role = getattr(principal, "role", None)
+    if role in TENSION_ROLES:
+        return
+    allowed = "a federation, counsellor or admin key"
+    if role is None:
+        raise Problem(401, "unauthorized", "Unauthorized",
+                      f"Tension in a job basin counts its seekers and offers: send {allowed} "
+                      "('Authorization: Bearer <key>' or 'X-API-Key: <key>') to use basin=.", field="basin")
+    raise Problem(403, "forbidden", "Forbidden", f"A {role} key cannot read tension in a job basin: it needs "
+                  f"{allowed}.", role=role, allowed_roles=sorted(TENSION_ROLES), field="basin")
+
+
 @router.get("/occupations/{code}/passerelles", response_model=PasserellesOut,
-            responses={404: {"description": "Unknown occupation code or sector, with suggestions"}})
+            responses={404: {"description": "Unknown occupation code, sector or job basin, with suggestions"}})
 def passerelles(
     code: str,
+    request: Request,
     state: Annotated[AppState, Depends(get_state)],
     k: Annotated[int, Query(ge=1, le=500, description="Number of bridges.")] = 10,
     sector: Annotated[list[str] | None, Query(description="Keep targets in any of these sectors (repeatable).")] = None,
@@ -139,20 +173,48 @@ def passerelles(
     min_score: Annotated[float, Query(ge=0.0, le=1.0, description="Lowest bridge score kept.")] = 0.0,
     min_label: Annotated[Literal["stretch", "viable", "highly viable"] | None,
                          Query(description="Lowest calibrated viability kept (docs/calibration.md).")] = None,
+    basin: Annotated[str | None, Query(max_length=100, description=(
+        "Job basin id (GET /basins): each bridge then carries its target's tension, offers and seekers "
+        "there. Needs a federation, counsellor or admin key."))] = None,
+    toward_tension: Annotated[bool, Query(description=(
+        "Rank by bridge score and the target's tension in `basin` (the safe and desirable move): "
+        "score^(1-w) x (2 x tension)^w. Needs basin; every other filter still applies."))] = False,
+    tension_weight: Annotated[float, Query(ge=0.0, le=1.0, description=(
+        "w: weight of tension against the bridge score (0 = bridge score only)."))] = 0.5,
 ) -> dict:
-    """The best career bridges from one occupation: score, calibrated viability, shared and missing skills."""
+    """The best career bridges from one occupation: score, calibrated viability, shared and missing skills;
+    with ``basin`` and ``toward_tension``, ranked toward the occupations in tension of that job basin."""
+    from ..training_service import TrainingService, UnknownBasin
+    from .trainings import basin_problem
+
     row = occupation_row(state, code)
+    if toward_tension and not basin:
+        raise Problem(422, "invalid-request", "Invalid request",
+                      "toward_tension=true ranks toward the tension of a job basin: give basin=<id> "
+                      "(GET /basins lists them).", field="basin")
     sectors = [s for s in (sector or []) if s]
+    filters = {"sectors": sectors or None, "domains": [d for d in (domain or []) if d] or None,
+               "cross_sector_only": cross_sector_only, "min_score": min_score, "min_label": min_label}
+    basin_out = None
     try:
-        found = state.passerelles.query(row, k, sectors=sectors or None, domains=[d for d in (domain or []) if d] or None,
-                                        cross_sector_only=cross_sector_only, min_score=min_score,
-                                        min_label=min_label)
+        if basin:
+            service = TrainingService.of(state)
+            try:
+                basin_out = {"id": basin, "name": service.basin(basin)["name"]}
+            except UnknownBasin as error:
+                raise basin_problem(error) from None
+            tension_access(request)
+            found = service.passerelles_in_basin(row, basin, k=k, toward_tension=toward_tension,
+                                                 weight=tension_weight, **filters)
+        else:
+            found = [p.to_dict() for p in state.passerelles.query(row, k, **filters)]
     except UnknownSector as error:
         raise unknown_sector(state, error) from None
     return {"source": source_card(state, row),
             "filters": {"k": k, "sector": sectors, "domain": domain or [], "cross_sector_only": cross_sector_only,
-                        "min_score": min_score, "min_label": min_label},
-            "passerelles": [p.to_dict() for p in found]}
+                        "min_score": min_score, "min_label": min_label, "basin": basin,
+                        "toward_tension": toward_tension, "tension_weight": tension_weight},
+            "basin": basin_out, "passerelles": found}
 
 
 @router.get("/sectors", response_model=SectorsOut)

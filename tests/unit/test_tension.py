@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matching.tension import (in_tension_rows, rank_toward_tension, tension_of, tension_table, tension_vector,
-                              toward_tension)
+from matching.tension import (in_tension_rows, rank_toward_tension, rerank_toward_tension, tension_of, tension_table,
+                              tension_vector, toward_tension)
 
 
 def frame(pairs):
@@ -81,3 +81,50 @@ def test_tension_targets_fall_back_to_the_most_tense():
     rows, rule = tension_targets(tension_table(offers, seekers), "b", {"A": 0, "B": 1})
     assert rule == "in-tension" and rows.tolist() == [1]
     assert tension_targets(t, "elsewhere", {"A": 0})[1] == "none"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(0, 1, width=32), min_size=1, max_size=60), st.data(), st.floats(0, 1),
+       st.integers(1, 70), st.floats(0, 1))
+def test_rank_toward_tension_is_the_sorted_blend_of_the_allowed_rows(scores, data, weight, k, min_score):
+    """The combined ranking = sort every allowed row by (combined desc, row asc), cut at k."""
+    n = len(scores)
+    s = np.array(scores, dtype=np.float32)
+    tension = np.array(data.draw(st.lists(st.floats(0.01, 0.99), min_size=n, max_size=n)))
+    mask = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    rows, combined = rank_toward_tension(s, tension, k, mask=mask, weight=weight, min_score=min_score)
+    c = toward_tension(s, tension, weight)
+    allowed = [i for i in range(n) if mask[i] and s[i] >= np.float32(min_score)]
+    expected = sorted(allowed, key=lambda i: (-c[i], i))[:k]
+    assert rows.tolist() == expected
+    assert combined.tolist() == c[expected].tolist()
+    if weight == 0:  # no weight on tension: the plain bridge ranking
+        assert rows.tolist() == sorted(allowed, key=lambda i: (-s[i], i))[:k]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.floats(0, 1, width=32), min_size=0, max_size=400), st.data(), st.floats(0, 1),
+       st.integers(1, 40))
+def test_rerank_toward_tension_is_exact_whatever_it_fetches(scores, data, weight, k):
+    """Reranking a score-only top-n (fetched in growing batches) gives the full sort's top k."""
+    n = len(scores)
+    s = np.array(scores, dtype=np.float32)
+    tension = np.array(data.draw(st.lists(st.floats(0.01, 0.99), min_size=n, max_size=n)))
+    keys = np.arange(n, dtype=np.int64) * 3 + 7
+    by_score = np.lexsort((keys, -s))
+    fetched = []
+
+    def fetch(m):
+        fetched.append(m)
+        top = by_score[:m]
+        return s[top], keys[top]
+
+    got_keys, got_scores, got_tension, got_combined = rerank_toward_tension(
+        fetch, lambda ks: tension[(ks - 7) // 3], k, weight=weight,
+        max_tension=float(tension.max()) if n else 1.0, first=data.draw(st.integers(1, 50)))
+    c = toward_tension(s, tension, weight)
+    expected = sorted(range(n), key=lambda i: (-c[i], keys[i]))[:k]
+    assert got_keys.tolist() == keys[expected].tolist()
+    assert got_scores.tolist() == s[expected].tolist() and got_combined.tolist() == c[expected].tolist()
+    assert got_tension.tolist() == tension[expected].tolist()
+    assert fetched == sorted(fetched) and len(fetched) <= 6
