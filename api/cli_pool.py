@@ -4,6 +4,7 @@
     passerelles ingest seekers data/synth/seekers.parquet [--mode all|valid] [--database FILE]
     passerelles ingest offers data/synth/offers.parquet
     passerelles match offers S0000001 -k 10 [--radius 30]      # the offers that suit a seeker
+    passerelles match offers S0000001 --toward-tension         # ... offers in tension in their basin first
     passerelles match candidates O0000001 -k 20                # consenting seekers for an offer
 
 ``ingest`` reads CSV (lists as ``a|b|c``), Parquet, JSON Lines or a JSON array; with
@@ -92,7 +93,8 @@ def _print_hits(hits: list[dict], side: str) -> None:
         b = h["bridge"]
         bridge = (f"{b['from']['code']} -> {b['to']['code']} {b['score']:.2f}" if b["from"] else "no occupation")
         distance = "?" if h["distance_km"] is None else f"{h['distance_km']:.0f} km"
-        typer.echo(f"{i:>3}. {who:<24} score {h['score']:.3f}  coverage {h['coverage']:.2f}  bridge {bridge}  "
+        tension = f"combined {h['combined']:.3f} (tension {h['tension']:.2f})  " if "combined" in h else ""
+        typer.echo(f"{i:>3}. {who:<24} {tension}score {h['score']:.3f}  coverage {h['coverage']:.2f}  bridge {bridge}  "
                    f"{distance}  matched {len(h['matched'])} missing {len(h['missing'])}")
 
 
@@ -102,12 +104,23 @@ def match_offers(
     k: Annotated[int, typer.Option("--k", "-k", min=1, max=100)] = 10,
     radius: Annotated[Optional[float], typer.Option(help="km (default: the seeker's radius)")] = None,
     require_must: Annotated[bool, typer.Option(help="Drop offers whose must-haves the seeker lacks.")] = False,
+    toward_tension: Annotated[bool, typer.Option(
+        "--toward-tension", help="Rank by match score and the tension of the offer's occupation in its job basin.")] = False,
+    tension_weight: Annotated[float, typer.Option(min=0.0, max=1.0, help="Weight of tension (0 = score only).")] = 0.5,
     referentiel: SourceOption = None,
     database: DatabaseOption = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """The top-k offers for a seeker, explained."""
-    hits = _state(referentiel, database).pool.offers_for_seeker(seeker, k=k, radius_km=radius, require_must=require_must)
+    """The top-k offers for a seeker, explained (--toward-tension: offers in tension first)."""
+    state = _state(referentiel, database)
+    if toward_tension:
+        from .training_service import TrainingService
+
+        body = TrainingService.of(state).seeker_offers(seeker, k=k, radius_km=radius, require_must=require_must,
+                                                       weight=tension_weight)
+        hits = None if body is None else body["offers"]
+    else:
+        hits = state.pool.offers_for_seeker(seeker, k=k, radius_km=radius, require_must=require_must)
     if hits is None:
         raise UsageError(f"no seeker has the id {seeker!r}")
     emit_json(hits) if as_json else _print_hits(hits, "offer")

@@ -7,7 +7,7 @@
     passerelles trainings synth 50000 --out trainings.csv [--seed 0]
     passerelles basins list
     passerelles basins tension beauvais [--in-tension]
-    passerelles basins passerelles beauvais H2102 [-k 10 --weight 0.5]
+    passerelles basins passerelles beauvais H2102 [-k 10 --weight 0.5 --cross-sector-only --sector S]
     passerelles basins needs beauvais [--radius 50 --top 20]
 
 ``--catalogue FILE`` (or ``PASSERELLES_TRAININGS``) chooses the training catalogue; default: the
@@ -230,12 +230,22 @@ def basins_tension(basin: str, in_tension: Annotated[bool, typer.Option("--in-te
 @basins_app.command("passerelles")
 def basins_passerelles(basin: str, code: str, k: Annotated[int, typer.Option("-k", min=1, max=100)] = 10,
                        weight: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.5,
+                       sector: Annotated[Optional[list[str]], typer.Option(
+                           help="Keep targets in this sector (repeatable).")] = None,
+                       cross_sector_only: Annotated[bool, typer.Option("--cross-sector-only")] = False,
+                       min_score: Annotated[float, typer.Option(min=0.0, max=1.0, help="Lowest bridge score.")] = 0.0,
                        referentiel: SourceOption = None, database: DatabaseOption = None,
                        as_json: JsonOption = False) -> None:
-    """Bridges from CODE ranked by bridge score and the target's tension in BASIN."""
+    """Bridges from CODE ranked by bridge score and the target's tension in BASIN (filters as for `bridges`)."""
+    from matching.passerelles import UnknownSector
+
     state, service = _service(referentiel, database)
     _check_occupation(state, code)
-    body = _basin_call(service.passerelles_toward_tension, code, basin, k=k, weight=weight)
+    try:
+        body = _basin_call(service.passerelles_toward_tension, code, basin, k=k, weight=weight,
+                           min_score=min_score, cross_sector_only=cross_sector_only, sectors=sector or None)
+    except UnknownSector as error:
+        raise UsageError(f"--sector: unknown sector {error.sector!r}; `passerelles bridges --list-sectors` lists them") from None
     if as_json:
         emit_json(body)
         return

@@ -24,7 +24,7 @@ import polars as pl
 import scipy.sparse as sp
 
 from matching.gaps import TrainingIndex, basin_needs, choose_targets, occupation_need, skill_gap, support_for
-from matching.tension import tension_table, tension_targets, tension_vector
+from matching.tension import rerank_toward_tension, tension_table, tension_targets, tension_vector
 from matching.tension import toward_tension as toward_tension_of
 from referentiels import ReferentielError, territories
 from referentiels.trainings import TrainingCatalogue, demo_trainings, from_frame, load_trainings, synthesize_trainings
@@ -316,6 +316,38 @@ class TrainingService:
                                         cross_sector_only=cross_sector_only, **filters)
         return {"source": {"code": code, "label": r.occupations["label"][a]}, "basin": basin_id, "weight": weight,
                 "passerelles": out}
+
+    def seeker_offers(self, seeker_id: str, *, k: int = 10, radius_km: float | None = None,
+                      require_must: bool = False, weight: float = 0.5) -> dict | None:
+        """A stored seeker's top-``k`` offers ranked toward tension: match score blended with the tension
+        of the offer's occupation in the offer's basin (the seeker's when the offer has none), as
+        ``toward_tension(score, tension, weight)``. Exact: ``rerank_toward_tension`` widens the
+        score-ranked fetch until no unfetched offer can win. None when the seeker is unknown."""
+        pool = self.state.pool
+        record = pool.get("seekers", seeker_id)
+        if record is None:
+            return None
+        home = record.get("basin")
+        table = self.tension_table()
+        lookup = {(b, o): t for b, o, t in table.select("basin", "occupation", "tension").iter_rows()}
+        fetched: list[dict] = []
+
+        def fetch(n: int):
+            fetched[:] = pool.offers_for_seeker(seeker_id, k=n, radius_km=radius_km, require_must=require_must) or []
+            # a hit's position in the score ranking (score desc, key asc) is its tie-breaking key
+            return np.asarray([h["score"] for h in fetched], dtype=np.float32), np.arange(len(fetched))
+
+        def tension_of(positions):
+            return np.asarray([lookup.get((fetched[i]["offer"].get("basin") or home, fetched[i]["offer"]["occupation"]),
+                                          0.5) for i in positions.tolist()], dtype=np.float64)
+
+        max_tension = max(0.5, float(table["tension"].max())) if table.height else 0.5
+        positions, _, tension, combined = rerank_toward_tension(fetch, tension_of, k, weight=weight,
+                                                                max_tension=max_tension)
+        hits = [{**fetched[i], "tension": round(float(t), 4), "combined": round(float(c), 4)}
+                for i, t, c in zip(positions.tolist(), tension, combined)]
+        return {"seeker": seeker_id, "k": k, "radius_km": radius_km, "toward_tension": True, "basin": home,
+                "tension_weight": weight, "offers": hits}
 
     def training_needs(self, basin_id: str, *, radius_km: float = DEFAULT_RADIUS_KM, top: int = 20,
                        targets: list[str] | None = None, seekers: pl.DataFrame | None = None,

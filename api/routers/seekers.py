@@ -7,7 +7,9 @@
   array. ``mode=all`` (default) writes nothing when a row is rejected (422 ``rejected-rows`` with
   every rejected line and reason); ``mode=valid`` writes the valid rows and lists the rejected ones.
 - ``GET /seekers/{id}/offers?k=10&radius=30&require_must=false``: the top-k offers, each explained
-  (matched and missing requirements, the bridge used, the distance).
+  (matched and missing requirements, the bridge used, the distance); ``toward_tension=true``
+  (``tension_weight=0.5``) ranks them by match score and the tension of the offer's occupation in
+  its job basin (issue 6), each offer then carrying ``tension`` and ``combined``.
 
 Skills are codes (``skills``) and/or free text (``skills_text``, read by the skill normaliser).
 """
@@ -163,8 +165,25 @@ def seeker_offers(id: str, state: Annotated[AppState, Depends(get_state)],
                   k: Annotated[int, Query(description=f"1 to {MAX_K}")] = 10,
                   radius: Annotated[float | None, Query(ge=0, le=1000, description="km; default: the seeker's")] = None,
                   require_must: Annotated[bool, Query(description="drop offers whose must-haves the seeker lacks")] = False,
+                  toward_tension: Annotated[bool, Query(description=(
+                      "Rank by match score and the tension of the offer's occupation in the offer's job basin "
+                      "(the seeker's when the offer has none): score^(1-w) x (2 x tension)^w; each offer then "
+                      "carries its tension and combined value."))] = False,
+                  tension_weight: Annotated[float, Query(ge=0, le=1, description=(
+                      "w: weight of tension against the match score (0 = match score only)."))] = 0.5,
                   ) -> dict:
+    """The top-k offers for a stored seeker, each explained (matched and missing requirements, bridge,
+    distance); with ``toward_tension``, the offers of occupations in tension in their basin rise (the
+    match score stays the first condition: an offer the seeker does not match never enters)."""
     check_k(k)
+    if toward_tension:
+        from ..training_service import TrainingService
+
+        body = TrainingService.of(state).seeker_offers(id, k=k, radius_km=radius, require_must=require_must,
+                                                       weight=tension_weight)
+        if body is None:
+            raise missing("seeker", id)
+        return body
     hits = state.pool.offers_for_seeker(id, k=k, radius_km=radius, require_must=require_must)
     if hits is None:
         raise missing("seeker", id)

@@ -66,6 +66,22 @@ def test_synth_then_basins(capsys, tmp_path):
     assert code == 0 and body["occupations"] and sum(o["offers"] for o in body["occupations"]) > 0
     code, out, _ = run(capsys, "basins", "passerelles", "beauvais", "H2102", "-k", "3", "--database", str(db))
     assert code == 0 and out.count("combined") == 3
+    code, out, err = run(capsys, "basins", "passerelles", "beauvais", "H2102", "-k", "5", "--sector",
+                         "Industrie - Métallurgie", "--min-score", "0.05", "--database", str(db), "--json")
+    body = json.loads(out)
+    assert code == 0 and body["passerelles"], err
+    assert all("Industrie - Métallurgie" in p["sectors"] and p["score"] >= 0.05 for p in body["passerelles"])
+    assert run(capsys, "basins", "passerelles", "beauvais", "H2102", "--sector", "Metal", "--database", str(db))[0] == 2
+    import polars as pl
+
+    seeker = pl.read_parquet(folder / "seekers.parquet").filter(pl.col("basin") == "beauvais")["id"][0]
+    code, out, err = run(capsys, "match", "offers", seeker, "-k", "5", "--toward-tension", "--database", str(db),
+                         "--json")
+    hits = json.loads(out)
+    assert code == 0 and hits, err
+    assert [h["combined"] for h in hits] == sorted((h["combined"] for h in hits), reverse=True)
+    code, out, _ = run(capsys, "match", "offers", seeker, "-k", "3", "--toward-tension", "--database", str(db))
+    assert code == 0 and out.count("combined") == 3
     code, out, _ = run(capsys, "basins", "needs", "beauvais", "--database", str(db), "--targets", "H2913,H2906",
                        "--catalogue", str(folder / "trainings.csv"), "--json")
     body = json.loads(out)
