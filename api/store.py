@@ -73,6 +73,14 @@ CREATE TABLE IF NOT EXISTS offers (
 CREATE INDEX IF NOT EXISTS offers_seq ON offers (seq);
 CREATE TABLE IF NOT EXISTS deleted (kind TEXT NOT NULL, key INTEGER NOT NULL, seq INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS deleted_seq ON deleted (seq);
+CREATE TABLE IF NOT EXISTS trainings (
+    id TEXT PRIMARY KEY,
+    record TEXT NOT NULL,
+    pos INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    referentiel TEXT
+);
 CREATE TABLE IF NOT EXISTS ingests (
     seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, source TEXT, rows_taken INTEGER NOT NULL,
     rows_rejected INTEGER NOT NULL, at TEXT NOT NULL
@@ -322,6 +330,42 @@ class Store:
                 "SELECT key FROM deleted WHERE kind = ? AND seq > ? AND seq <= ?", (kind, seq, now))]
             rows = self.frame(kind, since=seq) if now > seq else self.frame(kind, since=now)
         return Changes(seq=now, rows=rows, deleted=deleted)
+
+    # ---- ingested trainings ---------------------------------------------------------------------
+    def save_trainings(self, records: Sequence[dict], *, replace: bool = False, source: str | None = None) -> int:
+        """Persist validated trainings (``POST /trainings:ingest``) in ONE transaction; returns its seq.
+
+        ``records``: JSON-ready dicts with an ``id`` (a validated catalogue's rows). An equal id
+        replaces the stored one. ``replace``: the stored trainings become exactly these and the
+        default catalogue is no longer served (meta ``trainings_mode`` = ``replace``)."""
+        ids = [r.get("id") for r in records]
+        if any(i is None for i in ids):
+            raise StoreError("every training needs an id")
+        if len(set(ids)) != len(ids):
+            raise StoreError("a training id appears more than once in the batch")
+        with self.transaction() as db:
+            seq = self._next_seq(db)
+            now = _now()
+            if replace:
+                db.execute("DELETE FROM trainings")
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('trainings_mode', 'replace')")
+            db.executemany(
+                "INSERT INTO trainings (id, record, pos, seq, updated_at, referentiel) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET record = excluded.record, pos = excluded.pos, seq = excluded.seq, "
+                "updated_at = excluded.updated_at, referentiel = excluded.referentiel",
+                [(r["id"], json.dumps(r, ensure_ascii=False), i, seq, now, self.referentiel)
+                 for i, r in enumerate(records)])
+            db.execute("INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?)",
+                       (seq, "trainings" + (" (replace)" if replace else ""), source, len(records), 0, now))
+        return seq
+
+    def trainings(self) -> tuple[bool, list[dict]]:
+        """(replaced, stored trainings in ingest order): ``replaced`` when the last replace made the stored
+        trainings the whole catalogue (else they add to the default one)."""
+        with self._lock:
+            replaced = self._meta("trainings_mode") == "replace"
+            rows = self._db.execute("SELECT record FROM trainings ORDER BY seq, pos").fetchall()
+        return replaced, [json.loads(r[0]) for r in rows]
 
     # ---- pseudonyms ------------------------------------------------------------------------
     def pseudonym(self, id: str) -> str:

@@ -8,16 +8,21 @@
 
 The catalogue is ``$PASSERELLES_TRAININGS`` (a CSV or JSON file in the documented format) when
 set, else the demo catalogue for the demo referential, else a synthetic catalogue (2,000
-trainings, seed 0) so any referential has one. ``ingest`` adds (or replaces) trainings in memory.
+trainings, seed 0) so any referential has one; plus the trainings ingested earlier, kept in the
+SQLite store (table ``trainings``), or only those after an ingest with ``replace``. ``ingest``
+validates a body (all or nothing), writes it to the store in one transaction, then serves it.
 The skill-support matrix (which held skill supports which needed one) is built once.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -27,7 +32,8 @@ from matching.gaps import TrainingIndex, basin_needs, choose_targets, occupation
 from matching.tension import rerank_toward_tension, tension_table, tension_targets, tension_vector
 from matching.tension import toward_tension as toward_tension_of
 from referentiels import ReferentielError, territories
-from referentiels.trainings import TrainingCatalogue, demo_trainings, from_frame, load_trainings, synthesize_trainings
+from referentiels.trainings import (FRAME_SCHEMA, TrainingCatalogue, demo_trainings, from_frame, load_trainings,
+                                   synthesize_trainings)
 
 DEFAULT_RADIUS_KM = 50.0
 
@@ -86,8 +92,33 @@ class TrainingService:
     def catalogue(self) -> TrainingCatalogue:
         with self._lock:
             if self._catalogue is None:
-                self._set(default_catalogue(self.referentiel, self.basins, self.skill_resolver))
+                self._set(self._with_stored(
+                    lambda: default_catalogue(self.referentiel, self.basins, self.skill_resolver)))
             return self._catalogue
+
+    def _store(self, create: bool = False):
+        """The SQLite store, when there is one (or ``create``): reading trainings never creates a database."""
+        if self.state.extras.get("pool") is None and not create:
+            path = getattr(getattr(self.state, "settings", None), "database", None)
+            if path is None or str(path) == ":memory:" or not Path(path).exists():
+                return None
+        return self.state.pool.store
+
+    def _with_stored(self, default) -> TrainingCatalogue:
+        """The default catalogue plus the trainings ingested earlier (``POST /trainings:ingest``, kept in
+        the store), or only those after an ingest with ``mode=replace``."""
+        store = self._store()
+        replaced, records = store.trainings() if store is not None else (False, [])
+        if not records:
+            return default() if not replaced else from_frame(pl.DataFrame(schema=FRAME_SCHEMA), self.referentiel,
+                                                             source="store")
+        try:
+            stored = load_trainings(json.dumps(records).encode(), self.referentiel, fmt="json",
+                                    name=f"{store.path} (table trainings)", basins=self.basins)
+        except ReferentielError as error:  # e.g. codes of another referential: serve the default, say why
+            print(f"passerelles: stored trainings not loaded: {error}", file=sys.stderr)
+            return default()
+        return stored if replaced else default().extend(stored)
 
     def _set(self, catalogue: TrainingCatalogue) -> None:
         self._catalogue = catalogue
@@ -117,8 +148,12 @@ class TrainingService:
                              skill_resolver=self.skill_resolver)
         with self._lock:
             before = len(self.catalogue)
-            self._set(new if replace else self.catalogue.extend(new))
-            return {"received": len(new), "before": before, "trainings": len(self._catalogue), "replaced": replace}
+            catalogue = new if replace else self.catalogue.extend(new)
+            # persisted first (one transaction): a restart serves the same catalogue; a failed write changes nothing
+            self._store(create=True).save_trainings(json.loads(new.frame.write_json()), replace=replace, source=name)
+            self._set(catalogue)
+            return {"received": len(new), "before": before, "trainings": len(self._catalogue), "replaced": replace,
+                    "persisted": True}
 
     # ---- lookups --------------------------------------------------------------------------------
     def basin(self, basin_id: str) -> dict:

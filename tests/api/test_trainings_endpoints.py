@@ -158,3 +158,44 @@ def test_kits_get_plans_and_tension(env):
                                            "to_sector": "Industrie - Métallurgie", "basin": "atlantis"},
                           headers=bearer(env["keys"]["federation"]))
     assert r.status_code == 404 and r.json()["type"].endswith("unknown-basin")
+
+
+def test_ingested_trainings_survive_a_restart_and_enter_the_plans(tmp_path):
+    """POST /trainings:ingest writes to the store: a new app on the same database serves the training."""
+    database = tmp_path / "p.sqlite3"
+
+    def app_on(db):
+        app = create_app(Settings(referentiel="demo", database=db))
+        return app, app.state.security.keys.create("admin")[0]
+
+    app, admin = app_on(database)
+    with TestClient(app) as c:
+        gap = c.get("/occupations/H2102/gaps/H2913", params={"plan": False}).json()
+        missing = [s["code"] for s in gap["missing"]]
+        short = json.dumps([{"id": "N-PERSIST", "title": "Soudure et métallerie, parcours court",
+                             "organisation": "AFPI Oise", "skills": missing, "hours": 70, "basin": "beauvais",
+                             "start_dates": ["2026-04-06"], "cost": 900, "funder": "Région"}])
+        r = c.post("/trainings:ingest", content=short, headers={"content-type": "application/json", **bearer(admin)})
+        assert r.status_code == 200 and r.json()["persisted"], r.text
+        bad = "id,title,organisation,skills,hours,basin\nB1,x,y,DS0190,35,beauvais\nB2,x,y,DS0190,zero,beauvais\n"
+        r = c.post("/trainings:ingest", content=bad, headers={"content-type": "text/csv", **bearer(admin)})
+        assert r.status_code == 422 and r.json()["line"] == 3
+    app.state.passerelles.pool.store.close()
+
+    restarted, admin = app_on(database)
+    with TestClient(restarted) as c:
+        assert c.get("/trainings", params={"q": "parcours court"}).json()["total"] == 1
+        ids = [t["id"] for t in c.get("/trainings", params={"limit": 1000}).json()["trainings"]]
+        assert "B1" not in ids, "a refused body wrote nothing"
+        assert "DT002" in ids and ids[-1] == "N-PERSIST", "appended to the demo catalogue"
+        plan = c.get("/occupations/H2102/gaps/H2913").json()["plan"]
+        assert [t["id"] for t in plan["trainings"]] == ["N-PERSIST"] and plan["residual"] == []
+        one = "id,title,organisation,skills,hours,basin\nR1,Seule formation,GRETA,DS0190,35,beauvais\n"
+        r = c.post("/trainings:ingest", params={"mode": "replace"}, content=one,
+                   headers={"content-type": "text/csv", **bearer(admin)})
+        assert r.status_code == 200 and r.json()["trainings"] == 1
+    restarted.state.passerelles.pool.store.close()
+
+    again, _ = app_on(database)
+    with TestClient(again) as c:
+        assert [t["id"] for t in c.get("/trainings").json()["trainings"]] == ["R1"], "a replace survives too"
