@@ -5,7 +5,8 @@ const $ = (selector) => document.querySelector(selector);
 const state = { occupation: null, suggestions: [], active: -1, bridges: [], searchTimer: null };
 
 // ---- talking to the API ----------------------------------------------------------------------
-function apiKey() { return sessionStorage.getItem("passerelles-key") || ""; }
+// The counsellor key: the one typed in the seeker form (kept for the session once used).
+function apiKey() { return ($("#api-key") && $("#api-key").value.trim()) || sessionStorage.getItem("passerelles-key") || ""; }
 
 async function api(path) {
   const headers = { Accept: "application/json" };
@@ -15,7 +16,9 @@ async function api(path) {
   try { body = await response.json(); } catch (e) { body = null; }
   if (!response.ok) {
     const detail = body && (body.detail || body.title);
-    throw new Error(typeof detail === "string" ? detail : `Erreur ${response.status}`);
+    const error = new Error(typeof detail === "string" ? detail : `Erreur ${response.status}`);
+    error.status = response.status;
+    throw error;
   }
   return body;
 }
@@ -159,8 +162,20 @@ function bridgeOf(raw) {
     sectors: (target.sectors || raw.sectors || raw.target_sectors || []).map((s) => (typeof s === "string" ? s : s.sector)),
     score: raw.score ?? raw.bridge ?? raw.bridge_score ?? 0,
     viability: raw.viability || raw.verdict || raw.label_viability || "",
-    tension: raw.tension, raw,
+    tension: raw.tension, combined: raw.combined, offers: raw.offers, seekers: raw.seekers, raw,
   };
+}
+
+const decimal = (x) => Number(x).toFixed(2).replace(".", ",");
+
+// "0,93" over "12 offres, 0 demandeur": the target's tension in the chosen basin, or a dash.
+function tensionCell(b) {
+  const cell = el("td", { class: "tension tension-col" });
+  if (b.tension == null) { cell.append("—"); return cell; }
+  const plural = (n, word) => `${n} ${word}${n > 1 ? "s" : ""}`;
+  cell.append(el("strong", {}, decimal(b.tension)),
+              el("span", { class: "counts" }, `${plural(b.offers ?? 0, "offre")}, ${plural(b.seekers ?? 0, "demandeur")}`));
+  return cell;
 }
 
 const VIABILITY = { "highly viable": "très accessible", "viable": "accessible", "stretch": "ambitieuse" };
@@ -170,14 +185,22 @@ async function loadBridges() {
   const params = new URLSearchParams({ k: $("#filter-k").value });
   if ($("#filter-sector").value) params.set("sector", $("#filter-sector").value);
   if ($("#filter-cross").checked) params.set("cross_sector_only", "true");
-  if ($("#filter-basin").value) { params.set("basin", $("#filter-basin").value); params.set("toward_tension", "true"); }
+  const basin = $("#filter-basin").value;
+  if (basin) { params.set("basin", basin); params.set("toward_tension", "true"); }
   setStatus("#bridges-status", "Calcul des passerelles…");
   try {
     const body = await api(`/occupations/${state.occupation.code}/passerelles?${params}`);
     state.bridges = listOf(body, "passerelles", "bridges").map(bridgeOf);
+    state.basin = body.basin || null;
     renderBridges();
-    setStatus("#bridges-status", `${state.bridges.length} passerelle(s) depuis ${state.occupation.code}`);
-  } catch (error) { setStatus("#bridges-status", error.message, true); }
+    const toward = state.basin ? `, classées vers les métiers en tension du bassin de ${state.basin.name}` : "";
+    setStatus("#bridges-status", `${state.bridges.length} passerelle(s) depuis ${state.occupation.code}${toward}`);
+  } catch (error) {
+    const needsKey = basin && (error.status === 401 || error.status === 403);
+    setStatus("#bridges-status", needsKey ? "La tension d'un bassin est réservée aux conseillers : saisissez votre clé "
+      + "d'accès conseiller (section « Offres pour une personne accompagnée »), puis choisissez de nouveau le bassin."
+      : error.message, true);
+  }
 }
 
 function renderBridges() {
@@ -186,9 +209,12 @@ function renderBridges() {
     el("td", {}, el("strong", {}, b.code), " ", b.label),
     el("td", {}, b.sectors.join(", ")),
     el("td", {}, Number(b.score).toFixed(2)),
+    tensionCell(b),
+    el("td", { class: "tension-col" }, b.combined == null ? "—" : Number(b.combined).toFixed(2)),
     el("td", { class: `label-${String(b.viability).replace(/\s+/g, "-")}` }, VIABILITY[b.viability] || b.viability || "—"),
     el("td", {}, el("button", { type: "button", onclick: () => openBridge(i), "aria-label": `Détail de la passerelle vers ${b.label}` }, "Détail"))));
   $("#bridges-table tbody").replaceChildren(...rows);
+  $("#bridges-table").classList.toggle("with-basin", Boolean(state.basin));
   drawNetwork();
 }
 
@@ -267,7 +293,8 @@ async function loadSeekerOffers(event) {
   const id = $("#seeker-id").value.trim();
   setStatus("#seeker-status", "Recherche des offres…");
   try {
-    const offers = listOf(await api(`/seekers/${encodeURIComponent(id)}/offers?k=10`), "offers", "matches");
+    const toward = $("#seeker-tension").checked ? "&toward_tension=true" : "";
+    const offers = listOf(await api(`/seekers/${encodeURIComponent(id)}/offers?k=10${toward}`), "offers", "matches");
     $("#seeker-offers").replaceChildren(...offers.map((o) => {
       const offer = o.offer || o;
       const matched = (o.matched_skills || o.matched || []).map((s) => s.label || s);
@@ -275,6 +302,7 @@ async function loadSeekerOffers(event) {
       return el("li", {},
         el("strong", {}, `${offer.occupation_label || offer.occupation || ""} — offre ${offer.id || o.offer_id}`),
         ` · score ${Number(o.score ?? 0).toFixed(2)}`,
+        o.tension != null ? ` · tension du métier dans le bassin ${decimal(o.tension)} (classement ${Number(o.combined).toFixed(2)})` : "",
         o.distance_km != null ? ` · ${Number(o.distance_km).toFixed(0)} km` : "",
         o.bridge && o.bridge.from ? el("div", {}, o.bridge.same_occupation ? "Même métier que la personne"
           : `Passerelle : ${occupationText(o.bridge.from)} → ${occupationText(o.bridge.to)} (${Number(o.bridge.score ?? 0).toFixed(2)})`) : "",

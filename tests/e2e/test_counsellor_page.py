@@ -94,3 +94,46 @@ def test_a_counsellor_sees_the_offers_that_suit_a_seeker_with_their_explanations
     page.get_by_role("button", name="Voir les offres").click()
     page.wait_for_selector("#seeker-status.error")
     page.close()
+
+
+def test_toward_tension_in_a_basin_reorders_the_bridges_and_shows_tension(browser, live_server, tmp_path):
+    """The basin filter ranks toward the occupations in tension there (a counsellor key is needed)."""
+    created = subprocess.run([sys.executable, "-m", "api.cli", "keys", "create", "--role", "counsellor",
+                              "--name", "e2e-tension", "--json"], env=live_server.env, capture_output=True, text=True,
+                             check=True)
+    key = json.loads(created.stdout)["key"]
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    page.set_default_timeout(15000)
+    page.goto(live_server.url + "/")
+    page.wait_for_selector("#filter-basin option[value='bayonne']", state="attached")
+    page.get_by_label("Intitulé ou code du métier").fill("H2102")
+    page.get_by_label("Intitulé ou code du métier").press("Enter")
+    page.wait_for_selector("#card-title:has-text('H2102')")
+    page.wait_for_function("document.querySelectorAll('#bridges-table tbody tr').length >= 5")
+    rows = page.locator("#bridges-table tbody tr")
+    plain = rows.evaluate_all("rows => rows.map(r => r.dataset.code)")
+    assert page.get_by_role("columnheader", name="Tension").is_hidden(), "no basin, no tension column"
+
+    # employers in Bayonne want the fourth target; nobody there seeks it
+    wanted = plain[3]
+    for i in range(10):
+        _post(live_server.url, "/offers", key, {"id": f"bayonne-{i}", "employer": "adour-industrie",
+                                                "occupation": wanted, "must": ["DS0107"], "basin": "bayonne"})
+
+    page.get_by_label("Vers les métiers en tension du bassin").select_option("bayonne")
+    page.wait_for_selector("#bridges-status.error")
+    assert "clé" in page.locator("#bridges-status").inner_text(), "without a key the page says what is missing"
+
+    page.get_by_label("Clé d'accès conseiller").fill(key)
+    page.get_by_label("Vers les métiers en tension du bassin").select_option("")
+    page.wait_for_function("!document.querySelector('#bridges-status').textContent.includes('tension')")
+    page.get_by_label("Vers les métiers en tension du bassin").select_option("bayonne")
+    page.wait_for_selector("#bridges-status:has-text('en tension du bassin de Bayonne')")
+    ranked = rows.evaluate_all("rows => rows.map(r => r.dataset.code)")
+    assert ranked[0] == wanted and ranked != plain, (plain, ranked)
+    assert page.get_by_role("columnheader", name="Tension").is_visible()
+    first = rows.first.locator("td.tension").inner_text()
+    assert first.startswith("0,92") and "10 offres, 0 demandeur" in first, first
+    assert all(t.startswith("0,50") for t in page.locator("#bridges-table tbody td.tension").all_inner_texts()[1:])
+    page.screenshot(path=tmp_path / "5-toward-tension.png", full_page=True)
+    page.close()
