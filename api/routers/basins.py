@@ -4,7 +4,8 @@
 - ``GET /basins/{id}/tension?in_tension=false&occupations=A,B``: offers, seekers and tension of
   each occupation of the basin (the store's seekers and offers).
 - ``GET /basins/{id}/passerelles/{code}?k=10&weight=0.5``: bridges from ``code`` ranked by bridge
-  score and the target's tension in the basin (``weight`` 0 = bridge score only).
+  score and the target's tension in the basin (``weight`` 0 = bridge score only), with the filters
+  of ``/occupations/{code}/passerelles`` (sector, domain, cross_sector_only, min_score, min_label).
 - ``GET /seekers/{id}/passerelles?basin=&k=10&weight=0.5``: the same for a stored seeker (their occupation and basin).
 - ``GET /basins/{id}/training-needs?radius=50&top=20``: the skills the basin's seekers most miss
   toward its occupations in tension, the trainings within ``radius`` km that close the most gap,
@@ -13,7 +14,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 
@@ -55,13 +56,27 @@ def basin_passerelles(id: str, code: str, state: Annotated[AppState, Depends(get
                       k: Annotated[int, Query(ge=1, le=100)] = 10,
                       weight: Annotated[float, Query(ge=0, le=1, description="Weight of tension vs bridge score.")] = 0.5,
                       min_score: Annotated[float, Query(ge=0, le=1)] = 0.0,
-                      cross_sector_only: bool = False) -> dict:
+                      cross_sector_only: bool = False,
+                      sector: Annotated[list[str] | None, Query(description="Targets in any of these sectors.")] = None,
+                      domain: Annotated[list[str] | None, Query(description="Targets of these domains (H29, H).")] = None,
+                      min_label: Annotated[Literal["stretch", "viable", "highly viable"] | None, Query()] = None,
+                      ) -> dict:
+    """Bridges from ``code`` ranked toward tension in the basin, with the filters of
+    ``/occupations/{code}/passerelles`` (the same ranking as its ``toward_tension=true``)."""
+    from matching.passerelles import UnknownSector
+
+    from .bridges import unknown_sector
+
     occupation_row(state, code, "code")
     try:
         return TrainingService.of(state).passerelles_toward_tension(
-            code, id, k=k, weight=weight, min_score=min_score, cross_sector_only=cross_sector_only)
+            code, id, k=k, weight=weight, min_score=min_score, cross_sector_only=cross_sector_only,
+            sectors=[s for s in sector or [] if s] or None, domains=[d for d in domain or [] if d] or None,
+            min_label=min_label)
     except UnknownBasin as error:
         raise basin_problem(error) from None
+    except UnknownSector as error:
+        raise unknown_sector(state, error) from None
 
 
 @router.get("/basins/{id}/training-needs", dependencies=[Depends(aggregates)],

@@ -101,6 +101,17 @@ def test_every_filter_still_holds_toward_tension(env, filters):
     assert [p["code"] for p in short] == [p["code"] for p in toward[:3]]
 
 
+def test_the_basin_route_ranks_the_same_way(env):
+    params = {"k": 8, "sector": METAL, "cross_sector_only": True}
+    here = get(env, basin="beauvais", toward_tension=True, **params).json()["passerelles"]
+    there = env["client"].get("/basins/beauvais/passerelles/H2102", params=params,
+                              headers={"X-API-Key": env["keys"]["federation"]}).json()["passerelles"]
+    assert here and [(p["code"], p["combined"]) for p in here] == [(p["code"], p["combined"]) for p in there]
+    r = env["client"].get("/basins/beauvais/passerelles/H2102", params={"sector": "Metal"},
+                          headers={"X-API-Key": env["keys"]["federation"]})
+    assert r.status_code == 404 and r.json()["type"].endswith("unknown-sector")
+
+
 def test_toggle_needs_a_known_basin_and_a_tension_key(env):
     r = get(env, toward_tension=True)
     assert r.status_code == 422 and r.headers["content-type"].startswith(PROBLEM)
