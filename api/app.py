@@ -20,6 +20,9 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
                     "seeker/offer matching, training gaps.",
         version="0.1.0",
         default_response_class=ORJSONResponse,
+        # FastAPI's native OpenTelemetry asks the global providers on every request (~8% of the CPU
+        # of a cached answer under load, issue 7); the project exports no traces: ask nothing.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.passerelles = state or AppState.from_settings(settings)
     problems.install(app)

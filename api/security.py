@@ -25,6 +25,13 @@ is true (rate-limited by client address). 401 without a valid key, 403 outside t
 ``audit_log`` table per request (who, what, which id, the status), written before the response
 leaves the server.
 
+Rate limits are one budget per key (or client address) for the whole server, shared by every worker
+process through ``<database>.ratelimit`` (:class:`RateLimiter`).
+
+Cached answers (``require(..., cache=True)``, offers and their candidates) are served by the
+middleware before FastAPI routes the request, after it repeated the endpoint's :class:`Guard` (key,
+role, employer's ownership, rate, audit): see :meth:`SecurityMiddleware._fast`.
+
 Revocation is seen at once by every worker process: a key is cached in memory after its first
 check, and the cache is trusted only while SQLite's ``PRAGMA data_version`` says no other
 connection changed the database; otherwise the key's row is read again (one indexed lookup).
@@ -32,10 +39,14 @@ connection changed the database; otherwise the key's row is read again (one inde
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import mmap
+import os
 import re
 import secrets
 import sqlite3
+import struct
 import sys
 import threading
 import time
@@ -225,28 +236,89 @@ class KeyStore:
 
 class RateLimiter:
     """Token buckets per key (or per client address when anonymous): ``rate`` requests per minute
-    on average, bursts of up to ``burst``. In memory, per worker process."""
+    on average, bursts of up to ``burst``.
 
-    def __init__(self, rate_per_minute: int, burst: int) -> None:
+    Shared by every process that opens the same ``path`` (every worker of ``uvicorn --workers N``
+    opens ``<database>.ratelimit``): the buckets live in a small memory-mapped file of fixed slots
+    (16-byte BLAKE2b digest of the identity, tokens, time of last update; ``CLOCK_MONOTONIC``, which
+    all processes of the machine share), read and written under an exclusive ``fcntl`` lock of the
+    file, so a key gets its rate once, not once per worker. Cost: two system calls and a few struct
+    reads per request (about 5 µs; measured in tests/api/test_security.py). ``path=None``: an
+    anonymous map, this process only.
+
+    An identity hashes to one of ``SLOTS`` slots and probes ``PROBES`` of them; when all are taken
+    by other identities, the one idle longest is replaced (it starts again from a full bucket if it
+    comes back: with 65,536 slots this needs tens of thousands of identities active within minutes).
+    """
+
+    SLOTS = 1 << 16
+    PROBES = 8
+    _SLOT = struct.Struct("<16sdd")  # digest, tokens, last (monotonic seconds)
+    _EMPTY = bytes(16)
+    _locks: dict[str, threading.Lock] = {}  # one per file: fcntl locks do not exclude within a process
+    _locks_lock = threading.Lock()
+
+    def __init__(self, rate_per_minute: int, burst: int, path: Path | None = None) -> None:
         self.rate, self.burst = rate_per_minute, burst
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
+        size = self.SLOTS * self._SLOT.size
+        self._fd: int | None = None
+        self.path = Path(path) if path is not None else None
+        if self.path is not None:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                if os.fstat(fd).st_size < size:
+                    os.ftruncate(fd, size)  # zeros (sparse): every slot empty
+                self._map = mmap.mmap(fd, size)
+                self._fd = fd
+            except OSError as error:  # read-only folder: per process, and say so
+                print(f"passerelles: rate limits per worker process only, {self.path}: {error}", file=sys.stderr)
+                self.path = None
+        if self._fd is None:
+            self._map = mmap.mmap(-1, size)
+        name = str(self.path.resolve()) if self.path is not None else f"anonymous-{id(self)}"
+        with self._locks_lock:
+            self._lock = self._locks.setdefault(name, threading.Lock())
+
+    def close(self) -> None:
+        self._map.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def take(self, identity: str, rate_per_minute: int | None = None) -> float:
-        """0.0 if the request may go, else the seconds to wait before the next one may."""
+        """0.0 if the request may go (one token taken), else the seconds to wait before the next one
+        may (nothing taken)."""
         rate = (rate_per_minute or self.rate) / 60.0
         burst = max(self.burst, 1) if rate_per_minute is None else max(min(self.burst, rate_per_minute), 1)
-        now = time.monotonic()
+        digest = hashlib.blake2b(identity.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        home = int.from_bytes(digest[:8], "little")
+        slot, size, mm = self._SLOT, self._SLOT.size, self._map
         with self._lock:
-            tokens, last = self._buckets.get(identity, (burst, now))
-            tokens = min(burst, tokens + (now - last) * rate)
-            if tokens >= 1.0:
-                self._buckets[identity] = (tokens - 1.0, now)
-                if len(self._buckets) > 200_000:  # forget idle (full) buckets
-                    self._buckets = {k: v for k, v in self._buckets.items() if v[0] < burst - 1}
-                return 0.0
-            self._buckets[identity] = (tokens, now)
-            return (1.0 - tokens) / rate
+            if self._fd is not None:
+                fcntl.lockf(self._fd, fcntl.LOCK_EX)
+            try:
+                now = time.monotonic()
+                chosen, tokens, last, idlest = -1, float(burst), now, float("inf")
+                for probe in range(self.PROBES):
+                    offset = ((home + probe) % self.SLOTS) * size
+                    owner, held, at = slot.unpack_from(mm, offset)
+                    if owner == digest:
+                        chosen, tokens, last = offset, held, min(at, now)
+                        break
+                    if owner == self._EMPTY:
+                        if idlest != float("-inf"):  # the first empty slot
+                            chosen, idlest = offset, float("-inf")
+                    elif at < idlest:
+                        chosen, idlest = offset, at
+                tokens = min(burst, tokens + (now - last) * rate)
+                if tokens >= 1.0:
+                    slot.pack_into(mm, chosen, digest, tokens - 1.0, now)
+                    return 0.0
+                slot.pack_into(mm, chosen, digest, tokens, now)
+                return (1.0 - tokens) / rate
+            finally:
+                if self._fd is not None:
+                    fcntl.lockf(self._fd, fcntl.LOCK_UN)
 
 
 _ACTIONS = {"GET": "read", "HEAD": "read", "POST": "create", "PUT": "replace", "PATCH": "change",
@@ -292,18 +364,34 @@ class AuditLog:
             return [dict(zip(names, row)) for row in cursor.fetchall()], total
 
 
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """The access check of a cacheable endpoint, kept with its cached answers so that the middleware
+    can repeat it before FastAPI routes the request (:meth:`SecurityMiddleware._fast`): the roles
+    admitted, the ``public_*`` setting that opens it to anonymous callers, the audited resource, and
+    whether an employer key must own the path's offer."""
+
+    roles: frozenset
+    public: str | None = None
+    audit: str | None = None
+    owner: bool = False
+
+
 class ResponseCache:
     """Bounded LRU of whole responses (status, headers, body) of deterministic GET endpoints: the
     referential endpoints answer from an immutable referential, so the same path and query always
-    give the same bytes within a process. Only 200 answers below ``max_bytes`` are kept."""
+    give the same bytes within a process. Only 200 answers below ``max_bytes`` are kept. An entry
+    also holds the :class:`Guard` of its endpoint and the path's parameters (for the fast lane)."""
 
     def __init__(self, max_entries: int, max_bytes: int = 1_000_000) -> None:
         from collections import OrderedDict
 
         self.max_entries, self.max_bytes = max_entries, max_bytes
-        self._entries: "OrderedDict[tuple, tuple[int, list, bytes]]" = OrderedDict()
+        self._entries: "OrderedDict[tuple, tuple[int, list, bytes, Guard | None, dict]]" = OrderedDict()
         self._lock = threading.Lock()
         self.hits = self.misses = 0
+        #: (path, query) whose answers are keyed by the store's change sequence (offers, candidates)
+        self.versioned: set[tuple] = set()
 
     def get(self, key: tuple) -> tuple[int, list, bytes] | None:
         with self._lock:
@@ -315,18 +403,28 @@ class ResponseCache:
             self.hits += 1
             return entry
 
-    def put(self, key: tuple, status: int, headers: list, body: bytes) -> None:
+    def peek(self, key: tuple) -> tuple | None:
+        """The entry of ``key`` or None, without counting a miss (the fast lane falls back to the
+        normal path, which counts it)."""
+        return self._entries.get(key)
+
+    def put(self, key: tuple, status: int, headers: list, body: bytes, guard: Guard | None = None,
+            path_params: dict | None = None) -> None:
         if self.max_entries <= 0 or status != 200 or len(body) > self.max_bytes:
             return
         with self._lock:
-            self._entries[key] = (status, headers, body)
+            if key[2] is not None:
+                if len(self.versioned) > 4 * self.max_entries:
+                    self.versioned.clear()
+                self.versioned.add(key[:2])
+            self._entries[key] = (status, headers, body, guard, dict(path_params or {}))
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
 
 
 class _CachedHit(Exception):
-    def __init__(self, entry: tuple[int, list, bytes]) -> None:
+    def __init__(self, entry: tuple) -> None:
         self.entry = entry
 
 
@@ -335,7 +433,9 @@ class Security:
 
     def __init__(self, settings: Any) -> None:
         self.settings = settings
-        self.limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+        # one budget per key across every worker process serving this database (issue 7)
+        self.limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst,
+                                   Path(f"{settings.database}.ratelimit"))
         self.cache = ResponseCache(getattr(settings, "response_cache_entries", 0))
         self._keys: KeyStore | None = None
         self._audit: AuditLog | None = None
@@ -381,17 +481,19 @@ def _limit(security: Security, identity: str, rate: int | None) -> None:
                       retry_after=seconds, headers={"Retry-After": str(seconds)})
 
 
-def _cached(security: Security, request: Request, version: Any = None) -> None:
+def _cached(security: Security, request: Request, version: Any = None, guard: Guard | None = None) -> None:
     """Answer from the response cache (raises ``_CachedHit``), or mark the request so that the
     middleware keeps its answer. ``version``: what else the answer depends on (the store's change
-    sequence for stored records), part of the key."""
+    sequence for stored records), part of the key. ``guard``: the access check the middleware's fast
+    lane repeats before answering the next identical request from the cache."""
     if request.method != "GET" or security.cache.max_entries <= 0:
         return
-    key = (request.url.path, request.scope.get("query_string", b""), version)
+    key = (request.scope["path"], request.scope.get("query_string", b""), version)
     entry = security.cache.get(key)
     if entry is not None:
         raise _CachedHit(entry)
     request.state.cache_key = key
+    request.state.cache_guard = guard
 
 
 async def _body_id(request: Request) -> str | None:
@@ -423,6 +525,7 @@ def require(*roles: str, public: str | None = None, audit: str | None = None, ca
         raise ValueError(f"unknown role(s) {sorted(unknown)}; roles are {ROLES}")
     allowed = frozenset(roles)
     described = " and ".join(sorted(allowed))
+    guard = Guard(allowed, public, audit)
 
     async def dependency(
         request: Request,
@@ -436,7 +539,7 @@ def require(*roles: str, public: str | None = None, audit: str | None = None, ca
                 _limit(security, "ip:" + _client(request), None)
                 request.state.principal = ANONYMOUS
                 if cache:
-                    _cached(security, request)
+                    _cached(security, request, guard=guard)
                 return ANONYMOUS
             raise _unauthorized("This endpoint needs an API key: send 'Authorization: Bearer <key>' or "
                                 "'X-API-Key: <key>'. An administrator creates one with 'passerelles keys create'.")
@@ -455,7 +558,7 @@ def require(*roles: str, public: str | None = None, audit: str | None = None, ca
                           f"A {principal.role} key cannot use this endpoint: it is for {described} keys.",
                           role=principal.role, allowed_roles=sorted(allowed))
         if cache:
-            _cached(security, request)
+            _cached(security, request, guard=guard)
         return principal
 
     dependency.roles = allowed  # type: ignore[attr-defined]  (read by install() and the tests)
@@ -502,15 +605,17 @@ def offer_access(*roles: str, audit: str | None = "offer", cache: bool = True) -
     ``cache``: a GET is answered from the response cache while the store's change sequence has not
     moved (after the access check and the audit mark: every read is still audited)."""
     base = require(*roles, audit=audit)
+    guard = Guard(base.roles, None, audit, owner=True)
 
-    def dependency(id: str, request: Request, principal: Principal = Depends(base)) -> Principal:
+    # async: one indexed SQLite read at most, not worth a threadpool hop per request (issue 7)
+    async def dependency(id: str, request: Request, principal: Principal = Depends(base)) -> Principal:
         pool = request.app.state.passerelles.pool
         if principal.role == "employer":
             offer = pool.get("offers", id)
             if not owns_offer(principal, offer):
                 raise not_your_offer(principal, id)
         if cache:  # an offer and its candidates change only when the store does: its sequence keys them
-            _cached(request.app.state.security, request, version=("store", pool.store.seq))
+            _cached(request.app.state.security, request, version=("store", pool.store.seq), guard=guard)
         return principal
 
     dependency.roles = base.roles  # type: ignore[attr-defined]
@@ -578,6 +683,8 @@ class SecurityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if scope["method"] == "GET" and self.security.cache.max_entries > 0 and await self._fast(scope, send):
+            return
         limit = self.max_ingest if scope["path"].endswith(":ingest") else self.max_body
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
@@ -633,7 +740,8 @@ class SecurityMiddleware:
                 else:
                     start = captured[0]
                     self.security.cache.put(state["cache_key"], start["status"], list(start.get("headers", ())),
-                                            message.get("body", b""))
+                                            message.get("body", b""), state.get("cache_guard"),
+                                            scope.get("path_params"))
             await send(message)
 
         try:
@@ -642,6 +750,58 @@ class SecurityMiddleware:
             pass
         if refusal is not None and not started:
             await self._send_problem(scope, send, refusal)
+
+    async def _fast(self, scope: dict, send: Callable) -> bool:
+        """The fast lane of a GET whose answer is cached: repeat the endpoint's :class:`Guard` here
+        (key, role, employer's own offer, rate limit, audit) and send the cached bytes, without
+        FastAPI's routing and dependency solving (most of the CPU of a cached answer). Anything but
+        a plain success (no or unknown key where one is needed, another role, another employer's
+        offer, over the rate) returns False *before* any side effect, and the normal path answers
+        (the same 401/403/429 problems as ever). True when the answer was sent."""
+        cache = self.security.cache
+        path, query = scope["path"], scope.get("query_string", b"")
+        version = None
+        if (path, query) in cache.versioned:
+            version = ("store", scope["app"].state.passerelles.pool.store.seq)
+        entry = cache.peek((path, query, version))
+        if entry is None or entry[3] is None:
+            return False
+        status, headers, body, guard, path_params = entry
+        security = self.security
+        api_key = authorization = None
+        for name, value in scope["headers"]:
+            if name == b"x-api-key":
+                api_key = api_key or value
+            elif name == b"authorization":
+                authorization = authorization or value
+        key = api_key.decode("latin-1") if api_key else None
+        if key is None and authorization:  # as HTTPBearer reads it
+            scheme, _, credentials = authorization.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and credentials.strip():
+                key = credentials.strip()
+        public = guard.public is not None and getattr(security.settings, f"public_{guard.public}", False)
+        if key is None:
+            if not public:
+                return False
+            client = scope.get("client")
+            principal, identity, rate = ANONYMOUS, "ip:" + (client[0] if client else "unknown"), None
+        else:
+            principal = security.keys.authenticate(key.strip())
+            if principal is None or (principal.role not in guard.roles and not public):
+                return False
+            if guard.owner and principal.role == "employer":
+                offer = scope["app"].state.passerelles.pool.get("offers", path_params.get("id"))
+                if not owns_offer(principal, offer):
+                    return False
+            identity, rate = "key:" + principal.key_id, principal.rate_per_minute
+        if security.limiter.take(identity, rate) > 0.0:
+            return False  # refused without taking a token: the normal path answers 429
+        if guard.audit is not None:
+            self._audit({**scope, "path_params": path_params}, {"principal": principal}, guard.audit, status)
+        cache.hits += 1
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return True
 
     def _audit(self, scope: dict, state: dict, resource: str, status: int) -> None:
         principal = state.get("principal") or ANONYMOUS
@@ -703,7 +863,7 @@ def install(app: FastAPI, settings: Any) -> Security:
 
     @app.exception_handler(_CachedHit)
     async def _serve_cached(request: Request, hit: _CachedHit) -> Response:
-        status, headers, body = hit.entry
+        status, headers, body = hit.entry[:3]
         response = Response(body, status_code=status)
         response.raw_headers = [(k, v) for k, v in headers]
         return response

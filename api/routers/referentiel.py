@@ -53,7 +53,7 @@ class OccupationCard(BaseModel):
 
 
 @router.get("/health", response_model=Health)
-def health(state: AppState = Depends(get_state)) -> Health:
+async def health(state: AppState = Depends(get_state)) -> Health:
     r = state.referentiel
     return Health(status="ok", referentiel=r.source, fingerprint=r.fingerprint)
 
