@@ -9,6 +9,13 @@ Use in a router::
 
 The envelope is ``{"items": [...], "total": N, "limit": L, "offset": O, "next": URL | null}``;
 ``next`` and the ``Link: <...>; rel="next"`` header point to the following page while there is one.
+
+Lists that predate the envelope keep their own name for the items (``{"sectors": [...], "total": ...}``,
+so clients reading ``sectors`` or ``basins`` go on working) and get the same four fields and header
+through :func:`paginate_as`; small referential lists (sectors, basins, communities, a basin's
+occupations) default to a page of ``MAX_LIMIT`` (:func:`wide_page_params`) so that one request still
+reads them whole. Top-k endpoints (``k=``, ``top=``, ``n=``) are bounded by their parameter and say so
+in their docstring instead of paginating.
 """
 
 from __future__ import annotations
@@ -40,12 +47,29 @@ def page_params(
     return PageParams(limit=limit, offset=offset)
 
 
+def wide_page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Items per page, 1 to {MAX_LIMIT}.")] = MAX_LIMIT,
+    offset: Annotated[int, Query(ge=0, le=10**9, description="Items to skip (from the 'next' link).")] = 0,
+) -> PageParams:
+    """``limit``/``offset`` of a short referential list: one page of ``MAX_LIMIT`` unless asked otherwise."""
+    return PageParams(limit=limit, offset=offset)
+
+
 class Page(BaseModel, Generic[T]):
     items: list[T]
     total: int = Field(description="Items in the whole list.")
     limit: int
     offset: int
-    next: str | None = Field(description="The URL of the next page, or null on the last one.")
+    next: str | None = Field(description="The path and query of the next page, or null on the last one.")
+
+
+class PageFields(BaseModel):
+    """The page fields of a list that keeps its own name (base class of its response model)."""
+
+    total: int = Field(description="Items in the whole list.")
+    limit: int
+    offset: int
+    next: str | None = Field(description="The path and query of the next page, or null on the last one.")
 
 
 @lru_cache(maxsize=None)
@@ -58,7 +82,10 @@ def next_url(request: Request, page: PageParams, total: int) -> str | None:
     following = page.offset + page.limit
     if following >= total:
         return None
-    return str(request.url.include_query_params(limit=page.limit, offset=following))
+    # relative (path and query): the same bytes whatever Host the client used, so cacheable (RFC 8288
+    # allows a relative reference in Link)
+    url = request.url.include_query_params(limit=page.limit, offset=following)
+    return f"{url.path}?{url.query}"
 
 
 def paginate(items: Sequence[Any], total: int, page: PageParams, request: Request,
@@ -71,3 +98,11 @@ def paginate(items: Sequence[Any], total: int, page: PageParams, request: Reques
     if following is not None and response is not None:
         response.headers["Link"] = f'<{following}>; rel="next"'
     return {"items": list(items), "total": total, "limit": page.limit, "offset": page.offset, "next": following}
+
+
+def paginate_as(name: str, items: Sequence[Any], page: PageParams, request: Request, response: Response | None,
+                **extra: Any) -> dict:
+    """The page of the whole list ``items`` under its own ``name``, with ``total``, ``limit``,
+    ``offset``, ``next`` and the ``Link`` header as :func:`paginate` (``extra``: other fields first)."""
+    body = paginate(items, len(items), page, request, response)
+    return {**extra, name: body.pop("items"), **body}

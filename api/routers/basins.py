@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from .. import security
+from ..pagination import PageParams, paginate_as, wide_page_params
 from ..state import AppState, get_state
 from ..training_service import TrainingService, UnknownBasin
 from .trainings import basin_problem, occupation_row
@@ -28,26 +29,32 @@ aggregates = security.require("federation", "counsellor", "admin")
 
 
 @router.get("/basins", dependencies=[Depends(security.referential)])
-def list_basins(state: Annotated[AppState, Depends(get_state)]) -> dict:
+def list_basins(state: Annotated[AppState, Depends(get_state)], request: Request, response: Response,
+                page: Annotated[PageParams, Depends(wide_page_params)]) -> dict:
+    """Every job basin (paginated: ``limit``, ``offset``; ``count`` is ``total``, kept for old clients)."""
     basins = TrainingService.of(state).basins
-    return {"count": basins.height, "basins": basins.to_dicts()}
+    return paginate_as("basins", basins.to_dicts(), page, request, response, count=basins.height)
 
 
 @router.get("/basins/{id}/tension", dependencies=[Depends(aggregates)],
             responses={404: {"description": "Unknown basin, with suggestions"}})
-def basin_tension(id: str, state: Annotated[AppState, Depends(get_state)],
+def basin_tension(id: str, state: Annotated[AppState, Depends(get_state)], request: Request, response: Response,
+                  page: Annotated[PageParams, Depends(wide_page_params)],
                   in_tension: Annotated[bool, Query(description="Only occupations in tension.")] = False,
                   occupations: Annotated[str | None, Query(description="Comma-separated occupation codes.")] = None
                   ) -> dict:
+    """Offers, seekers and tension of each occupation of the basin (paginated: ``limit``, ``offset``)."""
     codes = None
     if occupations:
         codes = [c.strip() for c in occupations.split(",") if c.strip()]
         for c in codes:
             occupation_row(state, c, "occupations")
     try:
-        return TrainingService.of(state).tension(id, codes, only_in_tension=in_tension)
+        body = TrainingService.of(state).tension(id, codes, only_in_tension=in_tension)
     except UnknownBasin as error:
         raise basin_problem(error) from None
+    rows = body.pop("occupations")
+    return paginate_as("occupations", rows, page, request, response, **body)
 
 
 @router.get("/basins/{id}/passerelles/{code}", dependencies=[Depends(aggregates)],
@@ -87,6 +94,8 @@ def basin_training_needs(id: str, state: Annotated[AppState, Depends(get_state)]
                          targets: Annotated[str | None, Query(
                              description="Comma-separated target occupations (default: those in tension).")] = None
                          ) -> dict:
+    """The skills the basin's seekers most miss toward its occupations in tension and the trainings
+    that close them (the ``top`` skills: bounded by ``top``, not paginated)."""
     codes = None
     if targets:
         codes = [c.strip() for c in targets.split(",") if c.strip()]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 from rapidfuzz import fuzz, process, utils
 
 from matching.passerelles import UnknownSector
 
+from ..pagination import PageFields, PageParams, paginate_as, wide_page_params
 from ..problems import Problem, not_found
 from .. import security
 from ..state import AppState, get_state
@@ -75,7 +76,7 @@ class SectorCount(BaseModel):
     occupations: int
 
 
-class SectorsOut(BaseModel):
+class SectorsOut(PageFields):
     sectors: list[SectorCount]
 
 
@@ -218,10 +219,12 @@ def passerelles(
 
 
 @router.get("/sectors", response_model=SectorsOut)
-def sectors(state: Annotated[AppState, Depends(get_state)]) -> dict:
-    """The referential's activity sectors with their number of occupations."""
+def sectors(state: Annotated[AppState, Depends(get_state)], request: Request, response: Response,
+            page: Annotated[PageParams, Depends(wide_page_params)]) -> dict:
+    """The referential's activity sectors with their number of occupations (paginated: ``limit``, ``offset``)."""
     counts = state.referentiel.sectors.group_by("sector").len().sort("sector")
-    return {"sectors": [{"sector": s, "occupations": int(n)} for s, n in counts.iter_rows()]}
+    return paginate_as("sectors", [{"sector": s, "occupations": int(n)} for s, n in counts.iter_rows()],
+                       page, request, response)
 
 
 @router.get("/sectors/{sector_a}/bridges/{sector_b}", response_model=SectorPairOut,
@@ -332,7 +335,8 @@ def graph_hubs(
     min_score: GraphMin = 0.0,
     sector: GraphSector = None,
 ) -> dict:
-    """Hub occupations: those opening the most cross-sector bridges in the graph."""
+    """Hub occupations: those opening the most cross-sector bridges in the graph (the ``top`` first:
+    bounded by ``top``, not paginated)."""
     from matching.graph import hubs
 
     g = _graph(state, k, min_score, sector, False)
@@ -342,14 +346,18 @@ def graph_hubs(
 @router.get("/graph/communities")
 def graph_communities(
     state: Annotated[AppState, Depends(get_state)],
+    request: Request,
+    response: Response,
+    page: Annotated[PageParams, Depends(wide_page_params)],
     k: GraphK = 10,
     min_score: GraphMin = 0.0,
     sector: GraphSector = None,
 ) -> dict:
-    """Communities of occupations (Louvain on the bridge graph, seeded), largest first."""
+    """Communities of occupations (Louvain on the bridge graph, seeded), largest first (paginated)."""
     from matching.graph import communities
 
     g = _graph(state, k, min_score, sector, False)
     labels = dict(g.nodes(data="label"))
-    return {"communities": [{"size": len(c), "occupations": [{"code": code, "label": labels[code]} for code in c]}
-                            for c in communities(g)]}
+    return paginate_as("communities", [{"size": len(c), "occupations": [{"code": code, "label": labels[code]}
+                                                                     for code in c]} for c in communities(g)],
+                       page, request, response)

@@ -17,11 +17,12 @@ from datetime import date
 from typing import Annotated, Literal
 
 import polars as pl
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from referentiels import ReferentielError
 
 from .. import security
+from ..pagination import PageParams, next_url
 from ..problems import Problem, not_found
 from ..state import AppState, get_state
 from ..training_service import TrainingService, UnknownBasin, UnknownSeeker
@@ -74,11 +75,12 @@ class PlanQuery:
 
 
 @router.get("/trainings", dependencies=[Depends(security.referential)])
-def list_trainings(state: Annotated[AppState, Depends(get_state)],
+def list_trainings(state: Annotated[AppState, Depends(get_state)], request: Request, response: Response,
                    basin: str | None = None, skill: str | None = None,
                    q: Annotated[str | None, Query(max_length=200, description="Words of the title or organisation.")] = None,
                    limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0) -> dict:
-    """The training catalogue, filtered by basin, taught skill code or words."""
+    """The training catalogue, filtered by basin, taught skill code or words (paginated: ``limit``,
+    ``offset``, ``next`` and a ``Link`` header while there is a next page)."""
     service = TrainingService.of(state)
     f = service.catalogue.frame
     if basin is not None:
@@ -90,8 +92,11 @@ def list_trainings(state: Annotated[AppState, Depends(get_state)],
             f = f.filter(pl.col("title").str.to_lowercase().str.contains(word, literal=True)
                          | pl.col("organisation").str.to_lowercase().str.contains(word, literal=True))
     page = f.slice(offset, limit).with_columns(pl.col("start_dates").cast(pl.List(pl.String)))
-    return {"total": f.height, "offset": offset, "limit": limit, "catalogue": service.catalogue.source,
-            "trainings": page.to_dicts()}
+    following = next_url(request, PageParams(limit=limit, offset=offset), f.height)
+    if following is not None:
+        response.headers["Link"] = f'<{following}>; rel="next"'
+    return {"total": f.height, "offset": offset, "limit": limit, "next": following,
+            "catalogue": service.catalogue.source, "trainings": page.to_dicts()}
 
 
 @router.post("/trainings:ingest", dependencies=[Depends(catalogue_admin)],
