@@ -359,6 +359,12 @@ class Store:
                        (seq, "trainings" + (" (replace)" if replace else ""), source, len(records), 0, now))
         return seq
 
+    def trainings_seq(self) -> int:
+        """Sequence number of the last trainings ingest (0 if none): another worker's ingest moves it."""
+        with self._lock:
+            row = self._db.execute("SELECT max(seq) FROM ingests WHERE kind LIKE 'trainings%'").fetchone()
+        return int(row[0] or 0)
+
     def trainings(self) -> tuple[bool, list[dict]]:
         """(replaced, stored trainings in ingest order): ``replaced`` when the last replace made the stored
         trainings the whole catalogue (else they add to the default one)."""

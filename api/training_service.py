@@ -65,6 +65,9 @@ class TrainingService:
     _index: TrainingIndex | None = None
     _support: sp.csr_array | None = None
     _tension: tuple | None = None
+    _default_catalogue: TrainingCatalogue | None = None
+    _from_store: bool = True
+    _store_seen: tuple = (None, 0)  # (store data_version, last trainings ingest seq) when last read
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     @classmethod
@@ -90,11 +93,31 @@ class TrainingService:
 
     @property
     def catalogue(self) -> TrainingCatalogue:
+        """The served catalogue: the default one plus the stored trainings, re-read when another
+        process (a second worker, ``passerelles``) ingested trainings since; or a file's, after
+        :meth:`use_catalogue`. The check costs one ``PRAGMA data_version`` while nobody writes."""
         with self._lock:
-            if self._catalogue is None:
-                self._set(self._with_stored(
-                    lambda: default_catalogue(self.referentiel, self.basins, self.skill_resolver)))
+            if self._catalogue is None or (self._from_store and self._stored_trainings_moved()):
+                self._set(self._with_stored(self._default))
             return self._catalogue
+
+    def _default(self) -> TrainingCatalogue:
+        if self._default_catalogue is None:
+            self._default_catalogue = default_catalogue(self.referentiel, self.basins, self.skill_resolver)
+        return self._default_catalogue
+
+    def _stored_trainings_moved(self) -> bool:
+        """True when the store's trainings changed since the catalogue was read from it."""
+        store = self._store()
+        if store is None:
+            return False
+        version = store.data_version()
+        if version == self._store_seen[0]:
+            return False
+        seq = store.trainings_seq()
+        moved = seq != self._store_seen[1]
+        self._store_seen = (version, seq)
+        return moved
 
     def _store(self, create: bool = False):
         """The SQLite store, when there is one (or ``create``): reading trainings never creates a database."""
@@ -108,6 +131,8 @@ class TrainingService:
         """The default catalogue plus the trainings ingested earlier (``POST /trainings:ingest``, kept in
         the store), or only those after an ingest with ``mode=replace``."""
         store = self._store()
+        self._from_store = True
+        self._store_seen = (store.data_version(), store.trainings_seq()) if store is not None else (None, 0)
         replaced, records = store.trainings() if store is not None else (False, [])
         if not records:
             return default() if not replaced else from_frame(pl.DataFrame(schema=FRAME_SCHEMA), self.referentiel,
@@ -140,6 +165,7 @@ class TrainingService:
         """Serve the catalogue of this file (CSV or JSON). Raises ReferentielError."""
         catalogue = load_trainings(path, self.referentiel, basins=self.basins, skill_resolver=self.skill_resolver)
         with self._lock:
+            self._from_store = False  # a file chosen explicitly is served as it is
             self._set(catalogue)
 
     def ingest(self, data: bytes, fmt: str | None = None, replace: bool = False, name: str = "body") -> dict:
@@ -150,7 +176,9 @@ class TrainingService:
             before = len(self.catalogue)
             catalogue = new if replace else self.catalogue.extend(new)
             # persisted first (one transaction): a restart serves the same catalogue; a failed write changes nothing
-            self._store(create=True).save_trainings(json.loads(new.frame.write_json()), replace=replace, source=name)
+            store = self._store(create=True)
+            seq = store.save_trainings(json.loads(new.frame.write_json()), replace=replace, source=name)
+            self._store_seen = (store.data_version(), seq)
             self._set(catalogue)
             return {"received": len(new), "before": before, "trainings": len(self._catalogue), "replaced": replace,
                     "persisted": True}

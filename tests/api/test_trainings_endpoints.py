@@ -199,3 +199,20 @@ def test_ingested_trainings_survive_a_restart_and_enter_the_plans(tmp_path):
     again, _ = app_on(database)
     with TestClient(again) as c:
         assert [t["id"] for t in c.get("/trainings").json()["trainings"]] == ["R1"], "a replace survives too"
+
+
+def test_a_training_ingested_by_one_worker_is_served_by_the_other(tmp_path):
+    """Two apps on one database stand for `uvicorn --workers 2`: an ingest on one reaches the other
+    on its next request, without a restart."""
+    database = tmp_path / "p.sqlite3"
+    first, second = (create_app(Settings(referentiel="demo", database=database)) for _ in range(2))
+    admin = first.state.security.keys.create("admin")[0]
+    with TestClient(first) as a, TestClient(second) as b:
+        assert b.get("/trainings", params={"q": "entre deux workers"}).json()["total"] == 0  # b read its catalogue
+        body = "id,title,organisation,skills,hours,basin\nW2,Soudure entre deux workers,GRETA,DS0190,35,beauvais\n"
+        r = a.post("/trainings:ingest", content=body, headers={"content-type": "text/csv", **bearer(admin)})
+        assert r.status_code == 200, r.text
+        assert b.get("/trainings", params={"q": "entre deux workers"}).json()["total"] == 1
+        assert a.get("/trainings", params={"q": "entre deux workers"}).json()["total"] == 1
+    for app in (first, second):
+        app.state.passerelles.pool.store.close()
