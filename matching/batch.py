@@ -396,6 +396,34 @@ def chunk_bounds(n_rows: int, chunk_rows: int) -> list[tuple[int, int]]:
     return [(s, min(s + chunk_rows, n_rows)) for s in range(0, n_rows, chunk_rows)]
 
 
+def empty_topk(k: int, score_name: str = PREFILTER_NAME) -> TopK:
+    """A :class:`TopK` of no row (k columns)."""
+    return TopK(indices=np.empty((0, k), np.int32), scores=np.empty((0, k), np.float32),
+                next_best=np.empty(0, np.float32), certified=np.empty(0, bool), work=0, score_name=score_name)
+
+
+def concat_topk(parts: list[TopK], k: int, score_name: str = PREFILTER_NAME) -> TopK:
+    """The rows of ``parts`` one after the other, named ``score_name`` (no part: :func:`empty_topk`)."""
+    if not parts:
+        return empty_topk(k, score_name)
+    return TopK(indices=np.concatenate([p.indices for p in parts]), scores=np.concatenate([p.scores for p in parts]),
+                next_best=np.concatenate([p.next_best for p in parts]),
+                certified=np.concatenate([p.certified for p in parts]), work=sum(p.work for p in parts),
+                score_name=score_name)
+
+
+def map_chunks(n_rows: int, chunk_rows: int, k: int, compute: Callable[[int, int], TopK],
+               score_name: str = PREFILTER_NAME) -> TopK:
+    """The one chunk loop of the batch: ``compute(start, stop)`` (the :class:`TopK` of rows
+    ``start:stop``) over :func:`chunk_bounds`, concatenated in row order.
+
+    Every direction and score goes through it (seekers -> offers, offers -> candidates; the
+    interactive score or the cosine), in one process or on each Dask partition: rows never depend
+    on each other, so any chunking gives the same arrays. Memory: one chunk's output at a time
+    plus the concatenation."""
+    return concat_topk([compute(s, e) for s, e in chunk_bounds(n_rows, chunk_rows)], k, score_name)
+
+
 def chunked_topk(a: sp.csr_array, postings: Postings, k: int, chunk_rows: int = 65_536,
                  **options) -> TopK:
     """:func:`batch_topk` over row chunks of ``a`` in this process, concatenated.
@@ -403,15 +431,9 @@ def chunked_topk(a: sp.csr_array, postings: Postings, k: int, chunk_rows: int = 
     The single-process path: the Dask path runs the same function on each partition, so both give
     the same arrays (rows never depend on each other)."""
     a = sp.csr_array(a, dtype=np.float32)
-    parts = [batch_topk(a[s:e], postings, k, row_offset=s, **options) for s, e in chunk_bounds(a.shape[0], chunk_rows)]
-    if not parts:
-        return TopK(indices=np.empty((0, k), np.int32), scores=np.empty((0, k), np.float32),
-                    next_best=np.empty(0, np.float32), certified=np.empty(0, bool), work=0,
-                    score_name=options.get("score_name", PREFILTER_NAME) if options.get("scorer") else PREFILTER_NAME)
-    return TopK(indices=np.concatenate([p.indices for p in parts]), scores=np.concatenate([p.scores for p in parts]),
-                next_best=np.concatenate([p.next_best for p in parts]),
-                certified=np.concatenate([p.certified for p in parts]), work=sum(p.work for p in parts),
-                score_name=parts[0].score_name)
+    name = options.get("score_name", "exact") if options.get("scorer") else PREFILTER_NAME
+    return map_chunks(a.shape[0], chunk_rows, k,
+                      lambda s, e: batch_topk(a[s:e], postings, k, row_offset=s, **options), name)
 
 
 def dense_topk(a: sp.csr_array, b: sp.csr_array, k: int) -> TopK:
