@@ -1,34 +1,49 @@
-"""National batch matching on Dask: seekers and offers from Parquet, every seeker's top-k offers to
-restartable Parquet partitions (docs/batch.md).
+"""National batch matching on Dask: seekers and offers from Parquet, every seeker's top-k offers and
+every offer's top-k candidates to restartable Parquet partitions (docs/batch.md).
 
     job = BatchJob.plan(seekers="seekers.parquet", offers="offers.parquet", out="out/", k=20,
-                        referentiel=referentiels.load("demo"))
-    summary = run_batch(job)                     # this process, partition after partition
-    summary = run_batch(job, client=client)      # a dask.distributed Client (LocalCluster or a scheduler)
+                        referentiel=referentiels.load("demo"), direction="both", pseudonym=store.pseudonym)
+    summary = run_batch(job, referentiel)                 # this process, partition after partition
+    summary = run_batch(job, referentiel, client=client)  # a dask.distributed Client (LocalCluster or a scheduler)
 
 Layout of the inputs (the columns of ``api.store``; extra columns are ignored):
 
-- seekers: ``id`` (string or integer), ``skills`` (list of skill codes), ``occupation`` (code, may be
-  null), ``past_occupations`` (list of codes, optional), ``lat``, ``lon``, ``radius_km`` (optional,
-  null = unknown: no distance filter)
+- seekers: ``id`` (string or integer), ``skills`` (list of skill codes), ``skills_text`` (free-text
+  skills: a list of strings, or one string of ``|``-separated texts, as ingest reads it; optional),
+  ``occupation`` (code, may be null), ``past_occupations`` (list of codes, optional), ``lat``,
+  ``lon``, ``radius_km`` (optional, null = unknown: no distance filter), ``consent`` (bool, 0/1 or
+  the texts ingest accepts; missing or null = no consent: never listed as a candidate)
 - offers: ``id``, ``occupation`` (code), ``must`` and ``desired`` (lists of skill codes; a missing
   column is empty), ``lat``, ``lon`` (optional)
 
 Codes unknown to the referential are dropped and counted (the summary reports them). Free-text
-skills (``skills_text``) are not read: resolve them to codes first (``passerelles normalise``).
+skills go through the referential's ``SkillNormaliser`` exactly as ingest reads them
+(``api.pool.resolve_skill_texts``: the confident best code is added to the seeker's skills); each
+distinct text is normalised once per job, on the client, and the texts it could not read are
+counted (``unreadable_skill_texts``), not fatal.
 
-Output: ``OUT/part-00000.parquet`` ... one file per partition of ``partition_rows`` seekers (file
-order), rows ``seeker_id, rank (1..k), offer_id, score (float32)`` sorted by seeker then rank, only
-pairs the interactive matching would list (score > 0, within the mobility radius);
-``OUT/_job.json`` (the job's parameters, checked on restart) and ``OUT/_summary.json``. A partition
-is written to a temporary name and renamed, so a file present is complete: a restarted job skips it.
+Directions (``direction``): ``seekers`` (every seeker's best offers), ``offers`` (every offer's best
+candidates: consenting seekers only, by pseudonym) or ``both``. Output, one file per partition of
+``partition_rows`` rows of the query side:
+
+- ``OUT/part-00000.parquet`` ... (seekers, file order): ``seeker_id, rank (1..k), offer_id, score``;
+- ``OUT/candidates-00000.parquet`` ... (offers, sorted by id): ``offer_id, rank, candidate, score``,
+  ``candidate`` the seeker's pseudonym (``c-`` + HMAC of the id under the store's secret: the very
+  pseudonym ``GET /offers/{id}/candidates`` shows, never the id);
+
+sorted by query row then rank, only pairs the interactive matching would list (score > 0, within the
+mobility radius); ``OUT/_job.json`` (the job's parameters, checked on restart) and
+``OUT/_summary.json``. A partition is written to a temporary name and renamed, so a file present is
+complete: a restarted job skips it. The direction is not part of a job's identity: ``seekers``
+tonight and ``offers`` tomorrow in the same OUT add the candidates to the offers already written.
 
 The score is the interactive one (``matching.match.PoolMatcher``), computed by
-``matching.batch_pool``: the sparse pre-filter, then exact re-scoring with a certificate.
+``matching.batch_pool`` (each row is the interactive query itself), or the skill-space cosine.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -46,6 +61,12 @@ from matching.batch import Postings, TopK
 
 JOB_FILE = "_job.json"
 SUMMARY_FILE = "_summary.json"
+DIRECTIONS: tuple[str, ...] = ("seekers", "offers", "both")
+"""``seekers``: every seeker's top-k offers; ``offers``: every offer's top-k consenting candidates."""
+PREFIXES: dict[str, str] = {"seekers": "part", "offers": "candidates"}
+COLUMNS_OUT: dict[str, tuple[str, str]] = {"seekers": ("seeker_id", "offer_id"), "offers": ("offer_id", "candidate")}
+PSEUDONYM_PROBE = "passerelles-batch-pseudonym-probe"
+SEEKER_COLUMNS = ("id", "skills", "skills_text", "occupation", "past_occupations", "lat", "lon", "radius_km", "consent")
 
 
 SCORES: tuple[str, ...] = ("interactive", "cosine")
@@ -98,15 +119,23 @@ class Codebook:
                          .explode("code").drop_nulls("code").with_columns(pl.lit(position).alias("position")))
         if not parts:
             return np.zeros(n + 1, dtype=np.int64), np.zeros(0, np.int64), np.zeros(0, bool), 0
-        entries = pl.concat(parts).with_row_index("i")
-        joined = entries.join(self.table(kind), on="code", how="left")
+        entries = pl.concat(parts)
+        joined = entries.join(self.table(kind), on="code", how="left", maintain_order="left")
         unknown = int(joined["col"].null_count())
-        joined = (joined.drop_nulls("col").sort(["row", "i"]).unique(["row", "col"], keep="first")
-                  .sort(["row", "col"]))
-        rows = joined["row"].to_numpy()
+        joined = joined.drop_nulls("col")
+        rows = joined["row"].to_numpy().astype(np.int64)
+        cols = joined["col"].to_numpy().astype(np.int64)
+        first = (joined["position"] == 0).to_numpy()
+        # one stable sort by (row, col): entries keep their file order within a pair, so the first
+        # occurrence of a code in a row (the earliest column) is the one kept
+        order = np.argsort(rows * max(len(self.skill_codes), len(self.occupation_codes), 1) + cols, kind="stable")
+        rows, cols, first = rows[order], cols[order], first[order]
+        keep = np.ones(len(rows), dtype=bool)
+        keep[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+        rows, cols, first = rows[keep], cols[keep], first[keep]
         ptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(rows, minlength=n), out=ptr[1:])
-        return ptr, joined["col"].to_numpy().astype(np.int64), (joined["position"] == 0).to_numpy(), unknown
+        return ptr, cols, first, unknown
 
 
 def _floats(frame: pl.DataFrame, column: str, dtype) -> np.ndarray:
@@ -128,10 +157,14 @@ def _csr(ptr: np.ndarray, ids: np.ndarray, n_cols: int, values: np.ndarray | Non
 
 @dataclass(frozen=True, eq=False)
 class OfferPayload:
-    """Everything a worker needs besides its seekers: sent once to each worker (``scatter``).
+    """Everything a worker needs besides its rows: sent once to each worker (``scatter``).
 
     ``index`` (interactive): the offers ``ProfileIndex``, keys = rows; ``postings`` (cosine): the
-    offers' weighted profiles as postings; ``offer_ids``: ids in row order (sorted)."""
+    offers' weighted profiles as postings; ``offer_ids``: ids in row order (sorted); ``texts``:
+    free-text skill -> code (None: no ``skills_text`` column). The offers direction adds the
+    seekers side (:func:`add_seekers`): ``seekers_index`` (interactive) or ``seeker_postings`` with
+    ``offer_profiles`` (cosine), and ``pseudonyms`` (one per seeker row sorted by id; null for a
+    seeker without consent, who is never listed)."""
 
     score: str
     offer_ids: pa.Array
@@ -141,6 +174,12 @@ class OfferPayload:
     postings: Postings | None = None
     skill_weight: np.ndarray | None = None
     unknown: dict = field(default_factory=dict)
+    texts: pl.DataFrame | None = None
+    offer_profiles: sp.csr_array | None = None
+    seekers_index: object | None = None
+    seeker_postings: Postings | None = None
+    pseudonyms: pa.Array | None = None
+    seekers_unknown: dict = field(default_factory=dict)
 
     @property
     def nbytes(self) -> int:
@@ -149,10 +188,17 @@ class OfferPayload:
             n += self.index.nbytes() + self.matcher["bridge"].nbytes
         if self.postings is not None:
             n += self.postings.nbytes
+        if self.seekers_index is not None:
+            n += self.seekers_index.nbytes()
+        if self.seeker_postings is not None:
+            n += self.seeker_postings.nbytes
+        if self.pseudonyms is not None:
+            n += self.pseudonyms.nbytes
         return n
 
 
-def build_payload(offers_path: str | Path, codebook: Codebook, matcher, score: str = "interactive") -> OfferPayload:
+def build_payload(offers_path: str | Path, codebook: Codebook, matcher, score: str = "interactive",
+                  texts: pl.DataFrame | None = None) -> OfferPayload:
     """Read the offers (sorted by id) and index them for ``score`` (once per job, on the client)."""
     if score not in SCORES:
         raise ValueError(f"unknown score {score!r}: expected one of {', '.join(SCORES)}")
@@ -171,7 +217,7 @@ def build_payload(offers_path: str | Path, codebook: Codebook, matcher, score: s
         index = offer_index(matcher, len(codebook.skill_codes), len(codebook.occupation_codes), ptr, ids, is_must,
                             occupation, _floats(frame, "lat", np.float32), _floats(frame, "lon", np.float32))
         return OfferPayload(score=score, offer_ids=offer_ids, codebook=codebook, matcher=matcher_fields(matcher),
-                            index=index, unknown=unknown)
+                            index=index, unknown=unknown, texts=texts)
     from matching.batch import weighted_profiles
 
     weight = np.asarray(matcher.skill_weight, dtype=np.float32)
@@ -179,20 +225,104 @@ def build_payload(offers_path: str | Path, codebook: Codebook, matcher, score: s
     profiles = weighted_profiles(_csr(ptr, ids, len(codebook.skill_codes)), weight,
                                  boost=_csr(ptr, ids, len(codebook.skill_codes), factor))
     return OfferPayload(score=score, offer_ids=offer_ids, codebook=codebook, postings=Postings.of(profiles),
-                        skill_weight=weight, unknown=unknown)
+                        skill_weight=weight, unknown=unknown, texts=texts, offer_profiles=profiles)
 
 
-def seekers_from_frame(frame: pl.DataFrame, codebook: Codebook):
-    """A ``matching.batch_pool.SeekerSet`` of a frame of seekers (file order) and its unknown-code counts."""
+def consent_of(frame: pl.DataFrame) -> np.ndarray:
+    """(n,) bool: each seeker's consent to be listed as a candidate, read as ingest reads it (bool,
+    0/1, or the texts of ``api.pool.TRUE_TEXT``); a missing column or a null is no consent."""
+    from .pool import TRUE_TEXT
+
+    if "consent" not in frame.columns:
+        return np.zeros(frame.height, dtype=bool)
+    column = frame["consent"]
+    if column.dtype == pl.Boolean:
+        return column.fill_null(False).to_numpy().astype(bool)
+    if column.dtype.is_numeric():
+        return (column.fill_null(0) != 0).to_numpy().astype(bool)
+    return column.cast(pl.String).str.strip_chars().str.to_lowercase().is_in(sorted(TRUE_TEXT)).fill_null(False) \
+        .to_numpy().astype(bool)
+
+
+def skill_texts(seekers_path: str | Path, normaliser) -> pl.DataFrame | None:
+    """``text -> code`` of every distinct free-text skill of the seekers file, through ``normaliser``
+    as ingest reads them (``api.pool.resolve_skill_texts``); None when the file has no ``skills_text``.
+    ``normaliser`` may be a callable returning it (fitted only when there are texts)."""
+    from matching.normalise import InvalidText
+
+    from .pool import _list_column, resolve_skill_texts
+
+    if "skills_text" not in pl.read_parquet_schema(seekers_path):
+        return None
+    frame = pl.read_parquet(seekers_path, columns=["skills_text"])
+    texts = sorted(frame.select(_list_column(frame, "skills_text")).explode("skills_text")
+                   .drop_nulls()["skills_text"].unique().to_list())
+    if texts and callable(normaliser) and not hasattr(normaliser, "batch"):
+        normaliser = normaliser()
+    try:
+        resolved = resolve_skill_texts(normaliser, texts) if texts else {}
+    except InvalidText as error:
+        raise ValueError(f"{seekers_path}: column skills_text: {error}") from None
+    return pl.DataFrame({"text": list(resolved), "code": [v[0] for v in resolved.values()]},
+                        schema={"text": pl.String, "code": pl.String})
+
+
+def seekers_from_frame(frame: pl.DataFrame, codebook: Codebook, texts: pl.DataFrame | None = None):
+    """A ``matching.batch_pool.SeekerSet`` of a frame of seekers (file order) and its counts of unknown
+    codes and unreadable free texts. ``texts`` (:func:`skill_texts`) adds the codes of the
+    ``skills_text`` column to ``skills``, as ingest does."""
     from matching.batch_pool import SeekerSet
 
-    ptr, ids, _, unknown_skills = codebook.lists(frame, ["skills"], "skill")
+    from .pool import _list_column
+
+    columns, unreadable = ["skills"], 0
+    if texts is not None and "skills_text" in frame.columns:
+        exploded = (frame.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"), _list_column(frame, "skills_text"))
+                    .explode("skills_text").drop_nulls("skills_text")
+                    .join(texts, left_on="skills_text", right_on="text", how="left"))
+        unreadable = int(exploded["code"].null_count())
+        codes = (exploded.drop_nulls("code").group_by("_row").agg(pl.col("code").alias("_text_codes")))
+        frame = (frame.with_row_index("_row").with_columns(pl.col("_row").cast(pl.Int64))
+                 .join(codes, on="_row", how="left", maintain_order="left").drop("_row"))
+        columns.append("_text_codes")
+    ptr, ids, _, unknown_skills = codebook.lists(frame, columns, "skill")
     occ_ptr, occ_ids, _, unknown_occ = codebook.lists(frame, ["occupation", "past_occupations"], "occupation")
     seekers = SeekerSet(skills=_csr(ptr, ids, len(codebook.skill_codes)),
                         occupations=_csr(occ_ptr, occ_ids, len(codebook.occupation_codes)),
                         lat=_floats(frame, "lat", np.float32), lon=_floats(frame, "lon", np.float32),
                         radius_km=_floats(frame, "radius_km", np.float32))
-    return seekers, {"unknown_skill_codes": unknown_skills, "unknown_occupation_codes": unknown_occ}
+    counts = {"unknown_skill_codes": unknown_skills, "unknown_occupation_codes": unknown_occ}
+    if texts is not None:
+        counts["unreadable_skill_texts"] = unreadable
+    return seekers, counts
+
+
+def add_seekers(payload: OfferPayload, seekers_path: str | Path, pseudonym: Callable[[str], str]) -> OfferPayload:
+    """The payload of the offers direction: every seeker (sorted by id: ties by id, as offers) indexed
+    for ``payload.score``, consent as the only way in, and the pseudonym of each consenting seeker
+    (``pseudonym(id)``, computed here on the client: the secret never reaches a worker)."""
+    import dataclasses
+
+    present = [c for c in SEEKER_COLUMNS if c in pl.read_parquet_schema(seekers_path)]
+    frame = pl.read_parquet(seekers_path, columns=present).sort("id")
+    seekers, unknown = seekers_from_frame(frame, payload.codebook, payload.texts)
+    consent = consent_of(frame)
+    ids = _ids(frame).cast(pl.String)
+    names = [pseudonym(i) if ok else None for i, ok in zip(ids.to_list(), consent.tolist())]
+    extra: dict = {"pseudonyms": pa.array(names, type=pa.string()), "seekers_unknown": unknown}
+    if payload.score == "interactive":
+        from matching.batch_pool import seeker_index
+
+        extra["seekers_index"] = seeker_index(len(payload.codebook.skill_codes), len(payload.codebook.occupation_codes),
+                                              seekers, consent)
+    else:
+        from matching.batch import weighted_profiles
+
+        profiles = weighted_profiles(seekers.skills, payload.skill_weight)
+        profiles = sp.csr_array(sp.diags_array(consent.astype(np.float32)) @ profiles)
+        profiles.eliminate_zeros()
+        extra["seeker_postings"] = Postings.of(profiles)
+    return dataclasses.replace(payload, **extra)
 
 
 def _matcher(payload: OfferPayload):
@@ -205,46 +335,69 @@ def _matcher(payload: OfferPayload):
 
 def match_seekers(frame: pl.DataFrame, payload: OfferPayload, k: int, chunk_rows: int = 16_384) -> tuple[TopK, dict]:
     """Top-k offers of every seeker of ``frame`` (pure computation, in chunks of ``chunk_rows``)."""
-    seekers, unknown = seekers_from_frame(frame, payload.codebook)
-    parts = []
+    from matching.batch import map_chunks
+
+    seekers, counts = seekers_from_frame(frame, payload.codebook, payload.texts)
     if payload.score == "interactive":
-        from matching.batch_pool import private_copies, top_offers
+        from matching.batch_pool import SeekerSet, private_copies, top_offers
 
         matcher, index = private_copies(_matcher(payload), payload.index)
-        for start in range(0, len(seekers), chunk_rows):
-            stop = min(start + chunk_rows, len(seekers))
-            chunk = type(seekers)(skills=seekers.skills[start:stop], occupations=seekers.occupations[start:stop],
-                                  lat=seekers.lat[start:stop], lon=seekers.lon[start:stop],
-                                  radius_km=seekers.radius_km[start:stop])
-            parts.append(top_offers(matcher, index, chunk, k))
+
+        def compute(start: int, stop: int) -> TopK:
+            chunk = SeekerSet(skills=seekers.skills[start:stop], occupations=seekers.occupations[start:stop],
+                              lat=seekers.lat[start:stop], lon=seekers.lon[start:stop],
+                              radius_km=seekers.radius_km[start:stop])
+            return top_offers(matcher, index, chunk, k)
     else:
         from matching.batch import topk_sparse, weighted_profiles
 
         a = weighted_profiles(seekers.skills, payload.skill_weight)
-        for start in range(0, a.shape[0], chunk_rows):
-            parts.append(topk_sparse(a[start:min(start + chunk_rows, a.shape[0])], payload.postings, k))
-    if not parts:
-        return TopK(indices=np.empty((0, k), np.int32), scores=np.empty((0, k), np.float32),
-                    next_best=np.empty(0, np.float32), certified=np.empty(0, bool), work=0,
-                    score_name=payload.score), unknown
-    return TopK(indices=np.concatenate([t.indices for t in parts]), scores=np.concatenate([t.scores for t in parts]),
-                next_best=np.concatenate([t.next_best for t in parts]),
-                certified=np.concatenate([t.certified for t in parts]), work=sum(t.work for t in parts),
-                score_name=payload.score), unknown
+
+        def compute(start: int, stop: int) -> TopK:
+            return topk_sparse(a[start:stop], payload.postings, k)
+    return map_chunks(len(seekers), chunk_rows, k, compute, payload.score), counts
 
 
-def result_table(seeker_ids: pa.Array, offer_ids: pa.Array, top: TopK) -> pa.Table:
-    """Long table ``seeker_id, rank, offer_id, score`` of the non-empty slots, by seeker then rank."""
+def match_offers(start: int, stop: int, payload: OfferPayload, k: int, chunk_rows: int = 16_384) -> TopK:
+    """Top-k consenting candidates of offers ``start:stop`` (rows sorted by id), in chunks of ``chunk_rows``:
+    seeker rows (sorted by id) best first, each row what ``PoolMatcher.top_candidates`` lists."""
+    from matching.batch import map_chunks
+
+    if payload.pseudonyms is None:
+        raise ValueError("the offers direction needs the seekers side of the payload (add_seekers)")
+    if payload.score == "interactive":
+        from matching.batch_pool import private_copies, top_candidates
+
+        matcher, offers, seekers = private_copies(_matcher(payload), payload.index, payload.seekers_index)
+
+        def compute(s: int, e: int) -> TopK:
+            return top_candidates(matcher, seekers, offers, np.arange(start + s, start + e), k)
+    else:
+        from matching.batch import topk_sparse
+
+        def compute(s: int, e: int) -> TopK:
+            return topk_sparse(payload.offer_profiles[start + s:start + e], payload.seeker_postings, k)
+    return map_chunks(stop - start, chunk_rows, k, compute, payload.score)
+
+
+def result_table(query_ids: pa.Array, target_ids: pa.Array, top: TopK,
+                 names: tuple[str, str] = COLUMNS_OUT["seekers"]) -> pa.Table:
+    """Long table ``<query>, rank, <target>, score`` of the non-empty slots, by query row then rank
+    (``names``: ``seeker_id, offer_id`` or ``offer_id, candidate``)."""
     rows, slots = np.nonzero(top.indices >= 0)
-    return pa.table({"seeker_id": seeker_ids.take(pa.array(rows)),
+    return pa.table({names[0]: query_ids.take(pa.array(rows)),
                      "rank": pa.array((slots + 1).astype(np.int16)),
-                     "offer_id": offer_ids.take(pa.array(top.indices[rows, slots].astype(np.int64))),
+                     names[1]: target_ids.take(pa.array(top.indices[rows, slots].astype(np.int64))),
                      "score": pa.array(top.scores[rows, slots].astype(np.float32))})
 
 
 @dataclass(frozen=True)
 class BatchJob:
-    """A planned job: inputs, output folder, partitions, parameters (saved as ``OUT/_job.json``)."""
+    """A planned job: inputs, output folder, partitions, parameters (saved as ``OUT/_job.json``).
+
+    ``direction`` selects which partitions this run computes (``seekers``, ``offers``, ``both``);
+    it is not part of the job's identity (:meth:`identity`). ``pseudonyms`` fingerprints the
+    pseudonym function (the store's secret) so that a restart cannot mix candidates under two secrets."""
 
     seekers: str
     offers: str
@@ -256,11 +409,15 @@ class BatchJob:
     score: str = "interactive"
     referentiel: str = ""
     inputs: dict = field(default_factory=dict)
+    direction: str = "seekers"
+    pseudonyms: str = ""
 
     @classmethod
     def plan(cls, seekers: str | Path, offers: str | Path, out: str | Path, k: int, referentiel,
-             partition_rows: int = 100_000, score: str = "interactive") -> "BatchJob":
-        """Count rows (Parquet metadata only) and fix the partitions."""
+             partition_rows: int = 100_000, score: str = "interactive", direction: str = "seekers",
+             pseudonym: Callable[[str], str] | None = None) -> "BatchJob":
+        """Count rows (Parquet metadata only) and fix the partitions. The offers direction needs
+        ``pseudonym`` (e.g. ``api.store.Store.pseudonym``): candidates are listed by pseudonym only."""
         for path in (seekers, offers):
             if not Path(path).exists():
                 raise FileNotFoundError(f"no such Parquet file: {path}")
@@ -268,75 +425,122 @@ class BatchJob:
             raise ValueError(f"--top must be >= 1, got {k}")
         if score not in SCORES:
             raise ValueError(f"unknown score {score!r}: expected one of {', '.join(SCORES)}")
+        if direction not in DIRECTIONS:
+            raise ValueError(f"unknown direction {direction!r}: expected one of {', '.join(DIRECTIONS)}")
         if partition_rows < 1:
             raise ValueError(f"--partition-rows must be >= 1, got {partition_rows}")
+        fingerprint = ""
+        if direction != "seekers":
+            if pseudonym is None:
+                raise ValueError("the offers direction lists candidates by pseudonym only: it needs the store whose "
+                                 "secret makes them (--database, or PASSERELLES_DATABASE)")
+            fingerprint = hashlib.sha256(pseudonym(PSEUDONYM_PROBE).encode()).hexdigest()[:16]
         n_s = pl.scan_parquet(seekers).select(pl.len()).collect().item()
         n_o = pl.scan_parquet(offers).select(pl.len()).collect().item()
         inputs = {str(p): {"bytes": Path(p).stat().st_size, "mtime_ns": Path(p).stat().st_mtime_ns}
                   for p in (seekers, offers)}
         return cls(seekers=str(seekers), offers=str(offers), out=str(out), k=int(k), n_seekers=int(n_s),
                    n_offers=int(n_o), partition_rows=int(partition_rows), score=score,
-                   referentiel=str(getattr(referentiel, "fingerprint", "")), inputs=inputs)
+                   referentiel=str(getattr(referentiel, "fingerprint", "")), inputs=inputs, direction=direction,
+                   pseudonyms=fingerprint)
+
+    @property
+    def directions(self) -> tuple[str, ...]:
+        return ("seekers", "offers") if self.direction == "both" else (self.direction,)
+
+    def partitions_of(self, direction: str) -> list[tuple[int, int]]:
+        """Row ranges of the query side: seekers in file order, or offers sorted by id."""
+        n = self.n_seekers if direction == "seekers" else self.n_offers
+        return [(s, min(s + self.partition_rows, n)) for s in range(0, n, self.partition_rows)]
 
     @property
     def partitions(self) -> list[tuple[int, int]]:
-        return [(s, min(s + self.partition_rows, self.n_seekers)) for s in range(0, self.n_seekers, self.partition_rows)]
+        return self.partitions_of("seekers")
 
-    def part_path(self, i: int) -> Path:
-        return Path(self.out) / f"part-{i:05d}.parquet"
+    def part_path(self, i: int, direction: str = "seekers") -> Path:
+        return Path(self.out) / f"{PREFIXES[direction]}-{i:05d}.parquet"
 
-    def done(self) -> list[int]:
-        return [i for i in range(len(self.partitions)) if self.part_path(i).exists()]
+    def tasks(self) -> list[tuple[str, int]]:
+        """(direction, partition) of every partition of this run's directions."""
+        return [(d, i) for d in self.directions for i in range(len(self.partitions_of(d)))]
+
+    def todo(self) -> list[tuple[str, int]]:
+        return [(d, i) for d, i in self.tasks() if not self.part_path(i, d).exists()]
+
+    def identity(self) -> dict:
+        """What must not change between the runs that fill one OUT (everything but the direction and
+        the pseudonym fingerprint, checked apart)."""
+        mine = json.loads(json.dumps(asdict(self)))
+        return {key: value for key, value in mine.items() if key not in ("direction", "pseudonyms")}
 
     def prepare(self, overwrite: bool = False) -> None:
-        """Create OUT and its ``_job.json``; refuse an OUT that holds another job's partitions."""
+        """Create OUT and its ``_job.json``; refuse an OUT that holds another job's partitions, or
+        candidates made under another pseudonym secret."""
         out = Path(self.out)
         out.mkdir(parents=True, exist_ok=True)
         saved = out / JOB_FILE
-        mine = asdict(self)
+        record = json.loads(json.dumps(asdict(self)))
         if saved.exists() and not overwrite:
             theirs = json.loads(saved.read_text())
-            if theirs != json.loads(json.dumps(mine)):
-                changed = sorted(key for key in set(theirs) | set(mine)
-                                 if theirs.get(key) != json.loads(json.dumps(mine)).get(key))
+            theirs_identity = {key: value for key, value in theirs.items() if key not in ("direction", "pseudonyms")}
+            mine = self.identity()
+            if theirs_identity != mine:
+                changed = sorted(key for key in set(theirs_identity) | set(mine)
+                                 if theirs_identity.get(key) != mine.get(key))
                 raise ValueError(f"{out} holds partitions of another job (differs in: {', '.join(changed)}): "
                                  "use another --out, or --overwrite to start again")
+            before = theirs.get("pseudonyms", "")
+            if self.pseudonyms and before and before != self.pseudonyms and any(out.glob("candidates-*.parquet")):
+                raise ValueError(f"{out} holds candidates pseudonymised under another secret (another store): "
+                                 "use the same --database, another --out, or --overwrite")
+            record["pseudonyms"] = self.pseudonyms or before
         if overwrite:
-            for old in out.glob("part-*.parquet"):
-                old.unlink()
+            for prefix in PREFIXES.values():
+                for old in out.glob(f"{prefix}-*.parquet"):
+                    old.unlink()
             (out / SUMMARY_FILE).unlink(missing_ok=True)
         tmp = saved.with_suffix(".tmp")
-        tmp.write_text(json.dumps(mine, indent=2))
+        tmp.write_text(json.dumps(record, indent=2))
         os.replace(tmp, saved)
 
 
 def job_matches(job: BatchJob) -> bool:
     """True when OUT's ``_job.json`` is this very job (its partitions are this job's)."""
     saved = Path(job.out) / JOB_FILE
-    return saved.exists() and json.loads(saved.read_text()) == json.loads(json.dumps(asdict(job)))
+    if not saved.exists():
+        return False
+    theirs = json.loads(saved.read_text())
+    return ({key: value for key, value in theirs.items() if key not in ("direction", "pseudonyms")} == job.identity()
+            and (not job.pseudonyms or theirs.get("pseudonyms") == job.pseudonyms))
 
 
-def run_partition(job: BatchJob, i: int, payload: OfferPayload, chunk_rows: int = 16_384) -> dict:
-    """Compute and write partition ``i`` (skipped when its file exists). Returns its statistics."""
-    path = job.part_path(i)
-    start, stop = job.partitions[i]
+def run_partition(job: BatchJob, i: int, payload: OfferPayload, chunk_rows: int = 16_384,
+                  direction: str = "seekers") -> dict:
+    """Compute and write partition ``i`` of ``direction`` (skipped when its file exists). Returns its statistics."""
+    path = job.part_path(i, direction)
+    start, stop = job.partitions_of(direction)[i]
+    pairs = (stop - start) * (job.n_offers if direction == "seekers" else job.n_seekers)
     if path.exists():
-        return {"partition": i, "skipped": True, "seekers": stop - start}
+        return {"direction": direction, "partition": i, "skipped": True, "rows": stop - start, "pairs": pairs}
     began = time.perf_counter()
-    frame = pl.scan_parquet(job.seekers).slice(start, stop - start).collect()
-    columns = [c for c in ("id", "skills", "occupation", "past_occupations", "lat", "lon", "radius_km")
-               if c in frame.columns]
-    frame = frame.select(columns)
-    top, unknown = match_seekers(frame, payload, job.k, chunk_rows=chunk_rows)
-    table = result_table(_ids(frame).to_arrow(), payload.offer_ids, top)
+    counts: dict = {}
+    if direction == "seekers":
+        frame = pl.scan_parquet(job.seekers).slice(start, stop - start).collect()
+        frame = frame.select([c for c in SEEKER_COLUMNS if c in frame.columns and c != "consent"])
+        top, counts = match_seekers(frame, payload, job.k, chunk_rows=chunk_rows)
+        table = result_table(_ids(frame).to_arrow(), payload.offer_ids, top)
+    else:
+        top = match_offers(start, stop, payload, job.k, chunk_rows=chunk_rows)
+        table = result_table(payload.offer_ids.slice(start, stop - start), payload.pseudonyms, top,
+                             COLUMNS_OUT["offers"])
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     import pyarrow.parquet as pq
 
     pq.write_table(table, tmp, compression="zstd")
     os.replace(tmp, path)
-    return {"partition": i, "skipped": False, "seekers": stop - start, "pairs_listed": table.num_rows,
-            "work": int(top.work), "uncertified": int((~top.certified).sum()),
-            "seconds": time.perf_counter() - began, **unknown}
+    return {"direction": direction, "partition": i, "skipped": False, "rows": stop - start, "pairs": pairs,
+            "pairs_listed": table.num_rows, "work": int(top.work), "uncertified": int((~top.certified).sum()),
+            "seconds": time.perf_counter() - began, **counts}
 
 
 class Progress:
@@ -363,36 +567,59 @@ class Progress:
 
 
 def run_batch(job: BatchJob, referentiel=None, *, matcher=None, client=None, overwrite: bool = False,
-              progress_stream=None, chunk_rows: int = 16_384, log: Callable[[str], None] = lambda _: None) -> dict:
+              progress_stream=None, chunk_rows: int = 16_384, log: Callable[[str], None] = lambda _: None,
+              pseudonym: Callable[[str], str] | None = None, normaliser=None) -> dict:
     """Run ``job``: in this process (``client`` None) or on a dask.distributed ``client``.
 
-    ``matcher``: the interactive ``PoolMatcher`` (built from ``referentiel`` when None). Writes the
-    partitions not yet written, then ``_summary.json``; returns the summary (pairs scored, seconds,
-    pairs/s, partitions written/skipped, listed pairs, uncertified rows, unknown codes)."""
+    ``matcher``: the interactive ``PoolMatcher`` (built from ``referentiel`` when None).
+    ``pseudonym``: ``id -> pseudonym`` of the offers direction (the store's, so the batch lists the
+    pseudonyms the API shows); it must be the function ``job`` was planned with. ``normaliser``: the
+    ``SkillNormaliser`` of free-text skills (or a callable returning it; default: fitted on
+    ``referentiel`` when the seekers file has a ``skills_text`` column). Writes the partitions not
+    yet written, then ``_summary.json``; returns the summary (pairs scored, seconds, pairs/s,
+    partitions written/skipped, listed pairs, unknown codes and unreadable texts), in total and
+    ``by_direction``."""
     began = time.perf_counter()
     job.prepare(overwrite=overwrite)
+    if job.pseudonyms and (pseudonym is None
+                           or hashlib.sha256(pseudonym(PSEUDONYM_PROBE).encode()).hexdigest()[:16] != job.pseudonyms):
+        raise ValueError("run_batch needs the pseudonym function the job was planned with")
     if matcher is None:
         matcher = build_matcher(referentiel)
-    payload = build_payload(job.offers, Codebook.of(referentiel), matcher, job.score)
-    unknown_offers = payload.unknown
-    todo = [i for i in range(len(job.partitions)) if not job.part_path(i).exists()]
-    skipped = len(job.partitions) - len(todo)
-    log(f"{job.n_seekers:,} seekers x {job.n_offers:,} offers, {len(job.partitions)} partitions "
-        f"({skipped} already written), offers index {payload.nbytes / 2**20:,.1f} MiB")
-    bar = Progress(len(todo), job.partition_rows * job.n_offers, progress_stream)
+    todo = job.todo()
+    tasks = job.tasks()
+    texts, payload = None, None
+    if todo:  # nothing is read nor indexed when every partition is written
+        if normaliser is None:
+            def normaliser():
+                from matching.normalise import SkillNormaliser
+
+                return SkillNormaliser.fit(referentiel)
+        texts = skill_texts(job.seekers, normaliser)
+        payload = build_payload(job.offers, Codebook.of(referentiel), matcher, job.score, texts=texts)
+        if any(d == "offers" for d, _ in todo):
+            payload = add_seekers(payload, job.seekers, pseudonym)
+    offers_unknown = payload.unknown if payload is not None else {}
+    seekers_unknown = payload.seekers_unknown if payload is not None else {}
+    log(f"{job.n_seekers:,} seekers x {job.n_offers:,} offers, {len(tasks)} partitions of "
+        f"{'+'.join(job.directions)} ({len(tasks) - len(todo)} already written), "
+        f"indexes {(payload.nbytes if payload is not None else 0) / 2**20:,.1f} MiB")
+    pairs_of = {d: job.n_offers if d == "seekers" else job.n_seekers for d in job.directions}
+    bar = Progress(len(todo), sum(job.partition_rows * pairs_of[d] for d, _ in todo) / max(len(todo), 1),
+                   progress_stream)
     stats: list[dict] = []
     compute_began = time.perf_counter()
-    if client is None:
-        for i in todo:
-            stats.append(run_partition(job, i, payload, chunk_rows))
+    if client is None or not todo:
+        for d, i in todo:
+            stats.append(run_partition(job, i, payload, chunk_rows, d))
             bar.update()
     else:
         from distributed import as_completed
 
         shared = client.scatter(payload, broadcast=True, hash=False)
         run_id = uuid.uuid4().hex[:12]
-        futures = [client.submit(run_partition, job, i, shared, chunk_rows, key=f"batch-match-{run_id}-{i:05d}",
-                                 pure=False, retries=2) for i in todo]
+        futures = [client.submit(run_partition, job, i, shared, chunk_rows, d,
+                                 key=f"batch-match-{run_id}-{d}-{i:05d}", pure=False, retries=2) for d, i in todo]
         for future in as_completed(futures):
             stats.append(future.result())
             bar.update()
@@ -400,20 +627,41 @@ def run_batch(job: BatchJob, referentiel=None, *, matcher=None, client=None, ove
     seconds = time.perf_counter() - began
     compute = time.perf_counter() - compute_began
     computed = [s for s in stats if not s.get("skipped")]
-    seekers_done = sum(s["seekers"] for s in computed)
-    pairs = seekers_done * job.n_offers
+
+    def totals(rows: list[dict]) -> dict:
+        pairs = sum(s["pairs"] for s in rows)
+        busy = sum(s["seconds"] for s in rows)
+        return {"partitions_written": len(rows), "pairs_scored": pairs,
+                "pairs_listed": sum(s.get("pairs_listed", 0) for s in rows),
+                "postings_visited": sum(s.get("work", 0) for s in rows),
+                "task_seconds": round(busy, 3), "pairs_per_task_second": pairs / busy if busy > 0 else 0.0}
+
+    by_direction = {}
+    for d in job.directions:
+        mine = [s for s in computed if s["direction"] == d]
+        n_parts = len(job.partitions_of(d))
+        by_direction[d] = {"partitions": n_parts, **totals(mine), "partitions_skipped": n_parts - len(mine)}
+    pairs = sum(s["pairs"] for s in computed)
+    seekers_counts = {key: sum(s.get(key, 0) for s in computed)
+                      for key in ("unknown_skill_codes", "unknown_occupation_codes")}
+    if "seekers" not in job.directions and seekers_unknown:
+        seekers_counts = {key: seekers_unknown.get(key, 0) for key in seekers_counts}
     summary = {
         "seekers": job.n_seekers, "offers": job.n_offers, "k": job.k, "score": job.score,
-        "partitions": len(job.partitions), "partitions_written": len(computed),
-        "partitions_skipped": skipped + len(stats) - len(computed),
+        "direction": job.direction,
+        "partitions": len(tasks), "partitions_written": len(computed),
+        "partitions_skipped": len(tasks) - len(computed),
         "pairs_scored": pairs, "seconds": round(seconds, 3), "compute_seconds": round(compute, 3),
         "pairs_per_second": pairs / compute if compute > 0 and pairs else 0.0,
         "pairs_listed": sum(s.get("pairs_listed", 0) for s in computed),
         "postings_visited": sum(s.get("work", 0) for s in computed),
         "uncertified_rows": sum(s.get("uncertified", 0) for s in computed),
-        "unknown_codes": {"offers": unknown_offers,
-                          "seekers": {key: sum(s.get(key, 0) for s in computed)
-                                      for key in ("unknown_skill_codes", "unknown_occupation_codes")}},
+        "unknown_codes": {"offers": offers_unknown, "seekers": seekers_counts},
+        "skill_texts": None if texts is None else {
+            "distinct": texts.height, "unreadable_distinct": int(texts["code"].null_count()),
+            "unreadable": (sum(s.get("unreadable_skill_texts", 0) for s in computed if s["direction"] == "seekers")
+                           if "seekers" in job.directions else seekers_unknown.get("unreadable_skill_texts", 0))},
+        "by_direction": by_direction,
         "workers": len(client.scheduler_info().get("workers", {})) if client is not None else 0,
         "out": str(job.out),
     }
@@ -433,21 +681,23 @@ def build_matcher(referentiel):
     return PoolMatcher.fit(space, BridgeModel.from_referentiel(referentiel, space))
 
 
-def read_results(out: str | Path) -> pl.DataFrame:
-    """Every written partition of OUT as one frame (partition order: the seekers' file order)."""
-    files = sorted(Path(out).glob("part-*.parquet"))
+def read_results(out: str | Path, direction: str = "seekers") -> pl.DataFrame:
+    """Every written partition of OUT for ``direction`` as one frame (partition order: the seekers' file
+    order, or the offers sorted by id)."""
+    files = sorted(Path(out).glob(f"{PREFIXES[direction]}-*.parquet"))
+    first, second = COLUMNS_OUT[direction]
     if not files:
-        return pl.DataFrame(schema={"seeker_id": pl.String, "rank": pl.Int16, "offer_id": pl.String,
-                                    "score": pl.Float32})
+        return pl.DataFrame(schema={first: pl.String, "rank": pl.Int16, second: pl.String, "score": pl.Float32})
     return pl.concat([pl.read_parquet(f) for f in files])
 
 
 def synthetic_population(referentiel, n_seekers: int, n_offers: int, seed: int = 0, *, keep: float = 0.7,
-                         noise: int = 2, must_share: float = 0.4, zipf: float = 0.8) -> tuple[pl.DataFrame, pl.DataFrame]:
+                         noise: int = 2, must_share: float = 0.4, zipf: float = 0.8, consent: float = 0.7) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Seekers and offers drawn from the referential's occupation profiles (vectorised; for tests and
     benchmarks of the batch): Zipf-like occupation frequencies (exponent ``zipf``; 0 = uniform), each profile skill kept with
     probability ``keep``, ``noise`` random skills added to seekers, coordinates in metropolitan France,
-    a mobility radius for half the seekers. Deterministic for a seed."""
+    a mobility radius for half the seekers, consent to be listed for a share ``consent`` of them (drawn
+last: the other columns do not depend on it). Deterministic for a seed."""
     rng = np.random.default_rng(seed)
     links = sp.csr_array(referentiel.matrix)
     n_occ = links.shape[0]
@@ -499,4 +749,5 @@ def synthetic_population(referentiel, n_seekers: int, n_offers: int, seed: int =
         "lat": rng.uniform(43.0, 50.5, n_offers).astype(np.float32),
         "lon": rng.uniform(-1.5, 7.5, n_offers).astype(np.float32),
     }))
+    seekers = seekers.with_columns(pl.Series("consent", rng.random(n_seekers) < consent))
     return seekers, offers

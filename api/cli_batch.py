@@ -1,4 +1,5 @@
-"""``passerelles batch-match``: every seeker's top-k offers at national scale, on Dask (docs/batch.md).
+"""``passerelles batch-match``: every seeker's top-k offers and every offer's top-k candidates at national
+scale, on Dask (docs/batch.md).
 
 Registered on :data:`api.cli.app` when :mod:`api.cli` imports this module (``COMMAND_MODULES``).
 """
@@ -22,8 +23,15 @@ from .cli import SourceOption, UsageError, app, emit_json, fail
 def batch_match(
     seekers: Annotated[Path, typer.Option("--seekers", help="Parquet file of seekers (id, skills, occupation, ...).")],
     offers: Annotated[Path, typer.Option("--offers", help="Parquet file of offers (id, occupation, must, desired, ...).")],
-    out: Annotated[Path, typer.Option("--out", help="Folder of the result partitions (part-NNNNN.parquet).")],
-    top: Annotated[int, typer.Option("--top", help="Offers kept per seeker.")] = 20,
+    out: Annotated[Path, typer.Option("--out", help="Folder of the result partitions (part-NNNNN.parquet: "
+                                                     "seekers' offers; candidates-NNNNN.parquet: offers' candidates).")],
+    top: Annotated[int, typer.Option("--top", help="Offers kept per seeker / candidates kept per offer.")] = 20,
+    direction: Annotated[str, typer.Option(
+        "--direction", help="seekers (every seeker's best offers), offers (every offer's best consenting "
+                            "candidates, by pseudonym) or both.")] = "seekers",
+    database: Annotated[Optional[Path], typer.Option(
+        "--database", help="The store whose secret makes the candidates' pseudonyms (the ones the API shows); "
+                           "needed by --direction offers|both. Default: PASSERELLES_DATABASE.")] = None,
     scheduler: Annotated[Optional[str], typer.Option(
         "--scheduler", help="Address of a running Dask scheduler (tcp://host:8786); default: a LocalCluster.")] = None,
     local_workers: Annotated[Optional[int], typer.Option(
@@ -36,13 +44,15 @@ def batch_match(
     score: Annotated[str, typer.Option(
         "--score", help="interactive (the matching score of GET /seekers/{id}/offers) or cosine "
                         "(skill-space cosine, no bridge nor distance).")] = "interactive",
-    partition_rows: Annotated[int, typer.Option("--partition-rows", help="Seekers per output partition.")] = 100_000,
+    partition_rows: Annotated[int, typer.Option(
+        "--partition-rows", help="Seekers (offers) per output partition.")] = 100_000,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Delete partitions of OUT and start again.")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     referentiel: SourceOption = None,
 ) -> None:
-    """Top-K offers of every seeker, written as restartable Parquet partitions (already written ones are skipped)."""
+    """Top-K offers of every seeker and/or top-K candidates of every offer, written as restartable Parquet
+    partitions (already written ones are skipped)."""
     from .batch import BatchJob, build_matcher, job_matches, run_batch
 
     if scheduler and local_workers is not None:
@@ -51,17 +61,32 @@ def batch_match(
         fail(f"--local-workers must be >= 0, got {local_workers}")
     source = referentiel or os.environ.get("PASSERELLES_REFERENTIEL") or "demo"
     r = referentiels.load(source)
+    store = None
+    if direction in ("offers", "both"):
+        from .settings import Settings
+        from .store import Store
+
+        path = database or Settings().database
+        if not Path(path).exists():
+            fail(f"no store at {path}: the offers direction lists candidates by the pseudonyms of a store's secret "
+                 "(give --database or set PASSERELLES_DATABASE)")
+        store = Store(path)
+    pseudonym = store.pseudonym if store is not None else None
     try:
-        job = BatchJob.plan(seekers, offers, out, top, r, partition_rows=partition_rows, score=score)
+        job = BatchJob.plan(seekers, offers, out, top, r, partition_rows=partition_rows, score=score,
+                            direction=direction, pseudonym=pseudonym)
     except ValueError as error:
+        if store is not None:
+            store.close()
         fail(str(error))
     log = (lambda line: typer.echo(line, err=True)) if progress else (lambda _: None)
     matcher = build_matcher(r)
     stream = sys.stderr if progress else None
     try:
-        nothing_to_do = not overwrite and len(job.done()) == len(job.partitions) and job_matches(job)
+        nothing_to_do = not overwrite and not job.todo() and job_matches(job)
         if local_workers == 0 or nothing_to_do:  # no cluster to start for partitions all written
-            summary = run_batch(job, r, matcher=matcher, overwrite=overwrite, progress_stream=stream, log=log)
+            summary = run_batch(job, r, matcher=matcher, overwrite=overwrite, progress_stream=stream, log=log,
+                                pseudonym=pseudonym)
         else:
             from distributed import Client, LocalCluster
 
@@ -81,7 +106,7 @@ def batch_match(
             try:
                 log(f"Dask: {len(client.scheduler_info()['workers'])} workers at {client.scheduler.address}")
                 summary = run_batch(job, r, matcher=matcher, client=client, overwrite=overwrite,
-                                    progress_stream=stream, log=log)
+                                    progress_stream=stream, log=log, pseudonym=pseudonym)
             finally:
                 client.close()
                 if cluster is not None:
@@ -93,14 +118,21 @@ def batch_match(
     except Exception as error:  # noqa: BLE001 - a worker's failure: one line, and how to resume
         fail(f"batch stopped: {type(error).__name__}: {error}; the partitions written are kept, "
              "run the same command again to resume")
+    finally:
+        if store is not None:
+            store.close()
     if as_json:
         emit_json(summary)
         return
     typer.echo(f"{summary['pairs_scored']:,} pairs scored in {summary['compute_seconds']:,.1f} s "
                f"({summary['pairs_per_second'] / 1e6:,.1f} M pairs/s, {summary['workers'] or 'no'} Dask workers); "
                f"{summary['partitions_written']} partitions written, {summary['partitions_skipped']} skipped; "
-               f"{summary['pairs_listed']:,} (seeker, offer) rows in {summary['out']}")
+               f"{summary['pairs_listed']:,} rows ({' + '.join(summary['by_direction'])}) in {summary['out']}")
     unknown = summary["unknown_codes"]
     dropped = sum(unknown["offers"].values()) + sum(unknown["seekers"].values())
     if dropped:
         typer.echo(f"note: {dropped:,} codes unknown to the referential were dropped ({unknown})", err=True)
+    texts = summary.get("skill_texts")
+    if texts and texts["unreadable"]:
+        typer.echo(f"note: {texts['unreadable']:,} free-text skills could not be read "
+                   f"({texts['unreadable_distinct']:,} distinct of {texts['distinct']:,}) and were left out", err=True)

@@ -118,6 +118,20 @@ def _list_column(frame: pl.DataFrame, column: str) -> pl.Expr:
             .alias(column))
 
 
+def resolve_skill_texts(normaliser, texts: list[str]) -> dict[str, tuple[str | None, str | None]]:
+    """{text: (code or None, suggestion label or None)}: free-text skills through a ``SkillNormaliser``,
+    as ingest reads them (the confident best code; else the first candidate's label as a hint).
+    Empty or over-long texts resolve to (None, None). Shared by ingest and ``api.batch``."""
+    out = {}
+    clean = [t for t in texts if t and t.strip() and len(t) <= 500]
+    for text, match in zip(clean, normaliser.batch(clean, k=1)):
+        best = match.best
+        out[text] = (best.code, None) if best else (None, match.candidates[0].label if match.candidates else None)
+    for t in texts:
+        out.setdefault(t, (None, None))
+    return out
+
+
 # ---- the service -----------------------------------------------------------------------------
 
 class Pool:
@@ -220,14 +234,7 @@ class Pool:
             return {t: (None, None) for t in texts}
         normaliser = self._skill_normaliser() if callable(self._skill_normaliser) and not hasattr(
             self._skill_normaliser, "batch") else self._skill_normaliser
-        out = {}
-        clean = [t for t in texts if t and t.strip() and len(t) <= 500]
-        for text, match in zip(clean, normaliser.batch(clean, k=1)):
-            best = match.best
-            out[text] = (best.code, None) if best else (None, match.candidates[0].label if match.candidates else None)
-        for t in texts:
-            out.setdefault(t, (None, None))
-        return out
+        return resolve_skill_texts(normaliser, texts)
 
     def validate(self, kind: str, frame: pl.DataFrame, first_line: int = 1) -> tuple[pl.DataFrame, list[dict]]:
         """(valid records with the store's columns, rejections [{line, id, reason}]) — vectorised."""

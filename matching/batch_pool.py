@@ -1,4 +1,5 @@
-"""Batch matching with the interactive score: every seeker's top-k offers through ``PoolMatcher``'s own query.
+"""Batch matching with the interactive score, both ways, through ``PoolMatcher``'s own queries:
+every seeker's top-k offers, and every offer's top-k (consenting) candidates.
 
 The interactive score of :mod:`matching.match` is not a dot product: a mobility radius filters
 offers out, must-have skills and distance scale the score down, a breadth factor discounts long
@@ -15,7 +16,13 @@ that very kernel once per seeker, in chunks, over an offers index built once per
 
 The result is, by construction, what ``PoolMatcher.offers_for(offers, seeker, k)`` lists for each
 seeker (same scores, same ties by offer key); ``tests/unit/test_batch_pool.py`` checks it against
-``offers_for``. The skill-space cosine batch (``matching.batch.topk_sparse``) is the other score
+``offers_for``. The other direction is the same idea the other way round: a seekers index built once
+per job (keys = rows, the ``VISIBLE`` flag = consent), and each offer's profile read back from the
+offers index and queried with ``PoolMatcher.top_candidates`` itself (consenting seekers only):
+
+    seekers_ix = seeker_index(n_skills, n_occupations, seekers, consent)   # once per job / worker
+    top = top_candidates(matcher, seekers_ix, offers, keys, k)            # a chunk of offers -> TopK
+ The skill-space cosine batch (``matching.batch.topk_sparse``) is the other score
 the batch offers: a pure sparse product, no distance.
 """
 
@@ -84,15 +91,33 @@ def offer_index(matcher, n_skills: int, n_occupations: int, skill_ptr: np.ndarra
     return index
 
 
-def private_copies(matcher, offers: ProfileIndex):
-    """A matcher and an index sharing every array but owning their lock and query scratch, so
-    several threads (Dask workers of one process) can query the same offers at once."""
-    mine = dataclasses.replace(matcher, lock=threading.Lock())
-    index = copy.copy(offers)
-    index.scratch_acc = np.zeros(0, dtype=np.float32)
-    index.scratch_must = np.zeros(0, dtype=np.float32)
-    index.scratch_touched = np.zeros(0, dtype=np.int32)
-    return mine, index
+def seeker_index(n_skills: int, n_occupations: int, seekers: SeekerSet, consent: np.ndarray) -> ProfileIndex:
+    """A seekers ``ProfileIndex`` (keys 0..n-1 in row order: ties are broken by row) built in bulk;
+    ``consent`` (n,) bool sets the ``VISIBLE`` flag, the only seekers an offer's query may list."""
+    n = len(seekers)
+    skills = sp.csr_array(seekers.skills)
+    skills.sort_indices()
+    occupations = sp.csr_array(seekers.occupations)
+    index = ProfileIndex(n_skills, n_occupations, weighted=False, capacity=n)
+    index.extend(np.arange(n, dtype=np.int64), skills.indptr.astype(np.int64), skills.indices.astype(np.int64),
+                 occupations.indptr.astype(np.int64), occupations.indices.astype(np.int64),
+                 np.asarray(seekers.lat, dtype=np.float32), np.asarray(seekers.lon, dtype=np.float32),
+                 np.asarray(seekers.radius_km, dtype=np.float32), np.asarray(consent, dtype=bool))
+    return index
+
+
+def _private(index: ProfileIndex) -> ProfileIndex:
+    mine = copy.copy(index)
+    mine.scratch_acc = np.zeros(0, dtype=np.float32)
+    mine.scratch_must = np.zeros(0, dtype=np.float32)
+    mine.scratch_touched = np.zeros(0, dtype=np.int32)
+    return mine
+
+
+def private_copies(matcher, *indexes: ProfileIndex):
+    """A matcher and indexes sharing every array but owning their lock and query scratch, so
+    several threads (Dask workers of one process) can query the same indexes at once."""
+    return (dataclasses.replace(matcher, lock=threading.Lock()), *(_private(ix) for ix in indexes))
 
 
 def top_offers(matcher, offers: ProfileIndex, seekers: SeekerSet, k: int) -> TopK:
@@ -133,6 +158,33 @@ def top_offers(matcher, offers: ProfileIndex, seekers: SeekerSet, k: int) -> Top
         m = len(keys)
         out_idx[i, :m] = keys
         out_score[i, :m] = scores
+        if matcher.last_stats is not None:
+            work += matcher.last_stats.postings
+    return TopK(indices=out_idx, scores=out_score, next_best=np.zeros(n, dtype=np.float32),
+                certified=np.ones(n, dtype=bool), work=work, score_name=SCORE_NAME)
+
+
+def top_candidates(matcher, seekers: ProfileIndex, offers: ProfileIndex, keys: np.ndarray, k: int) -> TopK:
+    """Top-``k`` consenting seekers of each offer ``keys`` (rows of the offers index) with the interactive score.
+
+    Each row is exactly ``matcher.top_candidates(seekers, offers.profile(key), k)``: the offer's
+    profile as the interactive pool holds it, the same query, consenting seekers only.
+
+    Returns:
+        :class:`matching.batch.TopK` (len(keys), k): seeker keys (rows of the seekers index) best
+        first, ``PAD_INDEX`` where fewer than k seekers qualify; ``work`` = postings walked.
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    keys = np.asarray(keys, dtype=np.int64)
+    n = len(keys)
+    out_idx = np.full((n, k), PAD_INDEX, dtype=np.int32)
+    out_score = np.zeros((n, k), dtype=np.float32)
+    work = 0
+    for i, key in enumerate(keys.tolist()):
+        scores, found = matcher.top_candidates(seekers, offers.profile(key), k)
+        out_idx[i, :len(found)] = found
+        out_score[i, :len(found)] = scores
         if matcher.last_stats is not None:
             work += matcher.last_stats.postings
     return TopK(indices=out_idx, scores=out_score, next_best=np.zeros(n, dtype=np.float32),

@@ -1,15 +1,15 @@
-"""National batch on a Dask LocalCluster (2 workers): 100k seekers x 20k offers, equal to the single-process path.
+"""National batch on a Dask LocalCluster (2 workers): 100k seekers x 20k offers, both directions (every
+seeker's best offers, every offer's best consenting candidates), equal to the single-process path.
 
 The inputs are synthetic and sparse like ROME is per occupation (10,000 skills, 1,000 occupations of
 25 skills each, a few bridges above the matcher's floor per occupation), so the whole file stays
-well under a minute on 2 cores while exercising every piece: Parquet in, the offers index shipped
-once to each worker, partitions written and renamed, restart skipping them, the summary.
+under a minute on 2 cores while exercising every piece: Parquet in, the offers and seekers indexes
+shipped once to each worker, partitions written and renamed, restart skipping them, the summary.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -18,11 +18,13 @@ import pytest
 import scipy.sparse as sp
 
 from api.batch import BatchJob, read_results, run_batch, synthetic_population
+from api.store import Store
 from matching.match import PoolMatcher
 
 pytestmark = pytest.mark.e2e
 
 N_SEEKERS, N_OFFERS, N_SKILLS, N_OCC, K = 100_000, 20_000, 10_000, 1_000, 10
+ROWS = 12_500  # per partition: 8 of seekers, 2 of offers
 
 
 @pytest.fixture(scope="module")
@@ -44,47 +46,53 @@ def world(tmp_path_factory):
     folder = tmp_path_factory.mktemp("national")
     seekers.write_parquet(folder / "seekers.parquet")
     offers.write_parquet(folder / "offers.parquet")
-    return SimpleNamespace(referentiel=referentiel, matcher=matcher, folder=folder)
+    store = Store(folder / "store.sqlite3")
+    yield SimpleNamespace(referentiel=referentiel, matcher=matcher, folder=folder, pseudonym=store.pseudonym,
+                          consent=dict(zip(seekers["id"], seekers["consent"])))
+    store.close()
 
 
-def _job(world, out: str) -> BatchJob:
-    return BatchJob.plan(world.folder / "seekers.parquet", world.folder / "offers.parquet", world.folder / out, K,
-                         world.referentiel, partition_rows=12_500)
+def _job(world, out: str, k: int = K) -> BatchJob:
+    return BatchJob.plan(world.folder / "seekers.parquet", world.folder / "offers.parquet", world.folder / out, k,
+                         world.referentiel, partition_rows=ROWS, direction="both", pseudonym=world.pseudonym)
+
+
+def _run(world, out: str, **options) -> dict:
+    return run_batch(_job(world, out), world.referentiel, matcher=world.matcher, pseudonym=world.pseudonym, **options)
 
 
 def test_local_cluster_equals_single_process_and_restarts(world):
     from distributed import Client, LocalCluster
 
-    single = run_batch(_job(world, "single"), world.referentiel, matcher=world.matcher)
-    assert single["partitions_written"] == 8 and single["pairs_scored"] == N_SEEKERS * N_OFFERS
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster, \
+    single = _run(world, "single")
+    assert single["partitions_written"] == 8 + 2 and single["pairs_scored"] == 2 * N_SEEKERS * N_OFFERS
+    out = world.folder / "dask"
+    # worker processes, as batch-match starts them: threads would share one GIL for the per-row queries
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
-        distributed = run_batch(_job(world, "dask"), world.referentiel, matcher=world.matcher, client=client)
-        assert distributed["workers"] == 2
-        # restart: every partition is there, nothing is recomputed
-        again = run_batch(_job(world, "dask"), world.referentiel, matcher=world.matcher, client=client)
-    assert again["partitions_written"] == 0 and again["partitions_skipped"] == 8 and again["pairs_scored"] == 0
-    one, two = read_results(world.folder / "single"), read_results(world.folder / "dask")
-    assert one.height == distributed["pairs_listed"] == single["pairs_listed"] > N_SEEKERS  # most seekers list k
+        distributed = _run(world, "dask", client=client)
+        assert distributed["workers"] == 2 and distributed["partitions_written"] == 10
+        # restart after a lost partition: only that one is computed again, the others are skipped
+        (out / "part-00003.parquet").unlink()
+        again = _run(world, "dask", client=client)
+    assert again["partitions_written"] == 1 and again["partitions_skipped"] == 9
+    assert again["pairs_scored"] == ROWS * N_OFFERS
+    one, two = read_results(world.folder / "single"), read_results(out)
+    assert one.height == single["by_direction"]["seekers"]["pairs_listed"] > N_SEEKERS  # most seekers list k
     assert one.equals(two)  # same seekers, ranks, offers, float32 scores: bit for bit
     assert one["seeker_id"].n_unique() > 0.9 * N_SEEKERS
     assert (one.group_by("seeker_id").agg(pl.col("score").diff().max())["score"].fill_null(0) <= 0).all()
-    summary = json.loads((world.folder / "dask" / "_summary.json").read_text())
-    assert summary["pairs_scored"] == 0 and summary["partitions_skipped"] == 8
-
-
-def test_a_lost_partition_is_recomputed_identically(world):
-    out = world.folder / "single"
-    before = pl.read_parquet(out / "part-00003.parquet")
-    (out / "part-00003.parquet").unlink()
-    summary = run_batch(_job(world, "single"), world.referentiel, matcher=world.matcher)
-    assert summary["partitions_written"] == 1 and summary["partitions_skipped"] == 7
-    assert summary["pairs_scored"] == 12_500 * N_OFFERS
-    assert pl.read_parquet(out / "part-00003.parquet").equals(before)
+    best, also = read_results(world.folder / "single", "offers"), read_results(out, "offers")
+    assert best.height == single["by_direction"]["offers"]["pairs_listed"] > 0.9 * N_OFFERS * K
+    assert best.equals(also)  # every offer's candidates: bit for bit too
+    assert best["offer_id"].is_sorted() and (best.group_by("offer_id").agg(pl.col("score").diff().max())["score"]
+                                             .fill_null(0) <= 0).all()
+    pseudonyms = {world.pseudonym(i): ok for i, ok in world.consent.items()}
+    assert all(pseudonyms[c] for c in best["candidate"].unique())  # consenting seekers only, by pseudonym
+    summary = json.loads((out / "_summary.json").read_text())
+    assert summary["partitions_written"] == 1 and summary["by_direction"]["offers"]["partitions_skipped"] == 2
 
 
 def test_another_job_in_the_same_folder_is_refused(world):
-    job = BatchJob.plan(world.folder / "seekers.parquet", world.folder / "offers.parquet", world.folder / "single",
-                        K + 1, world.referentiel, partition_rows=12_500)
     with pytest.raises(ValueError, match="another job.*k"):
-        run_batch(job, world.referentiel, matcher=world.matcher)
+        run_batch(_job(world, "single", K + 1), world.referentiel, matcher=world.matcher, pseudonym=world.pseudonym)

@@ -49,6 +49,7 @@ def test_cosine_score(inputs, capsys):
     (("--top", "6"), "another job"),
     (("--top", "0"), "--top must be >= 1"),
     (("--score", "magic"), "unknown score 'magic'"),
+    (("--direction", "sideways"), "unknown direction 'sideways'"),
     (("--scheduler", "tcp://127.0.0.1:1"), "not both"),
 ])
 def test_bad_input_is_one_line_and_exit_2(inputs, capsys, extra, message):
@@ -63,3 +64,40 @@ def test_missing_file_is_exit_2(tmp_path, capsys):
     code = main(["batch-match", "--seekers", str(tmp_path / "nope.parquet"), "--offers", str(tmp_path / "x.parquet"),
                  "--out", str(tmp_path / "o"), "--local-workers", "0"])
     assert code == 2 and "no such Parquet file" in capsys.readouterr().err
+
+
+def test_both_directions_list_candidates_by_the_stores_pseudonyms(inputs, tmp_path, capsys):
+    from api.batch import consent_of
+    from api.store import Store
+
+    database = tmp_path / "store.sqlite3"
+    with Store(database) as store:
+        pseudonym = store.pseudonym
+        seekers = pl.read_parquet(inputs / "seekers.parquet")
+        consenting = {pseudonym(i) for i in seekers.filter(pl.Series(consent_of(seekers)))["id"]}
+        everyone = set(seekers["id"]) | {pseudonym(i) for i in seekers["id"]}
+    assert _run(inputs, "both", "--top", "4", "--direction", "both", "--database", str(database), "--json") == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["partitions"] == 3 + 2 and summary["by_direction"]["offers"]["partitions_written"] == 2
+    assert summary["by_direction"]["offers"]["pairs_scored"] == 300 * 600
+    candidates = pl.concat([pl.read_parquet(p) for p in sorted((inputs / "both").glob("candidates-*.parquet"))])
+    assert candidates.columns == ["offer_id", "rank", "candidate", "score"] and candidates["rank"].max() <= 4
+    assert set(candidates["candidate"]) <= consenting and set(candidates["candidate"]) < everyone
+    assert candidates["offer_id"].n_unique() > 250
+    # the same OUT, offers only: a lost partition is computed again, identically; the rest is skipped
+    lost = pl.read_parquet(inputs / "both" / "candidates-00001.parquet")
+    (inputs / "both" / "candidates-00001.parquet").unlink()
+    assert _run(inputs, "both", "--top", "4", "--direction", "offers", "--database", str(database)) == 0
+    assert "1 partitions written, 1 skipped" in capsys.readouterr().out
+    assert pl.read_parquet(inputs / "both" / "candidates-00001.parquet").equals(lost)
+    # another store's secret would mix pseudonyms: refused
+    other = tmp_path / "other.sqlite3"
+    Store(other).close()
+    assert _run(inputs, "both", "--top", "4", "--direction", "offers", "--database", str(other)) == 2
+    assert "another secret" in capsys.readouterr().err
+
+
+def test_offers_direction_without_a_store_is_exit_2(inputs, tmp_path, capsys):
+    code = _run(inputs, "nostore", "--direction", "offers", "--database", str(tmp_path / "missing.sqlite3"))
+    err = capsys.readouterr().err
+    assert code == 2 and "no store at" in err and "Traceback" not in err
