@@ -16,10 +16,9 @@ from pydantic import BaseModel, Field
 
 from .. import security
 from ..pool import RecordError
-from ..problems import Problem
 from ..state import AppState, get_state
 from ..store import Conflict
-from .seekers import MAX_K, IngestOut, check_k, ingest, missing, record_problem
+from .seekers import MAX_K, IngestOut, check_k, delete_record, get_record, ingest, missing, put_record, record_problem
 
 router = APIRouter(tags=["offers"])
 
@@ -55,32 +54,18 @@ def create_offer(offer: OfferIn, state: Annotated[AppState, Depends(get_state)],
 
 @router.get("/offers/{id}", response_model=OfferOut, dependencies=[Depends(security.offers)])
 def get_offer(id: str, state: Annotated[AppState, Depends(get_state)]) -> dict:
-    stored = state.pool.get("offers", id)
-    if stored is None:
-        raise missing("offer", id)
-    return stored
+    return get_record(state, "offer", id)
 
 
 @router.put("/offers/{id}", response_model=OfferOut, responses={201: {"model": OfferOut}})
 def put_offer(id: str, offer: OfferIn, response: Response, state: Annotated[AppState, Depends(get_state)],
               principal: Annotated[security.Principal, Depends(security.offers)]) -> dict:
-    offer = security.scope_offer(principal, offer)
-    if offer.id != id:
-        raise Problem(422, "invalid-offer", "Invalid offer", f"The body's id {offer.id!r} is not the path's {id!r}.",
-                      field="id")
-    try:
-        stored, created = state.pool.put("offers", offer.model_dump())
-    except RecordError as error:
-        raise record_problem("offer", error) from None
-    response.status_code = 201 if created else 200
-    return stored
+    return put_record(state, "offer", id, security.scope_offer(principal, offer), response)
 
 
 @router.delete("/offers/{id}", status_code=204, dependencies=[Depends(security.offers)])
 def delete_offer(id: str, state: Annotated[AppState, Depends(get_state)]) -> Response:
-    if not state.pool.delete("offers", id):
-        raise missing("offer", id)
-    return Response(status_code=204)
+    return delete_record(state, "offer", id)
 
 
 @router.post("/offers:ingest", response_model=IngestOut, dependencies=[Depends(security.offers_ingest)])

@@ -110,6 +110,34 @@ def missing(kind: str, id: str) -> Problem:
     return Problem(404, f"unknown-{kind}", f"Unknown {kind}", f"No {kind} has the id {id!r}.", value=id)
 
 
+def get_record(state: AppState, kind: str, id: str) -> dict:
+    """The stored seeker or offer (``kind``: 'seeker' or 'offer'), or a 404 problem."""
+    stored = state.pool.get(kind + "s", id)
+    if stored is None:
+        raise missing(kind, id)
+    return stored
+
+
+def put_record(state: AppState, kind: str, id: str, record: BaseModel, response: Response) -> dict:
+    """Create (201) or replace (200) the record at ``/{kind}s/{id}``; the body's id must be the path's."""
+    if record.id != id:
+        raise Problem(422, f"invalid-{kind}", f"Invalid {kind}", f"The body's id {record.id!r} is not the path's {id!r}.",
+                      field="id")
+    try:
+        stored, created = state.pool.put(kind + "s", record.model_dump())
+    except RecordError as error:
+        raise record_problem(kind, error) from None
+    response.status_code = 201 if created else 200
+    return stored
+
+
+def delete_record(state: AppState, kind: str, id: str) -> Response:
+    """Delete the record at ``/{kind}s/{id}`` (204), or a 404 problem."""
+    if not state.pool.delete(kind + "s", id):
+        raise missing(kind, id)
+    return Response(status_code=204)
+
+
 def check_k(k: int) -> None:
     if not 1 <= k <= MAX_K:
         raise Problem(422, "invalid-request", "Invalid request", f"k must be between 1 and {MAX_K}", field="k")
@@ -126,31 +154,18 @@ def create_seeker(seeker: SeekerIn, state: Annotated[AppState, Depends(get_state
 
 @router.get("/seekers/{id}", response_model=SeekerOut, dependencies=[Depends(security.seekers)])
 def get_seeker(id: str, state: Annotated[AppState, Depends(get_state)]) -> dict:
-    stored = state.pool.get("seekers", id)
-    if stored is None:
-        raise missing("seeker", id)
-    return stored
+    return get_record(state, "seeker", id)
 
 
 @router.put("/seekers/{id}", response_model=SeekerOut, responses={201: {"model": SeekerOut}},
             dependencies=[Depends(security.seekers)])
 def put_seeker(id: str, seeker: SeekerIn, response: Response, state: Annotated[AppState, Depends(get_state)]) -> dict:
-    if seeker.id != id:
-        raise Problem(422, "invalid-seeker", "Invalid seeker", f"The body's id {seeker.id!r} is not the path's {id!r}.",
-                      field="id")
-    try:
-        stored, created = state.pool.put("seekers", seeker.model_dump())
-    except RecordError as error:
-        raise record_problem("seeker", error) from None
-    response.status_code = 201 if created else 200
-    return stored
+    return put_record(state, "seeker", id, seeker, response)
 
 
 @router.delete("/seekers/{id}", status_code=204, dependencies=[Depends(security.seekers)])
 def delete_seeker(id: str, state: Annotated[AppState, Depends(get_state)]) -> Response:
-    if not state.pool.delete("seekers", id):
-        raise missing("seeker", id)
-    return Response(status_code=204)
+    return delete_record(state, "seeker", id)
 
 
 @router.post("/seekers:ingest", response_model=IngestOut, dependencies=[Depends(security.seekers_ingest)])
