@@ -125,17 +125,8 @@ def _breadth(n_seeker, n_offer, allowance, power):
 
 
 @njit(cache=True, inline="always")
-def _score(slot, cov, mustcov, f_occ, f_start, f_len, bridge, flags, need, lat, lon, radius,
-           q_lat, q_lon, q_radius, cand_has_must, query_has_must, require_must,
-           alpha, beta, must_penalty, dist_decay, cand_len, q_len, cand_is_seeker, allowance, power):
-    """Score of one candidate, -1 when filtered out. Cheapest checks first (flags, latitude band)."""
-    if (flags[slot] & need) != need:
-        return -1.0
-    has_must = query_has_must
-    if cand_has_must.shape[0] > 0:
-        has_must = cand_has_must[slot] != 0
-    if has_must and require_must and mustcov < 0.9999:
-        return -1.0
+def _geo(slot, lat, lon, radius, q_lat, q_lon, q_radius, dist_decay):
+    """Distance factor of one candidate in (0, 1], -1 when it lies beyond the radius (cheap band check first)."""
     rad = q_radius
     if math.isnan(rad):
         rad = radius[slot]
@@ -151,133 +142,232 @@ def _score(slot, cov, mustcov, f_occ, f_start, f_len, bridge, flags, need, lat, 
                 return -1.0
             if rad > 0:
                 df = 1.0 - dist_decay * d / rad
-    b = 0.0
-    s = f_start[slot]
-    for j in range(s, s + f_len[slot]):
-        v = bridge[f_occ[j]]
-        if v > b:
-            b = v
+    return df
+
+
+@njit(cache=True, inline="always")
+def _final(cov, mustcov, b, df, has_must, require_must, alpha, beta, must_penalty, g):
+    """The score from its terms, rounded to 1e-5 (-1 when a required must-have is missing)."""
+    if has_must and require_must and mustcov < 0.9999:
+        return -1.0
     mf = 1.0
     if has_must:
         mf = 1.0 - must_penalty * (1.0 - min(mustcov, 1.0))
-    g = 1.0
-    if cov > 0.0:
-        if cand_is_seeker:
-            g = _breadth(cand_len[slot], q_len, allowance, power)
-        else:
-            g = _breadth(q_len, cand_len[slot], allowance, power)
     return math.floor((alpha * min(cov, 1.0) * g + beta * b) * mf * df * 1e5 + 0.5) * 1e-5
 
 
-N_BUCKETS = 128
+@njit(cache=True)
+def _reachable(cell_corner, cell_radius, q_lat, q_lon, q_radius):
+    """(n_cells,) uint8: 1 for the cells a profile within reach of the query may lie in.
+
+    A cell is a 1 x 1 degree square; a profile in it is within reach only if the distance from the
+    query to the square is at most the radius (the query's, else the largest radius of the cell).
+    The distance is bounded from below: haversine's ``a`` is at least ``sin^2(dlat/2) + cos^2(lat_max)
+    sin^2(dlon/2)`` with ``dlat`` / ``dlon`` the smallest latitude / longitude gaps to the square and
+    ``lat_max`` the largest |latitude| involved. Cell 0 (unknown locations) is always reachable.
+    """
+    n = cell_radius.shape[0]
+    reach = np.ones(n, dtype=np.uint8)
+    if math.isnan(q_lat) or math.isnan(q_lon):
+        return reach
+    for c in range(1, n):
+        a = cell_corner[c, 0]
+        rad = q_radius
+        if math.isnan(rad):
+            rad = cell_radius[c]
+        if math.isnan(a):
+            reach[c] = 0  # no profile was ever put in this cell
+            continue
+        if math.isnan(rad) or math.isinf(rad):
+            continue
+        b = cell_corner[c, 1]
+        dlat = 0.0
+        if q_lat < a:
+            dlat = a - q_lat
+        elif q_lat > a + 1.0:
+            dlat = q_lat - a - 1.0
+        dlon = 0.0
+        x = (q_lon - b) % 360.0  # in [0, 360): the query's longitude east of the square's west edge
+        if x > 1.0:
+            dlon = min(x - 1.0, 360.0 - x)
+        lat_max = min(max(abs(q_lat), abs(a), abs(a + 1.0)), 90.0)
+        h = math.sin(math.radians(dlat) / 2) ** 2 + (math.cos(math.radians(lat_max)) * math.sin(math.radians(dlon) / 2)) ** 2
+        d = 2.0 * 6371.0088 * math.asin(min(1.0, math.sqrt(h)))
+        if d * (1.0 - 1e-6) - 0.01 > rad:
+            reach[c] = 0
+    return reach
 
 
 @njit(cache=True, nogil=True)
-def _topk(q_terms, q_cov, q_must, p_ids, p_cov, p_must, p_start, p_len,
-          o_ids, o_start, o_len, f_occ, f_start, f_len, bridge, src_order,
+def _topk(q_terms, q_cov, q_must, q_ub, qrank, seen, fw_ids, fw_cov, fw_must, fw_start, fw_len,
+          p_ids, p_cell, slot_cell, cell_corner, cell_radius, p_start, p_len, o_ids, o_start, o_len,
+          f_occ, f_start, f_len, bridge, min_bridge,
           flags, need, lat, lon, radius, q_lat, q_lon, q_radius, cand_has_must, query_has_must,
-          require_must, alpha, beta, must_penalty, dist_decay, keys, acc, accm, touched, k,
-          cand_len, q_len, cand_is_seeker, allowance, power):
-    """Exact top-k. Returns (scores, keys, slots, n_by_skill, n_scored, n_postings). Leaves acc/accm zeroed.
+          require_must, alpha, beta, must_penalty, dist_decay, keys, k, q_len, cand_is_seeker,
+          allowance, power):
+    """Exact top-k by pruned term-at-a-time search.
 
-    Phase 1 accumulates coverage (acc = 1 + coverage marks a touched slot), then scores touched
-    candidates in decreasing order of their upper bound ``(alpha * coverage + beta) * must_factor``
-    (a counting sort into buckets), stopping once the k-th score beats the next bucket's bound.
-    Phase 2 walks bridged occupations for untouched candidates while their bound can still win.
+    Returns (scores, keys, slots) best first (ties by key), and the work done: candidates scored
+    through a shared skill, candidates scored in all, postings walked, postings in reach.
+
+    ``q_terms`` are walked in the given order (decreasing ``q_ub``, the most a candidate can gain
+    from one term). A posting whose geographic cell lies out of reach is skipped from the posting
+    alone (:func:`_reachable`). A candidate is looked at once, when first met (``seen``: one bit per
+    slot, cleared before returning), and scored exactly: its coverage and must-have coverage come from
+    its own forward list against ``qrank`` (the query term's rank per skill, -1 elsewhere; reset to
+    -1 before returning). Before term
+    ``r`` a candidate not yet met holds none of terms ``< r``: its coverage is at most the sum of the
+    remaining ``q_ub``, its bridge at most the query's best bridge, its distance factor at most 1, so
+    its score is bounded; once the k-th best score beats that bound, no unmet candidate (sharing a
+    skill or only a bridge) can enter and the search stops. When every term was walked, bridged
+    occupations are walked for candidates sharing no skill, best bridge first, while
+    ``beta * bridge`` can still win.
     """
-    weighted = p_cov.shape[0] > 0
-    nt = 0
-    n_post = 0
-    for i in range(q_terms.shape[0]):
-        t = q_terms[i]
-        s = p_start[t]
-        n = p_len[t]
-        n_post += n
-        qc = q_cov[i]
-        qm = q_must[i]
-        for j in range(s, s + n):
-            slot = p_ids[j]
-            if acc[slot] == 0.0:
-                acc[slot] = 1.0
-                touched[nt] = slot
-                nt += 1
-            if weighted:
-                acc[slot] += qc * p_cov[j]
-                accm[slot] += qm * p_must[j]
-            else:
-                acc[slot] += qc
-                accm[slot] += qm
-    # upper bound of each touched candidate, counting-sorted into buckets (best first)
-    counts = np.zeros(N_BUCKETS + 1, dtype=np.int64)
-    bucket = np.empty(nt, dtype=np.int32)
-    top = alpha + beta
-    for i in range(nt):
-        slot = touched[i]
-        has_must = query_has_must
-        if cand_has_must.shape[0] > 0:
-            has_must = cand_has_must[slot] != 0
-        ub = alpha * min(acc[slot] - 1.0, 1.0) + beta
-        if has_must:
-            ub *= 1.0 - must_penalty * (1.0 - min(accm[slot], 1.0))
-        b = N_BUCKETS - 1 - min(int(ub / top * N_BUCKETS), N_BUCKETS - 1)
-        bucket[i] = b
-        counts[b + 1] += 1
-    for b in range(N_BUCKETS):
-        counts[b + 1] += counts[b]
-    order = np.empty(nt, dtype=np.int32)
-    fill = counts[:N_BUCKETS].copy()
-    for i in range(nt):
-        order[fill[bucket[i]]] = touched[i]
-        fill[bucket[i]] += 1
+    nq = q_terms.shape[0]
+    weighted = fw_cov.shape[0] > 0
+    per_cand_must = cand_has_must.shape[0] > 0
+    reach = _reachable(cell_corner, cell_radius, q_lat, q_lon, q_radius)
+    for i in range(nq):
+        qrank[q_terms[i]] = i
+    rem = np.empty(nq + 1, dtype=np.float64)
+    rem_must = np.empty(nq + 1, dtype=np.float64)
+    rem[nq] = 0.0
+    rem_must[nq] = 0.0
+    for i in range(nq - 1, -1, -1):
+        rem[i] = rem[i + 1] + q_ub[i]
+        rem_must[i] = rem_must[i + 1] + q_must[i]
+    b_max = 0.0
+    for a in range(bridge.shape[0]):
+        if bridge[a] > b_max:
+            b_max = bridge[a]
     hs = np.empty(k, dtype=np.float32)
     hk = np.empty(k, dtype=np.int64)
     hslot = np.empty(k, dtype=np.int32)
     size = 0
     n_scored = 0
-    for b in range(N_BUCKETS):
-        bound = top * (N_BUCKETS - b) / N_BUCKETS + 1e-5
-        if size == k and hs[0] > bound:
+    n_post = 0
+    n_reach = 0
+    complete = True
+    for r in range(nq):
+        # the best score a candidate holding none of the terms before r can reach
+        mf_b = 1.0
+        if query_has_must and not per_cand_must:
+            if require_must and rem_must[r] < 0.9999:
+                mf_b = 0.0
+            else:
+                mf_b = 1.0 - must_penalty * (1.0 - min(rem_must[r], 1.0))
+        bound = (alpha * min(rem[r], 1.0) + beta * b_max) * mf_b
+        if mf_b == 0.0 or (size == k and hs[0] > bound + 1e-5):
+            complete = False
             break
-        for i in range(counts[b], counts[b + 1]):
-            slot = order[i]
+        t = q_terms[r]
+        s = p_start[t]
+        n = p_len[t]
+        n_post += n
+        for j in range(s, s + n):
+            if reach[p_cell[j]] == 0:
+                continue  # out of reach, known from the posting alone
+            n_reach += 1
+            slot = p_ids[j]
+            bit = np.uint8(1 << (slot & 7))
+            if seen[slot >> 3] & bit:
+                continue  # met at an earlier term: holds it, was dealt with there
+            seen[slot >> 3] |= bit
+            if (flags[slot] & need) != need:
+                continue
+            # first met here, so it holds none of the terms before r: its score is at most bound * df
+            df = _geo(slot, lat, lon, radius, q_lat, q_lon, q_radius, dist_decay)
+            if df < 0.0 or (size == k and hs[0] > bound * df + 1e-5):
+                continue  # beyond the radius, or too far to win even with every remaining term
+            fs = fw_start[slot]
+            fl = fw_len[slot]
+            cov = 0.0
+            mustcov = 0.0
+            for u in range(fs, fs + fl):
+                q = qrank[fw_ids[u]]
+                if q >= 0:
+                    if weighted:
+                        cov += fw_cov[u]
+                        mustcov += fw_must[u]
+                    else:
+                        cov += q_cov[q]
+                        mustcov += q_must[q]
             n_scored += 1
-            sc = _score(slot, acc[slot] - 1.0, accm[slot], f_occ, f_start, f_len, bridge, flags, need, lat, lon,
-                        radius, q_lat, q_lon, q_radius, cand_has_must, query_has_must, require_must,
-                        alpha, beta, must_penalty, dist_decay, cand_len, q_len, cand_is_seeker, allowance, power)
+            b = 0.0
+            os_ = f_start[slot]
+            for u in range(os_, os_ + f_len[slot]):
+                v = bridge[f_occ[u]]
+                if v > b:
+                    b = v
+            has_must = query_has_must
+            if per_cand_must:
+                has_must = cand_has_must[slot] != 0
+            g = 1.0
+            if cov > 0.0:
+                if cand_is_seeker:
+                    g = _breadth(fl, q_len, allowance, power)
+                else:
+                    g = _breadth(q_len, fl, allowance, power)
+            sc = _final(cov, mustcov, b, df, has_must, require_must, alpha, beta, must_penalty, g)
             if sc > 0.0:
                 size = _push(hs, hk, hslot, size, np.float32(sc), keys[slot], slot)
     n_phase1 = n_scored
-    # phase 2: candidates sharing no skill, through the bridged occupations, best bridge first
-    mf0 = 1.0
-    if query_has_must and cand_has_must.shape[0] == 0:
-        mf0 = 1.0 - must_penalty
-    for idx in range(src_order.shape[0]):
-        a = src_order[idx]
-        bound = beta * bridge[a] * mf0 + 1e-5
-        if size == k and hs[0] > bound:
-            break
-        if require_must and query_has_must:
-            break
-        s = o_start[a]
-        n = o_len[a]
-        n_post += n
-        for j in range(s, s + n):
-            slot = o_ids[j]
-            if acc[slot] != 0.0:
-                continue
-            acc[slot] = 1.0
-            touched[nt] = slot
-            nt += 1
-            n_scored += 1
-            sc = _score(slot, 0.0, 0.0, f_occ, f_start, f_len, bridge, flags, need, lat, lon,
-                        radius, q_lat, q_lon, q_radius, cand_has_must, query_has_must, require_must,
-                        alpha, beta, must_penalty, dist_decay, cand_len, q_len, cand_is_seeker, allowance, power)
-            if sc > 0.0:
-                size = _push(hs, hk, hslot, size, np.float32(sc), keys[slot], slot)
-    for i in range(nt):
-        acc[touched[i]] = 0.0
-        accm[touched[i]] = 0.0
-    return hs[:size], hk[:size], hslot[:size], n_phase1, n_scored, n_post
+    if complete and not (require_must and query_has_must):
+        # candidates sharing no skill, through the bridged occupations, best bridge first
+        n_occ = bridge.shape[0]
+        src_order = np.argsort(-bridge, kind="mergesort")
+        mf0 = 1.0
+        if query_has_must and not per_cand_must:
+            mf0 = 1.0 - must_penalty
+        for idx in range(n_occ):
+            a = src_order[idx]
+            if bridge[a] < min_bridge:
+                break
+            bound = beta * bridge[a] * mf0 + 1e-5
+            if size == k and hs[0] > bound:
+                break
+            s = o_start[a]
+            n = o_len[a]
+            n_post += n
+            for j in range(s, s + n):
+                slot = o_ids[j]
+                if reach[slot_cell[slot]] == 0:
+                    continue
+                n_reach += 1
+                bit = np.uint8(1 << (slot & 7))
+                if seen[slot >> 3] & bit:
+                    continue  # holds a query skill (every term was walked), or met in a better-bridged list
+                seen[slot >> 3] |= bit
+                if (flags[slot] & need) != need:
+                    continue
+                df = _geo(slot, lat, lon, radius, q_lat, q_lon, q_radius, dist_decay)
+                if df < 0.0:
+                    continue
+                b = 0.0
+                os_ = f_start[slot]
+                for u in range(os_, os_ + f_len[slot]):
+                    v = bridge[f_occ[u]]
+                    if v > b:
+                        b = v
+                n_scored += 1
+                has_must = query_has_must
+                if per_cand_must:
+                    has_must = cand_has_must[slot] != 0
+                sc = _final(0.0, 0.0, b, df, has_must, require_must, alpha, beta, must_penalty, 1.0)
+                if sc > 0.0:
+                    size = _push(hs, hk, hslot, size, np.float32(sc), keys[slot], slot)
+    for i in range(nq):
+        qrank[q_terms[i]] = -1
+    seen[:] = 0
+    # best first, ties by key (insertion sort of at most k entries)
+    for i in range(1, size):
+        s0, k0, l0 = hs[i], hk[i], hslot[i]
+        j = i - 1
+        while j >= 0 and _worse(hs[j], hk[j], s0, k0):
+            hs[j + 1], hk[j + 1], hslot[j + 1] = hs[j], hk[j], hslot[j]
+            j -= 1
+        hs[j + 1], hk[j + 1], hslot[j + 1] = s0, k0, l0
+    return hs[:size], hk[:size], hslot[:size], n_phase1, n_scored, n_post, n_reach
 
 
 @dataclass(frozen=True)
@@ -316,6 +406,8 @@ class QueryStats:
     scored_by_skill: int
     scored: int
     postings: int
+    in_reach: int = 0
+    """Postings whose geographic cell was within reach: the ones that cost a look at the candidate."""
 
 
 _EMPTY_F32 = np.zeros(0, dtype=np.float32)
@@ -345,6 +437,12 @@ class PoolMatcher:
     breadth_power: float = BREADTH_POWER
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     last_stats: QueryStats | None = None
+    _qrank: np.ndarray = field(init=False, repr=False, compare=False,
+                               default_factory=lambda: np.zeros(0, dtype=np.int32))
+    """Query scratch: each query skill's rank in the walk, -1 elsewhere (reset after every query, under ``lock``)."""
+    _seen: np.ndarray = field(init=False, repr=False, compare=False,
+                              default_factory=lambda: np.zeros(0, dtype=np.uint8))
+    """Query scratch: one bit per slot of the queried index, set when a candidate is met (cleared after every query)."""
 
     @classmethod
     def fit(cls, space, bridges, **params) -> "PoolMatcher":
@@ -410,26 +508,37 @@ class PoolMatcher:
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
-        order = np.argsort(-bridge_vec, kind="stable").astype(np.int32)
-        order = order[bridge_vec[order] >= self.min_bridge]
-        sp, oc, fo = index.skill_postings, index.occupation_postings, index.occupations
+        bridge_vec = np.ascontiguousarray(bridge_vec, dtype=np.float32)
+        q_terms = np.asarray(q_terms, dtype=np.int32)
+        q_cov = np.asarray(q_cov, dtype=np.float32)
+        q_must = np.asarray(q_must, dtype=np.float32)
+        # the most one term can add to a candidate's coverage: its query weight, times (offers) the
+        # largest share any offer gives that skill; terms are walked from the largest down
+        ub = q_cov.astype(np.float64)
+        if index.weighted:
+            ub *= index.skill_max[q_terms]
+        walk = np.argsort(-ub, kind="stable")
+        fw, sp, oc, fo = index.skills, index.skill_postings, index.occupation_postings, index.occupations
         weighted = index.weighted
         with self.lock:
-            acc, accm, touched = index.scratch()
-            hs, hk, hslot, n1, nt, npost = _topk(
-                q_terms.astype(np.int32), q_cov.astype(np.float32), q_must.astype(np.float32),
-                sp.columns[0], sp.columns[1] if weighted else _EMPTY_F32, sp.columns[2] if weighted else _EMPTY_F32,
+            if len(self._qrank) < index.n_skills:
+                self._qrank = np.full(index.n_skills, -1, dtype=np.int32)
+            n_bytes = (index.n_slots + 7) // 8
+            if len(self._seen) < n_bytes:
+                self._seen = np.zeros(n_bytes + n_bytes // 4 + 8, dtype=np.uint8)
+            hs, hk, hslot, n1, nt, npost, nreach = _topk(
+                q_terms[walk], q_cov[walk], q_must[walk], ub[walk], self._qrank, self._seen[:n_bytes],
+                fw.columns[0], fw.columns[1] if weighted else _EMPTY_F32, fw.columns[2] if weighted else _EMPTY_F32,
+                fw.start, fw.length, sp.columns[0], sp.columns[-1], index.cell, index.cell_corner, index.cell_radius,
                 sp.start, sp.length, oc.columns[0], oc.start, oc.length,
-                fo.columns[0], fo.start, fo.length, bridge_vec.astype(np.float32), order,
+                fo.columns[0], fo.start, fo.length, bridge_vec, float(self.min_bridge),
                 index.flags, np.uint8(need), index.lat, index.lon, index.radius,  # views of one (n, 4) array
                 float(q_lat), float(q_lon), float(q_radius), cand_has_must, bool(query_has_must),
                 bool(require_must), self.alpha, self.beta, self.must_penalty, self.dist_decay,
-                index.keys, acc, accm, touched, int(k),
-                index.skills.length, int(len(q_terms)), bool(cand_is_seeker), float(self.breadth_allowance),
+                index.keys, int(k), int(len(q_terms)), bool(cand_is_seeker), float(self.breadth_allowance),
                 float(self.breadth_power))
-        self.last_stats = QueryStats(int(n1), int(nt), int(npost))
-        rank = np.lexsort((hk, -hs))
-        return hs[rank], hk[rank], hslot[rank]
+            self.last_stats = QueryStats(int(n1), int(nt), int(npost), int(nreach))
+        return hs, hk, hslot
 
     def top_candidates(self, seekers: ProfileIndex, offer: Profile, k: int = 20, radius_km: float | None = None,
                        require_must: bool = False, consenting_only: bool = True) -> tuple[np.ndarray, np.ndarray]:

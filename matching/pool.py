@@ -117,7 +117,7 @@ class ListStore:
         size = len(self.columns[0])
         if needed <= size:
             return
-        new = max(needed, size + size // 2)
+        new = max(needed, size + size // 4)  # x1.25, like the lists: memory stays near the budget
         grown = []
         for col in self.columns:
             g = np.empty(new, dtype=col.dtype)
@@ -200,6 +200,11 @@ def geo_rows(lat, lon, radius_km) -> np.ndarray:
     return np.stack([lat, lon, radius, np.cos(np.radians(lat)).astype(np.float32)], axis=-1)
 
 
+N_CELLS = 256
+"""Geographic cells of an index: cell 0 holds unknown locations, cells 1..255 the 1 degree x 1 degree
+squares of latitude / longitude in order of first use (a square met after 255 others goes to cell 0)."""
+
+
 def _id_dtype(n: int) -> np.dtype:
     return np.dtype(np.uint16) if n < 65_536 else np.dtype(np.int32)
 
@@ -233,21 +238,35 @@ class ProfileIndex:
     def __init__(self, n_skills: int, n_occupations: int, weighted: bool = False, capacity: int = 0) -> None:
         self.n_skills, self.n_occupations, self.weighted = int(n_skills), int(n_occupations), weighted
         sid, oid = _id_dtype(n_skills), _id_dtype(n_occupations)
-        post = (np.int32, np.float32, np.float32) if weighted else (np.int32,)
-        self.skills = ListStore(0, (sid,))
+        # postings: slot, (offers) cov and must weights, and the slot's geographic cell (uint8), so a query
+        # skips postings out of reach without touching the slot's own data
+        post = (np.int32, np.float32, np.float32, np.uint8) if weighted else (np.int32, np.uint8)
+        # offers keep their per-skill (cov, must) weights in the forward list too: the kernel scores a
+        # candidate from its own list
+        self.skills = ListStore(0, (sid, np.float32, np.float32) if weighted else (sid,))
         self.occupations = ListStore(0, (oid,))
         self.skill_postings = ListStore(n_skills, post)
         self.occupation_postings = ListStore(n_occupations, (np.int32,))
         self.keys = np.full(0, -1, dtype=np.int64)
         self.flags = np.zeros(0, dtype=np.uint8)
+        self.cell = np.zeros(0, dtype=np.uint8)  # each slot's geographic cell (see N_CELLS)
         self.geo = np.zeros((0, 4), dtype=np.float32)
         self.slot_of_key = np.full(0, -1, dtype=np.int32)
         self.has_must = np.zeros(0, dtype=np.uint8) if weighted else None
+        # offers: the largest coverage share any offer has given each skill (never lowered by a delete,
+        # so it stays an upper bound): what one query term can add at most, for the kernel's pruning
+        self.skill_max = np.zeros(n_skills if weighted else 0, dtype=np.float32)
+        # geographic cells (see N_CELLS): south-west corner of each square and the largest mobility radius
+        # of a profile ever put in it (inf for a profile without radius; never lowered: an upper bound)
+        self.cell_ids: dict[tuple[int, int], int] = {}
+        self.cell_corner = np.full((N_CELLS, 2), np.nan, dtype=np.float32)
+        self.cell_radius = np.full(N_CELLS, -np.inf, dtype=np.float32)
+        self.cell_radius[0] = np.inf
         self.n_slots = 0
         self.free: list[int] = []
         self.count = 0
         self._ensure_slots(capacity)
-        # query scratch, one float per slot for coverage and must-have coverage, one int for touched
+        # no per-slot query scratch any more (the kernel scores from forward lists); kept empty for callers
         self.scratch_acc = np.zeros(0, dtype=np.float32)
         self.scratch_must = np.zeros(0, dtype=np.float32)
         self.scratch_touched = np.zeros(0, dtype=np.int32)
@@ -261,9 +280,10 @@ class ProfileIndex:
 
     def nbytes(self) -> int:
         """Bytes held by the index (arrays only, capacity included)."""
-        arrays = (self.keys, self.flags, self.geo, self.slot_of_key,
+        arrays = (self.keys, self.flags, self.cell, self.geo, self.slot_of_key,
                   self.scratch_acc, self.scratch_must, self.scratch_touched)
-        arrays += (self.has_must,) if self.weighted else ()
+        arrays += (self.has_must, self.skill_max) if self.weighted else ()
+        arrays += (self.cell_corner, self.cell_radius)
         return (sum(a.nbytes for a in arrays) + self.skills.nbytes() + self.occupations.nbytes()
                 + self.skill_postings.nbytes() + self.occupation_postings.nbytes())
 
@@ -272,7 +292,7 @@ class ProfileIndex:
         if n <= old:
             return
         new = max(n, old + old // 4 + 64)
-        names = [("keys", -1), ("flags", 0)]
+        names = [("keys", -1), ("flags", 0), ("cell", 0)]
         if self.weighted:
             names.append(("has_must", 0))
         for name, fill in names:
@@ -295,12 +315,7 @@ class ProfileIndex:
         self.slot_of_key = grown
 
     def scratch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Zeroed per-slot accumulators for a query (kept zero between queries by the kernels)."""
-        if len(self.scratch_acc) < self.n_slots:
-            n = len(self.keys)
-            self.scratch_acc = np.zeros(n, dtype=np.float32)
-            self.scratch_must = np.zeros(n, dtype=np.float32)
-            self.scratch_touched = np.zeros(n, dtype=np.int32)
+        """Empty: queries no longer need per-slot accumulators (kept so older callers still work)."""
         return self.scratch_acc, self.scratch_must, self.scratch_touched
 
     @property
@@ -316,6 +331,27 @@ class ProfileIndex:
     def radius(self) -> np.ndarray:
         """(capacity,) float32 mobility radius in km (NaN: none)."""
         return self.geo[:, 2]
+
+    def cells_of(self, lat, lon, radius_km) -> np.ndarray:
+        """(n,) uint8 geographic cell of each location (assigning new squares), widening the cells' radii."""
+        geo = np.atleast_2d(geo_rows(lat, lon, radius_km))
+        known = ~(np.isnan(geo[:, 0]) | np.isnan(geo[:, 1]))
+        cells = np.zeros(len(geo), dtype=np.uint8)
+        if known.any():
+            squares = np.floor(geo[known, :2]).astype(np.int64)
+            unique, inverse = np.unique(squares, axis=0, return_inverse=True)
+            ids = np.zeros(len(unique), dtype=np.uint8)
+            for i, (a, b) in enumerate(unique.tolist()):
+                c = self.cell_ids.get((a, b))
+                if c is None and len(self.cell_ids) < N_CELLS - 1:
+                    c = len(self.cell_ids) + 1
+                    self.cell_ids[(a, b)] = c
+                    self.cell_corner[c] = (a, b)
+                ids[i] = c or 0
+            cells[known] = ids[inverse.reshape(-1)]
+        radius = np.where(np.isnan(geo[:, 2]), np.float32(np.inf), geo[:, 2])
+        np.maximum.at(self.cell_radius, cells, radius)
+        return cells
 
     # ---- keys -------------------------------------------------------------------------------
     def slot(self, key: int) -> int:
@@ -334,14 +370,7 @@ class ProfileIndex:
 
     def skill_weights(self, slot: int) -> tuple[np.ndarray, np.ndarray]:
         """(cov, must) float32 weights of an offer's skills, in the order of ``skills.get(slot)``."""
-        cov = np.empty(int(self.skills.length[slot]), dtype=np.float32)
-        must = np.empty_like(cov)
-        for j, s in enumerate(self.skills.get(slot)):
-            postings = self.skill_postings
-            start, n = int(postings.start[s]), int(postings.length[s])
-            hit = start + int(np.flatnonzero(postings.columns[0][start:start + n] == slot)[0])
-            cov[j], must[j] = postings.columns[1][hit], postings.columns[2][hit]
-        return cov, must
+        return self.skills.get(slot, 1).copy(), self.skills.get(slot, 2).copy()
 
     # ---- writes -----------------------------------------------------------------------------
     def _check(self, p: Profile) -> tuple[np.ndarray, np.ndarray]:
@@ -375,14 +404,21 @@ class ProfileIndex:
             self.slot_of_key[key] = slot
             self.keys[slot] = key
             self.count += 1
-        self.skills.replace(slot, skills.astype(self.skills.dtypes[0]))
+        if self.weighted:
+            cov = np.asarray(profile.cov, dtype=np.float32)
+            self.skills.replace(slot, skills.astype(self.skills.dtypes[0]), cov, np.asarray(profile.must, dtype=np.float32))
+            np.maximum.at(self.skill_max, skills, cov)
+        else:
+            self.skills.replace(slot, skills.astype(self.skills.dtypes[0]))
         self.occupations.replace(slot, occs.astype(self.occupations.dtypes[0]))
         one = np.array([slot], dtype=np.int32)
+        cell = self.cells_of(profile.lat, profile.lon, profile.radius_km)
+        self.cell[slot] = cell[0]
         for j, s in enumerate(skills):
             if self.weighted:
-                self.skill_postings.extend(int(s), one, profile.cov[j:j + 1], profile.must[j:j + 1])
+                self.skill_postings.extend(int(s), one, profile.cov[j:j + 1], profile.must[j:j + 1], cell)
             else:
-                self.skill_postings.extend(int(s), one)
+                self.skill_postings.extend(int(s), one, cell)
         for o in np.unique(occs):
             self.occupation_postings.extend(int(o), one)
         self.geo[slot] = geo_rows(profile.lat, profile.lon, profile.radius_km)
@@ -470,28 +506,35 @@ class ProfileIndex:
         skill_counts = np.diff(skill_ptr)
         occ_counts = np.diff(occ_ptr)
         owner = np.repeat(slots, skill_counts)
+        self.cell[slots] = self.cells_of(lat, lon, radius_km)
+        cell = np.repeat(self.cell[slots], skill_counts)
         occ_owner = np.repeat(slots, occ_counts)
         if self.n_slots == n and self.count == n and self.skill_postings.used == 0:
-            self._build_fresh(slots, owner, skill_ids, occ_owner, occ_ids, cov, must)
+            self._build_fresh(slots, owner, skill_ids, occ_owner, occ_ids, cov, must, cell)
             return
-        self._append_lists(self.skills, slots, skill_ptr, skill_ids)
+        if self.weighted:
+            np.maximum.at(self.skill_max, skill_ids, np.asarray(cov, dtype=np.float32))
+        self._append_lists(self.skills, slots, skill_ptr, skill_ids,
+                           (np.asarray(cov, dtype=np.float32), np.asarray(must, dtype=np.float32)) if self.weighted else ())
         self._append_lists(self.occupations, slots, occ_ptr, occ_ids)
         self._append_postings(self.skill_postings, skill_ids, owner,
-                              (cov, must) if self.weighted else ())
+                              (cov, must, cell) if self.weighted else (cell,))
         pairs = np.unique(occ_owner * self.n_occupations + occ_ids)
         self._append_postings(self.occupation_postings, pairs % self.n_occupations, pairs // self.n_occupations, ())
         for store in (self.skills, self.occupations, self.skill_postings, self.occupation_postings):
             if store.garbage > store.used // 8:  # a bulk append relocated many lists: give the room back
                 store.compact(slack=0.0)
 
-    def _build_fresh(self, slots, owner, skill_ids, occ_owner, occ_ids, cov, must) -> None:
+    def _build_fresh(self, slots, owner, skill_ids, occ_owner, occ_ids, cov, must, cell) -> None:
         n = self.n_slots
-        self.skills = ListStore.from_pairs(n, owner, (skill_ids,), self.skills.dtypes)
+        extra = (np.asarray(cov, dtype=np.float32), np.asarray(must, dtype=np.float32)) if self.weighted else ()
+        if self.weighted:
+            np.maximum.at(self.skill_max, skill_ids, extra[0])
+        self.skills = ListStore.from_pairs(n, owner, (skill_ids, *extra), self.skills.dtypes)
         self.occupations = ListStore.from_pairs(n, occ_owner, (occ_ids,), self.occupations.dtypes)
         self.skills.ensure_lists(len(self.keys))
         self.occupations.ensure_lists(len(self.keys))
-        extra = (np.asarray(cov, dtype=np.float32), np.asarray(must, dtype=np.float32)) if self.weighted else ()
-        self.skill_postings = ListStore.from_pairs(self.n_skills, skill_ids, (owner.astype(np.int32), *extra),
+        self.skill_postings = ListStore.from_pairs(self.n_skills, skill_ids, (owner.astype(np.int32), *extra, cell),
                                                    self.skill_postings.dtypes)
         pairs = np.unique(occ_owner * self.n_occupations + occ_ids)
         self.occupation_postings = ListStore.from_pairs(
@@ -499,13 +542,14 @@ class ProfileIndex:
             self.occupation_postings.dtypes)
 
     @staticmethod
-    def _append_lists(store: ListStore, slots: np.ndarray, ptr: np.ndarray, ids: np.ndarray) -> None:
-        """Forward lists of brand-new slots: one block at the end of the store."""
+    def _append_lists(store: ListStore, slots: np.ndarray, ptr: np.ndarray, ids: np.ndarray, extra: tuple = ()) -> None:
+        """Forward lists of brand-new slots: one block at the end of the store (``extra``: further columns)."""
         ptr = ptr - ptr[0]
         counts = np.diff(ptr)
         total = int(counts.sum())
         store._grow_columns(store.used + total)
-        store.columns[0][store.used:store.used + total] = ids
+        for col, values in zip(store.columns, (ids, *extra)):
+            col[store.used:store.used + total] = values
         starts = store.used + ptr[:-1]
         store.start[slots] = starts
         store.length[slots] = counts
@@ -523,6 +567,6 @@ class ProfileIndex:
         starts = np.concatenate([[0], bounds])
         ends = np.concatenate([bounds, [len(order)]])
         owners32 = owners[order].astype(np.int32)
-        extra_sorted = [np.asarray(e, dtype=np.float32)[order] for e in extra]
+        extra_sorted = [np.asarray(e, dtype=dtype)[order] for e, dtype in zip(extra, store.dtypes[1:])]
         for a, b in zip(starts.tolist(), ends.tolist()):
             store.extend(int(sorted_lists[a]), owners32[a:b], *(e[a:b] for e in extra_sorted))
