@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = 1200
     """Default requests per minute of one API key (or one client address on public endpoints);
     a key may carry its own (``passerelles keys create --rate N``). One budget shared by every
-    worker process (``<database>.ratelimit``, api/security.py)."""
+    worker process (``<database>.locks``, api/security.py)."""
     rate_limit_burst: int = 300
     """Requests a key may send at once above its steady rate."""
     response_cache_entries: int = 20_000

@@ -11,7 +11,9 @@ Lua script that cycles over a mix of real requests:
 - ``GET /occupations?q=...`` over noisy job titles (search as you type),
 - ``GET /offers/{id}/candidates?k=20`` over the employer's offers (100k seekers), with its key.
 
-Figures (``counters`` of the report, and logged): ``req_per_s``, ``p50_ms``, ``p90_ms``, ``p99_ms``,
+Figures (``counters`` of the report, and logged): ``*_cpu_us_per_req``, the server's CPU per request
+(all processes, from ``/proc``) over a sequential keep-alive pass of ``/health`` and of the mix (and of
+the mix with the cache off): the cost of a request, robust to other work on the machine; ``req_per_s``, ``p50_ms``, ``p90_ms``, ``p99_ms``,
 ``errors`` (non-2xx, socket errors, timeouts) for the mix over ``DURATION`` s (60; quick 3), and
 p50/p99 and req/s of each kind alone (10 s each; quick 1), then each kind alone again on a
 second server with the response cache off (``*_uncached_*``: the cost of computing every answer). The target of the issue: >= 1,000 req/s,
@@ -49,8 +51,8 @@ from ..harness import scenario
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 2
 CONNECTIONS = 8
-SIZES = {False: {"seekers": 100_000, "offers": 2_000, "duration": 60, "each": 10, "profile": 10},
-         True: {"seekers": 2_000, "offers": 200, "duration": 3, "each": 1, "profile": 2}}
+SIZES = {False: {"seekers": 100_000, "offers": 2_000, "duration": 60, "each": 10, "profile": 10, "sequential": 4000},
+         True: {"seekers": 2_000, "offers": 200, "duration": 3, "each": 1, "profile": 2, "sequential": 400}}
 
 LUA = r"""
 local paths = {%(paths)s}
@@ -112,7 +114,8 @@ def _start_server(database: Path, port: int, folder: Path, cache: bool = True) -
     if not cache:
         env["PASSERELLES_RESPONSE_CACHE_ENTRIES"] = "0"
     command = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
-               "--port", str(port), "--workers", str(WORKERS), "--log-level", "warning", "--no-access-log"]
+               "--port", str(port), "--workers", str(WORKERS), "--log-level", "warning", "--no-access-log",
+               "--no-proxy-headers"]  # loopback clients, no proxy in front: no X-Forwarded-For check per request
     log = open(folder / "server.log", "wb")
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True)
@@ -192,25 +195,59 @@ def _interleave(groups: list[list[str]]) -> list[str]:
 
 
 def _warm(port: int, paths: list[str], key: str) -> None:
-    """Every worker builds its indexes on first use: hit every path from parallel connections
-    until both workers answer fast."""
+    """Every worker builds its indexes and caches its answers on first use: send every path on
+    ``4 x WORKERS`` parallel connections (the kernel hands each connection to one worker; with 8 of
+    them, a worker gets none with probability 2 x 2^-8), so that the measure is the steady state."""
     from concurrent.futures import ThreadPoolExecutor
 
     headers = {"Authorization": f"Bearer {key}"}
+    n = 4 * WORKERS
 
-    def run(chunk: list[str]) -> list[int]:
+    def run(start: int) -> list[int]:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
         try:
-            return [_get(port, p, headers, conn)[0] for p in chunk]
+            return [_get(port, p, headers, conn)[0] for p in paths[start:] + paths[:start]]
         finally:
             conn.close()
 
     for _ in range(2):
-        with ThreadPoolExecutor(4) as executor:
-            statuses = [s for chunk in executor.map(run, [paths[i::4] for i in range(4)]) for s in chunk]
+        with ThreadPoolExecutor(n) as executor:
+            statuses = [s for chunk in executor.map(run, [i * len(paths) // n for i in range(n)]) for s in chunk]
     bad = Counter(s for s in statuses if s != 200)
     if bad:
         raise RuntimeError(f"warm-up answers that are not 200: {dict(bad)}")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its descendants (the uvicorn supervisor and its workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, stack = 0.0, [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+            for task in Path(f"/proc/{current}/task").iterdir():
+                stack.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def _cpu_per_request(server: subprocess.Popen, port: int, paths: list[str], key: str, n: int) -> float:
+    """Server CPU (µs) per request of ``paths`` sent one at a time on one keep-alive connection: the
+    cost of a request, far less sensitive to other work on the machine than a rate under wrk."""
+    headers = {"Authorization": f"Bearer {key}"}
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        before = _cpu_seconds(server.pid)
+        for i in range(n):
+            status, _ = _get(port, paths[i % len(paths)], headers, conn)
+            if status != 200:
+                raise RuntimeError(f"{paths[i % len(paths)]}: {status}")
+        return (_cpu_seconds(server.pid) - before) / n * 1e6
+    finally:
+        conn.close()
 
 
 def _profile(server: subprocess.Popen, port: int, paths: list[str], key: str, seconds: float, folder: Path) -> dict:
@@ -304,6 +341,10 @@ def _setup(quick: bool) -> dict:
     mix = _interleave(list(groups.values()))
     _warm(port, mix, key)
     figures: dict = {"seekers": size["seekers"], "connections": CONNECTIONS, "workers": WORKERS}
+    for name, paths in (("health", ["/health"]), ("mix", mix)):
+        cost = _cpu_per_request(server, port, paths, key, size["sequential"])
+        figures[f"{name}_cpu_us_per_req"] = round(cost, 1)
+        _log(f"{name}: {cost:.0f} µs of server CPU per request (sequential, keep-alive, {size['sequential']:,})")
     run = _wrk(port, mix, key, size["duration"], folder, "mix")
     figures.update({f"mix_{k}": round(v, 3) for k, v in run.items()})
     _log(f"mix of {len(mix)} requests, {size['duration']} s: {run['req_per_s']:.0f} req/s, p50 {run['p50_ms']:.2f} ms, "
@@ -323,6 +364,9 @@ def _setup(quick: bool) -> dict:
     cold_port = _free_port()
     cold = _start_server(database, cold_port, folder, cache=False)
     _warm(cold_port, mix, key)
+    cost = _cpu_per_request(cold, cold_port, mix, key, size["sequential"] // 4)
+    figures["mix_uncached_cpu_us_per_req"] = round(cost, 1)
+    _log(f"mix, cache off: {cost:.0f} µs of server CPU per request (sequential)")
     for name, paths in groups.items():
         alone = _wrk(cold_port, paths, key, size["each"], folder, f"{name}-uncached")
         figures.update({f"{name}_uncached_req_per_s": round(alone["req_per_s"], 1),

@@ -331,7 +331,7 @@ def test_rate_limit_holds_across_processes(tmp_path):
     import time
     from pathlib import Path
 
-    path, start = tmp_path / "p.sqlite3.ratelimit", time.time() + 1.0
+    path, start = tmp_path / "p.sqlite3.locks", time.time() + 1.0
     root = Path(__file__).resolve().parents[2]
     runs = [subprocess.Popen([sys.executable, "-c", TAKER, str(path), str(start)], cwd=root, text=True,
                              stdout=subprocess.PIPE) for _ in range(2)]
@@ -345,7 +345,7 @@ def test_rate_limiter_costs_microseconds(tmp_path):
 
     from api.security import RateLimiter
 
-    limiter = RateLimiter(10**9, 10**9, tmp_path / "r.ratelimit")
+    limiter = RateLimiter(10**9, 10**9, tmp_path / "r.locks")
     started = time.perf_counter()
     for i in range(2000):
         assert limiter.take(f"key:{i % 20}") == 0.0
