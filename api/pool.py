@@ -26,7 +26,7 @@ import numpy as np
 import polars as pl
 
 from matching.match import MatchHit, PoolMatcher
-from matching.pool import ProfileIndex
+from matching.pool import ProfileIndex, unique_per_row
 
 from .store import COLUMNS, LIST_COLUMNS, Store
 
@@ -132,6 +132,15 @@ def resolve_skill_texts(normaliser, texts: list[str]) -> dict[str, tuple[str | N
     return out
 
 
+def _explode_codes(frame: pl.DataFrame, column: str, mapping: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cols) int64 of every code of a list column that ``mapping`` (code -> col) knows, in frame order.
+    A code the mapping lacks keeps its place as col -1."""
+    exploded = (frame.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("row"), pl.col(column)).explode(column)
+                .select("row", pl.col(column).replace_strict(mapping["code"], mapping["col"], default=-1,
+                                                             return_dtype=pl.Int64).alias("col")))
+    return exploded["row"].to_numpy(), exploded["col"].to_numpy()
+
+
 # ---- the service -----------------------------------------------------------------------------
 
 class Pool:
@@ -181,16 +190,12 @@ class Pool:
 
     def _codes_to_cols(self, frame: pl.DataFrame, column: str, mapping: pl.DataFrame, keep_order: bool = False
                        ) -> tuple[np.ndarray, np.ndarray]:
-        """(ptr (n+1,), ids) of a list column of codes, codes the referential lacks dropped."""
-        n = frame.height
-        exploded = (frame.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("row"), pl.col(column))
-                    .explode(column).with_row_index("i")
-                    .join(mapping, left_on=column, right_on="code", how="inner"))
-        exploded = exploded.unique(["row", "col"], keep="first").sort(["row", "i"] if keep_order else ["row", "col"])
-        rows = exploded["row"].to_numpy()
-        ptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows, minlength=n), out=ptr[1:])
-        return ptr, exploded["col"].to_numpy().astype(np.int64)
+        """(ptr (n+1,), ids) of a list column of codes, codes the referential lacks dropped, each code once
+        per row; ids sorted per row, or in their first order with ``keep_order`` (numpy, no frame sort)."""
+        rows, cols = _explode_codes(frame, column, mapping)
+        known = cols >= 0
+        ptr, kept = unique_per_row(rows[known], cols[known], frame.height, keep_order)
+        return ptr, cols[known][kept]
 
     def _apply(self, kind: str, rows: pl.DataFrame) -> None:
         """Bulk upsert of stored rows into the index (vectorised)."""
@@ -203,25 +208,22 @@ class Pool:
             occ_ptr, occ_ids = self._codes_to_cols(occ_frame, "occ", self.occ_map, keep_order=True)
             skill_ptr, skill_ids = self._codes_to_cols(rows, "skills", self.skill_map)
             radius = rows["radius_km"].fill_null(np.nan).to_numpy().astype(np.float32)
-            visible = rows["consent"].fill_null(0).to_numpy().astype(bool)
+            visible = rows["consent"].cast(pl.Int8).fill_null(0).to_numpy().astype(bool)
             self.seekers.extend(keys, skill_ptr, skill_ids, occ_ptr, occ_ids, lat, lon, radius, visible)
             return
         occ_ptr, occ_ids = self._codes_to_cols(rows.select(pl.concat_list("occupation").alias("occupation")),
                                                "occupation", self.occ_map)
-        both = rows.select(pl.concat_list([pl.col("must"), pl.col("desired")]).alias("skills"),
-                           pl.col("must").list.len().alias("n_must"))
-        # keep must-haves first so a skill both must and desired counts as must (unique keeps first)
-        exploded = (both.with_row_index("row").with_columns(pl.col("row").cast(pl.Int64))
-                    .with_columns(pl.int_ranges(pl.col("skills").list.len()).alias("pos"))
-                    .explode(["skills", "pos"]).with_row_index("i")
-                    .join(self.skill_map, left_on="skills", right_on="code", how="inner")
-                    .with_columns((pl.col("pos") < pl.col("n_must")).alias("is_must"))
-                    .sort(["row", "i"]).unique(["row", "col"], keep="first").sort(["row", "col"]))
-        owner = exploded["row"].to_numpy()
-        cols = exploded["col"].to_numpy().astype(np.int64)
-        cov, must = self.matcher.offer_weights(owner, cols, exploded["is_must"].to_numpy(), n)
-        skill_ptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(owner, minlength=n), out=skill_ptr[1:])
+        # must-haves first so a skill both must and desired counts as must (the first occurrence is kept)
+        both = rows.select(pl.concat_list([pl.col("must"), pl.col("desired")]).alias("skills"))
+        owner, cols = _explode_codes(both, "skills", self.skill_map)
+        n_must = rows["must"].list.len().fill_null(0).to_numpy().astype(np.int64)
+        first_of_row = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(owner, minlength=n), out=first_of_row[1:])
+        is_must = (np.arange(len(owner)) - first_of_row[owner]) < n_must[owner]  # position in the row's list
+        known = cols >= 0
+        skill_ptr, kept = unique_per_row(owner[known], cols[known], n, False)
+        owner, cols, is_must = owner[known][kept], cols[known][kept], is_must[known][kept]
+        cov, must = self.matcher.offer_weights(owner, cols, is_must, n)
         self.offers.extend(keys, skill_ptr, cols, occ_ptr, occ_ids, lat, lon, np.full(n, np.nan, np.float32),
                            np.ones(n, dtype=bool), cov=cov, must=must)
 
@@ -366,8 +368,14 @@ class Pool:
         if (rejected and mode == "all") or valid.height == 0:
             return report
         with self._lock:
-            self.store.upsert_many(kind, valid, source=source, rejected=len(rejected))
             self.sync()
+            keys, seq = self.store.upsert_many_seq(kind, valid, source=source, rejected=len(rejected))
+            if all(s == seq - 1 for s in self._seq.values()):
+                # nothing was written between the index's last look and this transaction: the index takes
+                # the validated rows as written instead of reading them back from the store
+                self._apply(kind, valid.with_columns(pl.Series("key", keys, dtype=pl.Int64)))
+                self._seq[kind] = seq
+            self.sync()  # whatever another process wrote meanwhile
         report.taken, report.written = valid.height, True
         return report
 

@@ -30,9 +30,65 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 ALIVE: np.uint8 = np.uint8(1)
 VISIBLE: np.uint8 = np.uint8(2)   # seekers: consent to appear in employers' searches; offers: open
+
+
+@njit(cache=True)
+def stable_order(list_ids: np.ndarray, n_lists: int) -> np.ndarray:
+    """``np.argsort(list_ids, kind="stable")`` for ids in [0, n_lists), by counting: O(n), no comparison sort."""
+    counts = np.zeros(n_lists + 1, dtype=np.int64)
+    for i in range(list_ids.shape[0]):
+        counts[list_ids[i] + 1] += 1
+    for i in range(n_lists):
+        counts[i + 1] += counts[i]
+    order = np.empty(list_ids.shape[0], dtype=np.int64)
+    for i in range(list_ids.shape[0]):
+        c = list_ids[i]
+        order[counts[c]] = i
+        counts[c] += 1
+    return order
+
+
+@njit(cache=True)
+def unique_per_row(rows: np.ndarray, ids: np.ndarray, n_rows: int, keep_order: bool):
+    """Each id once per row. ``rows`` (m,) non-decreasing row of each id. Returns (ptr (n_rows+1,),
+    positions (k,) in the input of the kept ids): per row sorted by id, or in first-seen order with
+    ``keep_order``; a repeated id keeps its first position."""
+    ptr = np.zeros(n_rows + 1, dtype=np.int64)
+    keep = np.empty(ids.shape[0], dtype=np.int64)
+    n_kept = 0
+    m = ids.shape[0]
+    s = 0
+    while s < m:
+        e = s
+        while e < m and rows[e] == rows[s]:
+            e += 1
+        start = n_kept
+        if keep_order:
+            for i in range(s, e):
+                dup = False
+                for j in range(start, n_kept):
+                    if ids[keep[j]] == ids[i]:
+                        dup = True
+                        break
+                if not dup:
+                    keep[n_kept] = i
+                    n_kept += 1
+        else:
+            order = np.argsort(ids[s:e], kind="mergesort")
+            for o in order:
+                i = s + o
+                if n_kept == start or ids[keep[n_kept - 1]] != ids[i]:
+                    keep[n_kept] = i
+                    n_kept += 1
+        ptr[rows[s] + 1] = n_kept - start
+        s = e
+    for r in range(n_rows):
+        ptr[r + 1] += ptr[r]
+    return ptr, keep[:n_kept]
 
 
 class ListStore:
@@ -65,7 +121,7 @@ class ListStore:
         """
         store = cls(0, dtypes)
         list_ids = np.asarray(list_ids, dtype=np.int64)
-        order = np.argsort(list_ids, kind="stable")
+        order = stable_order(list_ids, n_lists)
         counts = np.bincount(list_ids, minlength=n_lists).astype(np.int64)
         caps = counts + np.ceil(counts * slack).astype(np.int64)
         starts = np.zeros(n_lists, dtype=np.int64)
@@ -339,9 +395,10 @@ class ProfileIndex:
         cells = np.zeros(len(geo), dtype=np.uint8)
         if known.any():
             squares = np.floor(geo[known, :2]).astype(np.int64)
-            unique, inverse = np.unique(squares, axis=0, return_inverse=True)
-            ids = np.zeros(len(unique), dtype=np.uint8)
-            for i, (a, b) in enumerate(unique.tolist()):
+            codes, inverse = np.unique((squares[:, 0] + 90) * 1000 + squares[:, 1] + 180, return_inverse=True)
+            ids = np.zeros(len(codes), dtype=np.uint8)
+            for i, code in enumerate(codes.tolist()):
+                a, b = code // 1000 - 90, code % 1000 - 180
                 c = self.cell_ids.get((a, b))
                 if c is None and len(self.cell_ids) < N_CELLS - 1:
                     c = len(self.cell_ids) + 1
@@ -561,7 +618,7 @@ class ProfileIndex:
         """Append (owner, *extra) to the posting lists ``list_ids``, grouped per list."""
         if len(list_ids) == 0:
             return
-        order = np.argsort(list_ids, kind="stable")
+        order = stable_order(np.asarray(list_ids, dtype=np.int64), store.n_lists)
         sorted_lists = list_ids[order]
         bounds = np.flatnonzero(np.diff(sorted_lists)) + 1
         starts = np.concatenate([[0], bounds])
