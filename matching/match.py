@@ -35,11 +35,18 @@ A candidate sharing no skill with the query is a match only through a bridge of 
 ``MIN_BRIDGE``. Ranking: score (rounded to 1e-5, so float noise cannot reorder ties) descending, ties broken by key
 ascending; exact top-k (no approximation).
 
-How a query runs (one numba kernel, :func:`_topk`): phase 1 walks the posting lists of the query's
-skills and accumulates coverage for every candidate holding at least one of them, scoring each
-once; phase 2 walks the occupation postings of the bridged occupations in decreasing bridge order
-for candidates sharing no skill, and stops as soon as the k-th best score beats the best score such
-a candidate could reach (``BETA * bridge``). Only touched entries of the per-slot scratch are reset.
+How a query runs (one numba kernel, :func:`_topk`; details in docs/pool.md): the query's skills
+are walked from the heaviest (the most a candidate can gain from it) down. A posting carries its
+candidate's geographic cell (1 x 1 degree): a cell the query cannot reach (:func:`_reachable`: a
+lower bound of the distance to the square against the query's radius or the cell's largest radius)
+is skipped from the posting alone. A candidate met for the first time (one bit per slot) is scored
+exactly from its own forward lists, never again. Before each skill, the best score a candidate not
+yet met could reach — ``(ALPHA * remaining weight + BETA * best bridge) * best must factor`` — is
+compared with the k-th score; once it cannot win, the walk stops (and no bridge-only candidate can
+win either). Only when every skill was walked are the bridged occupations walked for candidates
+sharing no skill, best bridge first, while ``BETA * bridge`` can still beat the k-th score. Every
+skipped candidate is proven unable to enter the top-k, so the result is exactly the brute-force one
+(``score_reference``; tests/unit/test_pool_pruning.py).
 """
 
 from __future__ import annotations

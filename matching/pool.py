@@ -8,8 +8,10 @@
 A profile lives in a *slot* (int32); ``key`` is the caller's int64 identifier (the store's rowid).
 Each index holds, in flat numpy arrays of growable lists (:class:`ListStore`):
 
-- forward lists   slot -> skill ids, slot -> occupation rows
-- postings        skill -> slots, occupation -> slots (the inverted index)
+- forward lists   slot -> skill ids (offers: with their cov / must weights), slot -> occupation rows
+- postings        skill -> (slot, cell), occupation -> slots (the inverted index); ``cell``: the
+                  slot's 1 x 1 degree square of latitude / longitude (uint8, see ``N_CELLS``), so a
+                  query skips out-of-reach postings without touching the slot
 - per slot        key (int64), flags (uint8: alive, visible), geo (float32 lat, lon, radius, cos lat:
                   16 bytes, one cache line for a distance check)
 
@@ -19,8 +21,9 @@ the end of its flat array with 1.25x its capacity (+8). The garbage this leaves 
 exceeds a quarter of the live data (amortised O(1) per write); nothing is ever rebuilt from the store.
 
 Memory: a seeker with 30 skills and 2 occupations costs 30 x 2 B (forward, uint16 when the
-referential has < 65,536 skills) + 30 x 4 B (postings) + 2 x (2 + 4) B + per-slot arrays and
-list headers (~60 B) + query scratch (12 B): about 260 B (``nbytes()`` measures it).
+referential has < 65,536 skills) + 30 x (4 + 1) B (postings: slot and geographic cell) + 2 x (2 + 4) B
++ per-slot arrays and list headers (~60 B): about 275 B on 1M seekers of ROME (``nbytes()``
+measures it; queries keep one bit per slot of scratch on the matcher, not here).
 
 Pure numpy / numba; no I/O. The scoring kernels are in :mod:`matching.match`.
 """
