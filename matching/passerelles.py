@@ -26,6 +26,8 @@ import scipy.sparse as sp
 
 RELATED_MIN: float = 0.5
 """Kernel value from which a held skill counts as supporting a target skill in explanations."""
+SUPPORT_CACHE: int = 4096
+"""How many (source, target) pairs' skill support a ``PasserelleIndex`` keeps (a kit re-explains its bridges)."""
 
 
 class SkillItem(NamedTuple):
@@ -118,6 +120,9 @@ class PasserelleIndex:
     core: sp.csr_array
     bridges: object
     labeller: object | None = None
+    # (a, b) -> _support of b's skills for a, the last SUPPORT_CACHE pairs: a kit explains the bridges
+    # its sector-pair map has just supported. Fresh per instance (init=False: replace() does not share it).
+    _support_cache: dict = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def fit(cls, referentiel, space, bridges, labeller=None) -> "PasserelleIndex":
@@ -254,7 +259,7 @@ class PasserelleIndex:
         need = self.raw.indices[lo:hi]
         weight = self.raw.data[lo:hi]
         core = self.core.data[lo:hi] > 0
-        via, sim = self._support(a, need)
+        via, sim = self._support(a, b)
         # core first, then weight desc, then code (columns are in code order)
         order = np.lexsort((need, -weight, ~core))
         codes, labels, kinds = self.skill_codes, self.skill_labels, self.skill_kinds
@@ -270,10 +275,28 @@ class PasserelleIndex:
                                         {"code": codes[v], "label": labels[v], "similarity": round(m, 3)}))
         return tuple(shared), tuple(missing)
 
-    def _support(self, a: int, need: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For each skill column of ``need``: (via, similarity) — via = -1 held exactly, a column of
-        ``a``'s skills when held through a related skill (kernel >= RELATED_MIN, the most similar,
-        lowest code on ties), -2 when not supported."""
+    def _support(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+        """For each skill column of ``b`` (its CSR row order): (via, similarity) — via = -1 held
+        exactly, a column of ``a``'s skills when held through a related skill (kernel >=
+        RELATED_MIN, the most similar, lowest code on ties), -2 when not supported. Memoised for the
+        last ``SUPPORT_CACHE`` pairs; the arrays returned are read-only."""
+        key = (int(a), int(b))
+        found = self._support_cache.get(key)
+        if found is None:
+            need = self.raw.indices[self.raw.indptr[b]:self.raw.indptr[b + 1]]
+            found = self._support_of(int(a), need)
+            for array in found:
+                array.flags.writeable = False
+            if len(self._support_cache) >= SUPPORT_CACHE:
+                self._support_cache.clear()
+            self._support_cache[key] = found
+        return found
+
+    def forget_support(self) -> None:
+        """Empty the memo of :meth:`_support` (benchmarks that time the cold work)."""
+        self._support_cache.clear()
+
+    def _support_of(self, a: int, need: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         held = self.raw.indices[self.raw.indptr[a]:self.raw.indptr[a + 1]]
         via = np.full(len(need), -2, dtype=np.int64)
         sim = np.zeros(len(need), dtype=np.float32)
@@ -292,7 +315,7 @@ class PasserelleIndex:
     def explain_indices(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Skill columns of ``b``: (shared, via, via_similarity, missing); via = -1 for exact matches."""
         need = self.raw.indices[self.raw.indptr[b]:self.raw.indptr[b + 1]]
-        via, sim = self._support(a, need)
+        via, sim = self._support(a, b)
         ok = via != -2
         return need[ok].astype(np.int64), via[ok], sim[ok], need[~ok].astype(np.int64)
 
@@ -319,7 +342,7 @@ class PasserelleIndex:
                 for b, s in zip(rows.tolist(), vals.tolist()):
                     lo, hi = self.raw.indptr[b], self.raw.indptr[b + 1]
                     need = self.raw.indices[lo:hi]
-                    via, _ = self._support(int(a), need)
+                    via, _ = self._support(int(a), b)
                     unsupported = via == -2
                     shared_idx, missing_idx = need[~unsupported], need[unsupported]
                     missing_core = int((self.core.data[lo:hi][unsupported] > 0).sum())

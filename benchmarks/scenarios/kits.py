@@ -37,6 +37,7 @@ def _ours(ctx: dict) -> bytes:
     from api.kits import build_kit
 
     state = ctx["state"]
+    state.passerelles.forget_support()  # time a kit nobody asked before (its own bridges still share the memo)
     ctx["kit"] = build_kit(state.referentiel, state.passerelles, FOOD, METAL)
     return render(ctx["kit"], "xlsx")
 

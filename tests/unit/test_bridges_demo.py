@@ -44,6 +44,21 @@ def test_each_bridge_explains_every_skill_of_its_target_once(engine):
         assert p.score == pytest.approx(float(model.matrix[a, demo.occupation_row(p.code)]))
 
 
+def test_explanations_are_the_same_from_the_support_memo_and_cannot_be_altered_through_it(engine):
+    demo, space, model, index = engine
+    a = demo.occupation_index["H2102"]
+    targets = [int(b) for b in np.argsort(-np.asarray(model.scores_from(a)))[:20] if b != a]
+    remembered = [index.explain(a, b) for b in targets]  # the second pass reads the memo
+    assert [index.explain(a, b) for b in targets] == remembered
+    fresh = PasserelleIndex.fit(demo, space, model)
+    assert [fresh.explain(a, b) for b in targets] == remembered
+    via, _ = index._support(a, targets[0])
+    with pytest.raises(ValueError):
+        via[0] = 0
+    index.forget_support()
+    assert [index.explain(a, b) for b in targets] == remembered
+
+
 def test_filters_sector_domain_cross_sector_and_min_score(engine):
     demo, _, _, index = engine
     a = demo.occupation_row("H2102")
