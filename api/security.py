@@ -700,7 +700,7 @@ class SecurityMiddleware:
     #: After these many requests, collect once and move every object alive to the permanent generation
     #: (``gc.freeze``): the referential, indexes and normalisers built on first use are then never
     #: scanned again, where a full collection over them paused a worker ~90 ms (the p99 under load).
-    FREEZE_AT = (200, 2_000, 20_000)
+    FREEZE_AT = (200, 2_000)
 
     def __init__(self, app: Any, security: Security) -> None:
         self.app, self.security = app, security
