@@ -16,10 +16,21 @@ median. Sizes: 20,000 offers and 4,000 seekers (quick: 5,000 offers, 1,000 seeke
 - ``batch_interactive_local_cluster``: the same job on a ``LocalCluster`` of 2 worker processes
   (1 thread each), started once in setup. Baseline: the same job in this process — the ratio is
   the Dask speed-up's inverse (0.5 would be perfect scaling on 2 cores).
+- ``batch_candidates_single``: the other direction in this process, every offer's top 20
+  consenting candidates by pseudonym (``direction="offers"``: the seekers index built once per job,
+  then ``PoolMatcher.top_candidates`` per offer), the same pairs. Baseline: the seekers direction of
+  the same job (``batch_interactive_single``'s ours): the ratio is what the second direction costs
+  against the first.
+
+The synthetic seekers carry free-text skills (``skills_text``): every interactive run normalises
+their distinct texts once per job, as ``batch-match`` does (the ``SkillNormaliser`` is fitted once
+in setup, like a long-lived process would).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import shutil
 import tempfile
 from pathlib import Path
@@ -46,8 +57,15 @@ def _population(quick: bool) -> dict:
     paths = population.write(folder)
     matcher = build_matcher(r)
     job = BatchJob.plan(paths["seekers"], paths["offers"], folder / "out", K, r, partition_rows=max(n_seekers // 8, 1))
+    from matching.normalise import SkillNormaliser
+
     return {"referentiel": r, "matcher": matcher, "job": job, "folder": folder, "seekers": population.seekers,
-            "n_seekers": n_seekers, "n_offers": n_offers}
+            "n_seekers": n_seekers, "n_offers": n_offers, "normaliser": SkillNormaliser.fit(r)}
+
+
+def bench_pseudonym(seeker_id: str) -> str:
+    """A pseudonym as the store makes them (HMAC-SHA256 of the id), under a fixed benchmark key."""
+    return "c-" + hmac.new(b"passerelles-bench", seeker_id.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 def _cosine_vectors(ctx: dict) -> None:
@@ -110,7 +128,8 @@ scenario(name="batch_cosine_kernel", ours=lambda c: __import__("matching.batch",
 def _run_single(ctx: dict) -> dict:
     from api.batch import run_batch
 
-    return run_batch(ctx["job"], ctx["referentiel"], matcher=ctx["matcher"], overwrite=True)
+    return run_batch(ctx["job"], ctx["referentiel"], matcher=ctx["matcher"], overwrite=True,
+                     normaliser=ctx["normaliser"])
 
 
 def _setup_single(quick: bool) -> dict:
@@ -139,13 +158,38 @@ def _setup_cluster(quick: bool) -> dict:
 def _run_cluster(ctx: dict) -> dict:
     from api.batch import run_batch
 
-    return run_batch(ctx["job"], ctx["referentiel"], matcher=ctx["matcher"], client=ctx["client"], overwrite=True)
+    return run_batch(ctx["job"], ctx["referentiel"], matcher=ctx["matcher"], client=ctx["client"], overwrite=True,
+                     normaliser=ctx["normaliser"])
 
 
 scenario(name="batch_interactive_local_cluster", ours=_run_cluster, baseline=_run_single,
          baseline_name="the same job in this process (no Dask)",
          target="ratio -> 0.5 on 2 cores (Dask overhead small)", repeats=3, quick_repeats=3, counters=_pairs,
          alloc=False, threshold=2.0)(_setup_cluster)
+
+
+def _setup_candidates(quick: bool) -> dict:
+    from api.batch import BatchJob
+
+    ctx = _population(quick)
+    job = ctx["job"]
+    ctx["candidates_job"] = BatchJob.plan(job.seekers, job.offers, Path(job.out).with_name("candidates"), K,
+                                          ctx["referentiel"], partition_rows=job.partition_rows, direction="offers",
+                                          pseudonym=bench_pseudonym)
+    return ctx
+
+
+def _run_candidates(ctx: dict) -> dict:
+    from api.batch import run_batch
+
+    return run_batch(ctx["candidates_job"], ctx["referentiel"], matcher=ctx["matcher"], overwrite=True,
+                     normaliser=ctx["normaliser"], pseudonym=bench_pseudonym)
+
+
+scenario(name="batch_candidates_single", ours=_run_candidates, baseline=_run_single,
+         baseline_name="the seekers direction of the same job in this process (every seeker's top offers)",
+         target="pairs/s of every offer's exact top candidates, Parquet to Parquet", repeats=3, quick_repeats=3,
+         counters=_pairs, alloc=False, threshold=2.0)(_setup_candidates)
 
 
 def cleanup(ctx: dict) -> None:
