@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import ORJSONResponse
 from pydantic import BaseModel, Field
 
 from matching.normalise import MAX_TEXT_CHARS, InvalidText, Match
@@ -65,10 +66,12 @@ def search_occupations(
                             max_length=4 * MAX_TEXT_CHARS)],
     k: Annotated[int, Query(ge=1, le=MAX_K, description="How many occupations.")] = 5,
     state: AppState = Depends(get_state),
-) -> dict:
-    """Search as you type: the occupations whose labels or titles best match ``q``."""
+) -> ORJSONResponse:
+    """Search as you type: the occupations whose labels or titles best match ``q`` (the top ``k``:
+    bounded, not paginated). Returned as built (orjson, no response-model re-validation: the
+    model documents the answer and the API tests check it)."""
     try:
-        return state.title_normaliser.search(q, k).as_dict()
+        return ORJSONResponse(state.title_normaliser.search(q, k).as_dict())
     except InvalidText as error:
         raise invalid_text(error, "q") from None
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import ORJSONResponse
 from pydantic import BaseModel, Field
 
 from .. import security
@@ -81,9 +82,11 @@ def offer_candidates(id: str, state: Annotated[AppState, Depends(get_state)],
                      radius: Annotated[float | None, Query(ge=0, le=1000,
                                                            description="km; default: each seeker's own radius")] = None,
                      require_must: Annotated[bool, Query(description="drop seekers lacking a must-have")] = False,
-                     ) -> dict:
+                     ) -> ORJSONResponse:
+    """The top-k consenting seekers for the offer (bounded by ``k``, not paginated), explained.
+    Returned as built (orjson): no ``jsonable_encoder`` walk over every explanation (issue 7)."""
     check_k(k)
     hits = state.pool.candidates_for_offer(id, k=k, radius_km=radius, require_must=require_must)
     if hits is None:
         raise missing("offer", id)
-    return {"offer": id, "k": k, "radius_km": radius, "candidates": hits}
+    return ORJSONResponse({"offer": id, "k": k, "radius_km": radius, "candidates": hits})
