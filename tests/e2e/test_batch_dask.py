@@ -5,9 +5,9 @@ The inputs are synthetic and sparse like ROME is per occupation (10,000 skills, 
 25 skills each, a few bridges above the matcher's floor per occupation), exercising every piece:
 Parquet in, the offers and seekers indexes shipped once to each worker process, partitions written
 and renamed, a restart computing only a lost partition, the summary. Its cost is two full passes of
-both directions (in process, beside the same job on the cluster): 115-170 s measured on this 2-core
-machine with a load average of 5-7 from other jobs, three quarters of it inside the interactive
-kernel (120,000 queries per pass); less than a minute only on idle cores.
+both directions (in process, beside the same job on the cluster): 110 core-seconds, 110-170 s
+measured on this 2-core machine with a load average of 4-7 from other jobs, three quarters of it
+inside the interactive kernel (120,000 queries per pass); about 55 s on 2 idle cores.
 """
 
 from __future__ import annotations
