@@ -286,6 +286,14 @@ def _topk(q_terms, q_cov, q_must, q_ub, qrank, seen, fw_ids, fw_cov, fw_must, fw
             df = _geo(slot, lat, lon, radius, q_lat, q_lon, q_radius, dist_decay)
             if df < 0.0 or (size == k and hs[0] > bound * df + 1e-5):
                 continue  # beyond the radius, or too far to win even with every remaining term
+            b = 0.0
+            os_ = f_start[slot]
+            for u in range(os_, os_ + f_len[slot]):
+                v = bridge[f_occ[u]]
+                if v > b:
+                    b = v
+            if size == k and hs[0] > (alpha * min(rem[r], 1.0) + beta * b) * mf_b * df + 1e-5:
+                continue  # its own bridge is too weak to win even with every remaining term
             fs = fw_start[slot]
             fl = fw_len[slot]
             cov = 0.0
@@ -300,12 +308,6 @@ def _topk(q_terms, q_cov, q_must, q_ub, qrank, seen, fw_ids, fw_cov, fw_must, fw
                         cov += q_cov[q]
                         mustcov += q_must[q]
             n_scored += 1
-            b = 0.0
-            os_ = f_start[slot]
-            for u in range(os_, os_ + f_len[slot]):
-                v = bridge[f_occ[u]]
-                if v > b:
-                    b = v
             has_must = query_has_must
             if per_cand_must:
                 has_must = cand_has_must[slot] != 0
