@@ -164,19 +164,29 @@ def _final(cov, mustcov, b, df, has_must, require_must, alpha, beta, must_penalt
 
 
 @njit(cache=True)
-def _reachable(cell_corner, cell_radius, q_lat, q_lon, q_radius):
+def _reachable(cell_corner, cell_radius, q_lat, q_lon, q_radius, cell_size=1.0):
     """(n_cells,) uint8: 1 for the cells a profile within reach of the query may lie in.
 
-    A cell is a 1 x 1 degree square; a profile in it is within reach only if the distance from the
+    A cell is a ``cell_size`` x ``cell_size`` degree square (1 for seekers, 0.25 for offers); a profile in it is within reach only if the distance from the
     query to the square is at most the radius (the query's, else the largest radius of the cell).
     The distance is bounded from below: haversine's ``a`` is at least ``sin^2(dlat/2) + cos^2(lat_max)
     sin^2(dlon/2)`` with ``dlat`` / ``dlon`` the smallest latitude / longitude gaps to the square and
     ``lat_max`` the largest |latitude| involved. Cell 0 (unknown locations) is always reachable.
     """
+    return _cells(cell_corner, cell_radius, q_lat, q_lon, q_radius, 0.0, cell_size)[0]
+
+
+@njit(cache=True)
+def _cells(cell_corner, cell_radius, q_lat, q_lon, q_radius, dist_decay, cell_size):
+    """(reach, df_max): :func:`_reachable`'s flags, and per cell an upper bound of the distance factor
+    of any profile in it within reach (``1 - dist_decay * d_min / radius`` with ``d_min`` the lower
+    bound of the distance to the square and ``radius`` the query's, else the cell's largest one: a
+    profile's own radius is at most that, so its factor is at most the bound; 1 when unknown)."""
     n = cell_radius.shape[0]
     reach = np.ones(n, dtype=np.uint8)
+    df_max = np.ones(n, dtype=np.float64)
     if math.isnan(q_lat) or math.isnan(q_lon):
-        return reach
+        return reach, df_max
     for c in range(1, n):
         a = cell_corner[c, 0]
         rad = q_radius
@@ -191,23 +201,29 @@ def _reachable(cell_corner, cell_radius, q_lat, q_lon, q_radius):
         dlat = 0.0
         if q_lat < a:
             dlat = a - q_lat
-        elif q_lat > a + 1.0:
-            dlat = q_lat - a - 1.0
+        elif q_lat > a + cell_size:
+            dlat = q_lat - a - cell_size
+        if dlat * 111.0 - 0.01 > rad:
+            reach[c] = 0  # the latitude gap alone is too far (111 km per degree is a lower bound)
+            continue
         dlon = 0.0
         x = (q_lon - b) % 360.0  # in [0, 360): the query's longitude east of the square's west edge
-        if x > 1.0:
-            dlon = min(x - 1.0, 360.0 - x)
-        lat_max = min(max(abs(q_lat), abs(a), abs(a + 1.0)), 90.0)
+        if x > cell_size:
+            dlon = min(x - cell_size, 360.0 - x)
+        lat_max = min(max(abs(q_lat), abs(a), abs(a + cell_size)), 90.0)
         h = math.sin(math.radians(dlat) / 2) ** 2 + (math.cos(math.radians(lat_max)) * math.sin(math.radians(dlon) / 2)) ** 2
         d = 2.0 * 6371.0088 * math.asin(min(1.0, math.sqrt(h)))
-        if d * (1.0 - 1e-6) - 0.01 > rad:
+        d_low = d * (1.0 - 1e-6) - 0.01
+        if d_low > rad:
             reach[c] = 0
-    return reach
+        elif rad > 0.0 and d_low > 0.0:
+            df_max[c] = 1.0 - dist_decay * d_low / rad
+    return reach, df_max
 
 
 @njit(cache=True, nogil=True)
 def _topk(q_terms, q_cov, q_must, q_ub, qrank, seen, fw_ids, fw_cov, fw_must, fw_start, fw_len,
-          p_ids, p_cell, slot_cell, cell_corner, cell_radius, p_start, p_len, o_ids, o_start, o_len,
+          p_ids, p_w, p_occ, p_cell, slot_cell, cell_corner, cell_radius, cell_size, p_start, p_len, o_ids, o_start, o_len,
           f_occ, f_start, f_len, bridge, min_bridge,
           flags, need, lat, lon, radius, q_lat, q_lon, q_radius, cand_has_must, query_has_must,
           require_must, alpha, beta, must_penalty, dist_decay, keys, k, q_len, cand_is_seeker,
@@ -233,7 +249,9 @@ def _topk(q_terms, q_cov, q_must, q_ub, qrank, seen, fw_ids, fw_cov, fw_must, fw
     nq = q_terms.shape[0]
     weighted = fw_cov.shape[0] > 0
     per_cand_must = cand_has_must.shape[0] > 0
-    reach = _reachable(cell_corner, cell_radius, q_lat, q_lon, q_radius)
+    reach, cell_df = _cells(cell_corner, cell_radius, q_lat, q_lon, q_radius, dist_decay, cell_size)
+    p_cov = p_w
+    known_occ = p_occ.shape[0] > 0
     for i in range(nq):
         qrank[q_terms[i]] = i
     rem = np.empty(nq + 1, dtype=np.float64)
@@ -271,28 +289,51 @@ def _topk(q_terms, q_cov, q_must, q_ub, qrank, seen, fw_ids, fw_cov, fw_must, fw
         s = p_start[t]
         n = p_len[t]
         n_post += n
+        full = size == k
         for j in range(s, s + n):
-            if reach[p_cell[j]] == 0:
+            c = p_cell[j]
+            if reach[c] == 0:
                 continue  # out of reach, known from the posting alone
             n_reach += 1
+            if full and hs[0] > bound * cell_df[c] + 1e-5:
+                # even first met here, with every remaining term, the best bridge and the best
+                # distance factor of its cell it could not win; met again at a later term (with a
+                # lower bound, a higher k-th score) it is skipped here again: left unmarked
+                continue
             slot = p_ids[j]
             bit = np.uint8(1 << (slot & 7))
             if seen[slot >> 3] & bit:
                 continue  # met at an earlier term: holds it, was dealt with there
             seen[slot >> 3] |= bit
+            # first met here, so it holds none of the terms before r and exactly this term's share
+            # (the posting's own share for offers): its coverage is at most cb
+            cb = rem[r]
+            if weighted:
+                cb = p_cov[j] + rem[r + 1]
+            # its bridge: known from the posting when it has a single occupation (offers), else at most the best
+            b = b_max
+            known_b = False
+            if known_occ:
+                o = p_occ[j]
+                if o >= 0:
+                    b = bridge[o]
+                    known_b = True
+            bound_j = (alpha * min(cb, 1.0) + beta * b) * mf_b
+            if full and hs[0] > bound_j * cell_df[c] + 1e-5:
+                continue  # marked: met again later, it must not pass for one holding none of this term
             if (flags[slot] & need) != need:
                 continue
-            # first met here, so it holds none of the terms before r: its score is at most bound * df
             df = _geo(slot, lat, lon, radius, q_lat, q_lon, q_radius, dist_decay)
-            if df < 0.0 or (size == k and hs[0] > bound * df + 1e-5):
+            if df < 0.0 or (full and hs[0] > bound_j * df + 1e-5):
                 continue  # beyond the radius, or too far to win even with every remaining term
-            b = 0.0
-            os_ = f_start[slot]
-            for u in range(os_, os_ + f_len[slot]):
-                v = bridge[f_occ[u]]
-                if v > b:
-                    b = v
-            if size == k and hs[0] > (alpha * min(rem[r], 1.0) + beta * b) * mf_b * df + 1e-5:
+            if not known_b:
+                b = 0.0
+                os_ = f_start[slot]
+                for u in range(os_, os_ + f_len[slot]):
+                    v = bridge[f_occ[u]]
+                    if v > b:
+                        b = v
+            if full and hs[0] > (alpha * min(cb, 1.0) + beta * b) * mf_b * df + 1e-5:
                 continue  # its own bridge is too weak to win even with every remaining term
             fs = fw_start[slot]
             fl = fw_len[slot]
@@ -320,6 +361,7 @@ def _topk(q_terms, q_cov, q_must, q_ub, qrank, seen, fw_ids, fw_cov, fw_must, fw
             sc = _final(cov, mustcov, b, df, has_must, require_must, alpha, beta, must_penalty, g)
             if sc > 0.0:
                 size = _push(hs, hk, hslot, size, np.float32(sc), keys[slot], slot)
+                full = size == k
     n_phase1 = n_scored
     if complete and not (require_must and query_has_must):
         # candidates sharing no skill, through the bridged occupations, best bridge first
@@ -340,9 +382,12 @@ def _topk(q_terms, q_cov, q_must, q_ub, qrank, seen, fw_ids, fw_cov, fw_must, fw
             n_post += n
             for j in range(s, s + n):
                 slot = o_ids[j]
-                if reach[slot_cell[slot]] == 0:
+                c = slot_cell[slot]
+                if reach[c] == 0:
                     continue
                 n_reach += 1
+                if size == k and hs[0] > beta * bridge[a] * mf0 * cell_df[c] + 1e-5:
+                    continue  # not even with the best distance factor of its cell (left unmarked: see above)
                 bit = np.uint8(1 << (slot & 7))
                 if seen[slot >> 3] & bit:
                     continue  # holds a query skill (every term was walked), or met in a better-bridged list
@@ -421,6 +466,7 @@ class QueryStats:
 
 _EMPTY_F32 = np.zeros(0, dtype=np.float32)
 _EMPTY_U8 = np.zeros(0, dtype=np.uint8)
+_EMPTY_I32 = np.zeros(0, dtype=np.int32)
 
 
 @dataclass(eq=False)
@@ -538,7 +584,9 @@ class PoolMatcher:
             hs, hk, hslot, n1, nt, npost, nreach = _topk(
                 q_terms[walk], q_cov[walk], q_must[walk], ub[walk], self._qrank, self._seen[:n_bytes],
                 fw.columns[0], fw.columns[1] if weighted else _EMPTY_F32, fw.columns[2] if weighted else _EMPTY_F32,
-                fw.start, fw.length, sp.columns[0], sp.columns[-1], index.cell, index.cell_corner, index.cell_radius,
+                fw.start, fw.length, sp.columns[0], sp.columns[1] if weighted else _EMPTY_F32,
+                sp.columns[3] if weighted else _EMPTY_I32, sp.columns[-1], index.cell, index.cell_corner, index.cell_radius,
+                float(index.cell_size),
                 sp.start, sp.length, oc.columns[0], oc.start, oc.length,
                 fo.columns[0], fo.start, fo.length, bridge_vec, float(self.min_bridge),
                 index.flags, np.uint8(need), index.lat, index.lon, index.radius,  # views of one (n, 4) array

@@ -260,8 +260,12 @@ def geo_rows(lat, lon, radius_km) -> np.ndarray:
 
 
 N_CELLS = 256
-"""Geographic cells of an index: cell 0 holds unknown locations, cells 1..255 the 1 degree x 1 degree
+"""Geographic cells of a seekers index: cell 0 holds unknown locations, cells 1..255 the 1 degree x 1 degree
 squares of latitude / longitude in order of first use (a square met after 255 others goes to cell 0)."""
+OFFER_CELLS = 4096
+"""Offers (no memory budget) use finer cells: 0.25 x 0.25 degree squares (``OFFER_CELL_SIZE``), uint16
+ids, cell 0 for unknown locations and for squares met after 4,095 others."""
+OFFER_CELL_SIZE = 0.25
 
 
 def _id_dtype(n: int) -> np.dtype:
@@ -297,9 +301,11 @@ class ProfileIndex:
     def __init__(self, n_skills: int, n_occupations: int, weighted: bool = False, capacity: int = 0) -> None:
         self.n_skills, self.n_occupations, self.weighted = int(n_skills), int(n_occupations), weighted
         sid, oid = _id_dtype(n_skills), _id_dtype(n_occupations)
-        # postings: slot, (offers) cov and must weights, and the slot's geographic cell (uint8), so a query
-        # skips postings out of reach without touching the slot's own data
-        post = (np.int32, np.float32, np.float32, np.uint8) if weighted else (np.int32, np.uint8)
+        # postings: slot, (offers) cov and must weights and the offer's occupation (its only distinct one,
+        # -1 when it has none or several), and the slot's geographic cell (uint8), so a query skips
+        # postings out of reach, or (offers) too weak even with their own share and bridge, without
+        # touching the slot's own data
+        post = (np.int32, np.float32, np.float32, np.int32, np.uint16) if weighted else (np.int32, np.uint8)
         # offers keep their per-skill (cov, must) weights in the forward list too: the kernel scores a
         # candidate from its own list
         self.skills = ListStore(0, (sid, np.float32, np.float32) if weighted else (sid,))
@@ -308,7 +314,11 @@ class ProfileIndex:
         self.occupation_postings = ListStore(n_occupations, (np.int32,))
         self.keys = np.full(0, -1, dtype=np.int64)
         self.flags = np.zeros(0, dtype=np.uint8)
-        self.cell = np.zeros(0, dtype=np.uint8)  # each slot's geographic cell (see N_CELLS)
+        # geographic cells: 1 degree squares in uint8 for seekers (memory), 0.25 degree in uint16 for offers
+        self.cell_size = OFFER_CELL_SIZE if weighted else 1.0
+        self.n_cells = OFFER_CELLS if weighted else N_CELLS
+        cell_dtype = np.uint16 if weighted else np.uint8
+        self.cell = np.zeros(0, dtype=cell_dtype)  # each slot's geographic cell (see N_CELLS)
         self.geo = np.zeros((0, 4), dtype=np.float32)
         self.slot_of_key = np.full(0, -1, dtype=np.int32)
         self.has_must = np.zeros(0, dtype=np.uint8) if weighted else None
@@ -318,8 +328,8 @@ class ProfileIndex:
         # geographic cells (see N_CELLS): south-west corner of each square and the largest mobility radius
         # of a profile ever put in it (inf for a profile without radius; never lowered: an upper bound)
         self.cell_ids: dict[tuple[int, int], int] = {}
-        self.cell_corner = np.full((N_CELLS, 2), np.nan, dtype=np.float32)
-        self.cell_radius = np.full(N_CELLS, -np.inf, dtype=np.float32)
+        self.cell_corner = np.full((self.n_cells, 2), np.nan, dtype=np.float32)
+        self.cell_radius = np.full(self.n_cells, -np.inf, dtype=np.float32)
         self.cell_radius[0] = np.inf
         self.n_slots = 0
         self.free: list[int] = []
@@ -392,21 +402,24 @@ class ProfileIndex:
         return self.geo[:, 2]
 
     def cells_of(self, lat, lon, radius_km) -> np.ndarray:
-        """(n,) uint8 geographic cell of each location (assigning new squares), widening the cells' radii."""
+        """(n,) geographic cell of each location (assigning new squares), widening the cells' radii."""
         geo = np.atleast_2d(geo_rows(lat, lon, radius_km))
         known = ~(np.isnan(geo[:, 0]) | np.isnan(geo[:, 1]))
-        cells = np.zeros(len(geo), dtype=np.uint8)
+        cells = np.zeros(len(geo), dtype=self.cell.dtype)
         if known.any():
-            squares = np.floor(geo[known, :2]).astype(np.int64)
-            codes, inverse = np.unique((squares[:, 0] + 90) * 1000 + squares[:, 1] + 180, return_inverse=True)
-            ids = np.zeros(len(codes), dtype=np.uint8)
+            size = self.cell_size
+            per = int(round(360 / size)) + 2
+            squares = np.floor(geo[known, :2].astype(np.float64) / size).astype(np.int64)
+            lat0, lon0 = int(round(90 / size)), int(round(180 / size))
+            codes, inverse = np.unique((squares[:, 0] + lat0) * per + squares[:, 1] + lon0, return_inverse=True)
+            ids = np.zeros(len(codes), dtype=self.cell.dtype)
             for i, code in enumerate(codes.tolist()):
-                a, b = code // 1000 - 90, code % 1000 - 180
+                a, b = code // per - lat0, code % per - lon0
                 c = self.cell_ids.get((a, b))
-                if c is None and len(self.cell_ids) < N_CELLS - 1:
+                if c is None and len(self.cell_ids) < self.n_cells - 1:
                     c = len(self.cell_ids) + 1
                     self.cell_ids[(a, b)] = c
-                    self.cell_corner[c] = (a, b)
+                    self.cell_corner[c] = (a * size, b * size)
                 ids[i] = c or 0
             cells[known] = ids[inverse.reshape(-1)]
         radius = np.where(np.isnan(geo[:, 2]), np.float32(np.inf), geo[:, 2])
@@ -474,9 +487,11 @@ class ProfileIndex:
         one = np.array([slot], dtype=np.int32)
         cell = self.cells_of(profile.lat, profile.lon, profile.radius_km)
         self.cell[slot] = cell[0]
+        distinct = np.unique(occs)
+        only_occ = np.array([distinct[0] if len(distinct) == 1 else -1], dtype=np.int32)
         for j, s in enumerate(skills):
             if self.weighted:
-                self.skill_postings.extend(int(s), one, profile.cov[j:j + 1], profile.must[j:j + 1], cell)
+                self.skill_postings.extend(int(s), one, profile.cov[j:j + 1], profile.must[j:j + 1], only_occ, cell)
             else:
                 self.skill_postings.extend(int(s), one, cell)
         for o in np.unique(occs):
@@ -569,8 +584,15 @@ class ProfileIndex:
         self.cell[slots] = self.cells_of(lat, lon, radius_km)
         cell = np.repeat(self.cell[slots], skill_counts)
         occ_owner = np.repeat(slots, occ_counts)
+        tail: tuple = (cell,)
+        if self.weighted:
+            # each offer's only occupation (-1 when it has none or several: the kernel then assumes the best)
+            only_occ = np.full(n, -1, dtype=np.int32)
+            one = occ_counts == 1
+            only_occ[one] = occ_ids[occ_ptr[:-1][one] - occ_ptr[0]]
+            tail = (np.repeat(only_occ, skill_counts), cell)
         if self.n_slots == n and self.count == n and self.skill_postings.used == 0:
-            self._build_fresh(slots, owner, skill_ids, occ_owner, occ_ids, cov, must, cell)
+            self._build_fresh(slots, owner, skill_ids, occ_owner, occ_ids, cov, must, tail)
             return
         if self.weighted:
             np.maximum.at(self.skill_max, skill_ids, np.asarray(cov, dtype=np.float32))
@@ -578,14 +600,14 @@ class ProfileIndex:
                            (np.asarray(cov, dtype=np.float32), np.asarray(must, dtype=np.float32)) if self.weighted else ())
         self._append_lists(self.occupations, slots, occ_ptr, occ_ids)
         self._append_postings(self.skill_postings, skill_ids, owner,
-                              (cov, must, cell) if self.weighted else (cell,))
+                              (cov, must, *tail) if self.weighted else tail)
         pairs = np.unique(occ_owner * self.n_occupations + occ_ids)
         self._append_postings(self.occupation_postings, pairs % self.n_occupations, pairs // self.n_occupations, ())
         for store in (self.skills, self.occupations, self.skill_postings, self.occupation_postings):
             if store.garbage > store.used // 8:  # a bulk append relocated many lists: give the room back
                 store.compact(slack=0.0)
 
-    def _build_fresh(self, slots, owner, skill_ids, occ_owner, occ_ids, cov, must, cell) -> None:
+    def _build_fresh(self, slots, owner, skill_ids, occ_owner, occ_ids, cov, must, tail) -> None:
         n = self.n_slots
         extra = (np.asarray(cov, dtype=np.float32), np.asarray(must, dtype=np.float32)) if self.weighted else ()
         if self.weighted:
@@ -594,7 +616,7 @@ class ProfileIndex:
         self.occupations = ListStore.from_pairs(n, occ_owner, (occ_ids,), self.occupations.dtypes)
         self.skills.ensure_lists(len(self.keys))
         self.occupations.ensure_lists(len(self.keys))
-        self.skill_postings = ListStore.from_pairs(self.n_skills, skill_ids, (owner.astype(np.int32), *extra, cell),
+        self.skill_postings = ListStore.from_pairs(self.n_skills, skill_ids, (owner.astype(np.int32), *extra, *tail),
                                                    self.skill_postings.dtypes)
         pairs = np.unique(occ_owner * self.n_occupations + occ_ids)
         self.occupation_postings = ListStore.from_pairs(

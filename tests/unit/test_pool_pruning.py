@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from matching.match import PoolMatcher, _haversine, _reachable, score_reference
-from matching.pool import ProfileIndex
+from matching.pool import Profile, ProfileIndex
 
 N_SKILLS, N_OCC = 60, 9
 PLACES = [(45.0, 5.0), (45.1, 5.1), (45.5, 5.6), (46.2, 6.1), (44.9, 4.95), (48.85, 2.35), (-21.1, 55.5)]
@@ -131,11 +131,18 @@ def test_a_cell_holding_a_profile_within_reach_is_never_skipped():
         lon = (q_lon + rng.uniform(-8, 8) + 180.0) % 360.0 - 180.0
         d = _haversine(q_lat, q_lon, float(np.float32(lat)), float(np.float32(lon)))
         radius = d * float(rng.uniform(1.0, 1.02)) + 1e-3
-        index = ProfileIndex(4, 1)
-        index.upsert(0, PoolMatcher.seeker_profile([1], [0], lat=lat, lon=lon, radius_km=radius))
-        cell = int(index.skill_postings.get(1, 1)[0])
-        for q_radius in (np.nan, radius):  # the profile's own radius, or the query's
-            reach = _reachable(index.cell_corner, index.cell_radius, q_lat, q_lon, q_radius)
-            assert reach[cell] == 1, (q_lat, q_lon, lat, lon, d, radius)
-        far = _reachable(index.cell_corner, index.cell_radius, q_lat, q_lon, max(d - 250.0, 0.0))
-        assert far[0] == 1  # unknown locations are always looked at
+        # seekers: 1 degree cells; offers: 0.25 degree cells
+        seekers = ProfileIndex(4, 1)
+        seekers.upsert(0, PoolMatcher.seeker_profile([1], [0], lat=lat, lon=lon, radius_km=radius))
+        offers = ProfileIndex(4, 1, weighted=True)
+        offers.upsert(0, Profile(skills=np.array([1], dtype=np.int32), occupations=np.array([0], dtype=np.int32),
+                                 lat=lat, lon=lon, radius_km=radius, cov=np.ones(1, dtype=np.float32),
+                                 must=np.zeros(1, dtype=np.float32)))
+        for index in (seekers, offers):
+            cell = int(index.skill_postings.get(1, len(index.skill_postings.dtypes) - 1)[0])
+            assert cell > 0
+            for q_radius in (np.nan, radius):  # the profile's own radius, or the query's
+                reach = _reachable(index.cell_corner, index.cell_radius, q_lat, q_lon, q_radius, index.cell_size)
+                assert reach[cell] == 1, (q_lat, q_lon, lat, lon, d, radius, index.cell_size)
+            far = _reachable(index.cell_corner, index.cell_radius, q_lat, q_lon, max(d - 250.0, 0.0), index.cell_size)
+            assert far[0] == 1  # unknown locations are always looked at
