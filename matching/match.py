@@ -321,11 +321,12 @@ def _topk(q_terms, q_cov, q_must, q_ub, qrank, seen, fw_ids, fw_cov, fw_must, fw
             bound_j = (alpha * min(cb, 1.0) + beta * b) * mf_b
             if full and hs[0] > bound_j * cell_df[c] + 1e-5:
                 continue  # marked: met again later, it must not pass for one holding none of this term
-            if (flags[slot] & need) != need:
-                continue
+            # distance first: it rejects most of them, and its row is read anyway for those kept
             df = _geo(slot, lat, lon, radius, q_lat, q_lon, q_radius, dist_decay)
             if df < 0.0 or (full and hs[0] > bound_j * df + 1e-5):
                 continue  # beyond the radius, or too far to win even with every remaining term
+            if (flags[slot] & need) != need:
+                continue
             if not known_b:
                 b = 0.0
                 os_ = f_start[slot]
