@@ -132,6 +132,17 @@ def _breadth(n_seeker, n_offer, allowance, power):
 
 
 @njit(cache=True, inline="always")
+def _best_bridge(slot, f_start, f_len, f_occ, bridge):
+    """Best bridge score from any of a slot's occupations (its forward list) to the query's."""
+    b = 0.0
+    for u in range(f_start[slot], f_start[slot] + f_len[slot]):
+        v = bridge[f_occ[u]]
+        if v > b:
+            b = v
+    return b
+
+
+@njit(cache=True, inline="always")
 def _geo(slot, lat, lon, radius, q_lat, q_lon, q_radius, dist_decay):
     """Distance factor of one candidate in (0, 1], -1 when it lies beyond the radius (cheap band check first)."""
     rad = q_radius
@@ -328,12 +339,7 @@ def _topk(q_terms, q_cov, q_must, q_ub, qrank, seen, fw_ids, fw_cov, fw_must, fw
             if (flags[slot] & need) != need:
                 continue
             if not known_b:
-                b = 0.0
-                os_ = f_start[slot]
-                for u in range(os_, os_ + f_len[slot]):
-                    v = bridge[f_occ[u]]
-                    if v > b:
-                        b = v
+                b = _best_bridge(slot, f_start, f_len, f_occ, bridge)
             if full and hs[0] > (alpha * min(cb, 1.0) + beta * b) * mf_b * df + 1e-5:
                 continue  # its own bridge is too weak to win even with every remaining term
             fs = fw_start[slot]
@@ -398,12 +404,7 @@ def _topk(q_terms, q_cov, q_must, q_ub, qrank, seen, fw_ids, fw_cov, fw_must, fw
                 df = _geo(slot, lat, lon, radius, q_lat, q_lon, q_radius, dist_decay)
                 if df < 0.0:
                     continue
-                b = 0.0
-                os_ = f_start[slot]
-                for u in range(os_, os_ + f_len[slot]):
-                    v = bridge[f_occ[u]]
-                    if v > b:
-                        b = v
+                b = _best_bridge(slot, f_start, f_len, f_occ, bridge)
                 n_scored += 1
                 has_must = query_has_must
                 if per_cand_must:
