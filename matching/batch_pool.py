@@ -37,7 +37,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .batch import PAD_INDEX, TopK
-from .match import _offer_has_must
+from .match import _EMPTY_F32, _offer_has_must
 from .pool import ALIVE, VISIBLE, ProfileIndex
 
 SCORE_NAME: str = "interactive"
@@ -137,24 +137,19 @@ def top_offers(matcher, offers: ProfileIndex, seekers: SeekerSet, k: int) -> Top
     out_score = np.zeros((n, k), dtype=np.float32)
     skills = sp.csr_array(seekers.skills)
     skills.sort_indices()
-    s_ptr, s_ids = skills.indptr, skills.indices.astype(np.int64)
-    o_ptr, o_ids = seekers.occupations.indptr, seekers.occupations.indices.astype(np.int64)
+    s_ptr, s_ids = skills.indptr, skills.indices.astype(np.int32)
+    o_ptr, o_ids = seekers.occupations.indptr, seekers.occupations.indices.astype(np.int32)
     lat = np.asarray(seekers.lat, dtype=np.float32)
     lon = np.asarray(seekers.lon, dtype=np.float32)
     radius = np.asarray(seekers.radius_km, dtype=np.float32)
-    bridge = matcher.bridge
-    zeros = np.zeros(bridge.shape[0], dtype=np.float32)
-    has_must = _offer_has_must(offers)
+    _offer_has_must(offers)  # refuses a seekers index
     need = ALIVE | VISIBLE
     work = 0
     for i in range(n):
-        q_terms = s_ids[s_ptr[i]:s_ptr[i + 1]]
-        occs = o_ids[o_ptr[i]:o_ptr[i + 1]]
-        bridge_vec = bridge[occs].max(axis=0) if len(occs) else zeros
-        ones = np.ones(len(q_terms), dtype=np.float32)
-        scores, keys, _ = matcher._run(offers, q_terms, ones, ones, np.ascontiguousarray(bridge_vec),
-                                       float(lat[i]), float(lon[i]), float(radius[i]), has_must, False, False,
-                                       need, k, cand_is_seeker=False)
+        # the arguments PoolMatcher.top_offers passes for a seeker with these skills and occupations
+        scores, keys, _ = matcher._run(offers, s_ids[s_ptr[i]:s_ptr[i + 1]], _EMPTY_F32, _EMPTY_F32,
+                                       o_ids[o_ptr[i]:o_ptr[i + 1]], matcher.bridge, float(lat[i]), float(lon[i]),
+                                       float(radius[i]), False, need, k, cand_is_seeker=False)
         m = len(keys)
         out_idx[i, :m] = keys
         out_score[i, :m] = scores

@@ -60,6 +60,7 @@ import scipy.sparse as sp
 from numba import njit
 
 from .pool import ALIVE, VISIBLE, Profile, ProfileIndex
+from .prefetch import prefetch
 
 ALPHA: float = 0.6
 BETA: float = 0.4
@@ -71,6 +72,10 @@ BREADTH_POWER: float = 0.5
 MIN_BRIDGE: float = 0.05
 """Occupations whose bridge toward the query is below this are not walked in phase 2."""
 EARTH_KM: float = 6371.0088
+CHUNK = 256
+"""Postings the kernel takes at once: it keeps the in-reach ones, then looks at their candidates."""
+AHEAD = 16
+"""How many in-reach candidates ahead the kernel asks for a candidate's row (see ``prefetch``)."""
 
 
 @njit(cache=True, inline="always")
@@ -131,7 +136,7 @@ def _breadth(n_seeker, n_offer, allowance, power):
     return (limit / n_seeker) ** power
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _best_bridge(slot, f_start, f_len, f_occ, bridge):
     """Best bridge score from any of a slot's occupations (its forward list) to the query's."""
     b = 0.0
@@ -143,24 +148,45 @@ def _best_bridge(slot, f_start, f_len, f_occ, bridge):
 
 
 @njit(cache=True, inline="always")
-def _geo(slot, lat, lon, radius, q_lat, q_lon, q_radius, dist_decay):
-    """Distance factor of one candidate in (0, 1], -1 when it lies beyond the radius (cheap band check first)."""
-    rad = q_radius
-    if math.isnan(rad):
-        rad = radius[slot]
-    df = 1.0
-    la = lat[slot]
-    if not (math.isnan(q_lat) or math.isnan(la)):
-        if not math.isnan(rad):
-            # the great-circle distance is at least the latitude difference: a cheap rejection
-            if abs(la - q_lat) * 111.19492 > rad + 0.01:
-                return -1.0
-            d = _haversine(q_lat, q_lon, la, lon[slot])
-            if d > rad:
-                return -1.0
-            if rad > 0:
-                df = 1.0 - dist_decay * d / rad
-    return df
+def _geo(la, lo, cos_la, rad, q_lat, q_lon, q_cos, dist_decay):
+    """Distance factor in (0, 1] of a profile at (``la``, ``lo``) degrees (``cos_la`` its cosine) for a
+    query at (``q_lat``, ``q_lon``) (``q_cos``) and a radius of ``rad`` km; -1 beyond the radius.
+
+    Most candidates looked at lie beyond it, so it is first ruled out without trigonometry: the
+    haversine ``a = sin^2(dlat/2) + cos cos' sin^2(dlon/2)`` is at least the same with each sine
+    replaced by ``x - x^3/6 <= sin x`` (and ``cos_la`` lowered by its float32 error), and ``d = 2R
+    asin(sqrt a) >= 2R sqrt a``; when that lower bound exceeds ``rad`` (with a 1e-6 margin for
+    rounding) so does ``d``. Otherwise ``d`` is the exact
+    haversine. Scalars only: an inlined numba function taking arrays costs a reference count round trip.
+    """
+    if math.isnan(q_lat) or math.isnan(la) or math.isnan(rad):
+        return 1.0
+    x = 0.5 * math.radians(abs(la - q_lat))
+    dlon = abs(lo - q_lon)
+    if dlon > 360.0:
+        dlon = dlon % 360.0
+    y = 0.5 * math.radians(min(dlon, 360.0 - dlon))  # the same sin^2 as dlon, in [0, pi / 2]
+    sx = x - x * x * x / 6.0
+    sy = y - y * y * y / 6.0
+    h = rad / (2.0 * 6371.0088)
+    # cos_la is float32, computed from the float32 latitude: within 3e-7 of the cosine the haversine uses
+    cos_low = max(cos_la - 1e-6, 0.0)
+    if (sx * sx + q_cos * cos_low * sy * sy) * (1.0 - 1e-6) > h * h + 1e-15:
+        return -1.0
+    d = _haversine(q_lat, q_lon, la, lo)
+    if d > rad:
+        return -1.0
+    if rad > 0:
+        return 1.0 - dist_decay * d / rad
+    return 1.0
+
+
+@njit(cache=True)
+def _ask_candidate(slot, geo, flags, seen):
+    """Ask for what meeting a candidate reads first: its geo row, its flags, its first-met bit."""
+    prefetch(geo, slot)
+    prefetch(flags, slot)
+    prefetch(seen, slot >> 3)
 
 
 @njit(cache=True, inline="always")
@@ -218,7 +244,9 @@ def _cells(cell_corner, cell_radius, q_lat, q_lon, q_radius, dist_decay, cell_si
             reach[c] = 0  # the latitude gap alone is too far (111 km per degree is a lower bound)
             continue
         dlon = 0.0
-        x = (q_lon - b) % 360.0  # in [0, 360): the query's longitude east of the square's west edge
+        x = q_lon - b  # the query's longitude east of the square's west edge, brought into [0, 360)
+        if x < 0.0 or x >= 360.0:
+            x = x % 360.0
         if x > cell_size:
             dlon = min(x - cell_size, 360.0 - x)
         lat_max = min(max(abs(q_lat), abs(a), abs(a + cell_size)), 90.0)
@@ -233,11 +261,11 @@ def _cells(cell_corner, cell_radius, q_lat, q_lon, q_radius, dist_decay, cell_si
 
 
 @njit(cache=True, nogil=True)
-def _topk(q_terms, q_cov, q_must, q_ub, qrank, seen, fw_ids, fw_cov, fw_must, fw_start, fw_len,
-          p_ids, p_w, p_occ, p_cell, slot_cell, cell_corner, cell_radius, cell_size, p_start, p_len, o_ids, o_start, o_len,
-          f_occ, f_start, f_len, bridge, min_bridge,
-          flags, need, lat, lon, radius, q_lat, q_lon, q_radius, cand_has_must, query_has_must,
-          require_must, alpha, beta, must_penalty, dist_decay, keys, k, q_len, cand_is_seeker,
+def _topk(q_skills, q_weight, q_must_weight, skill_max, q_occ, bridge_rows, qrank, seen, fw_ids, fw_cov, fw_must,
+          fw_start, fw_len, p_ids, p_w, p_occ, p_cell, slot_cell, cell_corner, cell_radius, cell_size, p_start, p_len,
+          o_ids, o_start, o_len, f_occ, f_start, f_len, min_bridge,
+          flags, need, geo, q_lat, q_lon, q_radius, cand_has_must,
+          require_must, alpha, beta, must_penalty, dist_decay, keys, k, cand_is_seeker,
           allowance, power):
     """Exact top-k by pruned term-at-a-time search.
 
@@ -257,9 +285,37 @@ def _topk(q_terms, q_cov, q_must, q_ub, qrank, seen, fw_ids, fw_cov, fw_must, fw
     occupations are walked for candidates sharing no skill, best bridge first, while
     ``beta * bridge`` can still win.
     """
-    nq = q_terms.shape[0]
+    # the query's terms, walked from the one a candidate can gain most from down (stable on ties):
+    # an offer's requirement weight; for a seeker's skills (weights empty: 1 each), 1 x the largest
+    # share any offer gives that skill (``skill_max``, offers only)
+    q_len = q_skills.shape[0]
+    nq = q_len
+    if q_weight.shape[0] == 0:
+        q_weight = np.ones(nq, dtype=np.float32)
+        q_must_weight = q_weight
+    ub = q_weight.astype(np.float64)
+    if skill_max.shape[0] > 0:
+        for i in range(nq):
+            ub[i] *= skill_max[q_skills[i]]
+    walk = np.argsort(-ub, kind="mergesort")
+    q_terms = q_skills[walk]
+    q_cov = q_weight[walk]
+    q_must = q_must_weight[walk]
+    q_ub = ub[walk]
     weighted = fw_cov.shape[0] > 0
     per_cand_must = cand_has_must.shape[0] > 0
+    query_has_must = False  # an offer with must-haves (the candidates are seekers)
+    if not per_cand_must:
+        for i in range(nq):
+            if q_must[i] > 0:
+                query_has_must = True
+    # bridge toward the query from each occupation: the best over the query's occupations
+    # (``bridge_rows``: the bridge matrix, transposed for an offer's occupation)
+    bridge = np.zeros(bridge_rows.shape[1], dtype=np.float32)
+    for o in q_occ:
+        for a in range(bridge.shape[0]):
+            if bridge_rows[o, a] > bridge[a]:
+                bridge[a] = bridge_rows[o, a]
     reach, cell_df = _cells(cell_corner, cell_radius, q_lat, q_lon, q_radius, dist_decay, cell_size)
     p_cov = p_w
     known_occ = p_occ.shape[0] > 0
@@ -284,6 +340,14 @@ def _topk(q_terms, q_cov, q_must, q_ub, qrank, seen, fw_ids, fw_cov, fw_must, fw
     n_post = 0
     n_reach = 0
     complete = True
+    own_radius = math.isnan(q_radius)
+    q_cos = math.cos(math.radians(q_lat))
+    in_reach = np.empty(CHUNK, dtype=np.int64)  # a chunk's postings in reach
+    in_reach_slot = np.empty(CHUNK, dtype=np.int64)  # and their slots
+    kept_slot = np.empty(CHUNK, dtype=np.int64)  # and, of their candidates, those still in the race:
+    kept_df = np.empty(CHUNK, dtype=np.float64)  # distance factor,
+    kept_cb = np.empty(CHUNK, dtype=np.float64)  # coverage bound,
+    kept_b = np.empty(CHUNK, dtype=np.float64)  # bridge when known from the posting, else -1
     for r in range(nq):
         # the best score a candidate holding none of the terms before r can reach
         mf_b = 1.0
@@ -301,86 +365,121 @@ def _topk(q_terms, q_cov, q_must, q_ub, qrank, seen, fw_ids, fw_cov, fw_must, fw
         n = p_len[t]
         n_post += n
         full = size == k
-        for j in range(s, s + n):
-            c = p_cell[j]
-            if reach[c] == 0:
-                continue  # out of reach, known from the posting alone
-            n_reach += 1
-            if full and hs[0] > bound * cell_df[c] + 1e-5:
-                # even first met here, with every remaining term, the best bridge and the best
-                # distance factor of its cell it could not win; met again at a later term (with a
-                # lower bound, a higher k-th score) it is skipped here again: left unmarked
-                continue
-            slot = p_ids[j]
-            bit = np.uint8(1 << (slot & 7))
-            if seen[slot >> 3] & bit:
-                continue  # met at an earlier term: holds it, was dealt with there
-            seen[slot >> 3] |= bit
-            # first met here, so it holds none of the terms before r and exactly this term's share
-            # (the posting's own share for offers): its coverage is at most cb
-            cb = rem[r]
-            if weighted:
-                cb = p_cov[j] + rem[r + 1]
-            # its bridge: known from the posting when it has a single occupation (offers), else at most the best
-            b = b_max
-            known_b = False
-            if known_occ:
-                o = p_occ[j]
-                if o >= 0:
-                    b = bridge[o]
-                    known_b = True
-            bound_j = (alpha * min(cb, 1.0) + beta * b) * mf_b
-            if full and hs[0] > bound_j * cell_df[c] + 1e-5:
-                continue  # marked: met again later, it must not pass for one holding none of this term
-            # distance first: it rejects most of them, and its row is read anyway for those kept
-            df = _geo(slot, lat, lon, radius, q_lat, q_lon, q_radius, dist_decay)
-            if df < 0.0 or (full and hs[0] > bound_j * df + 1e-5):
-                continue  # beyond the radius, or too far to win even with every remaining term
-            if (flags[slot] & need) != need:
-                continue
-            if not known_b:
-                b = _best_bridge(slot, f_start, f_len, f_occ, bridge)
-            if full and hs[0] > (alpha * min(cb, 1.0) + beta * b) * mf_b * df + 1e-5:
-                continue  # its own bridge is too weak to win even with every remaining term
-            fs = fw_start[slot]
-            fl = fw_len[slot]
-            cov = 0.0
-            mustcov = 0.0
-            for u in range(fs, fs + fl):
-                q = qrank[fw_ids[u]]
-                if q >= 0:
-                    if weighted:
-                        cov += fw_cov[u]
-                        mustcov += fw_must[u]
+        for j0 in range(s, s + n, CHUNK):
+            # the chunk's postings in reach (cell known from the posting alone), kept in order
+            j1 = min(j0 + CHUNK, s + n)
+            m = 0
+            for j in range(j0, j1):
+                in_reach[m] = j
+                in_reach_slot[m] = p_ids[j]  # read in order: cheaper than one by one later
+                m += reach[p_cell[j]]
+            n_reach += m
+            # 1. meet them: bounds, first-met bit, distance, flags; the survivors are kept in order.
+            # Each candidate's row and flags are asked for AHEAD candidates early: the reads overlap.
+            for i in range(min(AHEAD, m)):
+                _ask_candidate(in_reach_slot[i], geo, flags, seen)
+            n_kept = 0
+            for i in range(m):
+                if i + AHEAD < m:
+                    _ask_candidate(in_reach_slot[i + AHEAD], geo, flags, seen)
+                j = in_reach[i]
+                c = p_cell[j]
+                if full and hs[0] > bound * cell_df[c] + 1e-5:
+                    # even first met here, with every remaining term, the best bridge and the best
+                    # distance factor of its cell it could not win; met again at a later term (with a
+                    # lower bound, a higher k-th score) it is skipped here again: left unmarked
+                    continue
+                slot = in_reach_slot[i]
+                bit = np.uint8(1 << (slot & 7))
+                if seen[slot >> 3] & bit:
+                    continue  # met at an earlier term: holds it, was dealt with there
+                seen[slot >> 3] |= bit
+                # first met here, so it holds none of the terms before r and exactly this term's share
+                # (the posting's own share for offers): its coverage is at most cb
+                cb = rem[r]
+                if weighted:
+                    cb = p_cov[j] + rem[r + 1]
+                # its bridge: known from the posting when it has a single occupation (offers), else at most the best
+                b = b_max
+                known_b = False
+                if known_occ:
+                    o = p_occ[j]
+                    if o >= 0:
+                        b = bridge[o]
+                        known_b = True
+                bound_j = (alpha * min(cb, 1.0) + beta * b) * mf_b
+                if full and hs[0] > bound_j * cell_df[c] + 1e-5:
+                    continue  # marked: met again later, it must not pass for one holding none of this term
+                # distance first: it rejects most of them
+                rad = geo[slot, 2] if own_radius else q_radius
+                df = _geo(geo[slot, 0], geo[slot, 1], geo[slot, 3], rad, q_lat, q_lon, q_cos, dist_decay)
+                if df < 0.0 or (full and hs[0] > bound_j * df + 1e-5):
+                    continue  # beyond the radius, or too far to win even with every remaining term
+                if (flags[slot] & need) != need:
+                    continue
+                prefetch(fw_start, slot)
+                prefetch(fw_len, slot)
+                prefetch(keys, slot)
+                if not known_b:
+                    prefetch(f_start, slot)
+                    prefetch(f_len, slot)
+                kept_slot[n_kept] = slot
+                kept_df[n_kept] = df
+                kept_cb[n_kept] = cb
+                kept_b[n_kept] = b if known_b else -1.0
+                n_kept += 1
+            # 2. the survivors' own lists, asked for one level down, then each one scored exactly
+            for i in range(n_kept):
+                slot = kept_slot[i]
+                prefetch(fw_ids, fw_start[slot])
+                if kept_b[i] < 0.0:
+                    prefetch(f_occ, f_start[slot])
+            for i in range(n_kept):
+                slot = kept_slot[i]
+                df = kept_df[i]
+                cb = kept_cb[i]
+                b = kept_b[i]
+                if b < 0.0:
+                    b = _best_bridge(slot, f_start, f_len, f_occ, bridge)
+                if full and hs[0] > (alpha * min(cb, 1.0) + beta * b) * mf_b * df + 1e-5:
+                    continue  # its own bridge is too weak to win even with every remaining term
+                fs = fw_start[slot]
+                fl = fw_len[slot]
+                cov = 0.0
+                mustcov = 0.0
+                for u in range(fs, fs + fl):
+                    q = qrank[fw_ids[u]]
+                    if q >= 0:
+                        if weighted:
+                            cov += fw_cov[u]
+                            mustcov += fw_must[u]
+                        else:
+                            cov += q_cov[q]
+                            mustcov += q_must[q]
+                n_scored += 1
+                has_must = query_has_must
+                if per_cand_must:
+                    has_must = cand_has_must[slot] != 0
+                g = 1.0
+                if cov > 0.0:
+                    if cand_is_seeker:
+                        g = _breadth(fl, q_len, allowance, power)
                     else:
-                        cov += q_cov[q]
-                        mustcov += q_must[q]
-            n_scored += 1
-            has_must = query_has_must
-            if per_cand_must:
-                has_must = cand_has_must[slot] != 0
-            g = 1.0
-            if cov > 0.0:
-                if cand_is_seeker:
-                    g = _breadth(fl, q_len, allowance, power)
-                else:
-                    g = _breadth(q_len, fl, allowance, power)
-            sc = _final(cov, mustcov, b, df, has_must, require_must, alpha, beta, must_penalty, g)
-            if sc > 0.0:
-                size = _push(hs, hk, hslot, size, np.float32(sc), keys[slot], slot)
-                full = size == k
+                        g = _breadth(q_len, fl, allowance, power)
+                sc = _final(cov, mustcov, b, df, has_must, require_must, alpha, beta, must_penalty, g)
+                if sc > 0.0:
+                    size = _push(hs, hk, hslot, size, np.float32(sc), keys[slot], slot)
+                    full = size == k
     n_phase1 = n_scored
     if complete and not (require_must and query_has_must):
         # candidates sharing no skill, through the bridged occupations, best bridge first
-        n_occ = bridge.shape[0]
-        src_order = np.argsort(-bridge, kind="mergesort")
+        bridged = np.nonzero(bridge >= min_bridge)[0]
+        src_order = bridged[np.argsort(-bridge[bridged], kind="mergesort")]
         mf0 = 1.0
         if query_has_must and not per_cand_must:
             mf0 = 1.0 - must_penalty
-        for idx in range(n_occ):
+        for idx in range(src_order.shape[0]):
             a = src_order[idx]
-            if bridge[a] < min_bridge:
-                break
             bound = beta * bridge[a] * mf0 + 1e-5
             if size == k and hs[0] > bound:
                 break
@@ -401,7 +500,8 @@ def _topk(q_terms, q_cov, q_must, q_ub, qrank, seen, fw_ids, fw_cov, fw_must, fw
                 seen[slot >> 3] |= bit
                 if (flags[slot] & need) != need:
                     continue
-                df = _geo(slot, lat, lon, radius, q_lat, q_lon, q_radius, dist_decay)
+                rad = geo[slot, 2] if own_radius else q_radius
+                df = _geo(geo[slot, 0], geo[slot, 1], geo[slot, 3], rad, q_lat, q_lon, q_cos, dist_decay)
                 if df < 0.0:
                     continue
                 b = _best_bridge(slot, f_start, f_len, f_occ, bridge)
@@ -471,6 +571,13 @@ _EMPTY_U8 = np.zeros(0, dtype=np.uint8)
 _EMPTY_I32 = np.zeros(0, dtype=np.int32)
 
 
+def _as(values, dtype) -> np.ndarray:
+    """``values`` as a 1-D array of ``dtype``, without a numpy call when it already is one."""
+    if type(values) is np.ndarray and values.dtype == dtype:
+        return values
+    return np.asarray(values, dtype=dtype).reshape(-1)
+
+
 @dataclass(eq=False)
 class PoolMatcher:
     """The scoring model over a referential: skill weights and the bridge matrix (built once).
@@ -494,12 +601,23 @@ class PoolMatcher:
     breadth_power: float = BREADTH_POWER
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     last_stats: QueryStats | None = None
+    _bridge_to: np.ndarray = field(init=False, repr=False, compare=False)
+    """(n_occupations, n_occupations) float32, bridge(a -> b) at [b, a]: row b, contiguous, is what a query
+    toward occupation b reads (a column of ``bridge`` would be 1,584 scattered reads)."""
     _qrank: np.ndarray = field(init=False, repr=False, compare=False,
                                default_factory=lambda: np.zeros(0, dtype=np.int32))
     """Query scratch: each query skill's rank in the walk, -1 elsewhere (reset after every query, under ``lock``)."""
     _seen: np.ndarray = field(init=False, repr=False, compare=False,
                               default_factory=lambda: np.zeros(0, dtype=np.uint8))
     """Query scratch: one bit per slot of the queried index, set when a candidate is met (cleared after every query)."""
+
+    def __post_init__(self) -> None:
+        # read-only from here on: the transposed copy below must stay equal to it (build another
+        # matcher, e.g. dataclasses.replace(m, bridge=...), to change bridges)
+        self.bridge = np.array(self.bridge, dtype=np.float32)
+        self.bridge.flags.writeable = False
+        self._bridge_to = np.ascontiguousarray(self.bridge.T)
+        self._bridge_to.flags.writeable = False
 
     @classmethod
     def fit(cls, space, bridges, **params) -> "PoolMatcher":
@@ -560,21 +678,12 @@ class PoolMatcher:
         return Profile(skills=skills, occupations=occs, lat=lat, lon=lon, radius_km=radius_km, visible=consent)
 
     # ---- queries ----------------------------------------------------------------------------
-    def _run(self, index: ProfileIndex, q_terms, q_cov, q_must, bridge_vec, q_lat, q_lon, q_radius,
-             cand_has_must, query_has_must, require_must, need, k, cand_is_seeker: bool = True
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _run(self, index: ProfileIndex, q_skills, q_weight, q_must, q_occ, bridge_rows, q_lat, q_lon, q_radius,
+             require_must, need, k, cand_is_seeker: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One kernel call. Kept lean on purpose: in a busy process every numpy call made here costs
+        its share of cache misses; the query is ordered and its bridges gathered inside the kernel."""
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
-        bridge_vec = np.ascontiguousarray(bridge_vec, dtype=np.float32)
-        q_terms = np.asarray(q_terms, dtype=np.int32)
-        q_cov = np.asarray(q_cov, dtype=np.float32)
-        q_must = np.asarray(q_must, dtype=np.float32)
-        # the most one term can add to a candidate's coverage: its query weight, times (offers) the
-        # largest share any offer gives that skill; terms are walked from the largest down
-        ub = q_cov.astype(np.float64)
-        if index.weighted:
-            ub *= index.skill_max[q_terms]
-        walk = np.argsort(-ub, kind="stable")
         fw, sp, oc, fo = index.skills, index.skill_postings, index.occupation_postings, index.occupations
         weighted = index.weighted
         with self.lock:
@@ -584,31 +693,27 @@ class PoolMatcher:
             if len(self._seen) < n_bytes:
                 self._seen = np.zeros(n_bytes + n_bytes // 4 + 8, dtype=np.uint8)
             hs, hk, hslot, n1, nt, npost, nreach = _topk(
-                q_terms[walk], q_cov[walk], q_must[walk], ub[walk], self._qrank, self._seen[:n_bytes],
+                _as(q_skills, np.int32), _as(q_weight, np.float32), _as(q_must, np.float32),
+                index.skill_max, _as(q_occ, np.int32), bridge_rows, self._qrank, self._seen[:n_bytes],
                 fw.columns[0], fw.columns[1] if weighted else _EMPTY_F32, fw.columns[2] if weighted else _EMPTY_F32,
                 fw.start, fw.length, sp.columns[0], sp.columns[1] if weighted else _EMPTY_F32,
                 sp.columns[3] if weighted else _EMPTY_I32, sp.columns[-1], index.cell, index.cell_corner, index.cell_radius,
                 float(index.cell_size),
                 sp.start, sp.length, oc.columns[0], oc.start, oc.length,
-                fo.columns[0], fo.start, fo.length, bridge_vec, float(self.min_bridge),
-                index.flags, np.uint8(need), index.lat, index.lon, index.radius,  # views of one (n, 4) array
-                float(q_lat), float(q_lon), float(q_radius), cand_has_must, bool(query_has_must),
+                fo.columns[0], fo.start, fo.length, float(self.min_bridge),
+                index.flags, np.uint8(need), index.geo,
+                float(q_lat), float(q_lon), float(q_radius), _offer_has_must(index) if not cand_is_seeker else _EMPTY_U8,
                 bool(require_must), self.alpha, self.beta, self.must_penalty, self.dist_decay,
-                index.keys, int(k), int(len(q_terms)), bool(cand_is_seeker), float(self.breadth_allowance),
-                float(self.breadth_power))
+                index.keys, int(k), cand_is_seeker, float(self.breadth_allowance), float(self.breadth_power))
             self.last_stats = QueryStats(int(n1), int(nt), int(npost), int(nreach))
         return hs, hk, hslot
 
     def top_candidates(self, seekers: ProfileIndex, offer: Profile, k: int = 20, radius_km: float | None = None,
                        require_must: bool = False, consenting_only: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """(scores float32 (<=k,), keys int64 (<=k,)) of the top-``k`` seekers for ``offer``, best first."""
-        b = int(offer.occupations[0]) if len(offer.occupations) else -1
-        bridge_vec = self.bridge[:, b] if b >= 0 else np.zeros(len(self.bridge), dtype=np.float32)
-        has_must = bool(np.any(offer.must > 0))
-        need = ALIVE | (VISIBLE if consenting_only else 0)
-        scores, keys, _ = self._run(seekers, offer.skills, offer.cov, offer.must, np.ascontiguousarray(bridge_vec),
-                                    offer.lat, offer.lon, np.nan if radius_km is None else radius_km,
-                                    _EMPTY_U8, has_must, require_must, need, k)
+        scores, keys, _ = self._run(seekers, offer.skills, offer.cov, offer.must, offer.occupations[:1], self._bridge_to,
+                                    offer.lat, offer.lon, np.nan if radius_km is None else radius_km, require_must,
+                                    ALIVE | (VISIBLE if consenting_only else 0), k, cand_is_seeker=True)
         return scores, keys
 
     def candidates(self, seekers: ProfileIndex, offer: Profile, k: int = 20, radius_km: float | None = None,
@@ -621,15 +726,9 @@ class PoolMatcher:
     def top_offers(self, offers: ProfileIndex, seeker: Profile, k: int = 20, radius_km: float | None = None,
                    require_must: bool = False, open_only: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """(scores, keys) of the top-``k`` offers for ``seeker`` within his radius (or ``radius_km``)."""
-        occs = np.asarray(seeker.occupations, dtype=np.int64)
-        bridge_vec = (self.bridge[occs].max(axis=0) if len(occs) else np.zeros(len(self.bridge), dtype=np.float32))
-        radius = seeker.radius_km if radius_km is None else radius_km
-        ones = np.ones(len(seeker.skills), dtype=np.float32)
-        has_must = _offer_has_must(offers)
-        need = ALIVE | (VISIBLE if open_only else 0)
-        scores, keys, _ = self._run(offers, np.asarray(seeker.skills), ones, ones, np.ascontiguousarray(bridge_vec),
-                                    seeker.lat, seeker.lon, radius, has_must, False, require_must, need, k,
-                                    cand_is_seeker=False)
+        scores, keys, _ = self._run(offers, seeker.skills, _EMPTY_F32, _EMPTY_F32, seeker.occupations, self.bridge,
+                                    seeker.lat, seeker.lon, seeker.radius_km if radius_km is None else radius_km,
+                                    require_must, ALIVE | (VISIBLE if open_only else 0), k, cand_is_seeker=False)
         return scores, keys
 
     def offers_for(self, offers: ProfileIndex, seeker: Profile, k: int = 20, radius_km: float | None = None,

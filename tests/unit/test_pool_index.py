@@ -8,6 +8,8 @@ per seeker of 30 skills stays under 300 bytes.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -211,8 +213,9 @@ def test_consent_and_deletion_hide_seekers():
 
 def test_bridge_only_candidates_surface_through_phase_two():
     """A seeker sharing no skill code with the offer still comes up through his occupation's bridge."""
-    m = matcher()
-    m.bridge[3, 5] = 0.9
+    bridge = matcher().bridge.copy()
+    bridge[3, 5] = 0.9
+    m = dataclasses.replace(matcher(), bridge=bridge)
     index = ProfileIndex(N_SKILLS, N_OCC)
     index.upsert(1, m.seeker_profile([30, 31], [3]))
     index.upsert(2, m.seeker_profile([32], []))

@@ -14,7 +14,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matching.match import PoolMatcher, _haversine, _reachable, score_reference
+from matching.match import DIST_DECAY, PoolMatcher, _geo, _haversine, _reachable, score_reference
 from matching.pool import Profile, ProfileIndex
 
 N_SKILLS, N_OCC = 60, 9
@@ -146,3 +146,24 @@ def test_a_cell_holding_a_profile_within_reach_is_never_skipped():
                 assert reach[cell] == 1, (q_lat, q_lon, lat, lon, d, radius, index.cell_size)
             far = _reachable(index.cell_corner, index.cell_radius, q_lat, q_lon, max(d - 250.0, 0.0), index.cell_size)
             assert far[0] == 1  # unknown locations are always looked at
+
+
+def test_the_cheap_distance_rejection_agrees_with_the_haversine():
+    """``_geo`` rules most candidates out without trigonometry (a lower bound of the haversine): it
+    must never rule out a profile within the radius, and must give the exact factor to those kept.
+    Profiles sit just inside and just outside the radius, near the poles and across the antimeridian."""
+    rng = np.random.default_rng(11)
+    for case in range(20000):
+        q_lat = float(np.float32(rng.uniform(-89, 89) if case % 3 else rng.uniform(60, 89.9)))
+        q_lon = float(np.float32(rng.uniform(-180, 180) if case % 4 else rng.choice([-179.9, 179.9])))
+        lat = float(np.float32(np.clip(q_lat + rng.uniform(-3, 3) * rng.random() ** 3, -89.99, 89.99)))
+        lon = float(np.float32((q_lon + rng.uniform(-6, 6) * rng.random() ** 3 + 180.0) % 360.0 - 180.0))
+        d = _haversine(q_lat, q_lon, lat, lon)
+        radius = d * (1.0 + float(rng.choice([-1, 1])) * 10.0 ** float(rng.uniform(-7, -2))) + float(rng.choice([0.0, 1e-9]))
+        cos_lat = float(np.float32(np.cos(np.radians(np.float32(lat)))))  # as geo_rows stores it
+        got = _geo(lat, lon, cos_lat, radius, q_lat, q_lon, np.cos(np.radians(q_lat)), DIST_DECAY)
+        if d > radius:
+            assert got == -1.0, (q_lat, q_lon, lat, lon, d, radius)
+        else:
+            expected = 1.0 - DIST_DECAY * d / radius if radius > 0 else 1.0
+            assert got == expected, (q_lat, q_lon, lat, lon, d, radius, got)
