@@ -47,6 +47,10 @@ win either). Only when every skill was walked are the bridged occupations walked
 sharing no skill, best bridge first, while ``BETA * bridge`` can still beat the k-th score. Every
 skipped candidate is proven unable to enter the top-k, so the result is exactly the brute-force one
 (``score_reference``; tests/unit/test_pool_pruning.py).
+
+Speed is memory: the candidates looked at are scattered over hundreds of megabytes, so the kernel
+takes postings by chunks, keeps those in reach, and asks for each candidate's row a few candidates
+ahead (:mod:`matching.prefetch`); the survivors' own lists are asked for before they are scored.
 """
 
 from __future__ import annotations
