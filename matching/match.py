@@ -160,8 +160,8 @@ def _geo(la, lo, cos_la, rad, q_lat, q_lon, q_cos, dist_decay):
     haversine ``a = sin^2(dlat/2) + cos cos' sin^2(dlon/2)`` is at least the same with each sine
     replaced by ``x - x^3/6 <= sin x`` (and ``cos_la`` lowered by its float32 error), and ``d = 2R
     asin(sqrt a) >= 2R sqrt a``; when that lower bound exceeds ``rad`` (with a 1e-6 margin for
-    rounding) so does ``d``. Otherwise ``d`` is the exact
-    haversine. Scalars only: an inlined numba function taking arrays costs a reference count round trip.
+    rounding) so does ``d``. Otherwise ``d`` is the exact haversine. Scalars only: an inlined numba
+    function taking arrays costs a reference count round trip per call.
     """
     if math.isnan(q_lat) or math.isnan(la) or math.isnan(rad):
         return 1.0
@@ -276,8 +276,11 @@ def _topk(q_skills, q_weight, q_must_weight, skill_max, q_occ, bridge_rows, qran
     Returns (scores, keys, slots) best first (ties by key), and the work done: candidates scored
     through a shared skill, candidates scored in all, postings walked, postings in reach.
 
-    ``q_terms`` are walked in the given order (decreasing ``q_ub``, the most a candidate can gain
-    from one term). A posting whose geographic cell lies out of reach is skipped from the posting
+    The query: ``q_skills`` (m,) with their weights ``q_weight`` / ``q_must_weight`` (an offer's
+    shares; empty for a seeker: 1 each), ``q_occ`` its occupations and ``bridge_rows`` the bridge
+    matrix read by row (``bridge[a, :]`` for a seeker's occupation ``a``, its transpose for an
+    offer's). The terms are walked by decreasing ``q_ub``, the most a candidate can gain from one
+    term (x ``skill_max`` for offers). A posting whose geographic cell lies out of reach is skipped from the posting
     alone (:func:`_reachable`). A candidate is looked at once, when first met (``seen``: one bit per
     slot, cleared before returning), and scored exactly: its coverage and must-have coverage come from
     its own forward list against ``qrank`` (the query term's rank per skill, -1 elsewhere; reset to
