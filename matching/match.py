@@ -264,9 +264,39 @@ def _cells(cell_corner, cell_radius, q_lat, q_lon, q_radius, dist_decay, cell_si
     return reach, df_max
 
 
+@njit(cache=True)
+def _walk_order(q_skills, q_weight, q_must_weight, skill_max):
+    """(terms, cov, must, ub) of a query, walked from the term a candidate can gain most from down
+    (stable on ties): ``ub`` is an offer's requirement weight, or for a seeker's skills (``q_weight``
+    empty: 1 each) 1 x the largest share any offer gives that skill (``skill_max``, offers only)."""
+    n = q_skills.shape[0]
+    if q_weight.shape[0] == 0:
+        q_weight = np.ones(n, dtype=np.float32)
+        q_must_weight = q_weight
+    ub = q_weight.astype(np.float64)
+    if skill_max.shape[0] > 0:
+        for i in range(n):
+            ub[i] *= skill_max[q_skills[i]]
+    walk = np.argsort(-ub, kind="mergesort")
+    return q_skills[walk], q_weight[walk], q_must_weight[walk], ub[walk]
+
+
+@njit(cache=True)
+def _bridge_toward(q_occ, bridge_rows):
+    """(n_occupations,) float32 bridge toward the query from each occupation: the best over the
+    query's occupations ``q_occ`` (rows of ``bridge_rows``: the bridge matrix, or its transpose for
+    an offer's occupation); zeros when it has none."""
+    bridge = np.zeros(bridge_rows.shape[1], dtype=np.float32)
+    for o in q_occ:
+        for a in range(bridge.shape[0]):
+            if bridge_rows[o, a] > bridge[a]:
+                bridge[a] = bridge_rows[o, a]
+    return bridge
+
+
 @njit(cache=True, nogil=True)
 def _topk(q_skills, q_weight, q_must_weight, skill_max, q_occ, bridge_rows, qrank, seen, fw_ids, fw_cov, fw_must,
-          fw_start, fw_len, p_ids, p_w, p_occ, p_cell, slot_cell, cell_corner, cell_radius, cell_size, p_start, p_len,
+          fw_start, fw_len, p_ids, p_cov, p_occ, p_cell, slot_cell, cell_corner, cell_radius, cell_size, p_start, p_len,
           o_ids, o_start, o_len, f_occ, f_start, f_len, min_bridge,
           flags, need, geo, q_lat, q_lon, q_radius, cand_has_must,
           require_must, alpha, beta, must_penalty, dist_decay, keys, k, cand_is_seeker,
@@ -292,23 +322,9 @@ def _topk(q_skills, q_weight, q_must_weight, skill_max, q_occ, bridge_rows, qran
     occupations are walked for candidates sharing no skill, best bridge first, while
     ``beta * bridge`` can still win.
     """
-    # the query's terms, walked from the one a candidate can gain most from down (stable on ties):
-    # an offer's requirement weight; for a seeker's skills (weights empty: 1 each), 1 x the largest
-    # share any offer gives that skill (``skill_max``, offers only)
-    q_len = q_skills.shape[0]
+    q_terms, q_cov, q_must, q_ub = _walk_order(q_skills, q_weight, q_must_weight, skill_max)
+    q_len = q_terms.shape[0]
     nq = q_len
-    if q_weight.shape[0] == 0:
-        q_weight = np.ones(nq, dtype=np.float32)
-        q_must_weight = q_weight
-    ub = q_weight.astype(np.float64)
-    if skill_max.shape[0] > 0:
-        for i in range(nq):
-            ub[i] *= skill_max[q_skills[i]]
-    walk = np.argsort(-ub, kind="mergesort")
-    q_terms = q_skills[walk]
-    q_cov = q_weight[walk]
-    q_must = q_must_weight[walk]
-    q_ub = ub[walk]
     weighted = fw_cov.shape[0] > 0
     per_cand_must = cand_has_must.shape[0] > 0
     query_has_must = False  # an offer with must-haves (the candidates are seekers)
@@ -316,15 +332,8 @@ def _topk(q_skills, q_weight, q_must_weight, skill_max, q_occ, bridge_rows, qran
         for i in range(nq):
             if q_must[i] > 0:
                 query_has_must = True
-    # bridge toward the query from each occupation: the best over the query's occupations
-    # (``bridge_rows``: the bridge matrix, transposed for an offer's occupation)
-    bridge = np.zeros(bridge_rows.shape[1], dtype=np.float32)
-    for o in q_occ:
-        for a in range(bridge.shape[0]):
-            if bridge_rows[o, a] > bridge[a]:
-                bridge[a] = bridge_rows[o, a]
+    bridge = _bridge_toward(q_occ, bridge_rows)
     reach, cell_df = _cells(cell_corner, cell_radius, q_lat, q_lon, q_radius, dist_decay, cell_size)
-    p_cov = p_w
     known_occ = p_occ.shape[0] > 0
     for i in range(nq):
         qrank[q_terms[i]] = i
