@@ -28,7 +28,6 @@ the batch offers: a pure sparse product, no distance.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import threading
 from dataclasses import dataclass
@@ -106,18 +105,10 @@ def seeker_index(n_skills: int, n_occupations: int, seekers: SeekerSet, consent:
     return index
 
 
-def _private(index: ProfileIndex) -> ProfileIndex:
-    mine = copy.copy(index)
-    mine.scratch_acc = np.zeros(0, dtype=np.float32)
-    mine.scratch_must = np.zeros(0, dtype=np.float32)
-    mine.scratch_touched = np.zeros(0, dtype=np.int32)
-    return mine
-
-
 def private_copies(matcher, *indexes: ProfileIndex):
-    """A matcher and indexes sharing every array but owning their lock and query scratch, so
-    several threads (Dask workers of one process) can query the same indexes at once."""
-    return (dataclasses.replace(matcher, lock=threading.Lock()), *(_private(ix) for ix in indexes))
+    """A matcher owning its lock and query scratch (the indexes hold none: they are shared as they
+    are), so several threads (Dask workers of one process) can query the same indexes at once."""
+    return (dataclasses.replace(matcher, lock=threading.Lock()), *indexes)
 
 
 def top_offers(matcher, offers: ProfileIndex, seekers: SeekerSet, k: int) -> TopK:

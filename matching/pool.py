@@ -295,7 +295,8 @@ class Profile:
 class ProfileIndex:
     """Seekers (``weighted=False``) or offers (``weighted=True``): forward lists, postings, per-slot data.
 
-    Not thread-safe for writes; the caller serialises writes (and queries, which share scratch).
+    Not thread-safe for writes; the caller serialises writes. Queries hold no scratch here: the
+    PoolMatcher owns it and serialises its queries on its lock.
     """
 
     def __init__(self, n_skills: int, n_occupations: int, weighted: bool = False, capacity: int = 0) -> None:
@@ -335,10 +336,6 @@ class ProfileIndex:
         self.free: list[int] = []
         self.count = 0
         self._ensure_slots(capacity)
-        # no per-slot query scratch any more (the kernel scores from forward lists); kept empty for callers
-        self.scratch_acc = np.zeros(0, dtype=np.float32)
-        self.scratch_must = np.zeros(0, dtype=np.float32)
-        self.scratch_touched = np.zeros(0, dtype=np.int32)
 
     # ---- sizes ------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -349,8 +346,7 @@ class ProfileIndex:
 
     def nbytes(self) -> int:
         """Bytes held by the index (arrays only, capacity included)."""
-        arrays = (self.keys, self.flags, self.cell, self.geo, self.slot_of_key,
-                  self.scratch_acc, self.scratch_must, self.scratch_touched)
+        arrays = (self.keys, self.flags, self.cell, self.geo, self.slot_of_key)
         arrays += (self.has_must, self.skill_max) if self.weighted else ()
         arrays += (self.cell_corner, self.cell_radius)
         return (sum(a.nbytes for a in arrays) + self.skills.nbytes() + self.occupations.nbytes()
@@ -382,10 +378,6 @@ class ProfileIndex:
         grown = np.full(max(max_key + 1, old + old // 4 + 64), -1, dtype=np.int32)
         grown[:old] = self.slot_of_key
         self.slot_of_key = grown
-
-    def scratch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Empty: queries no longer need per-slot accumulators (kept so older callers still work)."""
-        return self.scratch_acc, self.scratch_must, self.scratch_touched
 
     @property
     def lat(self) -> np.ndarray:

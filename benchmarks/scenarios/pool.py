@@ -120,7 +120,6 @@ def _setup_candidates(n_seekers: int, chunk: int) -> dict:
         blocks.append(sp.csr_array((np.ones(len(skill_ids), dtype=np.float32), skill_ids, skill_ptr),
                                    shape=(n, r.n_skills)))
         del population, s
-    index.scratch()
     matrix = sp.vstack(blocks, format="csr")
     del blocks
     profiles = _offer_profiles(r, matcher, offers)
@@ -203,7 +202,6 @@ def _setup_offers(quick: bool) -> dict:
     index = ProfileIndex(r.n_skills, r.n_occupations, weighted=True)
     index.extend(np.arange(n), _ptr(owner, n), cols, np.arange(n + 1), occ["col"].to_numpy().astype(np.int64),
                  o["lat"].to_numpy(), o["lon"].to_numpy(), np.full(n, np.nan), np.ones(n, dtype=bool), cov=cov, must=must)
-    index.scratch()
     matrix = sp.csr_array((cov, cols, _ptr(owner, n)), shape=(n, r.n_skills))
     s = population.seekers
     skill_ptr, skill_ids, occ_ptr, occ_ids = _seeker_arrays(r, s)

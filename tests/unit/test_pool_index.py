@@ -243,7 +243,6 @@ def test_memory_per_seeker_of_30_skills_is_under_300_bytes():
     index = ProfileIndex(n_skills, n_occ)
     index.extend(np.arange(n), np.arange(0, 30 * n + 1, 30), skills, np.arange(0, 2 * n + 1, 2), occs,
                  rng.uniform(43, 50, n), rng.uniform(-1, 7, n), np.full(n, 30.0), np.ones(n, dtype=bool))
-    index.scratch()
     per_seeker = index.nbytes() / n
     assert per_seeker <= 300, per_seeker
     # and it stays there through incremental updates of a tenth of the pool
