@@ -18,6 +18,9 @@ def identifier_problem(value: object) -> str | None:
     """None when ``value`` is a valid identifier, else the reason (e.g. ``"contains '/'"``)."""
     if not isinstance(value, str):
         return "not a string"
+    if value.isascii() and value.isprintable() and 0 < len(value) <= MAX_IDENTIFIER_CHARS and "/" not in value \
+            and value.strip() == value:
+        return None  # the common case, without a look at each character
     if not value:
         return "empty"
     if len(value) > MAX_IDENTIFIER_CHARS:

@@ -240,15 +240,25 @@ class _Reader:
         self.problems: list[LheoProblem] = []
         self.action_ids: set[str] = set()
         self.session_ids: set[str] = set()
+        self.local: dict[str, str | None] = {}  # full tag -> local name (None: another namespace)
+        self.kept_json: dict[tuple, str] = {}
 
     # -- helpers --
     def kids(self, elem) -> dict[str, list]:
+        """Children of ``elem`` in the LHEO namespace by local name (other namespaces are skipped)."""
         out: dict[str, list] = {}
-        cut, prefix = self.cut, self.prefix
+        local = self.local
         for child in elem:
             tag = child.tag
-            if isinstance(tag, str) and tag.startswith(prefix):
-                out.setdefault(tag[cut:], []).append(child)
+            try:
+                name = local[tag]
+            except KeyError:
+                name = local[tag] = tag[self.cut:] if isinstance(tag, str) and tag.startswith(self.prefix) else None
+            if name is not None:
+                if name in out:
+                    out[name].append(child)
+                else:
+                    out[name] = [child]
         return out
 
     def refuse(self, path: str, elem, message: str, expected: str | None = None, found: str | None = None):
@@ -267,9 +277,10 @@ class _Reader:
     def text(elem) -> str:
         if elem is None:
             return ""
+        text = elem.text
         if len(elem):
             return "".join(elem.itertext()).strip()
-        return (elem.text or "").strip()
+        return text.strip() if text else ""
 
     def required_text(self, kids, name, path, parent, *, max_chars: int) -> str:
         elem = self.one(kids, name, path, parent)
@@ -497,13 +508,17 @@ class _Reader:
             ref = k["code-public-vise"][0].get("ref")
             if ref:
                 kept["code-public-vise@ref"] = ref
+        signature = tuple((key, tuple(v) if isinstance(v, list) else v) for key, v in sorted(kept.items()))
+        kept_json = self.kept_json.get(signature)
+        if kept_json is None:  # the same few combinations repeat across a regional flux
+            kept_json = self.kept_json[signature] = json.dumps(kept, ensure_ascii=False, sort_keys=True)
         row = {key: value for key, value in common.items() if not key.startswith("_")}
         row.update({
             "id": numero, "teaching_mode": mode, "remote": mode == 2, "permanent_entry": entry == "1",
             "address_lines": lines, "postcode": postcode, "city": city, "lat": lat, "lon": lon,
             "hours": None if hours is None else float(hours), "cost": cost, "funders": funders,
             "funder_places": places, "places": sum(given) if given else None,
-            "kept": json.dumps(kept, ensure_ascii=False, sort_keys=True), "line": a.sourceline,
+            "kept": kept_json, "line": a.sourceline,
         })
         return row, sessions
 
@@ -640,11 +655,26 @@ def read_lheo(source: str | Path | bytes | IO[bytes], *, mode: str = "valid", na
                      file=file, formations=formations)
 
 
+_ARROW_TYPES = {pl.String: "string", pl.Boolean: "bool_", pl.Int8: "int8", pl.Int64: "int64",
+                pl.Float64: "float64", pl.Date: "date32"}
+
+
 def _frame(rows: list[dict], schema: dict) -> pl.DataFrame:
+    """Rows -> a typed frame, column by column through pyarrow (its C++ conversion of Python lists of
+    lists and dates is an order of magnitude faster than building polars series from them)."""
+    import pyarrow as pa
+
     if not rows:
         return pl.DataFrame(schema=schema)
-    columns = {name: [r.get(name) for r in rows] for name in schema}
-    return pl.DataFrame(columns, schema=schema)
+    arrays, names = [], []
+    for name, dtype in schema.items():
+        if isinstance(dtype, pl.List):
+            kind = pa.list_(getattr(pa, _ARROW_TYPES[dtype.inner])())
+        else:
+            kind = getattr(pa, _ARROW_TYPES[dtype])()
+        arrays.append(pa.array([r.get(name) for r in rows], type=kind))
+        names.append(name)
+    return pl.from_arrow(pa.Table.from_arrays(arrays, names=names)).cast(schema)
 
 
 def _path_of(elem, cut: int) -> str:
