@@ -36,11 +36,16 @@ Pure numpy / scipy; no I/O. Skills are int columns, occupations and trainings in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
 import scipy.sparse as sp
+
+UNKNOWN_START: int = -(2 ** 31)
+"""Session start day meaning "unknown" (LHEO 00000000), as ``referentiels.trainings.UNKNOWN_START``."""
+UNKNOWN_END: int = 2 ** 31 - 1
+"""Session end day meaning "unknown" (LHEO 99999999)."""
 
 RELATED_MIN: float = 0.5
 """Kernel value from which a held skill supports a needed one (``matching.passerelles.RELATED_MIN``)."""
@@ -210,7 +215,8 @@ class Plan:
     columns each training newly covers (together they are ``covered``, disjoint); hours, cost
     (NaN when a chosen training's cost is unknown); covered / residual (int64 gap columns, in
     gap order) and their weights; ``eligible``: number of eligible trainings that teach a gap
-    skill (the candidates).
+    skill (the candidates); ``sessions`` (p,) int64: the session row chosen for each training (in
+    the index's session order), -1 for a training without sessions (a CSV catalogue's).
     """
 
     trainings: np.ndarray
@@ -222,20 +228,23 @@ class Plan:
     covered_weight: float
     residual_weight: float
     eligible: int = 0
+    sessions: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def _empty_plan(gap_cols: np.ndarray, gap_w: np.ndarray, eligible: int = 0) -> Plan:
     return Plan(trainings=np.zeros(0, np.int64), covers=(), hours=0.0, cost=0.0, covered=np.zeros(0, np.int64),
                 residual=gap_cols.copy(), covered_weight=0.0, residual_weight=float(gap_w.sum(dtype=np.float64)),
-                eligible=eligible)
+                eligible=eligible, sessions=np.zeros(0, np.int64))
 
 
-def greedy_cover(a: np.ndarray, w: np.ndarray, hours: np.ndarray, prune: bool = True) -> list[int]:
+def greedy_cover(a: np.ndarray, w: np.ndarray, hours: np.ndarray, prune: bool = True,
+                 distance: np.ndarray | None = None) -> list[int]:
     """Greedy weighted set cover on a dense (c, g) bool matrix ``a`` (candidate x gap skill).
 
     ``w`` (g,) > 0 skill weights, ``hours`` (c,) > 0 costs. Returns candidate indices in the order
     chosen; every column that some candidate covers is covered. Ties: larger gain, fewer hours,
-    lower index. ``prune`` drops redundant choices (last chosen first).
+    nearer (``distance`` (c,) km, NaN last; optional), lower index. ``prune`` drops redundant
+    choices (last chosen first).
     """
     c, g = a.shape
     af = a.astype(np.float64)
@@ -253,7 +262,8 @@ def greedy_cover(a: np.ndarray, w: np.ndarray, hours: np.ndarray, prune: bool = 
             break
         tied = np.flatnonzero(ratio >= best * (1 - 1e-12))
         if len(tied) > 1:
-            tied = tied[np.lexsort((tied, hours[tied], -gain[tied]))]
+            near = np.zeros(len(tied)) if distance is None else np.nan_to_num(distance[tied], nan=np.inf)
+            tied = tied[np.lexsort((tied, near, hours[tied], -gain[tied]))]
         pick = int(tied[0])
         chosen.append(pick)
         alive[pick] = False
@@ -277,6 +287,12 @@ class TrainingIndex:
     teaches_csc: (n_trainings, n_skills) bool CSC; hours (n,) float64 > 0; cost (n,) float64 (NaN
     unknown); lat, lon (n,) float64 degrees (NaN: no place); remote (n,) bool; start_indptr (n+1,)
     and start_days (total,) int32 days since 1970 (a training without start date is permanent entry).
+
+    Sessions (a regional offer's trainings have them; a CSV catalogue's do not): session_indptr
+    (n+1,) groups them by training; session_start / session_end (s,) int32 days
+    (``UNKNOWN_START`` / ``UNKNOWN_END`` when unknown); session_open (s,) bool (recruiting: not
+    fermé or suspendu); session_places (s,) float64 places (NaN unknown); permanent (n,) bool
+    (permanent entry: a session can be joined while it runs).
     """
 
     teaches_csc: sp.csc_array
@@ -287,21 +303,88 @@ class TrainingIndex:
     remote: np.ndarray
     start_indptr: np.ndarray
     start_days: np.ndarray
+    permanent: np.ndarray | None = None
+    session_indptr: np.ndarray | None = None
+    session_start: np.ndarray | None = None
+    session_end: np.ndarray | None = None
+    session_open: np.ndarray | None = None
+    session_places: np.ndarray | None = None
 
     @classmethod
     def fit(cls, teaches: sp.sparray, *, hours, cost=None, lat=None, lon=None, remote=None, start_indptr=None,
-            start_days=None) -> "TrainingIndex":
+            start_days=None, permanent=None, session_indptr=None, session_start=None, session_end=None,
+            session_open=None, session_places=None) -> "TrainingIndex":
         n = teaches.shape[0]
         nan = np.full(n, np.nan)
         csc = sp.csc_array(teaches, dtype=bool)
         csc.sort_indices()
+        start_indptr = np.zeros(n + 1, np.int64) if start_indptr is None else np.asarray(start_indptr)
+        s_indptr = np.zeros(n + 1, np.int64) if session_indptr is None else np.asarray(session_indptr, np.int64)
+        s = int(s_indptr[-1])
         return cls(teaches_csc=csc, hours=np.asarray(hours, dtype=np.float64),
                    cost=nan.copy() if cost is None else np.asarray(cost, dtype=np.float64),
                    lat=nan.copy() if lat is None else np.asarray(lat, dtype=np.float64),
                    lon=nan.copy() if lon is None else np.asarray(lon, dtype=np.float64),
                    remote=np.zeros(n, bool) if remote is None else np.asarray(remote, dtype=bool),
-                   start_indptr=np.zeros(n + 1, np.int64) if start_indptr is None else np.asarray(start_indptr),
-                   start_days=np.zeros(0, np.int32) if start_days is None else np.asarray(start_days))
+                   start_indptr=start_indptr,
+                   start_days=np.zeros(0, np.int32) if start_days is None else np.asarray(start_days),
+                   permanent=(np.diff(start_indptr) == 0) & (np.diff(s_indptr) == 0) if permanent is None
+                   else np.asarray(permanent, dtype=bool),
+                   session_indptr=s_indptr,
+                   session_start=np.full(s, UNKNOWN_START, np.int32) if session_start is None
+                   else np.asarray(session_start, np.int32),
+                   session_end=np.full(s, UNKNOWN_END, np.int32) if session_end is None
+                   else np.asarray(session_end, np.int32),
+                   session_open=np.ones(s, bool) if session_open is None else np.asarray(session_open, bool),
+                   session_places=np.full(s, np.nan) if session_places is None
+                   else np.asarray(session_places, np.float64))
+
+    @property
+    def n_sessions(self) -> int:
+        return int(self.session_indptr[-1])
+
+    def choose_sessions(self, rows: np.ndarray, *, today: date | None = None, earliest: date | None = None,
+                        latest: date | None = None, places_left: np.ndarray | None = None
+                        ) -> tuple[np.ndarray, np.ndarray]:
+        """For each training of ``rows``: (has_sessions (r,) bool, best session (r,) int64, -1 none fits).
+
+        A session fits when it recruits (not fermé / suspendu), has places left (``places_left``
+        (s,) float64 overrides the capacity; NaN unknown counts as some left) and its dates are
+        not past: with ``lo = max(today, earliest)`` and ``hi = latest``, a fixed-date session
+        starts in [lo, hi]; a session of a permanent-entry training is running or to come (ends
+        at or after lo, starts by hi); a session with an unknown start fits when its end is not
+        before lo, after every dated one. The best is the soonest (a running permanent-entry session
+        counts from lo), ties by session row.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        ip = self.session_indptr
+        first, last = ip[rows], ip[rows + 1]
+        counts = last - first
+        best = np.full(len(rows), -1, dtype=np.int64)
+        total = int(counts.sum())
+        if total == 0:
+            return counts > 0, best
+        owner = np.repeat(np.arange(len(rows)), counts)
+        srow = first[owner] + (np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts))
+        lo = max([day_number(d) for d in (today, earliest) if d is not None], default=UNKNOWN_START)
+        hi = UNKNOWN_END if latest is None else day_number(latest)
+        s0 = self.session_start[srow].astype(np.int64)
+        s1 = self.session_end[srow].astype(np.int64)
+        known = s0 != UNKNOWN_START
+        perm = self.permanent[rows][owner]
+        fixed_ok = np.where(known, (s0 >= lo) & (s0 <= hi), s1 >= lo)
+        perm_ok = (s1 >= lo) & (s0 <= hi)
+        ok = np.where(perm, perm_ok, fixed_ok) & self.session_open[srow]
+        places = (self.session_places if places_left is None else np.asarray(places_left, np.float64))[srow]
+        ok &= np.isnan(places) | (places > 0)
+        when = np.where(perm, np.maximum(s0, lo), s0)
+        when[~known] = UNKNOWN_END
+        order = np.lexsort((srow, when, owner))
+        chosen = order[ok[order]]
+        if len(chosen):
+            owners, at = np.unique(owner[chosen], return_index=True)
+            best[owners] = srow[chosen[at]]
+        return counts > 0, best
 
     @property
     def n_trainings(self) -> int:
@@ -309,13 +392,22 @@ class TrainingIndex:
 
     def eligible(self, rows: np.ndarray | None = None, *, lat: float | None = None, lon: float | None = None,
                  radius_km: float | None = None, earliest: date | None = None, latest: date | None = None,
-                 max_hours: float | None = None) -> np.ndarray:
+                 max_hours: float | None = None, today: date | None = None,
+                 places_left: np.ndarray | None = None) -> np.ndarray:
         """Bool mask over ``rows`` (default: every training) of the trainings a seeker can follow.
 
         Place: when ``lat``, ``lon`` and ``radius_km`` are given, remote trainings and those within
-        ``radius_km`` (great circle) qualify; trainings with no place are excluded. Dates: a start
-        date in [earliest, latest] (either bound optional) or no start date (permanent entry).
+        ``radius_km`` (great circle) qualify; trainings with no place are excluded. Dates: a training
+        with sessions needs one that fits (:meth:`choose_sessions`: recruiting, places left, not
+        past at ``today``, in the window); one without sessions needs a start date in [earliest,
+        latest] (either bound optional) or no start date (permanent entry).
         """
+        return self._eligible(rows, lat=lat, lon=lon, radius_km=radius_km, earliest=earliest, latest=latest,
+                              max_hours=max_hours, today=today, places_left=places_left)[0]
+
+    def _eligible(self, rows, *, lat, lon, radius_km, earliest, latest, max_hours, today, places_left
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """(eligible mask, chosen session per row (-1: none or no sessions))."""
         rows = np.arange(self.n_trainings) if rows is None else np.asarray(rows, dtype=np.int64)
         ok = np.ones(len(rows), dtype=bool)
         if max_hours is not None:
@@ -340,16 +432,23 @@ class TrainingIndex:
                 any_inside = np.bincount(owner[inside], minlength=len(rows)) > 0
             else:
                 any_inside = np.zeros(len(rows), dtype=bool)
-            ok &= permanent | any_inside
-        return ok
+            dated = permanent | any_inside
+        else:
+            dated = np.ones(len(rows), dtype=bool)
+        has, session = self.choose_sessions(rows, today=today, earliest=earliest, latest=latest,
+                                            places_left=places_left)
+        ok &= np.where(has, session >= 0, dated)
+        return ok, np.where(ok, session, -1)
 
     def plan(self, gap_cols: np.ndarray, gap_weight: np.ndarray, *, lat: float | None = None,
              lon: float | None = None, radius_km: float | None = None, earliest: date | None = None,
              latest: date | None = None, max_hours: float | None = None, allowed: np.ndarray | None = None,
-             prune: bool = True) -> Plan:
+             prune: bool = True, today: date | None = None, places_left: np.ndarray | None = None) -> Plan:
         """Plan for a gap: ``gap_cols`` (g,) int skill columns, ``gap_weight`` (g,) > 0 (see module doc).
 
-        ``allowed``: optional (n_trainings,) bool mask applied on top of the filters.
+        ``allowed``: optional (n_trainings,) bool mask applied on top of the filters. Each chosen
+        training comes with its session (``Plan.sessions``: :meth:`choose_sessions` at ``today``
+        with ``places_left``); among trainings as good per hour, the nearer to ``lat``/``lon`` wins.
         """
         gap_cols = np.asarray(gap_cols, dtype=np.int64)
         gap_w = np.asarray(gap_weight, dtype=np.float64)
@@ -365,31 +464,38 @@ class TrainingIndex:
         pos = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
         trows = csc.indices[starts[owner] + pos].astype(np.int64)
         cand, inverse = np.unique(trows, return_inverse=True)
-        ok = self.eligible(cand, lat=lat, lon=lon, radius_km=radius_km, earliest=earliest, latest=latest,
-                           max_hours=max_hours)
+        ok, session_of = self._eligible(cand, lat=lat, lon=lon, radius_km=radius_km, earliest=earliest,
+                                        latest=latest, max_hours=max_hours, today=today, places_left=places_left)
         if allowed is not None:
             ok &= np.asarray(allowed, dtype=bool)[cand]
         keep_pair = ok[inverse]
         remap = np.full(len(cand), -1, dtype=np.int64)
         remap[ok] = np.arange(int(ok.sum()))
-        cand = cand[ok]
+        cand, session_of = cand[ok], session_of[ok]
         if len(cand) == 0:
             return _empty_plan(gap_cols, gap_w)
         a = np.zeros((len(cand), len(gap_cols)), dtype=bool)
         a[remap[inverse[keep_pair]], owner[keep_pair]] = True
-        chosen = greedy_cover(a, gap_w, self.hours[cand], prune=prune)
+        distance = None
+        if lat is not None and lon is not None:
+            from referentiels.territories import haversine_km  # pure numpy helper
+
+            distance = np.where(self.remote[cand], 0.0, haversine_km(lat, lon, self.lat[cand], self.lon[cand]))
+        chosen = greedy_cover(a, gap_w, self.hours[cand], prune=prune, distance=distance)
         covered_mask = np.zeros(len(gap_cols), dtype=bool)
         covers = []
         for c in chosen:
             new = a[c] & ~covered_mask
             covers.append(gap_cols[new])
             covered_mask |= new
-        rows = cand[np.asarray(chosen, dtype=np.int64)] if chosen else np.zeros(0, np.int64)
+        picks = np.asarray(chosen, dtype=np.int64)
+        rows = cand[picks] if chosen else np.zeros(0, np.int64)
         cost = float(self.cost[rows].sum()) if len(rows) else 0.0
         return Plan(trainings=rows.astype(np.int64), covers=tuple(covers), hours=float(self.hours[rows].sum()),
                     cost=cost, covered=gap_cols[covered_mask], residual=gap_cols[~covered_mask],
                     covered_weight=float(gap_w[covered_mask].sum()), residual_weight=float(gap_w[~covered_mask].sum()),
-                    eligible=int(len(cand)))
+                    eligible=int(len(cand)),
+                    sessions=session_of[picks].astype(np.int64) if chosen else np.zeros(0, np.int64))
 
 
 # ---- a basin's training needs ------------------------------------------------------------------
@@ -509,5 +615,5 @@ def basin_needs(seeker_skills: sp.csr_array, targets: np.ndarray, raw: sp.csr_ar
                       closable_weight=closable, seekers=int((targets >= 0).sum()))
 
 
-__all__ = ["BasinNeeds", "Gap", "Plan", "RELATED_MIN", "TrainingIndex", "basin_needs", "choose_targets",
+__all__ = ["BasinNeeds", "Gap", "Plan", "RELATED_MIN", "TrainingIndex", "UNKNOWN_END", "UNKNOWN_START", "basin_needs", "choose_targets",
            "day_number", "greedy_cover", "occupation_need", "skill_gap", "support_for", "support_from_parts", "support_matrix"]

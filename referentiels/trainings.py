@@ -58,12 +58,37 @@ LIST_COLUMNS = ("skills", "skills_text", "start_dates", "occupations")
 SEPARATOR = "|"
 DEMO_CATALOGUE = Path(__file__).parent / "demo" / "trainings.csv"
 
-FRAME_SCHEMA = {
+BASE_SCHEMA = {
     "id": pl.String, "title": pl.String, "organisation": pl.String, "skills": pl.List(pl.String),
     "hours": pl.Float64, "basin": pl.String, "lat": pl.Float64, "lon": pl.Float64, "remote": pl.Boolean,
     "start_dates": pl.List(pl.Date), "cost": pl.Float64, "funder": pl.String, "formacode": pl.String,
     "occupations": pl.List(pl.String),
 }
+OFFER_SCHEMA = {
+    "formation": pl.String, "siret": pl.String, "city": pl.String, "postcode": pl.String, "places": pl.Int64,
+    "permanent_entry": pl.Boolean, "evidence": pl.String, "lheo": pl.String,
+}
+"""Columns a training read from the regional offer (LHEO) carries besides the base ones, null for a
+CSV training: ``formation`` (the LHEO offer it belongs to), ``siret`` of the responsible
+organisation, ``city``/``postcode`` of its place, ``places`` financed by its funders (the default
+capacity of its sessions), ``permanent_entry`` (LHEO modalites-entrees-sorties 1), ``evidence``
+(JSON list: why it is said to teach each skill, see ``matching.training_skills``) and ``lheo``
+(JSON object: the action as read, so the LHEO export gives back what was imported)."""
+FRAME_SCHEMA = BASE_SCHEMA | OFFER_SCHEMA
+
+SESSION_SCHEMA = {
+    "id": pl.String, "training": pl.String, "start": pl.Date, "start_precision": pl.String, "end": pl.Date,
+    "end_precision": pl.String, "state": pl.String, "registration_lines": pl.List(pl.String),
+    "registration_postcode": pl.String, "registration_city": pl.String, "capacity": pl.Int64,
+}
+"""A session of a training (``referentiels.lheo.SESSION_SCHEMA`` without ``line``): its period
+(``start``/``end`` null when unknown), recruiting ``state`` (ouvert / fermé / suspendu / null),
+registration address and the ``capacity`` its organisation sets (null: the training's financed
+``places``). Its place is its training's place."""
+
+CLOSED_STATES = ("fermé", "suspendu")
+UNKNOWN_START = -(2 ** 31)
+UNKNOWN_END = 2 ** 31 - 1
 
 SkillResolver = Callable[[list[str]], list[str | None]]
 """Free-text skill phrases -> skill codes (None when nothing matches well enough)."""
@@ -77,11 +102,14 @@ class TrainingCatalogue:
         frame:   polars DataFrame, one row per training, columns of ``FRAME_SCHEMA`` (row i = training i)
         teaches: (n_trainings, n_skills) float32 CSR, 1.0 where training i teaches skill column j
         source:  where it came from (a path, "demo", "synthetic")
+        sessions: polars DataFrame (``SESSION_SCHEMA``) of the trainings' sessions, or None (a CSV
+                 catalogue: start dates only)
     """
 
     frame: pl.DataFrame
     teaches: sp.csr_array
     source: str = ""
+    sessions: pl.DataFrame | None = None
 
     def __len__(self) -> int:
         return self.frame.height
@@ -92,14 +120,18 @@ class TrainingCatalogue:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Per-training arrays the planner needs: hours, cost (NaN unknown), lat, lon (NaN), remote,
-        and the start dates as (indptr (n+1,), days since 1970 (total,) int32) for vectorised filters."""
+        the start dates as (indptr (n+1,), days since 1970 (total,) int32) for vectorised filters,
+        ``permanent`` (n,) bool (permanent entry), and the sessions grouped by training:
+        ``session_indptr`` (n+1,), ``session_start`` / ``session_end`` (s,) int32 days
+        (``UNKNOWN_START`` / ``UNKNOWN_END`` when unknown), ``session_open`` (s,) bool (state not
+        fermé / suspendu) and ``session_places`` (s,) float64 capacity (NaN unknown)."""
         f = self.frame
         starts = f["start_dates"]
         lengths = starts.list.len().fill_null(0).to_numpy().astype(np.int64)
         indptr = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=indptr[1:])
         days = starts.explode().drop_nulls().cast(pl.Int32).to_numpy() if indptr[-1] else np.zeros(0, np.int32)
-        return {
+        out = {
             "hours": f["hours"].to_numpy().astype(np.float64),
             "cost": f["cost"].fill_null(float("nan")).to_numpy().astype(np.float64),
             "lat": f["lat"].fill_null(float("nan")).to_numpy().astype(np.float64),
@@ -107,13 +139,49 @@ class TrainingCatalogue:
             "remote": f["remote"].to_numpy().astype(bool),
             "start_indptr": indptr, "start_days": days.astype(np.int32),
         }
+        out.update(self.session_arrays())
+        return out
+
+    def session_frame(self) -> pl.DataFrame:
+        """The sessions with their training's row (``row``) and place, sorted by row then start:
+        ``SESSION_SCHEMA`` + row, lat, lon, city, postcode, places (capacity, else financed places)."""
+        sessions = self.sessions if self.sessions is not None else pl.DataFrame(schema=SESSION_SCHEMA)
+        f = self.frame.select(pl.col("id").alias("training"), pl.int_range(0, pl.len(), dtype=pl.Int64).alias("row"),
+                              "lat", "lon", "city", "postcode", pl.col("places").alias("_financed"))
+        return (sessions.join(f, on="training", how="inner")
+                .with_columns(pl.coalesce("capacity", "_financed").alias("places")).drop("_financed")
+                .sort(["row", "start", "id"], nulls_last=True))
+
+    def session_arrays(self) -> dict[str, np.ndarray]:
+        """The session part of :meth:`arrays` (empty arrays without sessions)."""
+        n = self.frame.height
+        s = self.session_frame()
+        counts = np.bincount(s["row"].to_numpy(), minlength=n) if s.height else np.zeros(n, np.int64)
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        permanent = self.frame["permanent_entry"].fill_null(False).to_numpy().astype(bool)
+        no_dates = (self.frame["start_dates"].list.len().fill_null(0).to_numpy() == 0) & (counts == 0)
+        return {
+            "permanent": permanent | no_dates,
+            "session_indptr": indptr,
+            "session_start": s["start"].cast(pl.Int32).fill_null(UNKNOWN_START).to_numpy().astype(np.int32),
+            "session_end": s["end"].cast(pl.Int32).fill_null(UNKNOWN_END).to_numpy().astype(np.int32),
+            "session_open": (~s["state"].is_in(list(CLOSED_STATES)).fill_null(False)).to_numpy().astype(bool),
+            "session_places": s["places"].cast(pl.Float64).fill_null(float("nan")).to_numpy().astype(np.float64),
+        }
 
     def extend(self, other: "TrainingCatalogue") -> "TrainingCatalogue":
-        """This catalogue plus ``other``'s trainings (same referential); ``other`` replaces equal ids."""
+        """This catalogue plus ``other``'s trainings (same referential); ``other`` replaces equal ids
+        (and their sessions)."""
         keep = ~self.frame["id"].is_in(other.frame["id"].implode()).to_numpy()
         frame = pl.concat([self.frame.filter(pl.Series(keep)), other.frame])
         teaches = sp.csr_array(sp.vstack([self.teaches[np.flatnonzero(keep)], other.teaches]), dtype=np.float32)
-        return TrainingCatalogue(frame=frame, teaches=teaches, source=self.source)
+        sessions = None
+        if self.sessions is not None or other.sessions is not None:
+            mine = self.sessions if self.sessions is not None else pl.DataFrame(schema=SESSION_SCHEMA)
+            theirs = other.sessions if other.sessions is not None else pl.DataFrame(schema=SESSION_SCHEMA)
+            sessions = pl.concat([mine.filter(~pl.col("training").is_in(other.frame["id"].implode())), theirs])
+        return TrainingCatalogue(frame=frame, teaches=teaches, source=self.source, sessions=sessions)
 
 
 # ---- reading -------------------------------------------------------------------------------------
@@ -286,7 +354,7 @@ def validate(
         "hours": hours, "basin": frame["basin"], "lat": lat, "lon": lon, "remote": remote,
         "start_dates": parsed.list.sort(), "cost": cost, "funder": frame["funder"], "formacode": formacode,
         "occupations": occupations,
-    }, schema=FRAME_SCHEMA)
+    }, schema=BASE_SCHEMA).with_columns([pl.lit(None, dtype=t).alias(c) for c, t in OFFER_SCHEMA.items()])
 
 
 def _resolve_skills(frame: pl.DataFrame, referentiel, file: str, resolver: SkillResolver | None) -> pl.Series:
@@ -361,10 +429,132 @@ def demo_trainings(referentiel) -> TrainingCatalogue:
     return TrainingCatalogue(frame=catalogue.frame, teaches=catalogue.teaches, source="demo")
 
 
-def from_frame(frame: pl.DataFrame, referentiel, source: str = "synthetic") -> TrainingCatalogue:
-    """A catalogue from an already typed frame (``FRAME_SCHEMA``), e.g. ``synthesize_trainings``'s."""
+def from_frame(frame: pl.DataFrame, referentiel, source: str = "synthetic",
+               sessions: pl.DataFrame | None = None) -> TrainingCatalogue:
+    """A catalogue from an already typed frame (``FRAME_SCHEMA``; missing offer columns are null),
+    e.g. ``synthesize_trainings``'s, with its ``sessions`` (``SESSION_SCHEMA``) if any."""
+    frame = frame.with_columns([pl.lit(None, dtype=t).alias(c) for c, t in FRAME_SCHEMA.items()
+                                if c not in frame.columns])
     frame = frame.select(list(FRAME_SCHEMA)).cast(FRAME_SCHEMA)
-    return TrainingCatalogue(frame=frame, teaches=teaches_matrix(frame, referentiel), source=source)
+    if sessions is not None:
+        sessions = sessions.select(list(SESSION_SCHEMA)).cast(SESSION_SCHEMA)
+    return TrainingCatalogue(frame=frame, teaches=teaches_matrix(frame, referentiel), source=source,
+                             sessions=sessions)
+
+
+def from_lheo(offer, referentiel, skills: list[list[str]], evidence: list[list[dict]] | None = None, *,
+              basins: pl.DataFrame | None = None, source: str | None = None) -> TrainingCatalogue:
+    """The catalogue of an LHEO offer (``referentiels.lheo.read_lheo``): one training per action,
+    its sessions, and what each teaches (``skills``: n lists of codes, ``evidence``: n lists of
+    dicts, as ``matching.training_skills.derive_teaching`` gives them; unknown codes are dropped).
+
+    Place: the action's coordinates, else the main town of the first basin of its postcode's
+    department (as a CSV training with a basin and no coordinates); ``basin``: the nearest basin
+    when the place is known. Hours: ``nombre-heures-total``, else 35 h a week over the first dated
+    session (at least 7 h), else 35 h — the estimate is said in ``lheo`` (``hours_estimated``).
+    ``occupations``: the ROME codes the referential knows (all of them stay in ``lheo``);
+    ``funder``: the first funder's label (dict-financeurs); ``start_dates``: the known session starts.
+    """
+    import json
+
+    from .lheo import FUNDERS
+    from .territories import haversine_km
+
+    basins = default_basins() if basins is None else basins
+    t = offer.trainings
+    n = t.height
+    known_skills = referentiel.skill_index
+    known_occ = referentiel.occupation_index
+    sessions = offer.sessions.drop("line") if "line" in offer.sessions.columns else offer.sessions
+    first_period = (sessions.filter(pl.col("start").is_not_null() & pl.col("end").is_not_null())
+                    .group_by("training", maintain_order=True).first().select("training", "start", "end"))
+    period = {r["training"]: (r["end"] - r["start"]).days + 1 for r in first_period.to_dicts()}
+    starts = (sessions.filter(pl.col("start").is_not_null()).group_by("training")
+              .agg(pl.col("start").unique().sort()))
+    start_of = dict(zip(starts["training"].to_list(), starts["start"].to_list()))
+    b_id = basins["id"].cast(pl.String).to_list()
+    b_lat, b_lon = basins["lat"].to_numpy(), basins["lon"].to_numpy()
+    b_dep = basins["department"].cast(pl.String).to_list() if "department" in basins.columns else [None] * len(b_id)
+    rows = []
+    for i, r in enumerate(t.to_dicts()):
+        lat, lon, basin = r["lat"], r["lon"], None
+        if lat is None and r["postcode"] and not r["remote"]:
+            dep = r["postcode"][:2] if not r["postcode"].startswith("97") else r["postcode"][:3]
+            match = [j for j, d in enumerate(b_dep) if d == dep or (dep == "20" and d in ("2A", "2B"))]
+            if match:
+                lat, lon = float(b_lat[match[0]]), float(b_lon[match[0]])
+        if lat is not None:
+            basin = b_id[int(np.argmin(haversine_km(lat, lon, b_lat, b_lon)))]
+        record = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in r.items() if k != "line"}
+        hours = r["hours"]
+        if not hours:
+            days = period.get(r["id"])
+            hours = max(7.0, round(days / 7 * 35)) if days else 35.0
+            record["hours_estimated"] = True
+        codes = [c for c in (skills[i] if i < len(skills) else []) if c in known_skills]
+        funders = r["funders"] or []
+        rows.append({
+            "id": r["id"], "title": r["title"], "organisation": r["organisation"], "skills": sorted(set(codes)),
+            "hours": float(min(hours, 10_000.0)), "basin": basin, "lat": lat, "lon": lon, "remote": bool(r["remote"]),
+            "start_dates": start_of.get(r["id"], []), "cost": r["cost"],
+            "funder": FUNDERS.get(funders[0], f"code {funders[0]}") if funders else None,
+            "formacode": (r["formacodes"] or [None])[0],
+            "occupations": [c for c in r["occupations"] or [] if c in known_occ],
+            "formation": r["formation"], "siret": r["siret"], "city": r["city"], "postcode": r["postcode"],
+            "places": r["places"], "permanent_entry": bool(r["permanent_entry"]),
+            "evidence": json.dumps(evidence[i] if evidence is not None and i < len(evidence) else [],
+                                   ensure_ascii=False),
+            "lheo": json.dumps(record, ensure_ascii=False, sort_keys=True),
+        })
+    frame = pl.DataFrame(rows, schema=FRAME_SCHEMA) if rows else pl.DataFrame(schema=FRAME_SCHEMA)
+    sessions = sessions.select(list(SESSION_SCHEMA)).cast(SESSION_SCHEMA)
+    return TrainingCatalogue(frame=frame, teaches=teaches_matrix(frame, referentiel), source=source or offer.file,
+                             sessions=sessions)
+
+
+def lheo_frames(catalogue: TrainingCatalogue, skill_labels: dict[str, str] | None = None
+                ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(trainings, sessions) frames in ``referentiels.lheo``'s schemas for the LHEO export of a catalogue.
+
+    A training imported from LHEO is given back as it was read (its ``lheo`` record, with its
+    sessions as they are now, own capacities included). A CSV training is described from its
+    columns: objective and content list the skills it teaches (``skill_labels``: code -> label),
+    one session per start date (end unknown), its basin as registration place; what the CSV format
+    does not hold (SIRET, postcode, public, rhythm...) is missing from the export.
+    """
+    import json
+
+    from . import lheo
+
+    rows = []
+    for r in catalogue.frame.to_dicts():
+        if r.get("lheo"):
+            record = json.loads(r["lheo"])
+            record.pop("hours_estimated", None)
+            rows.append({k: record.get(k) for k in lheo.TRAINING_SCHEMA if k != "line"} | {"line": None})
+            continue
+        labels = [(skill_labels or {}).get(c, c) for c in r["skills"] or []]
+        described = "Compétences visées : " + " ; ".join(labels) if labels else r["title"]
+        rows.append({
+            "id": r["id"], "formation": r["id"], "title": r["title"], "objective": described, "content": described,
+            "results": None, "occupations": r["occupations"] or [], "formacodes": [r["formacode"]] if r["formacode"] else [],
+            "nsf": [], "rncp": [], "certifying": None, "organisation": r["organisation"], "siret": None,
+            "teaching_mode": 2 if r["remote"] else 0, "remote": bool(r["remote"]), "permanent_entry": not r["start_dates"],
+            "address_lines": [], "postcode": r.get("postcode"), "city": r.get("city") or r.get("basin"),
+            "lat": r["lat"], "lon": r["lon"], "hours": r["hours"], "cost": r["cost"], "funders": [],
+            "funder_places": [], "places": None, "kept": "{}", "line": None,
+        })
+    trainings = pl.DataFrame(rows, schema=lheo.TRAINING_SCHEMA) if rows else pl.DataFrame(schema=lheo.TRAINING_SCHEMA)
+    sessions = catalogue.sessions if catalogue.sessions is not None else pl.DataFrame(schema=SESSION_SCHEMA)
+    lheo_ids = set(catalogue.frame.filter(pl.col("lheo").is_not_null())["id"].to_list())
+    csv_rows = catalogue.frame.filter(pl.col("lheo").is_null())
+    extra = [{"id": f"{r['id']}-{d.isoformat()}", "training": r["id"], "start": d, "start_precision": "day",
+              "end": None, "end_precision": None, "state": None, "registration_lines": [],
+              "registration_postcode": r.get("postcode"), "registration_city": r.get("city") or r.get("basin"),
+              "capacity": None} for r in csv_rows.to_dicts() for d in r["start_dates"] or []]
+    sessions = pl.concat([sessions.filter(pl.col("training").is_in(list(lheo_ids))),
+                          pl.DataFrame(extra, schema=SESSION_SCHEMA) if extra else pl.DataFrame(schema=SESSION_SCHEMA)])
+    return trainings, sessions.with_columns(pl.lit(None, dtype=pl.Int64).alias("line"))
 
 
 def to_csv(frame: pl.DataFrame) -> str:
@@ -447,8 +637,10 @@ def synthesize_trainings(referentiel, n: int, *, basins: pl.DataFrame | None = N
             "cost": round(float(hours[i] * rate[i]), 0), "funder": FUNDERS[int(rng.integers(0, len(FUNDERS)))],
             "formacode": f"{int(rng.integers(10000, 99999)):05d}", "occupations": prepares,
         })
-    return pl.DataFrame(rows, schema=FRAME_SCHEMA)
+    return pl.DataFrame(rows, schema=BASE_SCHEMA).with_columns(
+        [pl.lit(None, dtype=t).alias(c) for c, t in OFFER_SCHEMA.items()])
 
 
-__all__ = ["DEMO_CATALOGUE", "FRAME_SCHEMA", "TrainingCatalogue", "demo_trainings", "from_frame", "load_trainings",
+__all__ = ["BASE_SCHEMA", "CLOSED_STATES", "DEMO_CATALOGUE", "FRAME_SCHEMA", "OFFER_SCHEMA", "SESSION_SCHEMA",
+           "UNKNOWN_END", "UNKNOWN_START", "from_lheo", "lheo_frames", "TrainingCatalogue", "demo_trainings", "from_frame", "load_trainings",
            "read_frame", "synthesize_trainings", "teaches_matrix", "to_csv", "validate"]

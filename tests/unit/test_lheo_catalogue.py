@@ -1,0 +1,184 @@
+"""An LHEO offer as a catalogue: skills derived with evidence, sessions as data, plans that choose sessions."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+import referentiels
+from matching.gaps import TrainingIndex, greedy_cover, occupation_need, skill_gap
+from matching.normalise import SkillNormaliser
+from matching.space import SkillSpace
+from matching.training_skills import derive_teaching, phrases
+from referentiels.lheo import lheo_bytes, read_lheo
+from referentiels.trainings import demo_trainings, from_lheo, lheo_frames
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "lheo"
+BEAUVAIS = (49.4295, 2.0807)
+SAINT_QUENTIN = (49.8465, 3.2876)
+
+
+@pytest.fixture(scope="module")
+def world():
+    r = referentiels.load("demo")
+    normaliser = SkillNormaliser.fit(r)
+    offer = read_lheo(DATA / "valid-2.3.xml")
+    t = offer.trainings
+    teaching = derive_teaching(r, t["occupations"].to_list(), t.select("objective", "content").to_dicts(), normaliser)
+    catalogue = from_lheo(offer, r, teaching.skills, teaching.evidence)
+    index = TrainingIndex.fit(catalogue.teaches, **catalogue.arrays())
+    return r, normaliser, offer, teaching, catalogue, index
+
+
+def test_phrases_of_a_text():
+    text = "- Lire un plan\n- Souder : régler un poste de soudage; Contrôler.\n2) Meuler un cordon. Fin"
+    assert phrases(text) == ["Lire un plan", "régler un poste de soudage", "Meuler un cordon"]
+    assert phrases(None) == [] and phrases("") == []
+
+
+def test_skills_are_derived_with_their_evidence(world):
+    r, _, offer, teaching, catalogue, _ = world
+    bvs = offer.trainings["id"].to_list().index("AF-SOUD-BVS")
+    core = {s["code"] for s in r.occupation("H2913")["skills"] if s["core"]}
+    evidence = teaching.evidence[bvs]
+    assert core <= {e["skill"] for e in evidence if e["via"] == "rome" and e["occupation"] == "H2913"}
+    text = {(e["skill"], e["phrase"]) for e in evidence if e["via"] == "text"}
+    assert ("DS0153", "Lire un plan ou un schéma technique") in text  # not a core skill of H2913: from the content
+    assert ("DS0123", "appliquer les consignes de sécurité du site") in text
+    assert all(e["score"] >= 0.75 for e in evidence if e["via"] == "text")
+    # every claimed skill has evidence, and the catalogue carries it
+    for skills, ev in zip(teaching.skills, teaching.evidence):
+        assert set(skills) == {e["skill"] for e in ev}
+    stored = json.loads(catalogue.frame["evidence"][bvs])
+    assert stored == evidence
+    assert set(catalogue.frame["skills"][bvs]) == set(teaching.skills[bvs])
+
+
+def test_rome_only_without_normaliser_and_unknown_codes_ignored(world):
+    r = world[0]
+    teaching = derive_teaching(r, [["H2913", "Z9999"], []], [{"objective": "Souder en toutes positions"}, {}], None)
+    assert {e["via"] for e in teaching.evidence[0]} == {"rome"}
+    assert teaching.skills[1] == [] and teaching.evidence[1] == []
+
+
+def test_catalogue_rows_places_and_sessions(world):
+    _, _, _, _, catalogue, _ = world
+    f = {r["id"]: r for r in catalogue.frame.to_dicts()}
+    assert f["AF-SOUD-BVS"]["basin"] == "beauvais" and f["AF-SOUD-STQ"]["basin"] == "saint-quentin"
+    assert f["AF-SOUD-BVS"]["places"] == 20 and f["AF-SOUD-BVS"]["funder"].endswith("Conseil régional")
+    assert f["AF-SOUD-BVS"]["start_dates"] == [date(2025, 1, 6), date(2027, 3, 1), date(2027, 9, 1)]
+    assert f["AF-QUAL-DIST"]["remote"] and f["AF-QUAL-DIST"]["lat"] is None
+    s = {r["id"]: r for r in catalogue.session_frame().to_dicts()}
+    assert s["SE-STQ-27"]["places"] == 10  # the organisation's own capacity
+    assert s["AF-SOUD-STQ-S2"]["places"] == 6  # else the action's financed places
+    assert s["SE-BVS-2703"]["places"] == 20 and s["SE-QUAL-27"]["places"] is None
+    assert (s["SE-BVS-2703"]["city"], s["SE-BVS-2703"]["lat"]) == ("Beauvais", 49.4295)
+
+
+def test_a_place_known_by_its_postcode_only_is_put_at_its_basin(world):
+    r = world[0]
+    xml = (DATA / "valid-2.3.xml").read_text(encoding="utf-8")
+    xml = xml.replace("<latitude>49.4295</latitude>", "").replace("<longitude>2.0807</longitude>", "")
+    xml = xml.replace("<geolocalisation>\n                \n                \n              </geolocalisation>", "")
+    offer = read_lheo(xml.encode())
+    row = offer.trainings.filter(pl.col("id") == "AF-SOUD-BVS").row(0, named=True)
+    assert row["lat"] is None and row["postcode"] == "60000"
+    catalogue = from_lheo(offer, r, [[]] * offer.trainings.height)
+    bvs = catalogue.frame.filter(pl.col("id") == "AF-SOUD-BVS").row(0, named=True)
+    assert bvs["basin"] == "beauvais" and bvs["lat"] == pytest.approx(49.4295)
+
+
+def _ids(catalogue, rows):
+    s = catalogue.session_frame()["id"].to_list()
+    return [None if k < 0 else s[k] for k in rows]
+
+
+def test_sessions_chosen_by_date_state_and_places(world):
+    _, _, _, _, catalogue, index = world
+    rows = np.arange(3)  # BVS (fixed dates), STQ (permanent entry), QUAL (at a distance, permanent)
+    _, best = index.choose_sessions(rows, today=date(2027, 1, 15))
+    # 2501 is past and closed, NC is suspended: the next one; STQ's session runs and can be joined
+    assert _ids(catalogue, best) == ["SE-BVS-2703", "SE-STQ-27", "SE-QUAL-27"]
+    _, best = index.choose_sessions(rows, today=date(2027, 4, 1))
+    assert _ids(catalogue, best) == ["SE-BVS-2709", "SE-STQ-27", "SE-QUAL-27"]
+    full = index.session_places.copy()
+    full[catalogue.session_frame()["id"].to_list().index("SE-BVS-2703")] = 0  # no place left
+    _, best = index.choose_sessions(rows, today=date(2027, 1, 15), places_left=full)
+    assert _ids(catalogue, best)[0] == "SE-BVS-2709"
+    _, best = index.choose_sessions(rows, today=date(2027, 4, 1), latest=date(2027, 6, 30))
+    assert _ids(catalogue, best)[0] is None  # the next fixed session starts in September
+    assert not index.eligible(rows, today=date(2027, 4, 1), latest=date(2027, 6, 30))[0]
+    _, best = index.choose_sessions(rows, today=date(2029, 1, 1))
+    assert _ids(catalogue, best) == [None, None, None]
+
+
+def test_plan_chooses_a_training_and_its_session_near_the_person(world):
+    r, _, _, _, catalogue, index = world
+    space = SkillSpace.from_referentiel(r)
+    b = r.occupation_row("H2913")
+    gap = skill_gap(*occupation_need(space.raw, space.core, b), held=np.zeros(0, np.int64))
+    ids = catalogue.frame["id"].to_list()
+    near_bvs = index.plan(gap.missing, gap.missing_weight, lat=BEAUVAIS[0], lon=BEAUVAIS[1], radius_km=50,
+                          today=date(2027, 1, 15))
+    chosen = dict(zip([ids[t] for t in near_bvs.trainings], _ids(catalogue, near_bvs.sessions)))
+    # the welding training near Beauvais with its next session; the remote one (35 h) covers measuring
+    assert chosen == {"AF-QUAL-DIST": "SE-QUAL-27", "AF-SOUD-BVS": "SE-BVS-2703"}
+    near_stq = index.plan(gap.missing, gap.missing_weight, lat=SAINT_QUENTIN[0], lon=SAINT_QUENTIN[1], radius_km=50,
+                          today=date(2027, 1, 15))
+    chosen = dict(zip([ids[t] for t in near_stq.trainings], _ids(catalogue, near_stq.sessions)))
+    assert chosen == {"AF-QUAL-DIST": "SE-QUAL-27", "AF-SOUD-STQ": "SE-STQ-27"}
+    later = index.plan(gap.missing, gap.missing_weight, lat=BEAUVAIS[0], lon=BEAUVAIS[1], radius_km=50,
+                       today=date(2029, 1, 1))
+    assert later.eligible == 0 or "AF-SOUD-BVS" not in [ids[t] for t in later.trainings]
+
+
+def test_nearer_training_wins_a_tie():
+    a = np.array([[True, True], [True, True], [True, False]])
+    w = np.array([1.0, 1.0])
+    assert greedy_cover(a, w, np.array([10.0, 10.0, 1.0]), distance=np.array([30.0, 5.0, 1.0]))[0] == 1
+    assert greedy_cover(a, w, np.array([10.0, 10.0, 1.0]))[0] == 0
+
+
+def test_csv_catalogue_plans_are_unchanged():
+    r = referentiels.load("demo")
+    catalogue = demo_trainings(r)
+    arrays = catalogue.arrays()
+    assert arrays["session_indptr"][-1] == 0 and catalogue.sessions is None
+    index = TrainingIndex.fit(catalogue.teaches, **arrays)
+    old = TrainingIndex.fit(catalogue.teaches, **{k: v for k, v in arrays.items()
+                                                  if not k.startswith("session") and k != "permanent"})
+    mask = dict(lat=BEAUVAIS[0], lon=BEAUVAIS[1], radius_km=50, earliest=date(2026, 1, 1), latest=date(2026, 6, 30))
+    assert np.array_equal(index.eligible(**mask), old.eligible(**mask))
+
+
+def test_extend_replaces_trainings_with_their_sessions(world):
+    r, _, offer, teaching, catalogue, _ = world
+    demo = demo_trainings(r)
+    merged = demo.extend(catalogue)
+    assert len(merged) == len(demo) + 3 and merged.sessions.height == 7
+    smaller = read_lheo(lheo_bytes(offer.trainings.head(1), offer.sessions.head(2)))
+    again = merged.extend(from_lheo(smaller, r, teaching.skills[:1], teaching.evidence[:1]))
+    assert len(again) == len(merged)
+    assert again.sessions.filter(pl.col("training") == "AF-SOUD-BVS").height == 2
+
+
+def test_catalogue_export_gives_back_what_was_read(world):
+    _, _, offer, _, catalogue, _ = world
+    trainings, sessions = lheo_frames(catalogue)
+    again = read_lheo(lheo_bytes(trainings, sessions), mode="all")
+    assert again.trainings.drop("line").equals(offer.trainings.drop("line"))
+    assert again.sessions.drop("line").equals(offer.sessions.drop("line"))
+
+
+def test_csv_catalogue_exports_to_lheo_text(world):
+    r = world[0]
+    demo = demo_trainings(r)
+    labels = dict(zip(r.skills["code"].to_list(), r.skills["label"].to_list()))
+    trainings, sessions = lheo_frames(demo, labels)
+    data = lheo_bytes(trainings, sessions)
+    assert data.count(b"<action ") == len(demo) and b"Comp\xc3\xa9tences vis\xc3\xa9es" in data
