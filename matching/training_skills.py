@@ -27,6 +27,7 @@ Pure: no file, network or database access.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Sequence
@@ -66,14 +67,39 @@ def phrases(text: str | None) -> list[str]:
 
 @dataclass(frozen=True)
 class Teaching:
-    """Per training: ``skills`` (sorted codes) and ``evidence`` (list of dicts, ROME first, then text
-    by field and phrase order); ``phrases`` / ``matched``: distinct phrases read and those that gave
-    a skill (over the whole offer)."""
+    """Per training: ``skills`` (sorted codes) and ``evidence_json`` (a JSON array of the *text*
+    evidence, by field and phrase order: what a catalogue stores, since the ROME evidence follows
+    from the training's occupations and the referential; :meth:`evidence` gives both);
+    ``phrases`` / ``matched``: distinct phrases read and those that gave a skill (whole offer)."""
 
     skills: list[list[str]]
-    evidence: list[list[dict]]
+    evidence_json: list[str]
+    occupations: list[list[str]]
     phrases: int = 0
     matched: int = 0
+
+    def evidence(self, i: int, referentiel) -> list[dict]:
+        """Training ``i``'s evidence: ROME first, then text (see :func:`explain`)."""
+        return explain(referentiel, self.occupations[i], self.evidence_json[i])
+
+
+def explain(referentiel, occupations: Sequence[str], text_evidence: str | list | None) -> list[dict]:
+    """Why a training teaches what it teaches: ``{"skill", "via": "rome", "occupation"}`` for each
+    core skill of each of its ``occupations`` the referential knows, then its text evidence (a JSON
+    array as stored in the catalogue's ``evidence`` column, or a list)."""
+    out = []
+    core = referentiel.core_matrix
+    codes = referentiel.skill_codes
+    for occ in occupations or []:
+        row = referentiel.occupation_index.get(occ)
+        if row is None:
+            continue
+        lo, hi = core.indptr[row], core.indptr[row + 1]
+        for c in np.sort(core.indices[lo:hi][core.data[lo:hi] > 0]):
+            out.append({"skill": str(codes[c]), "via": "rome", "occupation": occ})
+    if isinstance(text_evidence, str):
+        text_evidence = json.loads(text_evidence)
+    return out + list(text_evidence or [])
 
 
 def derive_teaching(referentiel, occupations: Sequence[Sequence[str]], texts: Sequence[dict],
@@ -83,37 +109,26 @@ def derive_teaching(referentiel, occupations: Sequence[Sequence[str]], texts: Se
 
     ``occupations``: n lists of ROME codes (codes the referential does not know are ignored);
     ``texts``: n dicts with ``objective`` and ``content`` (str or None); ``normaliser``: a fitted
-    ``SkillNormaliser`` or None (then only the ROME source is used).
+    ``SkillNormaliser`` or None (then only the ROME source is used). Trainings with the same
+    codes and texts (the actions of one formation) are derived once; the text evidence is
+    assembled from JSON fragments per phrase, never one Python object per claim.
     """
-    n = len(occupations)
+    import orjson
+
     codes = referentiel.skill_codes
     index = referentiel.occupation_index
     core = referentiel.core_matrix
     core.sort_indices()
-    evidence: list[list[dict]] = [[] for _ in range(n)]
-    skills: list[set[str]] = [set() for _ in range(n)]
-    core_of: dict[str, list[str]] = {}
-    for i, occs in enumerate(occupations):
-        for occ in occs or []:
-            row = index.get(occ)
-            if row is None:
-                continue
-            if occ not in core_of:
-                lo, hi = core.indptr[row], core.indptr[row + 1]
-                cols = core.indices[lo:hi][core.data[lo:hi] > 0]
-                core_of[occ] = [str(codes[c]) for c in np.sort(cols)]
-            for code in core_of[occ]:
-                skills[i].add(code)
-                evidence[i].append({"skill": code, "via": "rome", "occupation": occ})
-    per_training: list[list[tuple[str, str]]] = []
-    distinct: dict[str, int] = {}
-    for t in texts:
-        found = []
-        for name in FIELDS:
-            for p in phrases((t or {}).get(name)):
-                found.append((name, p))
-                distinct.setdefault(p, len(distinct))
-        per_training.append(found)
+    signatures = [(tuple(occs or ()), (t or {}).get("objective") or "", (t or {}).get("content") or "")
+                  for occs, t in zip(occupations, texts)]
+    distinct_sig = list(dict.fromkeys(signatures))
+    cut: dict[str, list[str]] = {}
+    distinct: dict[str, None] = {}
+    for _, objective, content in distinct_sig:
+        for text in (objective, content):
+            if text not in cut:
+                cut[text] = phrases(text)
+                distinct.update(dict.fromkeys(cut[text]))
     hits: dict[str, list[tuple[str, float]]] = {}
     if normaliser is not None and distinct:
         for p, m in zip(distinct, normaliser.batch(list(distinct), k=3)):
@@ -125,12 +140,37 @@ def derive_teaching(referentiel, occupations: Sequence[Sequence[str]], texts: Se
                     break
             if keep:
                 hits[p] = keep
-    for i, found in enumerate(per_training):
-        for name, p in found:
-            for code, score in hits.get(p, []):
-                skills[i].add(code)
-                evidence[i].append({"skill": code, "via": "text", "field": name, "phrase": p, "score": score})
-    return Teaching(skills=[sorted(s) for s in skills], evidence=evidence, phrases=len(distinct), matched=len(hits))
+    rome_part: dict[str, list[str]] = {}
+    text_part: dict[tuple[str, str], bytes] = {}
+    derived: dict[tuple, tuple[list[str], str]] = {}
+    for sig in distinct_sig:
+        occs, objective, content = sig
+        skills: set[str] = set()
+        parts: list[bytes] = []
+        for occ in occs:
+            if occ not in rome_part:
+                row = index.get(occ)
+                found: list[str] = []
+                if row is not None:
+                    lo, hi = core.indptr[row], core.indptr[row + 1]
+                    found = [str(codes[c]) for c in np.sort(core.indices[lo:hi][core.data[lo:hi] > 0])]
+                rome_part[occ] = found
+            skills.update(rome_part[occ])
+        for name, text in zip(FIELDS, (objective, content)):
+            for p in cut[text]:
+                got = hits.get(p)
+                if not got:
+                    continue
+                key = (name, p)
+                if key not in text_part:
+                    text_part[key] = b",".join(orjson.dumps({"skill": c, "via": "text", "field": name, "phrase": p,
+                                                             "score": score}) for c, score in got)
+                skills.update(c for c, _ in got)
+                parts.append(text_part[key])
+        derived[sig] = (sorted(skills), (b"[" + b",".join(parts) + b"]").decode())
+    out = [derived[sig] for sig in signatures]
+    return Teaching(skills=[s for s, _ in out], evidence_json=[e for _, e in out],
+                    occupations=[list(o or ()) for o in occupations], phrases=len(distinct), matched=len(hits))
 
 
-__all__ = ["FIELDS", "TEXT_MIN_SCORE", "TEXT_MORE_SCORE", "Teaching", "derive_teaching", "phrases"]
+__all__ = ["FIELDS", "TEXT_MIN_SCORE", "TEXT_MORE_SCORE", "Teaching", "derive_teaching", "explain", "phrases"]

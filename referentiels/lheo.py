@@ -127,6 +127,8 @@ KEPT_ACTION = ("rythme-formation", "niveau-entree-obligatoire", "modalites-alter
 KEPT_ORGANISATION = ("numero-activite", "raison-sociale")
 
 MODES = ("valid", "all")
+CHUNK_ROWS = 5_000
+"""Actions read before their rows are moved into typed frames (Python dicts cost ~1 kB each)."""
 PRECISIONS = ("day", "month", "year")
 _ROME = re.compile(r"^[A-N][0-9]{4}$")
 _FORMACODE = re.compile(r"^[0-9]{5}$")
@@ -242,6 +244,23 @@ class _Reader:
         self.session_ids: set[str] = set()
         self.local: dict[str, str | None] = {}  # full tag -> local name (None: another namespace)
         self.kept_json: dict[tuple, str] = {}
+        self.training_chunks: list[pl.DataFrame] = []
+        self.session_chunks: list[pl.DataFrame] = []
+
+    def flush(self) -> None:
+        """Move the rows read so far into typed frames (bounds the memory of a large flux)."""
+        if self.trainings:
+            self.training_chunks.append(frame_of(self.trainings, TRAINING_SCHEMA))
+            self.trainings = []
+        if self.sessions:
+            self.session_chunks.append(frame_of(self.sessions, SESSION_SCHEMA))
+            self.sessions = []
+
+    def frames(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        self.flush()
+        t = pl.concat(self.training_chunks) if self.training_chunks else pl.DataFrame(schema=TRAINING_SCHEMA)
+        s = pl.concat(self.session_chunks) if self.session_chunks else pl.DataFrame(schema=SESSION_SCHEMA)
+        return t, s
 
     # -- helpers --
     def kids(self, elem) -> dict[str, list]:
@@ -622,6 +641,8 @@ def read_lheo(source: str | Path | bytes | IO[bytes], *, mode: str = "valid", na
                                        found=_path_of(f, reader.cut))
             formations += 1
             reader.formation(f, formations)
+            if len(reader.trainings) >= CHUNK_ROWS:
+                reader.flush()
             f.clear(keep_tail=False)
             while f.getprevious() is not None:
                 del parent[0]
@@ -646,12 +667,12 @@ def read_lheo(source: str | Path | bytes | IO[bytes], *, mode: str = "valid", na
             _bad_root(root, file)
         raise ReferentielError("no <formation>", file=file, line=root.sourceline, column="/lheo/offres",
                                expected="at least one <formation> in <offres>", found="")
-    if not reader.trainings and reader.problems:
+    trainings, sessions = reader.frames()
+    if not trainings.height and reader.problems:
         first = reader.problems[0]
         raise ReferentielError(f"no valid action; first problem: {first.message}", file=file, line=first.line,
                                column=first.path, expected=first.expected, found=first.found)
-    return LheoOffer(trainings=_frame(reader.trainings, TRAINING_SCHEMA),
-                     sessions=_frame(reader.sessions, SESSION_SCHEMA), problems=reader.problems, version=version,
+    return LheoOffer(trainings=trainings, sessions=sessions, problems=reader.problems, version=version,
                      file=file, formations=formations)
 
 
@@ -659,7 +680,7 @@ _ARROW_TYPES = {pl.String: "string", pl.Boolean: "bool_", pl.Int8: "int8", pl.In
                 pl.Float64: "float64", pl.Date: "date32"}
 
 
-def _frame(rows: list[dict], schema: dict) -> pl.DataFrame:
+def frame_of(rows: list[dict], schema: dict) -> pl.DataFrame:
     """Rows -> a typed frame, column by column through pyarrow (its C++ conversion of Python lists of
     lists and dates is an order of magnitude faster than building polars series from them)."""
     import pyarrow as pa
@@ -668,7 +689,9 @@ def _frame(rows: list[dict], schema: dict) -> pl.DataFrame:
         return pl.DataFrame(schema=schema)
     arrays, names = [], []
     for name, dtype in schema.items():
-        if isinstance(dtype, pl.List):
+        if isinstance(dtype, pl.List) and dtype.inner == pl.Date:
+            kind = pa.list_(pa.date32())
+        elif isinstance(dtype, pl.List):
             kind = pa.list_(getattr(pa, _ARROW_TYPES[dtype.inner])())
         else:
             kind = getattr(pa, _ARROW_TYPES[dtype])()
@@ -847,4 +870,4 @@ def looks_like_lheo(head: bytes) -> bool:
 
 __all__ = ["FUNDERS", "KEPT_ACTION", "KEPT_FORMATION", "KEPT_ORGANISATION", "LheoOffer", "LheoProblem", "MODES",
            "NAMESPACES", "RECRUITING_STATES", "SESSION_SCHEMA", "TEACHING_MODES", "TRAINING_SCHEMA",
-           "format_lheo_date", "lheo_bytes", "looks_like_lheo", "parse_lheo_date", "read_lheo", "write_lheo"]
+           "format_lheo_date", "frame_of", "lheo_bytes", "looks_like_lheo", "parse_lheo_date", "read_lheo", "write_lheo"]

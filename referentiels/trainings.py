@@ -66,14 +66,14 @@ BASE_SCHEMA = {
 }
 OFFER_SCHEMA = {
     "formation": pl.String, "siret": pl.String, "city": pl.String, "postcode": pl.String, "places": pl.Int64,
-    "permanent_entry": pl.Boolean, "evidence": pl.String, "lheo": pl.String,
+    "permanent_entry": pl.Boolean, "evidence": pl.String,
 }
 """Columns a training read from the regional offer (LHEO) carries besides the base ones, null for a
 CSV training: ``formation`` (the LHEO offer it belongs to), ``siret`` of the responsible
 organisation, ``city``/``postcode`` of its place, ``places`` financed by its funders (the default
-capacity of its sessions), ``permanent_entry`` (LHEO modalites-entrees-sorties 1), ``evidence``
-(JSON list: why it is said to teach each skill, see ``matching.training_skills``) and ``lheo``
-(JSON object: the action as read, so the LHEO export gives back what was imported)."""
+capacity of its sessions), ``permanent_entry`` (LHEO modalites-entrees-sorties 1) and
+``evidence`` (JSON list: why it is said to teach each skill, see ``matching.training_skills``).
+The action as read stays in ``TrainingCatalogue.offer`` (for the LHEO export)."""
 FRAME_SCHEMA = BASE_SCHEMA | OFFER_SCHEMA
 
 SESSION_SCHEMA = {
@@ -104,12 +104,15 @@ class TrainingCatalogue:
         source:  where it came from (a path, "demo", "synthetic")
         sessions: polars DataFrame (``SESSION_SCHEMA``) of the trainings' sessions, or None (a CSV
                  catalogue: start dates only)
+        offer:   the LHEO actions as read (``referentiels.lheo.TRAINING_SCHEMA`` without ``line``),
+                 one row per training imported from LHEO, or None
     """
 
     frame: pl.DataFrame
     teaches: sp.csr_array
     source: str = ""
     sessions: pl.DataFrame | None = None
+    offer: pl.DataFrame | None = None
 
     def __len__(self) -> int:
         return self.frame.height
@@ -176,12 +179,17 @@ class TrainingCatalogue:
         keep = ~self.frame["id"].is_in(other.frame["id"].implode()).to_numpy()
         frame = pl.concat([self.frame.filter(pl.Series(keep)), other.frame])
         teaches = sp.csr_array(sp.vstack([self.teaches[np.flatnonzero(keep)], other.teaches]), dtype=np.float32)
-        sessions = None
+        replaced = other.frame["id"].implode()
+        sessions = offer = None
         if self.sessions is not None or other.sessions is not None:
             mine = self.sessions if self.sessions is not None else pl.DataFrame(schema=SESSION_SCHEMA)
             theirs = other.sessions if other.sessions is not None else pl.DataFrame(schema=SESSION_SCHEMA)
-            sessions = pl.concat([mine.filter(~pl.col("training").is_in(other.frame["id"].implode())), theirs])
-        return TrainingCatalogue(frame=frame, teaches=teaches, source=self.source, sessions=sessions)
+            sessions = pl.concat([mine.filter(~pl.col("training").is_in(replaced)), theirs])
+        if self.offer is not None or other.offer is not None:
+            parts = [f for f in (self.offer.filter(~pl.col("id").is_in(replaced)) if self.offer is not None else None,
+                                 other.offer) if f is not None]
+            offer = pl.concat(parts)
+        return TrainingCatalogue(frame=frame, teaches=teaches, source=self.source, sessions=sessions, offer=offer)
 
 
 # ---- reading -------------------------------------------------------------------------------------
@@ -442,119 +450,132 @@ def from_frame(frame: pl.DataFrame, referentiel, source: str = "synthetic",
                              sessions=sessions)
 
 
-def from_lheo(offer, referentiel, skills: list[list[str]], evidence: list[list[dict]] | None = None, *,
+def from_lheo(offer, referentiel, skills: list[list[str]], evidence: list[str] | list[list[dict]] | None = None, *,
               basins: pl.DataFrame | None = None, source: str | None = None) -> TrainingCatalogue:
     """The catalogue of an LHEO offer (``referentiels.lheo.read_lheo``): one training per action,
-    its sessions, and what each teaches (``skills``: n lists of codes, ``evidence``: n lists of
-    dicts, as ``matching.training_skills.derive_teaching`` gives them; unknown codes are dropped).
+    its sessions, and what each teaches (``skills``: n lists of codes, ``evidence``: n JSON arrays
+    (or lists of dicts), as ``matching.training_skills.derive_teaching`` gives them in
+    ``skills`` / ``evidence_json``; unknown codes are dropped).
 
     Place: the action's coordinates, else the main town of the first basin of its postcode's
     department (as a CSV training with a basin and no coordinates); ``basin``: the nearest basin
-    when the place is known. Hours: ``nombre-heures-total``, else 35 h a week over the first dated
-    session (at least 7 h), else 35 h — the estimate is said in ``lheo`` (``hours_estimated``).
-    ``occupations``: the ROME codes the referential knows (all of them stay in ``lheo``);
-    ``funder``: the first funder's label (dict-financeurs); ``start_dates``: the known session starts.
+    when the place is known. Hours: ``nombre-heures-total``, else 35 h a week over its first dated
+    session (at least 7 h), else 35 h. ``occupations``: the ROME codes the referential knows (all of
+    them stay in ``offer``); ``funder``: the first funder's label (dict-financeurs);
+    ``start_dates``: the known session starts. Column-wise (polars): no Python object per row.
     """
-    import json
+    import orjson
 
     from .lheo import FUNDERS
     from .territories import haversine_km
 
     basins = default_basins() if basins is None else basins
-    t = offer.trainings
+    t = offer.trainings.drop("line") if "line" in offer.trainings.columns else offer.trainings
     n = t.height
-    known_skills = referentiel.skill_index
-    known_occ = referentiel.occupation_index
     sessions = offer.sessions.drop("line") if "line" in offer.sessions.columns else offer.sessions
-    first_period = (sessions.filter(pl.col("start").is_not_null() & pl.col("end").is_not_null())
-                    .group_by("training", maintain_order=True).first().select("training", "start", "end"))
-    period = {r["training"]: (r["end"] - r["start"]).days + 1 for r in first_period.to_dicts()}
-    starts = (sessions.filter(pl.col("start").is_not_null()).group_by("training")
-              .agg(pl.col("start").unique().sort()))
-    start_of = dict(zip(starts["training"].to_list(), starts["start"].to_list()))
-    b_id = basins["id"].cast(pl.String).to_list()
-    b_lat, b_lon = basins["lat"].to_numpy(), basins["lon"].to_numpy()
-    b_dep = basins["department"].cast(pl.String).to_list() if "department" in basins.columns else [None] * len(b_id)
-    rows = []
-    for i, r in enumerate(t.to_dicts()):
-        lat, lon, basin = r["lat"], r["lon"], None
-        if lat is None and r["postcode"] and not r["remote"]:
-            dep = r["postcode"][:2] if not r["postcode"].startswith("97") else r["postcode"][:3]
-            match = [j for j, d in enumerate(b_dep) if d == dep or (dep == "20" and d in ("2A", "2B"))]
-            if match:
-                lat, lon = float(b_lat[match[0]]), float(b_lon[match[0]])
-        if lat is not None:
-            basin = b_id[int(np.argmin(haversine_km(lat, lon, b_lat, b_lon)))]
-        record = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in r.items() if k != "line"}
-        hours = r["hours"]
-        if not hours:
-            days = period.get(r["id"])
-            hours = max(7.0, round(days / 7 * 35)) if days else 35.0
-            record["hours_estimated"] = True
-        codes = [c for c in (skills[i] if i < len(skills) else []) if c in known_skills]
-        funders = r["funders"] or []
-        rows.append({
-            "id": r["id"], "title": r["title"], "organisation": r["organisation"], "skills": sorted(set(codes)),
-            "hours": float(min(hours, 10_000.0)), "basin": basin, "lat": lat, "lon": lon, "remote": bool(r["remote"]),
-            "start_dates": start_of.get(r["id"], []), "cost": r["cost"],
-            "funder": FUNDERS.get(funders[0], f"code {funders[0]}") if funders else None,
-            "formacode": (r["formacodes"] or [None])[0],
-            "occupations": [c for c in r["occupations"] or [] if c in known_occ],
-            "formation": r["formation"], "siret": r["siret"], "city": r["city"], "postcode": r["postcode"],
-            "places": r["places"], "permanent_entry": bool(r["permanent_entry"]),
-            "evidence": json.dumps(evidence[i] if evidence is not None and i < len(evidence) else [],
-                                   ensure_ascii=False),
-            "lheo": json.dumps(record, ensure_ascii=False, sort_keys=True),
-        })
-    frame = pl.DataFrame(rows, schema=FRAME_SCHEMA) if rows else pl.DataFrame(schema=FRAME_SCHEMA)
     sessions = sessions.select(list(SESSION_SCHEMA)).cast(SESSION_SCHEMA)
+    # place: coordinates, else the first basin of the postcode's department; basin: the nearest
+    b_id = np.asarray(basins["id"].cast(pl.String).to_list(), dtype=object)
+    b_lat, b_lon = basins["lat"].to_numpy(), basins["lon"].to_numpy()
+    deps = basins["department"].cast(pl.String).to_list() if "department" in basins.columns else [None] * len(b_id)
+    first_of_dep: dict[str, int] = {}
+    for j, d in enumerate(deps):
+        first_of_dep.setdefault(d, j)
+        if d in ("2A", "2B"):
+            first_of_dep.setdefault("20", j)
+    dep = (pl.when(t["postcode"].str.starts_with("97")).then(t["postcode"].str.slice(0, 3))
+           .otherwise(t["postcode"].str.slice(0, 2)))
+    dep_row = t.select(dep.alias("d"))["d"].replace_strict(first_of_dep, default=None, return_dtype=pl.Int64)
+    lat = t["lat"].fill_null(float("nan")).to_numpy().astype(np.float64)
+    lon = t["lon"].fill_null(float("nan")).to_numpy().astype(np.float64)
+    guess = np.isnan(lat) & ~t["remote"].to_numpy().astype(bool) & dep_row.is_not_null().to_numpy()
+    if guess.any():
+        j = dep_row.to_numpy()[guess].astype(np.int64)
+        lat[guess], lon[guess] = b_lat[j], b_lon[j]
+    placed = np.flatnonzero(~np.isnan(lat))
+    basin = np.full(n, None, dtype=object)
+    for lo in range(0, len(placed), 4096):  # (rows x basins) distances by blocks
+        rows = placed[lo:lo + 4096]
+        d = haversine_km(lat[rows, None], lon[rows, None], b_lat[None, :], b_lon[None, :])
+        basin[rows] = b_id[np.argmin(d, axis=1)]
+    # hours: the action's, else 35 h a week over the first dated session, else 35 h
+    first_period = (sessions.filter(pl.col("start").is_not_null() & pl.col("end").is_not_null())
+                    .group_by("training", maintain_order=True).first()
+                    .select(pl.col("training").alias("id"),
+                            ((pl.col("end") - pl.col("start")).dt.total_days() + 1).alias("_days")))
+    starts = (sessions.filter(pl.col("start").is_not_null()).group_by("training")
+              .agg(pl.col("start").unique().sort().alias("start_dates")).rename({"training": "id"}))
+    known_skills = referentiel.skill_index
+    kept_skills = [sorted({c for c in (skills[i] if i < len(skills) else []) if c in known_skills}) for i in range(n)]
+    if evidence is None:
+        evidence_text = ["[]"] * n
+    else:
+        evidence_text = [("[]" if i >= len(evidence) else evidence[i] if isinstance(evidence[i], str)
+                          else orjson.dumps(evidence[i]).decode()) for i in range(n)]
+    known_occ = pl.Series(list(referentiel.occupation_index), dtype=pl.String).implode()
+    frame = (t.join(first_period, on="id", how="left", maintain_order="left")
+             .join(starts, on="id", how="left", maintain_order="left")
+             .select(
+                 "id", "title", "organisation",
+                 pl.Series("skills", kept_skills, dtype=pl.List(pl.String)),
+                 pl.coalesce(pl.col("hours"), (pl.col("_days") / 7 * 35).round(0).clip(7, None), pl.lit(35.0))
+                 .clip(None, 10_000.0).cast(pl.Float64).alias("hours"),
+                 pl.Series("basin", basin.tolist(), dtype=pl.String),
+                 pl.Series("lat", lat).fill_nan(None), pl.Series("lon", lon).fill_nan(None),
+                 pl.col("remote").fill_null(False),
+                 pl.col("start_dates").fill_null(pl.lit([], dtype=pl.List(pl.Date))),
+                 "cost",
+                 pl.col("funders").list.first().replace_strict(FUNDERS, default=pl.lit("code ") + pl.col(
+                     "funders").list.first(), return_dtype=pl.String).alias("funder"),
+                 pl.col("formacodes").list.first().alias("formacode"),
+                 pl.col("occupations").list.eval(pl.element().filter(pl.element().is_in(known_occ))),
+                 "formation", "siret", "city", "postcode", "places", pl.col("permanent_entry").fill_null(False),
+                 pl.Series("evidence", evidence_text, dtype=pl.String),
+             ).cast(FRAME_SCHEMA))
     return TrainingCatalogue(frame=frame, teaches=teaches_matrix(frame, referentiel), source=source or offer.file,
-                             sessions=sessions)
+                             sessions=sessions, offer=t)
 
 
 def lheo_frames(catalogue: TrainingCatalogue, skill_labels: dict[str, str] | None = None
                 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(trainings, sessions) frames in ``referentiels.lheo``'s schemas for the LHEO export of a catalogue.
 
-    A training imported from LHEO is given back as it was read (its ``lheo`` record, with its
-    sessions as they are now, own capacities included). A CSV training is described from its
-    columns: objective and content list the skills it teaches (``skill_labels``: code -> label),
-    one session per start date (end unknown), its basin as registration place; what the CSV format
-    does not hold (SIRET, postcode, public, rhythm...) is missing from the export.
+    A training imported from LHEO is given back as it was read (its row of ``catalogue.offer``,
+    with its sessions as they are now, own capacities included). A CSV training is described from
+    its columns: objective and content list the skills it teaches (``skill_labels``: code ->
+    label), one session per start date (end unknown), its basin as registration place; what the
+    CSV format does not hold (SIRET, postcode, public, rhythm...) is missing from the export.
     """
-    import json
-
     from . import lheo
 
+    offer = catalogue.offer if catalogue.offer is not None else pl.DataFrame(schema=lheo.TRAINING_SCHEMA).drop("line")
+    from_offer = catalogue.frame.select("id").join(offer, on="id", how="inner", maintain_order="left")
+    csv_rows = catalogue.frame.filter(~pl.col("id").is_in(from_offer["id"].implode()))
     rows = []
-    for r in catalogue.frame.to_dicts():
-        if r.get("lheo"):
-            record = json.loads(r["lheo"])
-            record.pop("hours_estimated", None)
-            rows.append({k: record.get(k) for k in lheo.TRAINING_SCHEMA if k != "line"} | {"line": None})
-            continue
+    for r in csv_rows.to_dicts():
         labels = [(skill_labels or {}).get(c, c) for c in r["skills"] or []]
         described = "Compétences visées : " + " ; ".join(labels) if labels else r["title"]
         rows.append({
             "id": r["id"], "formation": r["id"], "title": r["title"], "objective": described, "content": described,
             "results": None, "occupations": r["occupations"] or [], "formacodes": [r["formacode"]] if r["formacode"] else [],
-            "nsf": [], "rncp": [], "certifying": None, "organisation": r["organisation"], "siret": None,
+            "nsf": [], "rncp": [], "certifying": None, "organisation": r["organisation"], "siret": r.get("siret"),
             "teaching_mode": 2 if r["remote"] else 0, "remote": bool(r["remote"]), "permanent_entry": not r["start_dates"],
             "address_lines": [], "postcode": r.get("postcode"), "city": r.get("city") or r.get("basin"),
             "lat": r["lat"], "lon": r["lon"], "hours": r["hours"], "cost": r["cost"], "funders": [],
-            "funder_places": [], "places": None, "kept": "{}", "line": None,
+            "funder_places": [], "places": None, "kept": "{}",
         })
-    trainings = pl.DataFrame(rows, schema=lheo.TRAINING_SCHEMA) if rows else pl.DataFrame(schema=lheo.TRAINING_SCHEMA)
+    schema = {k: v for k, v in lheo.TRAINING_SCHEMA.items() if k != "line"}
+    described = pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
+    trainings = pl.concat([from_offer.select(list(schema)).cast(schema), described])
     sessions = catalogue.sessions if catalogue.sessions is not None else pl.DataFrame(schema=SESSION_SCHEMA)
-    lheo_ids = set(catalogue.frame.filter(pl.col("lheo").is_not_null())["id"].to_list())
-    csv_rows = catalogue.frame.filter(pl.col("lheo").is_null())
     extra = [{"id": f"{r['id']}-{d.isoformat()}", "training": r["id"], "start": d, "start_precision": "day",
               "end": None, "end_precision": None, "state": None, "registration_lines": [],
               "registration_postcode": r.get("postcode"), "registration_city": r.get("city") or r.get("basin"),
               "capacity": None} for r in csv_rows.to_dicts() for d in r["start_dates"] or []]
-    sessions = pl.concat([sessions.filter(pl.col("training").is_in(list(lheo_ids))),
+    sessions = pl.concat([sessions.filter(pl.col("training").is_in(from_offer["id"].implode())),
                           pl.DataFrame(extra, schema=SESSION_SCHEMA) if extra else pl.DataFrame(schema=SESSION_SCHEMA)])
-    return trainings, sessions.with_columns(pl.lit(None, dtype=pl.Int64).alias("line"))
+    return (trainings.with_columns(pl.lit(None, dtype=pl.Int64).alias("line")),
+            sessions.with_columns(pl.lit(None, dtype=pl.Int64).alias("line")))
 
 
 def to_csv(frame: pl.DataFrame) -> str:

@@ -14,7 +14,7 @@ import referentiels
 from matching.gaps import TrainingIndex, greedy_cover, occupation_need, skill_gap
 from matching.normalise import SkillNormaliser
 from matching.space import SkillSpace
-from matching.training_skills import derive_teaching, phrases
+from matching.training_skills import derive_teaching, explain, phrases
 from referentiels.lheo import lheo_bytes, read_lheo
 from referentiels.trainings import demo_trainings, from_lheo, lheo_frames
 
@@ -30,7 +30,7 @@ def world():
     offer = read_lheo(DATA / "valid-2.3.xml")
     t = offer.trainings
     teaching = derive_teaching(r, t["occupations"].to_list(), t.select("objective", "content").to_dicts(), normaliser)
-    catalogue = from_lheo(offer, r, teaching.skills, teaching.evidence)
+    catalogue = from_lheo(offer, r, teaching.skills, teaching.evidence_json)
     index = TrainingIndex.fit(catalogue.teaches, **catalogue.arrays())
     return r, normaliser, offer, teaching, catalogue, index
 
@@ -45,25 +45,26 @@ def test_skills_are_derived_with_their_evidence(world):
     r, _, offer, teaching, catalogue, _ = world
     bvs = offer.trainings["id"].to_list().index("AF-SOUD-BVS")
     core = {s["code"] for s in r.occupation("H2913")["skills"] if s["core"]}
-    evidence = teaching.evidence[bvs]
+    evidence = teaching.evidence(bvs, r)
     assert core <= {e["skill"] for e in evidence if e["via"] == "rome" and e["occupation"] == "H2913"}
     text = {(e["skill"], e["phrase"]) for e in evidence if e["via"] == "text"}
     assert ("DS0153", "Lire un plan ou un schéma technique") in text  # not a core skill of H2913: from the content
     assert ("DS0123", "appliquer les consignes de sécurité du site") in text
     assert all(e["score"] >= 0.75 for e in evidence if e["via"] == "text")
     # every claimed skill has evidence, and the catalogue carries it
-    for skills, ev in zip(teaching.skills, teaching.evidence):
-        assert set(skills) == {e["skill"] for e in ev}
-    stored = json.loads(catalogue.frame["evidence"][bvs])
-    assert stored == evidence
+    for i, skills in enumerate(teaching.skills):
+        assert set(skills) == {e["skill"] for e in teaching.evidence(i, r)}
+    stored = json.loads(catalogue.frame["evidence"][bvs])  # the text evidence; ROME's follows from the codes
+    assert stored == [e for e in evidence if e["via"] == "text"]
+    assert explain(r, catalogue.frame["occupations"][bvs].to_list(), catalogue.frame["evidence"][bvs]) == evidence
     assert set(catalogue.frame["skills"][bvs]) == set(teaching.skills[bvs])
 
 
 def test_rome_only_without_normaliser_and_unknown_codes_ignored(world):
     r = world[0]
     teaching = derive_teaching(r, [["H2913", "Z9999"], []], [{"objective": "Souder en toutes positions"}, {}], None)
-    assert {e["via"] for e in teaching.evidence[0]} == {"rome"}
-    assert teaching.skills[1] == [] and teaching.evidence[1] == []
+    assert {e["via"] for e in teaching.evidence(0, r)} == {"rome"}
+    assert teaching.skills[1] == [] and teaching.evidence(1, r) == []
 
 
 def test_catalogue_rows_places_and_sessions(world):
@@ -162,7 +163,7 @@ def test_extend_replaces_trainings_with_their_sessions(world):
     merged = demo.extend(catalogue)
     assert len(merged) == len(demo) + 3 and merged.sessions.height == 7
     smaller = read_lheo(lheo_bytes(offer.trainings.head(1), offer.sessions.head(2)))
-    again = merged.extend(from_lheo(smaller, r, teaching.skills[:1], teaching.evidence[:1]))
+    again = merged.extend(from_lheo(smaller, r, teaching.skills[:1], teaching.evidence_json[:1]))
     assert len(again) == len(merged)
     assert again.sessions.filter(pl.col("training") == "AF-SOUD-BVS").height == 2
 

@@ -1,0 +1,207 @@
+"""LHEO import: a regional flux of 50,000 actions and 100,000 sessions, read and made a catalogue.
+
+- ``lheo_import_50k``: ``referentiels.lheo.read_lheo`` (streaming, safe) of a generated LHEO 2.3
+  file of 25,000 formations, 50,000 actions, 100,000 sessions (about 100 MB), then what each
+  action teaches (``matching.training_skills.derive_teaching``: core skills of its ROME codes and
+  the skill normaliser over its objective and content phrases) and the catalogue with its sessions
+  (``referentiels.trainings.from_lheo``). Baseline: the textbook reader — the standard library's
+  ``xml.etree.ElementTree.parse`` of the whole file into memory (no streaming, no safety), then a
+  ``findall``/``findtext`` walk over the same fields, without validation or skill derivation.
+  Target: >= 1,000 actions per second, peak memory bounded (the issue: 60 s, 500 MB).
+
+The file is generated once per run in a temporary folder: 200 distinct formations written by
+``write_lheo`` (titles, objectives and contents drawn from the referential's skill labels, two
+actions each in basins across France, two sessions each, two funders with financed places),
+repeated with fresh ids and a block phrase opening each objective (no two blocks share a text,
+so nothing is derived once for two blocks). The skill phrases are those of the 200 formations:
+a real regional flux has more distinct phrases, and the normaliser's share of the time grows
+with them (it matches thousands of phrases a second).
+
+Work counters: actions, sessions, file bytes, ``phrases`` matched, ``peak_rss_mb``: the peak
+resident memory of a child process doing one import (interpreter, libraries, referential and
+normaliser included: Linux VmHWM, reset just before the import), and ``import_rss_mb``: that peak
+minus the resident memory just before the import (what the import itself adds).
+``import_s`` / ``actions_per_s`` of that child are reported as text (timing, not compared).
+``--quick``: the demo referential, 5,000 actions and 10,000 sessions.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from datetime import date, timedelta
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+import referentiels
+from matching.normalise import SkillNormaliser
+from matching.training_skills import derive_teaching
+from referentiels.lheo import NAMESPACES, SESSION_SCHEMA, TRAINING_SCHEMA, read_lheo, write_lheo
+from referentiels.territories import default_basins
+from referentiels.trainings import from_lheo
+
+from ..data import rome_dir
+from ..harness import scenario
+
+TEMPLATE_FORMATIONS = 200
+
+
+def _template(r, seed: int = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """200 formations x 2 actions x 2 sessions over referential ``r`` (frames for ``write_lheo``)."""
+    rng = np.random.default_rng(seed)
+    labels = r.skills["label"].to_list()
+    occupations = r.occupation_codes
+    basins = default_basins().to_dicts()
+    kept = json.dumps({"code-FORMACODE@ref": "V13", "code-ROME@ref": "V4", "code-niveau-entree": "1",
+                       "parcours-de-formation": "1", "rythme-formation": "Temps plein",
+                       "code-public-vise": ["80056"], "code-public-vise@ref": "V13", "niveau-entree-obligatoire": "0",
+                       "modalites-alternance": "Aucune", "conditions-specifiques": "Aucune",
+                       "prise-en-charge-frais-possible": "1", "numero-activite": "22600000060",
+                       "raison-sociale": "Organisme"}, sort_keys=True)
+    trainings, sessions = [], []
+    first = date(2027, 1, 4)
+    for f in range(TEMPLATE_FORMATIONS):
+        picks = rng.choice(len(labels), size=6, replace=False)
+        occ = [str(occupations[i]) for i in rng.choice(len(occupations), size=2, replace=False)]
+        objective = ". ".join(labels[i] for i in picks[:2]) + "."
+        content = "\n".join(f"- {labels[i]}" for i in picks[2:])
+        for a in range(2):
+            b = basins[int(rng.integers(len(basins)))]
+            i = f * 2 + a
+            trainings.append({
+                "id": f"AF{i:06d}", "formation": f"FO{f:05d}", "title": f"Formation {labels[picks[0]][:80]} & co",
+                "objective": objective, "content": content, "results": "Attestation de compétences",
+                "occupations": occ, "formacodes": [f"{22000 + f:05d}"], "nsf": ["254"], "rncp": [],
+                "certifying": bool(f % 2), "organisation": f"Organisme de formation {f % 97}",
+                "siret": f"{12345678900000 + f:014d}", "teaching_mode": 0, "remote": False,
+                "permanent_entry": bool(a), "address_lines": ["1 place de la Gare"], "postcode": "60000",
+                "city": b["name"], "lat": round(b["lat"] + rng.normal(0, 0.05), 5),
+                "lon": round(b["lon"] + rng.normal(0, 0.05), 5), "hours": float(rng.integers(35, 800)),
+                "cost": float(rng.integers(500, 9000)), "funders": ["2", "4"],
+                "funder_places": [int(rng.integers(4, 16)), int(rng.integers(2, 8))], "places": None, "kept": kept,
+                "line": None})
+            for s in range(2):
+                start = first + timedelta(days=int(rng.integers(0, 600)))
+                sessions.append({
+                    "id": f"SE{i:06d}-{s}", "training": f"AF{i:06d}", "start": start, "start_precision": "day",
+                    "end": start + timedelta(days=int(rng.integers(20, 200))), "end_precision": "day",
+                    "state": "ouvert", "registration_lines": ["1 place de la Gare"], "registration_postcode": "60000",
+                    "registration_city": b["name"], "capacity": None, "line": None})
+    return pl.DataFrame(trainings, schema=TRAINING_SCHEMA), pl.DataFrame(sessions, schema=SESSION_SCHEMA)
+
+
+def generate_flux(r, n_actions: int, folder: Path) -> Path:
+    """An LHEO 2.3 file of ``n_actions`` actions (2 sessions each) in ``folder``: the 200-formation
+    template written by ``write_lheo``, its formations repeated with a block prefix on every id."""
+    import io
+
+    trainings, sessions = _template(r)
+    buffer = io.BytesIO()
+    write_lheo(trainings, sessions, buffer)
+    data = buffer.getvalue()
+    head_end = data.index(b"<offres>") + len(b"<offres>")
+    tail_start = data.rindex(b"</offres>")
+    body = data[head_end:tail_start]
+    blocks = -(-n_actions // (2 * TEMPLATE_FORMATIONS))
+    path = folder / f"flux-{n_actions}.xml"
+    with path.open("wb") as out:
+        out.write(data[:head_end])
+        for k in range(blocks):
+            block = body.replace(b'numero="', f'numero="B{k:04d}-'.encode())  # ids: ASCII, no markup
+            # each block's objectives open with their own phrase, so no two blocks share a text
+            out.write(block.replace(b"<objectif-formation>", f"<objectif-formation>Bloc {k} : ".encode()))
+        out.write(data[tail_start:])
+    return path
+
+
+def import_catalogue(path: Path, r, normaliser):
+    """The import the product does: read, derive what each action teaches, build the catalogue."""
+    offer = read_lheo(path, mode="valid")
+    t = offer.trainings
+    teaching = derive_teaching(r, t["occupations"].to_list(), t.select("objective", "content").to_dicts(),
+                               normaliser)
+    return from_lheo(offer, r, teaching.skills, teaching.evidence_json), teaching
+
+
+def _textbook(path: Path) -> tuple[int, int]:
+    ns = {"l": NAMESPACES["2.3"]}
+    root = ET.parse(path).getroot()
+    actions = sessions = 0
+    rows = []
+    for f in root.iterfind("l:offres/l:formation", ns):
+        title = f.findtext("l:intitule-formation", namespaces=ns)
+        rome = [e.text for e in f.iterfind("l:domaine-formation/l:code-ROME", ns)]
+        for a in f.iterfind("l:action", ns):
+            actions += 1
+            city = a.findtext("l:lieu-de-formation/l:coordonnees/l:adresse/l:ville", namespaces=ns)
+            for s in a.iterfind("l:session", ns):
+                sessions += 1
+                rows.append((title, rome, city, s.findtext("l:periode/l:debut", namespaces=ns),
+                             s.findtext("l:periode/l:fin", namespaces=ns)))
+    return actions, sessions
+
+
+@lru_cache(maxsize=2)
+def _setup(quick: bool) -> dict:
+    source = "demo" if quick else f"rome:{rome_dir()}"
+    r = referentiels.load(source)
+    normaliser = SkillNormaliser.fit(r)
+    folder = Path(tempfile.mkdtemp(prefix="passerelles-bench-lheo-"))
+    n = 5_000 if quick else 50_000
+    path = generate_flux(r, n, folder)
+    return {"r": r, "normaliser": normaliser, "path": path, "n": n, "source": source}
+
+
+_CHILD = """
+import gc, json, sys, time
+import referentiels
+from matching.normalise import SkillNormaliser
+from benchmarks.scenarios.lheo import import_catalogue
+
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+
+r = referentiels.load(sys.argv[2]); normaliser = SkillNormaliser.fit(r)
+gc.collect()
+with open("/proc/self/clear_refs", "w") as handle:  # resets VmHWM (the peak) to the current RSS
+    handle.write("5")
+base = status("VmRSS")
+t = time.perf_counter(); catalogue, teaching = import_catalogue(sys.argv[1], r, normaliser); dt = time.perf_counter() - t
+print(json.dumps({"actions": len(catalogue), "sessions": catalogue.sessions.height, "import_s": dt,
+                  "phrases": teaching.phrases, "rss_before_kb": base, "peak_kb": status("VmHWM")}))
+"""
+
+
+def _counters(ctx: dict) -> dict:
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", _CHILD, str(ctx["path"]), ctx["source"]], capture_output=True,
+                          text=True, cwd=root, env={"PYTHONPATH": str(root), **_env()}, check=True)
+    child = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"actions": child["actions"], "sessions": child["sessions"], "file_bytes": ctx["path"].stat().st_size,
+            "phrases": child["phrases"], "peak_rss_mb": round(child["peak_kb"] / 1024, 1),
+            "import_rss_mb": round((child["peak_kb"] - child["rss_before_kb"]) / 1024, 1),
+            "rss_before_import_mb": f"{child['rss_before_kb'] / 1024:.1f}",
+            "import_s": f"{child['import_s']:.2f}", "actions_per_s": f"{child['actions'] / child['import_s']:.0f}"}
+
+
+def _env() -> dict:
+    import os
+
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
+scenario(name="lheo_import_50k", ours=lambda c: import_catalogue(c["path"], c["r"], c["normaliser"]),
+         baseline=lambda c: _textbook(c["path"]),
+         baseline_name="stdlib ElementTree.parse of the whole file + findall walk (no validation, no skills)",
+         target=">= 1,000 actions/s; <= 60 s and <= 500 MB for 50,000 actions", repeats=3, quick_repeats=3,
+         counters=_counters, counter_tolerance=0.25, alloc=False)(_setup)
+
+__all__ = ["generate_flux", "import_catalogue"]
