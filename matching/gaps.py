@@ -20,7 +20,10 @@ permanent entry, at most ``max_hours`` each), a set that covers every *coverable
 that at least one eligible training teaches) — a weighted set cover solved greedily: take the
 training with the largest newly covered gap weight per hour (ties: larger weight, fewer hours,
 lower row), repeat until nothing coverable is left; then drop every chosen training whose skills
-the others already cover (last chosen first). Guarantee (Chvátal 1979, with element weights):
+the others already cover (last chosen first); among trainings as good per hour the nearer to the
+person wins. A training with sessions (a regional offer's) is eligible through its sessions and
+comes with the one chosen (``TrainingIndex.choose_sessions``: recruiting, places left, not past,
+soonest). Guarantee (Chvátal 1979, with element weights):
 total hours <= (1 + ln(W / w_min)) x the fewest hours of any full cover, where W is the largest
 gap weight one eligible training covers and w_min the smallest gap-skill weight; the pruning only
 lowers the hours. Properties (tested): no claimed skill is untaught by its training; covered and
