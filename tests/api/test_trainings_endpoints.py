@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.http.app import create_app
 from api.settings import Settings
 from referentiels.synthetic import synthesize
 from referentiels.territories import default_basins
@@ -142,7 +142,7 @@ def test_seeker_passerelles_toward_tension(env):
 
 
 def test_kits_get_plans_and_tension(env):
-    from api.kit_sources import UnknownKitBasin, kit_inputs
+    from api.services.kits.sources import UnknownKitBasin, kit_inputs
     from referentiels.trainings import DEMO_CATALOGUE
 
     state = env["client"].app.state.passerelles

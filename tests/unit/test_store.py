@@ -8,8 +8,8 @@ import json
 import polars as pl
 import pytest
 
-from api.pool import IngestError, Pool, RecordError, read_records
-from api.store import Conflict, Store, StoreError
+from api.services.pool_service import IngestError, Pool, RecordError, read_records
+from api.storage.store import Conflict, Store, StoreError
 from matching import SkillSpace
 from matching.bridges import BridgeModel
 from referentiels.territories import default_basins
