@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -58,6 +57,8 @@ import pyarrow as pa
 import scipy.sparse as sp
 
 from matching.batch import Postings, TopK
+
+from api.storage.files import atomic_path, atomic_write_text
 
 JOB_FILE = "_job.json"
 SUMMARY_FILE = "_summary.json"
@@ -499,9 +500,7 @@ class BatchJob:
                 for old in out.glob(f"{prefix}-*.parquet"):
                     old.unlink()
             (out / SUMMARY_FILE).unlink(missing_ok=True)
-        tmp = saved.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, indent=2))
-        os.replace(tmp, saved)
+        atomic_write_text(saved, json.dumps(record, indent=2))
 
 
 def job_matches(job: BatchJob) -> bool:
@@ -533,11 +532,10 @@ def run_partition(job: BatchJob, i: int, payload: OfferPayload, chunk_rows: int 
         top = match_offers(start, stop, payload, job.k, chunk_rows=chunk_rows)
         table = result_table(payload.offer_ids.slice(start, stop - start), payload.pseudonyms, top,
                              COLUMNS_OUT["offers"])
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     import pyarrow.parquet as pq
 
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
     return {"direction": direction, "partition": i, "skipped": False, "rows": stop - start, "pairs": pairs,
             "pairs_listed": table.num_rows, "work": int(top.work), "uncertified": int((~top.certified).sum()),
             "seconds": time.perf_counter() - began, **counts}

@@ -11,14 +11,14 @@ cannot be read is rebuilt; writes are atomic (temporary file, then rename).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from matching.bridges import BridgeModel, BridgeWeights, mobility_rows
 from matching.calibration import BridgeLabeller, Calibration, CoreSupport
+
+from api.storage.files import atomic_path
 
 
 def cache_root(cache_dir: Path | None) -> Path | None:
@@ -36,10 +36,8 @@ def cache_root(cache_dir: Path | None) -> Path | None:
 
 def _write(path: Path, arrays: dict[str, np.ndarray]) -> None:
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
             np.savez(handle, **arrays)
-        os.replace(tmp, path)
     except OSError:  # a read-only cache only costs time
         pass
 

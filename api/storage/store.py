@@ -29,6 +29,8 @@ from typing import Iterator, Sequence
 
 import polars as pl
 
+from api.storage.sqlite import connect
+
 SCHEMA_VERSION = 1
 
 SEEKER_COLUMNS: tuple[str, ...] = ("id", "skills", "skills_text", "occupation", "past_occupations", "basin",
@@ -146,13 +148,9 @@ class Store:
         self.referentiel = referentiel
         """Fingerprint of the referential the written codes come from, stamped on every row written
         (column ``referentiel``; ``passerelles referentiel upgrade`` migrates rows to a new one)."""
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30.0)
+        self._db = connect(path, synchronous="FULL")
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
         # a 64 MiB page cache: a bulk upsert of a million rows keeps the id index in memory instead of
         # re-reading its pages (no effect on durability: commits still wait for the WAL's fsync)
         self._db.execute("PRAGMA cache_size=-65536")
