@@ -20,7 +20,8 @@ from typing import Annotated, Optional
 import typer
 
 from api.cli.root import app, fail
-from api.http.security import ROLES, AuditLog, KeyError_, KeyStore
+from api.storage.audit import AuditLog
+from api.storage.keys import ROLES, KeyError_, KeyStore
 
 keys_app = typer.Typer(help="API keys of the HTTP API (create, list, revoke) and the audit log.",
                        no_args_is_help=True)

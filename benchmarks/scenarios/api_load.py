@@ -324,7 +324,7 @@ def _baseline(ctx: dict) -> None:
 def _setup(quick: bool) -> dict:
     if shutil.which("wrk") is None:
         raise FileNotFoundError("wrk is not installed (apt-get install wrk): the load scenario needs a real load tool")
-    from api.http.security import KeyStore
+    from api.storage.keys import KeyStore
 
     size = SIZES[quick]
     folder = Path(tempfile.mkdtemp(prefix="passerelles-load-"))

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.http.app import create_app
-from api.http.security import KeyStore
+from api.storage.keys import KeyStore
 from api.settings import Settings
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
