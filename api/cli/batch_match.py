@@ -16,7 +16,9 @@ import typer
 
 import referentiels
 
-from api.cli.root import SourceOption, UsageError, app, emit_json, fail
+from api.cli.common import SourceOption, UsageError, emit_json, fail
+
+app = typer.Typer()
 
 
 @app.command("batch-match")

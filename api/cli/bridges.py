@@ -15,7 +15,9 @@ import typer
 
 import referentiels
 
-from api.cli.root import SourceOption, app, emit_json, fail
+from api.cli.common import SourceOption, emit_json, fail
+
+app = typer.Typer()
 
 graph_app = typer.Typer(help="The occupation graph: export it, list its hubs and communities.", no_args_is_help=True)
 app.add_typer(graph_app, name="graph")

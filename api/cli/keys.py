@@ -1,4 +1,4 @@
-"""``passerelles keys``: API keys of the HTTP API (api/security.py), and the audit log.
+"""``passerelles keys``: API keys of the HTTP API (api/storage/keys.py), and the audit log.
 
     passerelles keys create --role employer --employer E42 [--name "Boulangerie X"] [--rate 600]
     passerelles keys list [--json]
@@ -19,9 +19,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from api.cli.root import app, fail
+from api.cli.common import fail
 from api.storage.audit import AuditLog
 from api.storage.keys import ROLES, KeyError_, KeyStore
+
+app = typer.Typer()
 
 keys_app = typer.Typer(help="API keys of the HTTP API (create, list, revoke) and the audit log.",
                        no_args_is_help=True)

@@ -8,10 +8,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from api.cli.root import SourceOption, app, fail
+from api.cli.common import SourceOption, fail
 from api.services.kits.export import FORMATS, write
 from api.services.kits.build import build_kit
 from api.services.kits.sources import kit_inputs
+
+app = typer.Typer()
 
 
 @app.command("kit")

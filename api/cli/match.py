@@ -26,7 +26,9 @@ import typer
 
 import referentiels
 
-from api.cli.root import SourceOption, UsageError, app, emit_json
+from api.cli.common import SourceOption, UsageError, emit_json
+
+app = typer.Typer()
 
 match_app = typer.Typer(help="Match seekers and offers both ways (explained).", no_args_is_help=True)
 app.add_typer(match_app, name="match")
@@ -189,7 +191,7 @@ def synth(
     except ValueError as error:
         raise UsageError(str(error)) from None
     paths = population.write(out)
-    if trainings:  # the training catalogue's generator (api/cli_trainings.py, issue 6)
+    if trainings:  # the training catalogue's generator (api/cli/trainings.py, issue 6)
         from api.cli.trainings import write_synthetic_catalogue
 
         paths["trainings"] = write_synthetic_catalogue(r, trainings, Path(out) / "trainings.csv", seed=seed,

@@ -23,7 +23,9 @@ import typer
 import referentiels
 from matching.normalise import InvalidText, Match, SkillNormaliser, TitleNormaliser
 
-from api.cli.root import SourceOption, UsageError, app
+from api.cli.common import SourceOption, UsageError
+
+app = typer.Typer()
 
 normalise_app = typer.Typer(help="Free text to codes: job titles and skill phrases, as people type them.",
                             no_args_is_help=True)

@@ -25,7 +25,9 @@ import typer
 
 import referentiels
 
-from api.cli.root import SourceOption, UsageError, app, emit_json
+from api.cli.common import SourceOption, UsageError, emit_json
+
+app = typer.Typer()
 
 trainings_app = typer.Typer(help="Training catalogues: validate, list, synthesise.", no_args_is_help=True)
 basins_app = typer.Typer(help="Job basins: list, tension, passerelles toward tension, training needs.",

@@ -14,7 +14,9 @@ import typer
 import referentiels
 from referentiels.versions import KINDS, ReferentialDiff, diff
 
-from api.cli.root import UsageError, emit_json, referentiel_app
+from api.cli.common import UsageError, emit_json
+
+app = typer.Typer()
 
 _KIND_TITLES = {"occupation": "occupations", "skill": "skills", "title": "titles"}
 
@@ -58,7 +60,7 @@ def print_diff(d: ReferentialDiff, *, limit: int = 50) -> None:
             typer.echo(f"  ... and {len(changes) - limit} more (--json for all)")
 
 
-@referentiel_app.command("diff")
+@app.command("diff")
 def referentiel_diff(
     old: Annotated[str, typer.Argument(help="The older referential: demo, rome:DIR or csv:DIR")],
     new: Annotated[str, typer.Argument(help="The newer referential: demo, rome:DIR or csv:DIR")],
@@ -73,7 +75,7 @@ def referentiel_diff(
     print_diff(d, limit=limit)
 
 
-@referentiel_app.command("upgrade")
+@app.command("upgrade")
 def referentiel_upgrade(
     new: Annotated[str, typer.Argument(help="The referential to move the stored records to: demo, rome:DIR or csv:DIR")],
     database: Annotated[Optional[Path], typer.Option("--database", envvar="PASSERELLES_DATABASE",
@@ -172,7 +174,7 @@ def calibration_report(referentiel, *, learned: bool = True) -> dict:
     return report
 
 
-@referentiel_app.command("calibrate")
+@app.command("calibrate")
 def referentiel_calibrate(
     source: Annotated[str, typer.Argument(help="demo, rome:DIR or csv:DIR")] = "demo",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,

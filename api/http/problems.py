@@ -17,6 +17,8 @@ from starlette.responses import Response
 
 from referentiels import ReferentielError
 
+from api.services.errors import ServiceError
+
 PROBLEM_BASE = "https://passerelles.example/problems/"
 MEDIA_TYPE = "application/problem+json"
 
@@ -45,6 +47,11 @@ def problem_response(problem: Problem, request: Request | None = None, headers: 
         headers = {**problem.headers, **(headers or {})}
     return Response(orjson.dumps(problem.body(instance)), status_code=problem.status,
                     media_type=MEDIA_TYPE, headers=headers)
+
+
+def service_problem(error: ServiceError) -> Problem:
+    """The problem+json of a service's error: its status, type, title, detail and fields."""
+    return Problem(error.status, error.kind, error.title, error.detail, **error.extra)
 
 
 def not_found(what: str, value: str, suggestions: list[dict] | None = None, field: str | None = None) -> Problem:
@@ -93,6 +100,11 @@ def install(app: FastAPI) -> None:
         where = "a text" if exc.index is None else f"text number {exc.index + 1}"
         return problem_response(Problem(422, "invalid-text", "Invalid text", f"{where}: {exc.message}",
                                         reason=exc.reason, index=exc.index), request)
+
+    @app.exception_handler(ServiceError)
+    async def _service(request: Request, exc: ServiceError) -> Response:
+        # Bad input a service refused (unknown basin or seeker, unreadable data...): its own status and type.
+        return problem_response(service_problem(exc), request)
 
     @app.exception_handler(ReferentielError)
     async def _referentiel(request: Request, exc: ReferentielError) -> Response:

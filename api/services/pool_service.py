@@ -28,16 +28,14 @@ import polars as pl
 from matching.match import MatchHit, PoolMatcher
 from matching.pool import ProfileIndex, unique_per_row
 
+from api.services.errors import IngestError, RecordError
 from api.storage.store import COLUMNS, LIST_COLUMNS, Store
+
 
 MODES = ("all", "valid")
 MAX_RADIUS_KM = 1000.0
 TRUE_TEXT = {"1", "true", "yes", "oui", "y", "o", "t", "vrai"}
 FALSE_TEXT = {"0", "false", "no", "non", "n", "f", "faux", ""}
-
-
-class IngestError(ValueError):
-    """A file that cannot be read at all (format, encoding, missing id column)."""
 
 
 @dataclass
@@ -465,7 +463,4 @@ class Pool:
                                  "occupation": record.get("occupation")}, **out}
         return out
 
-
-class RecordError(ValueError):
-    """One record (POST / PUT) that validation refused; the message is the reason."""
 

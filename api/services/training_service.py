@@ -35,17 +35,9 @@ from referentiels import ReferentielError, territories
 from referentiels.trainings import (FRAME_SCHEMA, TrainingCatalogue, demo_trainings, from_frame, load_trainings,
                                    synthesize_trainings)
 
+from api.services.errors import UnknownBasin, UnknownSeeker
+
 DEFAULT_RADIUS_KM = 50.0
-
-
-class UnknownBasin(KeyError):
-    def __init__(self, basin: str, known: list[str]) -> None:
-        super().__init__(basin)
-        self.basin, self.known = basin, known
-
-
-class UnknownSeeker(KeyError):
-    pass
 
 
 def default_catalogue(referentiel, basins: pl.DataFrame | None = None, skill_resolver=None) -> TrainingCatalogue:

@@ -29,6 +29,7 @@ from typing import Callable
 from referentiels import Referentiel
 from referentiels.versions import ReferentialDiff, diff, migrate_codes
 
+from api.services.errors import UpgradeError
 from api.storage.store import Store
 
 AUDIT_DDL = """
@@ -43,10 +44,6 @@ FIELDS: dict[str, tuple[tuple[str, str, bool], ...]] = {
                 ("skills", "skill", False)),
     "offers": (("occupation", "occupation", True), ("must", "skill", False), ("desired", "skill", False)),
 }
-
-
-class UpgradeError(Exception):
-    """An upgrade that cannot run (the referential of some rows cannot be found)."""
 
 
 @dataclass

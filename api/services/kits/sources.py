@@ -5,11 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from api.http.problems import Problem
-
-
-class UnknownKitBasin(Problem, KeyError):
-    """An unknown basin id: a 404 problem over HTTP, exit status 2 on the command line."""
+from api.services.errors import UnknownBasin
+from api.services.training_service import TrainingService
 
 
 def kit_inputs(state, *, basins: list[str], catalogue: Path | None) -> dict[str, Any]:
@@ -21,16 +18,13 @@ def kit_inputs(state, *, basins: list[str], catalogue: Path | None) -> dict[str,
     inputs: dict[str, Any] = {}
     if not basins and catalogue is None:
         return inputs
-    from api.services.training_service import TrainingService
-
     service = TrainingService.of(state)
     if basins:
         known = dict(zip(service.basins["id"].to_list(), service.basins["name"].to_list()))
         unknown = [b for b in basins if b not in known]
         if unknown:
-            raise UnknownKitBasin(404, "unknown-basin", "Unknown job basin",
-                                  f"unknown job basin(s) {', '.join(unknown)}; GET /basins lists them",
-                                  field="basin", value=unknown[0])
+            raise UnknownBasin(unknown[0], list(known),
+                               f"unknown job basin(s) {', '.join(unknown)}; GET /basins lists them")
         inputs.update(basins=[{"id": b, "name": known[b]} for b in basins], tension_for=service.tension_frame)
     if catalogue is not None:
         service.use_catalogue(catalogue)
