@@ -30,5 +30,5 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     problems.install(app)
     for module in (referentiel, normalise, web, bridges, kits, seekers, offers, admin, trainings, basins):
         app.include_router(module.router)
-    security.install(app, settings)  # after every router: keys, roles, rate limits, 413, audit (api/security.py)
+    security.install(app, settings)  # after every router: keys, roles, rate limits, 413, audit (api/http/security/)
     return app

@@ -6,8 +6,6 @@ import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from fastapi import Request
-
 import referentiels
 from matching import SkillSpace
 from matching.bridges import BridgeModel
@@ -37,7 +35,7 @@ class AppState:
     def bridges(self) -> BridgeModel:
         """Bridge scores between every pair of occupations, built once (content signals, plus what
         the referential's official mobilities teach when it has some: see matching/bridges.py);
-        cached on disk by referential fingerprint (api/bridges_cache.py)."""
+        cached on disk by referential fingerprint (api/storage/bridges_cache.py)."""
         from api.storage import bridges_cache
 
         return bridges_cache.bridges(self.referentiel, self.space, self.settings.cache_dir)
@@ -106,7 +104,3 @@ class AppState:
 
 
 _POOL_LOCK = threading.Lock()
-
-
-async def get_state(request: Request) -> AppState:  # async: no threadpool hop per request (issue 7)
-    return request.app.state.passerelles

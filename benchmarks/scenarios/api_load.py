@@ -272,7 +272,7 @@ def _profile(server: subprocess.Popen, port: int, paths: list[str], key: str, se
 
 
 # py-spy frames read "function (package/module.py:line)": "(api/" is ours, "fastapi/" is not.
-LAYERS = [("sqlite", ("sqlite3", "(api/store.py")), ("matching core", ("(matching/",)),
+LAYERS = [("sqlite", ("sqlite3", "(api/storage/")), ("matching core", ("(matching/",)),
           ("our API code", ("(api/",)), ("pydantic", ("pydantic",)), ("FastAPI", ("(fastapi/",)),
           ("Starlette", ("starlette/",)), ("uvicorn + event loop", ("uvicorn/", "asyncio/", "uvloop", "httptools")),
           ("orjson", ("orjson",)), ("threads, waiting", ("threading.py", "concurrent/futures", "anyio/"))]

@@ -1,5 +1,5 @@
 """Access control on the real routes: roles, employer scoping, revocation, rate limits, audit log,
-public/protected referential, body size limit (api/security.py)."""
+public/protected referential, body size limit (api/http/security/)."""
 
 from __future__ import annotations
 

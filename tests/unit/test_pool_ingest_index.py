@@ -1,5 +1,5 @@
 """A bulk ingest feeds the pool index from the validated rows instead of reading them back from the
-store (api/pool.py ``Pool.ingest``). The index must then hold exactly what a pool opened afresh on
+store (api/services/pool_service.py ``Pool.ingest``). The index must then hold exactly what a pool opened afresh on
 the same database reads from it: same keys, skills (deduplicated, unknown codes dropped), occupations
 (current first), places, radii, consent, offers' must/desired weights."""
 

@@ -1,4 +1,4 @@
-"""The SQLite store (api/store.py) and bulk ingest with validation (api/pool.py): behaviour by example."""
+"""The SQLite store (api/storage/store.py) and bulk ingest with validation (api/services/pool_service.py): behaviour by example."""
 
 from __future__ import annotations
 

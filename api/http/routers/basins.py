@@ -20,7 +20,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.http import security
 from api.http.pagination import PageParams, paginate_as, wide_page_params
-from api.services.state import AppState, get_state
+from api.http.dependencies import get_state
+from api.services.state import AppState
 from api.services.training_service import TrainingService, UnknownBasin
 from api.http.routers.trainings import basin_problem, occupation_row
 

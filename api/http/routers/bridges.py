@@ -13,7 +13,8 @@ from matching.passerelles import UnknownSector
 from api.http.pagination import PageFields, PageParams, paginate_as, wide_page_params
 from api.http.problems import Problem, not_found
 from api.http import security
-from api.services.state import AppState, get_state
+from api.http.dependencies import get_state
+from api.services.state import AppState
 
 router = APIRouter(tags=["passerelles"], dependencies=[Depends(security.referential_cached)])
 

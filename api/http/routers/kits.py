@@ -12,7 +12,8 @@ from api.services.kits.sources import kit_inputs
 from api.services.kits.build import build_kit
 from api.http.problems import Problem
 from api.http import security
-from api.services.state import AppState, get_state
+from api.http.dependencies import get_state
+from api.services.state import AppState
 
 router = APIRouter(tags=["kits"], dependencies=[Depends(security.kits)])
 
@@ -23,7 +24,7 @@ SUFFIX = {"xlsx": "xlsx", "html": "html", "json": "json", "csv": "zip"}
 
 @router.get("/kits", response_class=Response,
             responses={200: {"content": {m: {} for m in MEDIA.values()},
-                             "description": "The kit file (json: see api/schemas/kit.schema.json)"},
+                             "description": "The kit file (json: see api/http/schemas/kit.schema.json)"},
                        404: {"description": "Unknown sector or basin, with the known ones"}})
 def kit(
     from_sector: str = Query(..., min_length=1, max_length=200, description="Sector the people come from"),

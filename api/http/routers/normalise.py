@@ -20,7 +20,8 @@ from matching.normalise import MAX_TEXT_CHARS, InvalidText, Match
 
 from api.http.problems import Problem
 from api.http import security
-from api.services.state import AppState, get_state
+from api.http.dependencies import get_state
+from api.services.state import AppState
 
 router = APIRouter(tags=["normalise"], dependencies=[Depends(security.referential_cached)])
 

@@ -17,7 +17,8 @@ from pydantic import BaseModel, Field
 
 from api.http import security
 from api.services.pool_service import RecordError
-from api.services.state import AppState, get_state
+from api.http.dependencies import get_state
+from api.services.state import AppState
 from api.storage.store import Conflict
 from api.http.routers.seekers import MAX_K, IngestOut, check_k, delete_record, get_record, ingest, missing, put_record, record_problem
 

@@ -7,7 +7,8 @@ from pydantic import BaseModel
 
 from api.http import security
 from api.http.problems import not_found
-from api.services.state import AppState, get_state
+from api.http.dependencies import get_state
+from api.services.state import AppState
 
 router = APIRouter(tags=["referentiel"])
 

@@ -24,7 +24,8 @@ from pydantic import BaseModel, Field
 from api.http import security
 from api.services.pool_service import IngestError, RecordError, read_records
 from api.http.problems import Problem
-from api.services.state import AppState, get_state
+from api.http.dependencies import get_state
+from api.services.state import AppState
 from api.storage.store import Conflict
 
 router = APIRouter(tags=["seekers"])

@@ -24,7 +24,8 @@ from referentiels import ReferentielError
 from api.http import security
 from api.http.pagination import PageParams, next_url
 from api.http.problems import Problem, not_found
-from api.services.state import AppState, get_state
+from api.http.dependencies import get_state
+from api.services.state import AppState
 from api.services.training_service import TrainingService, UnknownBasin, UnknownSeeker
 
 router = APIRouter(tags=["trainings"])

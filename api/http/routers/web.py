@@ -1,4 +1,4 @@
-"""The counsellors' page: ``/`` and its three static files, shipped inside the package (api/web/)."""
+"""The counsellors' page: ``/`` and its three static files, shipped inside the package (api/http/web/)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Write a bridge kit as xlsx, a self-contained html page, json (with a schema) or a zip of csv.
 
-A :class:`Kit` is plain tables (polars) plus a summary; ``api/kits.py`` builds it from the engine.
+A :class:`Kit` is plain tables (polars) plus a summary; ``api/services/kits/build.py`` builds it from the engine.
 Every writer is deterministic: the same kit gives the same bytes except the generation timestamp
 (and, for xlsx/zip, the container's own timestamps, which are pinned here too).
 """
@@ -78,7 +78,7 @@ class Kit:
         return {name: getattr(self, name) for name in TABLES}
 
     def to_dict(self) -> dict[str, Any]:
-        """The json form (validated by ``api/schemas/kit.schema.json``)."""
+        """The json form (validated by ``api/http/schemas/kit.schema.json``)."""
         return {"summary": self.summary,
                 **{name: frame.to_dicts() for name, frame in self.tables().items()}}
 
