@@ -27,6 +27,8 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
+from .normalise import strip_accents
+
 KIND_WEIGHTS: dict[str, float] = {"savoir-faire": 1.0, "savoir": 1.0, "savoir-être": 0.5}
 CORE_BOOST: float = 1.5
 
@@ -47,8 +49,6 @@ def stem(word: str) -> str:
 
 def words(text: str) -> list[str]:
     """Stemmed, accent-free words of a label, stop words and single letters left out."""
-    from .normalise import strip_accents
-
     return [stem(w) for w in _WORD.findall(strip_accents(text or "")) if len(w) > 1 and w not in STOPWORDS]
 
 
