@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 import referentiels
+from matching.errors import MatchingError
 from referentiels import ReferentielError, generic
 
 app = typer.Typer(help="Passerelles: cross-sector career bridges and skills matching on ROME 4.0.",
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     _load_command_modules()
     try:
         app(args=argv, prog_name="passerelles", standalone_mode=False)
-    except (ReferentielError, UsageError, KeyError, FileNotFoundError) as error:
+    except (ReferentielError, MatchingError, UsageError, KeyError, FileNotFoundError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
         typer.echo(f"error: {message}", err=True)
         return 2

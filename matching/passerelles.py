@@ -26,6 +26,7 @@ import scipy.sparse as sp
 
 from .bridges import RELATED_MIN  # the skill-to-skill kernel's "related" floor, owned by the bridge model
 from .calibration import label_rank
+from .errors import UnknownSector  # raised by sector_ids; imported from here by the surfaces too
 from .ranking import top_k
 from .tension import toward_tension
 SUPPORT_CACHE: int = 4096
@@ -84,14 +85,6 @@ class Passerelle:
         if self.combined is not None:
             out["combined"] = round(self.combined, 4)
         return out
-
-
-class UnknownSector(KeyError):
-    """A sector name the referential does not have; ``.suggestions`` lists the known ones."""
-
-    def __init__(self, sector: str, known: list[str]) -> None:
-        super().__init__(f"unknown sector {sector!r}")
-        self.sector, self.known = sector, known
 
 
 @dataclass(frozen=True, eq=False)
