@@ -45,13 +45,13 @@ from datetime import date
 import numpy as np
 import scipy.sparse as sp
 
+from referentiels.territories import haversine_km
+from .bridges import GROUP_RELATED, RELATED_MIN
+
 UNKNOWN_START: int = -(2 ** 31)
 """Session start day meaning "unknown" (LHEO 00000000), as ``referentiels.trainings.UNKNOWN_START``."""
 UNKNOWN_END: int = 2 ** 31 - 1
 """Session end day meaning "unknown" (LHEO 99999999)."""
-
-RELATED_MIN: float = 0.5
-"""Kernel value from which a held skill supports a needed one (``matching.passerelles.RELATED_MIN``)."""
 
 _EPOCH = date(1970, 1, 1).toordinal()
 
@@ -120,11 +120,7 @@ def support_for(bridges, n_skills: int, threshold: float = RELATED_MIN) -> sp.cs
     related = getattr(bridges, "related", None)
     context = getattr(getattr(bridges, "space", None), "context", None)
     if related is not None and context is not None:
-        from . import bridges as bridges_module
-
-        group_related = getattr(bridges_module, "GROUP_RELATED", None)
-        if group_related is not None:
-            return support_from_parts(context.skill_words, context.skill_groups, group_related, threshold)
+        return support_from_parts(context.skill_words, context.skill_groups, GROUP_RELATED, threshold)
     return support_matrix(related, n_skills, threshold)
 
 
@@ -416,8 +412,6 @@ class TrainingIndex:
         if max_hours is not None:
             ok &= self.hours[rows] <= max_hours
         if lat is not None and lon is not None and radius_km is not None and np.isfinite(radius_km):
-            from referentiels.territories import haversine_km  # pure numpy helper
-
             d = haversine_km(lat, lon, self.lat[rows], self.lon[rows])
             ok &= self.remote[rows] | (np.nan_to_num(d, nan=np.inf) <= radius_km)
         if earliest is not None or latest is not None:
@@ -481,8 +475,6 @@ class TrainingIndex:
         a[remap[inverse[keep_pair]], owner[keep_pair]] = True
         distance = None
         if lat is not None and lon is not None:
-            from referentiels.territories import haversine_km  # pure numpy helper
-
             distance = np.where(self.remote[cand], 0.0, haversine_km(lat, lon, self.lat[cand], self.lon[cand]))
         chosen = greedy_cover(a, gap_w, self.hours[cand], prune=prune, distance=distance)
         covered_mask = np.zeros(len(gap_cols), dtype=bool)
