@@ -183,3 +183,69 @@ def test_csv_catalogue_exports_to_lheo_text(world):
     trainings, sessions = lheo_frames(demo, labels)
     data = lheo_bytes(trainings, sessions)
     assert data.count(b"<action ") == len(demo) and b"Comp\xc3\xa9tences vis\xc3\xa9es" in data
+
+
+# ---- the session choice against a plain reference -----------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from matching.gaps import UNKNOWN_END, UNKNOWN_START, day_number  # noqa: E402
+
+_session = st.tuples(st.one_of(st.none(), st.integers(0, 60)), st.one_of(st.none(), st.integers(0, 60)),
+                     st.booleans(), st.sampled_from([float("nan"), 0.0, 3.0]))
+
+
+def _reference(sessions, permanent, lo, hi):
+    """The rule of choose_sessions written plainly: the fitting session with the smallest (when, row)."""
+    best = None
+    for row, (s0, s1, open_, places) in enumerate(sessions):
+        if not open_ or (places == places and places <= 0):
+            continue
+        if s0 is not None and s1 is not None and s1 < s0:
+            continue
+        a = UNKNOWN_START if s0 is None else s0
+        b = UNKNOWN_END if s1 is None else s1
+        if permanent:
+            fits = b >= lo and a <= hi
+            when = UNKNOWN_END if s0 is None else max(a, lo)
+        else:
+            fits = (lo <= a <= hi) if s0 is not None else b >= lo
+            when = UNKNOWN_END if s0 is None else a
+        if fits and (best is None or (when, row) < best[0]):
+            best = ((when, row), row)
+    return -1 if best is None else best[1]
+
+
+@settings(max_examples=80, deadline=None)
+@given(trainings=st.lists(st.tuples(st.lists(_session, max_size=5), st.booleans()), min_size=1, max_size=4),
+       today=st.one_of(st.none(), st.integers(0, 60)), latest=st.one_of(st.none(), st.integers(0, 60)))
+def test_session_choice_matches_the_plain_rule(trainings, today, latest):
+    import scipy.sparse as sp
+
+    base = date(2027, 1, 1)
+    offset = day_number(base)
+    rows = [(s0, s1, o, p) if s0 is None or s1 is None or s1 >= s0 else (s0, s0, o, p)
+            for sessions, _ in trainings for (s0, s1, o, p) in sessions]
+    counts = [len(sessions) for sessions, _ in trainings]
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    n = len(trainings)
+    index = TrainingIndex.fit(
+        sp.csr_array((n, 1), dtype=np.float32), hours=np.ones(n),
+        permanent=np.array([p for _, p in trainings]), session_indptr=indptr,
+        session_start=np.array([UNKNOWN_START if s0 is None else s0 + offset for s0, _, _, _ in rows], np.int32),
+        session_end=np.array([UNKNOWN_END if s1 is None else s1 + offset for _, s1, _, _ in rows], np.int32),
+        session_open=np.array([o for _, _, o, _ in rows], bool),
+        session_places=np.array([p for _, _, _, p in rows], np.float64))
+    from datetime import timedelta
+
+    has, best = index.choose_sessions(np.arange(n), today=None if today is None else base + timedelta(days=today),
+                                      latest=None if latest is None else base + timedelta(days=latest))
+    lo = UNKNOWN_START if today is None else today + offset
+    hi = UNKNOWN_END if latest is None else latest + offset
+    for t, (sessions, permanent) in enumerate(trainings):
+        shifted = [(None if s0 is None else s0 + offset, None if s1 is None else s1 + offset, o, p)
+                   for (s0, s1, o, p) in rows[indptr[t]:indptr[t + 1]]]
+        expected = _reference(shifted, permanent, lo, hi)
+        assert has[t] == bool(sessions)
+        assert best[t] == (-1 if expected < 0 else indptr[t] + expected)
