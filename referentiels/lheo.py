@@ -127,7 +127,7 @@ KEPT_ACTION = ("rythme-formation", "niveau-entree-obligatoire", "modalites-alter
 KEPT_ORGANISATION = ("numero-activite", "raison-sociale")
 
 MODES = ("valid", "all")
-CHUNK_ROWS = 5_000
+CHUNK_ROWS = 2_000
 """Actions read before their rows are moved into typed frames (Python dicts cost ~1 kB each)."""
 PRECISIONS = ("day", "month", "year")
 _ROME = re.compile(r"^[A-N][0-9]{4}$")
@@ -258,8 +258,8 @@ class _Reader:
 
     def frames(self) -> tuple[pl.DataFrame, pl.DataFrame]:
         self.flush()
-        t = pl.concat(self.training_chunks) if self.training_chunks else pl.DataFrame(schema=TRAINING_SCHEMA)
-        s = pl.concat(self.session_chunks) if self.session_chunks else pl.DataFrame(schema=SESSION_SCHEMA)
+        t = pl.concat(self.training_chunks, rechunk=False) if self.training_chunks else pl.DataFrame(schema=TRAINING_SCHEMA)
+        s = pl.concat(self.session_chunks, rechunk=False) if self.session_chunks else pl.DataFrame(schema=SESSION_SCHEMA)
         return t, s
 
     # -- helpers --

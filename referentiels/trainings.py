@@ -396,14 +396,21 @@ def _resolve_skills(frame: pl.DataFrame, referentiel, file: str, resolver: Skill
 
 
 def teaches_matrix(frame: pl.DataFrame, referentiel) -> sp.csr_array:
-    """(n_trainings, n_skills) float32 CSR of a validated frame: 1.0 where a training teaches a skill."""
-    index = referentiel.skill_index
-    lengths = frame["skills"].list.len().to_numpy().astype(np.int64)
-    flat = frame["skills"].explode().to_list() if lengths.sum() else []
-    cols = np.fromiter((index[c] for c in flat), dtype=np.int32, count=len(flat))
-    rows = np.repeat(np.arange(frame.height, dtype=np.int32), lengths)
-    m = sp.csr_array((np.ones(len(cols), dtype=np.float32), (rows, cols)),
-                     shape=(frame.height, referentiel.n_skills))
+    """(n_trainings, n_skills) float32 CSR of a validated frame: 1.0 where a training teaches a skill.
+
+    Codes are mapped to columns by a polars join (no Python string per taught skill: a regional
+    offer on ROME teaches millions). Raises ``ReferentielError`` on a code the referential lacks."""
+    pairs = (frame.select(pl.int_range(0, pl.len(), dtype=pl.Int64).alias("row"), pl.col("skills"))
+             .explode("skills").drop_nulls("skills"))
+    columns = pl.DataFrame({"skills": referentiel.skill_codes.astype(str).tolist(),
+                            "col": np.arange(referentiel.n_skills, dtype=np.int32)})
+    mapped = pairs.join(columns, on="skills", how="left")
+    unknown = mapped.filter(pl.col("col").is_null())
+    if unknown.height:
+        raise ReferentielError("unknown skill", column="skills", expected="skill codes of the referential",
+                               found=str(unknown["skills"][0]))
+    m = sp.csr_array((np.ones(mapped.height, dtype=np.float32),
+                      (mapped["row"].to_numpy(), mapped["col"].to_numpy())), shape=(frame.height, referentiel.n_skills))
     m.sum_duplicates()
     m.sort_indices()
     return m
@@ -511,7 +518,9 @@ def from_lheo(offer, referentiel, skills: list[list[str]], evidence: list[str] |
     else:
         evidence_text = [("[]" if i >= len(evidence) else evidence[i] if isinstance(evidence[i], str)
                           else orjson.dumps(evidence[i]).decode()) for i in range(n)]
-    known_occ = pl.Series(list(referentiel.occupation_index), dtype=pl.String).implode()
+    known_occ = referentiel.occupation_index
+    occupations = [[c for c in v if c in known_occ] for v in t["occupations"].to_list()]  # a list.eval is_in
+    # against the referential's codes would repeat them for every row (gigabytes on ROME)
     frame = (t.join(first_period, on="id", how="left", maintain_order="left")
              .join(starts, on="id", how="left", maintain_order="left")
              .select(
@@ -527,7 +536,7 @@ def from_lheo(offer, referentiel, skills: list[list[str]], evidence: list[str] |
                  pl.col("funders").list.first().replace_strict(FUNDERS, default=pl.lit("code ") + pl.col(
                      "funders").list.first(), return_dtype=pl.String).alias("funder"),
                  pl.col("formacodes").list.first().alias("formacode"),
-                 pl.col("occupations").list.eval(pl.element().filter(pl.element().is_in(known_occ))),
+                 pl.Series("occupations", occupations, dtype=pl.List(pl.String)),
                  "formation", "siret", "city", "postcode", "places", pl.col("permanent_entry").fill_null(False),
                  pl.Series("evidence", evidence_text, dtype=pl.String),
              ).cast(FRAME_SCHEMA))
