@@ -504,13 +504,21 @@ def from_lheo(offer, referentiel, skills: list[list[str]], evidence: list[str] |
         rows = placed[lo:lo + 4096]
         d = haversine_km(lat[rows, None], lon[rows, None], b_lat[None, :], b_lon[None, :])
         basin[rows] = b_id[np.argmin(d, axis=1)]
-    # hours: the action's, else 35 h a week over the first dated session, else 35 h
+    # hours: the action's, else 35 h a week over the first dated session, else 35 h (aligned on t by id,
+    # no join: the columns taken from t stay shared with the offer frame instead of being copied)
+    import pyarrow as pa
+
     first_period = (sessions.filter(pl.col("start").is_not_null() & pl.col("end").is_not_null())
                     .group_by("training", maintain_order=True).first()
-                    .select(pl.col("training").alias("id"),
-                            ((pl.col("end") - pl.col("start")).dt.total_days() + 1).alias("_days")))
+                    .select("training", ((pl.col("end") - pl.col("start")).dt.total_days() + 1).alias("days")))
+    period = dict(zip(first_period["training"].to_list(), first_period["days"].to_list()))
     starts = (sessions.filter(pl.col("start").is_not_null()).group_by("training")
-              .agg(pl.col("start").unique().sort().alias("start_dates")).rename({"training": "id"}))
+              .agg(pl.col("start").unique().sort()))
+    start_of = dict(zip(starts["training"].to_list(), starts["start"].to_list()))
+    ids = t["id"].to_list()
+    days = pl.Series("_days", [period.get(i) for i in ids], dtype=pl.Int64)
+    start_dates = pl.from_arrow(pa.array([start_of.get(i, []) for i in ids], type=pa.list_(pa.date32()))
+                                ).cast(pl.List(pl.Date)).alias("start_dates")
     known_skills = referentiel.skill_index
     kept_skills = [sorted({c for c in (skills[i] if i < len(skills) else []) if c in known_skills}) for i in range(n)]
     if evidence is None:
@@ -521,22 +529,23 @@ def from_lheo(offer, referentiel, skills: list[list[str]], evidence: list[str] |
     known_occ = referentiel.occupation_index
     occupations = [[c for c in v if c in known_occ] for v in t["occupations"].to_list()]  # a list.eval is_in
     # against the referential's codes would repeat them for every row (gigabytes on ROME)
-    frame = (t.join(first_period, on="id", how="left", maintain_order="left")
-             .join(starts, on="id", how="left", maintain_order="left")
+    frame = (t.with_columns(days, start_dates)
              .select(
                  "id", "title", "organisation",
-                 pl.Series("skills", kept_skills, dtype=pl.List(pl.String)),
+                 pl.from_arrow(pa.array(kept_skills, type=pa.list_(pa.string()))).cast(pl.List(pl.String))
+                 .alias("skills"),
                  pl.coalesce(pl.col("hours"), (pl.col("_days") / 7 * 35).round(0).clip(7, None), pl.lit(35.0))
                  .clip(None, 10_000.0).cast(pl.Float64).alias("hours"),
                  pl.Series("basin", basin.tolist(), dtype=pl.String),
                  pl.Series("lat", lat).fill_nan(None), pl.Series("lon", lon).fill_nan(None),
                  pl.col("remote").fill_null(False),
-                 pl.col("start_dates").fill_null(pl.lit([], dtype=pl.List(pl.Date))),
+                 "start_dates",
                  "cost",
                  pl.col("funders").list.first().replace_strict(FUNDERS, default=pl.lit("code ") + pl.col(
                      "funders").list.first(), return_dtype=pl.String).alias("funder"),
                  pl.col("formacodes").list.first().alias("formacode"),
-                 pl.Series("occupations", occupations, dtype=pl.List(pl.String)),
+                 pl.from_arrow(pa.array(occupations, type=pa.list_(pa.string()))).cast(pl.List(pl.String))
+                 .alias("occupations"),
                  "formation", "siret", "city", "postcode", "places", pl.col("permanent_entry").fill_null(False),
                  pl.Series("evidence", evidence_text, dtype=pl.String),
              ).cast(FRAME_SCHEMA))
