@@ -8,7 +8,6 @@ import logging
 from fastapi.testclient import TestClient
 
 from api.http.problems import Problem
-from api.http.security.logs import RedactKeys, redact
 from tests.security.conftest import make_env
 
 SECRET = "psl_0123abcd_S3cr3tS3cr3tS3cr3tS3cr3tS3cr3tS3cr3tS3cr3tX"
@@ -17,6 +16,8 @@ SECRET = "psl_0123abcd_S3cr3tS3cr3tS3cr3tS3cr3tS3cr3tS3cr3tS3cr3tX"
 def test_the_access_log_record_of_a_key_in_the_query_is_redacted(env, caplog):
     """create_app installed the filter on uvicorn.access: the record uvicorn writes for the request
     line (client, method, path with query, version, status) no longer holds the key."""
+    from api.http.security.logs import RedactKeys
+
     access = logging.getLogger("uvicorn.access")
     assert any(isinstance(f, RedactKeys) for f in access.filters)
     assert env["client"].get("/seekers/S-1", params={"api_key": SECRET}).status_code == 401
@@ -29,6 +30,8 @@ def test_the_access_log_record_of_a_key_in_the_query_is_redacted(env, caplog):
 
 
 def test_redaction_keeps_other_parameters_and_catches_a_key_anywhere():
+    from api.http.security.logs import redact
+
     assert redact("/occupations?q=soudeur&k=5&monkey=1") == "/occupations?q=soudeur&k=5&monkey=1"
     assert redact(f"/x/{SECRET}?a=1") == "/x/[redacted]?a=1"
     assert redact(f"/x?q={SECRET}") == "/x?q=[redacted]"

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from api.http.security import TENSION_ROLES, guard_of, iter_routes
+from api.http.security import guard_of, iter_routes
 from tests.security.conftest import PROBLEM, key
 
 FOOD, METAL = "Industrie - Alimentaire", "Industrie - Métallurgie"
+TENSION_ROLES = frozenset({"federation", "counsellor", "admin"})  # api.http.security.roles.TENSION_ROLES
 
 SURFACES = {
     "basin tension": ("/basins/beauvais/tension", {}),

@@ -12,7 +12,6 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from api.http.security import budget
 from tests.security.conftest import PROBLEM, key, long_texts, make_env, real_titles
 
 FOOD, METAL = "Industrie - Alimentaire", "Industrie - Métallurgie"
@@ -120,6 +119,8 @@ def test_a_client_that_leaves_stops_the_work(env, spy):
                          (b"x-api-key", env["keys"]["counsellor"].encode())],
              "client": ("127.0.0.1", 5555), "server": ("testserver", 80), "state": {}}
     asyncio.run(env["app"](scope, receive, send))
+    from api.http.security import budget
+
     chunks = len(budget.chunks(texts))
     assert chunks >= 10
     assert len(normaliser.texts) <= budget.CHUNK_TEXTS < len(texts), \
@@ -141,6 +142,8 @@ def test_kits_and_sector_maps_are_charged_k_x_occupations(tmp_path):
 
 
 def test_helpers_dedupe_and_chunk_in_order():
+    from api.http.security import budget
+
     unique, order = budget.distinct(["a", "b", "a", "c", "b"])
     assert unique == ["a", "b", "c"] and [unique[i] for i in order] == ["a", "b", "a", "c", "b"]
     parts = budget.chunks(["x" * 300] * 5, max_texts=3, max_chars=700)
