@@ -98,6 +98,10 @@ def test_sigterm_stops_the_server_within_seconds_during_a_heavy_batch_and_no_key
     stopped = time.monotonic() - started
     print(f"\nserver stopped {stopped:.2f} s after SIGTERM during a heavy batch")
     assert stopped < 10.0, f"{stopped:.1f} s to stop"
+    client.join(10)
+    assert outcome.get("response") is not None, outcome
+    assert outcome["response"].status_code == 503, outcome["response"].text[:300]  # said, not dropped
+    assert outcome["response"].json()["type"].endswith("/server-stopping")
 
     logs = (server["logs"] / "stdout").read_text() + (server["logs"] / "stderr").read_text()
     assert "GET /seekers/S-1?api_key=[redacted]&token=[redacted]" in logs, logs[-2000:]
