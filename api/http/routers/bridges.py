@@ -215,7 +215,9 @@ def sectors(state: Annotated[AppState, Depends(get_state)], request: Request, re
 
 
 @router.get("/sectors/{sector_a}/bridges/{sector_b}", response_model=SectorPairOut,
-            responses={404: {"description": "Unknown sector, with suggestions"}})
+            responses={404: {"description": "Unknown sector, with suggestions"},
+                       413: {"description": "k_per_source x the occupations of both sectors is above the "
+                                            "caller's work budget per request; the problem says which k fits"}})
 def sector_pair(
     sector_a: str,
     sector_b: str,

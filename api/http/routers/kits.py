@@ -32,7 +32,11 @@ SUFFIX = {"xlsx": "xlsx", "html": "html", "json": "json", "csv": "zip"}
 @router.get("/kits", response_class=Response,
             responses={200: {"content": {m: {} for m in MEDIA.values()},
                              "description": "The kit file (json: see api/http/schemas/kit.schema.json)"},
-                       404: {"description": "Unknown sector or basin, with the known ones"}})
+                       404: {"description": "Unknown sector or basin, with the known ones"},
+                       413: {"description": "k x the occupations of both sectors is above the caller's work "
+                                            "budget per request; the problem says which k fits"},
+                       429: {"description": "Rate limit, or the caller's work budget of the minute spent"},
+                       503: {"description": "Too many heavy requests at once, or the server is stopping"}})
 async def kit(
     request: Request,
     from_sector: str = Query(..., min_length=1, max_length=200, description="Sector the people come from"),

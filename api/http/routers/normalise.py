@@ -32,6 +32,15 @@ from api.services.state import AppState
 
 router = APIRouter(tags=["normalise"], dependencies=[Depends(security.referential_cached)])
 
+#: The work budget's answers (api/http/security/budget.py), documented on every normalise operation.
+BUDGET_RESPONSES = {
+    413: {"description": "The request costs more characters than the caller's budget per request; the "
+                         "problem says the cost, the budget and how to split the batch"},
+    429: {"description": "Rate limit, or the caller's work budget of the minute spent (Retry-After)"},
+    503: {"description": "Batches only: too many heavy requests at once, past the deadline, or the server "
+                         "is stopping (Retry-After)"},
+}
+
 MAX_K = 50
 MAX_BATCH = 10_000
 
@@ -68,7 +77,7 @@ def invalid_text(error: InvalidText, field: str) -> Problem:
 
 
 @router.get("/occupations", response_model=MatchOut,
-            responses={422: {"description": "Empty, too long or binary text (problem+json)"}})
+            responses={422: {"description": "Empty, too long or binary text (problem+json)"}, **BUDGET_RESPONSES})
 def search_occupations(
     request: Request,
     q: Annotated[str, Query(description="A job title as typed, even partially: 'soudeuse tig', 'opérateur de prod'.",
@@ -109,14 +118,16 @@ async def _batch(normaliser, body: BatchIn, state: AppState, request: Request) -
 
 
 @router.post("/normalise/titles", response_model=BatchOut,
-             responses={422: {"description": "An empty, too long or binary text, named by its index"}})
+             responses={422: {"description": "An empty, too long or binary text, named by its index"},
+                        **BUDGET_RESPONSES})
 async def normalise_titles(body: BatchIn, request: Request, state: AppState = Depends(get_state)) -> ORJSONResponse:
     """Job titles as people type them -> occupation codes, one result per text, in order."""
     return await _batch(state.title_normaliser, body, state, request)
 
 
 @router.post("/normalise/skills", response_model=BatchOut,
-             responses={422: {"description": "An empty, too long or binary text, named by its index"}})
+             responses={422: {"description": "An empty, too long or binary text, named by its index"},
+                        **BUDGET_RESPONSES})
 async def normalise_skills(body: BatchIn, request: Request, state: AppState = Depends(get_state)) -> ORJSONResponse:
     """Skill phrases as people type them -> skill codes of the referential, one result per text."""
     return await _batch(state.skill_normaliser, body, state, request)
