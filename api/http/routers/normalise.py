@@ -16,7 +16,7 @@ when the client leaves, past the deadline, or when the server shuts down.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Callable
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import ORJSONResponse
@@ -97,9 +97,11 @@ def search_occupations(
     return ORJSONResponse(state.title_normaliser.search(text, k).as_dict())
 
 
-async def _batch(normaliser, body: BatchIn, state: AppState, request: Request) -> ORJSONResponse:
+async def _batch(normaliser_of: Callable[[], Any], body: BatchIn, state: AppState, request: Request
+                 ) -> ORJSONResponse:
     """Validate, dedupe, charge, then normalise the distinct texts in chunks off the event loop and
-    scatter the results back in input order."""
+    scatter the results back in input order. ``normaliser_of`` is called only once the request is
+    admitted, in the worker thread: a refusal never waits for a normaliser to be built."""
     try:
         clean = [validate_text(t, i) for i, t in enumerate(body.texts)]
     except InvalidText as error:
@@ -110,10 +112,10 @@ async def _batch(normaliser, body: BatchIn, state: AppState, request: Request) -
     k = body.k
 
     def work(texts: list[str]) -> list[dict]:
-        return [m.as_dict() for m in normaliser.batch(texts, k)]
+        return [m.as_dict() for m in normaliser_of().batch(texts, k)]
 
     computed = [r for part in await budget.run_chunks(request, work, budget.chunks(unique)) for r in part]
-    return ORJSONResponse({"referentiel": state.referentiel.source, "threshold": normaliser.threshold,
+    return ORJSONResponse({"referentiel": state.referentiel.source, "threshold": normaliser_of().threshold,
                            "results": [computed[i] for i in order]})
 
 
@@ -122,7 +124,7 @@ async def _batch(normaliser, body: BatchIn, state: AppState, request: Request) -
                         **BUDGET_RESPONSES})
 async def normalise_titles(body: BatchIn, request: Request, state: AppState = Depends(get_state)) -> ORJSONResponse:
     """Job titles as people type them -> occupation codes, one result per text, in order."""
-    return await _batch(state.title_normaliser, body, state, request)
+    return await _batch(lambda: state.title_normaliser, body, state, request)
 
 
 @router.post("/normalise/skills", response_model=BatchOut,
@@ -130,4 +132,4 @@ async def normalise_titles(body: BatchIn, request: Request, state: AppState = De
                         **BUDGET_RESPONSES})
 async def normalise_skills(body: BatchIn, request: Request, state: AppState = Depends(get_state)) -> ORJSONResponse:
     """Skill phrases as people type them -> skill codes of the referential, one result per text."""
-    return await _batch(state.skill_normaliser, body, state, request)
+    return await _batch(lambda: state.skill_normaliser, body, state, request)
