@@ -26,7 +26,7 @@ from api.services.training_service import TrainingService, UnknownBasin
 from api.http.routers.trainings import basin_problem, occupation_row
 
 router = APIRouter(tags=["basins"])
-aggregates = security.require("federation", "counsellor", "admin")
+aggregates = security.tension  # the one rule of tension (api/http/security/roles.py)
 
 
 @router.get("/basins", dependencies=[Depends(security.referential)])

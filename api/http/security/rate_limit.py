@@ -66,11 +66,15 @@ class RateLimiter:
             os.close(self._fd)
             self._fd = None
 
-    def take(self, identity: str, rate_per_minute: int | None = None) -> float:
-        """0.0 if the request may go (one token taken), else the seconds to wait before the next one
-        may (nothing taken)."""
+    def take(self, identity: str, rate_per_minute: int | None = None, cost: float = 1.0,
+             burst: float | None = None) -> float:
+        """0.0 if the request may go (``cost`` tokens taken, one by default), else the seconds to
+        wait before it may (nothing taken). ``burst``: the bucket's size, default the limiter's
+        (capped by ``rate_per_minute``); a work budget (budget.py) passes its per-minute budget and
+        the request's cost in characters or rows, in a bucket of its own identity."""
         rate = (rate_per_minute or self.rate) / 60.0
-        burst = max(self.burst, 1) if rate_per_minute is None else max(min(self.burst, rate_per_minute), 1)
+        if burst is None:
+            burst = max(self.burst, 1) if rate_per_minute is None else max(min(self.burst, rate_per_minute), 1)
         digest = hashlib.blake2b(identity.encode("utf-8", "surrogatepass"), digest_size=16).digest()
         home = int.from_bytes(digest[:8], "little")
         slot, size, mm = self._SLOT, self._SLOT.size, self._map
@@ -92,11 +96,11 @@ class RateLimiter:
                     elif at < idlest:
                         chosen, idlest = offset, at
                 tokens = min(burst, tokens + (now - last) * rate)
-                if tokens >= 1.0:
-                    slot.pack_into(mm, chosen, digest, tokens - 1.0, now)
+                if tokens >= cost:
+                    slot.pack_into(mm, chosen, digest, tokens - cost, now)
                     return 0.0
                 slot.pack_into(mm, chosen, digest, tokens, now)
-                return (1.0 - tokens) / rate
+                return (cost - tokens) / rate
             finally:
                 if self._fd is not None:
                     fcntl.lockf(self._fd, fcntl.LOCK_UN, self._size)
