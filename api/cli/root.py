@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import typer
 
+from matching.errors import MatchingError
 from referentiels import ReferentielError
 
 from api.cli import batch_match, bridges, keys, kits, match, normalise, referentiel, serve, trainings, versions
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``passerelles`` console script."""
     try:
         app(args=argv, prog_name="passerelles", standalone_mode=False)
-    except (ReferentielError, UsageError, ServiceError, KeyError_, FileNotFoundError) as error:
+    except (ReferentielError, MatchingError, UsageError, ServiceError, KeyError_, FileNotFoundError) as error:
         typer.echo(f"error: {error}", err=True)
         return 2
     except typer.Exit as exit_:
