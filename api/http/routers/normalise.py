@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import ORJSONResponse
+from api.http.responses import ORJSONResponse
 from pydantic import BaseModel, Field
 
 from matching.normalise import MAX_TEXT_CHARS, InvalidText, Match

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import ORJSONResponse
+from api.http.responses import ORJSONResponse
 from pydantic import BaseModel, Field
 
 from api.http import security
