@@ -110,18 +110,13 @@ def match_offers(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The top-k offers for a seeker, explained (--toward-tension: offers in tension first)."""
-    state = _state(referentiel, database)
-    if toward_tension:
-        from api.services.training_service import TrainingService
+    from api.services.training_service import offers_for_seeker
 
-        body = TrainingService.of(state).seeker_offers(seeker, k=k, radius_km=radius, require_must=require_must,
-                                                       weight=tension_weight)
-        hits = None if body is None else body["offers"]
-    else:
-        hits = state.pool.offers_for_seeker(seeker, k=k, radius_km=radius, require_must=require_must)
-    if hits is None:
+    body = offers_for_seeker(_state(referentiel, database), seeker, k=k, radius_km=radius, require_must=require_must,
+                             toward_tension=toward_tension, weight=tension_weight)
+    if body is None:
         raise UsageError(f"no seeker has the id {seeker!r}")
-    emit_json(hits) if as_json else _print_hits(hits, "offer")
+    emit_json(body["offers"]) if as_json else _print_hits(body["offers"], "offer")
 
 
 @match_app.command("candidates")

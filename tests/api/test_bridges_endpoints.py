@@ -2,20 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-from fastapi.testclient import TestClient
-
-from api.http.app import create_app
-from api.settings import Settings
 
 FOOD, METAL = "Industrie - Alimentaire", "Industrie - Métallurgie"
-
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    settings = Settings(referentiel="demo", database=tmp_path_factory.mktemp("db") / "p.sqlite3")
-    with TestClient(create_app(settings)) as c:
-        yield c
 
 
 def test_passerelles_of_h2102_have_the_page_shape(client):

@@ -11,23 +11,13 @@ import jsonschema
 import openpyxl
 import polars as pl
 import pytest
-from fastapi.testclient import TestClient
 
-from api.http.app import create_app
 from api.cli import main
 from api.services.kits.export import SCHEMA_PATH, TABLES, render
 from api.services.kits.build import build_kit
-from api.settings import Settings
 
 FOOD, METAL = "Industrie - Alimentaire", "Industrie - Métallurgie"
 FIXED = datetime(2026, 1, 1, tzinfo=timezone.utc)
-
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    settings = Settings(referentiel="demo", database=tmp_path_factory.mktemp("db") / "p.sqlite3")
-    with TestClient(create_app(settings)) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")

@@ -23,22 +23,21 @@ def bearer(key: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
+def env(tmp_path_factory, make_app, serve):
     database = tmp_path_factory.mktemp("db") / "p.sqlite3"
-    settings = Settings(referentiel="demo", database=database, rate_limit_per_minute=1_000_000,
-                        rate_limit_burst=100_000, max_body_bytes=100_000)
-    app = create_app(settings)
+    app = make_app(database=database, rate_limit_per_minute=1_000_000, rate_limit_burst=100_000,
+                   max_body_bytes=100_000)
     keys = app.state.security.keys
     made = {role: keys.create(role)[0] for role in ("counsellor", "federation", "admin")}
     made["employer_a"] = keys.create("employer", employer="EMP-A")[0]
     made["employer_b"] = keys.create("employer", employer="EMP-B")[0]
-    with TestClient(app) as client:
-        seeker = {"id": "S-1", "occupation": "H2102", "skills": [], "consent": True}
-        assert client.post("/seekers", json=seeker, headers=bearer(made["counsellor"])).status_code == 201
-        offer = {"id": "O-A", "occupation": "H2102", "must": []}
-        response = client.post("/offers", json=offer, headers=bearer(made["employer_a"]))
-        assert response.status_code == 201, response.text
-        yield {"client": client, "keys": made, "app": app, "database": database}
+    client = serve(app)
+    seeker = {"id": "S-1", "occupation": "H2102", "skills": [], "consent": True}
+    assert client.post("/seekers", json=seeker, headers=bearer(made["counsellor"])).status_code == 201
+    offer = {"id": "O-A", "occupation": "H2102", "must": []}
+    response = client.post("/offers", json=offer, headers=bearer(made["employer_a"]))
+    assert response.status_code == 201, response.text
+    yield {"client": client, "keys": made, "app": app, "database": database}
 
 
 def test_no_key_is_401_problem(env):

@@ -5,11 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.http.app import create_app
 from api.cli import main
-from api.settings import Settings
 from matching import SkillSpace
 from matching.bridges import BridgeModel
 from matching.calibration import BridgeLabeller, label_rank
@@ -38,13 +35,6 @@ def test_min_label_without_a_labeller_or_unknown_is_an_error(index, demo):
         bare.query(0, min_label="viable")
     with pytest.raises(ValueError, match="highly viable"):
         index.query(0, min_label="plausible")
-
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    settings = Settings(referentiel="demo", database=tmp_path_factory.mktemp("db") / "p.sqlite3")
-    with TestClient(create_app(settings)) as c:
-        yield c
 
 
 def test_http_min_label(client):
