@@ -1,7 +1,7 @@
 """What routers receive through ``Depends``: the app's served state, and lists of occupation codes."""
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: FastAPI reads the annotations of the dependency that
+# ``occupation_codes`` builds, and they name that function's arguments (its closure).
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 

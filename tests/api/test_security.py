@@ -336,16 +336,3 @@ def test_rate_limit_holds_across_processes(tmp_path):
                              stdout=subprocess.PIPE) for _ in range(2)]
     taken = [int(run.communicate(timeout=60)[0]) for run in runs]
     assert sum(taken) == 40, taken
-
-
-def test_rate_limiter_costs_microseconds(tmp_path):
-    """The shared bucket (a locked memory-mapped file) stays far below 0.1 ms a request."""
-    import time
-
-    from api.http.security import RateLimiter
-
-    limiter = RateLimiter(10**9, 10**9, tmp_path / "r.locks")
-    started = time.perf_counter()
-    for i in range(2000):
-        assert limiter.take(f"key:{i % 20}") == 0.0
-    assert (time.perf_counter() - started) / 2000 < 100e-6

@@ -23,6 +23,8 @@ import pytest
 
 from benchmarks.gate import UsageError, resolve_reference
 
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parents[2]
 IGNORE = shutil.ignore_patterns("results", "__pycache__", "*.pyc")
 
