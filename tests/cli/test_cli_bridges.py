@@ -29,3 +29,11 @@ def test_cli_bridges_paths_graph_and_evaluate(tmp_path, capsys):
     results = json.loads(capsys.readouterr().out)["results"]
     assert set(results) == {"tfidf_cosine", "skill_cosine", "bridge_content", "bridge_learned_cv"}
     assert results["bridge_content"]["recall@10"] >= results["tfidf_cosine"]["recall@10"]
+
+
+def test_cli_min_label(capsys):
+    assert main(["bridges", "H2102", "--min-label", "viable", "-k", "30", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)["passerelles"]
+    assert found and all(p["viability"] in ("viable", "highly viable") for p in found)
+    assert main(["bridges", "H2102", "--min-label", "maybe"]) == 2
+    assert "is not one of 'stretch', 'viable', 'highly viable'" in capsys.readouterr().err
