@@ -77,7 +77,6 @@ def test_bulk_ingest_all_or_nothing_then_valid_rows(env):
     problem(client.post("/seekers:ingest?mode=some", content=csv, headers={**h, "content-type": "text/csv"}), 422)
 
 
-@pytest.mark.slow
 def test_ingest_parquet_then_match_both_ways(env):
     client, h = env["client"], env["h"]
     population = env["population"]

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from api.cli import main
 
 
-@pytest.mark.slow
 def test_cli_synth_then_ingest_then_match(tmp_path, capsys):
     out, db = tmp_path / "synth", tmp_path / "p.sqlite3"
     assert main(["synth", "--seekers", "400", "--offers", "200", "--seed", "3", "--basins", "beauvais,amiens",

@@ -141,6 +141,7 @@ def _worktrees(repo: Path) -> str:
     return subprocess.run(["git", "worktree", "list"], cwd=repo, capture_output=True, text=True).stdout
 
 
+@pytest.mark.slow
 def test_gate_fails_when_the_real_skill_space_fit_is_made_twice_as_slow(project_repo: Path, rome_dir: Path) -> None:
     space = project_repo / "matching" / "space.py"
     space.write_text(space.read_text() + SLOW_FIT)  # uncommitted: the current tree differs from main

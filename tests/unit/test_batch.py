@@ -21,7 +21,6 @@ def _random(rng: np.random.Generator, n: int, d: int, per_row: int, ties: bool) 
     return m
 
 
-@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 10_000), n_a=st.integers(0, 40), n_b=st.integers(1, 60), d=st.integers(1, 30),
        per_row=st.integers(0, 6), k=st.integers(1, 70), ties=st.booleans())

@@ -186,7 +186,6 @@ def tiny_registry():
     harness.REGISTRY.update(saved)
 
 
-@pytest.mark.slow
 def test_run_all_shares_a_setup_and_reports_counters_and_threads(tiny_registry: list[bool]) -> None:
     results = harness.run_all(None, quick=True)
     assert [r["scenario"] for r in results] == ["first", "second"]

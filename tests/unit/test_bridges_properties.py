@@ -121,7 +121,6 @@ def test_adding_one_of_bs_skills_to_a_never_lowers_coverage_a_to_b(data, draw):
     assert after >= before - 1e-6
 
 
-@pytest.mark.slow
 @FAST
 @given(referentials())
 def test_full_model_with_context_and_mobilities_stays_in_unit_interval(tables):

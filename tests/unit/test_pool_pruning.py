@@ -103,7 +103,6 @@ def test_pruning_stays_exact_after_updates_and_deletes(seed):
         assert_exact(m.top_candidates(seekers, offer, k=5), score_reference(m, seekers, offer, True)[:5])
 
 
-@pytest.mark.slow
 def test_pruning_walks_fewer_postings_than_the_full_lists():
     """The point of the kernel: with many equal, perfect candidates the k-th score is reached early
     and the long, light posting lists are never walked, yet the answer is the brute-force one."""
@@ -153,7 +152,6 @@ def test_a_cell_holding_a_profile_within_reach_is_never_skipped():
             assert far[0] == 1  # unknown locations are always looked at
 
 
-@pytest.mark.slow
 def test_the_cheap_distance_rejection_agrees_with_the_haversine():
     """``_geo`` rules most candidates out without trigonometry (a lower bound of the haversine): it
     must never rule out a profile within the radius, and must give the exact factor to those kept.
