@@ -38,9 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         typer.echo("aborted", err=True)
         return 130
-    except Exception as error:  # click's usage errors (typer vendors click: duck-typed)
-        if hasattr(error, "show") and hasattr(error, "exit_code"):
-            error.show()
+    except Exception as error:  # click's usage errors (typer vendors click: duck-typed), in one line
+        if hasattr(error, "format_message") and hasattr(error, "exit_code"):
+            ctx = getattr(error, "ctx", None)
+            where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            typer.echo(f"error: {error.format_message()}{where}", err=True)
             return int(error.exit_code)
         raise
     return 0

@@ -19,7 +19,8 @@ from __future__ import annotations
 from typing import Annotated, Any, Callable
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import ORJSONResponse
+
+from api.http.responses import ORJSONResponse
 from pydantic import BaseModel, Field
 
 from matching.normalise import MAX_TEXT_CHARS, InvalidText, validate_text
