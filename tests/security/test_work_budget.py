@@ -6,6 +6,7 @@ chunks, a bounded number at once, with a deadline, and stops when the client lea
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 import time
 
 import orjson
@@ -118,7 +119,10 @@ def test_a_client_that_leaves_stops_the_work(env, spy):
              "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                          (b"x-api-key", env["keys"]["counsellor"].encode())],
              "client": ("127.0.0.1", 5555), "server": ("testserver", 80), "state": {}}
-    asyncio.run(env["app"](scope, receive, send))
+    # In a thread of its own: another test's fixture (Playwright's sync API) may keep an event loop
+    # running in this one, where asyncio.run refuses to start.
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, env["app"](scope, receive, send)).result()
     from api.http.security import budget
 
     chunks = len(budget.chunks(texts))
