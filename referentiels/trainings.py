@@ -595,13 +595,18 @@ def lheo_frames(catalogue: TrainingCatalogue, skill_labels: dict[str, str] | Non
             sessions.with_columns(pl.lit(None, dtype=pl.Int64).alias("line")))
 
 
-def to_csv(frame: pl.DataFrame) -> str:
-    """The documented CSV text of a typed catalogue frame (lists joined by ``|``)."""
-    out = frame.with_columns(
+def csv_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """A typed catalogue frame as the documented CSV columns, in order, lists joined by ``|``."""
+    return frame.with_columns(
         [pl.col(c).cast(pl.List(pl.String)).list.join(SEPARATOR) for c in LIST_COLUMNS if c in frame.columns]
     ).select([c for c in REQUIRED + OPTIONAL if c in frame.columns])
+
+
+def to_csv(frame: pl.DataFrame) -> str:
+    """The documented CSV text of a typed catalogue frame (lists joined by ``|``), raw: a file for
+    people goes through ``api.storage.exports`` (``passerelles trainings synth`` does)."""
     buffer = io.StringIO()
-    out.write_csv(buffer)
+    csv_frame(frame).write_csv(buffer)
     return buffer.getvalue()
 
 
@@ -680,5 +685,6 @@ def synthesize_trainings(referentiel, n: int, *, basins: pl.DataFrame | None = N
 
 
 __all__ = ["BASE_SCHEMA", "CLOSED_STATES", "DEMO_CATALOGUE", "FRAME_SCHEMA", "OFFER_SCHEMA", "SESSION_SCHEMA",
-           "UNKNOWN_END", "UNKNOWN_START", "from_lheo", "lheo_frames", "TrainingCatalogue", "demo_trainings", "from_frame", "load_trainings",
+           "TrainingCatalogue", "UNKNOWN_END", "UNKNOWN_START", "csv_frame", "demo_trainings", "from_frame", "from_lheo",
+           "lheo_frames", "load_trainings",
            "read_frame", "synthesize_trainings", "teaches_matrix", "to_csv", "validate"]
