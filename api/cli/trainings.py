@@ -3,6 +3,9 @@
     passerelles gaps H2102 H2913 [--basin beauvais --radius 50 --from 2026-01-01 --to 2026-06-30]
     passerelles gaps S0000001 H2913 --seeker [--database FILE]      # a stored seeker's gap and plan
     passerelles trainings validate catalogue.csv                     # exit 2 with line/column on a bad row
+    passerelles trainings validate flux.xml [--json] [--records all] # LHEO: counts, ROME codes, problems
+    passerelles trainings import flux.xml [--records valid] [--replace] [--database FILE]
+    passerelles trainings export --format lheo [--out FILE] [--lheo-version 2.3]
     passerelles trainings list [--skill DS0190] [--basin beauvais] [--catalogue FILE]
     passerelles trainings synth 50000 --out trainings.csv [--seed 0]
     passerelles basins list
@@ -138,11 +141,61 @@ def gaps(
     emit_json(body) if as_json else _print_gap(body)
 
 
+RecordsOption = Annotated[str, typer.Option(
+    "--records", help="LHEO: 'all' refuses the file at its first bad record; 'valid' leaves bad records out "
+                      "and lists them.")]
+
+
+def _is_lheo(file: Path) -> bool:
+    from referentiels.lheo import looks_like_lheo
+
+    if file.suffix.lower() == ".xml":
+        return True
+    try:
+        with file.open("rb") as handle:
+            return looks_like_lheo(handle.read(64))
+    except OSError:
+        return False
+
+
+def _check_records(records: str) -> None:
+    if records not in ("all", "valid"):
+        raise UsageError(f"--records: expected 'all' or 'valid', found {records!r}")
+
+
+def _validate_lheo(file: Path, records: str, as_json: bool) -> None:
+    from referentiels.lheo import read_lheo
+
+    offer = read_lheo(file, mode=records)
+    summary = offer.summary()
+    summary["left_out"] = [p.as_dict() for p in offer.problems]
+    if as_json:
+        emit_json(summary)
+    else:
+        typer.echo(f"{file}: LHEO {offer.version}, {summary['formations']} formations, {summary['trainings']} "
+                   f"actions (trainings), {summary['sessions']} sessions, ROME {', '.join(summary['rome']) or '-'}")
+        for p in offer.problems:
+            typer.echo(f"  left out: {p.error(str(file))}")
+        if not offer.problems:
+            typer.echo("valid")
+    if offer.problems:
+        raise UsageError(f"{file}: {len(offer.problems)} record(s) left out (listed above)")
+
+
 @trainings_app.command("validate")
-def trainings_validate(file: Annotated[Path, typer.Argument(help="Catalogue CSV or JSON.")],
-                       referentiel: SourceOption = None) -> None:
-    """Check a catalogue; exit 2 with file, line, column, expected and found on the first bad row."""
+def trainings_validate(file: Annotated[Path, typer.Argument(help="Catalogue CSV or JSON, or an LHEO XML file.")],
+                       referentiel: SourceOption = None, as_json: JsonOption = False,
+                       records: RecordsOption = "valid") -> None:
+    """Check a catalogue; exit 2 with file, line, column, expected and found on the first bad row.
+
+    LHEO (.xml): the counts (actions are the trainings), the distinct ROME codes and every record
+    left out with its element path and line (``--records all``: stop at the first); exit 2 when any."""
     from referentiels.trainings import load_trainings
+
+    _check_records(records)
+    if _is_lheo(file):
+        _validate_lheo(file, records, as_json)
+        return
 
     r = referentiels.load(referentiel or "demo")
     resolver = None
@@ -154,8 +207,65 @@ def trainings_validate(file: Annotated[Path, typer.Argument(help="Catalogue CSV 
     except Exception:  # the normaliser is optional for catalogues written with codes only
         resolver = None
     c = load_trainings(file, r, skill_resolver=resolver)
+    if as_json:
+        emit_json({"format": "json" if file.suffix.lower() in (".json", ".jsonl", ".ndjson") else "csv",
+                   "trainings": len(c), "sessions": 0, "taught_skills": int(c.teaches.nnz),
+                   "rome": sorted(set(c.frame["occupations"].explode().drop_nulls().to_list()))})
+        return
     typer.echo(f"{file}: {len(c)} trainings, {c.teaches.nnz} taught skills, "
                f"{int(c.frame['remote'].sum())} remote — valid")
+
+
+@trainings_app.command("import")
+def trainings_import(file: Annotated[Path, typer.Argument(help="LHEO XML file, or a CSV / JSON catalogue.")],
+                     records: RecordsOption = "all",
+                     replace: Annotated[bool, typer.Option("--replace", help="The stored trainings become these "
+                                                                              "(the default catalogue is no longer served).")] = False,
+                     referentiel: SourceOption = None, database: DatabaseOption = None,
+                     as_json: JsonOption = False) -> None:
+    """Add a catalogue to the store (one transaction): each LHEO action a training with its sessions and
+    what it teaches (with evidence); served by ``passerelles serve`` and the other commands."""
+    _check_records(records)
+    if not file.is_file():
+        raise UsageError(f"{file}: no such file")
+    _, service = _service(referentiel, database)
+    body = service.ingest(file, fmt="lheo" if _is_lheo(file) else None, replace=replace, name=str(file),
+                          records=records)
+    if as_json:
+        emit_json(body)
+        return
+    extra = f", {body['sessions']} sessions" if "sessions" in body else ""
+    typer.echo(f"{file}: {body['received']} trainings{extra} imported ({body['trainings']} served, "
+               f"{'replacing' if replace else 'added to'} the catalogue)")
+    for p in body.get("left_out", []):
+        typer.echo(f"  left out: {p['path']} (line {p['line']}): {p['message']}")
+    if body.get("without_skills"):
+        typer.echo(f"  {body['without_skills']} trainings teach no skill the referential knows "
+                   "(no known ROME code, no matching phrase)")
+
+
+@trainings_app.command("export")
+def trainings_export(fmt: Annotated[str, typer.Option("--format", help="lheo (XML).")] = "lheo",
+                     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="File to write (default: "
+                                                                                     "standard output).")] = None,
+                     version: Annotated[str, typer.Option("--lheo-version", help="2.2 or 2.3.")] = "2.3",
+                     catalogue: CatalogueOption = None, referentiel: SourceOption = None,
+                     database: DatabaseOption = None) -> None:
+    """Write the served catalogue (default + stored trainings) as LHEO XML: the trainings imported from
+    LHEO as they were read (sessions as they are now), the others described from their columns."""
+    import sys
+
+    if fmt != "lheo":
+        raise UsageError(f"--format: expected 'lheo', found {fmt!r}")
+    if version not in ("2.2", "2.3"):
+        raise UsageError(f"--lheo-version: expected 2.2 or 2.3, found {version!r}")
+    _, service = _service(referentiel, database, catalogue)
+    if out is None:
+        service.export_lheo(sys.stdout.buffer, version=version)
+        sys.stdout.buffer.flush()
+        return
+    formations = service.export_lheo(out, version=version)
+    typer.echo(f"wrote {len(service.catalogue)} trainings in {formations} formations to {out} (LHEO {version})")
 
 
 @trainings_app.command("list")
@@ -172,11 +282,14 @@ def trainings_list(skill: Annotated[Optional[str], typer.Option(help="Only train
         f = f.filter(pl.col("skills").list.contains(skill))
     if basin:
         f = f.filter(pl.col("basin") == basin)
-    if as_json:
-        emit_json(f.with_columns(pl.col("start_dates").cast(pl.List(pl.String))).to_dicts())
+    if as_json:  # what each training teaches comes with its evidence (ROME codes, phrases of its texts)
+        from api.services.training_service import training_dict
+
+        emit_json([training_dict(row, service.referentiel) for row in f.to_dicts()])
         return
     for row in f.iter_rows(named=True):
-        where = "remote" if row["remote"] else row["basin"] or f"{row['lat']:.2f},{row['lon']:.2f}"
+        where = ("remote" if row["remote"] else row["basin"] or (
+            f"{row['lat']:.2f},{row['lon']:.2f}" if row["lat"] is not None else row.get("city") or "no place"))
         typer.echo(f"{row['id']}\t{row['hours']:.0f} h\t{where}\t{row['title']} — {row['organisation']}")
 
 

@@ -82,6 +82,14 @@ CREATE TABLE IF NOT EXISTS trainings (
     updated_at TEXT NOT NULL,
     referentiel TEXT
 );
+CREATE TABLE IF NOT EXISTS training_sessions (
+    id TEXT PRIMARY KEY,
+    training TEXT NOT NULL,
+    record TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS training_sessions_training ON training_sessions (training);
 CREATE TABLE IF NOT EXISTS ingests (
     seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, source TEXT, rows_taken INTEGER NOT NULL,
     rows_rejected INTEGER NOT NULL, at TEXT NOT NULL
@@ -334,23 +342,40 @@ class Store:
         return Changes(seq=now, rows=rows, deleted=deleted)
 
     # ---- ingested trainings ---------------------------------------------------------------------
-    def save_trainings(self, records: Sequence[dict], *, replace: bool = False, source: str | None = None) -> int:
+    def save_trainings(self, records: Sequence[dict], *, replace: bool = False, source: str | None = None,
+                       sessions: Sequence[dict] | None = None) -> int:
         """Persist validated trainings (``POST /trainings:ingest``) in ONE transaction; returns its seq.
 
         ``records``: JSON-ready dicts with an ``id`` (a validated catalogue's rows). An equal id
-        replaces the stored one. ``replace``: the stored trainings become exactly these and the
-        default catalogue is no longer served (meta ``trainings_mode`` = ``replace``)."""
+        replaces the stored one, and its stored sessions. ``sessions``: JSON-ready dicts with an
+        ``id`` and the ``training`` they belong to (one of ``records``). ``replace``: the stored
+        trainings become exactly these and the default catalogue is no longer served (meta
+        ``trainings_mode`` = ``replace``)."""
         ids = [r.get("id") for r in records]
         if any(i is None for i in ids):
             raise StoreError("every training needs an id")
         if len(set(ids)) != len(ids):
             raise StoreError("a training id appears more than once in the batch")
+        sessions = list(sessions or [])
+        batch = set(ids)
+        if any(s.get("id") is None or s.get("training") not in batch for s in sessions):
+            raise StoreError("every session needs an id and a training of the batch")
+        if len({s["id"] for s in sessions}) != len(sessions):
+            raise StoreError("a session id appears more than once in the batch")
         with self.transaction() as db:
             seq = self._next_seq(db)
             now = _now()
             if replace:
                 db.execute("DELETE FROM trainings")
+                db.execute("DELETE FROM training_sessions")
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('trainings_mode', 'replace')")
+            else:
+                db.executemany("DELETE FROM training_sessions WHERE training = ?", [(i,) for i in ids])
+            db.executemany(
+                "INSERT INTO training_sessions (id, training, record, seq, updated_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET training = excluded.training, record = excluded.record, "
+                "seq = excluded.seq, updated_at = excluded.updated_at",
+                [(x["id"], x["training"], json.dumps(x, ensure_ascii=False), seq, now) for x in sessions])
             db.executemany(
                 "INSERT INTO trainings (id, record, pos, seq, updated_at, referentiel) VALUES (?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET record = excluded.record, pos = excluded.pos, seq = excluded.seq, "
@@ -374,6 +399,13 @@ class Store:
             replaced = self._meta("trainings_mode") == "replace"
             rows = self._db.execute("SELECT record FROM trainings ORDER BY seq, pos").fetchall()
         return replaced, [json.loads(r[0]) for r in rows]
+
+    def training_sessions(self, trainings: Sequence[str] | None = None) -> list[dict]:
+        """Stored sessions (of ``trainings`` only, when given), in the order they were stored."""
+        with self._lock:
+            rows = self._db.execute("SELECT training, record FROM training_sessions ORDER BY rowid").fetchall()
+        wanted = None if trainings is None else set(trainings)
+        return [json.loads(r[1]) for r in rows if wanted is None or r[0] in wanted]
 
     # ---- pseudonyms ------------------------------------------------------------------------
     def pseudonym(self, id: str) -> str:

@@ -1,9 +1,13 @@
 """Training catalogue and skill gaps over HTTP (issue 6).
 
 - ``GET /trainings?basin=&skill=&q=&limit=&offset=``: the catalogue, filtered (public like the referential).
+- ``GET /trainings/{id}``: one training, what it teaches with its evidence, its sessions (places, dates).
 - ``POST /trainings:ingest?mode=append|replace``: a catalogue body (CSV ``text/csv``, a JSON array or
-  JSON Lines) in the documented format (docs/trainings-format.md); a bad row answers 422
-  ``invalid-catalogue`` naming line, column, expected and found; nothing is changed then.
+  JSON Lines) in the documented format (docs/trainings-format.md), or the regional offer in LHEO
+  (``application/xml``; ``records=all`` refuses the body at its first bad record, ``records=valid``
+  loads the others and lists those left out); a bad row answers 422 ``invalid-catalogue`` naming
+  line, column (for LHEO the element path), expected and found; nothing is changed then. Parsed off
+  the event loop.
 - ``GET /occupations/{a}/gaps/{b}``: the skills ``b`` needs that ``a`` does not hold (exactly or
   through a related skill), core first, and a training plan (``plan=false`` to skip; ``basin`` or
   ``lat``/``lon`` + ``radius``, ``from``/``to`` dates, ``max_hours``).
@@ -18,6 +22,7 @@ from typing import Annotated, Literal
 
 import polars as pl
 from fastapi import APIRouter, Depends, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from referentiels import ReferentielError
 
@@ -26,7 +31,7 @@ from api.http.pagination import PageParams, next_url
 from api.http.problems import Problem, not_found
 from api.http.dependencies import get_state
 from api.services.state import AppState
-from api.services.training_service import TrainingService, UnknownBasin, UnknownSeeker
+from api.services.training_service import TrainingService, UnknownBasin, UnknownSeeker, training_dict
 
 router = APIRouter(tags=["trainings"])
 
@@ -34,7 +39,8 @@ MAX_CATALOGUE_BYTES = 100_000_000
 catalogue_admin = security.require("admin", "federation")
 
 FORMATS = {"text/csv": "csv", "application/csv": "csv", "application/json": "json",
-           "application/x-ndjson": "json", "application/jsonl": "json", "application/x-jsonlines": "json"}
+           "application/x-ndjson": "json", "application/jsonl": "json", "application/x-jsonlines": "json",
+           "application/xml": "lheo", "text/xml": "lheo", "application/lheo+xml": "lheo"}
 
 
 def occupation_row(state: AppState, code: str, field: str) -> int:
@@ -92,25 +98,51 @@ def list_trainings(state: Annotated[AppState, Depends(get_state)], request: Requ
         for word in q.lower().split():
             f = f.filter(pl.col("title").str.to_lowercase().str.contains(word, literal=True)
                          | pl.col("organisation").str.to_lowercase().str.contains(word, literal=True))
-    page = f.slice(offset, limit).with_columns(pl.col("start_dates").cast(pl.List(pl.String)))
+    page = f.slice(offset, limit)
     following = next_url(request, PageParams(limit=limit, offset=offset), f.height)
     if following is not None:
         response.headers["Link"] = f'<{following}>; rel="next"'
+    r = state.referentiel
     return {"total": f.height, "offset": offset, "limit": limit, "next": following,
-            "catalogue": service.catalogue.source, "trainings": page.to_dicts()}
+            "catalogue": service.catalogue.source, "trainings": [training_dict(row, r) for row in page.to_dicts()]}
+
+
+@router.get("/trainings/{id}", dependencies=[Depends(security.referential)],
+            responses={404: {"description": "Unknown training"}})
+def get_training(id: str, state: Annotated[AppState, Depends(get_state)]) -> dict:
+    """One training: what it teaches and why (``evidence``: the core skills of its ROME occupations,
+    the phrases of its objective and content matched to skills), and its sessions (period,
+    recruiting state, place, capacity)."""
+    body = TrainingService.of(state).training(id)
+    if body is None:
+        raise Problem(404, "unknown-training", "Unknown training", f"No training has the id {id!r}.", field="id",
+                      value=id)
+    return body
 
 
 @router.post("/trainings:ingest", dependencies=[Depends(catalogue_admin)],
              responses={422: {"description": "A row of the catalogue is invalid (line, column, expected, found)"}})
 async def ingest_trainings(request: Request, state: Annotated[AppState, Depends(get_state)],
-                           mode: Literal["append", "replace"] = "append") -> dict:
-    """Add trainings to the catalogue (``append``: equal ids are replaced) or replace it; all or nothing."""
-    body = await request.body()
-    if len(body) > MAX_CATALOGUE_BYTES:
+                           mode: Literal["append", "replace"] = "append",
+                           records: Annotated[Literal["all", "valid"], Query(
+                               description="LHEO: 'all' refuses the body at its first bad record; 'valid' loads "
+                                           "the others and lists those left out.")] = "all") -> dict:
+    """Add trainings to the catalogue (``append``: equal ids are replaced) or replace it; all or nothing
+    (LHEO with ``records=valid``: all the valid records or nothing)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_CATALOGUE_BYTES:
         raise Problem(413, "payload-too-large", "Catalogue too large", f"At most {MAX_CATALOGUE_BYTES} bytes.")
+    chunks, size = [], 0
+    async for chunk in request.stream():  # stop reading past the limit (a body without Content-Length too)
+        size += len(chunk)
+        if size > MAX_CATALOGUE_BYTES:
+            raise Problem(413, "payload-too-large", "Catalogue too large", f"At most {MAX_CATALOGUE_BYTES} bytes.")
+        chunks.append(chunk)
+    body = b"".join(chunks)
     fmt = FORMATS.get(request.headers.get("content-type", "").split(";")[0].strip().lower())
     try:
-        return TrainingService.of(state).ingest(body, fmt=fmt, replace=mode == "replace", name="body")
+        return await run_in_threadpool(TrainingService.of(state).ingest, body, fmt=fmt, replace=mode == "replace",
+                                       name="body", records=records)
     except ReferentielError as error:
         raise catalogue_problem(error) from None
 
