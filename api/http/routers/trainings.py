@@ -7,7 +7,7 @@
   (``application/xml``; ``records=all`` refuses the body at its first bad record, ``records=valid``
   loads the others and lists those left out); a bad row answers 422 ``invalid-catalogue`` naming
   line, column (for LHEO the element path), expected and found; nothing is changed then. Parsed off
-  the event loop.
+  the event loop under a heavy-work slot.
 - ``GET /occupations/{a}/gaps/{b}``: the skills ``b`` needs that ``a`` does not hold (exactly or
   through a related skill), core first, and a training plan (``plan=false`` to skip; ``basin`` or
   ``lat``/``lon`` + ``radius``, ``from``/``to`` dates, ``max_hours``).
@@ -22,7 +22,6 @@ from typing import Annotated, Literal
 
 import polars as pl
 from fastapi import APIRouter, Depends, Query, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from referentiels import ReferentielError
 
@@ -140,9 +139,14 @@ async def ingest_trainings(request: Request, state: Annotated[AppState, Depends(
         chunks.append(chunk)
     body = b"".join(chunks)
     fmt = FORMATS.get(request.headers.get("content-type", "").split(";")[0].strip().lower())
-    try:
-        return await run_in_threadpool(TrainingService.of(state).ingest, body, fmt=fmt, replace=mode == "replace",
-                                       name="body", records=records)
+    from api.http.security import budget
+
+    def work(_: None) -> dict:
+        return TrainingService.of(state).ingest(body, fmt=fmt, replace=mode == "replace", name="body",
+                                                records=records)
+
+    try:  # off the event loop, under one of the app's heavy slots
+        return (await budget.run_chunks(request, work, [None]))[0]
     except ReferentielError as error:
         raise catalogue_problem(error) from None
 
