@@ -8,6 +8,7 @@
     passerelles trainings export --format lheo [--out FILE] [--lheo-version 2.3]
     passerelles trainings list [--skill DS0190] [--basin beauvais] [--catalogue FILE]
     passerelles trainings synth 50000 --out trainings.csv [--seed 0]
+    passerelles access-routes H2913 --basin beauvais [-k 10 --radius 50]   # the routes into an occupation
     passerelles basins list
     passerelles basins tension beauvais [--in-tension]
     passerelles basins passerelles beauvais H2102 [-k 10 --weight 0.5 --cross-sector-only --sector S]
@@ -180,6 +181,42 @@ def _validate_lheo(file: Path, records: str, as_json: bool) -> None:
             typer.echo("valid")
     if offer.problems:
         raise UsageError(f"{file}: {len(offer.problems)} record(s) left out (listed above)")
+
+
+@app.command("access-routes")
+def access_routes(code: Annotated[str, typer.Argument(help="Target occupation code.")],
+                  basin: Annotated[str, typer.Option(help="Job basin id (passerelles basins list).")],
+                  k: Annotated[int, typer.Option("-k", min=1, max=50, help="Routes to show.")] = 10,
+                  radius: Annotated[float, typer.Option(min=0, max=500, help="km around the basin.")] = 50.0,
+                  min_score: Annotated[float, typer.Option(min=0.0, max=1.0, help="Lowest bridge score.")] = 0.0,
+                  catalogue: CatalogueOption = None, referentiel: SourceOption = None,
+                  database: DatabaseOption = None, as_json: JsonOption = False) -> None:
+    """The occupations that lead to CODE (inbound passerelles), each with its gap and the trainings and
+    sessions near BASIN that close it."""
+    state, service = _service(referentiel, database, catalogue)
+    _check_occupation(state, code)
+    body = _basin_call(service.access_routes, code, basin, k=k, radius_km=radius, min_score=min_score)
+    if as_json:
+        emit_json(body)
+        return
+    typer.echo(f"Routes into {code} {body['target']['label']} around {body['basin']['name']} ({radius:g} km):")
+    for route in body["routes"]:
+        src = route["source"]
+        typer.echo(f"  {src['code']} {src['label']}: bridge {route['score']:.3f}, holds {route['coverage']:.0%}, "
+                   f"{route['missing']} skills missing ({route['missing_core']} core)")
+        for t in route["trainings"]:
+            s = t["session"]
+            when = (f"session {s['id']} from {s['start'] or 'date unknown'}, {s['places'] if s['places'] is not None else '?'}"
+                    f" places, {s['city'] or 'à distance'}") if s else ("entrée permanente" if t["permanent_entry"]
+                                                                         else t["next_start"] or "")
+            typer.echo(f"      {t['id']} {t['title']} — {when}")
+        if route["residual"]:
+            typer.echo(f"      no training nearby for: {', '.join(route['residual'])}")
+    if body["sessions"]:
+        typer.echo("sessions near the basin, soonest first:")
+        for s in body["sessions"]:
+            typer.echo(f"  {s['start'] or '?'}\t{s['id']}\t{s['places'] if s['places'] is not None else '?'} places"
+                       f"\t{s['title']}\t(routes: {', '.join(s['routes'])})")
 
 
 @trainings_app.command("validate")

@@ -341,6 +341,57 @@ class TrainingService:
                                     max_hours=max_hours)
         return out
 
+    def access_routes(self, code: str, basin: str, *, k: int = 10, radius_km: float = DEFAULT_RADIUS_KM,
+                      min_score: float = 0.0, today: date | None = None) -> dict:
+        """The routes into occupation ``code`` around job ``basin`` (issue 20, the observatory's question).
+
+        Routes: the ``k`` occupations with the best bridge *into* ``code`` (``bridges.matrix[:, b]``,
+        ties by code; at least ``min_score``), each with its gap (the skills ``code`` needs that it
+        does not hold, exactly or through a related skill) and the plan that closes it with trainings
+        within ``radius_km`` of the basin's main town or at a distance, each with its session (not
+        past at ``today``, recruiting, places left). ``sessions``: the distinct sessions of those
+        plans, soonest first, with the routes each serves. Raises UnknownBasin.
+        """
+        r, space = self.referentiel, self.state.space
+        b_row = r.occupation_row(code)
+        place = self.basin(basin)
+        today = date.today() if today is None else today
+        scores = np.asarray(self.state.bridges.matrix[:, b_row], dtype=np.float32).copy()
+        scores[b_row] = -1.0
+        scores[np.diff(space.raw.indptr) == 0] = -1.0  # occupations without skills lead nowhere
+        candidates = np.flatnonzero(scores >= max(min_score, 1e-9))
+        codes = r.occupation_codes
+        order = candidates[np.lexsort((codes[candidates], -scores[candidates]))][:k]
+        routes, sessions = [], {}
+        for a in order.tolist():
+            held = space.raw.indices[space.raw.indptr[a]:space.raw.indptr[a + 1]]
+            gap = skill_gap(*occupation_need(space.raw, space.core, b_row), held=held, support=self.support)
+            plan = self.plan(gap, lat=place["lat"], lon=place["lon"], radius_km=radius_km, today=today)
+            source = {"code": str(codes[a]), "label": r.occupations["label"][a]}
+            routes.append({
+                "source": source, "score": round(float(scores[a]), 4), "coverage": round(gap.coverage, 4),
+                "missing": len(gap.missing), "missing_core": int(gap.missing_core.sum()),
+                "gap_weight": round(gap.gap_weight, 4), "closable_weight": plan["covered_weight"],
+                "residual_weight": plan["residual_weight"],
+                "trainings": [{key: t[key] for key in ("id", "title", "organisation", "hours", "remote", "distance_km",
+                                                       "session", "next_start", "permanent_entry")}
+                              | {"covers": [c["code"] for c in t["covers"]]} for t in plan["trainings"]],
+                "residual": [c["code"] for c in plan["residual"]],
+            })
+            for t in plan["trainings"]:
+                if t["session"] is None:
+                    continue
+                entry = sessions.setdefault(t["session"]["id"], {**t["session"], "title": t["title"],
+                                                                 "organisation": t["organisation"],
+                                                                 "distance_km": t["distance_km"], "routes": []})
+                entry["routes"].append(source["code"])
+        listed = sorted(sessions.values(), key=lambda s: (s["start"] is None, s["start"] or "", s["id"]))
+        return {"target": {"code": code, "label": r.occupations["label"][b_row]}, "basin": place,
+                "radius_km": radius_km, "today": today.isoformat(), "routes": routes, "sessions": listed,
+                "catalogue": self.catalogue.source,
+                "definition": "inbound bridges ranked by bridge score; each gap closed by a training plan near the "
+                              "basin, each training with its next session that recruits and has places left"}
+
     def seeker_gap(self, seeker_id: str, target: str, *, related: bool = True, plan: bool = True,
                    radius_km: float | None = None, earliest: date | None = None, latest: date | None = None,
                    max_hours: float | None = None) -> dict:

@@ -112,3 +112,28 @@ def test_ingested_offer_survives_a_restart(env):
         assert t.status_code == 200, t.text
         assert {s["id"] for s in t.json()["sessions"]} == {"SE-STQ-27", "AF-SOUD-STQ-S2"}
         assert any(e["via"] == "text" for e in client.get("/trainings/AF-SOUD-BVS").json()["evidence"])
+
+
+def test_access_routes_use_the_sessions_near_the_basin(env):
+    c = env["client"]
+    r = c.get("/occupations/H2913/access-routes", params={"basin": "beauvais", "k": 12})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    routes = {route["source"]["code"]: route for route in body["routes"]}
+    assert len(routes) == 12 and "H2913" not in routes
+    # routes that miss the welding skills are closed by a welding training of Beauvais, at its next session
+    # (AF-SOUD-BVS, or the shorter ones of mixed.xml when another test ingested it first)
+    stepped = [t for route in routes.values() for t in route["trainings"] if t["session"] is not None]
+    assert stepped and all(t["session"]["city"] == "Beauvais" and t["session"]["start"] >= "2027-01-01"
+                           and t["session"]["places"] for t in stepped)
+    assert {t["session"]["id"] for t in stepped} <= {"SE-BVS-2703", "S1a", "S3ok", "S4b"}
+    listed = body["sessions"]
+    assert [s["start"] for s in listed] == sorted(s["start"] for s in listed)
+    assert {s["id"] for s in listed} == {t["session"]["id"] for t in stepped}
+    for s in listed:
+        assert set(s["routes"]) == {code for code, route in routes.items()
+                                    if any((t["session"] or {}).get("id") == s["id"] for t in route["trainings"])}
+    assert all(t["id"] != "AF-SOUD-STQ" for route in routes.values() for t in route["trainings"])  # 90 km away
+    assert c.get("/occupations/H2913/access-routes", params={"basin": "atlantis"}).status_code == 404
+    assert c.get("/occupations/X9999/access-routes", params={"basin": "beauvais"}).status_code == 404
+    assert c.get("/occupations/H2913/access-routes").status_code == 422

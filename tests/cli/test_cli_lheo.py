@@ -61,3 +61,21 @@ def test_import_then_export_gives_back_the_offer(capsys, tmp_path, monkeypatch):
     assert code == 2 and "code-ROME" in err
     code, _, err = run(capsys, "trainings", "export", "--format", "pdf", "--database", str(db))
     assert code == 2 and "--format" in err
+
+
+def test_access_routes_of_h2913_around_beauvais_on_the_demo(capsys):
+    code, out, err = run(capsys, "access-routes", "H2913", "--basin", "beauvais", "--json")
+    assert code == 0, err
+    body = json.loads(out)
+    assert body["target"]["code"] == "H2913" and body["basin"]["id"] == "beauvais" and len(body["routes"]) == 10
+    scores = [r["score"] for r in body["routes"]]
+    assert scores == sorted(scores, reverse=True) and "H2913" not in [r["source"]["code"] for r in body["routes"]]
+    assert body["routes"][0]["source"]["code"] in ("H2916", "H2917")  # the other welders lead in first
+    for route in body["routes"]:
+        covered = [c for t in route["trainings"] for c in t["covers"]]
+        assert len(covered) + len(route["residual"]) == route["missing"]  # the gap, closed or not
+        assert all(t["remote"] or t["distance_km"] <= 50 for t in route["trainings"])
+    code, out, _ = run(capsys, "access-routes", "H2913", "--basin", "beauvais", "-k", "3")
+    assert code == 0 and "Routes into H2913" in out
+    code, _, err = run(capsys, "access-routes", "H2913", "--basin", "atlantis")
+    assert code == 2 and "unknown job basin" in err

@@ -11,6 +11,8 @@
 - ``GET /occupations/{a}/gaps/{b}``: the skills ``b`` needs that ``a`` does not hold (exactly or
   through a related skill), core first, and a training plan (``plan=false`` to skip; ``basin`` or
   ``lat``/``lon`` + ``radius``, ``from``/``to`` dates, ``max_hours``).
+- ``GET /occupations/{code}/access-routes?basin=&k=&radius=``: the occupations that lead to ``code``
+  (inbound passerelles), each with its gap and the trainings and sessions near the basin that close it.
 - ``GET /seekers/{id}/gaps?target=CODE``: the same for a stored seeker; the plan respects the
   seeker's place and radius (counsellors; audited).
 """
@@ -162,6 +164,23 @@ def occupation_gaps(a: str, b: str, state: Annotated[AppState, Depends(get_state
         return TrainingService.of(state).occupation_gap(
             a, b, related=query.related, plan=query.plan, basin=query.basin, lat=query.lat, lon=query.lon,
             radius_km=query.radius, earliest=query.start_from, latest=query.start_to, max_hours=query.max_hours)
+    except UnknownBasin as error:
+        raise basin_problem(error) from None
+
+
+@router.get("/occupations/{code}/access-routes", dependencies=[Depends(security.referential)],
+            responses={404: {"description": "Unknown occupation or basin, with suggestions"}})
+def access_routes(code: str, state: Annotated[AppState, Depends(get_state)],
+                  basin: Annotated[str, Query(description="Job basin id (GET /basins).")],
+                  k: Annotated[int, Query(ge=1, le=50, description="Routes (inbound passerelles) to show.")] = 10,
+                  radius: Annotated[float, Query(ge=0, le=500, description="km around the basin's main town.")] = 50.0,
+                  min_score: Annotated[float, Query(ge=0, le=1, description="Lowest bridge score.")] = 0.0) -> dict:
+    """The routes into an occupation around a basin: the occupations with the best bridge into it, each
+    with its gap and the trainings near the basin that close it, each with its next session (places
+    left, dates); and the distinct sessions, soonest first, with the routes each serves."""
+    occupation_row(state, code, "code")
+    try:
+        return TrainingService.of(state).access_routes(code, basin, k=k, radius_km=radius, min_score=min_score)
     except UnknownBasin as error:
         raise basin_problem(error) from None
 
