@@ -137,3 +137,30 @@ def test_access_routes_use_the_sessions_near_the_basin(env):
     assert c.get("/occupations/H2913/access-routes", params={"basin": "atlantis"}).status_code == 404
     assert c.get("/occupations/X9999/access-routes", params={"basin": "beauvais"}).status_code == 404
     assert c.get("/occupations/H2913/access-routes").status_code == 422
+
+
+def test_kit_has_an_access_routes_sheet(env):
+    import io
+
+    import openpyxl
+
+    from api.services.kits.build import build_kit
+    from api.services.kits.export import render
+    from api.services.training_service import TrainingService
+
+    state = env["client"].app.state.passerelles
+    service = TrainingService.of(state)
+    kit = build_kit(state.referentiel, state.passerelles, "Industrie - Alimentaire", "Industrie - Métallurgie",
+                    basins=[{"id": "beauvais", "name": "Beauvais"}],
+                    access_for=lambda code, basin: service.access_routes(code, basin, k=5))
+    routes = kit.access_routes
+    assert routes.height and set(routes["basin"].to_list()) == {"beauvais"}
+    hubs = kit.hubs.filter(kit.hubs["sector"] == "Industrie - Métallurgie")["occupation"].head(5).to_list()
+    assert set(routes["target"].to_list()) == set(hubs)
+    assert (routes["source"] != routes["target"]).all()
+    sessions = routes.filter(routes["session"].is_not_null())
+    assert sessions.height == 0 or (sessions["city"] == "Beauvais").all()
+    book = openpyxl.load_workbook(io.BytesIO(render(kit, "xlsx")))
+    sheet = book["Voies d'accès"]
+    assert [c.value for c in sheet[1]][:3] == ["Bassin (id)", "Bassin", "Code cible"]
+    assert sheet.max_row == routes.height + 1

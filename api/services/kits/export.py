@@ -15,7 +15,7 @@ import html
 import io
 import json
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,11 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
     "tension": ("Tension", {
         "basin": "Bassin (id)", "basin_name": "Bassin", "occupation": "Code", "label": "Métier",
         "offers": "Offres", "seekers": "Demandeurs", "tension": "Tension"}),
+    "access_routes": ("Voies d'accès", {
+        "basin": "Bassin (id)", "basin_name": "Bassin", "target": "Code cible", "target_label": "Métier cible",
+        "source": "Code source", "source_label": "Métier d'origine", "score": "Score de la passerelle",
+        "missing_skills": "Compétences à acquérir", "training": "Formation (id)", "title": "Intitulé",
+        "session": "Session", "start": "Début", "places": "Places", "city": "Lieu", "distance_km": "Distance (km)"}),
 }
 COUNT_LABELS = {"occupations_from": "Métiers du secteur de départ", "occupations_to": "Métiers du secteur d'arrivée",
                 "bridges_forward": "Passerelles dans le sens départ -> arrivée",
@@ -57,7 +62,7 @@ COUNT_LABELS = {"occupations_from": "Métiers du secteur de départ", "occupatio
                 "common_skills": "Compétences communes", "trainings_in_plans": "Formations dans les plans"}
 HTML_LIST_MAX = 8
 """Skill lists longer than this are cut in the html kit (core skills come first); xlsx has them all."""
-NUMBER_FORMATS = {"score": "0.00", "share": "0%", "mean_score": "0.00", "tension": "0.00",
+NUMBER_FORMATS = {"distance_km": "0.0", "score": "0.00", "share": "0%", "mean_score": "0.00", "tension": "0.00",
                   "plan_hours": "0", "hours": "0", "plan_cost": "#,##0", "cost": "#,##0"}
 
 
@@ -78,6 +83,7 @@ class Kit:
     plans: pl.DataFrame
     tension: pl.DataFrame
     scores: pl.DataFrame
+    access_routes: pl.DataFrame = field(default_factory=lambda: pl.DataFrame())
 
     def tables(self) -> dict[str, pl.DataFrame]:
         return {name: getattr(self, name) for name in TABLES}
