@@ -25,6 +25,7 @@ import polars as pl
 import typer
 
 import referentiels
+from referentiels.ids import canonical_id
 
 from api.cli.common import SourceOption, UsageError, emit_json
 
@@ -114,6 +115,7 @@ def match_offers(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The top-k offers for a seeker, explained (--toward-tension: offers in tension first)."""
+    seeker = canonical_id(seeker, "seeker id")  # the id rule: NFC as stored; a bad id is exit 2, named
     state = _state(referentiel, database)
     if toward_tension:
         from api.services.training_service import TrainingService
@@ -139,6 +141,7 @@ def match_candidates(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The top-k consenting seekers for an offer (pseudonymous ids), explained."""
+    offer = canonical_id(offer, "offer id")
     hits = _state(referentiel, database).pool.candidates_for_offer(offer, k=k, radius_km=radius,
                                                                   require_must=require_must)
     if hits is None:

@@ -142,9 +142,12 @@ admin = require("admin")
 # -- employers see their own offers only -----------------------------------------------------------
 
 def not_your_offer(principal: Principal, offer_id: str) -> Problem:
-    return Problem(403, "not-your-offer", "Not your offer",
-                   f"The offer {offer_id!r} belongs to another employer: an employer key reads and changes "
-                   f"only the offers of its own employer ({principal.employer!r}).", field="id", value=offer_id)
+    """To an employer, another employer's offer is an offer that does not exist: the same 404
+    ``unknown-offer`` (for GET, PUT, DELETE and candidates), so that an employer key cannot tell which
+    offer ids exist. Counsellors see every offer."""
+    from api.http.problems import unknown_record
+
+    return unknown_record("offer", offer_id)
 
 
 def owns_offer(principal: Principal, offer: dict | None) -> bool:
@@ -154,7 +157,8 @@ def owns_offer(principal: Principal, offer: dict | None) -> bool:
 
 def offer_access(*roles: str, audit: str | None = "offer", cache: bool = True) -> Callable[..., Any]:
     """Like :func:`require`, and an employer key may touch the path's offer ``{id}`` only if that
-    offer is its own (403 ``not-your-offer`` otherwise; an unknown id is left to the handler).
+    offer is its own (otherwise the 404 of an unknown offer, :func:`not_your_offer`; an unknown id is
+    left to the handler; a write checks ownership again inside its transaction).
     ``cache``: a GET is answered from the response cache while the store's change sequence has not
     moved (after the access check and the audit mark: every read is still audited)."""
     base = require(*roles, audit=audit)
@@ -164,7 +168,9 @@ def offer_access(*roles: str, audit: str | None = "offer", cache: bool = True) -
     async def dependency(id: str, request: Request, principal: Principal = Depends(base)) -> Principal:
         pool = request.app.state.passerelles.pool
         if principal.role == "employer":
-            offer = pool.get("offers", id)
+            from referentiels.ids import id_problem
+
+            offer = pool.get("offers", id_problem(id)[0] or id)
             if not owns_offer(principal, offer):
                 raise not_your_offer(principal, id)
         if cache:  # an offer and its candidates change only when the store does: its sequence keys them
