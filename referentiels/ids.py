@@ -11,7 +11,8 @@ The rule (:func:`canonical_id`)
     removed — so "S-é" composed and decomposed are one id. The canonical form must then be:
 
     - not empty, at most :data:`MAX_ID_LENGTH` (100) characters;
-    - without ``/`` (an id travels in a URL path: ``/seekers/{id}``);
+    - without ``/``, and neither ``.`` nor ``..`` (an id travels as one segment of a URL path,
+      ``/seekers/{id}``, where clients resolve dot segments before sending);
     - printable: no character of the Unicode categories Cc (controls: NUL, newline ...), Cf
       (format: U+202E right-to-left override and the other bidirectional marks, U+200B zero-width
       space, U+FEFF BOM ...), Cs, Co, Cn (surrogates, private use, unassigned), Zl, Zp (line and
@@ -45,7 +46,7 @@ MAX_JSON_DEPTH = 64
 #: What the canonical form strips at both ends (the same set in Python and in polars).
 TRIMMED = " \t\r\n"
 RULE = (f"an id is text of 1 to {MAX_ID_LENGTH} printable characters (Unicode NFC), without '/', "
-        "control, format or bidirectional characters")
+        "control, format or bidirectional characters, and not '.' or '..'")
 # An ASCII id that is certainly valid: printable ASCII, no '/', no space at either end.
 _ASCII_OK = r"^[!-.0-~]([ -.0-~]{0,98}[!-.0-~])?$"
 
@@ -80,6 +81,8 @@ def id_problem(value: object) -> tuple[str | None, str | None]:
         return None, f"must have at most {MAX_ID_LENGTH} characters (it has {len(text)})"
     if "/" in text:
         return None, "must not contain '/' (an id is one segment of a URL path)"
+    if text in (".", ".."):
+        return None, f"must not be {text!r} (a URL path segment that clients resolve away)"
     if not text.isprintable():
         bad = next(ch for ch in text if not ch.isprintable())
         return None, f"must hold printable characters only, not {_character(bad)}"
@@ -106,7 +109,8 @@ def check_ids(ids: pl.Series) -> tuple[pl.Series, pl.Series]:
     if ids.dtype != pl.String:
         raise TypeError(f"check_ids expects a String column, got {ids.dtype}")
     frame = pl.DataFrame({"v": ids})
-    ascii_ok = frame.select(pl.col("v").str.contains(_ASCII_OK).fill_null(False))["v"]
+    ascii_ok = frame.select(pl.col("v").str.contains(_ASCII_OK).fill_null(False)
+                            & ~pl.col("v").is_in([".", ".."]).fill_null(False))["v"]
     others = frame.filter(~ascii_ok & pl.col("v").is_not_null())["v"].unique()
     checked = [id_problem(v) for v in others.to_list()]
     table = pl.DataFrame({"v": others, "canonical": [c for c, _ in checked], "reason": [r for _, r in checked]},

@@ -183,8 +183,11 @@ def _json_rows(raw: bytes, file: str) -> pl.DataFrame:
         row: dict[str, object] = {LINE: number}
         for column in REQUIRED + OPTIONAL:
             v = value.get(column)
-            if column == "id" and v is not None and not isinstance(v, str):
-                raise InvalidId("id", id_problem(v)[1] or "must be text", v, file=file, line=number)
+            if column == "id" and v is not None:
+                if not isinstance(v, str):
+                    raise InvalidId("id", id_problem(v)[1] or "must be text", v, file=file, line=number)
+                row[column] = v  # as given: the id rule (validate) trims and normalises it, nothing else
+                continue
             if isinstance(v, dict) or (isinstance(v, list) and column not in LIST_COLUMNS):
                 raise ReferentielError("not a single value", file=file, line=number, column=column,
                                        expected="text or a number" + (" or a list" if column in LIST_COLUMNS else ""),

@@ -28,7 +28,7 @@ for family in (normalise, kits, bridges, match, keys, admin, trainings, batch_ma
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``passerelles`` console script."""
     try:
-        app(args=argv, prog_name="passerelles", standalone_mode=False)
+        status = app(args=argv, prog_name="passerelles", standalone_mode=False)
     except (ReferentielError, UsageError, ServiceError, KeyError_, FileNotFoundError) as error:
         typer.echo(f"error: {error}", err=True)
         return 2
@@ -42,5 +42,5 @@ def main(argv: list[str] | None = None) -> int:
             error.show()
             return int(error.exit_code)
         raise
-    return 0
+    return status if isinstance(status, int) else 0  # a command's typer.Exit(n) (click returns it here)
 
