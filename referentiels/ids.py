@@ -27,13 +27,13 @@ ASCII ids are checked by one regular expression; only the others go through :fun
 once per distinct value, so Python and polars can never disagree on a character's category.
 
 JSON depth (:func:`check_json_depth`): a body nested deeper than :data:`MAX_JSON_DEPTH` is refused
-*before* it is parsed (Python's ``json`` raises ``RecursionError`` near 1,000 levels, polars
-its own errors), measured without parsing (strings blanked, then a running sum of brackets).
+*before* it is parsed: Python's ``json`` raises ``RecursionError`` near 1,000 levels, and polars
+reads a field nested 1,000 deep into a 1,000-deep type that later operations cannot handle (and
+overflows its stack far deeper). Measured without parsing, vectorised (numpy) over the bytes.
 """
 
 from __future__ import annotations
 
-import re
 import unicodedata
 
 import numpy as np
@@ -123,23 +123,38 @@ def check_ids(ids: pl.Series) -> tuple[pl.Series, pl.Series]:
     return canonical.to_series().alias(ids.name), reason.to_series().alias("reason")
 
 
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+def json_depth(data: bytes, chunk: int = 1 << 22) -> int:
+    """The deepest nesting of arrays and objects in JSON text (or JSON Lines), without parsing it.
 
-
-def json_depth(data: bytes) -> int:
-    """The deepest nesting of arrays and objects in JSON text (or JSON Lines), without parsing it."""
+    Vectorised over the bytes (numpy, in chunks of ``chunk`` bytes, ~10 ms per MB): a quote
+    preceded by an even run of backslashes opens or closes a string; brackets count outside strings."""
     if b"[" not in data and b"{" not in data:
         return 0
-    blanked = _JSON_STRING.sub(b'""', data) if b'"' in data else data
-    codes = np.frombuffer(blanked, dtype=np.uint8)
-    deepest, level, chunk = 0, 0, 1 << 22  # in chunks: a 200 MB body never holds 800 MB of sums
+    codes = np.frombuffer(data, dtype=np.uint8)
+    deepest = level = 0
+    in_string = 0  # 1 when the previous chunk ended inside a string
+    carried = 0  # length of the backslash run that ended the previous chunk
     for start in range(0, len(codes), chunk):
         part = codes[start:start + chunk]
-        step = ((part == ord("[")) | (part == ord("{"))).astype(np.int32)
-        step -= ((part == ord("]")) | (part == ord("}"))).astype(np.int32)
-        running = np.cumsum(step) + level
-        if len(running):
-            deepest, level = max(deepest, int(running.max())), int(running[-1])
+        n = len(part)
+        backslash = part == 92
+        if carried or backslash.any():
+            index = np.arange(n, dtype=np.int64)
+            last_other = np.where(backslash, -1, index)
+            np.maximum.accumulate(last_other, out=last_other)  # last non-backslash at or before each byte
+            run = np.empty(n, dtype=np.int64)  # backslashes just before each byte
+            run[0] = carried
+            run[1:] = index[:-1] - last_other[:-1] + np.where(last_other[:-1] < 0, carried, 0)
+            quote = (part == 34) & (run % 2 == 0)
+            carried = int(n - 1 - last_other[-1]) + (carried if last_other[-1] < 0 else 0)
+        else:  # no escape in this chunk (the common case): every quote counts
+            quote = part == 34
+        outside = ((np.cumsum(quote, dtype=np.int32) + in_string) & 1) == 0
+        step = (((part == 91) | (part == 123)) & outside).astype(np.int32)
+        step -= (((part == 93) | (part == 125)) & outside).astype(np.int32)
+        running = np.cumsum(step, dtype=np.int32) + level
+        deepest, level = max(deepest, int(running.max())), int(running[-1])
+        in_string = 0 if outside[-1] else 1
     return deepest
 
 
