@@ -167,3 +167,50 @@ def test_trainings_ingest_takes_exactly_the_valid_ids_and_they_can_be_read_and_r
     listed = client.get("/trainings", params={"q": "Formation", "limit": 1000}).json()["trainings"]
     mine = [t for t in listed if t["id"] == expected]
     assert len(mine) == 1 and mine[0]["title"] == ("Formation " + title).strip()
+
+
+# ---- the rule's two implementations agree; the JSON depth scan is exact ----------------------------
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(TEXT_IDS, max_size=8))
+def test_vectorised_and_python_id_checks_agree(values):
+    import polars as pl
+
+    from referentiels.ids import check_ids
+
+    canonical, reasons = check_ids(pl.Series("id", values, dtype=pl.String))
+    assert [(c, r) for c, r in zip(canonical.to_list(), reasons.to_list())] == [id_problem(v) for v in values]
+
+
+def _depth_reference(data: bytes) -> int:
+    """Nesting depth by a plain walk over the characters (strings and escapes followed one by one)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in data.decode():
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=JSON_VALUES | st.text(alphabet='[]{}"\\ab', max_size=12), chunk=st.sampled_from([1, 2, 3, 5, 1 << 22]),
+       ascii_only=st.booleans())
+def test_json_depth_is_the_nesting_depth(value, chunk, ascii_only):
+    import json
+
+    from referentiels.ids import json_depth
+
+    data = json.dumps(value, ensure_ascii=ascii_only).encode()
+    assert json_depth(data, chunk) == _depth_reference(data)
