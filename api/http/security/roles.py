@@ -40,7 +40,7 @@ from typing import Annotated, Any, Callable
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from api.http.problems import Problem
+from api.http.problems import Problem, unknown_record
 from api.http.security.audit import body_id
 from api.http.security.cache import Guard, cached
 from api.http.security.context import Security
@@ -145,8 +145,6 @@ def not_your_offer(principal: Principal, offer_id: str) -> Problem:
     """To an employer, another employer's offer is an offer that does not exist: the same 404
     ``unknown-offer`` (for GET, PUT, DELETE and candidates), so that an employer key cannot tell which
     offer ids exist. Counsellors see every offer."""
-    from api.http.problems import unknown_record
-
     return unknown_record("offer", offer_id)
 
 
@@ -170,9 +168,10 @@ def offer_access(*roles: str, audit: str | None = "offer", cache: bool = True) -
         if principal.role == "employer":
             from referentiels.ids import id_problem
 
-            offer = pool.get("offers", id_problem(id)[0] or id)
+            canonical = id_problem(id)[0] or id  # as the handler will look it up (NFC, trimmed)
+            offer = pool.get("offers", canonical)
             if not owns_offer(principal, offer):
-                raise not_your_offer(principal, id)
+                raise not_your_offer(principal, canonical)
         if cache:  # an offer and its candidates change only when the store does: its sequence keys them
             cached(request.app.state.security.cache, request, version=("store", pool.store.seq), guard=guard)
         return principal
