@@ -120,3 +120,23 @@ def test_two_employers_racing_on_a_new_offer_id(server):
             got = httpx.get(f"{base}/offers/{offer}", headers={"Authorization": f"Bearer {keys[employer]}"}, timeout=30)
             assert got.status_code == expected
     print(f"race rounds: {ROUNDS}, owners {owners}")
+
+
+def test_the_conditional_write_inside_the_store(tmp_path):
+    """The store's own check, without a server: a write or delete in another employer's name changes
+    nothing and raises NotOwner; the owner's write replaces; a counsellor's (no owner) replaces any."""
+    from api.storage.store import NotOwner, Store
+
+    with Store(tmp_path / "s.sqlite3") as store:
+        offer = {"id": "O1", "occupation": "H2102", "employer": "E2", "contract": "E2-first"}
+        assert store.put("offers", offer, owner="E2")[1] is True
+        seq = store.seq
+        with pytest.raises(NotOwner):
+            store.put("offers", {**offer, "employer": "E1", "contract": "E1-hijack"}, owner="E1")
+        with pytest.raises(NotOwner):
+            store.delete("offers", "O1", owner="E1")
+        assert store.get("offers", "O1")["contract"] == "E2-first" and store.seq == seq  # rolled back
+        assert store.put("offers", {**offer, "contract": "E2-second"}, owner="E2")[1] is False
+        assert store.put("offers", {**offer, "contract": "counsellor"})[1] is False
+        assert store.get("offers", "O1")["contract"] == "counsellor"
+        assert store.delete("offers", "O1", owner="E2") is not None
