@@ -1,0 +1,95 @@
+"""Draw the (source skill, target skill) pairs of benchmarks/labels/held_claims.csv (issue 19).
+
+The pairs are the "shared through a related skill" claims (``via``) of the bridges as explained
+before issue 19: for every ROME occupation, its 5 best bridges (served score, official mobilities
+learned), each target skill that the source does not hold exactly but supports through the soft
+kernel (``BridgeModel.related`` >= 0.5). Distinct (via skill, target skill) pairs are stratified by
+today's similarity and drawn with a fixed seed:
+
+    group  similarity exactly 0.600 (the macro-competence alone)           160 pairs
+    high   similarity >= 0.75 (label words alike)                          150 pairs
+    mid    similarity in [0.5, 0.75), not 0.600                            130 pairs
+
+Each pair goes to the dev or the held-out half by a hash of its two skill codes (``split_of``),
+so a pair keeps its half whatever else is drawn. The labels were written by hand afterwards
+(README.md says the rule); this script only draws the pairs and keeps existing labels:
+
+    PYTHONPATH=. python benchmarks/labels/sample_held_claims.py rome:../shared/data/rome-v460
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "held_claims.csv"
+STRATA = {"group": 160, "high": 150, "mid": 130}
+FIELDS = ["source_code", "source_label", "source_kind", "target_code", "target_label", "target_kind",
+          "core", "similarity", "stratum", "label", "split"]
+
+
+def split_of(source_code: str, target_code: str) -> str:
+    """'dev' or 'test' from the first byte of sha256("source>target") (even: dev)."""
+    return "dev" if hashlib.sha256(f"{source_code}>{target_code}".encode()).digest()[0] % 2 == 0 else "test"
+
+
+def stratum_of(similarity: float) -> str:
+    if abs(similarity - 0.6) < 5e-4:
+        return "group"
+    return "high" if similarity >= 0.75 else "mid"
+
+
+def claims(source: str) -> list[dict]:
+    import referentiels
+    from matching.bridges import BridgeModel
+    from matching.passerelles import PasserelleIndex
+    from matching.space import SkillSpace
+
+    r = referentiels.load(source)
+    space = SkillSpace.from_referentiel(r)
+    model = BridgeModel.from_referentiel(r, space)
+    index = PasserelleIndex.fit(r, space, model)
+    kinds = dict(zip(r.skills["code"].to_list(), r.skills["kind"].to_list()))
+    seen: dict[tuple[str, str], dict] = {}
+    for a in range(len(index.codes)):
+        for p in index.query(a, k=5):
+            for s in p.shared:
+                if s.via is None:
+                    continue
+                key = (s.via["code"], s.code)
+                if key not in seen:
+                    seen[key] = {"source_code": s.via["code"], "source_label": s.via["label"],
+                                 "source_kind": kinds[s.via["code"]], "target_code": s.code, "target_label": s.label,
+                                 "target_kind": s.kind, "core": int(s.core), "similarity": f"{s.via['similarity']:.3f}"}
+    return [seen[k] for k in sorted(seen)]
+
+
+def main(source: str) -> None:
+    rows = claims(source)
+    old = {}
+    if OUT.exists():
+        with OUT.open(encoding="utf-8") as f:
+            old = {(r["source_code"], r["target_code"]): r["label"] for r in csv.DictReader(f)}
+    rng = np.random.default_rng(19)
+    picked = []
+    for name, size in STRATA.items():
+        pool = [r for r in rows if stratum_of(float(r["similarity"])) == name]
+        take = rng.choice(len(pool), size=min(size, len(pool)), replace=False)
+        for i in sorted(take.tolist()):
+            row = dict(pool[i], stratum=name, split=split_of(pool[i]["source_code"], pool[i]["target_code"]))
+            row["label"] = old.get((row["source_code"], row["target_code"]), "")
+            picked.append(row)
+    print(f"{len(rows)} distinct claims; drew {len(picked)}", file=sys.stderr)
+    with OUT.open("w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=FIELDS)
+        w.writeheader()
+        w.writerows(picked)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "rome:../shared/data/rome-v460")
