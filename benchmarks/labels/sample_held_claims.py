@@ -6,9 +6,10 @@ learned), each target skill that the source does not hold exactly but supports t
 kernel (``BridgeModel.related`` >= 0.5). Distinct (via skill, target skill) pairs are stratified by
 today's similarity and drawn with a fixed seed:
 
-    group  similarity exactly 0.600 (the macro-competence alone)           160 pairs
-    high   similarity >= 0.75 (label words alike)                          150 pairs
-    mid    similarity in [0.5, 0.75), not 0.600                            130 pairs
+    stratum                                                    batch 1   batch 2
+    group  similarity exactly 0.600 (the macro-competence alone)     160       100
+    high   similarity >= 0.75 (label words alike)                    150       100
+    mid    similarity in [0.5, 0.75), not 0.600                      130       100
 
 Each pair goes to the dev or the held-out half by a hash of its two skill codes (``split_of``),
 so a pair keeps its half whatever else is drawn. The labels were written by hand afterwards
@@ -28,9 +29,12 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "held_claims.csv"
-STRATA = {"group": 160, "high": 150, "mid": 130}
+BATCHES = {1: (19, {"group": 160, "high": 150, "mid": 130}),
+           2: (20, {"group": 100, "high": 100, "mid": 100})}
+"""batch -> (seed, pairs per stratum). Batch 2 was drawn later, the same way, among the claims
+batch 1 had not drawn, to measure the relation on more pairs (README.md says why)."""
 FIELDS = ["source_code", "source_label", "source_kind", "target_code", "target_label", "target_kind",
-          "core", "similarity", "stratum", "label", "split"]
+          "core", "similarity", "stratum", "batch", "label", "split"]
 
 
 def split_of(source_code: str, target_code: str) -> str:
@@ -75,15 +79,20 @@ def main(source: str) -> None:
     if OUT.exists():
         with OUT.open(encoding="utf-8") as f:
             old = {(r["source_code"], r["target_code"]): r["label"] for r in csv.DictReader(f)}
-    rng = np.random.default_rng(19)
     picked = []
-    for name, size in STRATA.items():
-        pool = [r for r in rows if stratum_of(float(r["similarity"])) == name]
-        take = rng.choice(len(pool), size=min(size, len(pool)), replace=False)
-        for i in sorted(take.tolist()):
-            row = dict(pool[i], stratum=name, split=split_of(pool[i]["source_code"], pool[i]["target_code"]))
-            row["label"] = old.get((row["source_code"], row["target_code"]), "")
-            picked.append(row)
+    drawn: set[tuple[str, str]] = set()
+    for batch, (seed, strata) in BATCHES.items():
+        rng = np.random.default_rng(seed)
+        for name, size in strata.items():
+            pool = [r for r in rows if stratum_of(float(r["similarity"])) == name
+                    and (r["source_code"], r["target_code"]) not in drawn]
+            take = rng.choice(len(pool), size=min(size, len(pool)), replace=False)
+            for i in sorted(take.tolist()):
+                row = dict(pool[i], stratum=name, batch=batch,
+                           split=split_of(pool[i]["source_code"], pool[i]["target_code"]))
+                row["label"] = old.get((row["source_code"], row["target_code"]), "")
+                drawn.add((row["source_code"], row["target_code"]))
+                picked.append(row)
     print(f"{len(rows)} distinct claims; drew {len(picked)}", file=sys.stderr)
     with OUT.open("w", encoding="utf-8", newline="") as f:
         w = csv.DictWriter(f, fieldnames=FIELDS)
