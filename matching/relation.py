@@ -46,7 +46,7 @@ kernel for what it is good at (ranking, and naming the skills that are *close*) 
    interventions en atmosphères explosives"; this rule shows it as close, 0.94 alike);
 2. a soft skill (savoir-être) never stands for another skill, nor any skill for a soft skill;
 3. a diploma, title or certification (ROME "Certifications et habilitations") stands for another
-   only when every token of the target's label — stop words, letters and numbers included — is in
+   (then by rule 6) only when every token of the target's label — stop words, letters and numbers included — is in
    the source's ("Doctorat" <- "Doctorat eau, environnement ..."; not "option A" <- "option B",
    nor "catégorie CE" <- "catégorie B", nor "R 484-1" <- "R 484-2");
 4. nothing but a diploma stands for a diploma (knowing public law is not a master's degree);
@@ -102,8 +102,8 @@ RULES: tuple[str, ...] = (
 )
 (SAME, KNOWLEDGE_FOR_KNOW_HOW, SOFT_SKILL, CERTIFICATE, NOT_A_CERTIFICATE, FIELD, CONTAINS, DETAIL, EXTRA,
  CLOSE) = range(10)
-HELD_RULES: frozenset[int] = frozenset({SAME, CERTIFICATE, CONTAINS, DETAIL, EXTRA})
-"""Rules that decide *held* (rule 3 when the certificate's whole label is contained)."""
+HELD_RULES: frozenset[int] = frozenset({SAME, CONTAINS, DETAIL, EXTRA})
+"""Rules that decide *held* (a certificate whose whole label the source's contains is ``CONTAINS``)."""
 _EPS = 1e-6
 
 Signal = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -356,8 +356,8 @@ class SkillRelation:
             whole = np.zeros(len(t), dtype=bool)
             pick = np.flatnonzero(both_cert)
             whole[pick] = _rowwise_dot(self.token_share, self.token_present, t[pick], s[pick]) >= 1.0 - _EPS
-            decide(both_cert & whole, CERTIFICATE)
-            decide(both_cert, CLOSE)  # another diploma: close at best
+            decide(both_cert & whole, CONTAINS)
+            decide(both_cert, CERTIFICATE)  # another diploma: close at best
         decide(ct, NOT_A_CERTIFICATE)
         contains, extends = ev["contains"], ev["extends"]
         would_hold = (contains >= 1.0 - _EPS) | ((extends >= 1.0 - _EPS) & (contains >= self.detail_min - _EPS))
