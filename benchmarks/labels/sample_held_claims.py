@@ -49,27 +49,42 @@ def stratum_of(similarity: float) -> str:
 
 
 def claims(source: str) -> list[dict]:
+    """Every (via, target) claim of the explanations as they were before issue 19: for each target
+    skill not held exactly, the source skill the soft kernel relates most (>= 0.5; lowest code on
+    ties) — what ``PasserelleIndex`` then showed as "shared via". Computed from the kernel itself,
+    so the sample does not move with the explanations' new three kinds."""
     import referentiels
     from matching.bridges import BridgeModel
-    from matching.passerelles import PasserelleIndex
+    from matching.passerelles import RELATED_MIN, PasserelleIndex
     from matching.space import SkillSpace
 
     r = referentiels.load(source)
     space = SkillSpace.from_referentiel(r)
     model = BridgeModel.from_referentiel(r, space)
-    index = PasserelleIndex.fit(r, space, model)
-    kinds = dict(zip(r.skills["code"].to_list(), r.skills["kind"].to_list()))
+    index = PasserelleIndex.fit(r, space, model, relation=None)
+    codes, labels, kinds = r.skills["code"].to_list(), r.skills["label"].to_list(), r.skills["kind"].to_list()
+    raw, core = space.raw, space.core
     seen: dict[tuple[str, str], dict] = {}
     for a in range(len(index.codes)):
-        for p in index.query(a, k=5):
-            for s in p.shared:
-                if s.via is None:
-                    continue
-                key = (s.via["code"], s.code)
-                if key not in seen:
-                    seen[key] = {"source_code": s.via["code"], "source_label": s.via["label"],
-                                 "source_kind": kinds[s.via["code"]], "target_code": s.code, "target_label": s.label,
-                                 "target_kind": s.kind, "core": int(s.core), "similarity": f"{s.via['similarity']:.3f}"}
+        held = raw.indices[raw.indptr[a]:raw.indptr[a + 1]]
+        for b in index.top(a, 5)[0].tolist():
+            lo, hi = raw.indptr[b], raw.indptr[b + 1]
+            need = raw.indices[lo:hi]
+            is_core = core.data[lo:hi] > 0
+            order = np.lexsort((need, -raw.data[lo:hi], ~is_core))
+            need, is_core = need[order], is_core[order]
+            rest = ~np.isin(need, held)
+            if not rest.any() or not len(held):
+                continue
+            kernel = model.related(need[rest], held)
+            best = np.argmax(kernel, axis=1)
+            value = kernel[np.arange(len(best)), best]
+            for t, c, h, v in zip(need[rest].tolist(), is_core[rest].tolist(), held[best].tolist(), value.tolist()):
+                key = (codes[h], codes[t])
+                if v >= RELATED_MIN and key not in seen:
+                    seen[key] = {"source_code": codes[h], "source_label": labels[h], "source_kind": kinds[h],
+                                 "target_code": codes[t], "target_label": labels[t], "target_kind": kinds[t],
+                                 "core": int(c), "similarity": f"{round(v, 3):.3f}"}
     return [seen[k] for k in sorted(seen)]
 
 
