@@ -40,8 +40,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from .bridges import GROUP_RELATED  # the bridge model's kernel: one macro-competence relates at 0.6
-from .passerelles import RELATED_MIN  # the explanations' "related" floor (0.5)
+from .bridges import GROUP_RELATED, RELATED_MIN  # the bridge model's kernel: one macro-competence at 0.6; "related" from 0.5
+from .gaps import held_support_for
+from .relation import SkillRelation
 
 LABELS: tuple[str, ...] = ("stretch", "viable", "highly viable")
 """Labels from the weakest to the strongest; ``LABELS.index(label)`` orders them."""
@@ -322,9 +323,6 @@ class BridgeLabeller:
         groups = skill_groups(referentiel) if GROUP_RELATED >= RELATED_MIN else None
         held = None
         if context is not None and getattr(model, "related", None) is not None:
-            from .gaps import held_support_for
-            from .relation import SkillRelation
-
             relation = relation if relation is not None else SkillRelation.from_referentiel(referentiel, space)
             held = held_support_for(model, relation, space.raw.shape[1])
         return cls.fit(model, space, domains, groups=groups, words=words, held=held, **options)

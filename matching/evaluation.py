@@ -22,6 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from .bridges import BridgeModel
+from .relation import precision_recall
+from .space import idf, l2_normalise
+
 KS: tuple[int, ...] = (5, 10, 20)
 
 
@@ -120,8 +124,6 @@ def source_folds(sources: np.ndarray, n_folds: int = 5, seed: int = 0) -> dict[i
 
 def tfidf_cosine(links: sp.sparray) -> np.ndarray:
     """(n, n) float32 plain TF-IDF cosine of an occupation x skill link matrix (the reference)."""
-    from .space import idf, l2_normalise
-
     m = sp.csr_array(links, dtype=np.float32)
     v = l2_normalise(sp.csr_array(m * idf(m)[None, :]))
     return np.clip((v @ v.T).toarray(), 0.0, 1.0).astype(np.float32)
@@ -149,8 +151,6 @@ def evaluate_bridges(space, links: sp.sparray, sources: np.ndarray, targets: np.
                      weights=None) -> dict[str, Evaluation]:
     """The reference TF-IDF cosine, the skill-space cosine, the content bridge score (mobilities
     hidden) and the learned bridge score (``n_folds``-fold cross-validation split by source)."""
-    from .bridges import BridgeModel
-
     model = BridgeModel.fit(space, weights=weights)
     out = {"tfidf_cosine": evaluate(tfidf_cosine(links), sources, targets, membership),
            "skill_cosine": evaluate(model.similarity_matrix, sources, targets, membership),
@@ -198,8 +198,6 @@ def evaluate_held_claims(relation, targets: np.ndarray, sources: np.ndarray, lab
     source would be said to hold the target); ``strata``: optional (p,) names to break the figures
     down by. ``before`` is the explanations before issue 19, where every such related pair was
     shown as shared (held)."""
-    from .relation import precision_recall
-
     labels = np.asarray(labels, dtype=bool)
     held = relation.holds(np.asarray(targets, dtype=np.int64), np.asarray(sources, dtype=np.int64))
     out = {"after": precision_recall(held, labels), "before": precision_recall(np.ones(len(labels), bool), labels)}

@@ -33,11 +33,16 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-RELATED_MIN: float = 0.5
-"""Kernel value from which a held skill is *related* to a target skill (close, or held when the
-skill relation says it contains it)."""
+from .bridges import RELATED_MIN  # the skill-to-skill kernel's "related" floor, owned by the bridge model
+from .calibration import label_rank
+from .errors import UnknownSector  # raised by sector_ids; imported from here by the surfaces too
+from .ranking import top_k
+from .relation import CLOSE as CLOSE_RULE, SAME, SkillRelation
+from .tension import toward_tension
+
 HELD, CLOSE, MISSING = 2, 1, 0
-"""Kinds of a target skill in an explanation (``_support``'s ``kind`` array)."""
+"""Kinds of a target skill in an explanation (``_support``'s ``kind`` array): held (the same skill,
+or one that contains it), close (related at or above ``RELATED_MIN``, not held), missing."""
 SUPPORT_CACHE: int = 4096
 """How many (source, target) pairs' skill support a ``PasserelleIndex`` keeps (a kit re-explains its bridges)."""
 
@@ -113,14 +118,6 @@ class Passerelle:
         if self.combined is not None:
             out["combined"] = round(self.combined, 4)
         return out
-
-
-class UnknownSector(KeyError):
-    """A sector name the referential does not have; ``.suggestions`` lists the known ones."""
-
-    def __init__(self, sector: str, known: list[str]) -> None:
-        super().__init__(f"unknown sector {sector!r}")
-        self.sector, self.known = sector, known
 
 
 @dataclass(frozen=True, eq=False)
@@ -245,15 +242,11 @@ class PasserelleIndex:
         if min_score > 0:
             mask &= scores >= np.float32(min_score)
         if min_label is not None:
-            from .calibration import label_rank
-
             rank = label_rank(min_label)
             if self.labeller is None:
                 raise ValueError("min_label needs an index fitted with a labeller (calibrated viability)")
             mask &= self.labeller.labels_from(a) >= rank
         if tension is not None:
-            from .tension import toward_tension
-
             if len(tension) != len(scores):
                 raise ValueError(f"tension must have one value per occupation ({len(scores)}), got {len(tension)}")
             scores = toward_tension(scores, tension, tension_weight)
@@ -349,8 +342,6 @@ class PasserelleIndex:
         self._support_cache.clear()
 
     def _support_of(self, a: int, need: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        from .relation import CLOSE as CLOSE_RULE, SAME
-
         held = self.raw.indices[self.raw.indptr[a]:self.raw.indptr[a + 1]]
         m = len(need)
         kind = np.full(m, MISSING, dtype=np.int8)
@@ -507,8 +498,6 @@ def top_k(scores: np.ndarray, mask: np.ndarray, k: int) -> tuple[np.ndarray, np.
 
 def _relation_of(referentiel, space):
     """The referential's ``SkillRelation`` (None when it has no skill labels to read)."""
-    from .relation import SkillRelation
-
     if getattr(referentiel, "skills", None) is None or not referentiel.skills.height:
         return None
     return SkillRelation.from_referentiel(referentiel, space)

@@ -76,7 +76,8 @@ from typing import Callable
 import numpy as np
 import scipy.sparse as sp
 
-from .space import STOPWORDS, stem
+from .normalise import strip_accents
+from .space import STOPWORDS, idf, stem, tfidf_rows
 
 DETAIL_MIN: float = 0.8
 """Rule 7: share of the target's label a more generic source must carry (the rest a detail)."""
@@ -116,16 +117,12 @@ def _tokens(text: str) -> tuple[list[str], list[str]]:
     characters (as ``matching.space.words``), and every token, stop words, single letters and
     numbers included (what tells "option A" from "option B", "catégorie CE" from "catégorie B",
     "R 484-1" from "R 484-2")."""
-    from .normalise import strip_accents
-
     found = _WORD.findall(strip_accents(text or ""))
     return [stem(w) for w in found if len(w) > 1 and w not in STOPWORDS], [stem(w) for w in found]
 
 
 def _grams(text: str) -> frozenset[str]:
     """Character 3-grams of the folded label's words, each padded with one space."""
-    from .normalise import strip_accents
-
     out: set[str] = set()
     for w in _WORD.findall(strip_accents(text or "")):
         w = f" {w} "
@@ -260,8 +257,6 @@ class SkillRelation:
         """Build from the skills' labels and kinds (n_skills,), group ids ((n_skills,) int, -1 for
         none), certificate flags ((n_skills,) bool), the (n_occupations, n_skills) link matrix and,
         optionally, the soft kernel's word rows (``space.context.skill_words``; built when None)."""
-        from .space import idf, tfidf_rows
-
         n = len(labels)
         unknown = sorted({k for k in kinds if k not in KIND_CODES})
         if unknown:

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -134,8 +135,6 @@ def read_frame(data: str | Path | bytes, fmt: str | None = None, *, name: str | 
         raw, file = data, name or "<body>"
         fmt = fmt or ("json" if raw.lstrip()[:1] in (b"[", b"{") else "csv")
         if fmt == "csv":
-            import tempfile
-
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "trainings.csv"
                 path.write_bytes(raw)
