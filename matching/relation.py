@@ -105,6 +105,7 @@ RULES: tuple[str, ...] = (
  CLOSE) = range(10)
 HELD_RULES: frozenset[int] = frozenset({SAME, CONTAINS, DETAIL, EXTRA})
 """Rules that decide *held* (a certificate whose whole label the source's contains is ``CONTAINS``)."""
+_HELD_TABLE = np.isin(np.arange(len(RULES)), sorted(HELD_RULES))
 _EPS = 1e-6
 
 Signal = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -172,25 +173,49 @@ def _sorted(m) -> sp.csr_array:
     return out
 
 
+def _overlap(a: sp.csr_array, b: sp.csr_array, rows_a: np.ndarray, rows_b: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each pair i, over the columns both row ``rows_a[i]`` of ``a`` and row ``rows_b[i]`` of
+    ``b`` store: (sum of a's values, sum of b's values, sum of their products), each (p,) float32.
+    A merge of their entries keyed (pair, column) (both CSR with sorted indices): no per-pair
+    Python, no sparse fancy indexing."""
+    p = len(rows_a)
+    ra = np.asarray(rows_a, dtype=np.int64)
+    rb = np.asarray(rows_b, dtype=np.int64)
+    oa, ca, va = _expand(a, ra)
+    ob, cb, vb = _expand(b, rb)
+    width = np.int64(max(a.shape[1], 1))
+    ka, kb = oa * width + ca, ob * width + cb  # sorted: pairs in order, columns sorted within a row
+    if not len(kb) or not len(ka):
+        zero = np.zeros(p, dtype=np.float32)
+        return zero, zero.copy(), zero.copy()
+    hit = np.minimum(np.searchsorted(kb, ka), len(kb) - 1)
+    same = kb[hit] == ka
+    owner, x, y = oa[same], va[same].astype(np.float64), vb[hit[same]].astype(np.float64)
+    return (np.bincount(owner, weights=x, minlength=p).astype(np.float32),
+            np.bincount(owner, weights=y, minlength=p).astype(np.float32),
+            np.bincount(owner, weights=x * y, minlength=p).astype(np.float32))
+
+
 def _rowwise_dot(a: sp.csr_array, b: sp.csr_array, rows_a: np.ndarray, rows_b: np.ndarray,
                  chunk: int = 500_000) -> np.ndarray:
-    """(p,) float32: dot product of row ``rows_a[i]`` of ``a`` with row ``rows_b[i]`` of ``b``
-    (both CSR with sorted indices, same number of columns), by a merge of their entries keyed
-    (pair, column): no per-pair Python, no sparse fancy indexing."""
+    """(p,) float32: dot product of row ``rows_a[i]`` of ``a`` with row ``rows_b[i]`` of ``b``."""
     out = np.zeros(len(rows_a), dtype=np.float32)
-    width = np.int64(max(a.shape[1], 1))
     for start in range(0, len(rows_a), chunk):
-        ra = np.asarray(rows_a[start:start + chunk], dtype=np.int64)
-        rb = np.asarray(rows_b[start:start + chunk], dtype=np.int64)
-        oa, ca, va = _expand(a, ra)
-        ob, cb, vb = _expand(b, rb)
-        ka, kb = oa * width + ca, ob * width + cb  # sorted: rows in pair order, columns sorted within
-        hit = np.searchsorted(kb, ka)
-        hit = np.minimum(hit, max(len(kb) - 1, 0))
-        same = (kb[hit] == ka) if len(kb) else np.zeros(len(ka), dtype=bool)
-        out[start:start + chunk] = np.bincount(oa[same], weights=(va[same] * vb[hit[same]]).astype(np.float64),
-                                               minlength=len(ra)).astype(np.float32)
+        out[start:start + chunk] = _overlap(a, b, rows_a[start:start + chunk], rows_b[start:start + chunk])[2]
     return out
+
+
+def _shares(m: sp.csr_array, rows_t: np.ndarray, rows_s: np.ndarray, chunk: int = 500_000
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """(contains, extends), each (p,) float32, from the rows' shares ``m`` (each row sums to 1):
+    the share of row t stored where row s has an entry too, and the reverse."""
+    contains = np.zeros(len(rows_t), dtype=np.float32)
+    extends = np.zeros(len(rows_t), dtype=np.float32)
+    for start in range(0, len(rows_t), chunk):
+        c, e, _ = _overlap(m, m, rows_t[start:start + chunk], rows_s[start:start + chunk])
+        contains[start:start + chunk], extends[start:start + chunk] = c, e
+    return contains, extends
 
 
 @dataclass(frozen=True)
@@ -335,8 +360,8 @@ class SkillRelation:
         ``full=False`` only what the rules use (``contains``, ``extends`` and thresholded extras)."""
         t = np.asarray(targets, dtype=np.int64)
         s = np.asarray(sources, dtype=np.int64)
-        out = {"contains": _rowwise_dot(self.word_share, self.word_present, t, s),
-               "extends": _rowwise_dot(self.word_share, self.word_present, s, t)}
+        contains, extends = _shares(self.word_share, t, s)
+        out = {"contains": contains, "extends": extends}
         if full:
             both = _rowwise_dot(self.occupations, self.occupations, t, s)
             n_occ = np.diff(self.occupations.indptr)
@@ -379,7 +404,7 @@ class SkillRelation:
         if both_cert.any():
             whole = np.zeros(len(t), dtype=bool)
             pick = np.flatnonzero(both_cert)
-            whole[pick] = _rowwise_dot(self.token_share, self.token_present, t[pick], s[pick]) >= 1.0 - _EPS
+            whole[pick] = _shares(self.token_share, t[pick], s[pick])[0] >= 1.0 - _EPS
             decide(both_cert & whole, CONTAINS)
             decide(both_cert, CERTIFICATE)  # another diploma: close at best
         decide(ct, NOT_A_CERTIFICATE)
@@ -392,7 +417,7 @@ class SkillRelation:
         for name, (_, threshold) in self.signals.items():
             if threshold is not None:
                 decide(ev[name] >= threshold, EXTRA)
-        held = np.isin(rule, list(HELD_RULES))
+        held = _HELD_TABLE[rule]
         return Claims(targets=t, sources=s, held=held, rule=rule, evidence=ev, kinds=np.stack([kt, ks], axis=1))
 
     def holds(self, targets: np.ndarray, sources: np.ndarray) -> np.ndarray:
