@@ -26,6 +26,7 @@ import typer
 import referentiels
 
 from api.cli.common import SourceOption, UsageError, emit_json
+from api.storage import exports
 
 app = typer.Typer()
 
@@ -191,11 +192,20 @@ def trainings_synth(n: Annotated[int, typer.Argument(min=1, help="Number of trai
 
 def write_synthetic_catalogue(referentiel, n: int, out: Path, seed: int = 0, basins=None) -> Path:
     """The synthetic catalogue as CSV (used by ``trainings synth`` and ``passerelles synth --trainings N``)."""
-    from referentiels.trainings import synthesize_trainings, to_csv
+    from referentiels.trainings import synthesize_trainings
+
+    return write_catalogue_csv(synthesize_trainings(referentiel, n, basins=basins, seed=seed), out)
+
+
+def write_catalogue_csv(frame, out: Path) -> Path:
+    """A typed catalogue frame as the documented CSV, for people: a text cell that starts with
+    ``=``, ``+``, ``-``, ``@``, tab or CR gets a ``'`` in front (``api.storage.exports``), so a
+    title or an organisation is never a formula in a spreadsheet; numbers stay numbers."""
+    from referentiels.trainings import csv_frame
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(to_csv(synthesize_trainings(referentiel, n, basins=basins, seed=seed)), encoding="utf-8")
+    exports.write_csv(csv_frame(frame), out)
     return out
 
 
