@@ -45,14 +45,31 @@ class AppState:
         """Calibrated viability labels of every bridge (``matching.calibration.BridgeLabeller``)."""
         from api.storage import bridges_cache
 
-        return bridges_cache.labeller(self.referentiel, self.bridges, self.space, self.settings.cache_dir)
+        return bridges_cache.labeller(self.referentiel, self.bridges, self.space, self.settings.cache_dir,
+                                      relation=self.relation)
+
+    @cached_property
+    def relation(self):
+        """``matching.relation.SkillRelation``: which related skill counts as held (issue 19)."""
+        from matching.relation import SkillRelation
+
+        return SkillRelation.from_referentiel(self.referentiel, self.space)
+
+    @cached_property
+    def bridge_choice(self) -> dict:
+        """Which bridge score is served (learned from official mobilities only where its
+        cross-validation beats the content score), with the figures it was decided on."""
+        from api.storage import bridges_cache
+
+        return bridges_cache.served_choice(self.referentiel, self.space, self.settings.cache_dir)
 
     @cached_property
     def passerelles(self):
         """``matching.passerelles.PasserelleIndex``: explained, filtered, labelled bridge queries."""
         from matching.passerelles import PasserelleIndex
 
-        return PasserelleIndex.fit(self.referentiel, self.space, self.bridges, labeller=self.bridge_labeller)
+        return PasserelleIndex.fit(self.referentiel, self.space, self.bridges, labeller=self.bridge_labeller,
+                                   relation=self.relation)
 
     @cached_property
     def bridge_graph(self):

@@ -42,6 +42,8 @@ def test_search_open_h2102_go_cross_sector_and_read_one_bridge(browser, live_ser
     page.wait_for_selector("#detail:not([hidden])")
     shared = page.locator("#detail-shared li").all_inner_texts()
     missing = page.locator("#detail-missing li").all_inner_texts()
+    close = page.locator("#detail-close li").all_inner_texts()
+    assert close, "the close skills are listed (or 'Aucune'), each with what it is close to"
     assert shared and shared != ["Aucune"], "a bridge shares skills with its source"
     assert missing, "the missing skills are listed (or 'Aucune')"
     page.screenshot(path=tmp_path / "3-bridge.png", full_page=True)

@@ -30,6 +30,7 @@ class ReferentielInfo(BaseModel):
     source: str
     fingerprint: str
     counts: dict[str, int]
+    bridge_score: dict | None = None
 
 
 class SkillOut(BaseModel):
@@ -68,7 +69,12 @@ async def health(request: Request, state: AppState = Depends(get_state)) -> Heal
 
 @router.get("/referentiel", response_model=ReferentielInfo, dependencies=[Depends(security.referential_cached)])
 def referentiel_info(state: AppState = Depends(get_state)) -> dict:
-    return state.referentiel.describe()
+    """The served referential, and which bridge score is served: ``bridge_score.served`` is
+    ``learned`` (from official mobilities) only where its cross-validation beats the content score."""
+    choice = state.bridge_choice
+    return {**state.referentiel.describe(),
+            "bridge_score": {"served": choice["served"], "rule": choice["rule"],
+                             "content": choice.get("content"), "learned_cv": choice.get("learned_cv")}}
 
 
 @router.get("/occupations/{code}", response_model=OccupationCard, dependencies=[Depends(security.referential_cached)],

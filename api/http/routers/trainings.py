@@ -4,8 +4,9 @@
 - ``POST /trainings:ingest?mode=append|replace``: a catalogue body (CSV ``text/csv``, a JSON array or
   JSON Lines) in the documented format (docs/trainings-format.md); a bad row answers 422
   ``invalid-catalogue`` naming line, column, expected and found; nothing is changed then.
-- ``GET /occupations/{a}/gaps/{b}``: the skills ``b`` needs that ``a`` does not hold (exactly or
-  through a related skill), core first, and a training plan (``plan=false`` to skip; ``basin`` or
+- ``GET /occupations/{a}/gaps/{b}``: the skills ``b`` needs that ``a`` does not hold (the same skill,
+  or one that contains it: matching/relation.py), core first — a gap skill related to one held is
+  marked ``close_to`` / ``possibly_quick_to_acquire`` —, and a training plan (``plan=false`` to skip; ``basin`` or
   ``lat``/``lon`` + ``radius``, ``from``/``to`` dates, ``max_hours``).
 - ``GET /seekers/{id}/gaps?target=CODE``: the same for a stored seeker; the plan respects the
   seeker's place and radius (counsellors; audited).
@@ -67,7 +68,8 @@ class PlanQuery:
                  start_to: Annotated[date | None, Query(alias="to", description="Latest start date.")] = None,
                  max_hours: Annotated[float | None, Query(gt=0, le=10_000, description="Longest training accepted (hours).")] = None,
                  plan: bool = True, related: Annotated[bool, Query(
-                     description="Count a skill as held when a related skill is held (as the passerelles do).")] = True):
+                     description="Count a skill as held when one that contains it is held, and mark the close "
+                                 "ones (as the passerelles do); false: exact matches only.")] = True):
         if (lat is None) != (lon is None):
             raise Problem(422, "bad-place", "Incomplete place", "Give both lat and lon, or a basin.",
                           field="lat" if lat is None else "lon")
