@@ -179,7 +179,8 @@ class Referentiel:
 
     # ---- lookups ----------------------------------------------------------------------------
     def occupation(self, code: str) -> dict:
-        """One occupation as a plain dict: label, domain, parent, sectors, skills, titles."""
+        """One occupation as a plain dict: label, domain, parent, sectors, skills, titles, official mobilities
+        (``mobilities``: codes by rank; ``mobility_labels``: the same as ``{"code", "label"}``)."""
         row = self.occupation_row(code)
         occ = self.occupations.row(row, named=True)
         skills = (
@@ -197,8 +198,10 @@ class Referentiel:
                 for s in skills.iter_rows(named=True)
             ],
             "titles": self.titles.filter(pl.col("occupation") == code)["title"].to_list(),
-            "mobilities": self.mobilities.filter(pl.col("occupation") == code)
-            .sort("rank", nulls_last=True)["target"].to_list(),
+            "mobilities": (mobilities := self.mobilities.filter(pl.col("occupation") == code)
+                           .sort("rank", nulls_last=True)["target"].to_list()),
+            "mobility_labels": [{"code": target, "label": self.occupations["label"][self.occupation_row(target)]}
+                                for target in mobilities if target in self.occupation_index],
         }
 
     def counts(self) -> dict[str, int]:
