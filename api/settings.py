@@ -22,11 +22,11 @@ class Settings(BaseSettings):
     """Largest accepted body of a bulk ``...:ingest`` request (413 above)."""
     public_referentiel: bool = True
     """Referential endpoints (occupations, search, bridges, sectors, paths, graph, kits) open without
-    an API key; false: any valid key is needed (api/security.py)."""
+    an API key; false: any valid key is needed (api/http/security/roles.py)."""
     rate_limit_per_minute: int = 1200
     """Default requests per minute of one API key (or one client address on public endpoints);
     a key may carry its own (``passerelles keys create --rate N``). One budget shared by every
-    worker process (``<database>.locks``, api/security.py)."""
+    worker process (``<database>.locks``, api/http/security/rate_limit.py)."""
     rate_limit_burst: int = 300
     """Requests a key may send at once above its steady rate."""
     response_cache_entries: int = 20_000

@@ -3,7 +3,7 @@
 Every seeker's best offers (or every offer's best candidates: swap the roles) at national scale
 (about 6M seekers x 1M offers, 6e12 pairs) cannot go through a dense product. The work is split in
 two stages, both pure functions here (the Dask orchestration and the Parquet I/O live in
-``api/batch.py``):
+``api/services/batch_jobs.py``):
 
 1. **Pre-filter** (:func:`topk_sparse`): the sparse product ``A @ B.T`` restricted, row by row, to
    its ``k'`` largest entries. ``A`` (n_a, n_features) and ``B`` (n_b, n_features) are float32

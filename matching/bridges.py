@@ -44,11 +44,13 @@ Without a referential context (a space built from matrices alone) only ``f_skill
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils.extmath import safe_sparse_dot
 
 from .space import SkillSpace, l2_normalise
 
@@ -57,6 +59,9 @@ MODEL_VERSION: str = "2"
 
 GROUP_RELATED: float = 0.6
 """Kernel value of two different skills of one macro-competence (know-how, soft skills)."""
+RELATED_MIN: float = 0.5
+"""Kernel value (:meth:`BridgeModel.related`) from which a held skill supports a needed one: the one
+floor of "related" for the passerelles' explanations, the gaps and the calibrated core support."""
 
 
 @dataclass(frozen=True)
@@ -87,8 +92,6 @@ def gram(rows: sp.sparray) -> np.ndarray:
 
     scikit-learn's sparse x sparse -> dense kernel (``safe_sparse_dot(..., dense_output=True)``)
     skips scipy's sparse result, which costs 7x more here (all-pairs of ROME: 7 ms vs 53 ms)."""
-    from sklearn.utils.extmath import safe_sparse_dot
-
     m = sp.csr_array(rows, dtype=np.float32)
     return np.asarray(safe_sparse_dot(m, m.T, dense_output=True), dtype=np.float32)
 
@@ -244,8 +247,6 @@ class BridgeModel:
     @staticmethod
     def key(weights: BridgeWeights | None = None, trained_on_mobilities: bool = False) -> str:
         """A short stable key of the formula (version, weights, learned or not), for caches."""
-        import hashlib
-
         text = repr((MODEL_VERSION, weights or BridgeWeights(), trained_on_mobilities))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 

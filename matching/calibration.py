@@ -35,8 +35,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from .bridges import GROUP_RELATED  # the bridge model's kernel: one macro-competence relates at 0.6
-from .passerelles import RELATED_MIN  # the explanations' "related" floor (0.5)
+from .bridges import GROUP_RELATED, RELATED_MIN  # the bridge model's kernel: one macro-competence at 0.6; "related" from 0.5
 
 LABELS: tuple[str, ...] = ("stretch", "viable", "highly viable")
 """Labels from the weakest to the strongest; ``LABELS.index(label)`` orders them."""

@@ -22,6 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from .bridges import BridgeModel
+from .space import idf, l2_normalise
+
 KS: tuple[int, ...] = (5, 10, 20)
 
 
@@ -120,8 +123,6 @@ def source_folds(sources: np.ndarray, n_folds: int = 5, seed: int = 0) -> dict[i
 
 def tfidf_cosine(links: sp.sparray) -> np.ndarray:
     """(n, n) float32 plain TF-IDF cosine of an occupation x skill link matrix (the reference)."""
-    from .space import idf, l2_normalise
-
     m = sp.csr_array(links, dtype=np.float32)
     v = l2_normalise(sp.csr_array(m * idf(m)[None, :]))
     return np.clip((v @ v.T).toarray(), 0.0, 1.0).astype(np.float32)
@@ -149,8 +150,6 @@ def evaluate_bridges(space, links: sp.sparray, sources: np.ndarray, targets: np.
                      weights=None) -> dict[str, Evaluation]:
     """The reference TF-IDF cosine, the skill-space cosine, the content bridge score (mobilities
     hidden) and the learned bridge score (``n_folds``-fold cross-validation split by source)."""
-    from .bridges import BridgeModel
-
     model = BridgeModel.fit(space, weights=weights)
     out = {"tfidf_cosine": evaluate(tfidf_cosine(links), sources, targets, membership),
            "skill_cosine": evaluate(model.similarity_matrix, sources, targets, membership),

@@ -42,8 +42,8 @@ from datetime import date
 import numpy as np
 import scipy.sparse as sp
 
-RELATED_MIN: float = 0.5
-"""Kernel value from which a held skill supports a needed one (``matching.passerelles.RELATED_MIN``)."""
+from referentiels.territories import haversine_km
+from .bridges import GROUP_RELATED, RELATED_MIN
 
 _EPOCH = date(1970, 1, 1).toordinal()
 
@@ -112,11 +112,7 @@ def support_for(bridges, n_skills: int, threshold: float = RELATED_MIN) -> sp.cs
     related = getattr(bridges, "related", None)
     context = getattr(getattr(bridges, "space", None), "context", None)
     if related is not None and context is not None:
-        from . import bridges as bridges_module
-
-        group_related = getattr(bridges_module, "GROUP_RELATED", None)
-        if group_related is not None:
-            return support_from_parts(context.skill_words, context.skill_groups, group_related, threshold)
+        return support_from_parts(context.skill_words, context.skill_groups, GROUP_RELATED, threshold)
     return support_matrix(related, n_skills, threshold)
 
 
@@ -321,8 +317,6 @@ class TrainingIndex:
         if max_hours is not None:
             ok &= self.hours[rows] <= max_hours
         if lat is not None and lon is not None and radius_km is not None and np.isfinite(radius_km):
-            from referentiels.territories import haversine_km  # pure numpy helper
-
             d = haversine_km(lat, lon, self.lat[rows], self.lon[rows])
             ok &= self.remote[rows] | (np.nan_to_num(d, nan=np.inf) <= radius_km)
         if earliest is not None or latest is not None:

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
-from .passerelles import Passerelle, PasserelleIndex, top_k
+from .passerelles import Passerelle, PasserelleIndex
+from .ranking import top_k
 
 FORMATS: tuple[str, ...] = ("graphml", "gexf", "json")
 MAX_STEPS: int = 3

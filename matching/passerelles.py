@@ -24,8 +24,11 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-RELATED_MIN: float = 0.5
-"""Kernel value from which a held skill counts as supporting a target skill in explanations."""
+from .bridges import RELATED_MIN  # the skill-to-skill kernel's "related" floor, owned by the bridge model
+from .calibration import label_rank
+from .errors import UnknownSector  # raised by sector_ids; imported from here by the surfaces too
+from .ranking import top_k
+from .tension import toward_tension
 SUPPORT_CACHE: int = 4096
 """How many (source, target) pairs' skill support a ``PasserelleIndex`` keeps (a kit re-explains its bridges)."""
 
@@ -82,14 +85,6 @@ class Passerelle:
         if self.combined is not None:
             out["combined"] = round(self.combined, 4)
         return out
-
-
-class UnknownSector(KeyError):
-    """A sector name the referential does not have; ``.suggestions`` lists the known ones."""
-
-    def __init__(self, sector: str, known: list[str]) -> None:
-        super().__init__(f"unknown sector {sector!r}")
-        self.sector, self.known = sector, known
 
 
 @dataclass(frozen=True, eq=False)
@@ -208,15 +203,11 @@ class PasserelleIndex:
         if min_score > 0:
             mask &= scores >= np.float32(min_score)
         if min_label is not None:
-            from .calibration import label_rank
-
             rank = label_rank(min_label)
             if self.labeller is None:
                 raise ValueError("min_label needs an index fitted with a labeller (calibrated viability)")
             mask &= self.labeller.labels_from(a) >= rank
         if tension is not None:
-            from .tension import toward_tension
-
             if len(tension) != len(scores):
                 raise ValueError(f"tension must have one value per occupation ({len(scores)}), got {len(tension)}")
             scores = toward_tension(scores, tension, tension_weight)

@@ -27,6 +27,8 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
+from .normalise import strip_accents
+
 KIND_WEIGHTS: dict[str, float] = {"savoir-faire": 1.0, "savoir": 1.0, "savoir-être": 0.5}
 CORE_BOOST: float = 1.5
 
@@ -47,15 +49,23 @@ def stem(word: str) -> str:
 
 def words(text: str) -> list[str]:
     """Stemmed, accent-free words of a label, stop words and single letters left out."""
-    from .normalise import strip_accents
-
     return [stem(w) for w in _WORD.findall(strip_accents(text or "")) if len(w) > 1 and w not in STOPWORDS]
 
 
 def tfidf_rows(texts: list[str], min_df: int = 1) -> sp.csr_array:
     """(len(texts), n_words) float32 CSR: smooth-IDF weighted, L2-normalised bags of :func:`words`.
 
-    The vocabulary is sorted, so the result depends only on the texts and their order."""
+    The vocabulary is sorted, so the result depends only on the texts and their order. Texts
+    without a word give empty rows; when none has one the matrix has no column.
+
+    This is scikit-learn's ``TfidfVectorizer(analyzer=words, binary=True)`` (smooth IDF, L2 rows),
+    written by hand because the library is slower here for the same matrix. Measured on ROME v460
+    (issue 18): max abs difference 1.2e-7 with the same sparsity on the 33,671 skill labels and the
+    1,584 occupation titles (6.0e-8 on the demo; tests/unit/test_space.py pins it); the two builds
+    of a context (labels + titles), 16 alternating runs on a loaded 2-core host: 1.70 s by hand vs
+    1.87 s with the library (medians; fastest runs 1.05 s vs 1.39 s). Past :func:`words` (shared),
+    the counting, IDF and norms take 0.29 s by hand vs 0.42 s in the library on the labels. The
+    library also refuses a vocabulary with no word, which a referential may give."""
     docs = [words(t) for t in texts]
     vocab_counts: dict[str, int] = {}
     for d in docs:
@@ -77,7 +87,11 @@ def tfidf_rows(texts: list[str], min_df: int = 1) -> sp.csr_array:
 
 
 def idf(matrix: sp.csr_array) -> np.ndarray:
-    """(n_skills,) float32 smooth inverse document frequency of each skill over occupations."""
+    """(n_skills,) float32 smooth inverse document frequency of each skill over occupations.
+
+    scikit-learn's ``TfidfTransformer(smooth_idf=True).idf_`` (equal within 4.8e-7 on ROME's links),
+    by hand: ``SkillSpace.fit`` needs the vector alone (times the kind weights), and this takes
+    0.45 ms where fitting the transformer takes 0.8 ms."""
     n_rows = matrix.shape[0]
     df = np.bincount(matrix.indices, minlength=matrix.shape[1]).astype(np.float64)
     return (np.log((1.0 + n_rows) / (1.0 + df)) + 1.0).astype(np.float32)

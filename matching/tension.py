@@ -29,6 +29,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from .ranking import top_k
+
 TENSION_MIN: float = 0.6
 MIN_OFFERS: int = 3
 
@@ -123,11 +125,9 @@ def rank_toward_tension(scores: np.ndarray, tension: np.ndarray, k: int, *, mask
     """Top ``k`` rows by ``toward_tension`` among ``mask`` (and bridge score >= ``min_score``).
 
     Returns (rows (k',) int64, combined (k',) float32), sorted by combined desc, then row (code
-    order): the same top-k (``matching.passerelles.top_k``) as the plain bridge ranking, on the
+    order): the same top-k (``matching.ranking.top_k``) as the plain bridge ranking, on the
     blended value — ``PasserelleIndex.top(..., tension=)`` is this with the index's filters.
     """
-    from .passerelles import top_k
-
     scores = np.asarray(scores, dtype=np.float32)
     combined = toward_tension(scores, tension, weight)
     ok = np.ones(len(combined), dtype=bool) if mask is None else np.asarray(mask, dtype=bool).copy()

@@ -9,8 +9,9 @@
 
 from __future__ import annotations
 
-from .errors import ReferentielError
+from .errors import NotYesNo, ReferentielError, UnknownBasin, UnknownCode, UnknownOccupation, UnknownSkill
 from .loading import DEMO_DIR, load, parse_source
 from .model import SKILL_KINDS, Referentiel
 
-__all__ = ["DEMO_DIR", "Referentiel", "ReferentielError", "SKILL_KINDS", "load", "parse_source"]
+__all__ = ["DEMO_DIR", "NotYesNo", "Referentiel", "ReferentielError", "SKILL_KINDS", "UnknownBasin", "UnknownCode",
+           "UnknownOccupation", "UnknownSkill", "load", "parse_source"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
-from .errors import ReferentielError
+from .errors import NotYesNo, ReferentielError
 
 LINE = "_line"  # the 1-based line number of each row in its file (header = line 1)
 
@@ -122,18 +122,43 @@ def require_known(frame: pl.DataFrame, column: str, known: pl.Series, file: str,
                                found=str(bad[column][0]))
 
 
-TRUE = {"true", "1", "yes", "y", "oui", "o", "vrai", "t", "x"}
-FALSE = {"false", "0", "no", "n", "non", "faux", "f"}
+YES_WORDS: tuple[str, ...] = ("true", "yes", "oui", "vrai", "1")
+NO_WORDS: tuple[str, ...] = ("false", "no", "non", "faux", "0")
+"""The yes/no words of every CSV this project reads (``core``, ``principal``, ``remote``, a seeker's
+``consent``), compared trimmed and in any case; the formats' docs list them. The only ones: a cell
+such as "x", "y" or "maybe" is refused, not guessed."""
+
+
+def parse_yes_no(value: str | None, field: str) -> bool | None:
+    """One yes/no cell: True for a :data:`YES_WORDS` word, False for a :data:`NO_WORDS` word
+    (trimmed, any case), None when empty or None (the caller's default applies).
+
+    Anything else raises :class:`~referentiels.errors.NotYesNo` (a ``ReferentielError``) naming the
+    field, the value found and the accepted words."""
+    if value is None:
+        return None
+    word = str(value).strip().lower()
+    if not word:
+        return None
+    if word in YES_WORDS:
+        return True
+    if word in NO_WORDS:
+        return False
+    raise NotYesNo(field, str(value), accepted=YES_WORDS + NO_WORDS)
 
 
 def parse_bool(frame: pl.DataFrame, column: str, file: str, default: bool = False) -> pl.Series:
+    """A column of yes/no cells (see :data:`YES_WORDS`) as Boolean; ``default`` where empty.
+
+    The first other value raises :class:`~referentiels.errors.NotYesNo` naming the file, its line
+    and the column."""
     lowered = frame[column].str.to_lowercase()
-    bad = frame.filter(lowered.is_not_null() & ~lowered.is_in(list(TRUE | FALSE)))
+    bad = frame.filter(lowered.is_not_null() & ~lowered.is_in(YES_WORDS + NO_WORDS))
     if bad.height:
-        raise ReferentielError("not a yes/no value", file=file, line=int(bad[LINE][0]), column=column,
-                               expected="true/false (or 1/0, oui/non, yes/no)", found=str(bad[column][0]))
+        raise NotYesNo(column, str(bad[column][0]), accepted=YES_WORDS + NO_WORDS, file=file,
+                       line=int(bad[LINE][0]))
     return frame.select(
-        pl.when(lowered.is_null()).then(pl.lit(default)).otherwise(lowered.is_in(list(TRUE)))
+        pl.when(lowered.is_null()).then(pl.lit(default)).otherwise(lowered.is_in(YES_WORDS))
     ).to_series().alias(column)
 
 

@@ -1,9 +1,22 @@
-"""The one error of the data-in layer: it says where, what was expected, and what was found."""
+"""The errors of the data-in layer: each says where, what was expected, and what was found.
+
+    ReferentielError            a referential, catalogue or basin file could not be read (the base)
+    ├── NotYesNo                a yes/no cell holding none of the yes/no words
+    └── UnknownCode             a lookup of a code the referential does not have
+        ├── UnknownOccupation   occupation code    (Referentiel.occupation_row, .occupation)
+        ├── UnknownSkill        skill code         (Referentiel.skill_column)
+        └── UnknownBasin        job basin id       (territories.basins_within)
+
+None derives from ``KeyError`` or ``ValueError``: a surface that catches these catches a person's
+mistake, never a lookup bug of the code (DESIGN.md, "Errors").
+"""
 
 from __future__ import annotations
 
+from typing import ClassVar
 
-class ReferentielError(ValueError):
+
+class ReferentielError(Exception):
     """A referential or catalogue could not be read.
 
     Every instance names the file, and when known the line (1-based, the header is line 1), the
@@ -54,3 +67,39 @@ class ReferentielError(ValueError):
             "expected": self.expected,
             "found": self.found,
         }
+
+
+class NotYesNo(ReferentielError):
+    """A yes/no cell (``field``) holding none of the ``accepted`` words; the message lists them."""
+
+    def __init__(self, field: str, found: str, *, accepted: tuple[str, ...], file: str | None = None,
+                 line: int | None = None) -> None:
+        self.field = field
+        super().__init__("not a yes/no value", file=file, line=line, column=field,
+                         expected=f"one of {', '.join(accepted)} (any case)", found=found)
+
+
+class UnknownCode(ReferentielError):
+    """A code looked up that the referential does not have. ``code``: the code as given;
+    ``field``: the input field that held it, when known. ``str(error)`` names both."""
+
+    what: ClassVar[str] = "code"
+
+    def __init__(self, code: str, *, field: str | None = None) -> None:
+        self.code = code
+        super().__init__(f"unknown {self.what} {code!r}", column=field)
+
+
+class UnknownOccupation(UnknownCode):
+    what = "occupation code"
+
+
+class UnknownSkill(UnknownCode):
+    what = "skill code"
+
+
+class UnknownBasin(UnknownCode):
+    what = "job basin"
+
+
+__all__ = ["NotYesNo", "ReferentielError", "UnknownBasin", "UnknownCode", "UnknownOccupation", "UnknownSkill"]

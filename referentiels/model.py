@@ -23,6 +23,8 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
+from .errors import UnknownOccupation, UnknownSkill
+
 SKILL_KINDS: tuple[str, ...] = ("savoir-faire", "savoir", "savoir-être")
 
 SCHEMAS: dict[str, dict[str, pl.DataType]] = {
@@ -134,17 +136,18 @@ class Referentiel:
         return self.skills.height
 
     def occupation_row(self, code: str) -> int:
-        """Row of an occupation code; ``KeyError`` naming the code when unknown."""
-        try:
-            return self.occupation_index[code]
-        except KeyError:
-            raise KeyError(f"unknown occupation code {code!r}") from None
+        """Row of an occupation code; :class:`~referentiels.errors.UnknownOccupation` when unknown."""
+        row = self.occupation_index.get(code)
+        if row is None:
+            raise UnknownOccupation(code)
+        return row
 
     def skill_column(self, code: str) -> int:
-        try:
-            return self.skill_index[code]
-        except KeyError:
-            raise KeyError(f"unknown skill code {code!r}") from None
+        """Column of a skill code; :class:`~referentiels.errors.UnknownSkill` when unknown."""
+        column = self.skill_index.get(code)
+        if column is None:
+            raise UnknownSkill(code)
+        return column
 
     # ---- matrices ---------------------------------------------------------------------------
     @cached_property
@@ -180,7 +183,9 @@ class Referentiel:
     # ---- lookups ----------------------------------------------------------------------------
     def occupation(self, code: str) -> dict:
         """One occupation as a plain dict: label, domain, parent, sectors, skills, titles, official mobilities
-        (``mobilities``: codes by rank; ``mobility_labels``: the same as ``{"code", "label"}``)."""
+        (``mobilities``: codes by rank; ``mobility_labels``: the same as ``{"code", "label"}``).
+
+        :class:`~referentiels.errors.UnknownOccupation` when the code is unknown."""
         row = self.occupation_row(code)
         occ = self.occupations.row(row, named=True)
         skills = (

@@ -25,9 +25,10 @@ import numpy as np
 import polars as pl
 
 from .csvfiles import LINE, read_csv, require_unique, require_values
-from .errors import ReferentielError
+from .errors import ReferentielError, UnknownBasin
 
-EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG), km
+EARTH_KM: float = 6371.0088
+"""Mean Earth radius (IUGG), km: the one radius of every great-circle distance (:func:`haversine_km`)."""
 
 COLUMNS = ("id", "name", "region", "department", "lat", "lon")
 SCHEMA = {"id": pl.String, "name": pl.String, "region": pl.String, "department": pl.String,
@@ -166,7 +167,7 @@ def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
     dp = p2 - p1
     dl = np.radians(np.asarray(lon2, dtype=np.float64) - np.asarray(lon1, dtype=np.float64))
     a = np.sin(dp / 2.0) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2.0) ** 2
-    return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+    return 2.0 * EARTH_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
 def distance_matrix_km(basins: pl.DataFrame) -> np.ndarray:
@@ -189,17 +190,17 @@ def nearest_basin(lat, lon, basins: pl.DataFrame | None = None) -> np.ndarray:
 def basins_within(basin_id: str, radius_km: float, basins: pl.DataFrame | None = None) -> list[str]:
     """Ids of the basins whose main town is within ``radius_km`` of ``basin_id``'s (itself first).
 
-    Raises ``KeyError`` for an unknown basin id. Sorted by distance, then id.
+    Raises :class:`~referentiels.errors.UnknownBasin` for an unknown basin id. Sorted by distance, then id.
     """
     basins = default_basins() if basins is None else basins
     ids = basins["id"].to_list()
     if basin_id not in ids:
-        raise KeyError(basin_id)
+        raise UnknownBasin(basin_id)
     row = ids.index(basin_id)
     d = haversine_km(basins["lat"][row], basins["lon"][row], basins["lat"].to_numpy(), basins["lon"].to_numpy())
     order = np.lexsort((np.asarray(ids, dtype=object).astype(str), d))
     return [ids[i] for i in order if d[i] <= radius_km]
 
 
-__all__ = ["COLUMNS", "EARTH_RADIUS_KM", "basins_within", "default_basins", "distance_matrix_km",
+__all__ = ["COLUMNS", "EARTH_KM", "basins_within", "default_basins", "distance_matrix_km",
            "haversine_km", "load_basins", "nearest_basin"]

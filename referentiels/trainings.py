@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -134,8 +135,6 @@ def read_frame(data: str | Path | bytes, fmt: str | None = None, *, name: str | 
         raw, file = data, name or "<body>"
         fmt = fmt or ("json" if raw.lstrip()[:1] in (b"[", b"{") else "csv")
         if fmt == "csv":
-            import tempfile
-
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "trainings.csv"
                 path.write_bytes(raw)
@@ -367,13 +366,18 @@ def from_frame(frame: pl.DataFrame, referentiel, source: str = "synthetic") -> T
     return TrainingCatalogue(frame=frame, teaches=teaches_matrix(frame, referentiel), source=source)
 
 
-def to_csv(frame: pl.DataFrame) -> str:
-    """The documented CSV text of a typed catalogue frame (lists joined by ``|``)."""
-    out = frame.with_columns(
+def csv_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """A typed catalogue frame as the documented CSV columns, in order, lists joined by ``|``."""
+    return frame.with_columns(
         [pl.col(c).cast(pl.List(pl.String)).list.join(SEPARATOR) for c in LIST_COLUMNS if c in frame.columns]
     ).select([c for c in REQUIRED + OPTIONAL if c in frame.columns])
+
+
+def to_csv(frame: pl.DataFrame) -> str:
+    """The documented CSV text of a typed catalogue frame (lists joined by ``|``), raw: a file for
+    people goes through ``api.storage.exports`` (``passerelles trainings synth`` does)."""
     buffer = io.StringIO()
-    out.write_csv(buffer)
+    csv_frame(frame).write_csv(buffer)
     return buffer.getvalue()
 
 
@@ -450,5 +454,6 @@ def synthesize_trainings(referentiel, n: int, *, basins: pl.DataFrame | None = N
     return pl.DataFrame(rows, schema=FRAME_SCHEMA)
 
 
-__all__ = ["DEMO_CATALOGUE", "FRAME_SCHEMA", "TrainingCatalogue", "demo_trainings", "from_frame", "load_trainings",
+__all__ = ["DEMO_CATALOGUE", "FRAME_SCHEMA", "TrainingCatalogue", "csv_frame", "demo_trainings", "from_frame",
+           "load_trainings",
            "read_frame", "synthesize_trainings", "teaches_matrix", "to_csv", "validate"]

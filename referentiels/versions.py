@@ -43,6 +43,7 @@ from typing import Iterable
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 from rapidfuzz import fuzz, process
 
 from .model import Referentiel
@@ -319,23 +320,16 @@ def _match(kind: str, old: _Side, new: _Side, params: Params, *, title_mode: boo
         denom = math.sqrt(full_old[i] * full_new[j])
         e["profile_cosine"] = dot / denom if denom else 0.0
 
-    # components
-    parent: dict[tuple[str, int], tuple[str, int]] = {}
-
-    def find(x):
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
+    # components of the bipartite graph old rows -> new rows (new row j is vertex len(old.codes) + j)
+    groups: dict[int, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
+    if edges:
+        ends = np.array(list(edges), dtype=np.int64)
+        n_vertices = len(old.codes) + len(new.codes)
+        graph = sp.coo_array((np.ones(len(ends), dtype=np.int8), (ends[:, 0], ends[:, 1] + len(old.codes))),
+                             shape=(n_vertices, n_vertices))
+        component = connected_components(graph, directed=False)[1]
     for i, j in edges:
-        a, b = find(("o", i)), find(("n", j))
-        if a != b:
-            parent[max(a, b)] = min(a, b)
-    groups: dict = defaultdict(lambda: ([], []))
-    for i, j in edges:
-        root = find(("o", i))
-        olds, news = groups[root]
+        olds, news = groups[int(component[i])]
         if i not in olds:
             olds.append(i)
         if j not in news:

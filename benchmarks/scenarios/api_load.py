@@ -2,7 +2,7 @@
 
 Setup: a deterministic synthetic population (``referentiels.synthetic``: 100,000 seekers and 2,000
 offers; quick: 2,000 and 200) ingested into a fresh SQLite database, an employer key, then
-``uvicorn api.app:create_app --factory --workers 2`` on 127.0.0.1 (uvloop + httptools when
+``uvicorn api.http.app:create_app --factory --workers 2`` on 127.0.0.1 (uvloop + httptools when
 installed), warmed up until every worker has built its indexes. The load tool is ``wrk`` (C,
 keep-alive, closed loop; Debian package ``wrk``), one thread and ``CONNECTIONS`` connections, with a
 Lua script that cycles over a mix of real requests:
@@ -87,8 +87,8 @@ def _population(folder: Path, n_seekers: int, n_offers: int) -> tuple[Path, list
     import polars as pl
 
     import referentiels
-    from api.pool import Pool, load_basins
-    from api.store import Store
+    from api.services.pool_service import Pool, load_basins
+    from api.storage.store import Store
     from matching import SkillSpace
     from matching.bridges import BridgeModel
     from referentiels.synthetic import synthesize
@@ -113,7 +113,7 @@ def _start_server(database: Path, port: int, folder: Path, cache: bool = True) -
            "PASSERELLES_RATE_LIMIT_BURST": "1000000000", "PYTHONWARNINGS": "ignore"}
     if not cache:
         env["PASSERELLES_RESPONSE_CACHE_ENTRIES"] = "0"
-    command = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
+    command = [sys.executable, "-m", "uvicorn", "api.http.app:create_app", "--factory", "--host", "127.0.0.1",
                "--port", str(port), "--workers", str(WORKERS), "--log-level", "warning", "--no-access-log",
                "--no-proxy-headers"]  # loopback clients, no proxy in front: no X-Forwarded-For check per request
     log = open(folder / "server.log", "wb")
@@ -272,7 +272,7 @@ def _profile(server: subprocess.Popen, port: int, paths: list[str], key: str, se
 
 
 # py-spy frames read "function (package/module.py:line)": "(api/" is ours, "fastapi/" is not.
-LAYERS = [("sqlite", ("sqlite3", "(api/store.py")), ("matching core", ("(matching/",)),
+LAYERS = [("sqlite", ("sqlite3", "(api/storage/")), ("matching core", ("(matching/",)),
           ("our API code", ("(api/",)), ("pydantic", ("pydantic",)), ("FastAPI", ("(fastapi/",)),
           ("Starlette", ("starlette/",)), ("uvicorn + event loop", ("uvicorn/", "asyncio/", "uvloop", "httptools")),
           ("orjson", ("orjson",)), ("threads, waiting", ("threading.py", "concurrent/futures", "anyio/"))]
@@ -324,7 +324,7 @@ def _baseline(ctx: dict) -> None:
 def _setup(quick: bool) -> dict:
     if shutil.which("wrk") is None:
         raise FileNotFoundError("wrk is not installed (apt-get install wrk): the load scenario needs a real load tool")
-    from api.security import KeyStore
+    from api.storage.keys import KeyStore
 
     size = SIZES[quick]
     folder = Path(tempfile.mkdtemp(prefix="passerelles-load-"))

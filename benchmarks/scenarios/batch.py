@@ -9,7 +9,7 @@ median. Sizes: 20,000 offers and 4,000 seekers (quick: 5,000 offers, 1,000 seeke
   skill-space cosine of every seeker against every offer, one thread. Baseline: the plain way,
   a scipy sparse product of the same vectors by chunks of 1,000 seekers, densified, then
   ``np.argpartition`` + sort of the k best per row (same result, checked in setup).
-- ``batch_interactive_single``: ``api.batch.run_batch`` in this process with the interactive
+- ``batch_interactive_single``: ``api.services.batch_jobs.run_batch`` in this process with the interactive
   score (every seeker's top 20 offers as ``GET /seekers/{id}/offers`` ranks them: coverage,
   bridge, must-haves, mobility radius), Parquet in and partitions out. Baseline: the scipy
   product + argpartition of the cosine, as above (what a naive batch would run).
@@ -46,8 +46,8 @@ K = 20
 
 def _population(quick: bool) -> dict:
     import referentiels
-    from api.batch import BatchJob, build_matcher
-    from api.pool import load_basins
+    from api.services.batch_jobs import BatchJob, build_matcher
+    from api.services.pool_service import load_basins
     from referentiels.synthetic import synthesize
 
     r = referentiels.load(f"rome:{rome_dir()}")
@@ -69,7 +69,7 @@ def bench_pseudonym(seeker_id: str) -> str:
 
 
 def _cosine_vectors(ctx: dict) -> None:
-    from api.batch import Codebook, build_payload, seekers_from_frame
+    from api.services.batch_jobs import Codebook, build_payload, seekers_from_frame
     from matching.batch import weighted_profiles
 
     codebook = Codebook.of(ctx["referentiel"])
@@ -126,7 +126,7 @@ scenario(name="batch_cosine_kernel", ours=lambda c: __import__("matching.batch",
 
 
 def _run_single(ctx: dict) -> dict:
-    from api.batch import run_batch
+    from api.services.batch_jobs import run_batch
 
     return run_batch(ctx["job"], ctx["referentiel"], matcher=ctx["matcher"], overwrite=True,
                      normaliser=ctx["normaliser"])
@@ -156,7 +156,7 @@ def _setup_cluster(quick: bool) -> dict:
 
 
 def _run_cluster(ctx: dict) -> dict:
-    from api.batch import run_batch
+    from api.services.batch_jobs import run_batch
 
     return run_batch(ctx["job"], ctx["referentiel"], matcher=ctx["matcher"], client=ctx["client"], overwrite=True,
                      normaliser=ctx["normaliser"])
@@ -169,7 +169,7 @@ scenario(name="batch_interactive_local_cluster", ours=_run_cluster, baseline=_ru
 
 
 def _setup_candidates(quick: bool) -> dict:
-    from api.batch import BatchJob
+    from api.services.batch_jobs import BatchJob
 
     ctx = _population(quick)
     job = ctx["job"]
@@ -180,7 +180,7 @@ def _setup_candidates(quick: bool) -> dict:
 
 
 def _run_candidates(ctx: dict) -> dict:
-    from api.batch import run_batch
+    from api.services.batch_jobs import run_batch
 
     return run_batch(ctx["candidates_job"], ctx["referentiel"], matcher=ctx["matcher"], overwrite=True,
                      normaliser=ctx["normaliser"], pseudonym=bench_pseudonym)

@@ -8,7 +8,7 @@
   whose every step multiplies the whole catalogue's (trainings x gap) matrix. Target: <= 5 ms p50.
 - ``basin_needs_50k``: one basin of 50,000 seekers (and 10,000 offers): tension table, each
   seeker's best bridge among the occupations in tension (else the 10 most tense), the gap of every seeker aggregated per
-  skill and per training within 50 km (``api.training_service.seeker_matrix``,
+  skill and per training within 50 km (``api.services.training_service.seeker_matrix``,
   ``matching.gaps.choose_targets`` + ``basin_needs``). Baseline: a loop over seekers calling the
   individual ``skill_gap``, then the same aggregation. Target: <= 2 s.
 
@@ -136,7 +136,7 @@ def _setup_needs(quick: bool) -> dict:
 
 
 def _needs(ctx: dict, per_seeker: bool):
-    from api.training_service import seeker_matrix
+    from api.services.training_service import seeker_matrix
 
     r, space = ctx["r"], ctx["space"]
     table = tension_table(ctx["offers"], ctx["seekers"])

@@ -1,6 +1,6 @@
 """Kit generation: the food <-> metallurgy bridge kit of full ROME v460, built and written as xlsx.
 
-Ours: ``api.kits.build_kit`` on the served passerelles index (bridge model v2, explained skills,
+Ours: ``api.services.kits.build.build_kit`` on the served passerelles index (bridge model v2, explained skills,
 common skills, hubs) then ``kit_export.render(kit, "xlsx")``. Baseline: what a federation analyst
 would script by hand — scikit-learn cosine of the raw link rows between the two sectors, the 5
 best targets per source, set-based shared/missing skills, and the same xlsx writer for one sheet.
@@ -24,7 +24,7 @@ FOOD, METAL = "Industrie - Alimentaire", "Industrie - Métallurgie"
 
 def _setup(quick: bool) -> dict:
     from api.settings import Settings
-    from api.state import AppState
+    from api.services.state import AppState
 
     source = "demo" if quick else f"rome:{rome_dir()}"
     state = AppState.from_settings(Settings(referentiel=source))
@@ -33,8 +33,8 @@ def _setup(quick: bool) -> dict:
 
 
 def _ours(ctx: dict) -> bytes:
-    from api.kit_export import render
-    from api.kits import build_kit
+    from api.services.kits.export import render
+    from api.services.kits.build import build_kit
 
     state = ctx["state"]
     state.passerelles.forget_support()  # time a kit nobody asked before (its own bridges still share the memo)

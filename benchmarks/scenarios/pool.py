@@ -249,8 +249,8 @@ def _setup_ingest(quick: bool) -> dict:
 
 
 def _ours_ingest(ctx: dict) -> int:
-    from api.pool import Pool, load_basins, read_records
-    from api.store import Store
+    from api.services.pool_service import Pool, load_basins, read_records
+    from api.storage.store import Store
     from matching.normalise import SkillNormaliser
 
     m = _model()
@@ -274,7 +274,7 @@ def _normaliser(cls):
 
 
 def _base_ingest(ctx: dict) -> int:
-    from api.store import DDL, _as_rows_frame
+    from api.storage.store import DDL, _as_rows_frame
 
     db = ctx["folder"] / f"base-{next(ctx['runs'])}.sqlite3"
     frame = pl.read_parquet(ctx["path"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from api import bridges_cache
+from api.storage import bridges_cache
 from matching.space import SkillSpace
 
 

@@ -10,7 +10,7 @@ import warnings
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.http.app import create_app
 from api.settings import Settings
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)

@@ -27,7 +27,7 @@ from schemathesis.checks import (  # noqa: E402
     status_code_conformance,
 )
 
-from api.app import create_app  # noqa: E402
+from api.http.app import create_app  # noqa: E402
 from api.settings import Settings  # noqa: E402
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)

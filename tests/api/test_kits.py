@@ -13,10 +13,10 @@ import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.http.app import create_app
 from api.cli import main
-from api.kit_export import SCHEMA_PATH, TABLES, render
-from api.kits import build_kit
+from api.services.kits.export import SCHEMA_PATH, TABLES, render
+from api.services.kits.build import build_kit
 from api.settings import Settings
 
 FOOD, METAL = "Industrie - Alimentaire", "Industrie - Métallurgie"

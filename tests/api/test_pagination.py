@@ -1,5 +1,5 @@
 """Every list endpoint pages the same way: ``limit``/``offset``, ``total``, ``next`` and a ``Link``
-header (api/pagination.py); top-k endpoints are bounded by their ``k``/``top`` instead."""
+header (api/http/pagination.py); top-k endpoints are bounded by their ``k``/``top`` instead."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import warnings
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.http.app import create_app
 from api.settings import Settings
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)

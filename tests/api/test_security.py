@@ -1,5 +1,5 @@
 """Access control on the real routes: roles, employer scoping, revocation, rate limits, audit log,
-public/protected referential, body size limit (api/security.py)."""
+public/protected referential, body size limit (api/http/security/)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import warnings
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.security import KeyStore
+from api.http.app import create_app
+from api.storage.keys import KeyStore
 from api.settings import Settings
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -238,7 +238,7 @@ def test_openapi_documents_roles_and_problems(env):
 
 def test_every_route_is_guarded_or_deliberately_public(env):
     """A router added later without a guard fails here: the public set is explicit."""
-    from api.security import guard_of, iter_routes
+    from api.http.security import guard_of, iter_routes
 
     public = {"/health", "/", "/static/{name}", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
     unguarded = {route.path for route in iter_routes(env["app"].routes) if guard_of(route) is None}
@@ -316,7 +316,7 @@ def test_rate_limit_is_one_budget_for_every_app_on_the_same_database(tmp_path):
 
 TAKER = """
 import sys, time
-from api.security import RateLimiter
+from api.http.security import RateLimiter
 limiter = RateLimiter(1, 40, sys.argv[1])
 time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
 print(sum(limiter.take("key:shared") == 0.0 for _ in range(100)))
@@ -343,7 +343,7 @@ def test_rate_limiter_costs_microseconds(tmp_path):
     """The shared bucket (a locked memory-mapped file) stays far below 0.1 ms a request."""
     import time
 
-    from api.security import RateLimiter
+    from api.http.security import RateLimiter
 
     limiter = RateLimiter(10**9, 10**9, tmp_path / "r.locks")
     started = time.perf_counter()

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.http.app import create_app
 from api.settings import Settings
 from referentiels.synthetic import synthesize
 from referentiels.territories import default_basins
@@ -142,7 +142,8 @@ def test_seeker_passerelles_toward_tension(env):
 
 
 def test_kits_get_plans_and_tension(env):
-    from api.kit_sources import UnknownKitBasin, kit_inputs
+    from api.services.errors import UnknownBasin
+    from api.services.kits.sources import kit_inputs
     from referentiels.trainings import DEMO_CATALOGUE
 
     state = env["client"].app.state.passerelles
@@ -152,12 +153,15 @@ def test_kits_get_plans_and_tension(env):
     assert [t["id"] for t in plan["trainings"]] == ["DT002", "DT003", "DT013"]
     tension = inputs["tension_for"]("beauvais", ["H2913", "H2102"])
     assert tension.columns[:3] == ["basin", "basin_name", "occupation"] and tension.height == 2
-    with pytest.raises(UnknownKitBasin):
+    with pytest.raises(UnknownBasin, match="atlantis"):
         kit_inputs(state, basins=["atlantis"], catalogue=None)
     r = env["client"].get("/kits", params={"from_sector": "Industrie - Alimentaire",
                                            "to_sector": "Industrie - Métallurgie", "basin": "atlantis"},
                           headers=bearer(env["keys"]["federation"]))
     assert r.status_code == 404 and r.json()["type"].endswith("unknown-basin")
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["detail"] == "unknown job basin(s) atlantis; GET /basins lists them"
+    assert (r.json()["field"], r.json()["value"]) == ("basin", "atlantis")
 
 
 def test_ingested_trainings_survive_a_restart_and_enter_the_plans(tmp_path):

@@ -21,8 +21,8 @@ import polars as pl
 import pytest
 import scipy.sparse as sp
 
-from api.batch import BatchJob, read_results, run_batch, synthetic_population
-from api.store import Store
+from api.services.batch_jobs import BatchJob, read_results, run_batch, synthetic_population
+from api.storage.store import Store
 from matching.match import PoolMatcher
 
 pytestmark = pytest.mark.e2e

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from api.kit_export import write
-from api.kits import build_kit
+from api.services.kits.export import write
+from api.services.kits.build import build_kit
 from api.settings import Settings
-from api.state import AppState
+from api.services.state import AppState
 
 pytestmark = pytest.mark.e2e
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.cli_versions import calibration_report
+from api.cli.versions import calibration_report
 from matching import SkillSpace
 from matching.bridges import BridgeModel
 from matching.calibration import BridgeLabeller

@@ -14,8 +14,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from api.pool import Pool
-from api.store import Store
+from api.services.pool_service import Pool
+from api.storage.store import Store
 from matching import SkillSpace
 from matching.bridges import BridgeModel
 from matching.normalise import SkillNormaliser

@@ -17,7 +17,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from api.store import Store
+from api.storage.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 BATCH = 200
@@ -25,7 +25,7 @@ BATCH = 200
 WRITER = textwrap.dedent('''
     import sys
     import polars as pl
-    from api.store import Store
+    from api.storage.store import Store
 
     db, mode, tag = sys.argv[1], sys.argv[2], sys.argv[3]
     store = Store(db)
@@ -131,7 +131,7 @@ def test_a_large_transaction_killed_midway_leaves_all_or_nothing(tmp_path):
 
 
 def test_restart_rebuilds_the_index_from_what_survived(tmp_path, demo):
-    from api.pool import Pool
+    from api.services.pool_service import Pool
     from matching import SkillSpace
     from matching.bridges import BridgeModel
 

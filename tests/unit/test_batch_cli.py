@@ -7,7 +7,7 @@ import json
 import polars as pl
 import pytest
 
-from api.batch import synthetic_population
+from api.services.batch_jobs import synthetic_population
 from api.cli import main
 
 
@@ -67,8 +67,8 @@ def test_missing_file_is_exit_2(tmp_path, capsys):
 
 
 def test_both_directions_list_candidates_by_the_stores_pseudonyms(inputs, tmp_path, capsys):
-    from api.batch import consent_of
-    from api.store import Store
+    from api.services.batch_jobs import consent_of
+    from api.storage.store import Store
 
     database = tmp_path / "store.sqlite3"
     with Store(database) as store:

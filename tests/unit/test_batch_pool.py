@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from api.batch import Codebook, build_matcher, build_payload, match_seekers, seekers_from_frame, synthetic_population
+from api.services.batch_jobs import Codebook, build_matcher, build_payload, match_seekers, seekers_from_frame, synthetic_population
 from matching.pool import Profile
 
 
@@ -74,7 +74,7 @@ def test_candidate_rows_equal_top_candidates_over_an_interactive_index(setting, 
     """Each offer's batch row is what ``PoolMatcher.top_candidates`` lists over a seekers index built
     the interactive way (one ``upsert`` per seeker, consent as visibility): same seekers, same float32
     scores, same ties; only consenting seekers, by pseudonym."""
-    from api.batch import add_seekers, consent_of, match_offers
+    from api.services.batch_jobs import add_seekers, consent_of, match_offers
     from matching.pool import ProfileIndex
 
     demo, matcher, seekers, offers_path = setting
@@ -110,7 +110,7 @@ def test_candidate_rows_equal_top_candidates_over_an_interactive_index(setting, 
 
 
 def test_offers_direction_needs_a_pseudonym_function(setting, tmp_path):
-    from api.batch import BatchJob
+    from api.services.batch_jobs import BatchJob
 
     demo, _, seekers, offers_path = setting
     seekers.write_parquet(tmp_path / "s.parquet")
@@ -121,7 +121,7 @@ def test_offers_direction_needs_a_pseudonym_function(setting, tmp_path):
 
 
 def test_cosine_candidates_are_the_cosine_of_consenting_seekers(setting, tmp_path):
-    from api.batch import add_seekers, consent_of, match_offers
+    from api.services.batch_jobs import add_seekers, consent_of, match_offers
 
     demo, matcher, seekers, offers_path = setting
     seekers.write_parquet(tmp_path / "s.parquet")
@@ -143,8 +143,8 @@ def test_cosine_candidates_are_the_cosine_of_consenting_seekers(setting, tmp_pat
 def test_free_text_skills_are_read_like_ingest(setting):
     """A seeker whose skills come as free text (``skills_text``) is matched like the same seeker with
     the codes the normaliser reads from those texts; unreadable texts are counted, not fatal."""
-    from api.batch import match_seekers as match
-    from api.pool import resolve_skill_texts
+    from api.services.batch_jobs import match_seekers as match
+    from api.services.pool_service import resolve_skill_texts
     from matching.normalise import SkillNormaliser
 
     demo, matcher, seekers, offers_path = setting
@@ -168,7 +168,7 @@ def test_free_text_skills_are_read_like_ingest(setting):
 
 
 def test_skill_texts_of_a_file_go_through_the_normaliser_once(setting, tmp_path):
-    from api.batch import skill_texts
+    from api.services.batch_jobs import skill_texts
 
     demo, _, seekers, _ = setting
     label = demo.skills["label"][0]

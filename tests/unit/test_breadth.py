@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from matching import SkillSpace
 from matching.bridges import BridgeModel
 from matching.match import PoolMatcher
-from matching.passerelles import RELATED_MIN
+from matching.bridges import RELATED_MIN
 from matching.pool import ProfileIndex
 
 

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from matching.bridges import BridgeModel
 from matching.evaluation import cross_validated_matrix, evaluate, ranks_of
 from matching.graph import best_paths
-from matching.passerelles import PasserelleIndex, top_k
+from matching.passerelles import PasserelleIndex
+from matching.ranking import top_k
 from matching.space import SkillSpace
 from referentiels.model import Referentiel
 

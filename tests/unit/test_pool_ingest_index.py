@@ -1,5 +1,5 @@
 """A bulk ingest feeds the pool index from the validated rows instead of reading them back from the
-store (api/pool.py ``Pool.ingest``). The index must then hold exactly what a pool opened afresh on
+store (api/services/pool_service.py ``Pool.ingest``). The index must then hold exactly what a pool opened afresh on
 the same database reads from it: same keys, skills (deduplicated, unknown codes dropped), occupations
 (current first), places, radii, consent, offers' must/desired weights."""
 
@@ -9,8 +9,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from api.pool import Pool
-from api.store import Store
+from api.services.pool_service import Pool
+from api.storage.store import Store
 from matching import SkillSpace
 from matching.bridges import BridgeModel
 from referentiels.territories import default_basins

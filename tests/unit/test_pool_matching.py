@@ -15,8 +15,8 @@ import polars as pl
 import pytest
 
 import referentiels
-from api.pool import Pool
-from api.store import Store
+from api.services.pool_service import Pool
+from api.storage.store import Store
 from matching import SkillSpace
 from matching.bridges import BridgeModel
 from matching.normalise import SkillNormaliser

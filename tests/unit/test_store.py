@@ -1,4 +1,4 @@
-"""The SQLite store (api/store.py) and bulk ingest with validation (api/pool.py): behaviour by example."""
+"""The SQLite store (api/storage/store.py) and bulk ingest with validation (api/services/pool_service.py): behaviour by example."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import json
 import polars as pl
 import pytest
 
-from api.pool import IngestError, Pool, RecordError, read_records
-from api.store import Conflict, Store, StoreError
+from api.services.pool_service import IngestError, Pool, RecordError, read_records
+from api.storage.store import Conflict, Store, StoreError
 from matching import SkillSpace
 from matching.bridges import BridgeModel
 from referentiels.territories import default_basins

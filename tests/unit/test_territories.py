@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from referentiels import ReferentielError
-from referentiels.territories import (basins_within, default_basins, distance_matrix_km, haversine_km,
+from referentiels.errors import UnknownBasin
+from referentiels.territories import (EARTH_KM, basins_within, default_basins, distance_matrix_km, haversine_km,
                                       load_basins, nearest_basin)
 
 PILOTS = {"beauvais", "saint-quentin", "bordeaux", "bayonne", "perigueux"}
@@ -45,7 +46,7 @@ def test_distance_matrix_and_nearest():
     assert list(nearest_basin(b["lat"].to_numpy(), b["lon"].to_numpy(), b)) == list(range(b.height))
     assert basins_within("beauvais", 60)[0] == "beauvais"
     assert "creil" in basins_within("beauvais", 60) and "bordeaux" not in basins_within("beauvais", 60)
-    with pytest.raises(KeyError):
+    with pytest.raises(UnknownBasin, match="unknown job basin 'atlantis'"):
         basins_within("atlantis", 10)
 
 
@@ -55,7 +56,7 @@ def test_distance_matrix_and_nearest():
 def test_haversine_is_a_metric(la1, lo1, la2, lo2, la3, lo3):
     ab, ba = haversine_km(la1, lo1, la2, lo2), haversine_km(la2, lo2, la1, lo1)
     assert ab >= 0 and ab == pytest.approx(ba, abs=1e-6)
-    assert ab <= np.pi * 6371.0088 + 1e-6
+    assert ab <= np.pi * EARTH_KM + 1e-6
     assert haversine_km(la1, lo1, la1, lo1) == 0
     assert ab <= haversine_km(la1, lo1, la3, lo3) + haversine_km(la3, lo3, la2, lo2) + 1e-6
 

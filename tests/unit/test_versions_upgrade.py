@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 
 from api.cli import main
-from api.store import Store
-from api.upgrade import UpgradeError, audit, stored_fingerprints, upgrade_store
+from api.storage.store import Store
+from api.services.upgrade import UpgradeError, audit, stored_fingerprints, upgrade_store
 from referentiels import Referentiel, generic
 from referentiels.versions import diff
 
@@ -194,7 +194,7 @@ def test_upgrade_carries_every_code_or_lists_it_with_its_record(demo, setup):
 
 
 def test_the_pool_index_of_the_new_referential_reads_the_upgraded_store(demo, setup):
-    from api.pool import Pool
+    from api.services.pool_service import Pool
     from matching import SkillSpace
     from matching.bridges import BridgeModel
 
@@ -220,7 +220,7 @@ def test_a_referential_that_cannot_be_found_stops_the_upgrade_before_any_write(d
 
 
 def test_an_error_midway_leaves_the_store_as_it_was(demo, setup, monkeypatch):
-    import api.upgrade as upgrade
+    import api.services.upgrade as upgrade
 
     store, new, *_ = setup
     seq = store.seq
@@ -257,9 +257,9 @@ def test_cli_upgrade_lists_unmapped_codes_with_their_records(demo, setup, tmp_pa
 
 
 def test_the_api_migrates_the_store_when_the_served_referential_changes(demo, setup, tmp_path, caplog):
-    from api.app import create_app
+    from api.http.app import create_app
     from api.settings import Settings
-    from api.state import AppState
+    from api.services.state import AppState
 
     store, new, what, *_ = setup
     path = store.path

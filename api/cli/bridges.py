@@ -1,0 +1,297 @@
+"""Career-bridge commands: ``passerelles bridges CODE``, ``sector-map A B``, ``paths FROM TO``,
+``graph export|hubs|communities`` and ``evaluate SOURCE``.
+
+Registered on :mod:`api.cli.root` when that module imports this one (``COMMAND_MODULES``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+import referentiels
+
+from api.cli.common import SourceOption, emit_json, fail
+
+app = typer.Typer()
+
+graph_app = typer.Typer(help="The occupation graph: export it, list its hubs and communities.", no_args_is_help=True)
+app.add_typer(graph_app, name="graph")
+
+KOption = Annotated[int, typer.Option("-k", "--k", min=1, help="Number of bridges.")]
+SectorsOption = Annotated[Optional[list[str]], typer.Option("--sector", "-s", help="Target sector (repeatable).")]
+MinScoreOption = Annotated[float, typer.Option("--min-score", min=0.0, max=1.0, help="Lowest bridge score kept.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+@dataclass
+class Engine:
+    referentiel: object
+    space: object
+    bridges: object
+    index: object
+
+
+def engine(source: str | None, *, labels: bool = True) -> Engine:
+    """Load a referential and build what the bridge commands need (space, bridges, labels)."""
+    from matching.passerelles import PasserelleIndex
+    from matching.space import SkillSpace
+
+    from api.storage import bridges_cache
+
+    r = referentiels.load(source or "demo")
+    space = SkillSpace.from_referentiel(r)
+    bridges = bridges_cache.bridges(r, space)
+    labeller = bridges_cache.labeller(r, bridges, space) if labels and r.n_occupations >= 3 else None
+    return Engine(r, space, bridges, PasserelleIndex.fit(r, space, bridges, labeller=labeller))
+
+
+def row_of(e: Engine, code: str) -> int:
+    r = e.referentiel
+    if code in r.occupation_index:
+        return r.occupation_index[code]
+    from api.services.suggest import CodeSuggester
+
+    near = CodeSuggester(r.occupations["code"].to_list(), r.occupations["label"].to_list()).suggest(code, 3)
+    hint = (" Did you mean " + ", ".join(f"{s['code']} ({s['label']})" for s in near) + "?") if near else ""
+    fail(f"unknown occupation code {code!r}.{hint}")
+
+
+def _sector_guard(call):
+    from matching.passerelles import UnknownSector
+
+    try:
+        return call()
+    except UnknownSector as error:
+        from rapidfuzz import fuzz, process, utils
+
+        near = [n for n, _, _ in process.extract(error.sector, error.known, scorer=fuzz.WRatio,
+                                                 processor=utils.default_process, limit=3)]
+        fail(f"unknown sector {error.sector!r}; did you mean {', '.join(repr(n) for n in near)}? "
+             "(`passerelles bridges --list-sectors` lists them)")
+
+
+def _skills(items, limit: int) -> str:
+    shown = [s.label + (" *" if s.core else "") for s in items[:limit]]
+    more = f" (+{len(items) - limit})" if len(items) > limit else ""
+    return "; ".join(shown) + more
+
+
+@app.command("bridges")
+def bridges_command(
+    code: Annotated[Optional[str], typer.Argument(help="Source occupation code, e.g. H2102.")] = None,
+    referentiel: SourceOption = None,
+    k: KOption = 10,
+    sector: SectorsOption = None,
+    domain: Annotated[Optional[list[str]], typer.Option("--domain", "-d", help="Target domain, e.g. H29 (repeatable).")] = None,
+    cross_sector_only: Annotated[bool, typer.Option("--cross-sector-only", help="Only targets outside every sector of the source.")] = False,
+    min_score: MinScoreOption = 0.0,
+    min_label: Annotated[Optional[str], typer.Option(
+        "--min-label", help="Lowest calibrated viability kept: stretch, viable or 'highly viable'.")] = None,
+    skills: Annotated[int, typer.Option(help="Shared / missing skills shown per bridge (text output).")] = 4,
+    list_sectors: Annotated[bool, typer.Option("--list-sectors", help="List the referential's sectors and exit.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """The best career bridges from one occupation, with shared (* = core) and missing skills."""
+    if list_sectors:
+        r = referentiels.load(referentiel or "demo")
+        counts = r.sectors.group_by("sector").len().sort("sector")
+        if as_json:
+            emit_json([{"sector": s, "occupations": n} for s, n in counts.iter_rows()])
+        else:
+            for s, n in counts.iter_rows():
+                typer.echo(f"{n:>5}  {s}")
+        return
+    if not code:
+        fail("expected an occupation code, e.g. `passerelles bridges H2102` (or --list-sectors)")
+    if min_label is not None and min_label not in ("stretch", "viable", "highly viable"):
+        fail(f"unknown --min-label {min_label!r}; expected stretch, viable or 'highly viable'")
+    e = engine(referentiel)
+    a = row_of(e, code)
+    found = _sector_guard(lambda: e.index.query(a, k, sectors=sector or None, domains=domain or None,
+                                                cross_sector_only=cross_sector_only, min_score=min_score,
+                                                min_label=min_label))
+    if as_json:
+        emit_json({"source": code, "passerelles": [p.to_dict() for p in found]})
+        return
+    typer.echo(f"{code}  {e.index.labels[a]}  [{'; '.join(e.index.sectors_of(a)) or '-'}]")
+    if not found:
+        typer.echo("no bridge matches these filters")
+    for i, p in enumerate(found, 1):
+        typer.echo(f"\n{i:>2}. {p.code}  {p.label}  [{'; '.join(p.sectors) or '-'}]")
+        typer.echo(f"    score {p.score:.3f}  similarity {p.similarity:.3f}  coverage {p.coverage:.3f}  {p.viability or ''}")
+        typer.echo(f"    shared  ({len(p.shared)}): {_skills(p.shared, skills)}")
+        typer.echo(f"    missing ({len(p.missing)}): {_skills(p.missing, skills)}")
+
+
+@app.command("sector-map")
+def sector_map_command(
+    sector_a: Annotated[str, typer.Argument(help="A sector, e.g. 'Industrie - Alimentaire'.")],
+    sector_b: Annotated[str, typer.Argument(help="Another sector, e.g. 'Industrie - Métallurgie'.")],
+    referentiel: SourceOption = None,
+    k_per_source: Annotated[int, typer.Option(min=1, help="Best targets kept per source occupation.")] = 5,
+    min_score: MinScoreOption = 0.0,
+    top_skills: Annotated[int, typer.Option(help="Common skills listed.")] = 20,
+    kind: Annotated[Optional[list[str]], typer.Option(
+        "--kind", help="Common skills of these kinds only: savoir-faire, savoir, savoir-être (repeatable).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Every bridge between two sectors, both directions, and the skills common to both."""
+    e = engine(referentiel)
+    pair = _sector_guard(lambda: e.index.sector_pair_map(sector_a, sector_b, k_per_source=k_per_source,
+                                                          min_score=min_score))
+    if as_json:
+        emit_json(pair.to_dict(top_skills=top_skills, kinds=kind))
+        return
+    counts = pair.to_dict(top_skills=0)["counts"]
+    typer.echo(f"{pair.sector_a} <-> {pair.sector_b}: {counts['bridges']} bridges "
+               f"({counts['a_to_b']} one way, {counts['b_to_a']} back)")
+    for direction in pair.bridges["direction"].unique(maintain_order=True).to_list():
+        typer.echo(f"\n{direction}")
+        for row in pair.bridges.filter(pair.bridges["direction"] == direction).iter_rows(named=True):
+            typer.echo(f"  {row['source']} -> {row['target']}  {row['score']:.3f}  {row['viability'] or '':<13} "
+                       f"{row['source_label'][:40]} -> {row['target_label'][:40]}")
+    typer.echo("\ncommon skills (bridges using them):")
+    for row in pair.skills_of(kind).head(top_skills).iter_rows(named=True):
+        typer.echo(f"  {row['bridges']:>4}  {row['share']:>5.0%}  {row['kind']:<12} {row['label']}")
+
+
+@app.command("paths")
+def paths_command(
+    source: Annotated[str, typer.Argument(help="From occupation code.")],
+    target: Annotated[str, typer.Argument(help="To occupation code.")],
+    referentiel: SourceOption = None,
+    max_steps: Annotated[int, typer.Option(min=1, max=3, help="Bridges per path, at most.")] = 3,
+    n: Annotated[int, typer.Option("-n", min=1, help="Number of paths.")] = 3,
+    k: Annotated[int, typer.Option("-k", "--k", min=1, help="Bridges per occupation in the graph.")] = 10,
+    as_json: JsonOption = False,
+) -> None:
+    """Best career paths from one occupation to another (product of bridge scores), each step explained."""
+    from matching.graph import bridge_graph, career_paths
+
+    e = engine(referentiel)
+    a, b = row_of(e, source), row_of(e, target)
+    if a == b:
+        fail("expected two different occupations")
+    found = career_paths(e.index, bridge_graph(e.index, k=k), a, b, max_steps=max_steps, n_paths=n)
+    if as_json:
+        emit_json({"source": source, "target": target, "paths": [p.to_dict() for p in found]})
+        return
+    for i, p in enumerate(found, 1):
+        typer.echo(f"{i}. {' -> '.join(p.codes)}   score {p.score:.4f}")
+        for step, frm in zip(p.steps, p.codes):
+            typer.echo(f"     {frm} -> {step.code} {step.label[:50]}: {step.score:.3f} {step.viability or ''}, "
+                       f"{len(step.shared)} shared, {len(step.missing)} missing "
+                       f"({sum(s.core for s in step.missing)} core)")
+
+
+@graph_app.command("export")
+def graph_export(
+    out: Annotated[Path, typer.Option("--out", "-o", help="File to write.")],
+    referentiel: SourceOption = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="graphml, gexf or json (node-link).")] = "graphml",
+    k: Annotated[int, typer.Option("-k", "--k", min=1, help="Bridges kept per occupation.")] = 10,
+    min_score: MinScoreOption = 0.0,
+    sector: SectorsOption = None,
+    skills: Annotated[bool, typer.Option("--skills", help="Attach skills as nodes.")] = False,
+) -> None:
+    """Write the occupation graph as GraphML, GEXF or node-link JSON."""
+    from matching.graph import FORMATS, bridge_graph, export
+
+    if fmt not in FORMATS:
+        fail(f"unknown graph format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    e = engine(referentiel, labels=False)
+    rows = None
+    if sector:
+        rows = _sector_guard(lambda: e.index.membership[:, e.index.sector_ids(sector)].any(axis=1).nonzero()[0])
+    g = bridge_graph(e.index, k=k, min_score=min_score, skills=skills, occupations=rows)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(export(g, fmt))
+    typer.echo(f"wrote {g.number_of_nodes():,} nodes and {g.number_of_edges():,} edges to {out} ({fmt})")
+
+
+@graph_app.command("hubs")
+def graph_hubs(
+    referentiel: SourceOption = None,
+    top: Annotated[int, typer.Option(min=1)] = 20,
+    k: Annotated[int, typer.Option("-k", "--k", min=1, help="Bridges kept per occupation.")] = 10,
+    as_json: JsonOption = False,
+) -> None:
+    """Hub occupations: those opening the most cross-sector bridges."""
+    from matching.graph import bridge_graph, hubs
+
+    e = engine(referentiel, labels=False)
+    found = hubs(e.index, bridge_graph(e.index, k=k), top=top)
+    if as_json:
+        emit_json([h.to_dict() for h in found])
+        return
+    for h in found:
+        typer.echo(f"{h.code}  {h.cross_sector_bridges:>3}/{h.bridges} cross-sector  mean {h.mean_score:.3f}  "
+                   f"{h.label}  [{'; '.join(h.sectors)}]")
+
+
+@graph_app.command("communities")
+def graph_communities(
+    referentiel: SourceOption = None,
+    k: Annotated[int, typer.Option("-k", "--k", min=1, help="Bridges kept per occupation.")] = 10,
+    as_json: JsonOption = False,
+) -> None:
+    """Communities of occupations on the bridge graph (Louvain, seeded), largest first."""
+    from matching.graph import bridge_graph, communities
+
+    e = engine(referentiel, labels=False)
+    found = communities(bridge_graph(e.index, k=k))
+    if as_json:
+        emit_json([{"size": len(c), "occupations": c} for c in found])
+        return
+    labels = dict(zip(e.index.codes, e.index.labels))
+    for i, c in enumerate(found, 1):
+        typer.echo(f"{i:>3}. {len(c):>4} occupations: " + "; ".join(f"{x} {labels[x][:30]}" for x in c[:5])
+                   + (" ..." if len(c) > 5 else ""))
+
+
+@app.command("evaluate")
+def evaluate_command(
+    source: Annotated[str, typer.Argument(help="demo, rome:DIR or csv:DIR (needs official mobilities)")] = "demo",
+    folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds, split by source occupation.")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed of the fold assignment.")] = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """Recall@5/10/20 and MRR of the official mobilities, hidden from the engine, plus cross-sector recall.
+
+    Rows: plain TF-IDF cosine (the reference), the skill-space cosine, the bridge score on content
+    only, and the bridge score with its mobility signal under k-fold cross-validation by source."""
+    from matching.evaluation import evaluate_bridges
+    from matching.bridges import mobility_rows
+    from matching.space import SkillSpace
+
+    started = time.perf_counter()
+    r = referentiels.load(source)
+    if r.mobilities.height == 0:
+        fail(f"{source} has no official mobilities to evaluate against")
+    sources, targets = mobility_rows(r)
+    space = SkillSpace.from_referentiel(r)
+    results = evaluate_bridges(space, r.matrix, sources, targets, space.context.sectors, n_folds=folds, seed=seed)
+    report = {"referentiel": {"name": r.name, "version": r.version, "source": r.source, "fingerprint": r.fingerprint},
+              "protocol": {"ranked": "every other occupation, per source with mobilities",
+                           "recall": "macro average over sources", "folds": folds, "seed": seed,
+                           "cross_sector": "mobilities leaving every sector of the source, ranking only such occupations"},
+              "results": {name: e.to_dict() for name, e in results.items()},
+              "seconds": round(time.perf_counter() - started, 2)}
+    if as_json:
+        emit_json(report)
+        return
+    typer.echo(f"{r.name} {r.version}: {next(iter(results.values())).pairs:,} official mobilities from "
+               f"{next(iter(results.values())).sources:,} occupations (hidden from the engine)")
+    header = f"{'ranking':<20}{'R@5':>8}{'R@10':>8}{'R@20':>8}{'MRR':>8}{'xR@5':>8}{'xR@10':>8}{'xR@20':>8}"
+    typer.echo(header)
+    for name, e in results.items():
+        typer.echo(f"{name:<20}" + "".join(f"{v:>8.3f}" for v in (*e.recall.values(), e.mrr))
+                   + "".join(f"{v:>8.3f}" for v in e.cross_sector_recall.values()))
+    typer.echo(f"xR@k: cross-sector recall ({next(iter(results.values())).cross_sector_pairs:,} mobilities leave "
+               f"every sector of their source). bridge_learned_cv: {folds}-fold CV split by source. "
+               f"{report['seconds']} s")

@@ -1,0 +1,153 @@
+"""``passerelles normalise titles|skills FILE --out OUT``: a file of free texts to referential codes.
+
+FILE is CSV (UTF-8, header on line 1), Parquet, or plain text (``.txt``: one text per line). The
+column read is ``--column``, else ``title`` (``skill`` for skills) when present, else the first one.
+OUT is CSV or Parquet (by its extension), one row per input row, in order::
+
+    title, code, label, score, confident, matched, code_2, label_2, score_2, ..., code_k, label_k, score_k
+
+``code`` is the best candidate (check ``confident``: below the threshold it is only a suggestion).
+The CSV is for people: a text cell that starts with ``=``, ``+``, ``-``, ``@``, tab or CR gets a
+``'`` in front so no spreadsheet reads it as a formula (``api.storage.exports``); Parquet is raw.
+An empty, too long (> 500 characters) or binary text stops the command with exit status 2 and the
+file and line that hold it.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Annotated, Optional
+
+import polars as pl
+import typer
+
+import referentiels
+from matching.normalise import InvalidText, Match, SkillNormaliser, TitleNormaliser
+
+from api.cli.common import SourceOption, UsageError
+from api.storage import exports
+
+app = typer.Typer()
+
+normalise_app = typer.Typer(help="Free text to codes: job titles and skill phrases, as people type them.",
+                            no_args_is_help=True)
+app.add_typer(normalise_app, name="normalise")
+
+KOption = Annotated[int, typer.Option("--k", "-k", min=1, max=50, help="Candidates per text (1-50).")]
+OutOption = Annotated[Path, typer.Option("--out", "-o", help="Output file: .csv or .parquet.")]
+ColumnOption = Annotated[Optional[str], typer.Option("--column", "-c", help="Column of FILE holding the texts.")]
+WorkersOption = Annotated[int, typer.Option("--workers", help="Threads for fuzzy matching (-1: all cores).")]
+OUTPUT_SUFFIXES = (".csv", ".parquet")
+
+
+def read_texts(path: Path, column: str | None, preferred: str) -> tuple[list[str], str, int]:
+    """(texts, column name, line of the first text) from a CSV, Parquet or text file."""
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        try:
+            frame = pl.read_parquet(path)
+        except Exception as error:  # noqa: BLE001 - polars raises several kinds for a bad file
+            raise UsageError(f"{path}: not a readable Parquet file ({error.__class__.__name__})") from None
+        first_line = 0  # Parquet rows are reported from 0
+    else:
+        raw = path.read_bytes()
+        nul = raw.find(b"\x00")
+        if nul >= 0:
+            raise UsageError(f"{path}: binary data (a NUL byte at offset {nul}), expected UTF-8 text")
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            line = raw[: error.start].count(b"\n") + 1
+            raise UsageError(f"{path}, line {line}: not UTF-8 text (byte 0x{raw[error.start]:02x})") from None
+        if not text.strip():
+            raise UsageError(f"{path}: no texts to normalise (the file is empty)")
+        if suffix == ".txt":
+            frame = pl.DataFrame({preferred: text.splitlines()}, schema={preferred: pl.String})
+            first_line = 1
+        else:
+            try:
+                frame = pl.read_csv(io.StringIO(text), infer_schema=False)
+            except Exception as error:  # noqa: BLE001
+                raise UsageError(f"{path}: not a readable CSV file ({error})") from None
+            first_line = 2
+    if frame.width == 0 or frame.height == 0:
+        raise UsageError(f"{path}: no texts to normalise (the file is empty)")
+    if column is None:
+        column = preferred if preferred in frame.columns else frame.columns[0]
+    elif column not in frame.columns:
+        raise UsageError(f"{path}: no column {column!r}; columns are {', '.join(map(repr, frame.columns))}")
+    values = frame[column].cast(pl.String).to_list()
+    return [v if v is not None else "" for v in values], column, first_line
+
+
+def result_frame(column: str, matches: list[Match], k: int) -> pl.DataFrame:
+    """One row per match: the text as given, the best candidate, then candidates 2..k."""
+    data: dict[str, list] = {column: [m.text for m in matches]}
+    best = [m.candidates[0] if m.candidates else None for m in matches]
+    data["code"] = [c.code if c else None for c in best]
+    data["label"] = [c.label if c else None for c in best]
+    data["score"] = [c.score if c else None for c in best]
+    data["confident"] = [m.confident for m in matches]
+    data["matched"] = [c.matched if c else None for c in best]
+    for rank in range(2, k + 1):
+        nth = [m.candidates[rank - 1] if len(m.candidates) >= rank else None for m in matches]
+        data[f"code_{rank}"] = [c.code if c else None for c in nth]
+        data[f"label_{rank}"] = [c.label if c else None for c in nth]
+        data[f"score_{rank}"] = [c.score if c else None for c in nth]
+    schema = {name: (pl.Float64 if name.startswith("score") else pl.Boolean if name == "confident" else pl.String)
+              for name in data}
+    return pl.DataFrame(data, schema=schema)
+
+
+def _run(kind: str, file: Path, referentiel: str | None, k: int, out: Path, column: str | None,
+         workers: int) -> None:
+    if out.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise UsageError(f"--out {out}: expected a .csv or .parquet file name")
+    preferred = "title" if kind == "titles" else "skill"
+    texts, column, first_line = read_texts(file, column, preferred)
+    source = referentiel or "demo"
+    loaded = referentiels.load(source)
+    normaliser = (TitleNormaliser if kind == "titles" else SkillNormaliser).fit(loaded)
+    try:
+        matches = normaliser.batch(texts, k=k, workers=workers)
+    except InvalidText as error:
+        where = f"line {first_line + error.index}" if first_line else f"row {error.index}"
+        raise UsageError(f"{file}, {where}, column {column!r}: {error.message}") from None
+    frame = result_frame(column, matches, k)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".parquet":
+        frame.write_parquet(out)
+    else:
+        exports.write_csv(frame, out)  # a file people open: texts that start with = + - @ are escaped
+    confident = sum(m.confident for m in matches)
+    typer.echo(f"normalised {len(matches):,} {kind} against {source}: {confident:,} confident, "
+               f"{len(matches) - confident:,} below {normaliser.threshold:g}; wrote {out}", err=True)
+
+
+@normalise_app.command("titles")
+def normalise_titles(
+    file: Annotated[Path, typer.Argument(help="CSV, Parquet or .txt file of job titles.")],
+    out: OutOption,
+    referentiel: SourceOption = None,
+    k: KOption = 5,
+    column: ColumnOption = None,
+    workers: WorkersOption = -1,
+) -> None:
+    """Job titles as people type them -> occupation codes, one output row per input row."""
+    _run("titles", file, referentiel, k, out, column, workers)
+
+
+@normalise_app.command("skills")
+def normalise_skills(
+    file: Annotated[Path, typer.Argument(help="CSV, Parquet or .txt file of skill phrases.")],
+    out: OutOption,
+    referentiel: SourceOption = None,
+    k: KOption = 5,
+    column: ColumnOption = None,
+    workers: WorkersOption = -1,
+) -> None:
+    """Skill phrases as people type them -> skill codes, one output row per input row."""
+    _run("skills", file, referentiel, k, out, column, workers)

@@ -1,0 +1,34 @@
+"""The FastAPI application factory: ``create_app(settings)``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+
+from api.http import problems
+
+from api.http import security
+from api.http.routers import admin, basins, bridges, kits, normalise, offers, referentiel, seekers, trainings, web
+from api.settings import Settings
+from api.services.state import AppState
+
+
+def create_app(settings: Settings | None = None, state: AppState | None = None) -> FastAPI:
+    """Build the app. The referential and everything derived from it are loaded here, once."""
+    settings = settings or Settings()
+    app = FastAPI(
+        title="Passerelles",
+        description="Cross-sector skills matching on ROME 4.0: career bridges (passerelles), "
+                    "seeker/offer matching, training gaps.",
+        version="0.1.0",
+        default_response_class=ORJSONResponse,
+        # FastAPI's native OpenTelemetry asks the global providers on every request (~8% of the CPU
+        # of a cached answer under load, issue 7); the project exports no traces: ask nothing.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
+    )
+    app.state.passerelles = state or AppState.from_settings(settings)
+    problems.install(app)
+    for module in (referentiel, normalise, web, bridges, kits, seekers, offers, admin, trainings, basins):
+        app.include_router(module.router)
+    security.install(app, settings)  # after every router: keys, roles, rate limits, 413, audit (api/http/security/)
+    return app

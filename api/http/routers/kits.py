@@ -1,0 +1,56 @@
+"""``GET /kits``: the bridge kit of a pair of sectors and a territory, in the format asked for."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+
+from api.services.kits.export import render
+from api.services.kits.sources import kit_inputs
+from api.services.kits.build import build_kit
+from api.http.problems import Problem
+from api.http import security
+from api.http.dependencies import get_state
+from api.services.state import AppState
+
+router = APIRouter(tags=["kits"], dependencies=[Depends(security.kits)])
+
+MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+         "html": "text/html; charset=utf-8", "json": "application/json", "csv": "application/zip"}
+SUFFIX = {"xlsx": "xlsx", "html": "html", "json": "json", "csv": "zip"}
+
+
+@router.get("/kits", response_class=Response,
+            responses={200: {"content": {m: {} for m in MEDIA.values()},
+                             "description": "The kit file (json: see api/http/schemas/kit.schema.json)"},
+                       404: {"description": "Unknown sector or basin, with the known ones"}})
+def kit(
+    from_sector: str = Query(..., min_length=1, max_length=200, description="Sector the people come from"),
+    to_sector: str = Query(..., min_length=1, max_length=200, description="Sector they move to"),
+    basin: list[str] = Query(default=[], description="Job basin ids (repeatable)"),
+    format: Literal["xlsx", "html", "json", "csv"] = Query("json", description="File format"),
+    k: int = Query(5, ge=1, le=50, description="Bridges kept per source occupation"),
+    min_score: float = Query(0.0, ge=0.0, le=1.0),
+    state: AppState = Depends(get_state),
+) -> Response:
+    from matching.passerelles import UnknownSector
+
+    try:
+        result = build_kit(state.referentiel, state.passerelles, from_sector, to_sector, k_per_source=k,
+                           min_score=min_score, **kit_inputs(state, basins=basin, catalogue=None))
+    except UnknownSector as error:
+        raise Problem(404, "unknown-sector", "Unknown sector",
+                      f"No sector is named {error.sector!r}.", field="from_sector"
+                      if error.sector == from_sector else "to_sector", value=error.sector,
+                      suggestions=error.known) from None
+    name = f"kit-{from_sector}-{to_sector}".replace(" ", "_").replace("/", "-")
+    return Response(render(result, format), media_type=MEDIA[format],
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{_quote(name)}.{SUFFIX[format]}"})
+
+
+def _quote(text: str) -> str:
+    from urllib.parse import quote
+
+    return quote(text, safe="")

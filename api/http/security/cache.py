@@ -1,0 +1,92 @@
+"""The response cache of deterministic GET endpoints, and the :class:`Guard` kept with each answer."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """The access check of a cacheable endpoint, kept with its cached answers so that the middleware
+    can repeat it before FastAPI routes the request (:meth:`SecurityMiddleware._fast`): the roles
+    admitted, the ``public_*`` setting that opens it to anonymous callers, the audited resource, and
+    whether an employer key must own the path's offer."""
+
+    roles: frozenset
+    public: str | None = None
+    audit: str | None = None
+    owner: bool = False
+
+
+class ResponseCache:
+    """Bounded LRU of whole responses (status, headers, body) of deterministic GET endpoints: the
+    referential endpoints answer from an immutable referential, so the same path and query always
+    give the same bytes within a process. Only 200 answers below ``max_bytes`` are kept. An entry
+    also holds the :class:`Guard` of its endpoint and the path's parameters (for the fast lane)."""
+
+    def __init__(self, max_entries: int, max_bytes: int = 1_000_000) -> None:
+        from collections import OrderedDict
+
+        self.max_entries, self.max_bytes = max_entries, max_bytes
+        self._entries: "OrderedDict[tuple, tuple[int, list, bytes, Guard | None, dict]]" = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+        #: (path, query) whose answers are keyed by the store's change sequence (offers, candidates)
+        self.versioned: set[tuple] = set()
+
+    def get(self, key: tuple) -> tuple[int, list, bytes] | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return entry
+
+    def peek(self, key: tuple) -> tuple | None:
+        """The entry of ``key`` or None, without counting a miss (the fast lane falls back to the
+        normal path, which counts it)."""
+        return self._entries.get(key)
+
+    def put(self, key: tuple, status: int, headers: list, body: bytes, guard: Guard | None = None,
+            path_params: dict | None = None) -> None:
+        if self.max_entries <= 0 or status != 200 or len(body) > self.max_bytes:
+            return
+        with self._lock:
+            if key[2] is not None:
+                if len(self.versioned) > 4 * self.max_entries:
+                    self.versioned.clear()
+                self.versioned.add(key[:2])
+            # tuples of bytes and str only: the collector stops tracking them (no GC scan per entry)
+            self._entries[key] = (status, tuple((bytes(k), bytes(v)) for k, v in headers), body, guard,
+                                  tuple((path_params or {}).items()))
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+
+class CachedHit(Exception):
+    """Raised by a guard dependency to answer from the cache (the app's handler sends ``entry``)."""
+
+    def __init__(self, entry: tuple) -> None:
+        self.entry = entry
+
+
+def cached(cache: ResponseCache, request: Request, version: Any = None, guard: Guard | None = None) -> None:
+    """Answer from the response cache (raises :class:`CachedHit`), or mark the request so that the
+    middleware keeps its answer. ``version``: what else the answer depends on (the store's change
+    sequence for stored records), part of the key. ``guard``: the access check the middleware's fast
+    lane repeats before answering the next identical request from the cache."""
+    if request.method != "GET" or cache.max_entries <= 0:
+        return
+    key = (request.scope["path"], request.scope.get("query_string", b""), version)
+    entry = cache.get(key)
+    if entry is not None:
+        raise CachedHit(entry)
+    request.state.cache_key = key
+    request.state.cache_guard = guard

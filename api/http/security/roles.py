@@ -1,0 +1,196 @@
+"""Who may call what: API keys and roles as FastAPI dependencies (``require``, ``offer_access``).
+
+Keys
+    ``psl_<id>_<secret>``: 8 hex characters of public id, then 256 random bits. Only the SHA-256 of
+    the whole key is stored (table ``api_keys`` of the SQLite database, ``settings.database``); a
+    key is shown once, when ``passerelles keys create`` (or ``POST /keys``) makes it. A fast hash is
+    right here: the secret is random, not a password, so there is nothing to brute-force. Keys are
+    sent as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``.
+
+Roles
+    ``counsellor`` (seekers, matching, gaps, bridges), ``employer`` (its own offers and their
+    candidates, by pseudonymous id; the key carries the employer id), ``federation`` (bridges,
+    sector maps, kits, aggregate statistics: no personal data), ``admin`` (ingest, keys, audit).
+
+Use in a router::
+
+    @router.get("/seekers/{id}", dependencies=[Depends(require("counsellor", audit="seeker"))])
+
+    def handler(..., principal: Annotated[Principal, Depends(require("employer", "counsellor"))]):
+        principal.employer  # the employer id of an employer key, to scope its offers
+
+``require(..., public="referentiel")`` lets anonymous callers in when ``settings.public_referentiel``
+is true (rate-limited by client address). 401 without a valid key, 403 outside the role, 429 with
+``Retry-After`` above the key's rate. ``audit="seeker"`` appends one row to the append-only
+``audit_log`` table per request (who, what, which id, the status), written before the response
+leaves the server.
+
+Rate limits are one budget per key (or client address) for the whole server, shared by every worker
+process through ``<database>.locks`` (``rate_limit.RateLimiter``).
+
+Cached answers (``require(..., cache=True)``, offers and their candidates) are served by the
+middleware before FastAPI routes the request, after it repeated the endpoint's :class:`Guard` (key,
+role, employer's ownership, rate, audit): see ``middleware.SecurityMiddleware._fast``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Callable
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from api.http.problems import Problem
+from api.http.security.audit import body_id
+from api.http.security.cache import Guard, cached
+from api.http.security.context import Security
+from api.http.security.rate_limit import limit
+from api.storage.keys import ANONYMOUS, ROLES, Principal
+
+
+# OpenAPI: both ways of sending a key, so /docs has an "Authorize" button.
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="ApiKey",
+                               description="An API key: passerelles keys create --role ROLE")
+_bearer = HTTPBearer(auto_error=False, scheme_name="Bearer", description="Authorization: Bearer <API key>")
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(401, "unauthorized", "Unauthorized", detail, field="Authorization")
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def require(*roles: str, public: str | None = None, audit: str | None = None, cache: bool = False
+            ) -> Callable[..., Any]:
+    """A dependency that admits a valid key of one of ``roles`` and returns its :class:`Principal`.
+
+    ``public``: the name of a setting; when it is true the endpoint is open to anonymous callers
+    too (``"referentiel"`` reads ``settings.public_referentiel``). ``audit``: the kind of personal
+    data the endpoint reads or changes (``"seeker"``, ``"offer"``): each call is written to the
+    audit log with the key, the path's ``id`` and the status of the response. ``cache``: the
+    endpoint is a pure function of its path and query (referential endpoints): once access is
+    granted, a GET is answered from the app's response cache when it holds the same path and query.
+    """
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown role(s) {sorted(unknown)}; roles are {ROLES}")
+    allowed = frozenset(roles)
+    described = " and ".join(sorted(allowed))
+    guard = Guard(allowed, public, audit)
+
+    async def dependency(
+        request: Request,
+        api_key: Annotated[str | None, Depends(_api_key_header)] = None,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
+    ) -> Principal:
+        security: Security = request.app.state.security
+        key = api_key or (bearer.credentials if bearer is not None else None)
+        if key is None:
+            if public is not None and getattr(security.settings, f"public_{public}", False):
+                limit(security.limiter, "ip:" + _client(request), None)
+                request.state.principal = ANONYMOUS
+                if cache:
+                    cached(security.cache, request, guard=guard)
+                return ANONYMOUS
+            raise _unauthorized("This endpoint needs an API key: send 'Authorization: Bearer <key>' or "
+                                "'X-API-Key: <key>'. An administrator creates one with 'passerelles keys create'.")
+        principal = security.keys.authenticate(key.strip())
+        if principal is None:
+            raise _unauthorized("This API key is unknown or has been revoked. Ask an administrator for a valid key.")
+        request.state.principal = principal
+        if audit is not None:
+            request.state.audit = audit
+            if request.method == "POST" and "id" not in request.path_params:
+                request.state.audit_id = await body_id(request)
+        limit(security.limiter, "key:" + principal.key_id, principal.rate_per_minute)
+        if principal.role not in allowed and not (public is not None
+                                                  and getattr(security.settings, f"public_{public}", False)):
+            raise Problem(403, "forbidden", "Forbidden",
+                          f"A {principal.role} key cannot use this endpoint: it is for {described} keys.",
+                          role=principal.role, allowed_roles=sorted(allowed))
+        if cache:
+            cached(security.cache, request, guard=guard)
+        return principal
+
+    dependency.roles = allowed  # type: ignore[attr-defined]  (read by install() and the tests)
+    dependency.public = public  # type: ignore[attr-defined]
+    dependency.audit = audit  # type: ignore[attr-defined]
+    return dependency
+
+
+#: Referential endpoints (occupations, search, bridges, sectors, paths, graph, trainings, basins):
+#: open to anyone when ``settings.public_referentiel``, else to any valid key.
+referential = require(*ROLES, public="referentiel")
+#: The same, for endpoints whose answer is a pure function of the loaded referential and of the
+#: path and query (occupation cards, search, bridges, sectors, paths, graph): answered from the
+#: response cache once computed. Not for anything a write can change (trainings catalogue, store).
+referential_cached = require(*ROLES, public="referentiel", cache=True)
+#: Bridge kits: aggregate, no personal data; public like the referential, else these roles.
+kits = require("federation", "counsellor", "admin", public="referentiel")
+#: Job seekers' personal data: counsellors only; every call is audited.
+seekers = require("counsellor", audit="seeker")
+#: Bulk ingest of seekers: counsellors and administrators.
+seekers_ingest = require("counsellor", "admin", audit="seeker")
+#: Bulk ingest of offers: administrators and counsellors.
+offers_ingest = require("admin", "counsellor", audit="offer")
+#: Administration (keys, audit log).
+admin = require("admin")
+
+
+# -- employers see their own offers only -----------------------------------------------------------
+
+def not_your_offer(principal: Principal, offer_id: str) -> Problem:
+    return Problem(403, "not-your-offer", "Not your offer",
+                   f"The offer {offer_id!r} belongs to another employer: an employer key reads and changes "
+                   f"only the offers of its own employer ({principal.employer!r}).", field="id", value=offer_id)
+
+
+def owns_offer(principal: Principal, offer: dict | None) -> bool:
+    """True unless ``principal`` is an employer and ``offer`` (a stored record) belongs to another."""
+    return principal.role != "employer" or offer is None or offer.get("employer") == principal.employer
+
+
+def offer_access(*roles: str, audit: str | None = "offer", cache: bool = True) -> Callable[..., Any]:
+    """Like :func:`require`, and an employer key may touch the path's offer ``{id}`` only if that
+    offer is its own (403 ``not-your-offer`` otherwise; an unknown id is left to the handler).
+    ``cache``: a GET is answered from the response cache while the store's change sequence has not
+    moved (after the access check and the audit mark: every read is still audited)."""
+    base = require(*roles, audit=audit)
+    guard = Guard(base.roles, None, audit, owner=True)
+
+    # async: one indexed SQLite read at most, not worth a threadpool hop per request (issue 7)
+    async def dependency(id: str, request: Request, principal: Principal = Depends(base)) -> Principal:
+        pool = request.app.state.passerelles.pool
+        if principal.role == "employer":
+            offer = pool.get("offers", id)
+            if not owns_offer(principal, offer):
+                raise not_your_offer(principal, id)
+        if cache:  # an offer and its candidates change only when the store does: its sequence keys them
+            cached(request.app.state.security.cache, request, version=("store", pool.store.seq), guard=guard)
+        return principal
+
+    dependency.roles = base.roles  # type: ignore[attr-defined]
+    dependency.public = None  # type: ignore[attr-defined]
+    dependency.audit = audit  # type: ignore[attr-defined]
+    return dependency
+
+
+def scope_offer(principal: Principal, offer: Any) -> Any:
+    """The offer body an employer key may write: its ``employer`` set to the key's employer
+    (403 when the body names another employer). Other roles: unchanged."""
+    if principal.role != "employer":
+        return offer
+    given = getattr(offer, "employer", None)
+    if given not in (None, "", principal.employer):
+        raise Problem(403, "not-your-offer", "Not your offer",
+                      f"An employer key writes offers of its own employer ({principal.employer!r}) only, "
+                      f"not of {given!r}.", field="employer", value=given)
+    return offer.model_copy(update={"employer": principal.employer})
+
+
+#: Offers by id, and their candidates: employers (their own offers only) and counsellors; audited.
+offers = offer_access("employer", "counsellor")
+#: Creating an offer (the handler calls :func:`scope_offer` on the body); audited.
+offers_create = require("employer", "counsellor", audit="offer")

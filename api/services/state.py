@@ -1,0 +1,106 @@
+"""What the app builds once at start-up and shares with every request through ``Depends``."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import referentiels
+from matching import SkillSpace
+from matching.bridges import BridgeModel
+from matching.normalise import SkillNormaliser, TitleNormaliser
+from referentiels import Referentiel
+
+from api.settings import Settings
+from api.services.suggest import CodeSuggester
+
+
+@dataclass(eq=False)
+class AppState:
+    settings: Settings
+    referentiel: Referentiel
+    extras: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "AppState":
+        cache = settings.cache_dir if settings.cache_dir is not None else True
+        return cls(settings=settings, referentiel=referentiels.load(settings.referentiel, cache=cache))
+
+    @cached_property
+    def space(self) -> SkillSpace:
+        return SkillSpace.from_referentiel(self.referentiel)
+
+    @cached_property
+    def bridges(self) -> BridgeModel:
+        """Bridge scores between every pair of occupations, built once (content signals, plus what
+        the referential's official mobilities teach when it has some: see matching/bridges.py);
+        cached on disk by referential fingerprint (api/storage/bridges_cache.py)."""
+        from api.storage import bridges_cache
+
+        return bridges_cache.bridges(self.referentiel, self.space, self.settings.cache_dir)
+
+    @cached_property
+    def bridge_labeller(self):
+        """Calibrated viability labels of every bridge (``matching.calibration.BridgeLabeller``)."""
+        from api.storage import bridges_cache
+
+        return bridges_cache.labeller(self.referentiel, self.bridges, self.space, self.settings.cache_dir)
+
+    @cached_property
+    def passerelles(self):
+        """``matching.passerelles.PasserelleIndex``: explained, filtered, labelled bridge queries."""
+        from matching.passerelles import PasserelleIndex
+
+        return PasserelleIndex.fit(self.referentiel, self.space, self.bridges, labeller=self.bridge_labeller)
+
+    @cached_property
+    def bridge_graph(self):
+        """The occupation graph (networkx DiGraph): the 10 best bridges of every occupation."""
+        from matching.graph import bridge_graph
+
+        return bridge_graph(self.passerelles, k=10)
+
+    @cached_property
+    def bridge_edges(self):
+        """(n, n) float32 edge weights of ``bridge_graph``, for career paths."""
+        from matching.graph import edge_matrix
+
+        return edge_matrix(self.passerelles, self.bridge_graph)
+
+    @cached_property
+    def title_normaliser(self) -> TitleNormaliser:
+        """Free-text job titles -> occupation codes (``.search(text, k)``, ``.batch(texts, k)``)."""
+        return TitleNormaliser.fit(self.referentiel)
+
+    @cached_property
+    def skill_normaliser(self) -> SkillNormaliser:
+        """Free-text skill phrases -> skill codes (``.search(text, k)``, ``.batch(texts, k)``)."""
+        return SkillNormaliser.fit(self.referentiel)
+
+    @cached_property
+    def occupation_suggester(self) -> CodeSuggester:
+        r = self.referentiel
+        return CodeSuggester(r.occupations["code"].to_list(), r.occupations["label"].to_list(),
+                             normaliser=self.title_normaliser)
+
+    @cached_property
+    def pool(self):
+        """``api.services.pool_service.Pool``: seekers and offers in the store (``settings.database``) and the pool
+        index built from it once, then kept in step with every write (issue 5)."""
+        with _POOL_LOCK:
+            if "pool" not in self.extras:
+                from api.services.pool_service import Pool, load_basins
+                from api.storage.store import Store
+
+                from api.services.upgrade import upgrade_on_start
+
+                store = Store(self.settings.database)
+                # the served referential changed: migrate the stored records to it (issue 12)
+                upgrade_on_start(store, self.referentiel, cache_dir=self.settings.cache_dir)
+                self.extras["pool"] = Pool(store, self.referentiel, self.space, self.bridges,
+                                           skill_normaliser=lambda: self.skill_normaliser, basins=load_basins())
+            return self.extras["pool"]
+
+
+_POOL_LOCK = threading.Lock()

@@ -1,0 +1,480 @@
+"""Training gaps, plans, basins and tension as the HTTP routes and the CLI serve them (issue 6).
+
+    service = TrainingService.of(state)          # one per AppState, built lazily
+    service.occupation_gap("H2102", "H2913", plan=True, basin="beauvais", radius_km=50)
+    service.seeker_gap("S0000001", target="H2913")
+    service.tension("beauvais")                  # from the store's seekers and offers
+    service.training_needs("beauvais")
+
+The catalogue is ``$PASSERELLES_TRAININGS`` (a CSV or JSON file in the documented format) when
+set, else the demo catalogue for the demo referential, else a synthetic catalogue (2,000
+trainings, seed 0) so any referential has one; plus the trainings ingested earlier, kept in the
+SQLite store (table ``trainings``), or only those after an ingest with ``replace``. ``ingest``
+validates a body (all or nothing), writes it to the store in one transaction, then serves it.
+The skill-support matrix (which held skill supports which needed one) is built once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+
+from matching.gaps import TrainingIndex, basin_needs, choose_targets, occupation_need, skill_gap, support_for
+from matching.tension import rerank_toward_tension, tension_table, tension_targets, tension_vector
+from matching.tension import toward_tension as toward_tension_of
+from referentiels import ReferentielError, territories
+from referentiels.trainings import (FRAME_SCHEMA, TrainingCatalogue, demo_trainings, from_frame, load_trainings,
+                                   synthesize_trainings)
+
+from api.services.errors import UnknownBasin, UnknownSeeker
+
+DEFAULT_RADIUS_KM = 50.0
+
+
+def default_catalogue(referentiel, basins: pl.DataFrame | None = None, skill_resolver=None) -> TrainingCatalogue:
+    path = os.environ.get("PASSERELLES_TRAININGS")
+    if path:
+        return load_trainings(path, referentiel, basins=basins, skill_resolver=skill_resolver)
+    try:
+        return demo_trainings(referentiel)
+    except ReferentielError:  # another referential: the demo's skill codes are not its codes
+        return from_frame(synthesize_trainings(referentiel, 2000, basins=basins, seed=0), referentiel)
+
+
+@dataclass(eq=False)
+class TrainingService:
+    state: object
+    _catalogue: TrainingCatalogue | None = None
+    _index: TrainingIndex | None = None
+    _support: sp.csr_array | None = None
+    _tension: tuple | None = None
+    _default_catalogue: TrainingCatalogue | None = None
+    _from_store: bool = True
+    _store_seen: tuple = (None, 0)  # (store data_version, last trainings ingest seq) when last read
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    @classmethod
+    def of(cls, state) -> "TrainingService":
+        with _LOCK:
+            service = state.extras.get("trainings")
+            if service is None:
+                service = state.extras["trainings"] = cls(state)
+            return service
+
+    # ---- shared, built once ---------------------------------------------------------------------
+    @property
+    def referentiel(self):
+        return self.state.referentiel
+
+    @property
+    def basins(self) -> pl.DataFrame:
+        return territories.default_basins()
+
+    def skill_resolver(self, texts: list[str]) -> list[str | None]:
+        normaliser = self.state.skill_normaliser
+        return [m.best.code if m.best else None for m in normaliser.batch(texts, k=1)]
+
+    @property
+    def catalogue(self) -> TrainingCatalogue:
+        """The served catalogue: the default one plus the stored trainings, re-read when another
+        process (a second worker, ``passerelles``) ingested trainings since; or a file's, after
+        :meth:`use_catalogue`. The check costs one ``PRAGMA data_version`` while nobody writes."""
+        with self._lock:
+            if self._catalogue is None or (self._from_store and self._stored_trainings_moved()):
+                self._set(self._with_stored(self._default))
+            return self._catalogue
+
+    def _default(self) -> TrainingCatalogue:
+        if self._default_catalogue is None:
+            self._default_catalogue = default_catalogue(self.referentiel, self.basins, self.skill_resolver)
+        return self._default_catalogue
+
+    def _stored_trainings_moved(self) -> bool:
+        """True when the store's trainings changed since the catalogue was read from it."""
+        store = self._store()
+        if store is None:
+            return False
+        version = store.data_version()
+        if version == self._store_seen[0]:
+            return False
+        seq = store.trainings_seq()
+        moved = seq != self._store_seen[1]
+        self._store_seen = (version, seq)
+        return moved
+
+    def _store(self, create: bool = False):
+        """The SQLite store, when there is one (or ``create``): reading trainings never creates a database."""
+        if self.state.extras.get("pool") is None and not create:
+            path = getattr(getattr(self.state, "settings", None), "database", None)
+            if path is None or str(path) == ":memory:" or not Path(path).exists():
+                return None
+        return self.state.pool.store
+
+    def _with_stored(self, default) -> TrainingCatalogue:
+        """The default catalogue plus the trainings ingested earlier (``POST /trainings:ingest``, kept in
+        the store), or only those after an ingest with ``mode=replace``."""
+        store = self._store()
+        self._from_store = True
+        self._store_seen = (store.data_version(), store.trainings_seq()) if store is not None else (None, 0)
+        replaced, records = store.trainings() if store is not None else (False, [])
+        if not records:
+            return default() if not replaced else from_frame(pl.DataFrame(schema=FRAME_SCHEMA), self.referentiel,
+                                                             source="store")
+        try:
+            stored = load_trainings(json.dumps(records).encode(), self.referentiel, fmt="json",
+                                    name=f"{store.path} (table trainings)", basins=self.basins)
+        except ReferentielError as error:  # e.g. codes of another referential: serve the default, say why
+            print(f"passerelles: stored trainings not loaded: {error}", file=sys.stderr)
+            return default()
+        return stored if replaced else default().extend(stored)
+
+    def _set(self, catalogue: TrainingCatalogue) -> None:
+        self._catalogue = catalogue
+        self._index = TrainingIndex.fit(catalogue.teaches, **catalogue.arrays())
+
+    @property
+    def index(self) -> TrainingIndex:
+        self.catalogue
+        return self._index
+
+    @property
+    def support(self) -> sp.csr_array:
+        with self._lock:
+            if self._support is None:
+                self._support = support_for(self.state.bridges, self.referentiel.n_skills)
+            return self._support
+
+    def use_catalogue(self, path) -> None:
+        """Serve the catalogue of this file (CSV or JSON). Raises ReferentielError."""
+        catalogue = load_trainings(path, self.referentiel, basins=self.basins, skill_resolver=self.skill_resolver)
+        with self._lock:
+            self._from_store = False  # a file chosen explicitly is served as it is
+            self._set(catalogue)
+
+    def ingest(self, data: bytes, fmt: str | None = None, replace: bool = False, name: str = "body") -> dict:
+        """Validate a catalogue body and add its trainings (or replace the catalogue). Raises ReferentielError."""
+        new = load_trainings(data, self.referentiel, fmt=fmt, name=name, basins=self.basins,
+                             skill_resolver=self.skill_resolver)
+        with self._lock:
+            before = len(self.catalogue)
+            catalogue = new if replace else self.catalogue.extend(new)
+            # persisted first (one transaction): a restart serves the same catalogue; a failed write changes nothing
+            store = self._store(create=True)
+            seq = store.save_trainings(json.loads(new.frame.write_json()), replace=replace, source=name)
+            self._store_seen = (store.data_version(), seq)
+            self._set(catalogue)
+            return {"received": len(new), "before": before, "trainings": len(self._catalogue), "replaced": replace,
+                    "persisted": True}
+
+    # ---- lookups --------------------------------------------------------------------------------
+    def basin(self, basin_id: str) -> dict:
+        b = self.basins.filter(pl.col("id") == basin_id)
+        if b.height == 0:
+            raise UnknownBasin(basin_id, self.basins["id"].to_list())
+        return b.row(0, named=True)
+
+    def skill_dict(self, col: int, weight: float | None = None, core: bool | None = None) -> dict:
+        r = self.referentiel
+        out = {"code": r.skill_codes[col], "label": r.skills["label"][int(col)], "kind": r.skills["kind"][int(col)]}
+        if weight is not None:
+            out["weight"] = round(float(weight), 4)
+        if core is not None:
+            out["core"] = bool(core)
+        return out
+
+    # ---- gaps and plans ---------------------------------------------------------------------------
+    def _gap_dict(self, gap, source: dict, target_row: int) -> dict:
+        r = self.referentiel
+        held_related = [
+            {**self.skill_dict(int(t), w, c), "via": self.skill_dict(int(v))}
+            for t, w, c, v in zip(gap.need, gap.weight, gap.core, gap.via) if v >= 0]
+        return {
+            "source": source,
+            "target": {"code": r.occupation_codes[target_row], "label": r.occupations["label"][target_row]},
+            "coverage": round(gap.coverage, 4), "gap_weight": round(gap.gap_weight, 4),
+            "total_weight": round(gap.total_weight, 4),
+            "missing": [self.skill_dict(int(c), w, k) for c, w, k in
+                        zip(gap.missing, gap.missing_weight, gap.missing_core)],
+            "held_through_related": held_related,
+        }
+
+    def plan(self, gap, *, lat=None, lon=None, radius_km=None, earliest=None, latest=None, max_hours=None) -> dict:
+        index, frame = self.index, self.catalogue.frame
+        p = index.plan(gap.missing, gap.missing_weight, lat=lat, lon=lon, radius_km=radius_km, earliest=earliest,
+                       latest=latest, max_hours=max_hours)
+        weight_of = dict(zip(gap.missing.tolist(), gap.missing_weight.tolist()))
+        steps = []
+        for step, (row, covers) in enumerate(zip(p.trainings.tolist(), p.covers), start=1):
+            t = frame.row(row, named=True)
+            starts = [d for d in (t["start_dates"] or []) if (earliest is None or d >= earliest)
+                      and (latest is None or d <= latest)]
+            steps.append({
+                "step": step, "id": t["id"], "title": t["title"], "organisation": t["organisation"],
+                "hours": t["hours"], "cost": t["cost"], "funder": t["funder"], "basin": t["basin"],
+                "remote": t["remote"], "next_start": starts[0].isoformat() if starts else None,
+                "permanent_entry": not t["start_dates"],
+                "distance_km": None if lat is None or t["lat"] is None else round(float(
+                    territories.haversine_km(lat, lon, t["lat"], t["lon"])), 1),
+                "covers": [self.skill_dict(int(c), weight_of[int(c)]) for c in covers.tolist()],
+            })
+        cost = None if np.isnan(p.cost) else round(p.cost, 2)
+        return {"trainings": steps, "hours": p.hours, "cost": cost,
+                "covered_weight": round(p.covered_weight, 4), "residual_weight": round(p.residual_weight, 4),
+                "residual": [self.skill_dict(int(c), weight_of[int(c)]) for c in p.residual.tolist()],
+                "eligible_trainings": p.eligible, "catalogue": self.catalogue.source,
+                "guarantee": "greedy weighted set cover by gap weight per hour, pruned: hours <= (1 + ln(W/w_min)) "
+                             "x the fewest hours of a full cover of the coverable gap"}
+
+    def _place(self, basin: str | None, lat: float | None, lon: float | None, radius_km: float | None):
+        if basin is not None and (lat is None or lon is None):
+            b = self.basin(basin)
+            lat, lon = b["lat"], b["lon"]
+        if lat is not None and lon is not None and radius_km is None:
+            radius_km = DEFAULT_RADIUS_KM
+        return lat, lon, radius_km
+
+    def occupation_gap(self, a: str, b: str, *, related: bool = True, plan: bool = True, basin: str | None = None,
+                       lat: float | None = None, lon: float | None = None, radius_km: float | None = None,
+                       earliest: date | None = None, latest: date | None = None,
+                       max_hours: float | None = None) -> dict:
+        r, space = self.referentiel, self.state.space
+        ra, rb = r.occupation_row(a), r.occupation_row(b)
+        held = space.raw.indices[space.raw.indptr[ra]:space.raw.indptr[ra + 1]]
+        gap = skill_gap(*occupation_need(space.raw, space.core, rb), held=held,
+                        support=self.support if related else None)
+        source = {"code": a, "label": r.occupations["label"][ra]}
+        out = self._gap_dict(gap, source, rb)
+        if plan:
+            lat, lon, radius_km = self._place(basin, lat, lon, radius_km)
+            out["plan"] = self.plan(gap, lat=lat, lon=lon, radius_km=radius_km, earliest=earliest, latest=latest,
+                                    max_hours=max_hours)
+        return out
+
+    def seeker_gap(self, seeker_id: str, target: str, *, related: bool = True, plan: bool = True,
+                   radius_km: float | None = None, earliest: date | None = None, latest: date | None = None,
+                   max_hours: float | None = None) -> dict:
+        """The gap of a stored seeker toward occupation ``target``; the plan respects their place and radius."""
+        r, space = self.referentiel, self.state.space
+        pool = self.state.pool
+        record = pool.get("seekers", seeker_id)
+        if record is None:
+            raise UnknownSeeker(seeker_id)
+        rb = r.occupation_row(target)
+        codes = [c for c in (record.get("skills") or []) if c in r.skill_index]
+        texts = record.get("skills_text") or []
+        if texts:
+            codes += [c for c, _ in pool.normalise_skill_texts(list(texts)).values() if c]
+        held = np.asarray(sorted({r.skill_index[c] for c in codes}), dtype=np.int64)
+        gap = skill_gap(*occupation_need(space.raw, space.core, rb), held=held,
+                        support=self.support if related else None)
+        out = self._gap_dict(gap, {"seeker": seeker_id, "occupation": record.get("occupation"),
+                                   "basin": record.get("basin")}, rb)
+        if plan:
+            lat, lon = record.get("lat"), record.get("lon")
+            if radius_km is None:
+                radius_km = record.get("radius_km")
+            lat, lon, radius_km = self._place(record.get("basin") if lat is None else None, lat, lon, radius_km)
+            out["plan"] = self.plan(gap, lat=lat, lon=lon, radius_km=radius_km, earliest=earliest, latest=latest,
+                                    max_hours=max_hours)
+        return out
+
+    # ---- basins -----------------------------------------------------------------------------------
+    def frames(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The store's (seekers, offers) frames (id, occupation, basin, skills ...)."""
+        store = self.state.pool.store
+        return store.frame("seekers"), store.frame("offers")
+
+    def tension_table(self) -> pl.DataFrame:
+        """Tension of every (basin, occupation) of the store, recomputed when the store changed."""
+        store = self.state.pool.store
+        version = (store.data_version(), store.seq)
+        with self._lock:
+            if self._tension is None or self._tension[0] != version:
+                seekers, offers = self.frames()
+                self._tension = (version, tension_table(offers, seekers))
+            return self._tension[1]
+
+    def tension(self, basin_id: str, occupations: list[str] | None = None, only_in_tension: bool = False) -> dict:
+        b = self.basin(basin_id)
+        table = self.tension_table().filter(pl.col("basin") == basin_id)
+        if occupations is not None:
+            table = tension_table(pl.DataFrame(schema={"basin": pl.String, "occupation": pl.String}),
+                                  pl.DataFrame(schema={"basin": pl.String, "occupation": pl.String}),
+                                  basins=[basin_id], occupations=occupations).drop("offers", "seekers", "offers_per_seeker",
+                                                                                   "tension", "in_tension").join(
+                table, on=["basin", "occupation"], how="left").with_columns(
+                pl.col("offers").fill_null(0), pl.col("seekers").fill_null(0),
+                pl.col("offers_per_seeker").fill_null(0.0), pl.col("tension").fill_null(0.5),
+                pl.col("in_tension").fill_null(False))
+        if only_in_tension:
+            table = table.filter(pl.col("in_tension"))
+        labels = dict(zip(self.referentiel.occupation_codes, self.referentiel.occupations["label"].to_list()))
+        rows = [{**row, "label": labels.get(row["occupation"]), "tension": round(row["tension"], 4),
+                 "offers_per_seeker": round(row["offers_per_seeker"], 3)} for row in table.iter_rows(named=True)]
+        return {"basin": b, "occupations": rows,
+                "definition": "tension = (offers + 1) / (offers + seekers + 2); in tension when >= 0.6 with >= 3 offers"}
+
+    def tension_frame(self, basin_id: str, occupations) -> pl.DataFrame:
+        """For kits: basin, basin_name, occupation, label, offers, seekers, tension."""
+        body = self.tension(basin_id, list(occupations))
+        return pl.DataFrame([{"basin": basin_id, "basin_name": body["basin"]["name"], "occupation": o["occupation"],
+                              "label": o["label"], "offers": o["offers"], "seekers": o["seekers"],
+                              "tension": o["tension"]} for o in body["occupations"]])
+
+    def basin_tension(self, basin_id: str) -> tuple[np.ndarray, dict[str, tuple[int, int]]]:
+        """((n_occ,) tension of every occupation in the basin (0.5 without data), {code: (offers, seekers)}).
+
+        Raises UnknownBasin."""
+        self.basin(basin_id)
+        table = self.tension_table()
+        t = tension_vector(table, basin_id, self.referentiel.occupation_codes)
+        local = table.filter(pl.col("basin") == basin_id)
+        counts = {o: (f, s) for o, f, s in local.select("occupation", "offers", "seekers").iter_rows()}
+        return t, counts
+
+    def passerelles_in_basin(self, a: int, basin_id: str, *, k: int = 10, toward_tension: bool = True,
+                             weight: float = 0.5, **filters) -> list[dict]:
+        """The passerelles of occupation row ``a`` (``PasserelleIndex.query``, every filter of it in
+        ``filters``), each with its target's tension, offers and seekers in the basin and the
+        combined value; ranked by the combined value when ``toward_tension``, else by bridge score.
+        Raises UnknownBasin."""
+        t, counts = self.basin_tension(basin_id)
+        index, codes = self.state.passerelles, self.referentiel.occupation_codes
+        if toward_tension:
+            found = index.query(a, k, tension=t, tension_weight=weight, **filters)
+        else:
+            found = [replace(p, tension=float(t[p.target]),
+                             combined=float(toward_tension_of(np.float32([p.score]), t[p.target:p.target + 1],
+                                                              weight)[0]))
+                     for p in index.query(a, k, **filters)]
+        out = []
+        for p in found:
+            offers, seekers = counts.get(codes[p.target], (0, 0))
+            out.append({**p.to_dict(), "offers": offers, "seekers": seekers})
+        return out
+
+    def passerelles_toward_tension(self, code: str, basin_id: str, *, k: int = 10, weight: float = 0.5,
+                                   min_score: float = 0.0, cross_sector_only: bool = False, **filters) -> dict:
+        """Bridges from ``code`` ranked toward tension in the basin (``/basins/{id}/passerelles/{code}``)."""
+        r = self.referentiel
+        a = r.occupation_row(code)
+        out = self.passerelles_in_basin(a, basin_id, k=k, weight=weight, min_score=min_score,
+                                        cross_sector_only=cross_sector_only, **filters)
+        return {"source": {"code": code, "label": r.occupations["label"][a]}, "basin": basin_id, "weight": weight,
+                "passerelles": out}
+
+    def seeker_offers(self, seeker_id: str, *, k: int = 10, radius_km: float | None = None,
+                      require_must: bool = False, weight: float = 0.5) -> dict | None:
+        """A stored seeker's top-``k`` offers ranked toward tension: match score blended with the tension
+        of the offer's occupation in the offer's basin (the seeker's when the offer has none), as
+        ``toward_tension(score, tension, weight)``. Exact: ``rerank_toward_tension`` widens the
+        score-ranked fetch until no unfetched offer can win. None when the seeker is unknown."""
+        pool = self.state.pool
+        record = pool.get("seekers", seeker_id)
+        if record is None:
+            return None
+        home = record.get("basin")
+        table = self.tension_table()
+        lookup = {(b, o): t for b, o, t in table.select("basin", "occupation", "tension").iter_rows()}
+        fetched: list[dict] = []
+
+        def fetch(n: int):
+            fetched[:] = pool.offers_for_seeker(seeker_id, k=n, radius_km=radius_km, require_must=require_must) or []
+            # a hit's position in the score ranking (score desc, key asc) is its tie-breaking key
+            return np.asarray([h["score"] for h in fetched], dtype=np.float32), np.arange(len(fetched))
+
+        def tension_of(positions):
+            return np.asarray([lookup.get((fetched[i]["offer"].get("basin") or home, fetched[i]["offer"]["occupation"]),
+                                          0.5) for i in positions.tolist()], dtype=np.float64)
+
+        max_tension = max(0.5, float(table["tension"].max())) if table.height else 0.5
+        positions, _, tension, combined = rerank_toward_tension(fetch, tension_of, k, weight=weight,
+                                                                max_tension=max_tension)
+        hits = [{**fetched[i], "tension": round(float(t), 4), "combined": round(float(c), 4)}
+                for i, t, c in zip(positions.tolist(), tension, combined)]
+        return {"seeker": seeker_id, "k": k, "radius_km": radius_km, "toward_tension": True, "basin": home,
+                "tension_weight": weight, "offers": hits}
+
+    def training_needs(self, basin_id: str, *, radius_km: float = DEFAULT_RADIUS_KM, top: int = 20,
+                       targets: list[str] | None = None, seekers: pl.DataFrame | None = None,
+                       offers: pl.DataFrame | None = None) -> dict:
+        """What a basin's seekers miss toward the basin's occupations in tension, and which trainings close it."""
+        b = self.basin(basin_id)
+        r = self.referentiel
+        if seekers is None:
+            seekers, _ = self.frames()
+            table = self.tension_table()
+        else:
+            empty = pl.DataFrame(schema={"basin": pl.String, "occupation": pl.String})
+            table = tension_table(offers if offers is not None else empty, seekers)
+        if targets is None:
+            target_rows, rule = tension_targets(table, basin_id, r.occupation_index)
+        else:
+            target_rows, rule = np.asarray(sorted(r.occupation_row(c) for c in targets), dtype=np.int64), "given"
+        local = seekers.filter(pl.col("basin") == basin_id)
+        matrix, occ = seeker_matrix(local, r)
+        chosen = choose_targets(occ, target_rows, self.state.bridges.matrix)
+        index = self.index
+        eligible = index.eligible(lat=b["lat"], lon=b["lon"], radius_km=radius_km)
+        needs = basin_needs(matrix, chosen, self.state.space.raw, self.state.space.core, self.catalogue.teaches,
+                            eligible, support=self.support)
+        frame = self.catalogue.frame
+        skills = [{**self.skill_dict(int(c)), "group": r.skills["group"][int(c)], "missing_weight": round(float(w), 3),
+                   "seekers": int(n), "core_for": int(k), "trainings_nearby": int(t)}
+                  for c, w, n, k, t in zip(needs.skills[:top], needs.skill_weight[:top], needs.skill_seekers[:top],
+                                           needs.skill_core[:top], needs.skill_trainings[:top])]
+        trainings = [{"id": frame["id"][int(t)], "title": frame["title"][int(t)],
+                      "organisation": frame["organisation"][int(t)], "hours": frame["hours"][int(t)],
+                      "closable_weight": round(float(w), 3), "seekers_helped": int(n)}
+                     for t, w, n in zip(needs.trainings[:top], needs.training_weight[:top],
+                                        needs.training_seekers[:top])]
+        uncovered = needs.skill_trainings == 0
+        groups: dict[str, float] = {}
+        for c, w in zip(needs.skills[uncovered], needs.skill_weight[uncovered]):
+            g = r.skills["group"][int(c)] or r.skills["kind"][int(c)]
+            groups[g] = groups.get(g, 0.0) + float(w)
+        to_buy = [{"group": g, "missing_weight": round(w, 3)} for g, w in
+                  sorted(groups.items(), key=lambda kv: (-kv[1], kv[0]))][:top]
+        return {
+            "basin": b, "radius_km": radius_km, "targets_rule": rule,
+            "targets": [{"code": r.occupation_codes[t], "label": r.occupations["label"][int(t)],
+                         "seekers": int((chosen == t).sum())} for t in target_rows.tolist()],
+            "seekers": int(local.height), "seekers_with_target": needs.seekers,
+            "total_gap_weight": round(needs.total_weight, 3),
+            "closable_weight": round(needs.closable_weight, 3),
+            "closable_share": round(needs.closable_weight / needs.total_weight, 4) if needs.total_weight else None,
+            "skills": skills, "trainings": trainings, "missing_trainings": to_buy,
+        }
+
+
+def seeker_matrix(seekers: pl.DataFrame, referentiel) -> tuple[sp.csr_array, np.ndarray]:
+    """(n, n_skills) CSR of the seekers' skill codes (unknown codes ignored) and (n,) occupation rows (-1 unknown).
+
+    ``seekers``: a frame with ``skills`` (list of codes) and ``occupation`` (code) — the store's or
+    ``referentiels.synthetic``'s. Vectorised through polars joins.
+    """
+    n = seekers.height
+    skill_map = pl.DataFrame({"skills": list(referentiel.skill_codes),
+                              "col": np.arange(referentiel.n_skills, dtype=np.int32)})
+    exploded = (seekers.select(pl.int_range(0, n, dtype=pl.Int64).alias("row"), pl.col("skills"))
+                .explode("skills").drop_nulls().join(skill_map, on="skills", how="inner"))
+    m = sp.csr_array((np.ones(exploded.height, dtype=np.float32),
+                      (exploded["row"].to_numpy(), exploded["col"].to_numpy())), shape=(n, referentiel.n_skills))
+    m.sum_duplicates()
+    occ_map = pl.DataFrame({"occupation": list(referentiel.occupation_codes),
+                            "occ_row": np.arange(referentiel.n_occupations, dtype=np.int64)})
+    occ = (seekers.select(pl.col("occupation").cast(pl.String))
+           .join(occ_map, on="occupation", how="left", maintain_order="left")["occ_row"].fill_null(-1).to_numpy())
+    return m, occ.astype(np.int64)
+
+
+_LOCK = threading.Lock()

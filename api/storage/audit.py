@@ -1,0 +1,96 @@
+"""The append-only audit log in SQLite (table ``audit_log``): who read or changed which personal data."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from pathlib import Path
+
+from api.storage.keys import Principal
+from api.storage.locks import AUDIT_LOCK_BYTE, locks_path
+from api.storage.sqlite import connect, utc_now as _now
+
+AUDIT_DDL = """
+CREATE TABLE IF NOT EXISTS audit_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    key_id TEXT,
+    role TEXT,
+    employer TEXT,
+    action TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    resource_id TEXT,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    client TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_log_resource ON audit_log (resource, resource_id);
+CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+"""
+
+
+_ACTIONS = {"GET": "read", "HEAD": "read", "POST": "create", "PUT": "replace", "PATCH": "change",
+            "DELETE": "delete"}
+
+
+class AuditLog:
+    """Append-only log of reads and changes of personal data (table ``audit_log``; triggers refuse
+    UPDATE and DELETE). One committed INSERT per audited request (WAL, synchronous=NORMAL).
+
+    The workers' INSERTs take turns on an ``fcntl`` lock (one byte of ``<database>.locks``, past the
+    rate buckets) before SQLite's own write lock: a worker that found the database busy would
+    otherwise sleep in SQLite's busy handler (1, 2, 5, 10 ... ms), which made the p99 of audited
+    reads under load ~100 ms; a kernel lock wakes the next writer as soon as the first commits."""
+
+    LOCK_BYTE = AUDIT_LOCK_BYTE
+
+    def __init__(self, path: Path) -> None:
+        self._lock = threading.Lock()
+        self._conn = connect(path, synchronous="NORMAL")
+        self._conn.executescript(AUDIT_DDL)
+        try:
+            self._fd: int | None = os.open(locks_path(path), os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:  # read-only folder: SQLite's busy handler alone
+            self._fd = None
+
+    def close(self) -> None:
+        self._conn.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def record(self, principal: Principal, resource: str, method: str, path: str, status: int,
+               resource_id: str | None = None, client: str | None = None, action: str | None = None) -> None:
+        action = action or ("ingest" if path.endswith(":ingest") else _ACTIONS.get(method, method.lower()))
+        with self._lock:
+            if self._fd is not None:
+                fcntl.lockf(self._fd, fcntl.LOCK_EX, 1, self.LOCK_BYTE)
+            try:
+                self._conn.execute(
+                    "INSERT INTO audit_log (at, key_id, role, employer, action, resource, resource_id, method, "
+                    "path, status, client) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (_now(), principal.key_id, principal.role, principal.employer, action, resource, resource_id,
+                     method, path, status, client))
+            finally:
+                if self._fd is not None:
+                    fcntl.lockf(self._fd, fcntl.LOCK_UN, 1, self.LOCK_BYTE)
+
+    def list(self, limit: int = 100, offset: int = 0, resource: str | None = None,
+             resource_id: str | None = None, key_id: str | None = None) -> tuple[list[dict], int]:
+        where, args = [], []
+        for column, value in (("resource", resource), ("resource_id", resource_id), ("key_id", key_id)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        clause = (" WHERE " + " AND ".join(where)) if where else ""
+        with self._lock:
+            total = self._conn.execute("SELECT count(*) FROM audit_log" + clause, args).fetchone()[0]
+            cursor = self._conn.execute("SELECT * FROM audit_log" + clause + " ORDER BY seq LIMIT ? OFFSET ?",
+                                        (*args, limit, offset))
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row)) for row in cursor.fetchall()], total

@@ -1,0 +1,156 @@
+"""API keys in SQLite (table ``api_keys``): roles, hashed keys, the :class:`Principal` a key proves.
+
+A key is ``psl_<id>_<secret>``: 8 hex characters of public id, then 256 random bits. Only the SHA-256
+of the whole key is stored; a key is shown once, when ``passerelles keys create`` (or ``POST /keys``)
+makes it. A fast hash is right here: the secret is random, not a password, so there is nothing to
+brute-force.
+
+Revocation is seen at once by every worker process: a key is cached in memory after its first
+check, and the cache is trusted only while SQLite's ``PRAGMA data_version`` says no other
+connection changed the database; otherwise the key's row is read again (one indexed lookup).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from api.storage.sqlite import connect, utc_now as _now
+
+ROLES = ("counsellor", "employer", "federation", "admin")
+KEY_PATTERN = re.compile(r"^psl_([0-9a-f]{8})_([A-Za-z0-9_-]{43})$")
+
+KEYS_DDL = """
+CREATE TABLE IF NOT EXISTS api_keys (
+    id TEXT PRIMARY KEY,
+    hash TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL CHECK (role IN ('counsellor', 'employer', 'federation', 'admin')),
+    employer TEXT,
+    name TEXT,
+    rate_per_minute INTEGER,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT,
+    CHECK ((role = 'employer') = (employer IS NOT NULL))
+);
+"""
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a key's id, role and (for an employer key) employer id; all None when
+    anonymous on a public endpoint."""
+
+    key_id: str | None
+    role: str | None
+    employer: str | None = None
+    name: str | None = None
+    rate_per_minute: int | None = None
+
+    @property
+    def anonymous(self) -> bool:
+        return self.key_id is None
+
+
+ANONYMOUS = Principal(None, None)
+
+
+class KeyError_(Exception):
+    """A key cannot be created or revoked as asked (unknown role, missing employer id, unknown key)."""
+
+
+class KeyStore:
+    """API keys in SQLite, hashed; ``authenticate`` is cached and sees revocations at once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._conn = connect(self.path)
+        self._conn.executescript(KEYS_DDL)
+        self._version = -1
+        self._cache: dict[str, Principal | None] = {}
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # -- administration -------------------------------------------------------------------
+    def create(self, role: str, employer: str | None = None, name: str | None = None,
+               rate_per_minute: int | None = None) -> tuple[str, dict]:
+        """A new key: returns ``(key, record)``; the key itself is not stored and cannot be shown again."""
+        if role not in ROLES:
+            raise KeyError_(f"unknown role {role!r}: choose one of {', '.join(ROLES)}")
+        if role == "employer" and not (employer and employer.strip()):
+            raise KeyError_("an employer key needs the employer id (--employer ID)")
+        if role != "employer" and employer:
+            raise KeyError_(f"only employer keys carry an employer id, not {role} keys")
+        if rate_per_minute is not None and rate_per_minute < 1:
+            raise KeyError_("the rate limit is a number of requests per minute, at least 1")
+        key_id = secrets.token_hex(4)
+        key = f"psl_{key_id}_{secrets.token_urlsafe(32)}"
+        record = {"id": key_id, "role": role, "employer": employer.strip() if employer else None, "name": name,
+                  "rate_per_minute": rate_per_minute, "created_at": _now(), "revoked_at": None}
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO api_keys (id, hash, role, employer, name, rate_per_minute, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (key_id, hash_key(key), role, record["employer"], name, rate_per_minute, record["created_at"]))
+            self._cache.clear()
+        return key, record
+
+    def revoke(self, key_id: str) -> dict:
+        """Revoke a key by its id (idempotent); the record as it is now."""
+        with self._lock:
+            self._conn.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                               (_now(), key_id))
+            self._cache.clear()
+        record = self.get(key_id)
+        if record is None:
+            raise KeyError_(f"no key has the id {key_id!r}")
+        return record
+
+    def get(self, key_id: str) -> dict | None:
+        rows = self.list(key_id=key_id)
+        return rows[0] if rows else None
+
+    def list(self, limit: int = 1000, offset: int = 0, key_id: str | None = None) -> list[dict]:
+        sql = "SELECT id, role, employer, name, rate_per_minute, created_at, revoked_at FROM api_keys"
+        args: tuple = ()
+        if key_id is not None:
+            sql, args = sql + " WHERE id = ?", (key_id,)
+        with self._lock:
+            rows = self._conn.execute(sql + " ORDER BY created_at, id LIMIT ? OFFSET ?", (*args, limit, offset))
+            names = [d[0] for d in rows.description]
+            return [dict(zip(names, row)) for row in rows.fetchall()]
+
+    def count(self) -> int:
+        with self._lock:
+            return self._conn.execute("SELECT count(*) FROM api_keys").fetchone()[0]
+
+    # -- per request -----------------------------------------------------------------------
+    def authenticate(self, key: str) -> Principal | None:
+        """The principal of a valid, unrevoked key, else None. Cost: one ``PRAGMA data_version``
+        (microseconds) when cached, one indexed SELECT after any change to the database."""
+        if not KEY_PATTERN.match(key):
+            return None
+        digest = hash_key(key)
+        with self._lock:
+            version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._version:
+                self._cache.clear()
+                self._version = version
+            elif digest in self._cache:
+                return self._cache[digest]
+            row = self._conn.execute(
+                "SELECT id, role, employer, name, rate_per_minute FROM api_keys WHERE hash = ? AND revoked_at IS NULL",
+                (digest,)).fetchone()
+            principal = Principal(*row) if row else None
+            if len(self._cache) > 100_000:
+                self._cache.clear()
+            self._cache[digest] = principal
+            return principal

@@ -1,0 +1,31 @@
+"""The one way this project opens a SQLite database: the store, the API keys and the audit log."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+#: Seconds a writer waits for another connection's write lock before SQLite gives up.
+BUSY_TIMEOUT_S = 30.0
+
+
+def connect(path: str | Path, *, synchronous: Literal["NORMAL", "FULL"] = "FULL") -> sqlite3.Connection:
+    """A connection to the database file ``path`` (its folder created; ``":memory:"`` allowed) in
+    autocommit mode (``isolation_level=None``: transactions are explicit), shareable across threads
+    (callers hold their own lock), in WAL mode with a 30 s busy timeout. ``synchronous``: ``FULL``
+    (every commit waits for the WAL's fsync: the store, the keys) or ``NORMAL`` (the audit log:
+    durable against a process crash, not a power loss)."""
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
+    return conn
+
+
+def utc_now() -> str:
+    """The current UTC time as ISO 8601 with milliseconds, as the keys and audit tables store it."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")

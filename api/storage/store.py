@@ -1,0 +1,419 @@
+"""The embedded database: job seekers and job offers in SQLite (WAL mode, one transaction per write).
+
+Durability: ``journal_mode=WAL`` and ``synchronous=FULL``; a write method returns only after its
+transaction has committed, so whatever it acknowledged survives ``kill -9`` (and a power cut) and
+the file is never left half-written (tests/integration/test_store_durability.py kills a writer).
+
+Every committed write takes the next value of a change sequence (``meta.seq``): rows carry the
+``seq`` of their last change and deletions leave a row in ``deleted``. The pool index follows the
+store with :meth:`Store.changes_since`, so writes from another process (``passerelles ingest``
+while the server runs) reach the server's index too, without a rebuild.
+
+Columns holding lists (skills, past occupations, must-have and desired skills) are JSON arrays of
+codes. Records come in already validated (``api.services.pool_service`` checks codes against the referential);
+the store checks only shape and uniqueness.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import polars as pl
+
+from api.storage.sqlite import connect
+
+SCHEMA_VERSION = 1
+
+SEEKER_COLUMNS: tuple[str, ...] = ("id", "skills", "skills_text", "occupation", "past_occupations", "basin",
+                                   "lat", "lon", "radius_km", "consent")
+OFFER_COLUMNS: tuple[str, ...] = ("id", "employer", "occupation", "must", "desired", "basin", "lat", "lon",
+                                  "contract", "opening")
+LIST_COLUMNS = {"skills", "skills_text", "past_occupations", "must", "desired"}
+COLUMNS = {"seekers": SEEKER_COLUMNS, "offers": OFFER_COLUMNS}
+
+DDL = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS seekers (
+    key INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    skills TEXT NOT NULL DEFAULT '[]',
+    skills_text TEXT NOT NULL DEFAULT '[]',
+    occupation TEXT,
+    past_occupations TEXT NOT NULL DEFAULT '[]',
+    basin TEXT,
+    lat REAL, lon REAL, radius_km REAL,
+    consent INTEGER NOT NULL DEFAULT 0 CHECK (consent IN (0, 1)),
+    seq INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    referentiel TEXT
+);
+CREATE INDEX IF NOT EXISTS seekers_seq ON seekers (seq);
+CREATE TABLE IF NOT EXISTS offers (
+    key INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    employer TEXT,
+    occupation TEXT NOT NULL,
+    must TEXT NOT NULL DEFAULT '[]',
+    desired TEXT NOT NULL DEFAULT '[]',
+    basin TEXT,
+    lat REAL, lon REAL,
+    contract TEXT,
+    opening TEXT,
+    seq INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    referentiel TEXT
+);
+CREATE INDEX IF NOT EXISTS offers_seq ON offers (seq);
+CREATE TABLE IF NOT EXISTS deleted (kind TEXT NOT NULL, key INTEGER NOT NULL, seq INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS deleted_seq ON deleted (seq);
+CREATE TABLE IF NOT EXISTS trainings (
+    id TEXT PRIMARY KEY,
+    record TEXT NOT NULL,
+    pos INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    referentiel TEXT
+);
+CREATE TABLE IF NOT EXISTS ingests (
+    seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, source TEXT, rows_taken INTEGER NOT NULL,
+    rows_rejected INTEGER NOT NULL, at TEXT NOT NULL
+);
+"""
+
+
+class StoreError(Exception):
+    """A write the store refuses (duplicate id in one batch, missing id, unknown kind)."""
+
+
+class Conflict(StoreError):
+    """Create of an id that already exists."""
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What changed after a sequence number: upserted rows (a polars frame with ``key``) and deleted keys."""
+
+    seq: int
+    rows: pl.DataFrame
+    deleted: list[int]
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _kind(kind: str) -> str:
+    if kind not in COLUMNS:
+        raise StoreError(f"unknown kind {kind!r}: expected 'seekers' or 'offers'")
+    return kind
+
+
+def encode(record: dict, kind: str) -> tuple:
+    """A record (dict of column -> value, lists as Python lists) as a row tuple of ``COLUMNS[kind]``."""
+    out = []
+    for column in COLUMNS[kind]:
+        value = record.get(column)
+        if column in LIST_COLUMNS:
+            value = json.dumps(list(value or ()), ensure_ascii=False)
+        elif column == "consent":
+            value = int(bool(value))
+        out.append(value)
+    return tuple(out)
+
+
+def decode(row: dict) -> dict:
+    """A stored row as a record (JSON lists decoded, consent as bool)."""
+    out = dict(row)
+    for column in LIST_COLUMNS & set(out):
+        out[column] = json.loads(out[column]) if out[column] is not None else []
+    if "consent" in out:
+        out["consent"] = bool(out["consent"])
+    return out
+
+
+class Store:
+    """One SQLite database file. Thread-safe (one connection behind a lock); open it once per process."""
+
+    def __init__(self, path: str | Path, referentiel: str | None = None) -> None:
+        self.path = Path(path)
+        self.referentiel = referentiel
+        """Fingerprint of the referential the written codes come from, stamped on every row written
+        (column ``referentiel``; ``passerelles referentiel upgrade`` migrates rows to a new one)."""
+        self._lock = threading.RLock()
+        self._db = connect(path, synchronous="FULL")
+        self._db.row_factory = sqlite3.Row
+        # a 64 MiB page cache: a bulk upsert of a million rows keeps the id index in memory instead of
+        # re-reading its pages (no effect on durability: commits still wait for the WAL's fsync)
+        self._db.execute("PRAGMA cache_size=-65536")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        with self.transaction() as db:
+            for statement in DDL.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('seq', '0')")
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('pseudonym_secret', ?)", (secrets.token_hex(32),))
+            for kind in COLUMNS:  # databases created before the column existed
+                if "referentiel" not in {r[1] for r in db.execute(f"PRAGMA table_info({kind})")}:
+                    db.execute(f"ALTER TABLE {kind} ADD COLUMN referentiel TEXT")
+        self._secret = bytes.fromhex(self._meta("pseudonym_secret"))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ---- transactions -----------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception: all or nothing."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+
+    def _meta(self, key: str) -> str:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else ""
+
+    def _next_seq(self, db: sqlite3.Connection) -> int:
+        seq = int(db.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()[0]) + 1
+        db.execute("UPDATE meta SET value = ? WHERE key = 'seq'", (str(seq),))
+        return seq
+
+    @property
+    def seq(self) -> int:
+        """The sequence number of the last committed change."""
+        with self._lock:
+            return int(self._meta("seq"))
+
+    def data_version(self) -> int:
+        """SQLite's ``PRAGMA data_version``: changes when another connection commits (cheap to poll)."""
+        with self._lock:
+            return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+
+    # ---- single records ---------------------------------------------------------------------
+    def create(self, kind: str, record: dict) -> int:
+        """Insert a new record; :class:`Conflict` if its id exists. Returns its key."""
+        kind = _kind(kind)
+        with self.transaction() as db:
+            if db.execute(f"SELECT 1 FROM {kind} WHERE id = ?", (record.get("id"),)).fetchone():
+                raise Conflict(f"{kind[:-1]} {record.get('id')!r} already exists")
+            return self._upsert(db, kind, [encode(record, kind)], self._next_seq(db))[0]
+
+    def put(self, kind: str, record: dict) -> tuple[int, bool]:
+        """Insert or replace a record by id. Returns (key, created)."""
+        kind = _kind(kind)
+        with self.transaction() as db:
+            existed = db.execute(f"SELECT 1 FROM {kind} WHERE id = ?", (record.get("id"),)).fetchone() is not None
+            return self._upsert(db, kind, [encode(record, kind)], self._next_seq(db))[0], not existed
+
+    def delete(self, kind: str, id: str) -> int | None:
+        """Delete by id; returns the key it had, or None when absent."""
+        kind = _kind(kind)
+        with self.transaction() as db:
+            row = db.execute(f"SELECT key FROM {kind} WHERE id = ?", (id,)).fetchone()
+            if row is None:
+                return None
+            seq = self._next_seq(db)
+            db.execute(f"DELETE FROM {kind} WHERE key = ?", (row[0],))
+            db.execute("INSERT INTO deleted VALUES (?, ?, ?)", (kind, row[0], seq))
+            return int(row[0])
+
+    def get(self, kind: str, id: str) -> dict | None:
+        kind = _kind(kind)
+        with self._lock:
+            row = self._db.execute(f"SELECT * FROM {kind} WHERE id = ?", (id,)).fetchone()
+        return decode(dict(row)) if row else None
+
+    def by_keys(self, kind: str, keys: Sequence[int]) -> dict[int, dict]:
+        """Records by key (for the few keys of a top-k)."""
+        kind = _kind(kind)
+        keys = [int(k) for k in keys]
+        if not keys:
+            return {}
+        with self._lock:
+            rows = self._db.execute(f"SELECT * FROM {kind} WHERE key IN ({','.join('?' * len(keys))})", keys).fetchall()
+        return {int(r["key"]): decode(dict(r)) for r in rows}
+
+    def key_of(self, kind: str, id: str) -> int | None:
+        kind = _kind(kind)
+        with self._lock:
+            row = self._db.execute(f"SELECT key FROM {kind} WHERE id = ?", (id,)).fetchone()
+        return int(row[0]) if row else None
+
+    def count(self, kind: str) -> int:
+        kind = _kind(kind)
+        with self._lock:
+            return int(self._db.execute(f"SELECT count(*) FROM {kind}").fetchone()[0])
+
+    # ---- bulk ------------------------------------------------------------------------------
+    def upsert_many(self, kind: str, records: pl.DataFrame, source: str | None = None, rejected: int = 0
+                    ) -> list[int]:
+        """Insert or replace many records in ONE transaction (all or nothing). Returns their keys, in order.
+
+        ``records``: a polars frame with the columns of ``COLUMNS[kind]`` (lists as list columns or
+        JSON strings); ids must be unique within the frame.
+        """
+        return self.upsert_many_seq(kind, records, source, rejected)[0]
+
+    def upsert_many_seq(self, kind: str, records: pl.DataFrame, source: str | None = None, rejected: int = 0
+                        ) -> tuple[list[int], int]:
+        """:meth:`upsert_many`, also returning the change sequence its transaction took (so a caller
+        that saw every change up to ``seq - 1`` knows these rows are the only ones since)."""
+        kind = _kind(kind)
+        frame = _as_rows_frame(records, kind)
+        if frame["id"].null_count():
+            raise StoreError("every record needs an id")
+        if frame["id"].n_unique() != frame.height:
+            dup = frame.filter(pl.col("id").is_duplicated())["id"][0]
+            raise StoreError(f"id {dup!r} appears more than once in the batch")
+        rows = frame.select(COLUMNS[kind]).rows()
+        with self.transaction() as db:
+            seq = self._next_seq(db)
+            keys = self._upsert(db, kind, rows, seq)
+            db.execute("INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?)", (seq, kind, source, len(rows), rejected, _now()))
+        return keys, seq
+
+    def _upsert(self, db: sqlite3.Connection, kind: str, rows: list[tuple], seq: int) -> list[int]:
+        columns = COLUMNS[kind]
+        names = ", ".join(columns)
+        marks = ", ".join("?" * len(columns))
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
+        now = _now()
+        db.executemany(
+            f"INSERT INTO {kind} ({names}, seq, updated_at, referentiel) VALUES ({marks}, {seq}, '{now}', ?) "
+            f"ON CONFLICT(id) DO UPDATE SET {updates}, seq = excluded.seq, updated_at = excluded.updated_at, "
+            "referentiel = excluded.referentiel",
+            [tuple(r) + (self.referentiel,) for r in rows])
+        if len(rows) == 1:
+            return [int(db.execute(f"SELECT key FROM {kind} WHERE id = ?", (rows[0][0],)).fetchone()[0])]
+        found = dict(db.execute(f"SELECT id, key FROM {kind} WHERE seq = ?", (seq,)).fetchall())
+        return [int(found[r[0]]) for r in rows]
+
+    # ---- reading for the index -----------------------------------------------------------------
+    def frame(self, kind: str, since: int = 0) -> pl.DataFrame:
+        """Every row changed after ``since`` (all rows when 0) as a polars frame with ``key`` (lists decoded)."""
+        kind = _kind(kind)
+        columns = ("key",) + COLUMNS[kind]
+        with self._lock:
+            cursor = self._db.execute(f"SELECT {', '.join(columns)} FROM {kind} WHERE seq > ? ORDER BY key", (since,))
+            rows = cursor.fetchall()
+        schema = {"key": pl.Int64, **{c: pl.String for c in COLUMNS[kind]}}
+        for c in ("lat", "lon", "radius_km"):
+            if c in schema:
+                schema[c] = pl.Float64
+        if "consent" in schema:
+            schema["consent"] = pl.Int64
+        frame = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+        return frame.with_columns([pl.col(c).str.json_decode(pl.List(pl.String)) for c in COLUMNS[kind]
+                                   if c in LIST_COLUMNS])
+
+    def changes_since(self, kind: str, seq: int) -> Changes:
+        """Rows upserted and keys deleted after ``seq`` (what the index must apply to catch up)."""
+        kind = _kind(kind)
+        with self._lock:
+            now = int(self._meta("seq"))
+            deleted = [int(r[0]) for r in self._db.execute(
+                "SELECT key FROM deleted WHERE kind = ? AND seq > ? AND seq <= ?", (kind, seq, now))]
+            rows = self.frame(kind, since=seq) if now > seq else self.frame(kind, since=now)
+        return Changes(seq=now, rows=rows, deleted=deleted)
+
+    # ---- ingested trainings ---------------------------------------------------------------------
+    def save_trainings(self, records: Sequence[dict], *, replace: bool = False, source: str | None = None) -> int:
+        """Persist validated trainings (``POST /trainings:ingest``) in ONE transaction; returns its seq.
+
+        ``records``: JSON-ready dicts with an ``id`` (a validated catalogue's rows). An equal id
+        replaces the stored one. ``replace``: the stored trainings become exactly these and the
+        default catalogue is no longer served (meta ``trainings_mode`` = ``replace``)."""
+        ids = [r.get("id") for r in records]
+        if any(i is None for i in ids):
+            raise StoreError("every training needs an id")
+        if len(set(ids)) != len(ids):
+            raise StoreError("a training id appears more than once in the batch")
+        with self.transaction() as db:
+            seq = self._next_seq(db)
+            now = _now()
+            if replace:
+                db.execute("DELETE FROM trainings")
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('trainings_mode', 'replace')")
+            db.executemany(
+                "INSERT INTO trainings (id, record, pos, seq, updated_at, referentiel) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET record = excluded.record, pos = excluded.pos, seq = excluded.seq, "
+                "updated_at = excluded.updated_at, referentiel = excluded.referentiel",
+                [(r["id"], json.dumps(r, ensure_ascii=False), i, seq, now, self.referentiel)
+                 for i, r in enumerate(records)])
+            db.execute("INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?)",
+                       (seq, "trainings" + (" (replace)" if replace else ""), source, len(records), 0, now))
+        return seq
+
+    def trainings_seq(self) -> int:
+        """Sequence number of the last trainings ingest (0 if none): another worker's ingest moves it."""
+        with self._lock:
+            row = self._db.execute("SELECT max(seq) FROM ingests WHERE kind LIKE 'trainings%'").fetchone()
+        return int(row[0] or 0)
+
+    def trainings(self) -> tuple[bool, list[dict]]:
+        """(replaced, stored trainings in ingest order): ``replaced`` when the last replace made the stored
+        trainings the whole catalogue (else they add to the default one)."""
+        with self._lock:
+            replaced = self._meta("trainings_mode") == "replace"
+            rows = self._db.execute("SELECT record FROM trainings ORDER BY seq, pos").fetchall()
+        return replaced, [json.loads(r[0]) for r in rows]
+
+    # ---- pseudonyms ------------------------------------------------------------------------
+    def pseudonym(self, id: str) -> str:
+        """A stable pseudonymous id (HMAC-SHA256 under this database's secret): employers never see ids."""
+        return "c-" + hmac.new(self._secret, id.encode(), "sha256").hexdigest()[:16]
+
+    def integrity(self) -> str:
+        with self._lock:
+            return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+def _as_rows_frame(records: pl.DataFrame, kind: str) -> pl.DataFrame:
+    """Columns of ``kind`` in order; list columns as JSON text; consent as 0/1."""
+    exprs = []
+    for column in COLUMNS[kind]:
+        if column not in records.columns:
+            default = "[]" if column in LIST_COLUMNS else (0 if column == "consent" else None)
+            exprs.append(pl.lit(default).alias(column))
+            continue
+        dtype = records.schema[column]
+        if column in LIST_COLUMNS and isinstance(dtype, pl.List):
+            exprs.append(pl.col(column).fill_null([]).list.eval(pl.element().cast(pl.String))
+                         .map_batches(_json_lists, return_dtype=pl.String).alias(column))
+        elif column in LIST_COLUMNS:
+            exprs.append(pl.col(column).fill_null("[]").cast(pl.String))
+        elif column == "consent":
+            exprs.append(pl.col(column).fill_null(False).cast(pl.Boolean).cast(pl.Int64))
+        elif column in ("lat", "lon", "radius_km"):
+            exprs.append(pl.col(column).cast(pl.Float64))
+        else:
+            exprs.append(pl.col(column).cast(pl.String))
+    return records.select(exprs)
+
+
+def _json_lists(series: pl.Series) -> pl.Series:
+    """list[str] -> JSON array text, vectorised (polars encodes a one-field struct, the wrapper is cut)."""
+    encoded = pl.DataFrame({"v": series}).select(pl.struct("v").struct.json_encode())["v"]
+    return encoded.str.slice(5).str.strip_suffix("}").alias(series.name)
