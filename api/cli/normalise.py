@@ -23,7 +23,7 @@ import polars as pl
 import typer
 
 import referentiels
-from matching.normalise import InvalidText, Match, SkillNormaliser, TitleNormaliser
+from matching.normalise import InvalidText, Match, SkillNormaliser, TitleNormaliser, validate_text
 
 from api.cli.common import SourceOption, UsageError
 from api.storage import exports
@@ -111,18 +111,20 @@ def _run(kind: str, file: Path, referentiel: str | None, k: int, out: Path, colu
     source = referentiel or "demo"
     loaded = referentiels.load(source)
     normaliser = (TitleNormaliser if kind == "titles" else SkillNormaliser).fit(loaded)
-    if kind == "titles":
-        # With the text encoder (PASSERELLES_ENCODER) where it loads: its vectors of the referential's
-        # titles are read from the cache, or built once with progress on stderr (issue 21).
-        from api.services.encoding import SemanticTitles, encoder_status
-        from api.settings import Settings
-
-        settings = Settings()
-        status = encoder_status(settings.encoder, settings.encoder_threads)
-        if not status.available:
-            typer.echo(f"text encoder unavailable ({status.reason}): lexical matching only", err=True)
-        normaliser = SemanticTitles(loaded, normaliser, status, settings.cache_dir).build()
     try:
+        for index, text in enumerate(texts):  # every text checked before any encoder work
+            validate_text(text, index)
+        encoder_note = ""
+        if kind == "titles":
+            # With the text encoder (PASSERELLES_ENCODER) where it loads: its vectors of the referential's
+            # titles are read from the cache, or built once with progress on stderr (issue 21).
+            from api.services.encoding import SemanticTitles, encoder_status
+            from api.settings import Settings
+
+            settings = Settings()
+            status = encoder_status(settings.encoder, settings.encoder_threads)
+            encoder_note = f" (with {status.name})" if status.available else " (lexical only: no text encoder)"
+            normaliser = SemanticTitles(loaded, normaliser, status, settings.cache_dir).build()
         matches = normaliser.batch(texts, k=k, workers=workers)
     except InvalidText as error:
         where = f"line {first_line + error.index}" if first_line else f"row {error.index}"
@@ -134,7 +136,7 @@ def _run(kind: str, file: Path, referentiel: str | None, k: int, out: Path, colu
     else:
         exports.write_csv(frame, out)  # a file people open: texts that start with = + - @ are escaped
     confident = sum(m.confident for m in matches)
-    typer.echo(f"normalised {len(matches):,} {kind} against {source}: {confident:,} confident, "
+    typer.echo(f"normalised {len(matches):,} {kind} against {source}{encoder_note}: {confident:,} confident, "
                f"{len(matches) - confident:,} below {normaliser.threshold:g}; wrote {out}", err=True)
 
 
