@@ -756,7 +756,7 @@ class Fusion:
     Measured (docs/normalise.md, ``python -m benchmarks.normalise_eval``): on 2,100 noisy ROME titles
     and 2,000 offers-dev ads (top-1/top-5), lexical 0.979/0.994 and 0.458/0.631; reciprocal rank
     0.973/0.995 and 0.472/0.681 (it costs the noisy titles 0.6 point of top-1); these defaults
-    0.981/0.995 and 0.489/0.674. 5 % of the noisy titles and 70 % of the ads reach the encoder.
+    0.981/0.995 and 0.488/0.674. 5 % of the noisy titles and 70 % of the ads reach the encoder.
     """
 
     certain_score: float = 0.85
