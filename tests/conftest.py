@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# Set at import, before any test module builds an app at its own import (see _isolated_cache).
+os.environ["PASSERELLES_ENCODER"] = "none"
 DEFAULT_ROME = ROOT.parent / "shared" / "data" / "rome-v460"
 
 
