@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import typer
 
+from matching.errors import MatchingError
 from referentiels import ReferentielError
 
 from api.cli import batch_match, bridges, keys, kits, match, normalise, referentiel, serve, trainings, versions
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``passerelles`` console script."""
     try:
         app(args=argv, prog_name="passerelles", standalone_mode=False)
-    except (ReferentielError, UsageError, ServiceError, KeyError_, FileNotFoundError) as error:
+    except (ReferentielError, MatchingError, UsageError, ServiceError, KeyError_, FileNotFoundError) as error:
         typer.echo(f"error: {error}", err=True)
         return 2
     except typer.Exit as exit_:
@@ -37,9 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         typer.echo("aborted", err=True)
         return 130
-    except Exception as error:  # click's usage errors (typer vendors click: duck-typed)
-        if hasattr(error, "show") and hasattr(error, "exit_code"):
-            error.show()
+    except Exception as error:  # click's usage errors (typer vendors click: duck-typed), in one line
+        if hasattr(error, "format_message") and hasattr(error, "exit_code"):
+            ctx = getattr(error, "ctx", None)
+            where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            typer.echo(f"error: {error.format_message()}{where}", err=True)
             return int(error.exit_code)
         raise
     return 0

@@ -112,9 +112,13 @@ def install(app: FastAPI) -> None:
                                         field=exc.column, line=exc.line, file=exc.file), request)
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:  # pragma: no cover - last resort
+    async def _unexpected(request: Request, exc: Exception) -> Response:  # last resort: a bug
+        # Connection: close — the server drops the connection after an unexpected error (uvicorn
+        # closes it once the exception is re-raised); saying so keeps a client from sending its
+        # next request on it and seeing a reset (issue 17).
         return problem_response(Problem(500, "internal-error", "Internal error",
-                                        "The server failed to answer this request; it has been logged."), request)
+                                        "The server failed to answer this request; it has been logged."), request,
+                                headers={"Connection": "close"})
 
 
 # -- validation errors a non-developer can act on ---------------------------------------------------

@@ -541,37 +541,20 @@ def run_partition(job: BatchJob, i: int, payload: OfferPayload, chunk_rows: int 
             "seconds": time.perf_counter() - began, **counts}
 
 
-class Progress:
-    """A one-line progress bar on a stream (partitions done, pairs/s, ETA); silent when ``stream`` is None."""
-
-    def __init__(self, total: int, pairs_per_part: float, stream=None, width: int = 30) -> None:
-        self.total, self.pairs_per_part, self.stream, self.width = total, pairs_per_part, stream, width
-        self.done = 0
-        self.started = time.perf_counter()
-
-    def update(self, n: int = 1) -> None:
-        self.done += n
-        if self.stream is None:
-            return
-        elapsed = time.perf_counter() - self.started
-        filled = int(self.width * self.done / max(self.total, 1))
-        rate = self.done * self.pairs_per_part / max(elapsed, 1e-9)
-        eta = (self.total - self.done) * elapsed / max(self.done, 1)
-        self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total} partitions"
-                          f"  {rate / 1e6:,.1f} M pairs/s  ETA {eta:,.0f} s ")
-        self.stream.flush()
-        if self.done >= self.total:
-            self.stream.write("\n")
+#: ``progress(done, total, pairs)``: partitions done of ``total`` and the pairs they scored (the CLI
+#: draws it with ``rich.progress``; the service prints nothing).
+ProgressCallback = Callable[[int, int, int], None]
 
 
 def run_batch(job: BatchJob, referentiel=None, *, matcher=None, client=None, overwrite: bool = False,
-              progress_stream=None, chunk_rows: int = 16_384, log: Callable[[str], None] = lambda _: None,
+              progress: ProgressCallback | None = None, chunk_rows: int = 16_384, log: Callable[[str], None] = lambda _: None,
               pseudonym: Callable[[str], str] | None = None, normaliser=None) -> dict:
     """Run ``job``: in this process (``client`` None) or on a dask.distributed ``client``.
 
     ``matcher``: the interactive ``PoolMatcher`` (built from ``referentiel`` when None).
     ``pseudonym``: ``id -> pseudonym`` of the offers direction (the store's, so the batch lists the
     pseudonyms the API shows); it must be the function ``job`` was planned with. ``normaliser``: the
+    ``progress(done, total, pairs)``: called before the first partition and after each one.
     ``SkillNormaliser`` of free-text skills (or a callable returning it; default: fitted on
     ``referentiel`` when the seekers file has a ``skills_text`` column). Writes the partitions not
     yet written, then ``_summary.json``; returns the summary (pairs scored, seconds, pairs/s,
@@ -602,15 +585,21 @@ def run_batch(job: BatchJob, referentiel=None, *, matcher=None, client=None, ove
     log(f"{job.n_seekers:,} seekers x {job.n_offers:,} offers, {len(tasks)} partitions of "
         f"{'+'.join(job.directions)} ({len(tasks) - len(todo)} already written), "
         f"indexes {(payload.nbytes if payload is not None else 0) / 2**20:,.1f} MiB")
-    pairs_of = {d: job.n_offers if d == "seekers" else job.n_seekers for d in job.directions}
-    bar = Progress(len(todo), sum(job.partition_rows * pairs_of[d] for d, _ in todo) / max(len(todo), 1),
-                   progress_stream)
     stats: list[dict] = []
+    scored = [0]
+
+    def done(stat: dict) -> None:
+        stats.append(stat)
+        scored[0] += stat["pairs"]
+        if progress is not None:
+            progress(len(stats), len(todo), scored[0])
+
+    if progress is not None:
+        progress(0, len(todo), 0)
     compute_began = time.perf_counter()
     if client is None or not todo:
         for d, i in todo:
-            stats.append(run_partition(job, i, payload, chunk_rows, d))
-            bar.update()
+            done(run_partition(job, i, payload, chunk_rows, d))
     else:
         from distributed import as_completed
 
@@ -619,8 +608,7 @@ def run_batch(job: BatchJob, referentiel=None, *, matcher=None, client=None, ove
         futures = [client.submit(run_partition, job, i, shared, chunk_rows, d,
                                  key=f"batch-match-{run_id}-{d}-{i:05d}", pure=False, retries=2) for d, i in todo]
         for future in as_completed(futures):
-            stats.append(future.result())
-            bar.update()
+            done(future.result())
             future.release()
     seconds = time.perf_counter() - began
     compute = time.perf_counter() - compute_began

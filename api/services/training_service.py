@@ -456,6 +456,19 @@ class TrainingService:
         }
 
 
+def offers_for_seeker(state, seeker_id: str, *, k: int = 10, radius_km: float | None = None,
+                      require_must: bool = False, toward_tension: bool = False, weight: float = 0.5) -> dict | None:
+    """A stored seeker's top-``k`` offers, each explained, as ``GET /seekers/{id}/offers`` and
+    ``passerelles match offers`` both give them: ``{"seeker", "k", "radius_km", "offers"}``; with
+    ``toward_tension``, ranked by match score and tension (:meth:`TrainingService.seeker_offers`:
+    each offer then carries ``tension`` and ``combined``). None when the seeker is unknown."""
+    if toward_tension:
+        return TrainingService.of(state).seeker_offers(seeker_id, k=k, radius_km=radius_km,
+                                                       require_must=require_must, weight=weight)
+    hits = state.pool.offers_for_seeker(seeker_id, k=k, radius_km=radius_km, require_must=require_must)
+    return None if hits is None else {"seeker": seeker_id, "k": k, "radius_km": radius_km, "offers": hits}
+
+
 def seeker_matrix(seekers: pl.DataFrame, referentiel) -> tuple[sp.csr_array, np.ndarray]:
     """(n, n_skills) CSR of the seekers' skill codes (unknown codes ignored) and (n,) occupation rows (-1 unknown).
 

@@ -23,13 +23,12 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import polars as pl
 
-from api.storage.sqlite import connect
+from api.storage.sqlite import connect, utc_now as _now
 
 SCHEMA_VERSION = 1
 
@@ -105,10 +104,6 @@ class Changes:
     seq: int
     rows: pl.DataFrame
     deleted: list[int]
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _kind(kind: str) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import ORJSONResponse
+from api.http.responses import ORJSONResponse
 from pydantic import BaseModel, Field
 
 from api.http import security
@@ -20,7 +20,7 @@ from api.services.pool_service import RecordError
 from api.http.dependencies import get_state
 from api.services.state import AppState
 from api.storage.store import Conflict
-from api.http.routers.seekers import MAX_K, IngestOut, check_k, delete_record, get_record, ingest, missing, put_record, record_problem
+from api.http.routers.seekers import MAX_K, IngestOut, delete_record, get_record, ingest, missing, put_record, record_problem
 
 router = APIRouter(tags=["offers"])
 
@@ -79,14 +79,13 @@ async def ingest_offers(request: Request, state: Annotated[AppState, Depends(get
 
 @router.get("/offers/{id}/candidates", dependencies=[Depends(security.offers)])
 def offer_candidates(id: str, state: Annotated[AppState, Depends(get_state)],
-                     k: Annotated[int, Query(description=f"1 to {MAX_K}")] = 20,
+                     k: Annotated[int, Query(ge=1, le=MAX_K, description="How many candidates.")] = 20,
                      radius: Annotated[float | None, Query(ge=0, le=1000,
                                                            description="km; default: each seeker's own radius")] = None,
                      require_must: Annotated[bool, Query(description="drop seekers lacking a must-have")] = False,
                      ) -> ORJSONResponse:
     """The top-k consenting seekers for the offer (bounded by ``k``, not paginated), explained.
     Returned as built (orjson): no ``jsonable_encoder`` walk over every explanation (issue 7)."""
-    check_k(k)
     hits = state.pool.candidates_for_offer(id, k=k, radius_km=radius, require_must=require_must)
     if hits is None:
         raise missing("offer", id)

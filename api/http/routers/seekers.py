@@ -26,6 +26,7 @@ from api.services.pool_service import IngestError, RecordError, read_records
 from api.http.problems import Problem
 from api.http.dependencies import get_state
 from api.services.state import AppState
+from api.services.training_service import offers_for_seeker
 from api.storage.store import Conflict
 
 router = APIRouter(tags=["seekers"])
@@ -139,11 +140,6 @@ def delete_record(state: AppState, kind: str, id: str) -> Response:
     return Response(status_code=204)
 
 
-def check_k(k: int) -> None:
-    if not 1 <= k <= MAX_K:
-        raise Problem(422, "invalid-request", "Invalid request", f"k must be between 1 and {MAX_K}", field="k")
-
-
 @router.post("/seekers", status_code=201, response_model=SeekerOut, dependencies=[Depends(security.seekers)])
 def create_seeker(seeker: SeekerIn, state: Annotated[AppState, Depends(get_state)]) -> dict:
     try:
@@ -178,7 +174,7 @@ async def ingest_seekers(request: Request, state: Annotated[AppState, Depends(ge
 
 @router.get("/seekers/{id}/offers", dependencies=[Depends(security.seekers)])
 def seeker_offers(id: str, state: Annotated[AppState, Depends(get_state)],
-                  k: Annotated[int, Query(description=f"1 to {MAX_K}")] = 10,
+                  k: Annotated[int, Query(ge=1, le=MAX_K, description="How many offers.")] = 10,
                   radius: Annotated[float | None, Query(ge=0, le=1000, description="km; default: the seeker's")] = None,
                   require_must: Annotated[bool, Query(description="drop offers whose must-haves the seeker lacks")] = False,
                   toward_tension: Annotated[bool, Query(description=(
@@ -191,16 +187,8 @@ def seeker_offers(id: str, state: Annotated[AppState, Depends(get_state)],
     """The top-k offers for a stored seeker, each explained (matched and missing requirements, bridge,
     distance); with ``toward_tension``, the offers of occupations in tension in their basin rise (the
     match score stays the first condition: an offer the seeker does not match never enters)."""
-    check_k(k)
-    if toward_tension:
-        from api.services.training_service import TrainingService
-
-        body = TrainingService.of(state).seeker_offers(id, k=k, radius_km=radius, require_must=require_must,
-                                                       weight=tension_weight)
-        if body is None:
-            raise missing("seeker", id)
-        return body
-    hits = state.pool.offers_for_seeker(id, k=k, radius_km=radius, require_must=require_must)
-    if hits is None:
+    body = offers_for_seeker(state, id, k=k, radius_km=radius, require_must=require_must,
+                             toward_tension=toward_tension, weight=tension_weight)
+    if body is None:
         raise missing("seeker", id)
-    return {"seeker": id, "k": k, "radius_km": radius, "offers": hits}
+    return body

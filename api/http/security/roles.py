@@ -127,8 +127,58 @@ referential = require(*ROLES, public="referentiel")
 #: path and query (occupation cards, search, bridges, sectors, paths, graph): answered from the
 #: response cache once computed. Not for anything a write can change (trainings catalogue, store).
 referential_cached = require(*ROLES, public="referentiel", cache=True)
-#: Bridge kits: aggregate, no personal data; public like the referential, else these roles.
-kits = require("federation", "counsellor", "admin", public="referentiel")
+# -- tension in a job basin: one rule wherever it appears ------------------------------------------
+
+TENSION_ROLES = frozenset({"federation", "counsellor", "admin"})
+"""Roles that may read what a job basin's stored seekers and offers add up to (tension, offers and
+seekers per occupation, training needs): ``/basins/{id}/...``, ``/occupations/{code}/passerelles``
+with ``basin=``, ``/kits`` with ``basin=`` in every format, and the page's calls to these. Anonymous
+callers get 401, other roles (employers) 403 (issue 17)."""
+
+#: The dependency of the basin aggregates (``/basins/{id}/tension``, ``passerelles``, ``training-needs``).
+tension = require(*sorted(TENSION_ROLES))
+
+
+def tension_access(request: Request, field: str = "basin") -> None:
+    """The same rule inside an endpoint that shows tension only when asked (``basin=``): a 401 / 403
+    problem unless the caller's key is one of :data:`TENSION_ROLES`."""
+    principal = getattr(request.state, "principal", None)
+    role = getattr(principal, "role", None)
+    if role in TENSION_ROLES:
+        return
+    allowed = "a federation, counsellor or admin key"
+    if role is None:
+        raise Problem(401, "unauthorized", "Unauthorized",
+                      f"Tension in a job basin counts its seekers and offers: send {allowed} "
+                      "('Authorization: Bearer <key>' or 'X-API-Key: <key>') to use basin=.", field=field)
+    raise Problem(403, "forbidden", "Forbidden", f"A {role} key cannot read tension in a job basin: it needs "
+                  f"{allowed}.", role=role, allowed_roles=sorted(TENSION_ROLES), field=field)
+
+
+_kits_base = require("federation", "counsellor", "admin", public="referentiel")
+_kit_guard = Guard(_kits_base.roles, "referentiel")
+_kit_tension_guard = Guard(TENSION_ROLES)
+
+
+async def _kits(request: Request, principal: Principal = Depends(_kits_base)) -> Principal:
+    """Bridge kits: aggregate, no personal data; public like the referential, else these roles. With
+    ``basin=`` a kit carries tension rows: :func:`tension_access` first. Answers are cached (issue 17:
+    an html kit costs a second): without basin as a pure function of the query, with basin keyed by
+    the store's change sequence as well (a write moves tension)."""
+    cache = request.app.state.security.cache
+    if "basin" in request.query_params:
+        tension_access(request)
+        cached(cache, request, version=("store", request.app.state.passerelles.pool.store.seq),
+               guard=_kit_tension_guard)
+    else:
+        cached(cache, request, guard=_kit_guard)
+    return principal
+
+
+_kits.roles = _kits_base.roles  # type: ignore[attr-defined]  (read by install() and the tests)
+_kits.public = "referentiel"  # type: ignore[attr-defined]
+_kits.audit = None  # type: ignore[attr-defined]
+kits = _kits
 #: Job seekers' personal data: counsellors only; every call is audited.
 seekers = require("counsellor", audit="seeker")
 #: Bulk ingest of seekers: counsellors and administrators.
