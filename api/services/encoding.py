@@ -95,17 +95,32 @@ class SemanticTitles:
     yet), ``building`` (``done`` of ``total`` texts), ``ready``, or ``failed`` (``reason``).
     """
 
-    def __init__(self, referentiel, lexical: TitleNormaliser, status: EncoderStatus,
+    def __init__(self, referentiel, lexical: TitleNormaliser | Callable[[], TitleNormaliser], status: EncoderStatus,
                  cache_dir: Path | None = None) -> None:
-        self.referentiel, self.lexical, self.encoder_status, self.cache_dir = referentiel, lexical, status, cache_dir
+        """``lexical``: the lexical normaliser, or a function that builds it (called once, when first needed:
+        constructing this object costs nothing)."""
+        self.referentiel, self.encoder_status, self.cache_dir = referentiel, status, cache_dir
+        self._lexical = lexical if isinstance(lexical, TitleNormaliser) else None
+        self._lexical_of = lexical if self._lexical is None else None
         self._fused: TitleNormaliser | None = None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self.state = "not built" if status.available else "unavailable"
         self.reason = "" if status.available else status.reason
-        self.done, self.total = 0, len(lexical.semantic_texts)
+        self.done = 0
+        self.total: int | None = len(self._lexical.semantic_texts) if self._lexical is not None else None
         self._listeners: list[Callable[[], None]] = []
+
+    @property
+    def lexical(self) -> TitleNormaliser:
+        """The lexical title normaliser (built on first use when given as a function)."""
+        if self._lexical is None:
+            with self._lock:
+                if self._lexical is None:
+                    self._lexical = self._lexical_of()
+                    self.total = len(self._lexical.semantic_texts)
+        return self._lexical
 
     def on_ready(self, listener: Callable[[], None]) -> None:
         """Call ``listener()`` when the fused normaliser replaces the lexical one (e.g. to drop
@@ -134,6 +149,7 @@ class SemanticTitles:
             return self.lexical
         encoder = self.encoder_status.encoder
         self.state = "building"
+        lexical = self.lexical
         report = stderr_progress(f"embedding the {self.total:,} titles and labels of {self.referentiel.source} "
                                  f"with {encoder.name} (once per content)")
 

@@ -79,7 +79,7 @@ class AppState:
         its vectors built once per content in a background thread (status for ``GET /referentiel``)."""
         from api.services.encoding import SemanticTitles, encoder_status
 
-        return SemanticTitles(self.referentiel, self.lexical_title_normaliser,
+        return SemanticTitles(self.referentiel, lambda: self.lexical_title_normaliser,
                               encoder_status(self.settings.encoder, self.settings.encoder_threads),
                               self.settings.cache_dir)
 

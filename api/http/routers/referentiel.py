@@ -26,7 +26,7 @@ class Health(BaseModel):
 
 class TitleEmbeddings(BaseModel):
     state: str = Field(description="unavailable, not built, building, ready or failed")
-    texts: int = Field(description="Labels and titles to embed")
+    texts: int | None = Field(description="Labels and titles to embed (None until the normaliser is built)")
     done: int = Field(description="Embedded so far")
     reason: str | None = None
 
