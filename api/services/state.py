@@ -16,6 +16,18 @@ from api.settings import Settings
 from api.services.suggest import CodeSuggester
 
 
+class _CurrentTitleNormaliser:
+    """``AppState.title_normaliser``: free-text job titles -> occupation codes (``.search(text, k)``,
+    ``.batch(texts, k)``), with the encoder once its vectors are ready (the first call starts their
+    build), lexical until then. A non-data descriptor, like the ``cached_property`` of the other
+    normalisers: an instance attribute of the same name takes precedence (the tests' spies)."""
+
+    def __get__(self, state, owner=None):
+        if state is None:
+            return self
+        return state.semantic_titles.current()
+
+
 @dataclass(eq=False)
 class AppState:
     settings: Settings
@@ -83,11 +95,7 @@ class AppState:
                               encoder_status(self.settings.encoder, self.settings.encoder_threads),
                               self.settings.cache_dir)
 
-    @property
-    def title_normaliser(self) -> TitleNormaliser:
-        """Free-text job titles -> occupation codes (``.search(text, k)``, ``.batch(texts, k)``): with
-        the encoder once its vectors are ready (the first call starts their build), lexical until then."""
-        return self.semantic_titles.current()
+    title_normaliser = _CurrentTitleNormaliser()
 
     @cached_property
     def skill_normaliser(self) -> SkillNormaliser:
