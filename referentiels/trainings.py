@@ -50,6 +50,7 @@ import scipy.sparse as sp
 
 from .csvfiles import LINE, parse_bool, read_csv, require_unique, require_values
 from .errors import ReferentielError
+from .ids import InvalidId, check_ids, check_json_depth, id_problem
 from .territories import default_basins
 
 REQUIRED = ("id", "title", "organisation", "hours")
@@ -147,6 +148,7 @@ def read_frame(data: str | Path | bytes, fmt: str | None = None, *, name: str | 
 
 
 def _json_rows(raw: bytes, file: str) -> pl.DataFrame:
+    check_json_depth(raw, file)  # before json.loads, whose recursion would fail on a deep body
     try:
         text = raw.decode("utf-8-sig", errors="strict") if raw else ""
     except UnicodeDecodeError as error:
@@ -181,6 +183,18 @@ def _json_rows(raw: bytes, file: str) -> pl.DataFrame:
         row: dict[str, object] = {LINE: number}
         for column in REQUIRED + OPTIONAL:
             v = value.get(column)
+            if column == "id" and v is not None:
+                if not isinstance(v, str):
+                    raise InvalidId("id", id_problem(v)[1] or "must be text", v, file=file, line=number)
+                row[column] = v  # as given: the id rule (validate) trims and normalises it, nothing else
+                continue
+            if isinstance(v, dict) or (isinstance(v, list) and column not in LIST_COLUMNS):
+                raise ReferentielError("not a single value", file=file, line=number, column=column,
+                                       expected="text or a number" + (" or a list" if column in LIST_COLUMNS else ""),
+                                       found=json.dumps(v)[:80])
+            if isinstance(v, list) and any(isinstance(x, (list, dict)) for x in v):
+                raise ReferentielError("a list of lists or objects", file=file, line=number, column=column,
+                                       expected="a list of texts", found=json.dumps(v)[:80])
             if isinstance(v, list):
                 v = SEPARATOR.join(str(x) for x in v)
             elif isinstance(v, bool):
@@ -227,6 +241,12 @@ def validate(
     """Validate raw string rows (``read_frame``) into the typed ``FRAME_SCHEMA`` frame; raise on the first bad row."""
     basins = default_basins() if basins is None else basins
     require_values(frame, REQUIRED, file)
+    canonical, reasons = check_ids(frame["id"])  # the id rule of referentiels.ids (NFC, printable, no '/' ...)
+    bad = frame.filter(reasons.is_not_null())
+    if bad.height:
+        row = int(reasons.is_not_null().arg_true()[0])
+        raise InvalidId("id", reasons[row], frame["id"][row], file=file, line=int(frame[LINE][row]))
+    frame = frame.with_columns(canonical.alias("id"))
     require_unique(frame, ["id"], file, "training id")
     hours = _number(frame, "hours", file, low=0.0, high=10_000.0, strict_low=True,
                     expected="a duration in hours, > 0 and <= 10000")

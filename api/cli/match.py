@@ -25,6 +25,7 @@ import polars as pl
 import typer
 
 import referentiels
+from referentiels.ids import canonical_id
 
 from api.cli.common import SourceOption, UsageError, emit_json
 
@@ -112,6 +113,8 @@ def match_offers(
     """The top-k offers for a seeker, explained (--toward-tension: offers in tension first)."""
     from api.services.training_service import offers_for_seeker
 
+    seeker = canonical_id(seeker, "seeker id")  # the id rule: NFC as stored; a bad id is exit 2, named
+
     body = offers_for_seeker(_state(referentiel, database), seeker, k=k, radius_km=radius, require_must=require_must,
                              toward_tension=toward_tension, weight=tension_weight)
     if body is None:
@@ -130,6 +133,7 @@ def match_candidates(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The top-k consenting seekers for an offer (pseudonymous ids), explained."""
+    offer = canonical_id(offer, "offer id")
     hits = _state(referentiel, database).pool.candidates_for_offer(offer, k=k, radius_km=radius,
                                                                   require_must=require_must)
     if hits is None:

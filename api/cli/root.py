@@ -12,7 +12,7 @@ import typer
 from matching.errors import MatchingError
 from referentiels import ReferentielError
 
-from api.cli import batch_match, bridges, keys, kits, match, normalise, referentiel, serve, trainings, versions
+from api.cli import admin, batch_match, bridges, keys, kits, match, normalise, referentiel, serve, trainings, versions
 from api.cli.common import UsageError
 from api.services.errors import ServiceError
 from api.storage.keys import KeyError_
@@ -22,14 +22,14 @@ app = typer.Typer(help="Passerelles: cross-sector career bridges and skills matc
 referentiel.app.add_typer(versions.app)  # diff, upgrade, calibrate: under "referentiel"
 app.add_typer(serve.app)
 app.add_typer(referentiel.app, name="referentiel")
-for family in (normalise, kits, bridges, match, keys, trainings, batch_match):
+for family in (normalise, kits, bridges, match, keys, admin, trainings, batch_match):
     app.add_typer(family.app)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``passerelles`` console script."""
     try:
-        app(args=argv, prog_name="passerelles", standalone_mode=False)
+        status = app(args=argv, prog_name="passerelles", standalone_mode=False)
     except (ReferentielError, MatchingError, UsageError, ServiceError, KeyError_, FileNotFoundError) as error:
         typer.echo(f"error: {error}", err=True)
         return 2
@@ -45,5 +45,5 @@ def main(argv: list[str] | None = None) -> int:
             typer.echo(f"error: {error.format_message()}{where}", err=True)
             return int(error.exit_code)
         raise
-    return 0
+    return status if isinstance(status, int) else 0  # a command's typer.Exit(n) (click returns it here)
 

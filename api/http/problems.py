@@ -62,6 +62,12 @@ def not_found(what: str, value: str, suggestions: list[dict] | None = None, fiel
                    field=field, value=value, suggestions=suggestions or [])
 
 
+def unknown_record(kind: str, id: str) -> Problem:
+    """404 ``unknown-{kind}`` for a seeker or offer id: the one answer for "does not exist" and, to an
+    employer, for "another employer's offer" (existence itself is information)."""
+    return Problem(404, f"unknown-{kind}", f"Unknown {kind}", f"No {kind} has the id {id!r}.", value=id)
+
+
 _STATUS_KINDS = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
                  405: "method-not-allowed", 413: "payload-too-large", 415: "unsupported-media-type",
                  429: "too-many-requests"}
@@ -177,6 +183,8 @@ def _message(error: dict, field: str | None) -> str:
         return f"{name} must be one of {ctx.get('expected', '?')}, not {_shown(given)}."
     if kind == "extra_forbidden":
         return f"{name} is not a known field: remove it."
+    if kind == "invalid_id":
+        return f"{name} {ctx.get('reason', 'is not a valid id')}: {ctx.get('rule', '')}."
     if kind == "string_pattern_mismatch":
         return f"{name} does not have the expected form ({ctx.get('pattern')})."
     message = str(error.get("msg", "is invalid"))

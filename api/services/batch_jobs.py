@@ -8,11 +8,11 @@ every offer's top-k candidates to restartable Parquet partitions (docs/batch.md)
 
 Layout of the inputs (the columns of ``api.storage.store``; extra columns are ignored):
 
-- seekers: ``id`` (string or integer), ``skills`` (list of skill codes), ``skills_text`` (free-text
+- seekers: ``id`` (text, the id rule of ``referentiels.ids``), ``skills`` (list of skill codes), ``skills_text`` (free-text
   skills: a list of strings, or one string of ``|``-separated texts, as ingest reads it; optional),
   ``occupation`` (code, may be null), ``past_occupations`` (list of codes, optional), ``lat``,
-  ``lon``, ``radius_km`` (optional, null = unknown: no distance filter), ``consent`` (bool, 0/1 or
-  the texts ingest accepts; missing or null = no consent: never listed as a candidate)
+  ``lon``, ``radius_km`` (optional, null = unknown: no distance filter), ``consent`` (bool, or a yes/no
+  word of ``referentiels.csvfiles.YES_WORDS`` / ``NO_WORDS``; missing or null = no consent: never listed as a candidate)
 - offers: ``id``, ``occupation`` (code), ``must`` and ``desired`` (lists of skill codes; a missing
   column is empty), ``lat``, ``lon`` (optional)
 
@@ -146,9 +146,21 @@ def _floats(frame: pl.DataFrame, column: str, dtype) -> np.ndarray:
 
 
 def _ids(frame: pl.DataFrame) -> pl.Series:
+    """The ``id`` column, checked against the id rule (``referentiels.ids``): text, NFC, printable,
+    no '/', at most 100 characters; the first id breaking it raises ``IngestError`` naming it."""
+    from api.services.errors import IngestError
+    from referentiels.ids import check_ids
+
     if "id" not in frame.columns:
-        raise ValueError("an 'id' column is required")
-    return frame["id"]
+        raise IngestError("an 'id' column is required")
+    ids = frame["id"]
+    if ids.dtype != pl.String:
+        raise IngestError(f"the 'id' column must hold text, not {ids.dtype}")
+    canonical, reasons = check_ids(ids)
+    if reasons.null_count() != len(reasons):
+        row = int(reasons.is_not_null().arg_true()[0])
+        raise IngestError(f"id {ids[row]!r} (row {row + 1}) {reasons[row]}")
+    return canonical
 
 
 def _csr(ptr: np.ndarray, ids: np.ndarray, n_cols: int, values: np.ndarray | None = None) -> sp.csr_array:
@@ -230,19 +242,27 @@ def build_payload(offers_path: str | Path, codebook: Codebook, matcher, score: s
 
 
 def consent_of(frame: pl.DataFrame) -> np.ndarray:
-    """(n,) bool: each seeker's consent to be listed as a candidate, read as ingest reads it (bool,
-    0/1, or the texts of ``api.services.pool_service.TRUE_TEXT``); a missing column or a null is no consent."""
-    from api.services.pool_service import TRUE_TEXT
+    """(n,) bool: each seeker's consent to be listed as a candidate, read as ingest reads it: a
+    boolean, or one of the documented yes/no words (``referentiels.csvfiles.YES_WORDS`` /
+    ``NO_WORDS``, which include 1 and 0); a missing column or a null is no consent. Any other value
+    raises ``IngestError`` naming it (never guessed)."""
+    from api.services.errors import IngestError
+    from referentiels.csvfiles import NO_WORDS, YES_WORDS
 
     if "consent" not in frame.columns:
         return np.zeros(frame.height, dtype=bool)
     column = frame["consent"]
     if column.dtype == pl.Boolean:
         return column.fill_null(False).to_numpy().astype(bool)
-    if column.dtype.is_numeric():
-        return (column.fill_null(0) != 0).to_numpy().astype(bool)
-    return column.cast(pl.String).str.strip_chars().str.to_lowercase().is_in(sorted(TRUE_TEXT)).fill_null(False) \
-        .to_numpy().astype(bool)
+    if column.dtype.is_nested():
+        raise IngestError(f"consent must be a yes/no value, not a column of {column.dtype}")
+    words = column.cast(pl.String).str.strip_chars().str.to_lowercase().replace("", None)
+    bad = words.is_not_null() & ~words.is_in(YES_WORDS + NO_WORDS)
+    if bad.any():
+        row = int(bad.arg_true()[0])
+        raise IngestError(f"consent must be a yes/no word ({', '.join(YES_WORDS + NO_WORDS)}), "
+                          f"got {column[row]!r} (row {row + 1})")
+    return words.is_in(YES_WORDS).fill_null(False).to_numpy().astype(bool)
 
 
 def skill_texts(seekers_path: str | Path, normaliser) -> pl.DataFrame | None:

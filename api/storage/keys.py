@@ -91,6 +91,12 @@ class KeyStore:
             raise KeyError_(f"only employer keys carry an employer id, not {role} keys")
         if rate_per_minute is not None and rate_per_minute < 1:
             raise KeyError_("the rate limit is a number of requests per minute, at least 1")
+        if employer is not None:  # the id rule (referentiels.ids): the employer id is compared with offers'
+            from referentiels.ids import id_problem
+
+            employer, reason = id_problem(employer)
+            if reason is not None:
+                raise KeyError_(f"the employer id {reason}")
         key_id = secrets.token_hex(4)
         key = f"psl_{key_id}_{secrets.token_urlsafe(32)}"
         record = {"id": key_id, "role": role, "employer": employer.strip() if employer else None, "name": name,

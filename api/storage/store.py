@@ -97,6 +97,11 @@ class Conflict(StoreError):
     """Create of an id that already exists."""
 
 
+class NotOwner(StoreError):
+    """A write or delete of an offer that belongs to another employer (checked inside the write's
+    transaction: the conditional write changed no row)."""
+
+
 @dataclass(frozen=True)
 class Changes:
     """What changed after a sequence number: upserted rows (a polars frame with ``key``) and deleted keys."""
@@ -215,20 +220,38 @@ class Store:
                 raise Conflict(f"{kind[:-1]} {record.get('id')!r} already exists")
             return self._upsert(db, kind, [encode(record, kind)], self._next_seq(db))[0]
 
-    def put(self, kind: str, record: dict) -> tuple[int, bool]:
-        """Insert or replace a record by id. Returns (key, created)."""
+    def put(self, kind: str, record: dict, owner: str | None = None) -> tuple[int, bool]:
+        """Insert or replace a record by id. Returns (key, created).
+
+        ``owner`` (offers): the employer writing. The write is then conditional, inside its
+        transaction: a new id is created with this employer; an existing offer is replaced only
+        when it already belongs to ``owner`` (``ON CONFLICT ... DO UPDATE ... WHERE
+        offers.employer IS excluded.employer``), else nothing changes and :class:`NotOwner` is
+        raised. Two employers racing on a new id: exactly one creates it, the other gets NotOwner."""
         kind = _kind(kind)
+        if owner is not None and kind != "offers":
+            raise StoreError("only offers have an owner")
+        if owner is not None and record.get("employer") != owner:
+            raise StoreError(f"an employer writes offers in its own name ({owner!r}), not {record.get('employer')!r}")
         with self.transaction() as db:
             existed = db.execute(f"SELECT 1 FROM {kind} WHERE id = ?", (record.get("id"),)).fetchone() is not None
-            return self._upsert(db, kind, [encode(record, kind)], self._next_seq(db))[0], not existed
+            where = "offers.employer IS excluded.employer" if owner is not None else None
+            keys = self._upsert(db, kind, [encode(record, kind)], self._next_seq(db), where=where)
+            if not keys:
+                raise NotOwner(f"offer {record.get('id')!r} belongs to another employer")
+            return keys[0], not existed
 
-    def delete(self, kind: str, id: str) -> int | None:
-        """Delete by id; returns the key it had, or None when absent."""
+    def delete(self, kind: str, id: str, owner: str | None = None) -> int | None:
+        """Delete by id; returns the key it had, or None when absent. ``owner`` (offers): only an offer
+        of this employer is deleted, checked in the same transaction (:class:`NotOwner` otherwise)."""
         kind = _kind(kind)
         with self.transaction() as db:
-            row = db.execute(f"SELECT key FROM {kind} WHERE id = ?", (id,)).fetchone()
+            row = db.execute(f"SELECT key{', employer' if kind == 'offers' else ''} FROM {kind} WHERE id = ?",
+                             (id,)).fetchone()
             if row is None:
                 return None
+            if owner is not None and row[1] != owner:
+                raise NotOwner(f"offer {id!r} belongs to another employer")
             seq = self._next_seq(db)
             db.execute(f"DELETE FROM {kind} WHERE key = ?", (row[0],))
             db.execute("INSERT INTO deleted VALUES (?, ?, ?)", (kind, row[0], seq))
@@ -289,18 +312,23 @@ class Store:
             db.execute("INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?)", (seq, kind, source, len(rows), rejected, _now()))
         return keys, seq
 
-    def _upsert(self, db: sqlite3.Connection, kind: str, rows: list[tuple], seq: int) -> list[int]:
+    def _upsert(self, db: sqlite3.Connection, kind: str, rows: list[tuple], seq: int, where: str | None = None
+                ) -> list[int]:
+        """Insert or update ``rows`` (id conflicts update). ``where``: a condition on the existing row
+        for the update; a single row it stops from changing gives ``[]``."""
         columns = COLUMNS[kind]
         names = ", ".join(columns)
         marks = ", ".join("?" * len(columns))
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
         now = _now()
-        db.executemany(
+        cursor = db.executemany(
             f"INSERT INTO {kind} ({names}, seq, updated_at, referentiel) VALUES ({marks}, {seq}, '{now}', ?) "
             f"ON CONFLICT(id) DO UPDATE SET {updates}, seq = excluded.seq, updated_at = excluded.updated_at, "
-            "referentiel = excluded.referentiel",
+            "referentiel = excluded.referentiel" + (f" WHERE {where}" if where else ""),
             [tuple(r) + (self.referentiel,) for r in rows])
         if len(rows) == 1:
+            if where is not None and cursor.rowcount == 0:
+                return []
             return [int(db.execute(f"SELECT key FROM {kind} WHERE id = ?", (rows[0][0],)).fetchone()[0])]
         found = dict(db.execute(f"SELECT id, key FROM {kind} WHERE seq = ?", (seq,)).fetchall())
         return [int(found[r[0]]) for r in rows]
@@ -374,6 +402,54 @@ class Store:
             replaced = self._meta("trainings_mode") == "replace"
             rows = self._db.execute("SELECT record FROM trainings ORDER BY seq, pos").fetchall()
         return replaced, [json.loads(r[0]) for r in rows]
+
+    # ---- ids (``passerelles admin ids``) ------------------------------------------------------------
+    def ids(self, kind: str) -> list[str]:
+        """Every stored id of ``kind`` (seekers, offers, trainings), in storage order."""
+        if kind != "trainings":
+            kind = _kind(kind)
+        with self._lock:
+            order = "pos" if kind == "trainings" else "key"
+            return [r[0] for r in self._db.execute(f"SELECT id FROM {kind} ORDER BY {order}")]
+
+    def fix_ids(self, kind: str, changes: dict[str, str | None]) -> int:
+        """Rename (``old -> new``) or erase (``old -> None``) records by id, in ONE transaction; returns
+        the change sequence taken. Seekers and offers keep their key and take the new sequence (the
+        pool index follows, as for any write); erased ones leave a ``deleted`` row. A ``new`` id that
+        exists already raises :class:`Conflict` (nothing is changed)."""
+        if kind != "trainings":
+            kind = _kind(kind)
+        with self.transaction() as db:
+            seq = self._next_seq(db)
+            now = _now()
+            for old, new in changes.items():
+                if new is not None and new != old and db.execute(
+                        f"SELECT 1 FROM {kind} WHERE id = ?", (new,)).fetchone():
+                    raise Conflict(f"{kind[:-1]} {new!r} already exists")
+                if kind == "trainings":
+                    if new is None:
+                        db.execute("DELETE FROM trainings WHERE id = ?", (old,))
+                        continue
+                    row = db.execute("SELECT record FROM trainings WHERE id = ?", (old,)).fetchone()
+                    if row is None:
+                        continue
+                    record = json.loads(row[0])
+                    record["id"] = new
+                    db.execute("UPDATE trainings SET id = ?, record = ?, seq = ?, updated_at = ? WHERE id = ?",
+                               (new, json.dumps(record, ensure_ascii=False), seq, now, old))
+                    continue
+                found = db.execute(f"SELECT key FROM {kind} WHERE id = ?", (old,)).fetchone()
+                if found is None:
+                    continue
+                if new is None:
+                    db.execute(f"DELETE FROM {kind} WHERE key = ?", (found[0],))
+                    db.execute("INSERT INTO deleted VALUES (?, ?, ?)", (kind, found[0], seq))
+                else:
+                    db.execute(f"UPDATE {kind} SET id = ?, seq = ?, updated_at = ? WHERE key = ?",
+                               (new, seq, now, found[0]))
+            db.execute("INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?)",
+                       (seq, kind + " (ids fixed)", "passerelles admin ids fix", len(changes), 0, now))
+        return seq
 
     # ---- pseudonyms ------------------------------------------------------------------------
     def pseudonym(self, id: str) -> str:

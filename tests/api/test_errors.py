@@ -87,7 +87,8 @@ def test_wrong_types_and_ranges_say_what_is_expected(env):
     query = assert_problem(client.get("/occupations", params={"q": "soudeur", "k": "many"}), 422)
     assert query["field"] == "k" and query["detail"] == "'k' must be a whole number, not 'many'."
     too_long = assert_problem(client.post("/seekers", json={"id": "x" * 101}, headers=h), 422)
-    assert too_long["detail"] == "'id' must have at most 100 characters (it has 101)."
+    assert too_long["detail"].startswith("'id' must have at most 100 characters (it has 101): ")
+    assert too_long["field"] == "id" and "printable" in too_long["detail"]  # the id rule, named
 
 
 def test_malformed_json_and_wrong_shapes(env):

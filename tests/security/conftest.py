@@ -1,12 +1,11 @@
-"""Fixtures of the security tests (issue 17): an app on the demo referential with a fresh database
-(so every module has its own rate-limit and work-budget buckets), a key per role, and a spy that
-counts what reaches a normaliser."""
+"""Fixtures of the security tests: an app on the demo referential with a fresh database (so every
+module has its own rate-limit and work-budget buckets), a key per role and two more employers, and a
+spy that counts what reaches a normaliser; more helpers in ``security_helpers``."""
 
 from __future__ import annotations
 
 import json
 import random
-import warnings
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,6 @@ from fastapi.testclient import TestClient
 from api.http.app import create_app
 from api.settings import Settings
 
-warnings.filterwarnings("ignore", category=DeprecationWarning)
-
 PROBLEM = "application/problem+json"
 OFFERS_DEV = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "offers-dev" / "offers.jsonl"
 
@@ -24,8 +21,8 @@ OFFERS_DEV = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "o
 def make_env(database: Path, **settings) -> dict:
     """``{"app", "keys"}``: an app with a key per role (employer E1); request rate limits out of the way
     unless ``settings`` say otherwise, work budgets as the settings' defaults."""
-    base = {"referentiel": "demo", "database": database, "rate_limit_per_minute": 1_000_000,
-            "rate_limit_burst": 100_000}
+    base = {"referentiel": "demo", "database": database, "rate_limit_per_minute": 10_000_000,
+            "rate_limit_burst": 1_000_000}
     app = create_app(Settings(**{**base, **settings}))
     store = app.state.security.keys
     keys = {role: store.create(role, **({"employer": "E1"} if role == "employer" else {}))[0]
@@ -35,9 +32,15 @@ def make_env(database: Path, **settings) -> dict:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    made = make_env(tmp_path_factory.mktemp("db") / "p.sqlite3")
-    with TestClient(made["app"]) as client:
-        yield {**made, "client": client}
+    """{client, app, database, keys: {counsellor, federation, admin, employer (E1), employer_a (EMP-A),
+    employer_b (EMP-B)}}; the client answers a server error as a 500 response (not an exception)."""
+    database = tmp_path_factory.mktemp("db") / "p.sqlite3"
+    made = make_env(database)
+    store = made["app"].state.security.keys
+    made["keys"]["employer_a"] = store.create("employer", employer="EMP-A")[0]
+    made["keys"]["employer_b"] = store.create("employer", employer="EMP-B")[0]
+    with TestClient(made["app"], raise_server_exceptions=False) as client:
+        yield {**made, "client": client, "database": database}
 
 
 def key(env: dict, role: str | None) -> dict:

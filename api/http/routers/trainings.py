@@ -22,7 +22,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from referentiels import ReferentielError
 
 from api.http import security
-from api.http.pagination import PageParams, next_url
+from api.http.ids import path_id
+from api.http.pagination import PageParams, catalogue_page_params, next_url
 from api.http.problems import Problem, not_found
 from api.http.dependencies import get_state
 from api.services.state import AppState
@@ -64,7 +65,7 @@ class PlanQuery:
                  radius: Annotated[float | None, Query(ge=0, le=2000, description="km around the place (default 50).")] = None,
                  start_from: Annotated[date | None, Query(alias="from", description="Earliest start date.")] = None,
                  start_to: Annotated[date | None, Query(alias="to", description="Latest start date.")] = None,
-                 max_hours: Annotated[float | None, Query(gt=0, description="Longest training accepted.")] = None,
+                 max_hours: Annotated[float | None, Query(gt=0, le=10_000, description="Longest training accepted (hours).")] = None,
                  plan: bool = True, related: Annotated[bool, Query(
                      description="Count a skill as held when a related skill is held (as the passerelles do).")] = True):
         if (lat is None) != (lon is None):
@@ -77,9 +78,9 @@ class PlanQuery:
 
 @router.get("/trainings", dependencies=[Depends(security.referential)])
 def list_trainings(state: Annotated[AppState, Depends(get_state)], request: Request, response: Response,
+                   page: Annotated[PageParams, Depends(catalogue_page_params)],
                    basin: str | None = None, skill: str | None = None,
-                   q: Annotated[str | None, Query(max_length=200, description="Words of the title or organisation.")] = None,
-                   limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0) -> dict:
+                   q: Annotated[str | None, Query(max_length=200, description="Words of the title or organisation.")] = None) -> dict:
     """The training catalogue, filtered by basin, taught skill code or words (paginated: ``limit``,
     ``offset``, ``next`` and a ``Link`` header while there is a next page)."""
     service = TrainingService.of(state)
@@ -92,12 +93,13 @@ def list_trainings(state: Annotated[AppState, Depends(get_state)], request: Requ
         for word in q.lower().split():
             f = f.filter(pl.col("title").str.to_lowercase().str.contains(word, literal=True)
                          | pl.col("organisation").str.to_lowercase().str.contains(word, literal=True))
-    page = f.slice(offset, limit).with_columns(pl.col("start_dates").cast(pl.List(pl.String)))
-    following = next_url(request, PageParams(limit=limit, offset=offset), f.height)
+    limit, offset = page.limit, page.offset
+    rows = f.slice(offset, limit).with_columns(pl.col("start_dates").cast(pl.List(pl.String)))
+    following = next_url(request, page, f.height)
     if following is not None:
         response.headers["Link"] = f'<{following}>; rel="next"'
     return {"total": f.height, "offset": offset, "limit": limit, "next": following,
-            "catalogue": service.catalogue.source, "trainings": page.to_dicts()}
+            "catalogue": service.catalogue.source, "trainings": rows.to_dicts()}
 
 
 @router.post("/trainings:ingest", dependencies=[Depends(catalogue_admin)],
@@ -136,6 +138,7 @@ def seeker_gaps(id: str, target: Annotated[str, Query(description="Target occupa
                 state: Annotated[AppState, Depends(get_state)], query: Annotated[PlanQuery, Depends()]) -> dict:
     """Missing skills of a stored seeker toward ``target`` and a plan near the seeker (their radius)."""
     occupation_row(state, target, "target")
+    id = path_id(id)
     try:
         return TrainingService.of(state).seeker_gap(
             id, target, related=query.related, plan=query.plan, radius_km=query.radius, earliest=query.start_from,

@@ -40,7 +40,7 @@ from typing import Annotated, Any, Callable
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from api.http.problems import Problem
+from api.http.problems import Problem, unknown_record
 from api.http.security.audit import body_id
 from api.http.security.cache import Guard, cached
 from api.http.security.context import Security
@@ -192,9 +192,10 @@ admin = require("admin")
 # -- employers see their own offers only -----------------------------------------------------------
 
 def not_your_offer(principal: Principal, offer_id: str) -> Problem:
-    return Problem(403, "not-your-offer", "Not your offer",
-                   f"The offer {offer_id!r} belongs to another employer: an employer key reads and changes "
-                   f"only the offers of its own employer ({principal.employer!r}).", field="id", value=offer_id)
+    """To an employer, another employer's offer is an offer that does not exist: the same 404
+    ``unknown-offer`` (for GET, PUT, DELETE and candidates), so that an employer key cannot tell which
+    offer ids exist. Counsellors see every offer."""
+    return unknown_record("offer", offer_id)
 
 
 def owns_offer(principal: Principal, offer: dict | None) -> bool:
@@ -204,7 +205,8 @@ def owns_offer(principal: Principal, offer: dict | None) -> bool:
 
 def offer_access(*roles: str, audit: str | None = "offer", cache: bool = True) -> Callable[..., Any]:
     """Like :func:`require`, and an employer key may touch the path's offer ``{id}`` only if that
-    offer is its own (403 ``not-your-offer`` otherwise; an unknown id is left to the handler).
+    offer is its own (otherwise the 404 of an unknown offer, :func:`not_your_offer`; an unknown id is
+    left to the handler; a write checks ownership again inside its transaction).
     ``cache``: a GET is answered from the response cache while the store's change sequence has not
     moved (after the access check and the audit mark: every read is still audited)."""
     base = require(*roles, audit=audit)
@@ -214,9 +216,12 @@ def offer_access(*roles: str, audit: str | None = "offer", cache: bool = True) -
     async def dependency(id: str, request: Request, principal: Principal = Depends(base)) -> Principal:
         pool = request.app.state.passerelles.pool
         if principal.role == "employer":
-            offer = pool.get("offers", id)
+            from referentiels.ids import id_problem
+
+            canonical = id_problem(id)[0] or id  # as the handler will look it up (NFC, trimmed)
+            offer = pool.get("offers", canonical)
             if not owns_offer(principal, offer):
-                raise not_your_offer(principal, id)
+                raise not_your_offer(principal, canonical)
         if cache:  # an offer and its candidates change only when the store does: its sequence keys them
             cached(request.app.state.security.cache, request, version=("store", pool.store.seq), guard=guard)
         return principal
