@@ -16,6 +16,18 @@ from api.settings import Settings
 from api.services.suggest import CodeSuggester
 
 
+class _CurrentTitleNormaliser:
+    """``AppState.title_normaliser``: free-text job titles -> occupation codes (``.search(text, k)``,
+    ``.batch(texts, k)``), with the encoder once its vectors are ready (the first call starts their
+    build), lexical until then. A non-data descriptor, like the ``cached_property`` of the other
+    normalisers: an instance attribute of the same name takes precedence (the tests' spies)."""
+
+    def __get__(self, state, owner=None):
+        if state is None:
+            return self
+        return state.semantic_titles.current()
+
+
 @dataclass(eq=False)
 class AppState:
     settings: Settings
@@ -86,9 +98,21 @@ class AppState:
         return edge_matrix(self.passerelles, self.bridge_graph)
 
     @cached_property
-    def title_normaliser(self) -> TitleNormaliser:
-        """Free-text job titles -> occupation codes (``.search(text, k)``, ``.batch(texts, k)``)."""
+    def lexical_title_normaliser(self) -> TitleNormaliser:
+        """Free-text job titles -> occupation codes, by their words only."""
         return TitleNormaliser.fit(self.referentiel)
+
+    @cached_property
+    def semantic_titles(self):
+        """``api.services.encoding.SemanticTitles``: the title normaliser with the settings' encoder,
+        its vectors built once per content in a background thread (status for ``GET /referentiel``)."""
+        from api.services.encoding import SemanticTitles, encoder_status
+
+        return SemanticTitles(self.referentiel, lambda: self.lexical_title_normaliser,
+                              encoder_status(self.settings.encoder, self.settings.encoder_threads),
+                              self.settings.cache_dir)
+
+    title_normaliser = _CurrentTitleNormaliser()
 
     @cached_property
     def skill_normaliser(self) -> SkillNormaliser:
@@ -99,7 +123,7 @@ class AppState:
     def occupation_suggester(self) -> CodeSuggester:
         r = self.referentiel
         return CodeSuggester(r.occupations["code"].to_list(), r.occupations["label"].to_list(),
-                             normaliser=self.title_normaliser)
+                             normaliser=self.lexical_title_normaliser)
 
     @cached_property
     def pool(self):

@@ -152,8 +152,10 @@ function onSearchKey(event) {
   else if (event.key === "ArrowUp" && n) { state.active = (state.active - 1 + n) % n; renderSuggestions(); event.preventDefault(); }
   else if (event.key === "Enter") {
     event.preventDefault();
-    if (n && state.active >= 0) choose(state.active);
-    else if (/^[A-Z]\d{4}$/i.test(event.target.value.trim())) openOccupation(event.target.value.trim().toUpperCase());
+    // A code typed in full opens that occupation, whatever the suggestions of an earlier keystroke say.
+    const typed = event.target.value.trim();
+    if (/^[A-Z]\d{4}$/i.test(typed)) { clearTimeout(state.searchTimer); state.suggestions = []; renderSuggestions(); openOccupation(typed.toUpperCase()); }
+    else if (n && state.active >= 0) choose(state.active);
   } else if (event.key === "Escape") { state.suggestions = []; renderSuggestions(); }
 }
 
@@ -168,9 +170,10 @@ async function openOccupation(code) {
     $("#card-meta").textContent = `Domaine : ${card.domain_label || card.domain || "—"} · Secteurs : ${sectors}`;
     $("#card-skills").replaceChildren(...coreFirst(card.skills || []).map(skillItem));
     $("#card-titles").replaceChildren(...(card.titles || []).map((t) => el("li", {}, t)));
-    const mobilities = card.mobilities || [];
+    const mobilities = card.mobility_labels || (card.mobilities || []).map((code) => ({ code, label: "" }));
     $("#card-mobilities").replaceChildren(...(mobilities.length ? mobilities.map((m) =>
-      el("li", {}, el("button", { type: "button", class: "link", onclick: () => openOccupation(m) }, m)))
+      el("li", {}, el("button", { type: "button", class: "link", onclick: () => openOccupation(m.code) },
+                     m.label ? `${m.code} — ${m.label}` : m.code)))
       : [el("li", {}, "Aucune dans ce référentiel")]));
     $("#bridges").hidden = false;
     $("#detail").hidden = true;
