@@ -479,23 +479,6 @@ class SectorPairMap:
                 "bridges": self.bridges.to_dicts(), "common_skills": skills.to_dicts(), "close_skills": close.to_dicts()}
 
 
-def top_k(scores: np.ndarray, mask: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows and scores of the ``k`` highest ``scores`` where ``mask``: score desc, then row asc.
-
-    Ties at the k-th score are resolved by row (= code order), so the result never depends on
-    the partition algorithm."""
-    rows = np.flatnonzero(mask)
-    if k <= 0 or len(rows) == 0:
-        return rows[:0], scores[:0]
-    vals = scores[rows]
-    if len(rows) > k:
-        kth = np.partition(vals, len(vals) - k)[len(vals) - k]
-        keep = vals >= kth
-        rows, vals = rows[keep], vals[keep]
-    order = np.lexsort((rows, -vals))[:k]
-    return rows[order], vals[order]
-
-
 def _relation_of(referentiel, space):
     """The referential's ``SkillRelation`` (None when it has no skill labels to read)."""
     if getattr(referentiel, "skills", None) is None or not referentiel.skills.height:

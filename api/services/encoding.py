@@ -149,7 +149,6 @@ class SemanticTitles:
             return self.lexical
         encoder = self.encoder_status.encoder
         self.state = "building"
-        lexical = self.lexical
         report = stderr_progress(f"embedding the {self.total:,} titles and labels of {self.referentiel.source} "
                                  f"with {encoder.name} (once per content)")
 
