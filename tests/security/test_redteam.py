@@ -109,3 +109,11 @@ def test_percent_encoded_keys_are_redacted_from_the_access_log(query):
     logged = redact(f"/referentiel?k=5&{query}&q=soudeur")
     assert "SECRET" not in logged and "JBGbgvbHy1" not in logged
     assert logged.startswith("/referentiel?k=5&") and logged.endswith("&q=soudeur")
+
+
+@pytest.mark.parametrize("stored", ["..", ".", "." + " " * 150 + "x", "S/1", "e\u0301" * 120, "\u202e"])
+def test_admin_ids_renames_every_broken_id_to_a_valid_one(stored):
+    from api.services.ids_admin import repaired_id
+    from referentiels.ids import is_canonical_id
+
+    assert is_canonical_id(repaired_id(stored)), repr(repaired_id(stored))
