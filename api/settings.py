@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     heavy_requests: int = 2
     """Heavy requests (normalise batches, kits) computed at once per worker process; beyond, 503
     with Retry-After."""
+    heavy_requests_anonymous: int = 1
+    """How many of those slots anonymous callers may hold at once (at most ``heavy_requests - 1``):
+    the rest stay for keyed callers, so that anonymous batches cannot make a counsellor's wait."""
     work_deadline_seconds: float = 60.0
     """A heavy request still computing after this many seconds stops with a 503 (work is done in
     chunks; the deadline, a client that leaves and a server shutdown are checked between them)."""

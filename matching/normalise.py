@@ -75,6 +75,12 @@ QUERY_CHUNK = 2048        # queries per sparse product (bounds memory in batch m
 RANK_CHUNK = 32768        # queries ranked together (their row numbers fit the 16 bits of a sort key)
 SCORE_STEPS = 10_000      # scores are multiples of 1e-4
 FALLBACK_ENTRIES = 20
+FALLBACK_QUERY_CHARS = 64
+"""The first characters of a folded text that the character-level fallback compares (``WRatio``
+costs about the product of the two lengths, for every entry): a text of another script or of
+gibberish, or one that compatibility decomposition inflates (U+FDFA is 18 characters once folded),
+would otherwise cost seconds per text (issue 17 red team: 21 s for 500 x U+FDFA on the demo; 0.05 s
+with this cap, against 0.18 s at 120 characters)."""
 
 
 class InvalidText(ValueError):
@@ -524,7 +530,8 @@ class _Index:
         for q in out_q:
             found[q] = True
         for q in np.flatnonzero(~found).tolist():
-            hits = process.extract(folded[q], self.entry_text, scorer=fuzz.WRatio, limit=max(FALLBACK_ENTRIES, 4 * k))
+            hits = process.extract(folded[q][:FALLBACK_QUERY_CHARS], self.entry_text, scorer=fuzz.WRatio,
+                                   limit=max(FALLBACK_ENTRIES, 4 * k))
             if hits:
                 out_q.append(np.full(len(hits), q, dtype=np.int32))
                 out_e.append(np.asarray([h[2] for h in hits], dtype=np.int32))

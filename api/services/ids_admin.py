@@ -41,7 +41,9 @@ def repaired_id(value: str) -> str:
     """A valid id close to ``value``: NFC, trimmed, forbidden characters as ``_``, at most 100 characters."""
     text = unicodedata.normalize("NFC", value).strip(TRIMMED)
     text = "".join(ch if ch.isprintable() and ch != "/" else "_" for ch in text)[:MAX_ID_LENGTH].strip(TRIMMED)
-    return text or "_"
+    if text in (".", ".."):  # dot segments: renaming '..' to '..' left it unreachable (red team)
+        text = text.replace(".", "_")
+    return text if is_canonical_id(text) else "_"
 
 
 def find_invalid_ids(store: Store, kinds: tuple[str, ...] = KINDS) -> list[dict]:

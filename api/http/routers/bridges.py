@@ -292,30 +292,60 @@ def paths(
 MEDIA_TYPES = {"graphml": "application/graphml+xml", "gexf": "application/gexf+xml", "json": "application/json"}
 
 
-def _graph(state: AppState, k: int, min_score: float, sector: list[str] | None, skills: bool):
+def _graph_rows(state: AppState, sector: list[str] | None):
+    """``(sectors, rows)``: the non-empty sector names asked for and the occupation rows of the graph
+    (None: every occupation); a 404 for an unknown sector."""
+    sectors = [s for s in (sector or []) if s]
+    if not sectors:
+        return sectors, None
+    index = state.passerelles
+    try:
+        return sectors, index.membership[:, index.sector_ids(sectors)].any(axis=1).nonzero()[0]
+    except UnknownSector as error:
+        raise unknown_sector(state, error) from None
+
+
+def _charge_graph(request: Request, state: AppState, k: int, rows, skills: bool) -> None:
+    """Charge a graph's build or export to the caller's work budget: k x its occupations (twice with
+    the skills as nodes), in rows like a kit (api/http/security/budget.py; a cached answer is free).
+    Without it an anonymous caller varied the query (or added a junk parameter) to get a new graph
+    of k=50 with skills exported as gexf for 1.9 s of CPU on the demo, uncached above 1 MB (red team)."""
+    from api.http.security import budget
+
+    occupations = len(state.passerelles.codes) if rows is None else len(rows)
+    per = k * (2 if skills else 1)
+    budget.charge(request, "rows", per * occupations, budget.rows_hint(per, occupations))
+
+
+def _graph(state: AppState, k: int, min_score: float, sector: list[str] | None, skills: bool,
+           request: Request | None = None):
+    """The bridge graph asked for: the served one for the defaults, else built (charged to the caller
+    when ``request`` is given)."""
     from matching.graph import bridge_graph
 
-    sectors = [s for s in (sector or []) if s]
+    sectors, rows = _graph_rows(state, sector)
     if k == 10 and min_score == 0.0 and not sectors and not skills:
         return state.bridge_graph
-    index = state.passerelles
-    rows = None
-    if sectors:
-        try:
-            rows = index.membership[:, index.sector_ids(sectors)].any(axis=1).nonzero()[0]
-        except UnknownSector as error:
-            raise unknown_sector(state, error) from None
-    return bridge_graph(index, k=k, min_score=min_score, skills=skills, occupations=rows)
+    if request is not None:
+        _charge_graph(request, state, k, rows, skills)
+    return bridge_graph(state.passerelles, k=k, min_score=min_score, skills=skills, occupations=rows)
 
 
 GraphK = Annotated[int, Query(ge=1, le=50, description="Bridges kept per occupation.")]
 GraphMin = Annotated[float, Query(ge=0.0, le=1.0, description="Lowest bridge score kept.")]
 GraphSector = Annotated[list[str] | None, Query(description="Restrict to occupations of these sectors.")]
 
+#: The work budget's answers on the graph operations (api/http/security/budget.py).
+GRAPH_BUDGET = {413: {"description": "k x the graph's occupations is above the caller's work budget per request"},
+                429: {"description": "Rate limit, or the caller's work budget of the minute spent (Retry-After)"}}
+
 
 @router.get("/graph", responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()},
-                                       "description": "The occupation graph"}})
-def graph(
+                                       "description": "The occupation graph"},
+                                 **GRAPH_BUDGET,
+                                 503: {"description": "Too many heavy requests at once, or the server is stopping"}})
+async def graph(
+    request: Request,
     state: Annotated[AppState, Depends(get_state)],
     format: Annotated[str, Query(pattern="^(graphml|gexf|json)$", description="graphml, gexf or json (node-link).")] = "json",
     k: GraphK = 10,
@@ -323,18 +353,28 @@ def graph(
     sector: GraphSector = None,
     skills: Annotated[bool, Query(description="Attach the occupations' skills as nodes.")] = False,
 ):
-    """The occupation graph: occupations as nodes, their best bridges as weighted edges."""
+    """The occupation graph: occupations as nodes, their best bridges as weighted edges. Its export
+    (and build, unless the defaults) is charged k x its occupations (x2 with skills) to the caller's
+    work budget and computed off the event loop under a heavy-request slot."""
     from fastapi.responses import Response
 
+    from api.http.security import budget
     from matching.graph import export
 
-    g = _graph(state, k, min_score, sector, skills)
-    return Response(export(g, format), media_type=MEDIA_TYPES[format],
+    _, rows = _graph_rows(state, sector)
+    _charge_graph(request, state, k, rows, skills)
+
+    def work(_: None) -> bytes:
+        return export(_graph(state, k, min_score, sector, skills), format)
+
+    body = (await budget.run_chunks(request, work, [None]))[0]
+    return Response(body, media_type=MEDIA_TYPES[format],
                     headers={"Content-Disposition": f'attachment; filename="passerelles.{format}"'})
 
 
-@router.get("/graph/hubs")
+@router.get("/graph/hubs", responses=GRAPH_BUDGET)
 def graph_hubs(
+    request: Request,
     state: Annotated[AppState, Depends(get_state)],
     top: Annotated[int, Query(ge=1, le=500)] = 20,
     k: GraphK = 10,
@@ -342,14 +382,14 @@ def graph_hubs(
     sector: GraphSector = None,
 ) -> dict:
     """Hub occupations: those opening the most cross-sector bridges in the graph (the ``top`` first:
-    bounded by ``top``, not paginated)."""
+    bounded by ``top``, not paginated). A graph other than the served one is charged (see /graph)."""
     from matching.graph import hubs
 
-    g = _graph(state, k, min_score, sector, False)
+    g = _graph(state, k, min_score, sector, False, request)
     return {"hubs": [h.to_dict() for h in hubs(state.passerelles, g, top=top)]}
 
 
-@router.get("/graph/communities")
+@router.get("/graph/communities", responses=GRAPH_BUDGET)
 def graph_communities(
     state: Annotated[AppState, Depends(get_state)],
     request: Request,
@@ -362,7 +402,7 @@ def graph_communities(
     """Communities of occupations (Louvain on the bridge graph, seeded), largest first (paginated)."""
     from matching.graph import communities
 
-    g = _graph(state, k, min_score, sector, False)
+    g = _graph(state, k, min_score, sector, False, request)
     labels = dict(g.nodes(data="label"))
     return paginate_as("communities", [{"size": len(c), "occupations": [{"code": code, "label": labels[code]}
                                                                      for code in c]} for c in communities(g)],

@@ -15,7 +15,8 @@ in the rate limiter's shared memory map (``rate_limit.RateLimiter.take`` with a 
 across every worker process.
 
 Heavy work then runs off the event loop in chunks (:func:`run_chunks`): at most
-``settings.heavy_requests`` at once per worker (503 with ``Retry-After`` beyond), and between two
+``settings.heavy_requests`` at once per worker, of which ``settings.heavy_requests_anonymous`` from
+anonymous callers (503 with ``Retry-After`` beyond), and between two
 chunks it stops when the client has left, when ``settings.work_deadline_seconds`` have passed, or
 when the request's task is cancelled (uvicorn's ``timeout_graceful_shutdown`` on SIGTERM).
 """
@@ -145,24 +146,35 @@ def rows_hint(k: int, rows: int) -> Callable[[int], str]:
 
 
 class HeavySlots:
-    """At most ``n`` heavy requests computing at once in this worker process (one event loop: a
-    plain counter is enough). Beyond, a 503 problem with ``Retry-After``."""
+    """At most ``n`` heavy requests computing at once in this worker process (one event loop: plain
+    counters are enough), of which at most ``anonymous`` from anonymous callers (never all ``n``:
+    anonymous batches alone cannot keep a keyed caller out). Beyond, a 503 problem with ``Retry-After``."""
 
-    def __init__(self, n: int) -> None:
-        self.n, self.busy = max(1, int(n)), 0
+    def __init__(self, n: int, anonymous: int | None = None) -> None:
+        self.n = max(1, int(n))
+        share = self.n - 1 if anonymous is None else int(anonymous)
+        self.anonymous = max(0, min(share, self.n - 1))
+        self.busy = self.busy_anonymous = 0
 
     @contextlib.asynccontextmanager
-    async def hold(self) -> AsyncIterator[None]:
-        if self.busy >= self.n:
-            raise Problem(503, "server-busy", "Server busy",
-                          f"{self.busy} heavy requests (normalise batches, kits) are being computed, the most this "
-                          f"server runs at once: retry in {BUSY_RETRY_SECONDS} s.", retry_after=BUSY_RETRY_SECONDS,
+    async def hold(self, keyed: bool = True) -> AsyncIterator[None]:
+        if self.busy >= self.n or (not keyed and self.busy_anonymous >= self.anonymous):
+            if keyed or self.busy >= self.n:
+                detail = (f"{self.busy} heavy requests (normalise batches, kits) are being computed, the most this "
+                          f"server runs at once: retry in {BUSY_RETRY_SECONDS} s.")
+            else:
+                detail = (f"{self.busy_anonymous} heavy requests of anonymous callers are being computed, the most "
+                          f"this server runs at once without an API key: retry in {BUSY_RETRY_SECONDS} s"
+                          + (", or use an API key." if self.anonymous else " (heavy work needs an API key here)."))
+            raise Problem(503, "server-busy", "Server busy", detail, retry_after=BUSY_RETRY_SECONDS,
                           headers={"Retry-After": str(BUSY_RETRY_SECONDS)})
         self.busy += 1
+        self.busy_anonymous += 0 if keyed else 1
         try:
             yield
         finally:
             self.busy -= 1
+            self.busy_anonymous -= 0 if keyed else 1
 
 
 class ClientGone(Problem):
@@ -214,7 +226,7 @@ async def run_chunks(request: Request, work: Callable[[T], Any], parts: Sequence
     deadline_seconds = float(security.settings.work_deadline_seconds)
     deadline = time.monotonic() + deadline_seconds
     out: list[Any] = []
-    async with security.heavy.hold():
+    async with security.heavy.hold(keyed=_caller(request)[1]):
         for part in parts:
             if await request.is_disconnected():
                 raise ClientGone()

@@ -23,7 +23,7 @@ class Security:
                                    locks_path(settings.database))
         self.cache = ResponseCache(getattr(settings, "response_cache_entries", 0))
         # heavy requests computed at once in this worker (budget.run_chunks; issue 17)
-        self.heavy = HeavySlots(getattr(settings, "heavy_requests", 2))
+        self.heavy = HeavySlots(getattr(settings, "heavy_requests", 2), getattr(settings, "heavy_requests_anonymous", 1))
         self._keys: KeyStore | None = None
         self._audit: AuditLog | None = None
         self._lock = threading.Lock()
