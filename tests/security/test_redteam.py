@@ -117,3 +117,17 @@ def test_admin_ids_renames_every_broken_id_to_a_valid_one(stored):
     from referentiels.ids import is_canonical_id
 
     assert is_canonical_id(repaired_id(stored)), repr(repaired_id(stored))
+
+
+def test_the_served_graph_stays_free_to_anonymous_callers_on_a_large_referential(env, monkeypatch):
+    """The README's ``/graph?format=gexf&k=10`` is the served graph: never charged (on ROME, 10 x 1,584
+    occupations is above the anonymous rows budget) and exported once per format."""
+    from api.http.security import budget
+
+    charged = []
+    monkeypatch.setattr(budget, "charge", lambda *args, **kwargs: charged.append(args))
+    client = env["client"]
+    first = client.get("/graph", params={"format": "gexf", "k": 10})
+    again = client.get("/graph", params={"format": "gexf"})
+    assert first.status_code == again.status_code == 200
+    assert first.content == again.content and not charged

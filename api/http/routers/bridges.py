@@ -331,6 +331,18 @@ def _graph(state: AppState, k: int, min_score: float, sector: list[str] | None, 
     return bridge_graph(state.passerelles, k=k, min_score=min_score, skills=skills, occupations=rows)
 
 
+def _served_graph_export(state: AppState, format: str) -> bytes:
+    """The served graph (defaults: k=10, every occupation, no skills) exported in ``format``, kept
+    with the worker's state: the referential is immutable, so one export per format serves every
+    call (the response cache would not hold an answer of several MB on ROME)."""
+    from matching.graph import export
+
+    exports = state.extras.setdefault("served_graph_exports", {})
+    if format not in exports:
+        exports[format] = export(state.bridge_graph, format)
+    return exports[format]
+
+
 GraphK = Annotated[int, Query(ge=1, le=50, description="Bridges kept per occupation.")]
 GraphMin = Annotated[float, Query(ge=0.0, le=1.0, description="Lowest bridge score kept.")]
 GraphSector = Annotated[list[str] | None, Query(description="Restrict to occupations of these sectors.")]
@@ -362,9 +374,13 @@ async def graph(
     from matching.graph import export
 
     _, rows = _graph_rows(state, sector)
-    _charge_graph(request, state, k, rows, skills)
+    served = k == 10 and min_score == 0.0 and rows is None and not skills
+    if not served:
+        _charge_graph(request, state, k, rows, skills)
 
     def work(_: None) -> bytes:
+        if served:  # the README's graph: built once per worker and format, free to every caller
+            return _served_graph_export(state, format)
         return export(_graph(state, k, min_score, sector, skills), format)
 
     body = (await budget.run_chunks(request, work, [None]))[0]
