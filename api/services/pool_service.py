@@ -160,6 +160,7 @@ class Pool:
         self._seq = {"seekers": 0, "offers": 0}
         self._version = None
         self._lock = threading.RLock()
+        self._prescriptions = None  # api.storage.prescriptions.PrescriptionStore, opened on the first erasure
         self.sync(force=True)
 
     # ---- following the store ----------------------------------------------------------------------
@@ -398,7 +399,14 @@ class Pool:
         return self.store.get(kind, row["id"]), created
 
     def delete(self, kind: str, id: str) -> bool:
+        """Delete a record by id; a seeker's pre-registrations (and their timelines) are erased first."""
         with self._lock:
+            if kind == "seekers" and str(self.store.path) != ":memory:":
+                from api.storage.prescriptions import PrescriptionStore
+
+                if self._prescriptions is None:
+                    self._prescriptions = PrescriptionStore(self.store.path)
+                self._prescriptions.erase_seeker(id)
             key = self.store.delete(kind, id)
             self.sync()
         return key is not None

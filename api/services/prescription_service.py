@@ -401,3 +401,43 @@ class PrescriptionService:
 
 
 _LOCK = threading.Lock()
+
+
+def dashboard_xlsx(body: dict) -> bytes:
+    """The funders' dashboard as an xlsx workbook (sheets: summary, by prescriber type, by basin, by
+    occupation, sessions); every text cell a string cell through ``api.storage.exports``."""
+    import io
+
+    from api.storage.exports import workbook, write_row
+
+    buffer = io.BytesIO()
+    book = workbook(buffer)
+    summary = book.add_worksheet("summary")
+    rows = [("year", body["year"] if body["year"] is not None else "all"),
+            ("pre-registrations", body["pre_registrations"]),
+            ("aimed at occupations in tension", body["in_tension"]["pre_registrations"]),
+            ("share in tension", body["in_tension"]["share"]),
+            ("answered", body["answers"]["answered"]),
+            ("median days to an answer", body["answers"]["median_days_to_answer"]),
+            ("outcomes as of", body["outcomes_at_six_months"]["as_of"]),
+            ("employed in the target occupation at six months", body["outcomes_at_six_months"]["employed-target"]),
+            ("employed in another occupation at six months", body["outcomes_at_six_months"]["employed-other"]),
+            ("no employment recorded at six months", body["outcomes_at_six_months"]["none"])]
+    for i, row in enumerate(rows):
+        write_row(summary, i, 0, row)
+    for name, key, columns in (("by prescriber type", "by_prescriber_type", ("prescriber_type", "pre_registrations",
+                                                                             "in_tension")),
+                               ("by basin", "by_basin", ("basin", "pre_registrations", "in_tension")),
+                               ("by occupation", "by_occupation", ("occupation", "label", "pre_registrations",
+                                                                   "in_tension"))):
+        sheet = book.add_worksheet(name)
+        write_row(sheet, 0, 0, columns)
+        for i, item in enumerate(body[key], start=1):
+            write_row(sheet, i, 0, [item.get(c) for c in columns])
+    sheet = book.add_worksheet("sessions")
+    columns = ("training", "session", "basin", "places", "submitted", "accepted", "fill_rate")
+    write_row(sheet, 0, 0, columns)
+    for i, item in enumerate(body["sessions"]["items"], start=1):
+        write_row(sheet, i, 0, [item.get(c) for c in columns])
+    book.close()
+    return buffer.getvalue()
