@@ -41,12 +41,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import statistics
 import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from referentiels.identifiers import identifier_problem
@@ -355,38 +355,31 @@ class PrescriptionService:
         at occupations in tension in their basin, the median days to an answer, outcomes at six
         months. Read from the tallies kept on write (a few hundred rows) and two indexed queries."""
         today = today or datetime.now(timezone.utc).date()
-        tallies = pl.DataFrame(self.store.tallies(year), schema={
-            "year": pl.Int64, "prescriber_type": pl.String, "basin": pl.String, "occupation": pl.String,
-            "in_tension": pl.Int64, "n": pl.Int64}, orient="row")
-        total = int(tallies["n"].sum() or 0)
+        tallies = self.store.tallies(year)
+        total = sum(n for _, n, _ in tallies["prescriber_type"])
+        in_tension = sum(t for _, _, t in tallies["prescriber_type"])
 
-        def by(column: str) -> list[dict]:
-            g = (tallies.group_by(column).agg(pl.col("n").sum().alias("pre_registrations"),
-                                              (pl.col("n") * pl.col("in_tension")).sum().alias("in_tension"))
-                 .filter(pl.col("pre_registrations") > 0).sort(["pre_registrations", column], descending=[True, False]))
-            return g.to_dicts()
+        def by(dim: str, name: str) -> list[dict]:
+            return [{name: value, "pre_registrations": n, "in_tension": t} for value, n, t in tallies[dim]]
 
-        labels = dict(zip(self.state.referentiel.occupation_codes, self.state.referentiel.occupations["label"].to_list()))
-        occupations = [{**o, "label": labels.get(o["occupation"])} for o in by("occupation")]
-        in_tension = int((tallies["n"] * tallies["in_tension"]).sum() or 0)
+        labels = self.state.referentiel.occupation_index
+        names = self.state.referentiel.occupations["label"]
+        occupations = [{**o, "label": names[labels[o["occupation"]]] if o["occupation"] in labels else None}
+                       for o in by("occupation", "occupation")]
         days = self.store.answer_days()
         answered = sum(n for _, n in days)
         median = None
-        if answered:
-            expanded_half = [(d, n) for d, n in days]
-            # the median of the histogram without expanding it: the middle one or two values
-            def nth(k: int) -> int:
-                seen = 0
-                for d, n in expanded_half:
-                    seen += n
-                    if seen > k:
-                        return d
-                return expanded_half[-1][0]
-            median = statistics.mean([nth((answered - 1) // 2), nth(answered // 2)])
+        if answered:  # the middle one or two values of the histogram, without expanding it
+            cumulative = np.cumsum([n for _, n in days])
+            values = np.asarray([d for d, _ in days])
+            low = values[np.searchsorted(cumulative, (answered - 1) // 2, side="right")]
+            high = values[np.searchsorted(cumulative, answered // 2, side="right")]
+            median = float(low + high) / 2
         sessions, sessions_total = self.store.sessions_fill(limit, offset)
         return {
             "year": year, "pre_registrations": total,
-            "by_prescriber_type": by("prescriber_type"), "by_basin": by("basin"), "by_occupation": occupations,
+            "by_prescriber_type": by("prescriber_type", "prescriber_type"), "by_basin": by("basin", "basin"),
+            "by_occupation": occupations,
             "in_tension": {"pre_registrations": in_tension,
                            "share": round(in_tension / total, 4) if total else None,
                            "definition": "the target occupation is in tension in the session's basin when "

@@ -10,9 +10,11 @@ Tables (created on first use in the database file the store uses, ``settings.dat
   count is raised by a conditional ``UPDATE ... WHERE accepted < places`` inside the answer's
   ``BEGIN IMMEDIATE`` transaction: two answers arriving at once, from two threads or two server
   processes, cannot both take the last place.
-- ``prescription_tallies`` (year, prescriber type, basin, occupation, in tension -> n) and
-  ``prescription_answer_days`` (days -> n): kept on every write, so the funders' dashboard reads a
-  few hundred rows instead of grouping millions.
+- ``prescription_tallies`` (year, dimension ``prescriber_type`` | ``basin`` | ``occupation``, value
+  -> pre-registrations, of which aimed at an occupation in tension), ``prescription_answer_days``
+  (whole days to the first answer -> n) and ``prescription_exits`` (day a training ended, outcome
+  recorded within six months -> n): kept on every write in the same transaction, so the funders'
+  dashboard reads a few thousand rows instead of grouping millions.
 - ``prescription_idempotency``: (key id, Idempotency-Key) -> hash of the body and the answer given.
 
 Every write is one transaction; readers see committed states only (WAL).
@@ -83,12 +85,17 @@ CREATE TABLE IF NOT EXISTS prescription_sessions (
 );
 CREATE TABLE IF NOT EXISTS prescription_tallies (
     year INTEGER NOT NULL,
-    prescriber_type TEXT NOT NULL,
-    basin TEXT NOT NULL,
-    occupation TEXT NOT NULL,
-    in_tension INTEGER NOT NULL,
+    dim TEXT NOT NULL,
+    value TEXT NOT NULL,
     n INTEGER NOT NULL,
-    PRIMARY KEY (year, prescriber_type, basin, occupation, in_tension)
+    in_tension INTEGER NOT NULL,
+    PRIMARY KEY (year, dim, value)
+);
+CREATE TABLE IF NOT EXISTS prescription_exits (
+    exit_day TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (exit_day, outcome)
 );
 CREATE TABLE IF NOT EXISTS prescription_answer_days (days INTEGER PRIMARY KEY, n INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS prescription_idempotency (
@@ -107,6 +114,16 @@ COLUMNS = ("id", "seeker", "training", "session", "organisation", "prescriber_ke
            "answered_at", "waitlisted_at", "entered_at", "exited_at", "outcome_at", "updated_at")
 
 SIX_MONTHS_DAYS = 183
+DIMENSIONS = (("prescriber_type", "prescriber_type"), ("basin", "basin"), ("occupation", "target"))
+
+
+def six_month_outcome(row) -> str:
+    """``employed-target`` / ``employed-other`` when that outcome was recorded within 183 days of
+    the end of the training, else ``none``."""
+    if row["state"] in ("employed-target", "employed-other") and row["outcome_at"] and row["exited_at"]:
+        if _days_between(row["exited_at"][:10], row["outcome_at"][:10]) <= SIX_MONTHS_DAYS:
+            return row["state"]
+    return "none"
 
 
 class PrescriptionStoreError(Exception):
@@ -256,9 +273,17 @@ class PrescriptionStore:
 
     @staticmethod
     def _tally(db: sqlite3.Connection, row: dict, sign: int) -> None:
-        db.execute("INSERT INTO prescription_tallies VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT "
-                   "(year, prescriber_type, basin, occupation, in_tension) DO UPDATE SET n = n + excluded.n",
-                   (row["year"], row["prescriber_type"], row["basin"], row["target"], int(row["in_tension"]), sign))
+        tension = sign * int(row["in_tension"])
+        db.executemany("INSERT INTO prescription_tallies VALUES (?, ?, ?, ?, ?) ON CONFLICT (year, dim, value) "
+                       "DO UPDATE SET n = n + excluded.n, in_tension = in_tension + excluded.in_tension",
+                       [(row["year"], dim, row[column], sign, tension) for dim, column in DIMENSIONS])
+
+    @staticmethod
+    def _exit(db: sqlite3.Connection, exited_at: str | None, outcome: str, sign: int) -> None:
+        if exited_at is None:
+            return
+        db.execute("INSERT INTO prescription_exits VALUES (?, ?, ?) ON CONFLICT (exit_day, outcome) "
+                   "DO UPDATE SET n = n + excluded.n", (exited_at[:10], outcome, sign))
 
     def transition(self, id: str, *, expected: str, to: str, at: str, reason: str | None, key_id: str | None,
                    role: str | None, places: int | None = None, frees_place: bool = False,
@@ -309,8 +334,13 @@ class PrescriptionStore:
             sets["entered_at"] = at
         if to in ("completed", "abandoned"):
             sets["exited_at"] = at
+            self._exit(db, at, "none", +1)
         if to in ("employed-target", "employed-other"):
             sets["outcome_at"] = at
+            outcome = six_month_outcome({"state": to, "outcome_at": at, "exited_at": row["exited_at"]})
+            if outcome != "none":
+                self._exit(db, row["exited_at"], "none", -1)
+                self._exit(db, row["exited_at"], outcome, +1)
         db.execute(f"UPDATE prescriptions SET {', '.join(f'{k} = ?' for k in sets)} WHERE id = ?",
                    (*sets.values(), row["id"]))
 
@@ -340,6 +370,7 @@ class PrescriptionStore:
             rows = db.execute("SELECT * FROM prescriptions WHERE seeker = ?", (seeker,)).fetchall()
             for row in rows:
                 self._tally(db, dict(row), -1)
+                self._exit(db, row["exited_at"], six_month_outcome(row), -1)
                 db.execute("UPDATE prescription_sessions SET submitted = max(submitted - 1, 0) WHERE training = ? "
                            "AND session = ?", (row["training"], row["session"]))
                 if row["answered_at"] is not None:
@@ -352,17 +383,22 @@ class PrescriptionStore:
                 if row["state"] in ("accepted", "entered"):
                     self._free_place(db, row["training"], row["session"], at, "an erased pre-registration")
             db.execute("DELETE FROM prescription_tallies WHERE n <= 0")
+            db.execute("DELETE FROM prescription_exits WHERE n <= 0")
             db.execute("DELETE FROM prescription_answer_days WHERE n <= 0")
         return [r["id"] for r in rows]
 
     # ---- aggregates (funders) ------------------------------------------------------------------
-    def tallies(self, year: int | None = None) -> list[dict]:
-        """The tally rows (year, prescriber_type, basin, occupation, in_tension, n), of one year or all."""
-        sql, args = "SELECT * FROM prescription_tallies", ()
-        if year is not None:
-            sql, args = sql + " WHERE year = ?", (year,)
+    def tallies(self, year: int | None = None) -> dict[str, list[tuple[str, int, int]]]:
+        """Per dimension (``prescriber_type``, ``basin``, ``occupation``): [(value, pre-registrations,
+        of which in tension)], most first then by value; of one year or all."""
+        where, args = ("WHERE year = ? ", (year,)) if year is not None else ("", ())
         with self._lock:
-            return [dict(r) for r in self._db.execute(sql, args).fetchall()]
+            rows = self._db.execute(f"SELECT dim, value, sum(n), sum(in_tension) FROM prescription_tallies {where}"
+                                    "GROUP BY dim, value HAVING sum(n) > 0 ORDER BY dim, 3 DESC, value", args).fetchall()
+        out: dict[str, list[tuple[str, int, int]]] = {dim: [] for dim, _ in DIMENSIONS}
+        for dim, value, n, tension in rows:
+            out[dim].append((value, int(n), int(tension)))
+        return out
 
     def answer_days(self) -> list[tuple[int, int]]:
         with self._lock:
@@ -382,14 +418,11 @@ class PrescriptionStore:
     def outcomes_at_six_months(self, today: date) -> dict[str, int]:
         """Pre-registrations whose training ended (completed or abandoned) at least six months
         (183 days) before ``today``, by what was recorded within 183 days of that end:
-        ``employed-target``, ``employed-other``, ``none`` (read through the index on exited_at)."""
+        ``employed-target``, ``employed-other``, ``none`` (from the exits tally: one row per day)."""
         cutoff = (today - timedelta(days=SIX_MONTHS_DAYS)).isoformat()
         with self._lock:
-            rows = self._db.execute(
-                "SELECT CASE WHEN state IN ('employed-target', 'employed-other') AND outcome_at IS NOT NULL "
-                "AND julianday(substr(outcome_at, 1, 10)) - julianday(substr(exited_at, 1, 10)) <= ? "
-                "THEN state ELSE 'none' END AS outcome, count(*) FROM prescriptions INDEXED BY prescriptions_exit "
-                "WHERE exited_at IS NOT NULL AND exited_at < ? GROUP BY 1", (SIX_MONTHS_DAYS, cutoff + "~")).fetchall()
+            rows = self._db.execute("SELECT outcome, sum(n) FROM prescription_exits WHERE exit_day <= ? GROUP BY 1",
+                                    (cutoff,)).fetchall()
         out = {"employed-target": 0, "employed-other": 0, "none": 0}
         out.update({r[0]: int(r[1]) for r in rows})
         return out
@@ -405,8 +438,14 @@ class PrescriptionStore:
     @staticmethod
     def _rebuild(db: sqlite3.Connection) -> None:
         db.execute("DELETE FROM prescription_tallies")
-        db.execute("INSERT INTO prescription_tallies SELECT year, prescriber_type, basin, target, in_tension, count(*) "
-                   "FROM prescriptions GROUP BY 1, 2, 3, 4, 5")
+        for dim, column in DIMENSIONS:
+            db.execute(f"INSERT INTO prescription_tallies SELECT year, '{dim}', {column}, count(*), sum(in_tension) "
+                       "FROM prescriptions GROUP BY 1, 3")
+        db.execute("DELETE FROM prescription_exits")
+        db.execute("INSERT INTO prescription_exits SELECT substr(exited_at, 1, 10), CASE WHEN state IN "
+                   "('employed-target', 'employed-other') AND julianday(substr(outcome_at, 1, 10)) - "
+                   f"julianday(substr(exited_at, 1, 10)) <= {SIX_MONTHS_DAYS} THEN state ELSE 'none' END, count(*) "
+                   "FROM prescriptions WHERE exited_at IS NOT NULL GROUP BY 1, 2")
         db.execute("DELETE FROM prescription_answer_days")
         db.execute("INSERT INTO prescription_answer_days SELECT max(0, CAST(julianday(answered_at) - "
                    "julianday(submitted_at) AS INTEGER)), count(*) FROM prescriptions WHERE answered_at IS NOT NULL "
