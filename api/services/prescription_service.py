@@ -139,7 +139,8 @@ class PrescriptionService:
         with _LOCK:
             service = state.extras.get("prescriptions")
             if service is None:
-                service = state.extras["prescriptions"] = cls(state, PrescriptionStore(state.settings.database))
+                service = state.extras["prescriptions"] = cls(state, PrescriptionStore(
+                    state.settings.database, getattr(state.settings, "prescriptions_synchronous", "FULL")))
             return service
 
     # ---- what the catalogue and the store say ----------------------------------------------------

@@ -29,7 +29,7 @@ import threading
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, Literal, Sequence
 
 from api.storage.sqlite import connect, utc_now
 
@@ -163,10 +163,10 @@ def _days_between(start: str, end: str) -> int:
 class PrescriptionStore:
     """The pre-registration tables on one connection (behind a lock; one instance per process)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, synchronous: Literal["FULL", "NORMAL"] = "FULL") -> None:
         self.path = Path(path) if str(path) != ":memory:" else path
         self._lock = threading.RLock()
-        self._db = connect(path, synchronous="FULL")
+        self._db = connect(path, synchronous=synchronous)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA cache_size=-65536")
         with self.transaction() as db:

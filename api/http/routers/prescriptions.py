@@ -16,8 +16,9 @@ The resource is ``/prescriptions`` (a pre-registration is what French counsellor
   naming ``current`` and ``allowed``; 409 ``session-full`` when no place is left.
 - ``GET /funders/dashboard?year=&limit=&offset=&format=json|xlsx`` (funder, admin): aggregates only.
 
-Every call reading or changing a pre-registration is audited (resource ``prescription``), and each
-transition, the promotion from a waiting list included, has its own audit row (``transition:STATE``).
+Every call reading or changing a pre-registration is audited (resource ``prescription``); a
+transition's row has the action ``transition:STATE``, and a promotion from the waiting list that it
+caused has its own row.
 """
 
 from __future__ import annotations
@@ -74,8 +75,13 @@ class TransitionIn(BaseModel):
 
 
 def _audit(request: Request, principal: Principal, changes: list[tuple[str, str]]) -> None:
+    """The request's own audit row (written by the middleware) names the first change; each other
+    change (a promotion from the waiting list) gets its own row."""
+    if not changes:
+        return
+    request.state.audit_id, request.state.audit_action = changes[0][0], f"transition:{changes[0][1]}"
     audit = request.app.state.security.audit
-    for id, state in changes:
+    for id, state in changes[1:]:
         audit.record(principal, "prescription", request.method, request.url.path, 200, resource_id=id,
                      client=request.client.host if request.client else None, action=f"transition:{state}")
 
