@@ -11,7 +11,8 @@ import typer
 
 from referentiels import ReferentielError
 
-from api.cli import batch_match, bridges, keys, kits, match, normalise, referentiel, serve, trainings, versions
+from api.cli import (batch_match, bridges, keys, kits, match, normalise, prescriptions, referentiel, serve, trainings,
+                     versions)
 from api.cli.common import UsageError
 from api.services.errors import ServiceError
 from api.storage.keys import KeyError_
@@ -21,7 +22,7 @@ app = typer.Typer(help="Passerelles: cross-sector career bridges and skills matc
 referentiel.app.add_typer(versions.app)  # diff, upgrade, calibrate: under "referentiel"
 app.add_typer(serve.app)
 app.add_typer(referentiel.app, name="referentiel")
-for family in (normalise, kits, bridges, match, keys, trainings, batch_match):
+for family in (normalise, kits, bridges, match, keys, trainings, batch_match, prescriptions):
     app.add_typer(family.app)
 
 

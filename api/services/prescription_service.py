@@ -291,9 +291,11 @@ class PrescriptionService:
 
     # ---- transitions -------------------------------------------------------------------------------
     def transition(self, principal: Principal, id: str, to: str, *, reason: str | None = None,
-                   at: date | None = None, note: str | None = None) -> dict:
+                   at: date | None = None, note: str | None = None, catalogue: bool = True) -> dict:
         """Move a pre-registration along the state machine; returns the record with its timeline
-        and ``changed``: every (id, state) the move made (a promotion from the waiting list too)."""
+        and ``changed``: every (id, state) the move made (a promotion from the waiting list too).
+        ``catalogue``: refresh the session's places from the served catalogue before accepting
+        (False: the places stored at the last pre-registration, as the CLI does without a server)."""
         row = self.get_visible(principal, id)
         current = row["state"]
         allowed = TRANSITIONS[current]
@@ -323,7 +325,7 @@ class PrescriptionService:
                                         f"({row['submitted_at'][:10]}) and today.", field="at", value=at.isoformat())
             stamp = at.isoformat() + "T00:00:00.000+00:00"
         places = None
-        if to == "accepted":
+        if to == "accepted" and catalogue:
             session = self.sessions().get((row["training"], row["session"]))
             places = session.get("places") if session is not None else None
         frees = current == "accepted" and to in ("refused", "withdrawn")

@@ -309,3 +309,39 @@ def test_a_formula_like_value_stays_text_in_the_xlsx(env):
     book = openpyxl.load_workbook(io.BytesIO(dashboard_xlsx(body_)))
     cells = [c for c in next(book["sessions"].iter_rows(min_row=2, max_row=2))]
     assert cells[0].value == "=HYPERLINK(\"http://x\")" and cells[0].data_type == "s"
+
+
+# ---- the command line -----------------------------------------------------------------------------
+
+def test_cli_list_show_answer(env, capsys):
+    import json
+
+    from api.cli.root import main
+
+    db = str(env["database"])
+    first = submit(env, "P8")["id"]
+    assert main(["keys", "create", "--role", "counsellor", "--prescriber", "cap-emploi", "--database", db,
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["prescriber"] == "cap-emploi"
+    assert main(["keys", "create", "--role", "counsellor", "--prescriber", "pole-emploi", "--database", db]) == 2
+    capsys.readouterr()
+    assert main(["prescriptions", "list", "--database", db, "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [p["id"] for p in listed["items"]] == [first] and listed["items"][0]["seeker"] == "P8"
+    assert main(["prescriptions", "list", "--organisation", "22222222200022", "--database", db, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total"] == 0
+    # an organisation answers only on its own sessions, the state machine holds
+    assert main(["prescriptions", "answer", first, "--to", "accepted", "--as", "organisation",
+                 "--organisation", "22222222200022", "--database", db]) == 2
+    assert main(["prescriptions", "answer", first, "--to", "entered", "--as", "organisation",
+                 "--organisation", "11111111100011", "--database", db]) == 2
+    assert "cannot become 'entered'" in capsys.readouterr().err
+    assert main(["prescriptions", "answer", first, "--to", "accepted", "--as", "organisation",
+                 "--organisation", "11111111100011", "--database", db]) == 0
+    assert capsys.readouterr().out.strip() == f"{first}: accepted"
+    assert main(["prescriptions", "show", first, "--database", db]) == 0
+    out = capsys.readouterr().out
+    assert "accepted" in out and "next: entered, withdrawn" in out
+    with sqlite3.connect(env["database"]) as db_:
+        assert db_.execute("SELECT count(*) FROM audit_log WHERE path = 'cli:prescriptions answer' AND "
+                           "action = 'transition:accepted' AND resource_id = ?", (first,)).fetchone()[0] == 1
