@@ -200,7 +200,7 @@ class PrescriptionService:
             suggestions = self.state.occupation_suggester.suggest(str(target)[:100]) if target else []
             raise PrescriptionError(f"target {target!r} is not an occupation code of the referential.",
                                     field="target", value=str(target)[:100],
-                                    suggestions=[getattr(s, "code", s) for s in suggestions][:3] or None)
+                                    suggestions=[s["code"] for s in suggestions][:3] or None)
         if body.get("origin") not in ORIGINS:
             raise PrescriptionError(f"origin must be one of {', '.join(ORIGINS)}.", field="origin")
         seeker = self.state.pool.get("seekers", body["seeker"])

@@ -87,7 +87,8 @@ def _audit(request: Request, principal: Principal, changes: list[tuple[str, str]
 
 
 @router.post("/prescriptions", status_code=201,
-             responses={409: {"description": "Already pre-registered on this session"},
+             responses={404: {"description": "Unknown session"},
+                        409: {"description": "Already pre-registered on this session"},
                         422: {"description": "Invalid field, unknown seeker, or Idempotency-Key reused"}})
 def create_prescription(body: PrescriptionIn, request: Request, response: Response,
                         state: Annotated[AppState, Depends(get_state)],
@@ -129,7 +130,8 @@ def get_prescription(id: str, state: Annotated[AppState, Depends(get_state)],
 
 
 @router.post("/prescriptions/{id}/transitions",
-             responses={409: {"description": "Not allowed from the current state, or no place left"}})
+             responses={404: {"description": "Unknown, or not on your sessions"},
+                        409: {"description": "Not allowed from the current state, or no place left"}})
 def transition(id: str, body: TransitionIn, request: Request, state: Annotated[AppState, Depends(get_state)],
                principal: Annotated[Principal, Depends(readers)]) -> dict:
     """Answer (organisation), withdraw (counsellor), follow (entered, completed, abandoned, outcome)."""
