@@ -356,7 +356,9 @@ class PrescriptionService:
         """Aggregates only (no id of a person, no record): fill rate per session (a page, fullest
         first), pre-registrations by prescriber type, by basin, by target occupation, the share aimed
         at occupations in tension in their basin, the median days to an answer, outcomes at six
-        months. Read from the tallies kept on write (a few hundred rows) and two indexed queries."""
+        months. ``year``: the pre-registrations submitted that year (the counts by prescriber, basin,
+        occupation and in tension); answers, outcomes and sessions cover every year kept. Read from
+        the tallies kept on write (a few thousand rows at most)."""
         today = today or datetime.now(timezone.utc).date()
         tallies = self.store.tallies(year)
         total = sum(n for _, n, _ in tallies["prescriber_type"])
@@ -388,7 +390,7 @@ class PrescriptionService:
                            "definition": "the target occupation is in tension in the session's basin when "
                                          "pre-registered (offers + 1) / (offers + seekers + 2) >= 0.6 with >= 3 offers"},
             "answers": {"answered": answered, "median_days_to_answer": median,
-                        "definition": "whole days from submission to the organisation's first answer (all years)"},
+                        "definition": "calendar days (UTC) from submission to the organisation's first answer (all years)"},
             "outcomes_at_six_months": {**self.store.outcomes_at_six_months(today), "as_of": today.isoformat(),
                                        "definition": "trainings ended (completed or abandoned) at least 183 days "
                                                      "ago, by the employment recorded within 183 days of the end"},

@@ -27,7 +27,7 @@ import secrets
 import sqlite3
 import threading
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Iterator, Literal, Sequence
 
@@ -155,9 +155,8 @@ class Duplicate(PrescriptionStoreError):
 
 
 def _days_between(start: str, end: str) -> int:
-    a = datetime.fromisoformat(start)
-    b = datetime.fromisoformat(end)
-    return max(0, (b - a).days)
+    """Calendar days from the date of ``start`` to the date of ``end`` (ISO texts, UTC), at least 0."""
+    return max(0, (date.fromisoformat(end[:10]) - date.fromisoformat(start[:10])).days)
 
 
 class PrescriptionStore:
@@ -447,8 +446,8 @@ class PrescriptionStore:
                    f"julianday(substr(exited_at, 1, 10)) <= {SIX_MONTHS_DAYS} THEN state ELSE 'none' END, count(*) "
                    "FROM prescriptions WHERE exited_at IS NOT NULL GROUP BY 1, 2")
         db.execute("DELETE FROM prescription_answer_days")
-        db.execute("INSERT INTO prescription_answer_days SELECT max(0, CAST(julianday(answered_at) - "
-                   "julianday(submitted_at) AS INTEGER)), count(*) FROM prescriptions WHERE answered_at IS NOT NULL "
+        db.execute("INSERT INTO prescription_answer_days SELECT max(0, CAST(julianday(substr(answered_at, 1, 10)) - "
+                   "julianday(substr(submitted_at, 1, 10)) AS INTEGER)), count(*) FROM prescriptions WHERE answered_at IS NOT NULL "
                    "GROUP BY 1")
         db.execute("INSERT INTO prescription_sessions (training, session, organisation, basin, places, submitted, "
                    "accepted) SELECT training, session, max(organisation), max(basin), NULL, count(*), "

@@ -345,3 +345,38 @@ def test_cli_list_show_answer(env, capsys):
     with sqlite3.connect(env["database"]) as db_:
         assert db_.execute("SELECT count(*) FROM audit_log WHERE path = 'cli:prescriptions answer' AND "
                            "action = 'transition:accepted' AND resource_id = ?", (first,)).fetchone()[0] == 1
+
+
+def test_two_connections_racing_never_exceed_the_places(tmp_path):
+    """Two worker processes hold two connections: the place check is SQLite's (BEGIN IMMEDIATE and a
+    conditional UPDATE), not a Python lock. Two stores on one file, 16 threads accepting at once on
+    a 3-place session, 5 rounds."""
+    from api.storage.prescriptions import NoPlaceLeft, PrescriptionStore
+
+    path = tmp_path / "p.sqlite3"
+    stores = [PrescriptionStore(path), PrescriptionStore(path)]
+    for round_ in range(5):
+        ids = []
+        for i in range(16):
+            row, _ = stores[0].create({"seeker": f"R{round_}-{i}", "training": "T", "session": f"S{round_}",
+                                       "organisation": "O", "prescriber_type": "other", "origin": "search",
+                                       "target": "H2913", "basin": "b", "in_tension": 0},
+                                      places=3, key_id="k", role="counsellor")
+            ids.append(row["id"])
+        barrier = threading.Barrier(16)
+
+        def accept(i: int) -> bool:
+            barrier.wait()
+            try:
+                stores[i % 2].transition(ids[i], expected="submitted", to="accepted", at="2026-12-05T00:00:00",
+                                         reason=None, key_id="o", role="organisation", places=3, takes_place=True)
+                return True
+            except NoPlaceLeft:
+                return False
+
+        with ThreadPoolExecutor(16) as pool:
+            won = sum(pool.map(accept, range(16)))
+        assert won == 3
+        assert stores[1].session_row("T", f"S{round_}")["accepted"] == 3
+    for store in stores:
+        store.close()
