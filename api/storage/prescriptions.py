@@ -61,8 +61,9 @@ CREATE TABLE IF NOT EXISTS prescriptions (
 );
 CREATE INDEX IF NOT EXISTS prescriptions_seeker ON prescriptions (seeker);
 CREATE INDEX IF NOT EXISTS prescriptions_session ON prescriptions (training, session, state, waitlisted_at);
-CREATE INDEX IF NOT EXISTS prescriptions_organisation ON prescriptions (organisation, submitted_at);
-CREATE INDEX IF NOT EXISTS prescriptions_exit ON prescriptions (exited_at, state, outcome_at);
+CREATE INDEX IF NOT EXISTS prescriptions_organisation ON prescriptions (organisation, submitted_at, id);
+CREATE INDEX IF NOT EXISTS prescriptions_submitted ON prescriptions (submitted_at, id);
+CREATE INDEX IF NOT EXISTS prescriptions_state ON prescriptions (state, submitted_at, id);
 CREATE TABLE IF NOT EXISTS prescription_events (
     prescription TEXT NOT NULL,
     at TEXT NOT NULL,
@@ -220,9 +221,11 @@ class PrescriptionStore:
                 where.append(f"{column} = ?")
                 args.append(value)
         clause = (" WHERE " + " AND ".join(where)) if where else ""
+        # every filter has an index that also gives the order (organisation, state, or submitted_at),
+        # or a few rows (seeker, session): a page never sorts the whole table
         with self._lock:
             total = self._db.execute(f"SELECT count(*) FROM prescriptions{clause}", args).fetchone()[0]
-            rows = self._db.execute(f"SELECT * FROM prescriptions{clause} ORDER BY submitted_at DESC, id "
+            rows = self._db.execute(f"SELECT * FROM prescriptions{clause} ORDER BY submitted_at DESC, id DESC "
                                     "LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
         return [dict(r) for r in rows], int(total)
 
