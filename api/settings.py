@@ -37,3 +37,30 @@ class Settings(BaseSettings):
     response_cache_entries: int = 20_000
     """Responses of referential GET endpoints kept per worker (LRU; same path and query, same bytes
     while the referential is loaded); 0 turns the cache off."""
+    # -- work budgets (issue 17): what one request and one caller per minute may cost, beyond counting
+    # requests. Characters: the sum of the lengths of the distinct texts sent to the normalisers
+    # (POST /normalise/titles and /skills, GET /occupations?q=). Rows: k x the occupations a kit or a
+    # sector-pair map ranks. One bucket per key (or client address) shared by every worker, like the
+    # rate limit (api/http/security/budget.py).
+    work_chars_per_request_anonymous: int = 20_000
+    """Characters one anonymous normalise request may cost (413 above, saying how to split)."""
+    work_chars_per_request_key: int = 1_000_000
+    """Characters one request with a key may cost (10,000 real job titles are about 450,000)."""
+    work_chars_per_minute_anonymous: int = 60_000
+    """Characters an anonymous client address may spend per minute (429 with Retry-After above)."""
+    work_chars_per_minute_key: int = 5_000_000
+    """Characters one key may spend per minute."""
+    work_rows_per_request_anonymous: int = 5_000
+    """k x occupations one anonymous kit or sector-pair request may cost (uncached answers only)."""
+    work_rows_per_request_key: int = 100_000
+    """k x occupations one request with a key may cost."""
+    work_rows_per_minute_anonymous: int = 15_000
+    """k x occupations an anonymous client address may spend per minute."""
+    work_rows_per_minute_key: int = 1_000_000
+    """k x occupations one key may spend per minute."""
+    heavy_requests: int = 2
+    """Heavy requests (normalise batches, kits) computed at once per worker process; beyond, 503
+    with Retry-After."""
+    work_deadline_seconds: float = 60.0
+    """A heavy request still computing after this many seconds stops with a 503 (work is done in
+    chunks; the deadline, a client that leaves and a server shutdown are checked between them)."""

@@ -51,6 +51,11 @@ skipped candidate is proven unable to enter the top-k, so the result is exactly 
 Speed is memory: the candidates looked at are scattered over hundreds of megabytes, so the kernel
 takes postings by chunks, keeps those in reach, and asks for each candidate's row a few candidates
 ahead (:mod:`matching.prefetch`); the survivors' own lists are asked for before they are scored.
+
+The kernel reads named tuples (:class:`Query`, :class:`Model`, :class:`Index` and its parts, each
+field described there) and runs in small phases (:func:`_walk`, :func:`_walk_term` ->
+:func:`_gather` / :func:`_meet` / :func:`_score_kept`, :func:`_walk_bridged`): docs/pool.md, "The
+kernel's code".
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -80,6 +86,186 @@ CHUNK = 256
 """Postings the kernel takes at once: it keeps the in-reach ones, then looks at their candidates."""
 AHEAD = 16
 """How many in-reach candidates ahead the kernel asks for a candidate's row (see ``prefetch``)."""
+
+
+# ---- what the kernel reads ------------------------------------------------------------------------
+# Plain tuples cross the call (numba types a plain tuple of arrays in C, a named one in Python: about
+# 0.2 us per array, +6 us a query); the kernel names them on entry (:func:`_named`).
+
+class Forward(NamedTuple):
+    """Slot -> skills: slot ``s``'s are ``ids[start[s]:start[s] + length[s]]`` (a ``ListStore``); for
+    offers ``cov`` / ``must`` give each one's share of the offer's requirement / must-have weight
+    (empty for seekers)."""
+
+    ids: np.ndarray
+    cov: np.ndarray
+    must: np.ndarray
+    start: np.ndarray
+    length: np.ndarray
+
+
+class Lists(NamedTuple):
+    """List ``i`` is ``ids[start[i]:start[i] + length[i]]``: slot -> occupations, occupation -> slots."""
+
+    ids: np.ndarray
+    start: np.ndarray
+    length: np.ndarray
+
+
+class Postings(NamedTuple):
+    """Skill -> postings: skill ``t``'s are ``[start[t], start[t] + length[t])``, each a candidate's ``slot``
+    and geographic ``cell``; for offers also the offer's share ``cov`` of its requirement weight and
+    its occupation ``occ`` (-1: none or several), empty for seekers."""
+
+    slot: np.ndarray
+    cov: np.ndarray
+    occ: np.ndarray
+    cell: np.ndarray
+    start: np.ndarray
+    length: np.ndarray
+
+
+class Slots(NamedTuple):
+    """Per candidate slot: ``key`` int64, ``flags`` uint8 (``ALIVE | VISIBLE``), ``geo`` (n, 4) float32
+    (lat, lon, radius km, cos lat), ``cell`` its geographic cell; ``has_must`` uint8 (offers: 1 when
+    it has a must-have; empty for seekers)."""
+
+    key: np.ndarray
+    flags: np.ndarray
+    geo: np.ndarray
+    cell: np.ndarray
+    has_must: np.ndarray
+
+
+class Cells(NamedTuple):
+    """Geographic cells (:func:`_cells`): ``corner`` (n_cells, 2) float32 south-west corner (NaN:
+    never used), ``radius`` (n_cells,) float32 the largest radius ever put in it, ``size`` degrees."""
+
+    corner: np.ndarray
+    radius: np.ndarray
+    size: float
+
+
+class Index(NamedTuple):
+    """A :class:`matching.pool.ProfileIndex` as the kernel reads it (:func:`_index_arrays`);
+    ``skill_max`` (n_skills,) float32: for offers the largest share any offer gives each skill."""
+
+    skills: Forward
+    occupations: Lists
+    skill_postings: Postings
+    occupation_postings: Lists
+    slots: Slots
+    cells: Cells
+    skill_max: np.ndarray
+
+
+class Query(NamedTuple):
+    """One query: ``skills`` (m,) int32 with an offer's shares ``weight`` / ``must_weight`` (m,)
+    float32 (empty for a seeker: 1 each), ``occupations`` (o,) int32, ``bridge_rows`` the bridge
+    matrix read by row (``bridge[a, :]`` for a seeker's occupation ``a``, its transpose for an
+    offer's), where it is (degrees; NaN: unknown) and the ``radius`` in km (NaN: each candidate's
+    own), the flags a candidate needs, ``require_must``, ``k``, and whether candidates are seekers."""
+
+    skills: np.ndarray
+    weight: np.ndarray
+    must_weight: np.ndarray
+    occupations: np.ndarray
+    bridge_rows: np.ndarray
+    lat: float
+    lon: float
+    radius: float
+    need: np.uint8
+    require_must: bool
+    k: int
+    cand_is_seeker: bool
+
+
+class Model(NamedTuple):
+    """The score's parameters (a :class:`PoolMatcher`'s fields of the same names; ``allowance`` and
+    ``power`` are its ``breadth_allowance`` / ``breadth_power``)."""
+
+    alpha: float
+    beta: float
+    must_penalty: float
+    dist_decay: float
+    min_bridge: float
+    allowance: float
+    power: float
+
+
+class Walk(NamedTuple):
+    """A query ready to walk (:func:`_walk`): its ``terms`` in walk order with their shares ``cov`` /
+    ``must``; ``rem[r]`` / ``rem_must[r]`` (m + 1,) the sums of the terms' bounds / must shares from
+    ``r`` on (what a candidate first met at term ``r`` can cover at most); ``bridge``
+    (n_occupations,) toward the query and its largest value ``b_max``; ``has_must``: an offer with
+    must-haves (candidates are seekers); ``own_must``: candidates are offers with their own flag."""
+
+    terms: np.ndarray
+    cov: np.ndarray
+    must: np.ndarray
+    rem: np.ndarray
+    rem_must: np.ndarray
+    bridge: np.ndarray
+    b_max: float
+    has_must: bool
+    own_must: bool
+
+
+class Place(NamedTuple):
+    """Where the query looks: ``lat`` / ``lon`` degrees, its ``cos_lat``, ``radius`` km (NaN: each
+    candidate's own) and the distance decay of the score."""
+
+    lat: float
+    lon: float
+    cos_lat: float
+    radius: float
+    decay: float
+
+
+class Reach(NamedTuple):
+    """Per geographic cell (:func:`_cells`): ``ok`` uint8 1 when a profile in it may be within reach,
+    ``df`` the best distance factor one can have there."""
+
+    ok: np.ndarray
+    df: np.ndarray
+
+
+class Heap(NamedTuple):
+    """The k best so far (:func:`_push`): ``score`` float32, ``key`` int64, ``slot`` int32."""
+
+    score: np.ndarray
+    key: np.ndarray
+    slot: np.ndarray
+
+
+class Chunk(NamedTuple):
+    """Scratch for ``CHUNK`` postings of a term: the in-reach ones (``post``) and their ``slot``; then the
+    candidates still in the race (``kept``) with their distance factor ``df``, coverage bound ``cb``
+    and bridge ``b`` (-1: not known from the posting)."""
+
+    post: np.ndarray
+    slot: np.ndarray
+    kept: np.ndarray
+    df: np.ndarray
+    cb: np.ndarray
+    b: np.ndarray
+
+
+class Search(NamedTuple):
+    """Everything one query reads or fills, passed as one to the kernel's phases; ``qrank`` / ``seen``
+    are the matcher's scratch (see :func:`_topk`)."""
+
+    ix: Index
+    query: Query
+    model: Model
+    walk: Walk
+    place: Place
+    reach: Reach
+    heap: Heap
+    chunk: Chunk
+    qrank: np.ndarray
+    seen: np.ndarray
+
 
 
 @njit(cache=True, inline="always")
@@ -131,6 +317,8 @@ def _push(hs, hk, hslot, size, score, key, slot):
     return size
 
 
+
+
 @njit(cache=True, inline="always")
 def _breadth(n_seeker, n_offer, allowance, power):
     """Breadth factor on coverage (issue 12): 1 up to max(allowance, n_offer) skills, then (that / n) ** power."""
@@ -141,14 +329,15 @@ def _breadth(n_seeker, n_offer, allowance, power):
 
 
 @njit(cache=True)
-def _best_bridge(slot, f_start, f_len, f_occ, bridge):
-    """Best bridge score from any of a slot's occupations (its forward list) to the query's."""
+def _best_bridge(slot, occupations, bridge):
+    """Best bridge score from any of a slot's occupations (its forward :class:`Lists`) to the query's."""
     b = 0.0
-    for u in range(f_start[slot], f_start[slot] + f_len[slot]):
-        v = bridge[f_occ[u]]
+    for u in range(occupations.start[slot], occupations.start[slot] + occupations.length[slot]):
+        v = bridge[occupations.ids[u]]
         if v > b:
             b = v
     return b
+
 
 
 @njit(cache=True, inline="always")
@@ -194,14 +383,16 @@ def _ask_candidate(slot, geo, flags, seen):
 
 
 @njit(cache=True, inline="always")
-def _final(cov, mustcov, b, df, has_must, require_must, alpha, beta, must_penalty, g):
+def _final(cov, mustcov, b, df, has_must, require_must, model, g):
     """The score from its terms, rounded to 1e-5 (-1 when a required must-have is missing)."""
     if has_must and require_must and mustcov < 0.9999:
         return -1.0
     mf = 1.0
     if has_must:
-        mf = 1.0 - must_penalty * (1.0 - min(mustcov, 1.0))
-    return math.floor((alpha * min(cov, 1.0) * g + beta * b) * mf * df * 1e5 + 0.5) * 1e-5
+        mf = 1.0 - model.must_penalty * (1.0 - min(mustcov, 1.0))
+    return math.floor((model.alpha * min(cov, 1.0) * g + model.beta * b) * mf * df * 1e5 + 0.5) * 1e-5
+
+
 
 
 @njit(cache=True)
@@ -293,245 +484,250 @@ def _bridge_toward(q_occ, bridge_rows):
                 bridge[a] = bridge_rows[o, a]
     return bridge
 
+_phase = njit(cache=True, _nrt=False)
+"""The kernel's phases: they read the query's arrays through named tuples, allocate nothing and keep
+nothing, so they run without reference counting: with it, numba counts a reference on every array of
+a tuple at every call (some 15,000 atomic operations per 1M query: +40%)."""
 
-@njit(cache=True, nogil=True)
-def _topk(q_skills, q_weight, q_must_weight, skill_max, q_occ, bridge_rows, qrank, seen, fw_ids, fw_cov, fw_must,
-          fw_start, fw_len, p_ids, p_cov, p_occ, p_cell, slot_cell, cell_corner, cell_radius, cell_size, p_start, p_len,
-          o_ids, o_start, o_len, f_occ, f_start, f_len, min_bridge,
-          flags, need, geo, q_lat, q_lon, q_radius, cand_has_must,
-          require_must, alpha, beta, must_penalty, dist_decay, keys, k, cand_is_seeker,
-          allowance, power):
-    """Exact top-k by pruned term-at-a-time search.
+@njit(cache=True)
+def _named(index):
+    """The index's plain tuples (in the order of :class:`Index` and its parts) as named tuples."""
+    return Index(Forward(*index[0]), Lists(*index[1]), Postings(*index[2]), Lists(*index[3]), Slots(*index[4]),
+                 Cells(*index[5]), index[6])
 
-    Returns (scores, keys, slots) best first (ties by key), and the work done: candidates scored
-    through a shared skill, candidates scored in all, postings walked, postings in reach.
 
-    The query: ``q_skills`` (m,) with their weights ``q_weight`` / ``q_must_weight`` (an offer's
-    shares; empty for a seeker: 1 each), ``q_occ`` its occupations and ``bridge_rows`` the bridge
-    matrix read by row (``bridge[a, :]`` for a seeker's occupation ``a``, its transpose for an
-    offer's). The terms are walked by decreasing ``q_ub``, the most a candidate can gain from one
-    term (x ``skill_max`` for offers). A posting whose geographic cell lies out of reach is skipped from the posting
-    alone (:func:`_reachable`). A candidate is looked at once, when first met (``seen``: one bit per
-    slot, cleared before returning), and scored exactly: its coverage and must-have coverage come from
-    its own forward list against ``qrank`` (the query term's rank per skill, -1 elsewhere; reset to
-    -1 before returning). Before term
-    ``r`` a candidate not yet met holds none of terms ``< r``: its coverage is at most the sum of the
-    remaining ``q_ub``, its bridge at most the query's best bridge, its distance factor at most 1, so
-    its score is bounded; once the k-th best score beats that bound, no unmet candidate (sharing a
-    skill or only a bridge) can enter and the search stops. When every term was walked, bridged
-    occupations are walked for candidates sharing no skill, best bridge first, while
-    ``beta * bridge`` can still win.
-    """
-    q_terms, q_cov, q_must, q_ub = _walk_order(q_skills, q_weight, q_must_weight, skill_max)
-    q_len = q_terms.shape[0]
-    nq = q_len
-    weighted = fw_cov.shape[0] > 0
-    per_cand_must = cand_has_must.shape[0] > 0
-    query_has_must = False  # an offer with must-haves (the candidates are seekers)
-    if not per_cand_must:
-        for i in range(nq):
-            if q_must[i] > 0:
-                query_has_must = True
-    bridge = _bridge_toward(q_occ, bridge_rows)
-    reach, cell_df = _cells(cell_corner, cell_radius, q_lat, q_lon, q_radius, dist_decay, cell_size)
-    known_occ = p_occ.shape[0] > 0
-    for i in range(nq):
-        qrank[q_terms[i]] = i
-    rem = np.empty(nq + 1, dtype=np.float64)
-    rem_must = np.empty(nq + 1, dtype=np.float64)
-    rem[nq] = 0.0
-    rem_must[nq] = 0.0
-    for i in range(nq - 1, -1, -1):
-        rem[i] = rem[i + 1] + q_ub[i]
-        rem_must[i] = rem_must[i + 1] + q_must[i]
+@njit(cache=True)
+def _walk(query, ix):
+    """The query's :class:`Walk`: terms by decreasing bound (:func:`_walk_order`), their suffix sums,
+    whether it is an offer with must-haves, its bridge vector."""
+    terms, cov, must, ub = _walk_order(query.skills, query.weight, query.must_weight, ix.skill_max)
+    n = terms.shape[0]
+    own_must = ix.slots.has_must.shape[0] > 0
+    has_must = False
+    if not own_must:
+        for i in range(n):
+            if must[i] > 0:
+                has_must = True
+    rem = np.empty(n + 1, dtype=np.float64)
+    rem_must = np.empty(n + 1, dtype=np.float64)
+    rem[n] = 0.0
+    rem_must[n] = 0.0
+    for i in range(n - 1, -1, -1):
+        rem[i] = rem[i + 1] + ub[i]
+        rem_must[i] = rem_must[i + 1] + must[i]
+    bridge = _bridge_toward(query.occupations, query.bridge_rows)
     b_max = 0.0
     for a in range(bridge.shape[0]):
         if bridge[a] > b_max:
             b_max = bridge[a]
-    hs = np.empty(k, dtype=np.float32)
-    hk = np.empty(k, dtype=np.int64)
-    hslot = np.empty(k, dtype=np.int32)
-    size = 0
-    n_scored = 0
-    n_post = 0
-    n_reach = 0
-    complete = True
-    own_radius = math.isnan(q_radius)
-    q_cos = math.cos(math.radians(q_lat))
-    in_reach = np.empty(CHUNK, dtype=np.int64)  # a chunk's postings in reach
-    in_reach_slot = np.empty(CHUNK, dtype=np.int64)  # and their slots
-    kept_slot = np.empty(CHUNK, dtype=np.int64)  # and, of their candidates, those still in the race:
-    kept_df = np.empty(CHUNK, dtype=np.float64)  # distance factor,
-    kept_cb = np.empty(CHUNK, dtype=np.float64)  # coverage bound,
-    kept_b = np.empty(CHUNK, dtype=np.float64)  # bridge when known from the posting, else -1
-    for r in range(nq):
-        # the best score a candidate holding none of the terms before r can reach
-        mf_b = 1.0
-        if query_has_must and not per_cand_must:
-            if require_must and rem_must[r] < 0.9999:
-                mf_b = 0.0
+    return Walk(terms, cov, must, rem, rem_must, bridge, b_max, has_must, own_must)
+
+
+@_phase
+def _unmet_bound(s, r):
+    """(bound, mf): the best score of a candidate holding none of the terms before ``r`` (every remaining
+    term, the best bridge, distance factor 1) and its best must factor (0: it cannot qualify)."""
+    walk, model = s.walk, s.model
+    mf = 1.0
+    if walk.has_must:
+        if s.query.require_must and walk.rem_must[r] < 0.9999:
+            mf = 0.0
+        else:
+            mf = 1.0 - model.must_penalty * (1.0 - min(walk.rem_must[r], 1.0))
+    return (model.alpha * min(walk.rem[r], 1.0) + model.beta * walk.b_max) * mf, mf
+
+
+@_phase
+def _bar(s, size):
+    """The score to beat: the k-th best once there are k, else -inf."""
+    return s.heap.score[0] if size == s.query.k else -np.inf
+
+
+@_phase
+def _first_meeting(seen, slot):
+    """True the first time ``slot`` is met in this query (then sets its bit in ``seen``)."""
+    bit = np.uint8(1 << (slot & 7))
+    if seen[slot >> 3] & bit:
+        return False
+    seen[slot >> 3] |= bit
+    return True
+
+
+@njit(cache=True, inline="always")
+def _distance_factor(geo, slot, place):
+    """:func:`_geo` of candidate ``slot`` (its own radius when the query has none)."""
+    rad = geo[slot, 2] if math.isnan(place.radius) else place.radius
+    return _geo(geo[slot, 0], geo[slot, 1], geo[slot, 3], rad, place.lat, place.lon, place.cos_lat, place.decay)
+
+
+@_phase
+def _coverage(fw, slot, qrank, walk):
+    """(coverage, must-have coverage) of candidate ``slot``: its own skills (forward list) against the
+    query's terms (``qrank``: each term's rank in the walk, -1 elsewhere)."""
+    weighted = fw.cov.shape[0] > 0
+    cov = 0.0
+    mustcov = 0.0
+    for u in range(fw.start[slot], fw.start[slot] + fw.length[slot]):
+        q = qrank[fw.ids[u]]
+        if q >= 0:
+            if weighted:
+                cov += fw.cov[u]
+                mustcov += fw.must[u]
             else:
-                mf_b = 1.0 - must_penalty * (1.0 - min(rem_must[r], 1.0))
-        bound = (alpha * min(rem[r], 1.0) + beta * b_max) * mf_b
-        if mf_b == 0.0 or (size == k and hs[0] > bound + 1e-5):
-            complete = False
-            break
-        t = q_terms[r]
-        s = p_start[t]
-        n = p_len[t]
-        n_post += n
-        full = size == k
-        for j0 in range(s, s + n, CHUNK):
-            # the chunk's postings in reach (cell known from the posting alone), kept in order
-            j1 = min(j0 + CHUNK, s + n)
-            m = 0
-            for j in range(j0, j1):
-                in_reach[m] = j
-                in_reach_slot[m] = p_ids[j]  # read in order: cheaper than one by one later
-                m += reach[p_cell[j]]
-            n_reach += m
-            # 1. meet them: bounds, first-met bit, distance, flags; the survivors are kept in order.
-            # Each candidate's row and flags are asked for AHEAD candidates early: the reads overlap.
-            for i in range(min(AHEAD, m)):
-                _ask_candidate(in_reach_slot[i], geo, flags, seen)
-            n_kept = 0
-            for i in range(m):
-                if i + AHEAD < m:
-                    _ask_candidate(in_reach_slot[i + AHEAD], geo, flags, seen)
-                j = in_reach[i]
-                c = p_cell[j]
-                if full and hs[0] > bound * cell_df[c] + 1e-5:
-                    # even first met here, with every remaining term, the best bridge and the best
-                    # distance factor of its cell it could not win; met again at a later term (with a
-                    # lower bound, a higher k-th score) it is skipped here again: left unmarked
-                    continue
-                slot = in_reach_slot[i]
-                bit = np.uint8(1 << (slot & 7))
-                if seen[slot >> 3] & bit:
-                    continue  # met at an earlier term: holds it, was dealt with there
-                seen[slot >> 3] |= bit
-                # first met here, so it holds none of the terms before r and exactly this term's share
-                # (the posting's own share for offers): its coverage is at most cb
-                cb = rem[r]
-                if weighted:
-                    cb = p_cov[j] + rem[r + 1]
-                # its bridge: known from the posting when it has a single occupation (offers), else at most the best
-                b = b_max
-                known_b = False
-                if known_occ:
-                    o = p_occ[j]
-                    if o >= 0:
-                        b = bridge[o]
-                        known_b = True
-                bound_j = (alpha * min(cb, 1.0) + beta * b) * mf_b
-                if full and hs[0] > bound_j * cell_df[c] + 1e-5:
-                    continue  # marked: met again later, it must not pass for one holding none of this term
-                # distance first: it rejects most of them
-                rad = geo[slot, 2] if own_radius else q_radius
-                df = _geo(geo[slot, 0], geo[slot, 1], geo[slot, 3], rad, q_lat, q_lon, q_cos, dist_decay)
-                if df < 0.0 or (full and hs[0] > bound_j * df + 1e-5):
-                    continue  # beyond the radius, or too far to win even with every remaining term
-                if (flags[slot] & need) != need:
-                    continue
-                prefetch(fw_start, slot)
-                prefetch(fw_len, slot)
-                prefetch(keys, slot)
-                if not known_b:
-                    prefetch(f_start, slot)
-                    prefetch(f_len, slot)
-                kept_slot[n_kept] = slot
-                kept_df[n_kept] = df
-                kept_cb[n_kept] = cb
-                kept_b[n_kept] = b if known_b else -1.0
-                n_kept += 1
-            # 2. the survivors' own lists, asked for one level down, then each one scored exactly
-            for i in range(n_kept):
-                slot = kept_slot[i]
-                prefetch(fw_ids, fw_start[slot])
-                if kept_b[i] < 0.0:
-                    prefetch(f_occ, f_start[slot])
-            for i in range(n_kept):
-                slot = kept_slot[i]
-                df = kept_df[i]
-                cb = kept_cb[i]
-                b = kept_b[i]
-                if b < 0.0:
-                    b = _best_bridge(slot, f_start, f_len, f_occ, bridge)
-                if full and hs[0] > (alpha * min(cb, 1.0) + beta * b) * mf_b * df + 1e-5:
-                    continue  # its own bridge is too weak to win even with every remaining term
-                fs = fw_start[slot]
-                fl = fw_len[slot]
-                cov = 0.0
-                mustcov = 0.0
-                for u in range(fs, fs + fl):
-                    q = qrank[fw_ids[u]]
-                    if q >= 0:
-                        if weighted:
-                            cov += fw_cov[u]
-                            mustcov += fw_must[u]
-                        else:
-                            cov += q_cov[q]
-                            mustcov += q_must[q]
-                n_scored += 1
-                has_must = query_has_must
-                if per_cand_must:
-                    has_must = cand_has_must[slot] != 0
-                g = 1.0
-                if cov > 0.0:
-                    if cand_is_seeker:
-                        g = _breadth(fl, q_len, allowance, power)
-                    else:
-                        g = _breadth(q_len, fl, allowance, power)
-                sc = _final(cov, mustcov, b, df, has_must, require_must, alpha, beta, must_penalty, g)
-                if sc > 0.0:
-                    size = _push(hs, hk, hslot, size, np.float32(sc), keys[slot], slot)
-                    full = size == k
-    n_phase1 = n_scored
-    if complete and not (require_must and query_has_must):
-        # candidates sharing no skill, through the bridged occupations, best bridge first
-        bridged = np.nonzero(bridge >= min_bridge)[0]
-        src_order = bridged[np.argsort(-bridge[bridged], kind="mergesort")]
-        mf0 = 1.0
-        if query_has_must and not per_cand_must:
-            mf0 = 1.0 - must_penalty
-        for idx in range(src_order.shape[0]):
-            a = src_order[idx]
-            bound = beta * bridge[a] * mf0 + 1e-5
-            if size == k and hs[0] > bound:
-                break
-            s = o_start[a]
-            n = o_len[a]
-            n_post += n
-            for j in range(s, s + n):
-                slot = o_ids[j]
-                c = slot_cell[slot]
-                if reach[c] == 0:
-                    continue
-                n_reach += 1
-                if size == k and hs[0] > beta * bridge[a] * mf0 * cell_df[c] + 1e-5:
-                    continue  # not even with the best distance factor of its cell (left unmarked: see above)
-                bit = np.uint8(1 << (slot & 7))
-                if seen[slot >> 3] & bit:
-                    continue  # holds a query skill (every term was walked), or met in a better-bridged list
-                seen[slot >> 3] |= bit
-                if (flags[slot] & need) != need:
-                    continue
-                rad = geo[slot, 2] if own_radius else q_radius
-                df = _geo(geo[slot, 0], geo[slot, 1], geo[slot, 3], rad, q_lat, q_lon, q_cos, dist_decay)
-                if df < 0.0:
-                    continue
-                b = _best_bridge(slot, f_start, f_len, f_occ, bridge)
-                n_scored += 1
-                has_must = query_has_must
-                if per_cand_must:
-                    has_must = cand_has_must[slot] != 0
-                sc = _final(0.0, 0.0, b, df, has_must, require_must, alpha, beta, must_penalty, 1.0)
-                if sc > 0.0:
-                    size = _push(hs, hk, hslot, size, np.float32(sc), keys[slot], slot)
-    for i in range(nq):
-        qrank[q_terms[i]] = -1
-    seen[:] = 0
-    # best first, ties by key (insertion sort of at most k entries)
+                cov += walk.cov[q]
+                mustcov += walk.must[q]
+    return cov, mustcov
+
+
+@_phase
+def _gather(s, j0, j1):
+    """Postings ``[j0, j1)`` of a term whose cell may be within reach, in order, into ``s.chunk``;
+    returns their number."""
+    postings, ok, chunk = s.ix.skill_postings, s.reach.ok, s.chunk
+    m = 0
+    for j in range(j0, j1):
+        chunk.post[m] = j
+        chunk.slot[m] = postings.slot[j]  # read in order: cheaper than one by one later
+        m += ok[postings.cell[j]]
+    return m
+
+
+@_phase
+def _meet(s, r, bound, mf, bar, m):
+    """Meet the ``m`` gathered candidates of term ``r``: bounds, first-met bit, distance, flags. Those
+    still in the race are kept in order (``s.chunk``); returns their number. Each candidate's geo row,
+    flags and bit are asked for ``AHEAD`` candidates early, so the reads overlap."""
+    postings, slots, seen, chunk = s.ix.skill_postings, s.ix.slots, s.seen, s.chunk
+    walk, alpha, beta = s.walk, s.model.alpha, s.model.beta
+    weighted = postings.cov.shape[0] > 0
+    for i in range(min(AHEAD, m)):
+        _ask_candidate(chunk.slot[i], slots.geo, slots.flags, seen)
+    n_kept = 0
+    for i in range(m):
+        if i + AHEAD < m:
+            _ask_candidate(chunk.slot[i + AHEAD], slots.geo, slots.flags, seen)
+        j = chunk.post[i]
+        cell_df = s.reach.df[postings.cell[j]]
+        if bar > bound * cell_df + 1e-5:
+            # even first met here, with every remaining term, the best bridge and the best distance
+            # factor of its cell it could not win; met again at a later term (with a lower bound, a
+            # higher k-th score) it is skipped there again: left unmarked
+            continue
+        slot = chunk.slot[i]
+        if not _first_meeting(seen, slot):
+            continue  # met at an earlier term: holds it, was dealt with there
+        # first met here, so it holds none of the terms before r and exactly this term's share (the
+        # posting's own for offers): its coverage is at most cb
+        cb = postings.cov[j] + walk.rem[r + 1] if weighted else walk.rem[r]
+        # its bridge: known from the posting when the offer has a single occupation, else at most the best
+        b = -1.0
+        if weighted and postings.occ[j] >= 0:
+            b = walk.bridge[postings.occ[j]]
+        bound_j = (alpha * min(cb, 1.0) + beta * (b if b >= 0.0 else walk.b_max)) * mf
+        if bar > bound_j * cell_df + 1e-5:
+            continue  # marked: met again later, it must not pass for one holding none of this term
+        df = _distance_factor(slots.geo, slot, s.place)  # first: it rejects most of them
+        if df < 0.0 or bar > bound_j * df + 1e-5:
+            continue  # beyond the radius, or too far to win even with every remaining term
+        if (slots.flags[slot] & s.query.need) != s.query.need:
+            continue
+        prefetch(s.ix.skills.start, slot)
+        prefetch(s.ix.skills.length, slot)
+        prefetch(slots.key, slot)
+        if b < 0.0:
+            prefetch(s.ix.occupations.start, slot)
+            prefetch(s.ix.occupations.length, slot)
+        chunk.kept[n_kept] = slot
+        chunk.df[n_kept] = df
+        chunk.cb[n_kept] = cb
+        chunk.b[n_kept] = b
+        n_kept += 1
+    return n_kept
+
+
+@_phase
+def _score_kept(s, n_kept, mf, size):
+    """Score the kept candidates exactly, their own lists asked for first; returns (heap size, scored)."""
+    fw, occupations, slots, chunk, model = s.ix.skills, s.ix.occupations, s.ix.slots, s.chunk, s.model
+    for i in range(n_kept):
+        prefetch(fw.ids, fw.start[chunk.kept[i]])
+        if chunk.b[i] < 0.0:
+            prefetch(occupations.ids, occupations.start[chunk.kept[i]])
+    n_terms = s.walk.terms.shape[0]
+    scored = 0
+    for i in range(n_kept):
+        slot, df, cb, b = chunk.kept[i], chunk.df[i], chunk.cb[i], chunk.b[i]
+        if b < 0.0:
+            b = _best_bridge(slot, occupations, s.walk.bridge)
+        if _bar(s, size) > (model.alpha * min(cb, 1.0) + model.beta * b) * mf * df + 1e-5:
+            continue  # its own bridge is too weak to win even with every remaining term
+        cov, mustcov = _coverage(fw, slot, s.qrank, s.walk)
+        scored += 1
+        has_must = slots.has_must[slot] != 0 if s.walk.own_must else s.walk.has_must
+        g = 1.0
+        if cov > 0.0:
+            if s.query.cand_is_seeker:
+                g = _breadth(fw.length[slot], n_terms, model.allowance, model.power)
+            else:
+                g = _breadth(n_terms, fw.length[slot], model.allowance, model.power)
+        sc = _final(cov, mustcov, b, df, has_must, s.query.require_must, model, g)
+        if sc > 0.0:
+            size = _push(s.heap.score, s.heap.key, s.heap.slot, size, np.float32(sc), slots.key[slot], slot)
+    return size, scored
+
+
+@_phase
+def _walk_term(s, r, bound, mf, size):
+    """Term ``r``'s postings, ``CHUNK`` at a time: gathered, met, scored. Returns (heap size, scored,
+    postings in reach)."""
+    postings = s.ix.skill_postings
+    t = s.walk.terms[r]
+    start, end = postings.start[t], postings.start[t] + postings.length[t]
+    scored = in_reach = 0
+    for j0 in range(start, end, CHUNK):
+        m = _gather(s, j0, min(j0 + CHUNK, end))
+        in_reach += m
+        n_kept = _meet(s, r, bound, mf, _bar(s, size), m)
+        size, n = _score_kept(s, n_kept, mf, size)
+        scored += n
+    return size, scored, in_reach
+
+
+@_phase
+def _walk_bridged(s, a, mf, size):
+    """Candidates of occupation ``a`` not met yet (they share no query skill), scored by their bridge
+    alone. Returns (heap size, scored, postings in reach)."""
+    lists, slots, beta = s.ix.occupation_postings, s.ix.slots, s.model.beta
+    b_a = s.walk.bridge[a]
+    scored = in_reach = 0
+    for j in range(lists.start[a], lists.start[a] + lists.length[a]):
+        slot = lists.ids[j]
+        c = slots.cell[slot]
+        if s.reach.ok[c] == 0:
+            continue
+        in_reach += 1
+        if _bar(s, size) > beta * b_a * mf * s.reach.df[c] + 1e-5:
+            continue  # not even with the best distance factor of its cell (left unmarked: see _meet)
+        if not _first_meeting(s.seen, slot):
+            continue  # holds a query skill (every term was walked), or met in a better-bridged list
+        if (slots.flags[slot] & s.query.need) != s.query.need:
+            continue
+        df = _distance_factor(slots.geo, slot, s.place)
+        if df < 0.0:
+            continue
+        b = _best_bridge(slot, s.ix.occupations, s.walk.bridge)
+        scored += 1
+        has_must = slots.has_must[slot] != 0 if s.walk.own_must else s.walk.has_must
+        sc = _final(0.0, 0.0, b, df, has_must, s.query.require_must, s.model, 1.0)
+        if sc > 0.0:
+            size = _push(s.heap.score, s.heap.key, s.heap.slot, size, np.float32(sc), slots.key[slot], slot)
+    return size, scored, in_reach
+
+
+@njit(cache=True)
+def _sorted(heap, size):
+    """The heap's ``size`` entries best first, ties by key (insertion sort of at most k entries)."""
+    hs, hk, hslot = heap
     for i in range(1, size):
         s0, k0, l0 = hs[i], hk[i], hslot[i]
         j = i - 1
@@ -539,7 +735,67 @@ def _topk(q_skills, q_weight, q_must_weight, skill_max, q_occ, bridge_rows, qran
             hs[j + 1], hk[j + 1], hslot[j + 1] = hs[j], hk[j], hslot[j]
             j -= 1
         hs[j + 1], hk[j + 1], hslot[j + 1] = s0, k0, l0
-    return hs[:size], hk[:size], hslot[:size], n_phase1, n_scored, n_post, n_reach
+    return hs[:size], hk[:size], hslot[:size]
+
+
+@njit(cache=True, nogil=True)
+def _topk(query, model, index, qrank, seen):
+    """Exact top-k by pruned term-at-a-time search (the steps: the module docstring and docs/pool.md).
+
+    ``query``: a :class:`Query`; ``model``: a :class:`Model`; ``index``: :func:`_index_arrays` of the
+    candidates' index (plain tuples, named here); ``qrank`` (n_skills,) int32 all -1 and ``seen``
+    (one bit per slot) all 0: the matcher's scratch, left so on return. Returns (scores, keys, slots)
+    best first (ties by key), and the work done: candidates scored through a shared skill,
+    candidates scored in all, postings walked, postings in reach.
+
+    The terms are walked by decreasing bound (:func:`_walk`). Before term ``r`` (:func:`_unmet_bound`)
+    a candidate not yet met holds none of the terms before ``r``: once the k-th best score beats
+    what it could reach, no unmet candidate (sharing a skill or only a bridge) can enter and the
+    walk stops. A term's postings (:func:`_walk_term`) are skipped from the posting alone when their
+    cell is out of reach; a candidate is met once (``seen``, :func:`_meet`) and scored exactly from
+    its own lists (:func:`_score_kept`). When every term was walked, bridged occupations are walked
+    for candidates sharing no skill (:func:`_walk_bridged`), best bridge first, while ``beta *
+    bridge`` can still win.
+    """
+    query, model, ix = Query(*query), Model(*model), _named(index)
+    walk = _walk(query, ix)
+    reach = Reach(*_cells(ix.cells.corner, ix.cells.radius, query.lat, query.lon, query.radius, model.dist_decay,
+                          ix.cells.size))
+    place = Place(query.lat, query.lon, math.cos(math.radians(query.lat)), query.radius, model.dist_decay)
+    k = query.k
+    heap = Heap(np.empty(k, dtype=np.float32), np.empty(k, dtype=np.int64), np.empty(k, dtype=np.int32))
+    chunk = Chunk(np.empty(CHUNK, dtype=np.int64), np.empty(CHUNK, dtype=np.int64), np.empty(CHUNK, dtype=np.int64),
+                  np.empty(CHUNK), np.empty(CHUNK), np.empty(CHUNK))  # float64
+    s = Search(ix, query, model, walk, place, reach, heap, chunk, qrank, seen)
+    n_terms = walk.terms.shape[0]
+    for r in range(n_terms):
+        qrank[walk.terms[r]] = r
+    size = scored = n_post = n_reach = 0
+    complete = True
+    for r in range(n_terms):
+        bound, mf = _unmet_bound(s, r)
+        if mf == 0.0 or _bar(s, size) > bound + 1e-5:
+            complete = False
+            break
+        n_post += ix.skill_postings.length[walk.terms[r]]
+        size, n, reached = _walk_term(s, r, bound, mf, size)
+        scored, n_reach = scored + n, n_reach + reached
+    by_skill = scored
+    if complete and not (query.require_must and walk.has_must):
+        # candidates sharing no skill, through the bridged occupations, best bridge first
+        mf = 1.0 - model.must_penalty if walk.has_must else 1.0
+        bridged = np.nonzero(walk.bridge >= model.min_bridge)[0]
+        for a in bridged[np.argsort(-walk.bridge[bridged], kind="mergesort")]:
+            if _bar(s, size) > model.beta * walk.bridge[a] * mf + 1e-5:
+                break
+            n_post += ix.occupation_postings.length[a]
+            size, n, reached = _walk_bridged(s, a, mf, size)
+            scored, n_reach = scored + n, n_reach + reached
+    for r in range(n_terms):
+        qrank[walk.terms[r]] = -1
+    seen[:] = 0
+    hs, hk, hslot = _sorted(heap, size)
+    return hs, hk, hslot, by_skill, scored, n_post, n_reach
 
 
 @dataclass(frozen=True)
@@ -700,27 +956,19 @@ class PoolMatcher:
         its share of cache misses; the query is ordered and its bridges gathered inside the kernel."""
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
-        fw, sp, oc, fo = index.skills, index.skill_postings, index.occupation_postings, index.occupations
-        weighted = index.weighted
         with self.lock:
             if len(self._qrank) < index.n_skills:
                 self._qrank = np.full(index.n_skills, -1, dtype=np.int32)
             n_bytes = (index.n_slots + 7) // 8
             if len(self._seen) < n_bytes:
                 self._seen = np.zeros(n_bytes + n_bytes // 4 + 8, dtype=np.uint8)
-            hs, hk, hslot, n1, nt, npost, nreach = _topk(
-                _as(q_skills, np.int32), _as(q_weight, np.float32), _as(q_must, np.float32),
-                index.skill_max, _as(q_occ, np.int32), bridge_rows, self._qrank, self._seen[:n_bytes],
-                fw.columns[0], fw.columns[1] if weighted else _EMPTY_F32, fw.columns[2] if weighted else _EMPTY_F32,
-                fw.start, fw.length, sp.columns[0], sp.columns[1] if weighted else _EMPTY_F32,
-                sp.columns[3] if weighted else _EMPTY_I32, sp.columns[-1], index.cell, index.cell_corner, index.cell_radius,
-                float(index.cell_size),
-                sp.start, sp.length, oc.columns[0], oc.start, oc.length,
-                fo.columns[0], fo.start, fo.length, float(self.min_bridge),
-                index.flags, np.uint8(need), index.geo,
-                float(q_lat), float(q_lon), float(q_radius), _offer_has_must(index) if not cand_is_seeker else _EMPTY_U8,
-                bool(require_must), self.alpha, self.beta, self.must_penalty, self.dist_decay,
-                index.keys, int(k), cand_is_seeker, float(self.breadth_allowance), float(self.breadth_power))
+            query = (_as(q_skills, np.int32), _as(q_weight, np.float32), _as(q_must, np.float32), _as(q_occ, np.int32),
+                     bridge_rows, float(q_lat), float(q_lon), float(q_radius), np.uint8(need), bool(require_must),
+                     int(k), cand_is_seeker)  # a Query
+            model = (self.alpha, self.beta, self.must_penalty, self.dist_decay, float(self.min_bridge),
+                     float(self.breadth_allowance), float(self.breadth_power))  # a Model
+            hs, hk, hslot, n1, nt, npost, nreach = _topk(query, model, _index_arrays(index, cand_is_seeker),
+                                                         self._qrank, self._seen[:n_bytes])
             self.last_stats = QueryStats(int(n1), int(nt), int(npost), int(nreach))
         return hs, hk, hslot
 
@@ -800,6 +1048,23 @@ def _offer_has_must(offers: ProfileIndex) -> np.ndarray:
     if cached is None or len(cached) < len(offers.keys):
         raise ValueError("an offers index needs its has_must array (ProfileIndex(weighted=True))")
     return cached
+
+
+def _index_arrays(index: ProfileIndex, cand_is_seeker: bool) -> tuple:
+    """``index``'s arrays as the kernel reads them: plain tuples in the order of :class:`Index` (named
+    inside the kernel, see the note above :class:`Forward`); an offers index's own fields
+    (``cov``, ``must``, posting ``occ``, ``has_must``) are empty for seekers."""
+    fw, postings = index.skills, index.skill_postings
+    weighted = index.weighted
+    return ((fw.columns[0], fw.columns[1] if weighted else _EMPTY_F32, fw.columns[2] if weighted else _EMPTY_F32,
+             fw.start, fw.length),
+            (index.occupations.columns[0], index.occupations.start, index.occupations.length),
+            (postings.columns[0], postings.columns[1] if weighted else _EMPTY_F32,
+             postings.columns[3] if weighted else _EMPTY_I32, postings.columns[-1], postings.start, postings.length),
+            (index.occupation_postings.columns[0], index.occupation_postings.start, index.occupation_postings.length),
+            (index.keys, index.flags, index.geo, index.cell, _EMPTY_U8 if cand_is_seeker else _offer_has_must(index)),
+            (index.cell_corner, index.cell_radius, float(index.cell_size)),
+            index.skill_max)
 
 
 def score_reference(matcher: PoolMatcher, index: ProfileIndex, query: Profile, query_is_offer: bool,

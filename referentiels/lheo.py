@@ -79,7 +79,7 @@ from typing import IO, Iterable, NamedTuple
 import polars as pl
 
 from .errors import ReferentielError
-from .identifiers import identifier_problem
+from .ids import RULE, id_problem
 
 NAMESPACES = {"2.2": "http://www.lheo.org/2.2", "2.3": "http://lheo.gouv.fr/2.3"}
 VERSION_OF = {ns: v for v, ns in NAMESPACES.items()}
@@ -329,11 +329,10 @@ class _Reader:
         value = elem.get("numero")
         if value is None:
             return None
-        problem = identifier_problem(value)
-        if problem:
-            self.refuse(path, elem, f"bad {what} id (attribute numero): {problem}",
-                        expected="1-100 printable characters, NFC, no '/'", found=value)
-        return value
+        canonical, reason = id_problem(value)  # the project's one id rule (referentiels.ids)
+        if reason is not None:
+            self.refuse(path, elem, f"bad {what} id (attribute numero): {reason}", expected=RULE, found=value)
+        return canonical
 
     def address(self, elem, path: str) -> tuple[list[str], str, str, float | None, float | None]:
         """<adresse>: (lines, postcode, city, lat, lon)."""

@@ -50,6 +50,7 @@ import scipy.sparse as sp
 
 from .csvfiles import LINE, parse_bool, read_csv, require_unique, require_values
 from .errors import ReferentielError
+from .ids import InvalidId, check_ids, check_json_depth, id_problem
 from .territories import default_basins
 
 REQUIRED = ("id", "title", "organisation", "hours")
@@ -223,6 +224,7 @@ def read_frame(data: str | Path | bytes, fmt: str | None = None, *, name: str | 
 
 
 def _json_rows(raw: bytes, file: str) -> pl.DataFrame:
+    check_json_depth(raw, file)  # before json.loads, whose recursion would fail on a deep body
     try:
         text = raw.decode("utf-8-sig", errors="strict") if raw else ""
     except UnicodeDecodeError as error:
@@ -257,6 +259,18 @@ def _json_rows(raw: bytes, file: str) -> pl.DataFrame:
         row: dict[str, object] = {LINE: number}
         for column in REQUIRED + OPTIONAL:
             v = value.get(column)
+            if column == "id" and v is not None:
+                if not isinstance(v, str):
+                    raise InvalidId("id", id_problem(v)[1] or "must be text", v, file=file, line=number)
+                row[column] = v  # as given: the id rule (validate) trims and normalises it, nothing else
+                continue
+            if isinstance(v, dict) or (isinstance(v, list) and column not in LIST_COLUMNS):
+                raise ReferentielError("not a single value", file=file, line=number, column=column,
+                                       expected="text or a number" + (" or a list" if column in LIST_COLUMNS else ""),
+                                       found=json.dumps(v)[:80])
+            if isinstance(v, list) and any(isinstance(x, (list, dict)) for x in v):
+                raise ReferentielError("a list of lists or objects", file=file, line=number, column=column,
+                                       expected="a list of texts", found=json.dumps(v)[:80])
             if isinstance(v, list):
                 v = SEPARATOR.join(str(x) for x in v)
             elif isinstance(v, bool):
@@ -303,6 +317,12 @@ def validate(
     """Validate raw string rows (``read_frame``) into the typed ``FRAME_SCHEMA`` frame; raise on the first bad row."""
     basins = default_basins() if basins is None else basins
     require_values(frame, REQUIRED, file)
+    canonical, reasons = check_ids(frame["id"])  # the id rule of referentiels.ids (NFC, printable, no '/' ...)
+    bad = frame.filter(reasons.is_not_null())
+    if bad.height:
+        row = int(reasons.is_not_null().arg_true()[0])
+        raise InvalidId("id", reasons[row], frame["id"][row], file=file, line=int(frame[LINE][row]))
+    frame = frame.with_columns(canonical.alias("id"))
     require_unique(frame, ["id"], file, "training id")
     hours = _number(frame, "hours", file, low=0.0, high=10_000.0, strict_low=True,
                     expected="a duration in hours, > 0 and <= 10000")
@@ -595,13 +615,18 @@ def lheo_frames(catalogue: TrainingCatalogue, skill_labels: dict[str, str] | Non
             sessions.with_columns(pl.lit(None, dtype=pl.Int64).alias("line")))
 
 
-def to_csv(frame: pl.DataFrame) -> str:
-    """The documented CSV text of a typed catalogue frame (lists joined by ``|``)."""
-    out = frame.with_columns(
+def csv_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """A typed catalogue frame as the documented CSV columns, in order, lists joined by ``|``."""
+    return frame.with_columns(
         [pl.col(c).cast(pl.List(pl.String)).list.join(SEPARATOR) for c in LIST_COLUMNS if c in frame.columns]
     ).select([c for c in REQUIRED + OPTIONAL if c in frame.columns])
+
+
+def to_csv(frame: pl.DataFrame) -> str:
+    """The documented CSV text of a typed catalogue frame (lists joined by ``|``), raw: a file for
+    people goes through ``api.storage.exports`` (``passerelles trainings synth`` does)."""
     buffer = io.StringIO()
-    out.write_csv(buffer)
+    csv_frame(frame).write_csv(buffer)
     return buffer.getvalue()
 
 
@@ -680,5 +705,6 @@ def synthesize_trainings(referentiel, n: int, *, basins: pl.DataFrame | None = N
 
 
 __all__ = ["BASE_SCHEMA", "CLOSED_STATES", "DEMO_CATALOGUE", "FRAME_SCHEMA", "OFFER_SCHEMA", "SESSION_SCHEMA",
-           "UNKNOWN_END", "UNKNOWN_START", "from_lheo", "lheo_frames", "TrainingCatalogue", "demo_trainings", "from_frame", "load_trainings",
+           "TrainingCatalogue", "UNKNOWN_END", "UNKNOWN_START", "csv_frame", "demo_trainings", "from_frame", "from_lheo",
+           "lheo_frames", "load_trainings",
            "read_frame", "synthesize_trainings", "teaches_matrix", "to_csv", "validate"]

@@ -1,24 +1,75 @@
 """``passerelles batch-match``: every seeker's top-k offers and every offer's top-k candidates at national
 scale, on Dask (docs/batch.md).
 
-Registered on :data:`api.cli.root.app` when :mod:`api.cli.root` imports this module (``COMMAND_MODULES``).
+Joined to :data:`api.cli.root.app` with ``add_typer``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Literal, Optional
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
+from rich.text import Text
 
 import referentiels
 
 from api.cli.common import SourceOption, UsageError, emit_json, fail
 
+if TYPE_CHECKING:
+    from api.services.batch_jobs import ProgressCallback
+
 app = typer.Typer()
+
+
+class PairsPerSecond(ProgressColumn):
+    """Pairs scored per second so far (the task's ``pairs`` field over its elapsed time)."""
+
+    def render(self, task: Task) -> Text:
+        elapsed = task.elapsed or 0.0
+        rate = task.fields.get("pairs", 0) / elapsed if elapsed > 0 else 0.0
+        return Text(f"{rate / 1e6:,.1f} M pairs/s")
+
+
+@contextmanager
+def progress_bar(shown: bool) -> Iterator[ProgressCallback | None]:
+    """A ``rich`` progress bar on stderr (partitions done, pairs/s, time left), or nothing; yields the
+    ``progress(done, total, pairs)`` callback :func:`run_batch` takes."""
+    if not shown:
+        yield None
+        return
+    columns = (TextColumn("partitions"), BarColumn(), MofNCompleteColumn(), PairsPerSecond(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True)) as bar:
+        task = bar.add_task("batch", total=None, pairs=0)
+        yield lambda done, total, pairs: bar.update(task, completed=done, total=total, pairs=pairs)
+
+
+@contextmanager
+def dask_client(scheduler: str | None, local_workers: int | None, threads: bool, memory_limit: str) -> Iterator:
+    """A ``distributed.Client`` of the scheduler at ``scheduler``, or of a ``LocalCluster`` of
+    ``local_workers`` workers (one per core when None) started here; both closed on the way out."""
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError) as error:
+            fail(f"cannot reach the Dask scheduler at {scheduler}: {error}")
+        with client:
+            logging.getLogger("distributed").setLevel(logging.CRITICAL)
+            yield client
+        return
+    n = local_workers or os.cpu_count() or 1
+    with LocalCluster(n_workers=n, threads_per_worker=1, processes=not threads, memory_limit=memory_limit,
+                      dashboard_address=":0", silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)
+        yield client
 
 
 @app.command("batch-match")
@@ -28,7 +79,7 @@ def batch_match(
     out: Annotated[Path, typer.Option("--out", help="Folder of the result partitions (part-NNNNN.parquet: "
                                                      "seekers' offers; candidates-NNNNN.parquet: offers' candidates).")],
     top: Annotated[int, typer.Option("--top", help="Offers kept per seeker / candidates kept per offer.")] = 20,
-    direction: Annotated[str, typer.Option(
+    direction: Annotated[Literal["seekers", "offers", "both"], typer.Option(
         "--direction", help="seekers (every seeker's best offers), offers (every offer's best consenting "
                             "candidates, by pseudonym) or both.")] = "seekers",
     database: Annotated[Optional[Path], typer.Option(
@@ -37,13 +88,13 @@ def batch_match(
     scheduler: Annotated[Optional[str], typer.Option(
         "--scheduler", help="Address of a running Dask scheduler (tcp://host:8786); default: a LocalCluster.")] = None,
     local_workers: Annotated[Optional[int], typer.Option(
-        "--local-workers", help="Workers of the LocalCluster (default: one per core); 0 runs in this process, "
+        "--local-workers", min=0, help="Workers of the LocalCluster (default: one per core); 0 runs in this process, "
                                 "without Dask.")] = None,
     threads: Annotated[bool, typer.Option(
         "--threads/--processes", help="LocalCluster workers as threads of this process, or processes.")] = False,
     memory_limit: Annotated[str, typer.Option(
         "--memory-limit", help="Memory limit of each LocalCluster worker (Dask syntax: 4GiB, auto).")] = "auto",
-    score: Annotated[str, typer.Option(
+    score: Annotated[Literal["interactive", "cosine"], typer.Option(
         "--score", help="interactive (the matching score of GET /seekers/{id}/offers) or cosine "
                         "(skill-space cosine, no bridge nor distance).")] = "interactive",
     partition_rows: Annotated[int, typer.Option(
@@ -59,8 +110,6 @@ def batch_match(
 
     if scheduler and local_workers is not None:
         fail("give --scheduler or --local-workers, not both")
-    if local_workers is not None and local_workers < 0:
-        fail(f"--local-workers must be >= 0, got {local_workers}")
     source = referentiel or os.environ.get("PASSERELLES_REFERENTIEL") or "demo"
     r = referentiels.load(source)
     store = None
@@ -83,36 +132,17 @@ def batch_match(
         fail(str(error))
     log = (lambda line: typer.echo(line, err=True)) if progress else (lambda _: None)
     matcher = build_matcher(r)
-    stream = sys.stderr if progress else None
     try:
-        nothing_to_do = not overwrite and not job.todo() and job_matches(job)
-        if local_workers == 0 or nothing_to_do:  # no cluster to start for partitions all written
-            summary = run_batch(job, r, matcher=matcher, overwrite=overwrite, progress_stream=stream, log=log,
-                                pseudonym=pseudonym)
-        else:
-            from distributed import Client, LocalCluster
-
-            if scheduler:
-                try:
-                    client = Client(scheduler, timeout="10s")
-                except (OSError, TimeoutError) as error:
-                    fail(f"cannot reach the Dask scheduler at {scheduler}: {error}")
-                cluster = None
+        with progress_bar(progress) as on_progress:
+            nothing_to_do = not overwrite and not job.todo() and job_matches(job)
+            if local_workers == 0 or nothing_to_do:  # no cluster to start for partitions all written
+                summary = run_batch(job, r, matcher=matcher, overwrite=overwrite, progress=on_progress, log=log,
+                                    pseudonym=pseudonym)
             else:
-                n = local_workers or os.cpu_count() or 1
-                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=not threads,
-                                       memory_limit=memory_limit, dashboard_address=":0",
-                                       silence_logs=logging.CRITICAL)
-                client = Client(cluster)
-            logging.getLogger("distributed").setLevel(logging.CRITICAL)
-            try:
-                log(f"Dask: {len(client.scheduler_info()['workers'])} workers at {client.scheduler.address}")
-                summary = run_batch(job, r, matcher=matcher, client=client, overwrite=overwrite,
-                                    progress_stream=stream, log=log, pseudonym=pseudonym)
-            finally:
-                client.close()
-                if cluster is not None:
-                    cluster.close()
+                with dask_client(scheduler, local_workers, threads, memory_limit) as client:
+                    log(f"Dask: {len(client.scheduler_info()['workers'])} workers at {client.scheduler.address}")
+                    summary = run_batch(job, r, matcher=matcher, client=client, overwrite=overwrite,
+                                        progress=on_progress, log=log, pseudonym=pseudonym)
     except UsageError:
         raise
     except ValueError as error:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 
@@ -90,7 +90,7 @@ def bridges_command(
     domain: Annotated[Optional[list[str]], typer.Option("--domain", "-d", help="Target domain, e.g. H29 (repeatable).")] = None,
     cross_sector_only: Annotated[bool, typer.Option("--cross-sector-only", help="Only targets outside every sector of the source.")] = False,
     min_score: MinScoreOption = 0.0,
-    min_label: Annotated[Optional[str], typer.Option(
+    min_label: Annotated[Optional[Literal["stretch", "viable", "highly viable"]], typer.Option(
         "--min-label", help="Lowest calibrated viability kept: stretch, viable or 'highly viable'.")] = None,
     skills: Annotated[int, typer.Option(help="Shared / missing skills shown per bridge (text output).")] = 4,
     list_sectors: Annotated[bool, typer.Option("--list-sectors", help="List the referential's sectors and exit.")] = False,
@@ -108,8 +108,6 @@ def bridges_command(
         return
     if not code:
         fail("expected an occupation code, e.g. `passerelles bridges H2102` (or --list-sectors)")
-    if min_label is not None and min_label not in ("stretch", "viable", "highly viable"):
-        fail(f"unknown --min-label {min_label!r}; expected stretch, viable or 'highly viable'")
     e = engine(referentiel)
     a = row_of(e, code)
     found = _sector_guard(lambda: e.index.query(a, k, sectors=sector or None, domains=domain or None,
@@ -193,17 +191,16 @@ def paths_command(
 def graph_export(
     out: Annotated[Path, typer.Option("--out", "-o", help="File to write.")],
     referentiel: SourceOption = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="graphml, gexf or json (node-link).")] = "graphml",
+    fmt: Annotated[Literal["graphml", "gexf", "json"], typer.Option(
+        "--format", "-f", help="graphml, gexf or json (node-link).")] = "graphml",
     k: Annotated[int, typer.Option("-k", "--k", min=1, help="Bridges kept per occupation.")] = 10,
     min_score: MinScoreOption = 0.0,
     sector: SectorsOption = None,
     skills: Annotated[bool, typer.Option("--skills", help="Attach skills as nodes.")] = False,
 ) -> None:
     """Write the occupation graph as GraphML, GEXF or node-link JSON."""
-    from matching.graph import FORMATS, bridge_graph, export
+    from matching.graph import bridge_graph, export
 
-    if fmt not in FORMATS:
-        fail(f"unknown graph format {fmt!r}; expected one of {', '.join(FORMATS)}")
     e = engine(referentiel, labels=False)
     rows = None
     if sector:

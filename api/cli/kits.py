@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 
 from api.cli.common import SourceOption, fail
-from api.services.kits.export import FORMATS, write
+from api.services.kits.export import write
 from api.services.kits.build import build_kit
 from api.services.kits.sources import kit_inputs
 
@@ -21,7 +21,7 @@ def kit(
     from_sector: Annotated[str, typer.Option("--from-sector", help="Sector the people come from.")],
     to_sector: Annotated[str, typer.Option("--to-sector", help="Sector they move to.")],
     out: Annotated[Path, typer.Option("--out", help="File to write (a .zip for csv).")],
-    fmt: Annotated[str, typer.Option("--format", help="xlsx, html, json or csv.")] = "xlsx",
+    fmt: Annotated[Literal["xlsx", "html", "json", "csv"], typer.Option("--format", help="xlsx, html, json or csv.")] = "xlsx",
     basin: Annotated[Optional[list[str]], typer.Option("--basin", help="Job basin id (repeatable).")] = None,
     catalogue: Annotated[Optional[Path], typer.Option("--catalogue", help="Training catalogue file.")] = None,
     k: Annotated[int, typer.Option("--k", min=1, max=50, help="Bridges kept per source occupation.")] = 5,
@@ -34,8 +34,6 @@ def kit(
     from api.settings import Settings
     from api.services.state import AppState
 
-    if fmt not in FORMATS:
-        fail(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
     settings = Settings(**({"referentiel": referentiel} if referentiel else {}))
     state = AppState.from_settings(settings)
     inputs = kit_inputs(state, basins=basin or [], catalogue=catalogue)

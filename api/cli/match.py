@@ -19,12 +19,13 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import polars as pl
 import typer
 
 import referentiels
+from referentiels.ids import canonical_id
 
 from api.cli.common import SourceOption, UsageError, emit_json
 
@@ -35,7 +36,6 @@ app.add_typer(match_app, name="match")
 
 DatabaseOption = Annotated[Optional[Path], typer.Option("--database", "-d", envvar="PASSERELLES_DATABASE",
                                                         help="SQLite file (default passerelles.sqlite3).")]
-KINDS = ("seekers", "offers")
 
 
 def _state(referentiel: str | None, database: Path | None):
@@ -52,9 +52,10 @@ def _state(referentiel: str | None, database: Path | None):
 
 @app.command()
 def ingest(
-    kind: Annotated[str, typer.Argument(help="seekers or offers")],
+    kind: Annotated[Literal["seekers", "offers"], typer.Argument(help="seekers or offers")],
     file: Annotated[Path, typer.Argument(help="CSV, Parquet, JSON Lines (.jsonl) or JSON array (.json)")],
-    mode: Annotated[str, typer.Option(help="all: nothing written if a row is rejected; valid: write valid rows")] = "all",
+    mode: Annotated[Literal["all", "valid"], typer.Option(
+        help="all: nothing written if a row is rejected; valid: write valid rows")] = "all",
     referentiel: SourceOption = None,
     database: DatabaseOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
@@ -62,10 +63,6 @@ def ingest(
     """Bulk ingest seekers or offers from a file, validated, in one transaction."""
     from api.services.pool_service import IngestError, read_records
 
-    if kind not in KINDS:
-        raise UsageError(f"kind must be seekers or offers, got {kind!r}")
-    if mode not in ("all", "valid"):
-        raise UsageError(f"--mode must be all or valid, got {mode!r}")
     started = time.perf_counter()
     try:
         frame, first_line = read_records(file)
@@ -114,18 +111,15 @@ def match_offers(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The top-k offers for a seeker, explained (--toward-tension: offers in tension first)."""
-    state = _state(referentiel, database)
-    if toward_tension:
-        from api.services.training_service import TrainingService
+    from api.services.training_service import offers_for_seeker
 
-        body = TrainingService.of(state).seeker_offers(seeker, k=k, radius_km=radius, require_must=require_must,
-                                                       weight=tension_weight)
-        hits = None if body is None else body["offers"]
-    else:
-        hits = state.pool.offers_for_seeker(seeker, k=k, radius_km=radius, require_must=require_must)
-    if hits is None:
+    seeker = canonical_id(seeker, "seeker id")  # the id rule: NFC as stored; a bad id is exit 2, named
+
+    body = offers_for_seeker(_state(referentiel, database), seeker, k=k, radius_km=radius, require_must=require_must,
+                             toward_tension=toward_tension, weight=tension_weight)
+    if body is None:
         raise UsageError(f"no seeker has the id {seeker!r}")
-    emit_json(hits) if as_json else _print_hits(hits, "offer")
+    emit_json(body["offers"]) if as_json else _print_hits(body["offers"], "offer")
 
 
 @match_app.command("candidates")
@@ -139,6 +133,7 @@ def match_candidates(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The top-k consenting seekers for an offer (pseudonymous ids), explained."""
+    offer = canonical_id(offer, "offer id")
     hits = _state(referentiel, database).pool.candidates_for_offer(offer, k=k, radius_km=radius,
                                                                   require_must=require_must)
     if hits is None:

@@ -7,6 +7,8 @@ OUT is CSV or Parquet (by its extension), one row per input row, in order::
     title, code, label, score, confident, matched, code_2, label_2, score_2, ..., code_k, label_k, score_k
 
 ``code`` is the best candidate (check ``confident``: below the threshold it is only a suggestion).
+The CSV is for people: a text cell that starts with ``=``, ``+``, ``-``, ``@``, tab or CR gets a
+``'`` in front so no spreadsheet reads it as a formula (``api.storage.exports``); Parquet is raw.
 An empty, too long (> 500 characters) or binary text stops the command with exit status 2 and the
 file and line that hold it.
 """
@@ -24,6 +26,7 @@ import referentiels
 from matching.normalise import InvalidText, Match, SkillNormaliser, TitleNormaliser
 
 from api.cli.common import SourceOption, UsageError
+from api.storage import exports
 
 app = typer.Typer()
 
@@ -118,7 +121,7 @@ def _run(kind: str, file: Path, referentiel: str | None, k: int, out: Path, colu
     if out.suffix.lower() == ".parquet":
         frame.write_parquet(out)
     else:
-        frame.write_csv(out)
+        exports.write_csv(frame, out)  # a file people open: texts that start with = + - @ are escaped
     confident = sum(m.confident for m in matches)
     typer.echo(f"normalised {len(matches):,} {kind} against {source}: {confident:,} confident, "
                f"{len(matches) - confident:,} below {normaliser.threshold:g}; wrote {out}", err=True)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import typer
 
+from matching.errors import MatchingError
 from referentiels import ReferentielError
 
-from api.cli import (batch_match, bridges, keys, kits, match, normalise, prescriptions, referentiel, serve, trainings,
-                     versions)
+from api.cli import (admin, batch_match, bridges, keys, kits, match, normalise, prescriptions, referentiel, serve,
+                     trainings, versions)
 from api.cli.common import UsageError
 from api.services.errors import ServiceError
 from api.storage.keys import KeyError_
@@ -22,15 +23,15 @@ app = typer.Typer(help="Passerelles: cross-sector career bridges and skills matc
 referentiel.app.add_typer(versions.app)  # diff, upgrade, calibrate: under "referentiel"
 app.add_typer(serve.app)
 app.add_typer(referentiel.app, name="referentiel")
-for family in (normalise, kits, bridges, match, keys, trainings, batch_match, prescriptions):
+for family in (normalise, kits, bridges, match, keys, admin, trainings, batch_match, prescriptions):
     app.add_typer(family.app)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``passerelles`` console script."""
     try:
-        app(args=argv, prog_name="passerelles", standalone_mode=False)
-    except (ReferentielError, UsageError, ServiceError, KeyError_, FileNotFoundError) as error:
+        status = app(args=argv, prog_name="passerelles", standalone_mode=False)
+    except (ReferentielError, MatchingError, UsageError, ServiceError, KeyError_, FileNotFoundError) as error:
         typer.echo(f"error: {error}", err=True)
         return 2
     except typer.Exit as exit_:
@@ -38,10 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         typer.echo("aborted", err=True)
         return 130
-    except Exception as error:  # click's usage errors (typer vendors click: duck-typed)
-        if hasattr(error, "show") and hasattr(error, "exit_code"):
-            error.show()
+    except Exception as error:  # click's usage errors (typer vendors click: duck-typed), in one line
+        if hasattr(error, "format_message") and hasattr(error, "exit_code"):
+            ctx = getattr(error, "ctx", None)
+            where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            typer.echo(f"error: {error.format_message()}{where}", err=True)
             return int(error.exit_code)
         raise
-    return 0
+    return status if isinstance(status, int) else 0  # a command's typer.Exit(n) (click returns it here)
 

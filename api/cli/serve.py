@@ -19,6 +19,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    graceful_timeout: Annotated[float, typer.Option(
+        help="Seconds a stopping server (SIGTERM, Ctrl-C) waits for requests in flight before cancelling "
+             "them; heavy work stops at its next chunk.")] = 3.0,
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs)."""
     import os
@@ -33,5 +36,7 @@ def serve(
     referentiels.load(settings.referentiel)  # fail fast, and warm the cache for the workers
     typer.echo(f"Passerelles on http://{host}:{port} (docs at /docs), referential {settings.referentiel}",
                err=True)
+    # create_app (the factory, called in each worker after uvicorn configured logging) adds the filter
+    # that redacts keys from the access log (api/http/security/logs.py)
     uvicorn.run("api.http.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="info")
+                log_level="info", timeout_graceful_shutdown=graceful_timeout)

@@ -3,8 +3,12 @@
     passerelles gaps H2102 H2913 [--basin beauvais --radius 50 --from 2026-01-01 --to 2026-06-30]
     passerelles gaps S0000001 H2913 --seeker [--database FILE]      # a stored seeker's gap and plan
     passerelles trainings validate catalogue.csv                     # exit 2 with line/column on a bad row
+    passerelles trainings validate flux.xml [--json] [--records all] # LHEO: counts, ROME codes, problems
+    passerelles trainings import flux.xml [--records valid] [--replace] [--database FILE]
+    passerelles trainings export --format lheo [--out FILE] [--lheo-version 2.3]
     passerelles trainings list [--skill DS0190] [--basin beauvais] [--catalogue FILE]
     passerelles trainings synth 50000 --out trainings.csv [--seed 0]
+    passerelles access-routes H2913 --basin beauvais [-k 10 --radius 50]   # the routes into an occupation
     passerelles basins list
     passerelles basins tension beauvais [--in-tension]
     passerelles basins passerelles beauvais H2102 [-k 10 --weight 0.5 --cross-sector-only --sector S]
@@ -26,6 +30,7 @@ import typer
 import referentiels
 
 from api.cli.common import SourceOption, UsageError, emit_json
+from api.storage import exports
 
 app = typer.Typer()
 
@@ -137,11 +142,97 @@ def gaps(
     emit_json(body) if as_json else _print_gap(body)
 
 
+RecordsOption = Annotated[str, typer.Option(
+    "--records", help="LHEO: 'all' refuses the file at its first bad record; 'valid' leaves bad records out "
+                      "and lists them.")]
+
+
+def _is_lheo(file: Path) -> bool:
+    from referentiels.lheo import looks_like_lheo
+
+    if file.suffix.lower() == ".xml":
+        return True
+    try:
+        with file.open("rb") as handle:
+            return looks_like_lheo(handle.read(64))
+    except OSError:
+        return False
+
+
+def _check_records(records: str) -> None:
+    if records not in ("all", "valid"):
+        raise UsageError(f"--records: expected 'all' or 'valid', found {records!r}")
+
+
+def _validate_lheo(file: Path, records: str, as_json: bool) -> None:
+    from referentiels.lheo import read_lheo
+
+    offer = read_lheo(file, mode=records)
+    summary = offer.summary()
+    summary["left_out"] = [p.as_dict() for p in offer.problems]
+    if as_json:
+        emit_json(summary)
+    else:
+        typer.echo(f"{file}: LHEO {offer.version}, {summary['formations']} formations, {summary['trainings']} "
+                   f"actions (trainings), {summary['sessions']} sessions, ROME {', '.join(summary['rome']) or '-'}")
+        for p in offer.problems:
+            typer.echo(f"  left out: {p.error(str(file))}")
+        if not offer.problems:
+            typer.echo("valid")
+    if offer.problems:
+        raise UsageError(f"{file}: {len(offer.problems)} record(s) left out (listed above)")
+
+
+@app.command("access-routes")
+def access_routes(code: Annotated[str, typer.Argument(help="Target occupation code.")],
+                  basin: Annotated[str, typer.Option(help="Job basin id (passerelles basins list).")],
+                  k: Annotated[int, typer.Option("-k", min=1, max=50, help="Routes to show.")] = 10,
+                  radius: Annotated[float, typer.Option(min=0, max=500, help="km around the basin.")] = 50.0,
+                  min_score: Annotated[float, typer.Option(min=0.0, max=1.0, help="Lowest bridge score.")] = 0.0,
+                  catalogue: CatalogueOption = None, referentiel: SourceOption = None,
+                  database: DatabaseOption = None, as_json: JsonOption = False) -> None:
+    """The occupations that lead to CODE (inbound passerelles), each with its gap and the trainings and
+    sessions near BASIN that close it."""
+    state, service = _service(referentiel, database, catalogue)
+    _check_occupation(state, code)
+    body = _basin_call(service.access_routes, code, basin, k=k, radius_km=radius, min_score=min_score)
+    if as_json:
+        emit_json(body)
+        return
+    typer.echo(f"Routes into {code} {body['target']['label']} around {body['basin']['name']} ({radius:g} km):")
+    for route in body["routes"]:
+        src = route["source"]
+        typer.echo(f"  {src['code']} {src['label']}: bridge {route['score']:.3f}, holds {route['coverage']:.0%}, "
+                   f"{route['missing']} skills missing ({route['missing_core']} core)")
+        for t in route["trainings"]:
+            s = t["session"]
+            when = (f"session {s['id']} from {s['start'] or 'date unknown'}, {s['places'] if s['places'] is not None else '?'}"
+                    f" places, {s['city'] or 'à distance'}") if s else ("entrée permanente" if t["permanent_entry"]
+                                                                         else t["next_start"] or "")
+            typer.echo(f"      {t['id']} {t['title']} — {when}")
+        if route["residual"]:
+            typer.echo(f"      no training nearby for: {', '.join(route['residual'])}")
+    if body["sessions"]:
+        typer.echo("sessions near the basin, soonest first:")
+        for s in body["sessions"]:
+            typer.echo(f"  {s['start'] or '?'}\t{s['id']}\t{s['places'] if s['places'] is not None else '?'} places"
+                       f"\t{s['title']}\t(routes: {', '.join(s['routes'])})")
+
+
 @trainings_app.command("validate")
-def trainings_validate(file: Annotated[Path, typer.Argument(help="Catalogue CSV or JSON.")],
-                       referentiel: SourceOption = None) -> None:
-    """Check a catalogue; exit 2 with file, line, column, expected and found on the first bad row."""
+def trainings_validate(file: Annotated[Path, typer.Argument(help="Catalogue CSV or JSON, or an LHEO XML file.")],
+                       referentiel: SourceOption = None, as_json: JsonOption = False,
+                       records: RecordsOption = "valid") -> None:
+    """Check a catalogue; exit 2 with file, line, column, expected and found on the first bad row.
+
+    LHEO (.xml): the counts (actions are the trainings), the distinct ROME codes and every record
+    left out with its element path and line (``--records all``: stop at the first); exit 2 when any."""
     from referentiels.trainings import load_trainings
+
+    _check_records(records)
+    if _is_lheo(file):
+        _validate_lheo(file, records, as_json)
+        return
 
     r = referentiels.load(referentiel or "demo")
     resolver = None
@@ -153,8 +244,65 @@ def trainings_validate(file: Annotated[Path, typer.Argument(help="Catalogue CSV 
     except Exception:  # the normaliser is optional for catalogues written with codes only
         resolver = None
     c = load_trainings(file, r, skill_resolver=resolver)
+    if as_json:
+        emit_json({"format": "json" if file.suffix.lower() in (".json", ".jsonl", ".ndjson") else "csv",
+                   "trainings": len(c), "sessions": 0, "taught_skills": int(c.teaches.nnz),
+                   "rome": sorted(set(c.frame["occupations"].explode().drop_nulls().to_list()))})
+        return
     typer.echo(f"{file}: {len(c)} trainings, {c.teaches.nnz} taught skills, "
                f"{int(c.frame['remote'].sum())} remote — valid")
+
+
+@trainings_app.command("import")
+def trainings_import(file: Annotated[Path, typer.Argument(help="LHEO XML file, or a CSV / JSON catalogue.")],
+                     records: RecordsOption = "all",
+                     replace: Annotated[bool, typer.Option("--replace", help="The stored trainings become these "
+                                                                              "(the default catalogue is no longer served).")] = False,
+                     referentiel: SourceOption = None, database: DatabaseOption = None,
+                     as_json: JsonOption = False) -> None:
+    """Add a catalogue to the store (one transaction): each LHEO action a training with its sessions and
+    what it teaches (with evidence); served by ``passerelles serve`` and the other commands."""
+    _check_records(records)
+    if not file.is_file():
+        raise UsageError(f"{file}: no such file")
+    _, service = _service(referentiel, database)
+    body = service.ingest(file, fmt="lheo" if _is_lheo(file) else None, replace=replace, name=str(file),
+                          records=records)
+    if as_json:
+        emit_json(body)
+        return
+    extra = f", {body['sessions']} sessions" if "sessions" in body else ""
+    typer.echo(f"{file}: {body['received']} trainings{extra} imported ({body['trainings']} served, "
+               f"{'replacing' if replace else 'added to'} the catalogue)")
+    for p in body.get("left_out", []):
+        typer.echo(f"  left out: {p['path']} (line {p['line']}): {p['message']}")
+    if body.get("without_skills"):
+        typer.echo(f"  {body['without_skills']} trainings teach no skill the referential knows "
+                   "(no known ROME code, no matching phrase)")
+
+
+@trainings_app.command("export")
+def trainings_export(fmt: Annotated[str, typer.Option("--format", help="lheo (XML).")] = "lheo",
+                     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="File to write (default: "
+                                                                                     "standard output).")] = None,
+                     version: Annotated[str, typer.Option("--lheo-version", help="2.2 or 2.3.")] = "2.3",
+                     catalogue: CatalogueOption = None, referentiel: SourceOption = None,
+                     database: DatabaseOption = None) -> None:
+    """Write the served catalogue (default + stored trainings) as LHEO XML: the trainings imported from
+    LHEO as they were read (sessions as they are now), the others described from their columns."""
+    import sys
+
+    if fmt != "lheo":
+        raise UsageError(f"--format: expected 'lheo', found {fmt!r}")
+    if version not in ("2.2", "2.3"):
+        raise UsageError(f"--lheo-version: expected 2.2 or 2.3, found {version!r}")
+    _, service = _service(referentiel, database, catalogue)
+    if out is None:
+        service.export_lheo(sys.stdout.buffer, version=version)
+        sys.stdout.buffer.flush()
+        return
+    formations = service.export_lheo(out, version=version)
+    typer.echo(f"wrote {len(service.catalogue)} trainings in {formations} formations to {out} (LHEO {version})")
 
 
 @trainings_app.command("list")
@@ -171,11 +319,14 @@ def trainings_list(skill: Annotated[Optional[str], typer.Option(help="Only train
         f = f.filter(pl.col("skills").list.contains(skill))
     if basin:
         f = f.filter(pl.col("basin") == basin)
-    if as_json:
-        emit_json(f.with_columns(pl.col("start_dates").cast(pl.List(pl.String))).to_dicts())
+    if as_json:  # what each training teaches comes with its evidence (ROME codes, phrases of its texts)
+        from api.services.training_service import training_dict
+
+        emit_json([training_dict(row, service.referentiel) for row in f.to_dicts()])
         return
     for row in f.iter_rows(named=True):
-        where = "remote" if row["remote"] else row["basin"] or f"{row['lat']:.2f},{row['lon']:.2f}"
+        where = ("remote" if row["remote"] else row["basin"] or (
+            f"{row['lat']:.2f},{row['lon']:.2f}" if row["lat"] is not None else row.get("city") or "no place"))
         typer.echo(f"{row['id']}\t{row['hours']:.0f} h\t{where}\t{row['title']} — {row['organisation']}")
 
 
@@ -191,11 +342,20 @@ def trainings_synth(n: Annotated[int, typer.Argument(min=1, help="Number of trai
 
 def write_synthetic_catalogue(referentiel, n: int, out: Path, seed: int = 0, basins=None) -> Path:
     """The synthetic catalogue as CSV (used by ``trainings synth`` and ``passerelles synth --trainings N``)."""
-    from referentiels.trainings import synthesize_trainings, to_csv
+    from referentiels.trainings import synthesize_trainings
+
+    return write_catalogue_csv(synthesize_trainings(referentiel, n, basins=basins, seed=seed), out)
+
+
+def write_catalogue_csv(frame, out: Path) -> Path:
+    """A typed catalogue frame as the documented CSV, for people: a text cell that starts with
+    ``=``, ``+``, ``-``, ``@``, tab or CR gets a ``'`` in front (``api.storage.exports``), so a
+    title or an organisation is never a formula in a spreadsheet; numbers stay numbers."""
+    from referentiels.trainings import csv_frame
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(to_csv(synthesize_trainings(referentiel, n, basins=basins, seed=seed)), encoding="utf-8")
+    exports.write_csv(csv_frame(frame), out)
     return out
 
 

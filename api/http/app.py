@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
+from api.http.responses import ORJSONResponse
 
 from api.http import problems
 

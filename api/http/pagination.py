@@ -31,6 +31,8 @@ T = TypeVar("T")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+#: The largest ``offset`` of any list (larger ones are a 422 naming ``offset``, never an overflow).
+MAX_OFFSET = 10**9
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +43,7 @@ class PageParams:
 
 def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Items per page, 1 to {MAX_LIMIT}.")] = DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0, le=10**9, description="Items to skip (from the 'next' link).")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip (from the 'next' link).")] = 0,
 ) -> PageParams:
     """The ``limit``/``offset`` query parameters, validated (422 naming the field when out of range)."""
     return PageParams(limit=limit, offset=offset)
@@ -49,9 +51,22 @@ def page_params(
 
 def wide_page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Items per page, 1 to {MAX_LIMIT}.")] = MAX_LIMIT,
-    offset: Annotated[int, Query(ge=0, le=10**9, description="Items to skip (from the 'next' link).")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip (from the 'next' link).")] = 0,
 ) -> PageParams:
     """``limit``/``offset`` of a short referential list: one page of ``MAX_LIMIT`` unless asked otherwise."""
+    return PageParams(limit=limit, offset=offset)
+
+
+CATALOGUE_LIMIT, CATALOGUE_MAX_LIMIT = 100, 1000
+
+
+def catalogue_page_params(
+    limit: Annotated[int, Query(ge=1, le=CATALOGUE_MAX_LIMIT,
+                                description=f"Items per page, 1 to {CATALOGUE_MAX_LIMIT}.")] = CATALOGUE_LIMIT,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip (from the 'next' link).")] = 0,
+) -> PageParams:
+    """``limit``/``offset`` of the training catalogue: pages of 100 by default, 1,000 at most (as
+    before the envelope), ``offset`` bounded like every list (422 naming it, never an overflow)."""
     return PageParams(limit=limit, offset=offset)
 
 

@@ -62,6 +62,12 @@ def not_found(what: str, value: str, suggestions: list[dict] | None = None, fiel
                    field=field, value=value, suggestions=suggestions or [])
 
 
+def unknown_record(kind: str, id: str) -> Problem:
+    """404 ``unknown-{kind}`` for a seeker or offer id: the one answer for "does not exist" and, to an
+    employer, for "another employer's offer" (existence itself is information)."""
+    return Problem(404, f"unknown-{kind}", f"Unknown {kind}", f"No {kind} has the id {id!r}.", value=id)
+
+
 _STATUS_KINDS = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
                  405: "method-not-allowed", 413: "payload-too-large", 415: "unsupported-media-type",
                  429: "too-many-requests"}
@@ -112,9 +118,13 @@ def install(app: FastAPI) -> None:
                                         field=exc.column, line=exc.line, file=exc.file), request)
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:  # pragma: no cover - last resort
+    async def _unexpected(request: Request, exc: Exception) -> Response:  # last resort: a bug
+        # Connection: close — the server drops the connection after an unexpected error (uvicorn
+        # closes it once the exception is re-raised); saying so keeps a client from sending its
+        # next request on it and seeing a reset (issue 17).
         return problem_response(Problem(500, "internal-error", "Internal error",
-                                        "The server failed to answer this request; it has been logged."), request)
+                                        "The server failed to answer this request; it has been logged."), request,
+                                headers={"Connection": "close"})
 
 
 # -- validation errors a non-developer can act on ---------------------------------------------------
@@ -173,6 +183,8 @@ def _message(error: dict, field: str | None) -> str:
         return f"{name} must be one of {ctx.get('expected', '?')}, not {_shown(given)}."
     if kind == "extra_forbidden":
         return f"{name} is not a known field: remove it."
+    if kind == "invalid_id":
+        return f"{name} {ctx.get('reason', 'is not a valid id')}: {ctx.get('rule', '')}."
     if kind == "string_pattern_mismatch":
         return f"{name} does not have the expected form ({ctx.get('pattern')})."
     message = str(error.get("msg", "is invalid"))

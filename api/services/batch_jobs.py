@@ -8,11 +8,11 @@ every offer's top-k candidates to restartable Parquet partitions (docs/batch.md)
 
 Layout of the inputs (the columns of ``api.storage.store``; extra columns are ignored):
 
-- seekers: ``id`` (string or integer), ``skills`` (list of skill codes), ``skills_text`` (free-text
+- seekers: ``id`` (text, the id rule of ``referentiels.ids``), ``skills`` (list of skill codes), ``skills_text`` (free-text
   skills: a list of strings, or one string of ``|``-separated texts, as ingest reads it; optional),
   ``occupation`` (code, may be null), ``past_occupations`` (list of codes, optional), ``lat``,
-  ``lon``, ``radius_km`` (optional, null = unknown: no distance filter), ``consent`` (bool, 0/1 or
-  the texts ingest accepts; missing or null = no consent: never listed as a candidate)
+  ``lon``, ``radius_km`` (optional, null = unknown: no distance filter), ``consent`` (bool, or a yes/no
+  word of ``referentiels.csvfiles.YES_WORDS`` / ``NO_WORDS``; missing or null = no consent: never listed as a candidate)
 - offers: ``id``, ``occupation`` (code), ``must`` and ``desired`` (lists of skill codes; a missing
   column is empty), ``lat``, ``lon`` (optional)
 
@@ -146,9 +146,21 @@ def _floats(frame: pl.DataFrame, column: str, dtype) -> np.ndarray:
 
 
 def _ids(frame: pl.DataFrame) -> pl.Series:
+    """The ``id`` column, checked against the id rule (``referentiels.ids``): text, NFC, printable,
+    no '/', at most 100 characters; the first id breaking it raises ``IngestError`` naming it."""
+    from api.services.errors import IngestError
+    from referentiels.ids import check_ids
+
     if "id" not in frame.columns:
-        raise ValueError("an 'id' column is required")
-    return frame["id"]
+        raise IngestError("an 'id' column is required")
+    ids = frame["id"]
+    if ids.dtype != pl.String:
+        raise IngestError(f"the 'id' column must hold text, not {ids.dtype}")
+    canonical, reasons = check_ids(ids)
+    if reasons.null_count() != len(reasons):
+        row = int(reasons.is_not_null().arg_true()[0])
+        raise IngestError(f"id {ids[row]!r} (row {row + 1}) {reasons[row]}")
+    return canonical
 
 
 def _csr(ptr: np.ndarray, ids: np.ndarray, n_cols: int, values: np.ndarray | None = None) -> sp.csr_array:
@@ -230,19 +242,27 @@ def build_payload(offers_path: str | Path, codebook: Codebook, matcher, score: s
 
 
 def consent_of(frame: pl.DataFrame) -> np.ndarray:
-    """(n,) bool: each seeker's consent to be listed as a candidate, read as ingest reads it (bool,
-    0/1, or the texts of ``api.services.pool_service.TRUE_TEXT``); a missing column or a null is no consent."""
-    from api.services.pool_service import TRUE_TEXT
+    """(n,) bool: each seeker's consent to be listed as a candidate, read as ingest reads it: a
+    boolean, or one of the documented yes/no words (``referentiels.csvfiles.YES_WORDS`` /
+    ``NO_WORDS``, which include 1 and 0); a missing column or a null is no consent. Any other value
+    raises ``IngestError`` naming it (never guessed)."""
+    from api.services.errors import IngestError
+    from referentiels.csvfiles import NO_WORDS, YES_WORDS
 
     if "consent" not in frame.columns:
         return np.zeros(frame.height, dtype=bool)
     column = frame["consent"]
     if column.dtype == pl.Boolean:
         return column.fill_null(False).to_numpy().astype(bool)
-    if column.dtype.is_numeric():
-        return (column.fill_null(0) != 0).to_numpy().astype(bool)
-    return column.cast(pl.String).str.strip_chars().str.to_lowercase().is_in(sorted(TRUE_TEXT)).fill_null(False) \
-        .to_numpy().astype(bool)
+    if column.dtype.is_nested():
+        raise IngestError(f"consent must be a yes/no value, not a column of {column.dtype}")
+    words = column.cast(pl.String).str.strip_chars().str.to_lowercase().replace("", None)
+    bad = words.is_not_null() & ~words.is_in(YES_WORDS + NO_WORDS)
+    if bad.any():
+        row = int(bad.arg_true()[0])
+        raise IngestError(f"consent must be a yes/no word ({', '.join(YES_WORDS + NO_WORDS)}), "
+                          f"got {column[row]!r} (row {row + 1})")
+    return words.is_in(YES_WORDS).fill_null(False).to_numpy().astype(bool)
 
 
 def skill_texts(seekers_path: str | Path, normaliser) -> pl.DataFrame | None:
@@ -541,37 +561,20 @@ def run_partition(job: BatchJob, i: int, payload: OfferPayload, chunk_rows: int 
             "seconds": time.perf_counter() - began, **counts}
 
 
-class Progress:
-    """A one-line progress bar on a stream (partitions done, pairs/s, ETA); silent when ``stream`` is None."""
-
-    def __init__(self, total: int, pairs_per_part: float, stream=None, width: int = 30) -> None:
-        self.total, self.pairs_per_part, self.stream, self.width = total, pairs_per_part, stream, width
-        self.done = 0
-        self.started = time.perf_counter()
-
-    def update(self, n: int = 1) -> None:
-        self.done += n
-        if self.stream is None:
-            return
-        elapsed = time.perf_counter() - self.started
-        filled = int(self.width * self.done / max(self.total, 1))
-        rate = self.done * self.pairs_per_part / max(elapsed, 1e-9)
-        eta = (self.total - self.done) * elapsed / max(self.done, 1)
-        self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total} partitions"
-                          f"  {rate / 1e6:,.1f} M pairs/s  ETA {eta:,.0f} s ")
-        self.stream.flush()
-        if self.done >= self.total:
-            self.stream.write("\n")
+#: ``progress(done, total, pairs)``: partitions done of ``total`` and the pairs they scored (the CLI
+#: draws it with ``rich.progress``; the service prints nothing).
+ProgressCallback = Callable[[int, int, int], None]
 
 
 def run_batch(job: BatchJob, referentiel=None, *, matcher=None, client=None, overwrite: bool = False,
-              progress_stream=None, chunk_rows: int = 16_384, log: Callable[[str], None] = lambda _: None,
+              progress: ProgressCallback | None = None, chunk_rows: int = 16_384, log: Callable[[str], None] = lambda _: None,
               pseudonym: Callable[[str], str] | None = None, normaliser=None) -> dict:
     """Run ``job``: in this process (``client`` None) or on a dask.distributed ``client``.
 
     ``matcher``: the interactive ``PoolMatcher`` (built from ``referentiel`` when None).
     ``pseudonym``: ``id -> pseudonym`` of the offers direction (the store's, so the batch lists the
     pseudonyms the API shows); it must be the function ``job`` was planned with. ``normaliser``: the
+    ``progress(done, total, pairs)``: called before the first partition and after each one.
     ``SkillNormaliser`` of free-text skills (or a callable returning it; default: fitted on
     ``referentiel`` when the seekers file has a ``skills_text`` column). Writes the partitions not
     yet written, then ``_summary.json``; returns the summary (pairs scored, seconds, pairs/s,
@@ -602,15 +605,21 @@ def run_batch(job: BatchJob, referentiel=None, *, matcher=None, client=None, ove
     log(f"{job.n_seekers:,} seekers x {job.n_offers:,} offers, {len(tasks)} partitions of "
         f"{'+'.join(job.directions)} ({len(tasks) - len(todo)} already written), "
         f"indexes {(payload.nbytes if payload is not None else 0) / 2**20:,.1f} MiB")
-    pairs_of = {d: job.n_offers if d == "seekers" else job.n_seekers for d in job.directions}
-    bar = Progress(len(todo), sum(job.partition_rows * pairs_of[d] for d, _ in todo) / max(len(todo), 1),
-                   progress_stream)
     stats: list[dict] = []
+    scored = [0]
+
+    def done(stat: dict) -> None:
+        stats.append(stat)
+        scored[0] += stat["pairs"]
+        if progress is not None:
+            progress(len(stats), len(todo), scored[0])
+
+    if progress is not None:
+        progress(0, len(todo), 0)
     compute_began = time.perf_counter()
     if client is None or not todo:
         for d, i in todo:
-            stats.append(run_partition(job, i, payload, chunk_rows, d))
-            bar.update()
+            done(run_partition(job, i, payload, chunk_rows, d))
     else:
         from distributed import as_completed
 
@@ -619,8 +628,7 @@ def run_batch(job: BatchJob, referentiel=None, *, matcher=None, client=None, ove
         futures = [client.submit(run_partition, job, i, shared, chunk_rows, d,
                                  key=f"batch-match-{run_id}-{d}-{i:05d}", pure=False, retries=2) for d, i in todo]
         for future in as_completed(futures):
-            stats.append(future.result())
-            bar.update()
+            done(future.result())
             future.release()
     seconds = time.perf_counter() - began
     compute = time.perf_counter() - compute_began

@@ -27,6 +27,9 @@ import polars as pl
 
 from matching.match import MatchHit, PoolMatcher
 from matching.pool import ProfileIndex, unique_per_row
+from referentiels import ReferentielError
+from referentiels.csvfiles import NO_WORDS, YES_WORDS
+from referentiels.ids import check_ids, check_json_depth
 
 from api.services.errors import IngestError, RecordError
 from api.storage.store import COLUMNS, LIST_COLUMNS, Store
@@ -34,8 +37,8 @@ from api.storage.store import COLUMNS, LIST_COLUMNS, Store
 
 MODES = ("all", "valid")
 MAX_RADIUS_KM = 1000.0
-TRUE_TEXT = {"1", "true", "yes", "oui", "y", "o", "t", "vrai"}
-FALSE_TEXT = {"0", "false", "no", "non", "n", "f", "faux", ""}
+#: Columns whose values are ids (the id rule of ``referentiels.ids`` applies).
+ID_COLUMNS = ("id", "employer")
 
 
 @dataclass
@@ -87,6 +90,11 @@ def read_records(data: bytes | str | Path, fmt: str | None = None) -> tuple[pl.D
         if fmt is None:
             raise IngestError(f"{path.name}: unknown format; use .csv, .parquet, .jsonl or .json")
         data = path.read_bytes()
+    if fmt in ("json", "jsonl"):
+        try:
+            check_json_depth(data)
+        except ReferentielError as error:
+            raise IngestError(f"cannot read the {fmt} data: {error}") from None
     try:
         if fmt == "csv":
             frame = pl.read_csv(io.BytesIO(data), infer_schema=False)
@@ -100,6 +108,43 @@ def read_records(data: bytes | str | Path, fmt: str | None = None) -> tuple[pl.D
     except Exception as error:  # polars' parse errors: the whole file is refused
         raise IngestError(f"cannot read the {fmt} data: {str(error).splitlines()[0]}") from None
     raise IngestError(f"unknown format {fmt!r}: expected csv, parquet, jsonl or json")
+
+
+def _kind_of(dtype: pl.DataType) -> str:
+    """A dtype in the words of a JSON value: 'a list', 'an object', 'a number', 'a boolean', 'text'."""
+    if isinstance(dtype, (pl.List, pl.Array)):
+        return "a list"
+    if isinstance(dtype, pl.Struct):
+        return "an object"
+    if dtype == pl.Boolean:
+        return "a boolean"
+    if dtype.is_numeric():
+        return "a number"
+    return "text" if dtype in (pl.String, pl.Categorical, pl.Null) else str(dtype)
+
+
+def shape_problems(frame: pl.DataFrame, kind: str) -> dict[str, str]:
+    """{column: what is wrong with its type} for the columns of ``kind`` whose values cannot be what
+    the column holds: an id that is not text, a list of lists where a list of codes is expected, a
+    list or an object where one value is expected. Every non-null cell of such a column is refused."""
+    out = {}
+    for column in COLUMNS[kind]:
+        if column not in frame.columns:
+            continue
+        dtype = frame.schema[column]
+        if column in LIST_COLUMNS:
+            inner = dtype.inner if isinstance(dtype, (pl.List, pl.Array)) else None
+            if isinstance(dtype, pl.Struct):
+                out[column] = f"{column} must be a list of codes (text), not an object"
+            elif inner is not None and inner.is_nested():
+                found = "objects" if isinstance(inner, pl.Struct) else "lists"
+                out[column] = f"{column} must be a list of codes (text), not a list of {found}"
+        elif column in ID_COLUMNS:
+            if dtype not in (pl.String, pl.Null):
+                out[column] = f"{column} must be text, not {_kind_of(dtype)}"
+        elif dtype.is_nested():
+            out[column] = f"{column} must be one value, not {_kind_of(dtype)}"
+    return out
 
 
 def _list_column(frame: pl.DataFrame, column: str) -> pl.Expr:
@@ -243,8 +288,13 @@ class Pool:
             raise IngestError(f"unknown kind {kind!r}: expected seekers or offers")
         if "id" not in frame.columns:
             raise IngestError(f"the {kind} data has no 'id' column (columns: {', '.join(frame.columns) or 'none'})")
+        shapes = shape_problems(frame, kind)
+        bad_rows = [frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"),
+                                 pl.col(c).is_not_null().alias("_bad")).filter("_bad")
+                    .select("_row", pl.lit(reason).alias("reason")) for c, reason in shapes.items()]
+        frame = frame.with_columns([pl.lit(None, dtype=pl.String).alias(c) for c in shapes])
         lists = [c for c in COLUMNS[kind] if c in LIST_COLUMNS]
-        exprs = [pl.col("id").cast(pl.String).str.strip_chars().alias("id")]
+        exprs = [pl.col("id").cast(pl.String).alias("id")]
         exprs += [_list_column(frame, c) for c in lists]
         for c in COLUMNS[kind]:
             if c in LIST_COLUMNS or c == "id":
@@ -256,14 +306,22 @@ class Pool:
         f = frame.select(exprs).with_row_index("_row").with_columns(
             (pl.col("_row").cast(pl.Int64) + first_line).alias("_line"),
             pl.concat_list(pl.col("occupation")).list.drop_nulls().list.filter(pl.element() != "").alias("_occupation"))
-        reasons: list[pl.DataFrame] = []
+        reasons: list[pl.DataFrame] = [b for b in bad_rows if b.height]
 
         def reject(mask: pl.Expr, reason: pl.Expr) -> None:
             bad = f.filter(mask.fill_null(False)).select("_row", reason.alias("reason"))
             if bad.height:
                 reasons.append(bad)
 
-        reject(pl.col("id").is_null() | (pl.col("id") == ""), pl.lit("id is missing"))
+        # the id rule (referentiels.ids): ids in their canonical form (NFC, trimmed) or refused, naming the rule
+        for column in ID_COLUMNS:
+            if column not in f.columns or (column != "id" and f[column].null_count() == f.height):
+                continue
+            canonical, why = check_ids(f[column])
+            f = f.with_columns(pl.coalesce(canonical, pl.col(column)).alias(column), why.alias("_why"))
+            reject(pl.col("_why").is_not_null() & (pl.lit(column == "id") | (pl.col("_why") != "is missing")),
+                   pl.lit(f"{column} ") + pl.col("_why"))
+            f = f.drop("_why")
         reject(pl.col("id").is_duplicated() & (pl.int_range(pl.len()).over("id") > 0),
                pl.lit("id ") + pl.col("id") + pl.lit(" appears again in the same data"))
         # codes
@@ -279,15 +337,16 @@ class Pool:
             reject((pl.col("skills").list.len() == 0) & pl.col("occupation").is_null(),
                    pl.lit("a seeker needs skills or an occupation"))
             f = f.with_columns(pl.col("radius_km").cast(pl.Float64, strict=False).alias("_radius"),
-                               pl.col("consent").str.to_lowercase().alias("_consent"))
+                               pl.col("consent").str.to_lowercase().replace("", None).alias("_consent"))
             reject(pl.col("radius_km").is_not_null() & (pl.col("_radius").is_null() | (pl.col("_radius") < 0)
                                                          | (pl.col("_radius") > MAX_RADIUS_KM)),
                    pl.lit(f"radius_km must be a number of km between 0 and {MAX_RADIUS_KM:g}, got '")
                    + pl.col("radius_km") + pl.lit("'"))
-            reject(pl.col("_consent").is_not_null() & ~pl.col("_consent").is_in(sorted(TRUE_TEXT | FALSE_TEXT)),
-                   pl.lit("consent must be true or false, got '") + pl.col("consent") + pl.lit("'"))
+            reject(pl.col("_consent").is_not_null() & ~pl.col("_consent").is_in(YES_WORDS + NO_WORDS),
+                   pl.lit(f"consent must be a yes/no word ({', '.join(YES_WORDS + NO_WORDS)}), got '")
+                   + pl.col("consent") + pl.lit("'"))
             f = f.with_columns(pl.col("_radius").alias("radius_km"),
-                               pl.col("_consent").is_in(sorted(TRUE_TEXT)).fill_null(False).alias("consent"))
+                               pl.col("_consent").is_in(YES_WORDS).fill_null(False).alias("consent"))
         else:
             reject(pl.col("occupation").is_null() | (pl.col("occupation") == ""), pl.lit("an offer needs an occupation"))
             reject(pl.col("opening").is_not_null()
@@ -378,8 +437,11 @@ class Pool:
         report.taken, report.written = valid.height, True
         return report
 
-    def put(self, kind: str, record: dict, create: bool = False) -> tuple[dict, bool]:
-        """Validate and write one record (create: 409-style ``Conflict`` if it exists). Returns (stored, created)."""
+    def put(self, kind: str, record: dict, create: bool = False, owner: str | None = None) -> tuple[dict, bool]:
+        """Validate and write one record (create: 409-style ``Conflict`` if it exists). Returns (stored, created).
+
+        ``owner``: the employer writing an offer; the store then checks, inside the write's
+        transaction, that an existing offer of this id is this employer's (``NotOwner`` otherwise)."""
         from api.storage.store import Conflict
 
         frame = pl.DataFrame([{k: v for k, v in record.items()}], infer_schema_length=None)
@@ -394,12 +456,14 @@ class Pool:
                 self.store.create(kind, row)
                 created = True
             else:
-                _, created = self.store.put(kind, row)
+                _, created = self.store.put(kind, row, owner=owner)
             self.sync()
         return self.store.get(kind, row["id"]), created
 
-    def delete(self, kind: str, id: str) -> bool:
-        """Delete a record by id; a seeker's pre-registrations (and their timelines) are erased first."""
+    def delete(self, kind: str, id: str, owner: str | None = None) -> bool:
+        """Delete by id (True when it was there). ``owner``: an employer deletes only its own offer,
+        checked in the delete's transaction (``NotOwner`` otherwise). A seeker's pre-registrations
+        (and their timelines) are erased first."""
         with self._lock:
             if kind == "seekers" and str(self.store.path) != ":memory:":
                 from api.storage.prescriptions import PrescriptionStore
@@ -407,7 +471,7 @@ class Pool:
                 if self._prescriptions is None:
                     self._prescriptions = PrescriptionStore(self.store.path)
                 self._prescriptions.erase_seeker(id)
-            key = self.store.delete(kind, id)
+            key = self.store.delete(kind, id, owner=owner)
             self.sync()
         return key is not None
 

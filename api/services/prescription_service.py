@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from referentiels.identifiers import identifier_problem
+from referentiels.ids import RULE, id_problem
 
 from api.services.errors import ServiceError
 from api.storage.keys import Principal
@@ -116,12 +116,13 @@ class NotAllowed(ServiceError):
 
 
 def check_id(value: Any, field_name: str) -> str:
-    """``value`` if it passes the project's identifier rule, else a 422 naming ``field_name``."""
-    problem = identifier_problem(value)
+    """The canonical form of ``value`` under the project's id rule (``referentiels.ids``), else a
+    422 naming ``field_name`` and the rule."""
+    text, problem = id_problem(value)
     if problem is not None:
-        raise PrescriptionError(f"{field_name} is not a valid identifier: {problem}.", field=field_name,
+        raise PrescriptionError(f"'{field_name}' {problem}: {RULE}.", field=field_name, rule=RULE,
                                 value=value if isinstance(value, str) and len(value) <= 200 else None)
-    return value
+    return text
 
 
 @dataclass(eq=False)
@@ -188,13 +189,9 @@ class PrescriptionService:
         """A counsellor pre-registers a stored seeker on a session. ``body``: seeker, training,
         session, target (occupation code), origin (gap-plan | bridge | search), note, contact.
         Returns (the record as the counsellor sees it, created)."""
-        for name in ("seeker", "training", "session"):
-            check_id(body.get(name), name)
+        body = {**body, **{name: check_id(body.get(name), name) for name in ("seeker", "training", "session")}}
         if idempotency_key is not None:
-            problem = identifier_problem(idempotency_key)
-            if problem is not None:
-                raise PrescriptionError(f"The Idempotency-Key header is not valid: {problem}.",
-                                        field="Idempotency-Key")
+            idempotency_key = check_id(idempotency_key, "Idempotency-Key")
         target = body.get("target")
         if target not in self.state.referentiel.occupation_index:
             suggestions = self.state.occupation_suggester.suggest(str(target)[:100]) if target else []
@@ -265,7 +262,7 @@ class PrescriptionService:
         return out
 
     def get_visible(self, principal: Principal, id: str) -> dict:
-        check_id(id, "id")
+        id = check_id(id, "id")
         row = self.store.get(id)
         if row is None or not self.owns(principal, None, row):
             raise UnknownPrescription(id)  # another organisation's: not even its existence
@@ -277,9 +274,8 @@ class PrescriptionService:
     def list(self, principal: Principal, *, seeker: str | None = None, state: str | None = None,
              training: str | None = None, session: str | None = None, limit: int = 50, offset: int = 0
              ) -> tuple[list[dict], int]:
-        for name, value in (("seeker", seeker), ("training", training), ("session", session)):
-            if value is not None:
-                check_id(value, name)
+        seeker, training, session = (check_id(v, n) if v is not None else None
+                                     for n, v in (("seeker", seeker), ("training", training), ("session", session)))
         if state is not None and state not in STATES:
             raise PrescriptionError(f"state must be one of {', '.join(STATES)}.", field="state", value=state[:100])
         organisation = principal.organisation if principal.role == "organisation" else None
@@ -297,7 +293,7 @@ class PrescriptionService:
         ``catalogue``: refresh the session's places from the served catalogue before accepting
         (False: the places stored at the last pre-registration, as the CLI does without a server)."""
         row = self.get_visible(principal, id)
-        current = row["state"]
+        id, current = row["id"], row["state"]
         allowed = TRANSITIONS[current]
         if to not in STATES:
             raise PrescriptionError(f"to must be one of {', '.join(STATES)}.", field="to", value=str(to)[:100])

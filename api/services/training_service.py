@@ -9,9 +9,11 @@
 The catalogue is ``$PASSERELLES_TRAININGS`` (a CSV or JSON file in the documented format) when
 set, else the demo catalogue for the demo referential, else a synthetic catalogue (2,000
 trainings, seed 0) so any referential has one; plus the trainings ingested earlier, kept in the
-SQLite store (table ``trainings``), or only those after an ingest with ``replace``. ``ingest``
-validates a body (all or nothing), writes it to the store in one transaction, then serves it.
-The skill-support matrix (which held skill supports which needed one) is built once.
+SQLite store (table ``trainings``, their sessions in ``training_sessions``), or only those after
+an ingest with ``replace``. ``ingest`` validates a body (a CSV / JSON catalogue, or the regional
+offer in LHEO XML: each action a training, each session a session, what each teaches derived with
+its evidence), writes it to the store in one transaction, then serves it. The skill-support
+matrix (which held skill supports which needed one) is built once.
 """
 
 from __future__ import annotations
@@ -32,8 +34,11 @@ from matching.gaps import TrainingIndex, basin_needs, choose_targets, occupation
 from matching.tension import rerank_toward_tension, tension_table, tension_targets, tension_vector
 from matching.tension import toward_tension as toward_tension_of
 from referentiels import ReferentielError, territories
-from referentiels.trainings import (FRAME_SCHEMA, TrainingCatalogue, demo_trainings, from_frame, load_trainings,
-                                   synthesize_trainings)
+from matching.training_skills import derive_teaching, explain
+from referentiels.lheo import LheoOffer, looks_like_lheo, read_lheo
+from referentiels.lheo import TRAINING_SCHEMA as LHEO_SCHEMA
+from referentiels.trainings import (FRAME_SCHEMA, SESSION_SCHEMA, TrainingCatalogue, demo_trainings, from_frame,
+                                   from_lheo, lheo_frames, load_trainings, synthesize_trainings)
 
 from api.services.errors import UnknownBasin, UnknownSeeker
 
@@ -129,12 +134,20 @@ class TrainingService:
         if not records:
             return default() if not replaced else from_frame(pl.DataFrame(schema=FRAME_SCHEMA), self.referentiel,
                                                              source="store")
+        offered = [r for r in records if "offer" in r]
+        plain = [r for r in records if "offer" not in r]
         try:
-            stored = load_trainings(json.dumps(records).encode(), self.referentiel, fmt="json",
-                                    name=f"{store.path} (table trainings)", basins=self.basins)
+            parts = []
+            if plain:
+                parts.append(load_trainings(json.dumps(plain).encode(), self.referentiel, fmt="json",
+                                            name=f"{store.path} (table trainings)", basins=self.basins))
+            if offered:
+                parts.append(stored_offer(offered, store.training_sessions([r["id"] for r in offered]),
+                                          self.referentiel))
         except ReferentielError as error:  # e.g. codes of another referential: serve the default, say why
             print(f"passerelles: stored trainings not loaded: {error}", file=sys.stderr)
             return default()
+        stored = parts[0] if len(parts) == 1 else parts[0].extend(parts[1])
         return stored if replaced else default().extend(stored)
 
     def _set(self, catalogue: TrainingCatalogue) -> None:
@@ -160,8 +173,31 @@ class TrainingService:
             self._from_store = False  # a file chosen explicitly is served as it is
             self._set(catalogue)
 
-    def ingest(self, data: bytes, fmt: str | None = None, replace: bool = False, name: str = "body") -> dict:
-        """Validate a catalogue body and add its trainings (or replace the catalogue). Raises ReferentielError."""
+    def read_offer(self, data: bytes | Path, *, name: str = "body", records: str = "all"
+                   ) -> tuple[TrainingCatalogue, LheoOffer]:
+        """An LHEO document (bytes or a path) as a catalogue: each action a training whose skills are
+        derived with their evidence (``matching.training_skills``), each session a session.
+        ``records``: ``all`` refuses the file at its first bad record, ``valid`` leaves bad records
+        out (listed in the offer's ``problems``). Raises ReferentielError."""
+        offer = read_lheo(data, mode=records, name=name)
+        t = offer.trainings
+        teaching = derive_teaching(self.referentiel, t["occupations"].to_list(),
+                                   t.select("objective", "content").to_dicts(), self.state.skill_normaliser)
+        catalogue = from_lheo(offer, self.referentiel, teaching.skills, teaching.evidence_json, basins=self.basins,
+                              source=name)
+        return catalogue, offer
+
+    def ingest(self, data: bytes | Path, fmt: str | None = None, replace: bool = False, name: str = "body",
+               records: str = "all") -> dict:
+        """Validate a catalogue body and add its trainings (or replace the catalogue). Raises ReferentielError.
+
+        ``fmt``: ``csv``, ``json`` or ``lheo`` (None: guessed; a body starting with ``<`` is LHEO);
+        ``records`` (LHEO only): ``all`` or ``valid`` (see :meth:`read_offer`)."""
+        head = data.read_bytes()[:64] if isinstance(data, Path) else data[:64]
+        if fmt == "lheo" or (fmt is None and looks_like_lheo(head)):
+            return self._ingest_offer(data, replace=replace, name=name, records=records)
+        if isinstance(data, Path):
+            data = data.read_bytes()
         new = load_trainings(data, self.referentiel, fmt=fmt, name=name, basins=self.basins,
                              skill_resolver=self.skill_resolver)
         with self._lock:
@@ -174,6 +210,42 @@ class TrainingService:
             self._set(catalogue)
             return {"received": len(new), "before": before, "trainings": len(self._catalogue), "replaced": replace,
                     "persisted": True}
+
+    def _ingest_offer(self, data: bytes | Path, *, replace: bool, name: str, records: str) -> dict:
+        new, offer = self.read_offer(data, name=name, records=records)
+        trainings, sessions = offer_records(new)
+        with self._lock:
+            before = len(self.catalogue)
+            catalogue = new if replace else self.catalogue.extend(new)
+            store = self._store(create=True)  # one transaction: the trainings and their sessions
+            seq = store.save_trainings(trainings, replace=replace, source=name, sessions=sessions)
+            self._store_seen = (store.data_version(), seq)
+            self._set(catalogue)
+            summary = offer.summary()
+            return {"format": "lheo", "version": offer.version, "received": len(new), "sessions": offer.sessions.height,
+                    "rome": summary["rome"], "before": before, "trainings": len(self._catalogue),
+                    "replaced": replace, "persisted": True, "left_out": [p.as_dict() for p in offer.problems],
+                    "without_skills": int((new.frame["skills"].list.len() == 0).sum())}
+
+    def export_lheo(self, out, *, version: str = "2.3") -> int:
+        """Write the served catalogue as LHEO ``version`` to a path or binary stream; returns formations."""
+        from referentiels.lheo import write_lheo
+
+        r = self.referentiel
+        labels = dict(zip(r.skills["code"].to_list(), r.skills["label"].to_list()))
+        trainings, sessions = lheo_frames(self.catalogue, labels)
+        return write_lheo(trainings, sessions, out, version=version)
+
+    def training(self, training_id: str) -> dict | None:
+        """One training with what it teaches and why (evidence) and its sessions with their places."""
+        catalogue = self.catalogue
+        f = catalogue.frame.filter(pl.col("id") == training_id)
+        if f.height == 0:
+            return None
+        row = f.row(0, named=True)
+        return {**training_dict(row, self.referentiel),
+                "sessions": [session_dict(s) for s in catalogue.session_frame()
+                             .filter(pl.col("training") == training_id).to_dicts()]}
 
     # ---- lookups --------------------------------------------------------------------------------
     def basin(self, basin_id: str) -> dict:
@@ -207,13 +279,19 @@ class TrainingService:
             "held_through_related": held_related,
         }
 
-    def plan(self, gap, *, lat=None, lon=None, radius_km=None, earliest=None, latest=None, max_hours=None) -> dict:
+    def plan(self, gap, *, lat=None, lon=None, radius_km=None, earliest=None, latest=None, max_hours=None,
+             today: date | None = None) -> dict:
+        """The plan of a gap; each training comes with the session chosen for it (``session``: null for
+        a training without sessions), sessions past at ``today`` (default: the current date) excluded."""
         index, frame = self.index, self.catalogue.frame
+        today = date.today() if today is None else today
         p = index.plan(gap.missing, gap.missing_weight, lat=lat, lon=lon, radius_km=radius_km, earliest=earliest,
-                       latest=latest, max_hours=max_hours)
+                       latest=latest, max_hours=max_hours, today=today)
+        session_rows = self.catalogue.session_frame() if index.n_sessions else None
         weight_of = dict(zip(gap.missing.tolist(), gap.missing_weight.tolist()))
         steps = []
-        for step, (row, covers) in enumerate(zip(p.trainings.tolist(), p.covers), start=1):
+        for step, (row, covers, chosen) in enumerate(zip(p.trainings.tolist(), p.covers, p.sessions.tolist()),
+                                                     start=1):
             t = frame.row(row, named=True)
             starts = [d for d in (t["start_dates"] or []) if (earliest is None or d >= earliest)
                       and (latest is None or d <= latest)]
@@ -221,11 +299,15 @@ class TrainingService:
                 "step": step, "id": t["id"], "title": t["title"], "organisation": t["organisation"],
                 "hours": t["hours"], "cost": t["cost"], "funder": t["funder"], "basin": t["basin"],
                 "remote": t["remote"], "next_start": starts[0].isoformat() if starts else None,
-                "permanent_entry": not t["start_dates"],
+                "permanent_entry": bool(t["permanent_entry"]) or not t["start_dates"],
                 "distance_km": None if lat is None or t["lat"] is None else round(float(
                     territories.haversine_km(lat, lon, t["lat"], t["lon"])), 1),
                 "covers": [self.skill_dict(int(c), weight_of[int(c)]) for c in covers.tolist()],
+                "session": None if chosen < 0 or session_rows is None else session_dict(session_rows.row(
+                    chosen, named=True)),
             })
+            if steps[-1]["session"] is not None and steps[-1]["session"]["start"]:
+                steps[-1]["next_start"] = steps[-1]["session"]["start"]
         cost = None if np.isnan(p.cost) else round(p.cost, 2)
         return {"trainings": steps, "hours": p.hours, "cost": cost,
                 "covered_weight": round(p.covered_weight, 4), "residual_weight": round(p.residual_weight, 4),
@@ -258,6 +340,57 @@ class TrainingService:
             out["plan"] = self.plan(gap, lat=lat, lon=lon, radius_km=radius_km, earliest=earliest, latest=latest,
                                     max_hours=max_hours)
         return out
+
+    def access_routes(self, code: str, basin: str, *, k: int = 10, radius_km: float = DEFAULT_RADIUS_KM,
+                      min_score: float = 0.0, today: date | None = None) -> dict:
+        """The routes into occupation ``code`` around job ``basin`` (issue 20, the observatory's question).
+
+        Routes: the ``k`` occupations with the best bridge *into* ``code`` (``bridges.matrix[:, b]``,
+        ties by code; at least ``min_score``), each with its gap (the skills ``code`` needs that it
+        does not hold, exactly or through a related skill) and the plan that closes it with trainings
+        within ``radius_km`` of the basin's main town or at a distance, each with its session (not
+        past at ``today``, recruiting, places left). ``sessions``: the distinct sessions of those
+        plans, soonest first, with the routes each serves. Raises UnknownBasin.
+        """
+        r, space = self.referentiel, self.state.space
+        b_row = r.occupation_row(code)
+        place = self.basin(basin)
+        today = date.today() if today is None else today
+        scores = np.asarray(self.state.bridges.matrix[:, b_row], dtype=np.float32).copy()
+        scores[b_row] = -1.0
+        scores[np.diff(space.raw.indptr) == 0] = -1.0  # occupations without skills lead nowhere
+        candidates = np.flatnonzero(scores >= max(min_score, 1e-9))
+        codes = r.occupation_codes
+        order = candidates[np.lexsort((codes[candidates], -scores[candidates]))][:k]
+        routes, sessions = [], {}
+        for a in order.tolist():
+            held = space.raw.indices[space.raw.indptr[a]:space.raw.indptr[a + 1]]
+            gap = skill_gap(*occupation_need(space.raw, space.core, b_row), held=held, support=self.support)
+            plan = self.plan(gap, lat=place["lat"], lon=place["lon"], radius_km=radius_km, today=today)
+            source = {"code": str(codes[a]), "label": r.occupations["label"][a]}
+            routes.append({
+                "source": source, "score": round(float(scores[a]), 4), "coverage": round(gap.coverage, 4),
+                "missing": len(gap.missing), "missing_core": int(gap.missing_core.sum()),
+                "gap_weight": round(gap.gap_weight, 4), "closable_weight": plan["covered_weight"],
+                "residual_weight": plan["residual_weight"],
+                "trainings": [{key: t[key] for key in ("id", "title", "organisation", "hours", "remote", "distance_km",
+                                                       "session", "next_start", "permanent_entry")}
+                              | {"covers": [c["code"] for c in t["covers"]]} for t in plan["trainings"]],
+                "residual": [c["code"] for c in plan["residual"]],
+            })
+            for t in plan["trainings"]:
+                if t["session"] is None:
+                    continue
+                entry = sessions.setdefault(t["session"]["id"], {**t["session"], "title": t["title"],
+                                                                 "organisation": t["organisation"],
+                                                                 "distance_km": t["distance_km"], "routes": []})
+                entry["routes"].append(source["code"])
+        listed = sorted(sessions.values(), key=lambda s: (s["start"] is None, s["start"] or "", s["id"]))
+        return {"target": {"code": code, "label": r.occupations["label"][b_row]}, "basin": place,
+                "radius_km": radius_km, "today": today.isoformat(), "routes": routes, "sessions": listed,
+                "catalogue": self.catalogue.source,
+                "definition": "inbound bridges ranked by bridge score; each gap closed by a training plan near the "
+                              "basin, each training with its next session that recruits and has places left"}
 
     def seeker_gap(self, seeker_id: str, target: str, *, related: bool = True, plan: bool = True,
                    radius_km: float | None = None, earliest: date | None = None, latest: date | None = None,
@@ -424,7 +557,7 @@ class TrainingService:
         matrix, occ = seeker_matrix(local, r)
         chosen = choose_targets(occ, target_rows, self.state.bridges.matrix)
         index = self.index
-        eligible = index.eligible(lat=b["lat"], lon=b["lon"], radius_km=radius_km)
+        eligible = index.eligible(lat=b["lat"], lon=b["lon"], radius_km=radius_km, today=date.today())
         needs = basin_needs(matrix, chosen, self.state.space.raw, self.state.space.core, self.catalogue.teaches,
                             eligible, support=self.support)
         frame = self.catalogue.frame
@@ -454,6 +587,71 @@ class TrainingService:
             "closable_share": round(needs.closable_weight / needs.total_weight, 4) if needs.total_weight else None,
             "skills": skills, "trainings": trainings, "missing_trainings": to_buy,
         }
+
+
+def offers_for_seeker(state, seeker_id: str, *, k: int = 10, radius_km: float | None = None,
+                      require_must: bool = False, toward_tension: bool = False, weight: float = 0.5) -> dict | None:
+    """A stored seeker's top-``k`` offers, each explained, as ``GET /seekers/{id}/offers`` and
+    ``passerelles match offers`` both give them: ``{"seeker", "k", "radius_km", "offers"}``; with
+    ``toward_tension``, ranked by match score and tension (:meth:`TrainingService.seeker_offers`:
+    each offer then carries ``tension`` and ``combined``). None when the seeker is unknown."""
+    if toward_tension:
+        return TrainingService.of(state).seeker_offers(seeker_id, k=k, radius_km=radius_km,
+                                                       require_must=require_must, weight=weight)
+    hits = state.pool.offers_for_seeker(seeker_id, k=k, radius_km=radius_km, require_must=require_must)
+    return None if hits is None else {"seeker": seeker_id, "k": k, "radius_km": radius_km, "offers": hits}
+
+
+def session_dict(s: dict) -> dict:
+    """A session as the surfaces show it: id, period (ISO dates, null unknown, with precision),
+    recruiting state, place (city, postcode), capacity (``places``: its own, else the financed places)."""
+    return {"id": s["id"], "training": s["training"],
+            "start": s["start"].isoformat() if s["start"] else None, "start_precision": s["start_precision"],
+            "end": s["end"].isoformat() if s["end"] else None, "end_precision": s["end_precision"],
+            "state": s["state"], "city": s.get("city"), "postcode": s.get("postcode"),
+            "registration_city": s["registration_city"], "places": s.get("places"),
+            "capacity_set_by_organisation": s["capacity"] is not None}
+
+
+def training_dict(row: dict, referentiel) -> dict:
+    """A catalogue row for the surfaces: dates as ISO text, ``evidence`` parsed (ROME and text)."""
+    out = {k: v for k, v in row.items() if k != "evidence"}
+    out["start_dates"] = [d.isoformat() for d in row.get("start_dates") or []]
+    if row.get("evidence") is not None:
+        out["evidence"] = explain(referentiel, row.get("occupations") or [], row["evidence"])
+    return out
+
+
+def offer_records(catalogue: TrainingCatalogue) -> tuple[list[dict], list[dict]]:
+    """JSON-ready store records of an LHEO catalogue: each training's row with its ``offer`` (the
+    action as read), and its sessions."""
+    rows = json.loads(catalogue.frame.write_json())
+    offer = {r["id"]: r for r in json.loads(catalogue.offer.write_json())} if catalogue.offer is not None else {}
+    for r in rows:
+        r["offer"] = offer.get(r["id"], {})
+    sessions = json.loads(catalogue.sessions.write_json()) if catalogue.sessions is not None else []
+    return rows, sessions
+
+
+def stored_offer(records: list[dict], sessions: list[dict], referentiel) -> TrainingCatalogue:
+    """The trainings (and sessions) an LHEO ingest stored, read back; skill codes the referential no
+    longer knows are dropped (an upgrade of the referential), like the occupations."""
+    known = referentiel.skill_index
+    known_occ = referentiel.occupation_index
+    text_schema = {**FRAME_SCHEMA, "start_dates": pl.List(pl.String)}
+    rows = [{k: r.get(k) for k in FRAME_SCHEMA} for r in records]
+    for row in rows:
+        row["skills"] = [c for c in row["skills"] or [] if c in known]
+        row["occupations"] = [c for c in row["occupations"] or [] if c in known_occ]
+    frame = pl.DataFrame(rows, schema=text_schema).with_columns(
+        pl.col("start_dates").list.eval(pl.element().str.to_date()))
+    offer_schema = {k: v for k, v in LHEO_SCHEMA.items() if k != "line"}
+    offer = pl.DataFrame([{k: r["offer"].get(k) for k in offer_schema} for r in records], schema=offer_schema)
+    s_schema = {**SESSION_SCHEMA, "start": pl.String, "end": pl.String}
+    s = pl.DataFrame([{k: r.get(k) for k in SESSION_SCHEMA} for r in sessions], schema=s_schema).with_columns(
+        pl.col("start").str.to_date(), pl.col("end").str.to_date())
+    catalogue = from_frame(frame, referentiel, source="store", sessions=s)
+    return replace(catalogue, offer=offer)
 
 
 def seeker_matrix(seekers: pl.DataFrame, referentiel) -> tuple[sp.csr_array, np.ndarray]:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -30,6 +29,7 @@ from referentiels import Referentiel
 from referentiels.versions import ReferentialDiff, diff, migrate_codes
 
 from api.services.errors import UpgradeError
+from api.storage.sqlite import utc_now as _now
 from api.storage.store import Store
 
 AUDIT_DDL = """
@@ -63,10 +63,6 @@ class UpgradeReport:
         return {"to": self.to_referentiel, "from": self.from_referentiels, "records": self.records,
                 "migrated": self.migrated, "changed": self.changed, "unmapped_count": len(self.unmapped),
                 "unmapped": self.unmapped, "seq": self.seq, "dry_run": self.dry_run}
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def stored_fingerprints(store: Store) -> dict[str | None, int]:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import threading
 from pathlib import Path
 
 from api.storage.keys import Principal
-from api.storage.locks import AUDIT_LOCK_BYTE, locks_path
+from api.storage.locks import AUDIT_LOCK_BYTE, CROSS_PROCESS, lock_bytes, locks_path, unlock_bytes
 from api.storage.sqlite import connect, utc_now as _now
 
 AUDIT_DDL = """
@@ -45,7 +44,10 @@ class AuditLog:
     The workers' INSERTs take turns on an ``fcntl`` lock (one byte of ``<database>.locks``, past the
     rate buckets) before SQLite's own write lock: a worker that found the database busy would
     otherwise sleep in SQLite's busy handler (1, 2, 5, 10 ... ms), which made the p99 of audited
-    reads under load ~100 ms; a kernel lock wakes the next writer as soon as the first commits."""
+    reads under load ~100 ms; a kernel lock wakes the next writer as soon as the first commits. This is
+    kept by hand rather than a file-lock library: it locks one byte of a file the rate limiter also
+    maps (whole-file locks would make the two wait for each other). Without ``fcntl`` (Windows) the
+    writers rely on SQLite's busy handler alone."""
 
     LOCK_BYTE = AUDIT_LOCK_BYTE
 
@@ -53,10 +55,12 @@ class AuditLog:
         self._lock = threading.Lock()
         self._conn = connect(path, synchronous="NORMAL")
         self._conn.executescript(AUDIT_DDL)
-        try:
-            self._fd: int | None = os.open(locks_path(path), os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError:  # read-only folder: SQLite's busy handler alone
-            self._fd = None
+        self._fd: int | None = None
+        if CROSS_PROCESS:
+            try:
+                self._fd = os.open(locks_path(path), os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:  # read-only folder: SQLite's busy handler alone
+                self._fd = None
 
     def close(self) -> None:
         self._conn.close()
@@ -69,7 +73,7 @@ class AuditLog:
         action = action or ("ingest" if path.endswith(":ingest") else _ACTIONS.get(method, method.lower()))
         with self._lock:
             if self._fd is not None:
-                fcntl.lockf(self._fd, fcntl.LOCK_EX, 1, self.LOCK_BYTE)
+                lock_bytes(self._fd, 1, self.LOCK_BYTE)
             try:
                 self._conn.execute(
                     "INSERT INTO audit_log (at, key_id, role, employer, action, resource, resource_id, method, "
@@ -78,7 +82,7 @@ class AuditLog:
                      method, path, status, client))
             finally:
                 if self._fd is not None:
-                    fcntl.lockf(self._fd, fcntl.LOCK_UN, 1, self.LOCK_BYTE)
+                    unlock_bytes(self._fd, 1, self.LOCK_BYTE)
 
     def list(self, limit: int = 100, offset: int = 0, resource: str | None = None,
              resource_id: str | None = None, key_id: str | None = None) -> tuple[list[dict], int]:

@@ -132,11 +132,20 @@ class KeyStore:
             raise KeyError_("an organisation key needs the training organisation's SIRET or id (--organisation ID)")
         if role != "organisation" and organisation:
             raise KeyError_(f"only organisation keys carry an organisation, not {role} keys")
-        if organisation is not None and (len(organisation.strip()) > 100 or "/" in organisation
-                                         or not organisation.strip().isprintable()):
-            raise KeyError_("an organisation id is printable, at most 100 characters, without '/'")
+        if organisation is not None:  # the id rule: compared with the sessions' SIRET or organisation
+            from referentiels.ids import id_problem
+
+            organisation, reason = id_problem(organisation)
+            if reason is not None:
+                raise KeyError_(f"the organisation id {reason}")
         if rate_per_minute is not None and rate_per_minute < 1:
             raise KeyError_("the rate limit is a number of requests per minute, at least 1")
+        if employer is not None:  # the id rule (referentiels.ids): the employer id is compared with offers'
+            from referentiels.ids import id_problem
+
+            employer, reason = id_problem(employer)
+            if reason is not None:
+                raise KeyError_(f"the employer id {reason}")
         key_id = secrets.token_hex(4)
         key = f"psl_{key_id}_{secrets.token_urlsafe(32)}"
         record = {"id": key_id, "role": role, "employer": employer.strip() if employer else None, "name": name,

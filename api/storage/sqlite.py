@@ -27,5 +27,6 @@ def connect(path: str | Path, *, synchronous: Literal["NORMAL", "FULL"] = "FULL"
 
 
 def utc_now() -> str:
-    """The current UTC time as ISO 8601 with milliseconds, as the keys and audit tables store it."""
+    """The current UTC time as ISO 8601 with milliseconds: the one clock of every stored time (records' and
+    trainings' ``updated_at``, ingests, migrations, keys, the audit log)."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")

@@ -23,13 +23,12 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import polars as pl
 
-from api.storage.sqlite import connect
+from api.storage.sqlite import connect, utc_now as _now
 
 SCHEMA_VERSION = 1
 
@@ -83,11 +82,31 @@ CREATE TABLE IF NOT EXISTS trainings (
     updated_at TEXT NOT NULL,
     referentiel TEXT
 );
+CREATE TABLE IF NOT EXISTS training_sessions (
+    id TEXT PRIMARY KEY,
+    training TEXT NOT NULL,
+    record TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS training_sessions_training ON training_sessions (training);
 CREATE TABLE IF NOT EXISTS ingests (
     seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, source TEXT, rows_taken INTEGER NOT NULL,
     rows_rejected INTEGER NOT NULL, at TEXT NOT NULL
 );
 """
+
+
+def _move_sessions(db, old: str, new: str | None, seq: int, now: str) -> None:
+    """A training's stored sessions follow its id (``new``) or go with it (None)."""
+    if new is None:
+        db.execute("DELETE FROM training_sessions WHERE training = ?", (old,))
+        return
+    for sid, record in db.execute("SELECT id, record FROM training_sessions WHERE training = ?", (old,)).fetchall():
+        data = json.loads(record)
+        data["training"] = new
+        db.execute("UPDATE training_sessions SET training = ?, record = ?, seq = ?, updated_at = ? WHERE id = ?",
+                   (new, json.dumps(data, ensure_ascii=False), seq, now, sid))
 
 
 class StoreError(Exception):
@@ -98,6 +117,11 @@ class Conflict(StoreError):
     """Create of an id that already exists."""
 
 
+class NotOwner(StoreError):
+    """A write or delete of an offer that belongs to another employer (checked inside the write's
+    transaction: the conditional write changed no row)."""
+
+
 @dataclass(frozen=True)
 class Changes:
     """What changed after a sequence number: upserted rows (a polars frame with ``key``) and deleted keys."""
@@ -105,10 +129,6 @@ class Changes:
     seq: int
     rows: pl.DataFrame
     deleted: list[int]
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _kind(kind: str) -> str:
@@ -220,20 +240,38 @@ class Store:
                 raise Conflict(f"{kind[:-1]} {record.get('id')!r} already exists")
             return self._upsert(db, kind, [encode(record, kind)], self._next_seq(db))[0]
 
-    def put(self, kind: str, record: dict) -> tuple[int, bool]:
-        """Insert or replace a record by id. Returns (key, created)."""
+    def put(self, kind: str, record: dict, owner: str | None = None) -> tuple[int, bool]:
+        """Insert or replace a record by id. Returns (key, created).
+
+        ``owner`` (offers): the employer writing. The write is then conditional, inside its
+        transaction: a new id is created with this employer; an existing offer is replaced only
+        when it already belongs to ``owner`` (``ON CONFLICT ... DO UPDATE ... WHERE
+        offers.employer IS excluded.employer``), else nothing changes and :class:`NotOwner` is
+        raised. Two employers racing on a new id: exactly one creates it, the other gets NotOwner."""
         kind = _kind(kind)
+        if owner is not None and kind != "offers":
+            raise StoreError("only offers have an owner")
+        if owner is not None and record.get("employer") != owner:
+            raise StoreError(f"an employer writes offers in its own name ({owner!r}), not {record.get('employer')!r}")
         with self.transaction() as db:
             existed = db.execute(f"SELECT 1 FROM {kind} WHERE id = ?", (record.get("id"),)).fetchone() is not None
-            return self._upsert(db, kind, [encode(record, kind)], self._next_seq(db))[0], not existed
+            where = "offers.employer IS excluded.employer" if owner is not None else None
+            keys = self._upsert(db, kind, [encode(record, kind)], self._next_seq(db), where=where)
+            if not keys:
+                raise NotOwner(f"offer {record.get('id')!r} belongs to another employer")
+            return keys[0], not existed
 
-    def delete(self, kind: str, id: str) -> int | None:
-        """Delete by id; returns the key it had, or None when absent."""
+    def delete(self, kind: str, id: str, owner: str | None = None) -> int | None:
+        """Delete by id; returns the key it had, or None when absent. ``owner`` (offers): only an offer
+        of this employer is deleted, checked in the same transaction (:class:`NotOwner` otherwise)."""
         kind = _kind(kind)
         with self.transaction() as db:
-            row = db.execute(f"SELECT key FROM {kind} WHERE id = ?", (id,)).fetchone()
+            row = db.execute(f"SELECT key{', employer' if kind == 'offers' else ''} FROM {kind} WHERE id = ?",
+                             (id,)).fetchone()
             if row is None:
                 return None
+            if owner is not None and row[1] != owner:
+                raise NotOwner(f"offer {id!r} belongs to another employer")
             seq = self._next_seq(db)
             db.execute(f"DELETE FROM {kind} WHERE key = ?", (row[0],))
             db.execute("INSERT INTO deleted VALUES (?, ?, ?)", (kind, row[0], seq))
@@ -294,18 +332,23 @@ class Store:
             db.execute("INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?)", (seq, kind, source, len(rows), rejected, _now()))
         return keys, seq
 
-    def _upsert(self, db: sqlite3.Connection, kind: str, rows: list[tuple], seq: int) -> list[int]:
+    def _upsert(self, db: sqlite3.Connection, kind: str, rows: list[tuple], seq: int, where: str | None = None
+                ) -> list[int]:
+        """Insert or update ``rows`` (id conflicts update). ``where``: a condition on the existing row
+        for the update; a single row it stops from changing gives ``[]``."""
         columns = COLUMNS[kind]
         names = ", ".join(columns)
         marks = ", ".join("?" * len(columns))
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
         now = _now()
-        db.executemany(
+        cursor = db.executemany(
             f"INSERT INTO {kind} ({names}, seq, updated_at, referentiel) VALUES ({marks}, {seq}, '{now}', ?) "
             f"ON CONFLICT(id) DO UPDATE SET {updates}, seq = excluded.seq, updated_at = excluded.updated_at, "
-            "referentiel = excluded.referentiel",
+            "referentiel = excluded.referentiel" + (f" WHERE {where}" if where else ""),
             [tuple(r) + (self.referentiel,) for r in rows])
         if len(rows) == 1:
+            if where is not None and cursor.rowcount == 0:
+                return []
             return [int(db.execute(f"SELECT key FROM {kind} WHERE id = ?", (rows[0][0],)).fetchone()[0])]
         found = dict(db.execute(f"SELECT id, key FROM {kind} WHERE seq = ?", (seq,)).fetchall())
         return [int(found[r[0]]) for r in rows]
@@ -339,23 +382,40 @@ class Store:
         return Changes(seq=now, rows=rows, deleted=deleted)
 
     # ---- ingested trainings ---------------------------------------------------------------------
-    def save_trainings(self, records: Sequence[dict], *, replace: bool = False, source: str | None = None) -> int:
+    def save_trainings(self, records: Sequence[dict], *, replace: bool = False, source: str | None = None,
+                       sessions: Sequence[dict] | None = None) -> int:
         """Persist validated trainings (``POST /trainings:ingest``) in ONE transaction; returns its seq.
 
         ``records``: JSON-ready dicts with an ``id`` (a validated catalogue's rows). An equal id
-        replaces the stored one. ``replace``: the stored trainings become exactly these and the
-        default catalogue is no longer served (meta ``trainings_mode`` = ``replace``)."""
+        replaces the stored one, and its stored sessions. ``sessions``: JSON-ready dicts with an
+        ``id`` and the ``training`` they belong to (one of ``records``). ``replace``: the stored
+        trainings become exactly these and the default catalogue is no longer served (meta
+        ``trainings_mode`` = ``replace``)."""
         ids = [r.get("id") for r in records]
         if any(i is None for i in ids):
             raise StoreError("every training needs an id")
         if len(set(ids)) != len(ids):
             raise StoreError("a training id appears more than once in the batch")
+        sessions = list(sessions or [])
+        batch = set(ids)
+        if any(s.get("id") is None or s.get("training") not in batch for s in sessions):
+            raise StoreError("every session needs an id and a training of the batch")
+        if len({s["id"] for s in sessions}) != len(sessions):
+            raise StoreError("a session id appears more than once in the batch")
         with self.transaction() as db:
             seq = self._next_seq(db)
             now = _now()
             if replace:
                 db.execute("DELETE FROM trainings")
+                db.execute("DELETE FROM training_sessions")
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('trainings_mode', 'replace')")
+            else:
+                db.executemany("DELETE FROM training_sessions WHERE training = ?", [(i,) for i in ids])
+            db.executemany(
+                "INSERT INTO training_sessions (id, training, record, seq, updated_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET training = excluded.training, record = excluded.record, "
+                "seq = excluded.seq, updated_at = excluded.updated_at",
+                [(x["id"], x["training"], json.dumps(x, ensure_ascii=False), seq, now) for x in sessions])
             db.executemany(
                 "INSERT INTO trainings (id, record, pos, seq, updated_at, referentiel) VALUES (?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET record = excluded.record, pos = excluded.pos, seq = excluded.seq, "
@@ -379,6 +439,62 @@ class Store:
             replaced = self._meta("trainings_mode") == "replace"
             rows = self._db.execute("SELECT record FROM trainings ORDER BY seq, pos").fetchall()
         return replaced, [json.loads(r[0]) for r in rows]
+
+    def training_sessions(self, trainings: Sequence[str] | None = None) -> list[dict]:
+        """Stored sessions (of ``trainings`` only, when given), in the order they were stored."""
+        with self._lock:
+            rows = self._db.execute("SELECT training, record FROM training_sessions ORDER BY rowid").fetchall()
+        wanted = None if trainings is None else set(trainings)
+        return [json.loads(r[1]) for r in rows if wanted is None or r[0] in wanted]
+
+    # ---- ids (``passerelles admin ids``) ------------------------------------------------------------
+    def ids(self, kind: str) -> list[str]:
+        """Every stored id of ``kind`` (seekers, offers, trainings), in storage order."""
+        if kind != "trainings":
+            kind = _kind(kind)
+        with self._lock:
+            order = "pos" if kind == "trainings" else "key"
+            return [r[0] for r in self._db.execute(f"SELECT id FROM {kind} ORDER BY {order}")]
+
+    def fix_ids(self, kind: str, changes: dict[str, str | None]) -> int:
+        """Rename (``old -> new``) or erase (``old -> None``) records by id, in ONE transaction; returns
+        the change sequence taken. Seekers and offers keep their key and take the new sequence (the
+        pool index follows, as for any write); erased ones leave a ``deleted`` row. A ``new`` id that
+        exists already raises :class:`Conflict` (nothing is changed)."""
+        if kind != "trainings":
+            kind = _kind(kind)
+        with self.transaction() as db:
+            seq = self._next_seq(db)
+            now = _now()
+            for old, new in changes.items():
+                if new is not None and new != old and db.execute(
+                        f"SELECT 1 FROM {kind} WHERE id = ?", (new,)).fetchone():
+                    raise Conflict(f"{kind[:-1]} {new!r} already exists")
+                if kind == "trainings":
+                    _move_sessions(db, old, new, seq, now)
+                    if new is None:
+                        db.execute("DELETE FROM trainings WHERE id = ?", (old,))
+                        continue
+                    row = db.execute("SELECT record FROM trainings WHERE id = ?", (old,)).fetchone()
+                    if row is None:
+                        continue
+                    record = json.loads(row[0])
+                    record["id"] = new
+                    db.execute("UPDATE trainings SET id = ?, record = ?, seq = ?, updated_at = ? WHERE id = ?",
+                               (new, json.dumps(record, ensure_ascii=False), seq, now, old))
+                    continue
+                found = db.execute(f"SELECT key FROM {kind} WHERE id = ?", (old,)).fetchone()
+                if found is None:
+                    continue
+                if new is None:
+                    db.execute(f"DELETE FROM {kind} WHERE key = ?", (found[0],))
+                    db.execute("INSERT INTO deleted VALUES (?, ?, ?)", (kind, found[0], seq))
+                else:
+                    db.execute(f"UPDATE {kind} SET id = ?, seq = ?, updated_at = ? WHERE key = ?",
+                               (new, seq, now, found[0]))
+            db.execute("INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?)",
+                       (seq, kind + " (ids fixed)", "passerelles admin ids fix", len(changes), 0, now))
+        return seq
 
     # ---- pseudonyms ------------------------------------------------------------------------
     def pseudonym(self, id: str) -> str:

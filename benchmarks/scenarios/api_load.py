@@ -110,7 +110,10 @@ def _population(folder: Path, n_seekers: int, n_offers: int) -> tuple[Path, list
 
 def _start_server(database: Path, port: int, folder: Path, cache: bool = True) -> subprocess.Popen:
     env = {**os.environ, "PASSERELLES_DATABASE": str(database), "PASSERELLES_RATE_LIMIT_PER_MINUTE": "1000000000",
-           "PASSERELLES_RATE_LIMIT_BURST": "1000000000", "PYTHONWARNINGS": "ignore"}
+           "PASSERELLES_RATE_LIMIT_BURST": "1000000000", "PYTHONWARNINGS": "ignore",
+           # a load test of one client: the per-minute work budgets (issue 17) out of the way like the rate
+           **{f"PASSERELLES_WORK_{unit}_PER_MINUTE_{who}": "1000000000000"
+              for unit in ("CHARS", "ROWS") for who in ("ANONYMOUS", "KEY")}}
     if not cache:
         env["PASSERELLES_RESPONSE_CACHE_ENTRIES"] = "0"
     command = [sys.executable, "-m", "uvicorn", "api.http.app:create_app", "--factory", "--host", "127.0.0.1",

@@ -165,14 +165,21 @@ from matching.normalise import SkillNormaliser
 from benchmarks.scenarios.lheo import import_catalogue
 
 def status(key):
-    for line in open("/proc/self/status"):
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:  # not Linux: the peak since the start, in kB
+        import resource
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss if key == "VmHWM" else 0
 
 r = referentiels.load(sys.argv[2]); normaliser = SkillNormaliser.fit(r)
 gc.collect()
-with open("/proc/self/clear_refs", "w") as handle:  # resets VmHWM (the peak) to the current RSS
-    handle.write("5")
+try:
+    with open("/proc/self/clear_refs", "w") as handle:  # resets VmHWM (the peak) to the current RSS
+        handle.write("5")
+except OSError:
+    pass
 base = status("VmRSS")
 t = time.perf_counter(); catalogue, teaching = import_catalogue(sys.argv[1], r, normaliser); dt = time.perf_counter() - t
 print(json.dumps({"actions": len(catalogue), "sessions": catalogue.sessions.height, "import_s": dt,

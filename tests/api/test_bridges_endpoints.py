@@ -2,20 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-from fastapi.testclient import TestClient
-
-from api.http.app import create_app
-from api.settings import Settings
 
 FOOD, METAL = "Industrie - Alimentaire", "Industrie - Métallurgie"
-
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    settings = Settings(referentiel="demo", database=tmp_path_factory.mktemp("db") / "p.sqlite3")
-    with TestClient(create_app(settings)) as c:
-        yield c
 
 
 def test_passerelles_of_h2102_have_the_page_shape(client):
@@ -112,3 +100,12 @@ def test_graph_formats_hubs_and_communities(client):
     assert len(hubs) == 3 and hubs[0]["cross_sector_bridges"] >= hubs[-1]["cross_sector_bridges"]
     groups = client.get("/graph/communities").json()["communities"]
     assert sum(g["size"] for g in groups) == len(body["nodes"])
+
+
+def test_http_min_label(client):
+    response = client.get("/occupations/H2102/passerelles", params={"k": 50, "min_label": "viable"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["filters"]["min_label"] == "viable"
+    assert body["passerelles"] and all(p["viability"] in ("viable", "highly viable") for p in body["passerelles"])
+    assert client.get("/occupations/H2102/passerelles", params={"min_label": "maybe"}).status_code == 422

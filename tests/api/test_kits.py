@@ -11,23 +11,13 @@ import jsonschema
 import openpyxl
 import polars as pl
 import pytest
-from fastapi.testclient import TestClient
 
-from api.http.app import create_app
 from api.cli import main
 from api.services.kits.export import SCHEMA_PATH, TABLES, render
 from api.services.kits.build import build_kit
-from api.settings import Settings
 
 FOOD, METAL = "Industrie - Alimentaire", "Industrie - Métallurgie"
 FIXED = datetime(2026, 1, 1, tzinfo=timezone.utc)
-
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    settings = Settings(referentiel="demo", database=tmp_path_factory.mktemp("db") / "p.sqlite3")
-    with TestClient(create_app(settings)) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +95,7 @@ def test_csv_kit_is_one_file_per_table_in_a_zip(kit):
     assert bridges.height == kit.bridges.height
 
 
-@pytest.mark.parametrize("fmt", ["json", "csv", "xlsx", "html"])
+@pytest.mark.parametrize("fmt", ["json", "csv", "xlsx", pytest.param("html", marks=pytest.mark.slow)])
 def test_same_inputs_give_the_same_kit(state, kit, fmt):
     again = build_kit(state.referentiel, state.passerelles, FOOD, METAL, now=FIXED)
     assert render(again, fmt) == render(kit, fmt)

@@ -3,17 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
-
-from api.http.app import create_app
-from api.settings import Settings
-
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    settings = Settings(referentiel="demo", database=tmp_path_factory.mktemp("db") / "p.sqlite3")
-    with TestClient(create_app(settings)) as c:
-        yield c
 
 
 def test_search_as_you_type_finds_the_welder(client):

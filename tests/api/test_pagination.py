@@ -3,15 +3,9 @@ header (api/http/pagination.py); top-k endpoints are bounded by their ``k``/``to
 
 from __future__ import annotations
 
-import warnings
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.http.app import create_app
-from api.settings import Settings
-
-warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 # (path, its own query, name of the list in the body, needs a key)
 LISTS = [("/sectors", {}, "sectors", False), ("/basins", {}, "basins", False),
@@ -20,11 +14,10 @@ LISTS = [("/sectors", {}, "sectors", False), ("/basins", {}, "basins", False),
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    app = create_app(Settings(referentiel="demo", database=tmp_path_factory.mktemp("db") / "p.sqlite3"))
+def env(make_app, serve):
+    app = make_app()
     key, _ = app.state.security.keys.create("federation")
-    with TestClient(app) as client:
-        yield client, {"Authorization": f"Bearer {key}"}
+    return serve(app), {"Authorization": f"Bearer {key}"}
 
 
 @pytest.mark.parametrize("path,query,name,keyed", LISTS)

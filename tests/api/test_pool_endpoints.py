@@ -9,10 +9,7 @@ import io
 
 import polars as pl
 import pytest
-from fastapi.testclient import TestClient
 
-from api.http.app import create_app
-from api.settings import Settings
 from referentiels.synthetic import synthesize
 from referentiels.territories import default_basins
 
@@ -20,17 +17,13 @@ PROBLEM = "application/problem+json"
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory, demo):
-    database = tmp_path_factory.mktemp("db") / "p.sqlite3"
-    settings = Settings(referentiel="demo", database=database, rate_limit_per_minute=1_000_000,
-                        rate_limit_burst=100_000)
-    app = create_app(settings)
+def env(demo, make_app, serve):
+    app = make_app(rate_limit_per_minute=1_000_000, rate_limit_burst=100_000)
     keys = app.state.security.keys
     h = {role: {"Authorization": f"Bearer {keys.create(role)[0]}"} for role in ("counsellor", "admin")}
     h["employer"] = {"Authorization": f"Bearer {keys.create('employer', employer='EMP-1')[0]}"}
     population = synthesize(demo, 300, 120, default_basins().filter(pl.col("id") == "beauvais"), seed=9)
-    with TestClient(app) as client:
-        yield {"client": client, "h": h, "population": population, "demo": demo}
+    yield {"client": serve(app), "h": h, "population": population, "demo": demo}
 
 
 def problem(response, status):

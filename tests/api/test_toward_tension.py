@@ -4,10 +4,7 @@ filter still honoured, the tension read from the store at the time of the reques
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.http.app import create_app
-from api.settings import Settings
 
 PROBLEM = "application/problem+json"
 METAL = "Industrie - Métallurgie"
@@ -25,22 +22,20 @@ def seeker(i: int, occupation: str, basin: str = "beauvais") -> dict:
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    settings = Settings(referentiel="demo", database=tmp_path_factory.mktemp("db") / "p.sqlite3",
-                        rate_limit_per_minute=1_000_000, rate_limit_burst=100_000)
-    app = create_app(settings)
+def env(make_app, serve):
+    app = make_app(rate_limit_per_minute=1_000_000, rate_limit_burst=100_000)
     keys = {role: app.state.security.keys.create(role, **({"employer": "E1"} if role == "employer" else {}))[0]
             for role in ("counsellor", "federation", "employer")}
-    with TestClient(app) as client:
-        plain = client.get("/occupations/H2102/passerelles", params={"k": 10}).json()["passerelles"]
-        first, third = plain[0]["code"], plain[2]["code"]
-        pool = app.state.passerelles.pool
-        # Beauvais: employers want the third-best target, the best one has many seekers and no offer
-        for i in range(12):
-            pool.put("offers", offer(i, third))
-        for i in range(10):
-            pool.put("seekers", seeker(i, first))
-        yield {"client": client, "keys": keys, "first": first, "third": third, "plain": plain, "app": app}
+    client = serve(app)
+    plain = client.get("/occupations/H2102/passerelles", params={"k": 10}).json()["passerelles"]
+    first, third = plain[0]["code"], plain[2]["code"]
+    pool = app.state.passerelles.pool
+    # Beauvais: employers want the third-best target, the best one has many seekers and no offer
+    for i in range(12):
+        pool.put("offers", offer(i, third))
+    for i in range(10):
+        pool.put("seekers", seeker(i, first))
+    yield {"client": client, "keys": keys, "first": first, "third": third, "plain": plain, "app": app}
 
 
 def get(env, role="counsellor", **params):

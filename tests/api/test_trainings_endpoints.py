@@ -21,10 +21,8 @@ def bearer(key: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    settings = Settings(referentiel="demo", database=tmp_path_factory.mktemp("db") / "p.sqlite3",
-                        rate_limit_per_minute=1_000_000, rate_limit_burst=100_000)
-    app = create_app(settings)
+def env(make_app, serve):
+    app = make_app(rate_limit_per_minute=1_000_000, rate_limit_burst=100_000)
     keys = {role: app.state.security.keys.create(role)[0] for role in ("counsellor", "federation", "admin")}
     state = app.state.passerelles
     basins = default_basins().filter(pl.col("id").is_in(["beauvais", "saint-quentin", "bordeaux"]))
@@ -39,8 +37,7 @@ def env(tmp_path_factory):
     assert state.pool.ingest("offers", offers, mode="valid").written
     state.pool.put("seekers", {"id": "S-H2102", "occupation": "H2102", "basin": "beauvais", "radius_km": 40,
                                "skills": ["DS0001", "DS0017", "DS0131"], "consent": True}, create=True)
-    with TestClient(app) as client:
-        yield {"client": client, "keys": keys}
+    return {"client": serve(app), "keys": keys}
 
 
 def test_occupation_gap_worked_example(env):

@@ -65,6 +65,7 @@ def _run(world, out: str, **options) -> dict:
     return run_batch(_job(world, out), world.referentiel, matcher=world.matcher, pseudonym=world.pseudonym, **options)
 
 
+@pytest.mark.slow
 def test_local_cluster_equals_single_process_and_restarts(world):
     from distributed import Client, LocalCluster
 

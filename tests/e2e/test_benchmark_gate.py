@@ -23,6 +23,8 @@ import pytest
 
 from benchmarks.gate import UsageError, resolve_reference
 
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parents[2]
 IGNORE = shutil.ignore_patterns("results", "__pycache__", "*.pyc")
 
@@ -139,6 +141,7 @@ def _worktrees(repo: Path) -> str:
     return subprocess.run(["git", "worktree", "list"], cwd=repo, capture_output=True, text=True).stdout
 
 
+@pytest.mark.slow
 def test_gate_fails_when_the_real_skill_space_fit_is_made_twice_as_slow(project_repo: Path, rome_dir: Path) -> None:
     space = project_repo / "matching" / "space.py"
     space.write_text(space.read_text() + SLOW_FIT)  # uncommitted: the current tree differs from main

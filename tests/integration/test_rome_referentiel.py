@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import polars as pl
 import pytest
@@ -67,14 +66,10 @@ def test_the_cp1252_naf_file_is_decoded(rome_dir):
     assert any("è" in label for label in labels.values())
 
 
-def test_load_is_fast_cold_and_faster_from_cache(rome_dir, tmp_path):
+def test_the_cache_gives_back_the_same_referential(rome_dir, tmp_path):
+    """How fast: benchmarks referential_load_cold and referential_load_cached (no timing asserted here)."""
     source = f"rome:{rome_dir}"
-    start = time.perf_counter()
     cold = referentiels.load(source, cache=tmp_path)
-    cold_s = time.perf_counter() - start
-    start = time.perf_counter()
     cached = referentiels.load(source, cache=tmp_path)
-    cached_s = time.perf_counter() - start
     assert cached.fingerprint == cold.fingerprint
-    # Generous bounds (CI machines are noisy); the benchmark reports the real figures.
-    assert cold_s < 6.0 and cached_s < 1.0
+    assert cached.matrix.nnz == cold.matrix.nnz and cached.occupations.equals(cold.occupations)

@@ -200,6 +200,7 @@ def test_mappings_cover_every_old_code(versions):
     assert label_similarity("Secrétaire", "secretaire") == 1.0
 
 
+@pytest.mark.slow
 def test_an_update_the_size_of_rome_4x_is_recovered(rome):
     """The update users complained of renamed 195 codes and dropped 182: here 195 real codes get a
     new code *and* lose a fifth of their skills at random, 182 others are withdrawn."""

@@ -1,4 +1,4 @@
-"""Passerelles, sector maps, the occupation graph and the bridge CLI on the embedded demo referential."""
+"""Passerelles, sector maps and the occupation graph on the embedded demo referential (their CLI: tests/cli)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from api.cli import main
 from matching.bridges import BridgeModel
 from matching.calibration import BridgeLabeller
 from matching.graph import bridge_graph, career_paths, communities, export, hubs
@@ -119,28 +118,6 @@ def test_graph_paths_communities_hubs_and_exports(engine):
     import io
 
     assert nx.read_graphml(io.BytesIO(export(g, "graphml"))).number_of_edges() == g.number_of_edges()
-
-
-def test_cli_bridges_paths_graph_and_evaluate(tmp_path, capsys):
-    assert main(["bridges", "H2102", "-k", "3", "--cross-sector-only", "--json"]) == 0
-    body = json.loads(capsys.readouterr().out)
-    assert len(body["passerelles"]) == 3
-    assert main(["bridges", "H2102X"]) == 2
-    assert "H2102" in capsys.readouterr().err
-    assert main(["bridges", "H2102", "--sector", "Nowhere"]) == 2
-    assert main(["paths", "H2102", "I1304", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["paths"]
-    out = tmp_path / "g.graphml"
-    assert main(["graph", "export", "--out", str(out), "--format", "graphml", "-k", "3"]) == 0
-    assert out.read_bytes().startswith(b"<?xml")
-    assert main(["graph", "export", "--out", str(out), "--format", "png"]) == 2
-    capsys.readouterr()
-    assert main(["sector-map", FOOD, METAL, "--json", "--k-per-source", "2"]) == 0
-    assert json.loads(capsys.readouterr().out)["common_skills"]
-    assert main(["evaluate", "demo", "--json"]) == 0
-    results = json.loads(capsys.readouterr().out)["results"]
-    assert set(results) == {"tfidf_cosine", "skill_cosine", "bridge_content", "bridge_learned_cv"}
-    assert results["bridge_content"]["recall@10"] >= results["tfidf_cosine"]["recall@10"]
 
 
 def test_a_generic_csv_referential_with_real_valued_weights(demo, tmp_path):

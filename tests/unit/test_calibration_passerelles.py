@@ -1,15 +1,9 @@
-"""The calibrated label on passerelles queries: `min_label` in the core, over HTTP and on the CLI."""
+"""The calibrated label on passerelles queries: `min_label` in the core (over HTTP: tests/api/test_bridges_endpoints.py; on the CLI: tests/cli/test_cli_bridges.py)."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from fastapi.testclient import TestClient
 
-from api.http.app import create_app
-from api.cli import main
-from api.settings import Settings
 from matching import SkillSpace
 from matching.bridges import BridgeModel
 from matching.calibration import BridgeLabeller, label_rank
@@ -38,27 +32,3 @@ def test_min_label_without_a_labeller_or_unknown_is_an_error(index, demo):
         bare.query(0, min_label="viable")
     with pytest.raises(ValueError, match="highly viable"):
         index.query(0, min_label="plausible")
-
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    settings = Settings(referentiel="demo", database=tmp_path_factory.mktemp("db") / "p.sqlite3")
-    with TestClient(create_app(settings)) as c:
-        yield c
-
-
-def test_http_min_label(client):
-    response = client.get("/occupations/H2102/passerelles", params={"k": 50, "min_label": "viable"})
-    assert response.status_code == 200
-    body = response.json()
-    assert body["filters"]["min_label"] == "viable"
-    assert body["passerelles"] and all(p["viability"] in ("viable", "highly viable") for p in body["passerelles"])
-    assert client.get("/occupations/H2102/passerelles", params={"min_label": "maybe"}).status_code == 422
-
-
-def test_cli_min_label(capsys):
-    assert main(["bridges", "H2102", "--min-label", "viable", "-k", "30", "--json"]) == 0
-    found = json.loads(capsys.readouterr().out)["passerelles"]
-    assert found and all(p["viability"] in ("viable", "highly viable") for p in found)
-    assert main(["bridges", "H2102", "--min-label", "maybe"]) == 2
-    assert "expected stretch, viable or 'highly viable'" in capsys.readouterr().err

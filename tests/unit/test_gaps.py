@@ -107,6 +107,7 @@ def matrix(n_skills, teaches):
     return m
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances())
 def test_plan_properties(instance):

@@ -125,7 +125,7 @@ def test_bad_identifier_is_a_problem():
     xml = (DATA / "valid-2.3.xml").read_text(encoding="utf-8").replace('numero="AF-SOUD-BVS"', 'numero="AF/SOUD"')
     offer = read_lheo(xml.encode())
     assert "AF-SOUD-BVS" not in offer.trainings["id"].to_list() and offer.trainings.height == 2
-    assert "contains '/'" in offer.problems[0].message
+    assert "must not contain '/'" in offer.problems[0].message
 
 
 @pytest.mark.parametrize("name, versions", [("valid-2.3.xml", ["2.3"]), ("valid-2.2.xml", ["2.2", "2.3"]),

@@ -11,6 +11,7 @@ which must stay safe).
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -61,6 +62,7 @@ def assert_exact(got: tuple[np.ndarray, np.ndarray], want: list[tuple[float, int
     assert np.allclose(scores, [s for s, _ in want], atol=2e-5)
 
 
+@pytest.mark.slow
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 100_000), k=st.sampled_from([1, 3, 7, 20]),
        radius=st.sampled_from([None, 30.0, 400.0]), require_must=st.booleans())
@@ -78,6 +80,7 @@ def test_pruned_top_k_equals_brute_force_with_ties(seed, k, radius, require_must
         assert_exact(m.top_offers(offers, seeker, k=k, radius_km=radius, require_must=require_must), want)
 
 
+@pytest.mark.slow
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 100_000))
 def test_pruning_stays_exact_after_updates_and_deletes(seed):
@@ -119,6 +122,7 @@ def test_pruning_walks_fewer_postings_than_the_full_lists():
     assert m.last_stats.postings < full / 5, (m.last_stats, full)
 
 
+@pytest.mark.slow
 def test_a_cell_holding_a_profile_within_reach_is_never_skipped():
     """The posting's cell is checked before the profile's own location: that check may only drop
     cells that cannot hold a profile within reach (near the poles and across the antimeridian too).

@@ -1,15 +1,13 @@
-"""The synthetic population (referentiels/synthetic.py) and ``passerelles synth``."""
+"""The synthetic population (referentiels/synthetic.py; ``passerelles synth``: tests/cli)."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 
 import numpy as np
 import polars as pl
 import pytest
 
-from api.cli import main
 from referentiels.synthetic import fold_text, synthesize
 from referentiels.territories import default_basins
 
@@ -87,26 +85,3 @@ def test_bad_arguments_are_refused(demo):
         synthesize(demo, 10, 10, default_basins().head(0))
     with pytest.raises(ValueError, match="drop"):
         synthesize(demo, 10, 10, default_basins(), drop=1.5)
-
-
-def test_cli_synth_then_ingest_then_match(tmp_path, capsys):
-    out, db = tmp_path / "synth", tmp_path / "p.sqlite3"
-    assert main(["synth", "--seekers", "400", "--offers", "200", "--seed", "3", "--basins", "beauvais,amiens",
-                 "--out", str(out)]) == 0
-    written = json.loads(capsys.readouterr().out)
-    assert written["n_seekers"] == 400 and (out / "seekers.parquet").exists()
-    assert main(["ingest", "seekers", str(out / "seekers.parquet"), "--database", str(db)]) == 0
-    assert main(["ingest", "offers", str(out / "offers.parquet"), "--database", str(db), "--json"]) == 0
-    report = json.loads(capsys.readouterr().out.split("\n", 1)[1])
-    assert report["taken"] == 200 and report["written"]
-    assert main(["match", "offers", "S0000001", "-k", "3", "--database", str(db), "--json"]) == 0
-    hits = json.loads(capsys.readouterr().out)
-    assert 1 <= len(hits) <= 3 and all({"offer", "score", "bridge", "matched", "missing"} <= set(h) for h in hits)
-    assert main(["match", "candidates", "O0000001", "--database", str(db)]) == 0
-    assert "c-" in capsys.readouterr().out
-    bad = tmp_path / "bad.csv"
-    bad.write_text("id,skills,occupation\nX1,NOPE,H2102\n")
-    assert main(["ingest", "seekers", str(bad), "--database", str(db)]) == 2
-    assert "line 2 (id X1): unknown skill code 'NOPE'" in capsys.readouterr().err
-    assert main(["match", "offers", "nobody", "--database", str(db)]) == 2
-    assert main(["synth", "--basins", "atlantis", "--out", str(out)]) == 2

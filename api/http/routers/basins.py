@@ -20,13 +20,13 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.http import security
 from api.http.pagination import PageParams, paginate_as, wide_page_params
-from api.http.dependencies import get_state
+from api.http.dependencies import get_state, occupation_codes
 from api.services.state import AppState
 from api.services.training_service import TrainingService, UnknownBasin
 from api.http.routers.trainings import basin_problem, occupation_row
 
 router = APIRouter(tags=["basins"])
-aggregates = security.require("federation", "counsellor", "admin")
+aggregates = security.tension  # the one rule of tension (api/http/security/roles.py)
 
 
 @router.get("/basins", dependencies=[Depends(security.referential)])
@@ -41,15 +41,10 @@ def list_basins(state: Annotated[AppState, Depends(get_state)], request: Request
             responses={404: {"description": "Unknown basin, with suggestions"}})
 def basin_tension(id: str, state: Annotated[AppState, Depends(get_state)], request: Request, response: Response,
                   page: Annotated[PageParams, Depends(wide_page_params)],
+                  codes: Annotated[list[str] | None, Depends(occupation_codes("occupations", "Only these occupations."))],
                   in_tension: Annotated[bool, Query(description="Only occupations in tension.")] = False,
-                  occupations: Annotated[str | None, Query(description="Comma-separated occupation codes.")] = None
                   ) -> dict:
     """Offers, seekers and tension of each occupation of the basin (paginated: ``limit``, ``offset``)."""
-    codes = None
-    if occupations:
-        codes = [c.strip() for c in occupations.split(",") if c.strip()]
-        for c in codes:
-            occupation_row(state, c, "occupations")
     try:
         body = TrainingService.of(state).tension(id, codes, only_in_tension=in_tension)
     except UnknownBasin as error:
@@ -90,18 +85,13 @@ def basin_passerelles(id: str, code: str, state: Annotated[AppState, Depends(get
 @router.get("/basins/{id}/training-needs", dependencies=[Depends(aggregates)],
             responses={404: {"description": "Unknown basin, with suggestions"}})
 def basin_training_needs(id: str, state: Annotated[AppState, Depends(get_state)],
+                         codes: Annotated[list[str] | None, Depends(occupation_codes(
+                             "targets", "Target occupations (default: those in tension)."))],
                          radius: Annotated[float, Query(ge=0, le=2000)] = 50.0,
                          top: Annotated[int, Query(ge=1, le=500)] = 20,
-                         targets: Annotated[str | None, Query(
-                             description="Comma-separated target occupations (default: those in tension).")] = None
                          ) -> dict:
     """The skills the basin's seekers most miss toward its occupations in tension and the trainings
     that close them (the ``top`` skills: bounded by ``top``, not paginated)."""
-    codes = None
-    if targets:
-        codes = [c.strip() for c in targets.split(",") if c.strip()]
-        for c in codes:
-            occupation_row(state, c, "targets")
     try:
         return TrainingService.of(state).training_needs(id, radius_km=radius, top=top, targets=codes)
     except UnknownBasin as error:

@@ -140,25 +140,11 @@ def source_card(state: AppState, row: int) -> dict:
                         for s in index.sectors_of(row)]}
 
 
-TENSION_ROLES = frozenset({"federation", "counsellor", "admin"})
-"""Roles that may read a basin's tension (as on ``GET /basins/{id}/tension``): it counts the store's
-seekers and offers, so the public bridge endpoint ranks toward tension only for these keys."""
-
-
 def tension_access(request: Request) -> None:
-    """401 / 403 problem unless the caller's key may read basin tension; never cached (a write moves it)."""
+    """The one rule of tension (``security.tension_access``: 401 / 403 unless a federation, counsellor
+    or admin key); the answer is then not cached (it follows the store)."""
     request.scope.get("state", {}).pop("cache_key", None)  # not kept: the answer follows the store
-    principal = getattr(request.state, "principal", None)
-    role = getattr(principal, "role", None)
-    if role in TENSION_ROLES:
-        return
-    allowed = "a federation, counsellor or admin key"
-    if role is None:
-        raise Problem(401, "unauthorized", "Unauthorized",
-                      f"Tension in a job basin counts its seekers and offers: send {allowed} "
-                      "('Authorization: Bearer <key>' or 'X-API-Key: <key>') to use basin=.", field="basin")
-    raise Problem(403, "forbidden", "Forbidden", f"A {role} key cannot read tension in a job basin: it needs "
-                  f"{allowed}.", role=role, allowed_roles=sorted(TENSION_ROLES), field="basin")
+    security.tension_access(request)
 
 
 @router.get("/occupations/{code}/passerelles", response_model=PasserellesOut,
@@ -229,10 +215,13 @@ def sectors(state: Annotated[AppState, Depends(get_state)], request: Request, re
 
 
 @router.get("/sectors/{sector_a}/bridges/{sector_b}", response_model=SectorPairOut,
-            responses={404: {"description": "Unknown sector, with suggestions"}})
+            responses={404: {"description": "Unknown sector, with suggestions"},
+                       413: {"description": "k_per_source x the occupations of both sectors is above the "
+                                            "caller's work budget per request; the problem says which k fits"}})
 def sector_pair(
     sector_a: str,
     sector_b: str,
+    request: Request,
     state: Annotated[AppState, Depends(get_state)],
     k_per_source: Annotated[int, Query(ge=1, le=100, description="Best targets kept per source occupation.")] = 5,
     min_score: Annotated[float, Query(ge=0.0, le=1.0)] = 0.0,
@@ -240,7 +229,14 @@ def sector_pair(
     kind: Annotated[list[Literal["savoir-faire", "savoir", "savoir-être"]] | None,
                     Query(description="Common skills of these kinds only (repeatable), e.g. savoir-faire.")] = None,
 ) -> dict:
-    """Every bridge between two sectors, both directions, and the skills common to both ranked by use."""
+    """Every bridge between two sectors, both directions, and the skills common to both ranked by use.
+    An uncached answer is charged k_per_source x the occupations of both sectors to the caller's
+    work budget (api/http/security/budget.py)."""
+    from api.http.routers.kits import sector_rows
+    from api.http.security import budget
+
+    rows = sector_rows(state, sector_a, sector_b)
+    budget.charge(request, "rows", k_per_source * rows, budget.rows_hint(k_per_source, rows))
     try:
         pair = state.passerelles.sector_pair_map(sector_a, sector_b, k_per_source=k_per_source, min_score=min_score)
     except UnknownSector as error:

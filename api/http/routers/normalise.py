@@ -6,24 +6,41 @@
 
 An empty, too long (> 500 characters) or binary text is a 422 problem ``invalid-text`` that names
 the field (``q``, or ``texts.<i>`` for the i-th item of a batch) and the reason.
+
+Cost (issue 17): a request is charged the characters of its distinct texts against the caller's
+work budget (413 above the per-request budget, 429 when the minute's is spent:
+api/http/security/budget.py) *before* any normalising; a text repeated in a batch is computed
+once and its result repeated in place. A batch is computed off the event loop in chunks, stopping
+when the client leaves, past the deadline, or when the server shuts down.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Callable
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import ORJSONResponse
+from fastapi import APIRouter, Depends, Query, Request
+
+from api.http.responses import ORJSONResponse
 from pydantic import BaseModel, Field
 
-from matching.normalise import MAX_TEXT_CHARS, InvalidText, Match
+from matching.normalise import MAX_TEXT_CHARS, InvalidText, validate_text
 
 from api.http.problems import Problem
 from api.http import security
 from api.http.dependencies import get_state
+from api.http.security import budget
 from api.services.state import AppState
 
 router = APIRouter(tags=["normalise"], dependencies=[Depends(security.referential_cached)])
+
+#: The work budget's answers (api/http/security/budget.py), documented on every normalise operation.
+BUDGET_RESPONSES = {
+    413: {"description": "The request costs more characters than the caller's budget per request; the "
+                         "problem says the cost, the budget and how to split the batch"},
+    429: {"description": "Rate limit, or the caller's work budget of the minute spent (Retry-After)"},
+    503: {"description": "Batches only: too many heavy requests at once, past the deadline, or the server "
+                         "is stopping (Retry-After)"},
+}
 
 MAX_K = 50
 MAX_BATCH = 10_000
@@ -61,8 +78,9 @@ def invalid_text(error: InvalidText, field: str) -> Problem:
 
 
 @router.get("/occupations", response_model=MatchOut,
-            responses={422: {"description": "Empty, too long or binary text (problem+json)"}})
+            responses={422: {"description": "Empty, too long or binary text (problem+json)"}, **BUDGET_RESPONSES})
 def search_occupations(
+    request: Request,
     q: Annotated[str, Query(description="A job title as typed, even partially: 'soudeuse tig', 'opérateur de prod'.",
                             max_length=4 * MAX_TEXT_CHARS)],
     k: Annotated[int, Query(ge=1, le=MAX_K, description="How many occupations.")] = 5,
@@ -70,31 +88,49 @@ def search_occupations(
 ) -> ORJSONResponse:
     """Search as you type: the occupations whose labels or titles best match ``q`` (the top ``k``:
     bounded, not paginated). Returned as built (orjson, no response-model re-validation: the
-    model documents the answer and the API tests check it)."""
+    model documents the answer and the API tests check it). Charged ``len(q)`` characters of the
+    caller's work budget (a cached answer is free)."""
     try:
-        return ORJSONResponse(state.title_normaliser.search(q, k).as_dict())
+        text = validate_text(q)
     except InvalidText as error:
         raise invalid_text(error, "q") from None
+    budget.charge(request, "chars", len(text), budget.texts_hint(len(text), 1))
+    return ORJSONResponse(state.title_normaliser.search(text, k).as_dict())
 
 
-def _batch(normaliser, body: BatchIn, state: AppState) -> dict:
+async def _batch(normaliser_of: Callable[[], Any], body: BatchIn, state: AppState, request: Request
+                 ) -> ORJSONResponse:
+    """Validate, dedupe, charge, then normalise the distinct texts in chunks off the event loop and
+    scatter the results back in input order. ``normaliser_of`` is called only once the request is
+    admitted, in the worker thread: a refusal never waits for a normaliser to be built."""
     try:
-        matches: list[Match] = normaliser.batch(body.texts, body.k)
+        clean = [validate_text(t, i) for i, t in enumerate(body.texts)]
     except InvalidText as error:
         raise invalid_text(error, "texts") from None
-    return {"referentiel": state.referentiel.source, "threshold": normaliser.threshold,
-            "results": [m.as_dict() for m in matches]}
+    unique, order = budget.distinct(clean)
+    cost = sum(map(len, unique))
+    budget.charge(request, "chars", cost, budget.texts_hint(cost, len(unique)))
+    k = body.k
+
+    def work(texts: list[str]) -> list[dict]:
+        return [m.as_dict() for m in normaliser_of().batch(texts, k)]
+
+    computed = [r for part in await budget.run_chunks(request, work, budget.chunks(unique)) for r in part]
+    return ORJSONResponse({"referentiel": state.referentiel.source, "threshold": normaliser_of().threshold,
+                           "results": [computed[i] for i in order]})
 
 
 @router.post("/normalise/titles", response_model=BatchOut,
-             responses={422: {"description": "An empty, too long or binary text, named by its index"}})
-def normalise_titles(body: BatchIn, state: AppState = Depends(get_state)) -> dict:
+             responses={422: {"description": "An empty, too long or binary text, named by its index"},
+                        **BUDGET_RESPONSES})
+async def normalise_titles(body: BatchIn, request: Request, state: AppState = Depends(get_state)) -> ORJSONResponse:
     """Job titles as people type them -> occupation codes, one result per text, in order."""
-    return _batch(state.title_normaliser, body, state)
+    return await _batch(lambda: state.title_normaliser, body, state, request)
 
 
 @router.post("/normalise/skills", response_model=BatchOut,
-             responses={422: {"description": "An empty, too long or binary text, named by its index"}})
-def normalise_skills(body: BatchIn, state: AppState = Depends(get_state)) -> dict:
+             responses={422: {"description": "An empty, too long or binary text, named by its index"},
+                        **BUDGET_RESPONSES})
+async def normalise_skills(body: BatchIn, request: Request, state: AppState = Depends(get_state)) -> ORJSONResponse:
     """Skill phrases as people type them -> skill codes of the referential, one result per text."""
-    return _batch(state.skill_normaliser, body, state)
+    return await _batch(lambda: state.skill_normaliser, body, state, request)

@@ -12,22 +12,23 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import ORJSONResponse
+from api.http.responses import ORJSONResponse
 from pydantic import BaseModel, Field
 
 from api.http import security
+from api.http.ids import Id, OptionalId, path_id
 from api.services.pool_service import RecordError
 from api.http.dependencies import get_state
 from api.services.state import AppState
 from api.storage.store import Conflict
-from api.http.routers.seekers import MAX_K, IngestOut, check_k, delete_record, get_record, ingest, missing, put_record, record_problem
+from api.http.routers.seekers import MAX_K, IngestOut, delete_record, get_record, ingest, missing, put_record, record_problem
 
 router = APIRouter(tags=["offers"])
 
 
 class OfferIn(BaseModel):
-    id: str = Field(min_length=1, max_length=100)
-    employer: str | None = None
+    id: Id = Field(description="The offer's identifier in your system.")
+    employer: OptionalId = Field(None, description="The employer's id (an employer key: its own, set from the key).")
     occupation: str = Field(description="Occupation code of the job.")
     must: list[str] = Field(default_factory=list, max_length=200, description="Must-have skill codes.")
     desired: list[str] = Field(default_factory=list, max_length=200, description="Desired skill codes.")
@@ -62,12 +63,13 @@ def get_offer(id: str, state: Annotated[AppState, Depends(get_state)]) -> dict:
 @router.put("/offers/{id}", response_model=OfferOut, responses={201: {"model": OfferOut}})
 def put_offer(id: str, offer: OfferIn, response: Response, state: Annotated[AppState, Depends(get_state)],
               principal: Annotated[security.Principal, Depends(security.offers)]) -> dict:
-    return put_record(state, "offer", id, security.scope_offer(principal, offer), response)
+    return put_record(state, "offer", id, security.scope_offer(principal, offer), response, principal)
 
 
-@router.delete("/offers/{id}", status_code=204, dependencies=[Depends(security.offers)])
-def delete_offer(id: str, state: Annotated[AppState, Depends(get_state)]) -> Response:
-    return delete_record(state, "offer", id)
+@router.delete("/offers/{id}", status_code=204)
+def delete_offer(id: str, state: Annotated[AppState, Depends(get_state)],
+                 principal: Annotated[security.Principal, Depends(security.offers)]) -> Response:
+    return delete_record(state, "offer", id, principal)
 
 
 @router.post("/offers:ingest", response_model=IngestOut, dependencies=[Depends(security.offers_ingest)])
@@ -79,14 +81,14 @@ async def ingest_offers(request: Request, state: Annotated[AppState, Depends(get
 
 @router.get("/offers/{id}/candidates", dependencies=[Depends(security.offers)])
 def offer_candidates(id: str, state: Annotated[AppState, Depends(get_state)],
-                     k: Annotated[int, Query(description=f"1 to {MAX_K}")] = 20,
+                     k: Annotated[int, Query(ge=1, le=MAX_K, description="How many candidates.")] = 20,
                      radius: Annotated[float | None, Query(ge=0, le=1000,
                                                            description="km; default: each seeker's own radius")] = None,
                      require_must: Annotated[bool, Query(description="drop seekers lacking a must-have")] = False,
                      ) -> ORJSONResponse:
     """The top-k consenting seekers for the offer (bounded by ``k``, not paginated), explained.
     Returned as built (orjson): no ``jsonable_encoder`` walk over every explanation (issue 7)."""
-    check_k(k)
+    id = path_id(id)
     hits = state.pool.candidates_for_offer(id, k=k, radius_km=radius, require_must=require_must)
     if hits is None:
         raise missing("offer", id)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
 
 from api.http import security
 from api.http.problems import not_found
@@ -17,6 +19,9 @@ class Health(BaseModel):
     status: str
     referentiel: str
     fingerprint: str
+    rate_limits: Literal["shared by the worker processes", "per worker process"] = Field(
+        description="Where a key's rate is counted: across every worker (POSIX byte-range locks) or "
+                    "in each worker process (no fcntl, e.g. Windows).")
 
 
 class ReferentielInfo(BaseModel):
@@ -54,9 +59,11 @@ class OccupationCard(BaseModel):
 
 
 @router.get("/health", response_model=Health)
-async def health(state: AppState = Depends(get_state)) -> Health:
+async def health(request: Request, state: AppState = Depends(get_state)) -> Health:
     r = state.referentiel
-    return Health(status="ok", referentiel=r.source, fingerprint=r.fingerprint)
+    shared = request.app.state.security.limiter.path is not None  # None: no fcntl, or a read-only folder
+    return Health(status="ok", referentiel=r.source, fingerprint=r.fingerprint,
+                  rate_limits="shared by the worker processes" if shared else "per worker process")
 
 
 @router.get("/referentiel", response_model=ReferentielInfo, dependencies=[Depends(security.referential_cached)])

@@ -19,14 +19,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from api.http import security
+from api.http.ids import Id, path_id
 from api.services.pool_service import IngestError, RecordError, read_records
-from api.http.problems import Problem
+from api.http.problems import Problem, unknown_record
 from api.http.dependencies import get_state
 from api.services.state import AppState
-from api.storage.store import Conflict
+from api.services.training_service import offers_for_seeker
+from api.storage.store import Conflict, NotOwner
 
 router = APIRouter(tags=["seekers"])
 
@@ -39,7 +41,7 @@ FORMATS = {"text/csv": "csv", "application/csv": "csv", "application/x-ndjson": 
 
 
 class SeekerIn(BaseModel):
-    id: str = Field(min_length=1, max_length=100, description="The seeker's identifier in your system.")
+    id: Id = Field(description="The seeker's identifier in your system.")
     skills: list[str] = Field(default_factory=list, max_length=500, description="Skill codes of the referential.")
     skills_text: list[str] = Field(default_factory=list, max_length=200,
                                    description="Skills in free text, read by the skill normaliser.")
@@ -49,7 +51,8 @@ class SeekerIn(BaseModel):
     lat: float | None = Field(None, ge=-90, le=90)
     lon: float | None = Field(None, ge=-180, le=180)
     radius_km: float | None = Field(None, ge=0, le=1000, description="Mobility radius.")
-    consent: bool = Field(False, description="Consent to appear (pseudonymously) in employers' searches.")
+    consent: StrictBool = Field(False, description="Consent to appear (pseudonymously) in employers' searches: "
+                                                   "a JSON boolean (true or false, not \"yes\" nor 1).")
 
 
 class SeekerOut(SeekerIn):
@@ -108,40 +111,52 @@ def record_problem(kind: str, error: Exception) -> Problem:
 
 
 def missing(kind: str, id: str) -> Problem:
-    return Problem(404, f"unknown-{kind}", f"Unknown {kind}", f"No {kind} has the id {id!r}.", value=id)
+    return unknown_record(kind, id)
 
 
 def get_record(state: AppState, kind: str, id: str) -> dict:
     """The stored seeker or offer (``kind``: 'seeker' or 'offer'), or a 404 problem."""
+    id = path_id(id)
     stored = state.pool.get(kind + "s", id)
     if stored is None:
         raise missing(kind, id)
     return stored
 
 
-def put_record(state: AppState, kind: str, id: str, record: BaseModel, response: Response) -> dict:
-    """Create (201) or replace (200) the record at ``/{kind}s/{id}``; the body's id must be the path's."""
+def owner_of(principal: security.Principal | None) -> str | None:
+    """The employer whose offers only this caller may change (None: any offer)."""
+    return principal.employer if principal is not None and principal.role == "employer" else None
+
+
+def put_record(state: AppState, kind: str, id: str, record: BaseModel, response: Response,
+               principal: security.Principal | None = None) -> dict:
+    """Create (201) or replace (200) the record at ``/{kind}s/{id}``; the body's id must be the path's.
+    An employer replaces only its own offer: checked inside the write's transaction (a conditional
+    write), the loser of a race on a new id gets the 404 of an offer that is not there for it."""
+    id = path_id(id)
     if record.id != id:
         raise Problem(422, f"invalid-{kind}", f"Invalid {kind}", f"The body's id {record.id!r} is not the path's {id!r}.",
                       field="id")
     try:
-        stored, created = state.pool.put(kind + "s", record.model_dump())
+        stored, created = state.pool.put(kind + "s", record.model_dump(), owner=owner_of(principal))
     except RecordError as error:
         raise record_problem(kind, error) from None
+    except NotOwner:
+        raise missing(kind, id) from None
     response.status_code = 201 if created else 200
     return stored
 
 
-def delete_record(state: AppState, kind: str, id: str) -> Response:
-    """Delete the record at ``/{kind}s/{id}`` (204), or a 404 problem."""
-    if not state.pool.delete(kind + "s", id):
+def delete_record(state: AppState, kind: str, id: str, principal: security.Principal | None = None) -> Response:
+    """Delete the record at ``/{kind}s/{id}`` (204), or a 404 problem (also an employer's for another's offer)."""
+    id = path_id(id)
+    try:
+        deleted = state.pool.delete(kind + "s", id, owner=owner_of(principal))
+    except NotOwner:
+        deleted = False
+    if not deleted:
         raise missing(kind, id)
     return Response(status_code=204)
-
-
-def check_k(k: int) -> None:
-    if not 1 <= k <= MAX_K:
-        raise Problem(422, "invalid-request", "Invalid request", f"k must be between 1 and {MAX_K}", field="k")
 
 
 @router.post("/seekers", status_code=201, response_model=SeekerOut, dependencies=[Depends(security.seekers)])
@@ -178,7 +193,7 @@ async def ingest_seekers(request: Request, state: Annotated[AppState, Depends(ge
 
 @router.get("/seekers/{id}/offers", dependencies=[Depends(security.seekers)])
 def seeker_offers(id: str, state: Annotated[AppState, Depends(get_state)],
-                  k: Annotated[int, Query(description=f"1 to {MAX_K}")] = 10,
+                  k: Annotated[int, Query(ge=1, le=MAX_K, description="How many offers.")] = 10,
                   radius: Annotated[float | None, Query(ge=0, le=1000, description="km; default: the seeker's")] = None,
                   require_must: Annotated[bool, Query(description="drop offers whose must-haves the seeker lacks")] = False,
                   toward_tension: Annotated[bool, Query(description=(
@@ -191,16 +206,9 @@ def seeker_offers(id: str, state: Annotated[AppState, Depends(get_state)],
     """The top-k offers for a stored seeker, each explained (matched and missing requirements, bridge,
     distance); with ``toward_tension``, the offers of occupations in tension in their basin rise (the
     match score stays the first condition: an offer the seeker does not match never enters)."""
-    check_k(k)
-    if toward_tension:
-        from api.services.training_service import TrainingService
-
-        body = TrainingService.of(state).seeker_offers(id, k=k, radius_km=radius, require_must=require_must,
-                                                       weight=tension_weight)
-        if body is None:
-            raise missing("seeker", id)
-        return body
-    hits = state.pool.offers_for_seeker(id, k=k, radius_km=radius, require_must=require_must)
-    if hits is None:
+    id = path_id(id)
+    body = offers_for_seeker(state, id, k=k, radius_km=radius, require_must=require_must,
+                             toward_tension=toward_tension, weight=tension_weight)
+    if body is None:
         raise missing("seeker", id)
-    return {"seeker": id, "k": k, "radius_km": radius, "offers": hits}
+    return body

@@ -1,4 +1,5 @@
-"""Access control of the HTTP API, one module per job: roles, rate_limit, audit, cache, middleware, openapi."""
+"""Access control of the HTTP API, one module per job: roles, rate_limit, budget (work budgets and heavy
+requests), audit, cache, logs (keys redacted from the access log), middleware, openapi."""
 
 from __future__ import annotations
 
@@ -7,18 +8,19 @@ from typing import Any
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
+from api.http.security import logs
 from api.http.security.cache import CachedHit, Guard, ResponseCache
 from api.http.security.context import Security
 from api.http.security.middleware import SecurityMiddleware
 from api.http.security.openapi import document, guard_of, iter_routes
 from api.http.security.rate_limit import RateLimiter
-from api.http.security.roles import (admin, kits, not_your_offer, offer_access, offers, offers_create, offers_ingest,
-                                     owns_offer, referential, referential_cached, require, scope_offer, seekers,
-                                     seekers_ingest)
+from api.http.security.roles import (TENSION_ROLES, admin, kits, not_your_offer, offer_access, offers, offers_create,
+                                     offers_ingest, owns_offer, referential, referential_cached, require, scope_offer,
+                                     seekers, seekers_ingest, tension, tension_access)
 from api.storage.audit import AuditLog
 from api.storage.keys import ANONYMOUS, ROLES, KeyError_, KeyStore, Principal
 
-__all__ = ["ANONYMOUS", "ROLES", "AuditLog", "CachedHit", "Guard", "KeyError_", "KeyStore", "Principal", "RateLimiter",
+__all__ = ["TENSION_ROLES", "tension", "tension_access", "ANONYMOUS", "ROLES", "AuditLog", "CachedHit", "Guard", "KeyError_", "KeyStore", "Principal", "RateLimiter",
            "ResponseCache", "Security", "SecurityMiddleware", "admin", "document", "guard_of", "install", "iter_routes",
            "kits", "not_your_offer", "offer_access", "offers", "offers_create", "offers_ingest", "owns_offer",
            "referential", "referential_cached", "require", "scope_offer", "seekers", "seekers_ingest"]
@@ -31,6 +33,7 @@ def install(app: FastAPI, settings: Any) -> Security:
     and 422 as problem+json. Call after every router is included."""
     security = Security(settings)
     app.state.security = security
+    logs.install()  # no key in uvicorn's access log, even one sent as ?api_key= (issue 17)
     app.add_middleware(SecurityMiddleware, security=security)
 
     @app.exception_handler(CachedHit)

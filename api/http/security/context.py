@@ -1,10 +1,11 @@
-"""``Security``: the keys, audit log, rate limiter and response cache of one app, built once."""
+"""``Security``: the keys, audit log, rate limiter, heavy-request slots and response cache of one app, built once."""
 
 from __future__ import annotations
 
 import threading
 from typing import Any
 
+from api.http.security.budget import HeavySlots
 from api.http.security.cache import ResponseCache
 from api.http.security.rate_limit import RateLimiter
 from api.storage.audit import AuditLog
@@ -21,6 +22,8 @@ class Security:
         self.limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst,
                                    locks_path(settings.database))
         self.cache = ResponseCache(getattr(settings, "response_cache_entries", 0))
+        # heavy requests computed at once in this worker (budget.run_chunks; issue 17)
+        self.heavy = HeavySlots(getattr(settings, "heavy_requests", 2))
         self._keys: KeyStore | None = None
         self._audit: AuditLog | None = None
         self._lock = threading.Lock()

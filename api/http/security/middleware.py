@@ -109,6 +109,10 @@ class SecurityMiddleware:
                 return
             if message["type"] == "http.response.start":
                 started = True
+                if message["status"] == 500:  # an error: the connection is not to be reused (issue 17)
+                    headers = list(message.get("headers", ()))
+                    if not any(name.lower() == b"connection" for name, _ in headers):
+                        message = {**message, "headers": [*headers, (b"connection", b"close")]}
                 resource = state.get("audit")
                 if resource is not None:
                     self._audit(scope, state, resource, message["status"])

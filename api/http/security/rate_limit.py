@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import mmap
 import os
@@ -12,7 +11,7 @@ import time
 from pathlib import Path
 
 from api.http.problems import Problem
-from api.storage.locks import BUCKET, BUCKET_SLOTS
+from api.storage.locks import BUCKET, BUCKET_SLOTS, CROSS_PROCESS, lock_bytes, unlock_bytes
 
 
 class RateLimiter:
@@ -25,7 +24,12 @@ class RateLimiter:
     all processes of the machine share), read and written under an exclusive ``fcntl`` lock of the
     file, so a key gets its rate once, not once per worker. Cost: two system calls and a few struct
     reads per request (about 5 µs; measured in tests/api/test_security.py). ``path=None``: an
-    anonymous map, this process only.
+    anonymous map, this process only. Without ``fcntl`` (Windows) it is an anonymous map too, and a
+    line on stderr says the rate is per worker process.
+
+    Kept by hand rather than a rate-limit library: those keep buckets in the process (a key would
+    get its rate once per worker) or in a server (Redis) this product does not require; this one
+    shares exact buckets across workers for two system calls per request.
 
     An identity hashes to one of ``SLOTS`` slots and probes ``PROBES`` of them; when all are taken
     by other identities, the one idle longest is replaced (it starts again from a full bucket if it
@@ -44,6 +48,10 @@ class RateLimiter:
         size = self._size = self.SLOTS * self._SLOT.size
         self._fd: int | None = None
         self.path = Path(path) if path is not None else None
+        if self.path is not None and not CROSS_PROCESS:  # no fcntl (Windows): per process, and say so
+            print("passerelles: rate limits per worker process only (no fcntl byte-range locks on this "
+                  "platform); run one worker process for a key to get exactly its rate", file=sys.stderr)
+            self.path = None
         if self.path is not None:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -66,17 +74,21 @@ class RateLimiter:
             os.close(self._fd)
             self._fd = None
 
-    def take(self, identity: str, rate_per_minute: int | None = None) -> float:
-        """0.0 if the request may go (one token taken), else the seconds to wait before the next one
-        may (nothing taken)."""
+    def take(self, identity: str, rate_per_minute: int | None = None, cost: float = 1.0,
+             burst: float | None = None) -> float:
+        """0.0 if the request may go (``cost`` tokens taken, one by default), else the seconds to
+        wait before it may (nothing taken). ``burst``: the bucket's size, default the limiter's
+        (capped by ``rate_per_minute``); a work budget (budget.py) passes its per-minute budget and
+        the request's cost in characters or rows, in a bucket of its own identity."""
         rate = (rate_per_minute or self.rate) / 60.0
-        burst = max(self.burst, 1) if rate_per_minute is None else max(min(self.burst, rate_per_minute), 1)
+        if burst is None:
+            burst = max(self.burst, 1) if rate_per_minute is None else max(min(self.burst, rate_per_minute), 1)
         digest = hashlib.blake2b(identity.encode("utf-8", "surrogatepass"), digest_size=16).digest()
         home = int.from_bytes(digest[:8], "little")
         slot, size, mm = self._SLOT, self._SLOT.size, self._map
         with self._lock:
             if self._fd is not None:  # the buckets' bytes only (the audit log locks a byte after them)
-                fcntl.lockf(self._fd, fcntl.LOCK_EX, self._size)
+                lock_bytes(self._fd, self._size)
             try:
                 now = time.monotonic()
                 chosen, tokens, last, idlest = -1, float(burst), now, float("inf")
@@ -92,14 +104,14 @@ class RateLimiter:
                     elif at < idlest:
                         chosen, idlest = offset, at
                 tokens = min(burst, tokens + (now - last) * rate)
-                if tokens >= 1.0:
-                    slot.pack_into(mm, chosen, digest, tokens - 1.0, now)
+                if tokens >= cost:
+                    slot.pack_into(mm, chosen, digest, tokens - cost, now)
                     return 0.0
                 slot.pack_into(mm, chosen, digest, tokens, now)
-                return (1.0 - tokens) / rate
+                return (cost - tokens) / rate
             finally:
                 if self._fd is not None:
-                    fcntl.lockf(self._fd, fcntl.LOCK_UN, self._size)
+                    unlock_bytes(self._fd, self._size)
 
 
 def limit(limiter: RateLimiter, identity: str, rate: int | None) -> None:

@@ -40,7 +40,7 @@ from typing import Annotated, Any, Callable
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from api.http.problems import Problem
+from api.http.problems import Problem, unknown_record
 from api.http.security.audit import body_id
 from api.http.security.cache import Guard, cached
 from api.http.security.context import Security
@@ -127,8 +127,58 @@ referential = require(*ROLES, public="referentiel")
 #: path and query (occupation cards, search, bridges, sectors, paths, graph): answered from the
 #: response cache once computed. Not for anything a write can change (trainings catalogue, store).
 referential_cached = require(*ROLES, public="referentiel", cache=True)
-#: Bridge kits: aggregate, no personal data; public like the referential, else these roles.
-kits = require("federation", "counsellor", "admin", public="referentiel")
+# -- tension in a job basin: one rule wherever it appears ------------------------------------------
+
+TENSION_ROLES = frozenset({"federation", "counsellor", "admin"})
+"""Roles that may read what a job basin's stored seekers and offers add up to (tension, offers and
+seekers per occupation, training needs): ``/basins/{id}/...``, ``/occupations/{code}/passerelles``
+with ``basin=``, ``/kits`` with ``basin=`` in every format, and the page's calls to these. Anonymous
+callers get 401, other roles (employers) 403 (issue 17)."""
+
+#: The dependency of the basin aggregates (``/basins/{id}/tension``, ``passerelles``, ``training-needs``).
+tension = require(*sorted(TENSION_ROLES))
+
+
+def tension_access(request: Request, field: str = "basin") -> None:
+    """The same rule inside an endpoint that shows tension only when asked (``basin=``): a 401 / 403
+    problem unless the caller's key is one of :data:`TENSION_ROLES`."""
+    principal = getattr(request.state, "principal", None)
+    role = getattr(principal, "role", None)
+    if role in TENSION_ROLES:
+        return
+    allowed = "a federation, counsellor or admin key"
+    if role is None:
+        raise Problem(401, "unauthorized", "Unauthorized",
+                      f"Tension in a job basin counts its seekers and offers: send {allowed} "
+                      "('Authorization: Bearer <key>' or 'X-API-Key: <key>') to use basin=.", field=field)
+    raise Problem(403, "forbidden", "Forbidden", f"A {role} key cannot read tension in a job basin: it needs "
+                  f"{allowed}.", role=role, allowed_roles=sorted(TENSION_ROLES), field=field)
+
+
+_kits_base = require("federation", "counsellor", "admin", public="referentiel")
+_kit_guard = Guard(_kits_base.roles, "referentiel")
+_kit_tension_guard = Guard(TENSION_ROLES)
+
+
+async def _kits(request: Request, principal: Principal = Depends(_kits_base)) -> Principal:
+    """Bridge kits: aggregate, no personal data; public like the referential, else these roles. With
+    ``basin=`` a kit carries tension rows: :func:`tension_access` first. Answers are cached (issue 17:
+    an html kit costs a second): without basin as a pure function of the query, with basin keyed by
+    the store's change sequence as well (a write moves tension)."""
+    cache = request.app.state.security.cache
+    if "basin" in request.query_params:
+        tension_access(request)
+        cached(cache, request, version=("store", request.app.state.passerelles.pool.store.seq),
+               guard=_kit_tension_guard)
+    else:
+        cached(cache, request, guard=_kit_guard)
+    return principal
+
+
+_kits.roles = _kits_base.roles  # type: ignore[attr-defined]  (read by install() and the tests)
+_kits.public = "referentiel"  # type: ignore[attr-defined]
+_kits.audit = None  # type: ignore[attr-defined]
+kits = _kits
 #: Job seekers' personal data: counsellors only; every call is audited.
 seekers = require("counsellor", audit="seeker")
 #: Bulk ingest of seekers: counsellors and administrators.
@@ -142,9 +192,10 @@ admin = require("admin")
 # -- employers see their own offers only -----------------------------------------------------------
 
 def not_your_offer(principal: Principal, offer_id: str) -> Problem:
-    return Problem(403, "not-your-offer", "Not your offer",
-                   f"The offer {offer_id!r} belongs to another employer: an employer key reads and changes "
-                   f"only the offers of its own employer ({principal.employer!r}).", field="id", value=offer_id)
+    """To an employer, another employer's offer is an offer that does not exist: the same 404
+    ``unknown-offer`` (for GET, PUT, DELETE and candidates), so that an employer key cannot tell which
+    offer ids exist. Counsellors see every offer."""
+    return unknown_record("offer", offer_id)
 
 
 def owns_offer(principal: Principal, offer: dict | None) -> bool:
@@ -154,7 +205,8 @@ def owns_offer(principal: Principal, offer: dict | None) -> bool:
 
 def offer_access(*roles: str, audit: str | None = "offer", cache: bool = True) -> Callable[..., Any]:
     """Like :func:`require`, and an employer key may touch the path's offer ``{id}`` only if that
-    offer is its own (403 ``not-your-offer`` otherwise; an unknown id is left to the handler).
+    offer is its own (otherwise the 404 of an unknown offer, :func:`not_your_offer`; an unknown id is
+    left to the handler; a write checks ownership again inside its transaction).
     ``cache``: a GET is answered from the response cache while the store's change sequence has not
     moved (after the access check and the audit mark: every read is still audited)."""
     base = require(*roles, audit=audit)
@@ -164,9 +216,12 @@ def offer_access(*roles: str, audit: str | None = "offer", cache: bool = True) -
     async def dependency(id: str, request: Request, principal: Principal = Depends(base)) -> Principal:
         pool = request.app.state.passerelles.pool
         if principal.role == "employer":
-            offer = pool.get("offers", id)
+            from referentiels.ids import id_problem
+
+            canonical = id_problem(id)[0] or id  # as the handler will look it up (NFC, trimmed)
+            offer = pool.get("offers", canonical)
             if not owns_offer(principal, offer):
-                raise not_your_offer(principal, id)
+                raise not_your_offer(principal, canonical)
         if cache:  # an offer and its candidates change only when the store does: its sequence keys them
             cached(request.app.state.security.cache, request, version=("store", pool.store.seq), guard=guard)
         return principal

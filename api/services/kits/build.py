@@ -41,6 +41,14 @@ TENSION_SCHEMA = {"basin": pl.String, "basin_name": pl.String, "occupation": pl.
                   "offers": pl.Int64, "seekers": pl.Int64, "tension": pl.Float64}
 HUB_SCHEMA = {"occupation": pl.String, "label": pl.String, "sector": pl.String,
               "cross_sector_bridges": pl.Int64, "mean_score": pl.Float64}
+ACCESS_SCHEMA = {"basin": pl.String, "basin_name": pl.String, "target": pl.String, "target_label": pl.String,
+                 "source": pl.String, "source_label": pl.String, "score": pl.Float64, "missing_skills": pl.Int64,
+                 "training": pl.String, "title": pl.String, "session": pl.String, "start": pl.String,
+                 "places": pl.Int64, "city": pl.String, "distance_km": pl.Float64}
+AccessFn = Callable[[str, str], dict]
+"""(occupation code, basin id) -> ``TrainingService.access_routes``'s answer."""
+ACCESS_TARGETS = 5
+"""Hub occupations of the arrival sector whose access routes the kit lists, per basin."""
 
 
 def _skill_text(item) -> str:
@@ -57,6 +65,7 @@ def build_kit(
     plan_for: PlanFn | None = None,
     tension_for: TensionFn | None = None,
     catalogue_name: str | None = None,
+    access_for: AccessFn | None = None,
     k_per_source: int = 5,
     min_score: float = 0.0,
     progress: Callable[[int, int], None] | None = None,
@@ -65,7 +74,10 @@ def build_kit(
     """The kit of ``from_sector`` <-> ``to_sector`` (exact sector names of the referential).
 
     ``index`` is a ``PasserelleIndex``; ``basins`` a list of {id, name}; ``plan_for`` and
-    ``tension_for`` come from the training catalogue and the job basins when available.
+    ``tension_for`` come from the training catalogue and the job basins when available;
+    ``access_for`` (with basins) gives the access routes of the arrival sector's ``ACCESS_TARGETS``
+    first hub occupations around each basin: one row per route and training of its plan, with the
+    training's next session (the "Voies d'accès" sheet).
     Raises ``matching.passerelles.UnknownSector`` for a sector the referential does not have.
     """
     pair = index.sector_pair_map(from_sector, to_sector, k_per_source=k_per_source, min_score=min_score)
@@ -120,6 +132,7 @@ def build_kit(
     common = pair.common_skills.select("skill", "label", "kind", "bridges", "share")
     hubs = _hubs(bridges, referentiel, from_sector, to_sector)
     scores = _all_pair_scores(index, referentiel, from_sector, to_sector)
+    access = _access_routes(access_for, basins, hubs, to_sector)
     summary = {
         "from_sector": from_sector, "to_sector": to_sector,
         "basins": [{"id": str(b["id"]), "name": str(b["name"])} for b in basins],
@@ -136,7 +149,33 @@ def build_kit(
         },
     }
     return Kit(summary=summary, bridges=bridges, common_skills=common, hubs=hubs, plans=plans,
-               tension=tension, scores=scores)
+               tension=tension, scores=scores, access_routes=access)
+
+
+def _access_routes(access_for: AccessFn | None, basins: Sequence[dict], hubs: pl.DataFrame,
+                   to_sector: str) -> pl.DataFrame:
+    """Rows of the "Voies d'accès" sheet: basin, target, route (source, score, missing skills) and each
+    training of the route's plan near the basin with its next session (empty without basins)."""
+    if access_for is None or not basins or hubs.height == 0:
+        return pl.DataFrame(schema=ACCESS_SCHEMA)
+    targets = hubs.filter(pl.col("sector") == to_sector)["occupation"].head(ACCESS_TARGETS).to_list()
+    rows: list[dict[str, Any]] = []
+    for basin in basins:
+        for target in targets:
+            body = access_for(target, str(basin["id"]))
+            for route in body["routes"]:
+                base = {"basin": str(basin["id"]), "basin_name": str(basin["name"]), "target": target,
+                        "target_label": body["target"]["label"], "source": route["source"]["code"],
+                        "source_label": route["source"]["label"], "score": route["score"],
+                        "missing_skills": route["missing"]}
+                if not route["trainings"]:
+                    rows.append(base)
+                for t in route["trainings"]:
+                    s = t.get("session") or {}
+                    rows.append({**base, "training": t["id"], "title": t["title"], "session": s.get("id"),
+                                 "start": s.get("start") or t.get("next_start"), "places": s.get("places"),
+                                 "city": s.get("city"), "distance_km": t.get("distance_km")})
+    return pl.DataFrame(rows, schema=ACCESS_SCHEMA)
 
 
 def _bridges_frame(rows: list[dict], basins: Sequence[dict]) -> pl.DataFrame:

@@ -1,5 +1,8 @@
 """Write a bridge kit as xlsx, a self-contained html page, json (with a schema) or a zip of csv.
 
+Text is data, never a formula: xlsx and csv cells go through ``api.storage.exports`` (string cells;
+the OWASP CSV rule), the html page escapes every text with ``html.escape``, json stays raw data.
+
 A :class:`Kit` is plain tables (polars) plus a summary; ``api/services/kits/build.py`` builds it from the engine.
 Every writer is deterministic: the same kit gives the same bytes except the generation timestamp
 (and, for xlsx/zip, the container's own timestamps, which are pinned here too).
@@ -12,12 +15,14 @@ import html
 import io
 import json
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+
+from api.storage import exports
 
 FORMATS = ("xlsx", "html", "json", "csv")
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "http" / "schemas" / "kit.schema.json"
@@ -45,6 +50,11 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
     "tension": ("Tension", {
         "basin": "Bassin (id)", "basin_name": "Bassin", "occupation": "Code", "label": "Métier",
         "offers": "Offres", "seekers": "Demandeurs", "tension": "Tension"}),
+    "access_routes": ("Voies d'accès", {
+        "basin": "Bassin (id)", "basin_name": "Bassin", "target": "Code cible", "target_label": "Métier cible",
+        "source": "Code source", "source_label": "Métier d'origine", "score": "Score de la passerelle",
+        "missing_skills": "Compétences à acquérir", "training": "Formation (id)", "title": "Intitulé",
+        "session": "Session", "start": "Début", "places": "Places", "city": "Lieu", "distance_km": "Distance (km)"}),
 }
 COUNT_LABELS = {"occupations_from": "Métiers du secteur de départ", "occupations_to": "Métiers du secteur d'arrivée",
                 "bridges_forward": "Passerelles dans le sens départ -> arrivée",
@@ -52,7 +62,7 @@ COUNT_LABELS = {"occupations_from": "Métiers du secteur de départ", "occupatio
                 "common_skills": "Compétences communes", "trainings_in_plans": "Formations dans les plans"}
 HTML_LIST_MAX = 8
 """Skill lists longer than this are cut in the html kit (core skills come first); xlsx has them all."""
-NUMBER_FORMATS = {"score": "0.00", "share": "0%", "mean_score": "0.00", "tension": "0.00",
+NUMBER_FORMATS = {"distance_km": "0.0", "score": "0.00", "share": "0%", "mean_score": "0.00", "tension": "0.00",
                   "plan_hours": "0", "hours": "0", "plan_cost": "#,##0", "cost": "#,##0"}
 
 
@@ -73,6 +83,7 @@ class Kit:
     plans: pl.DataFrame
     tension: pl.DataFrame
     scores: pl.DataFrame
+    access_routes: pl.DataFrame = field(default_factory=lambda: pl.DataFrame())
 
     def tables(self) -> dict[str, pl.DataFrame]:
         return {name: getattr(self, name) for name in TABLES}
@@ -122,10 +133,8 @@ def _summary_rows(kit: Kit) -> list[tuple[str, Any]]:
 
 # ---- xlsx ------------------------------------------------------------------------------------
 def write_xlsx(kit: Kit, target: Path | io.BytesIO) -> None:
-    import xlsxwriter
-
-    book = xlsxwriter.Workbook(target, {"in_memory": True, "strings_to_numbers": False,
-                                        "strings_to_urls": False})
+    """Every text cell a string cell, never a formula (``api.storage.exports``); numbers as numbers."""
+    book = exports.workbook(target)
     book.set_properties({"title": f"Kit passerelles {kit.summary['from_sector']} -> {kit.summary['to_sector']}",
                          "author": "Passerelles", "created": datetime(2000, 1, 1)})
     header = book.add_format({"bold": True, "bg_color": "#DCE6F2", "border": 1, "text_wrap": True,
@@ -134,10 +143,9 @@ def write_xlsx(kit: Kit, target: Path | io.BytesIO) -> None:
     formats = {key: book.add_format({"num_format": fmt, "valign": "top"}) for key, fmt in NUMBER_FORMATS.items()}
 
     sheet = book.add_worksheet("Résumé")
-    sheet.write_row(0, 0, ["Élément", "Valeur"], header)
+    exports.write_row(sheet, 0, 0, ["Élément", "Valeur"], header)
     for i, (label, value) in enumerate(_summary_rows(kit), start=1):
-        sheet.write(i, 0, label)
-        sheet.write(i, 1, value)
+        exports.write_row(sheet, i, 0, [label, value])
     sheet.set_column(0, 0, 34)
     sheet.set_column(1, 1, 80, wrap)
     sheet.freeze_panes(1, 0)
@@ -146,13 +154,10 @@ def write_xlsx(kit: Kit, target: Path | io.BytesIO) -> None:
         frame = getattr(kit, name)
         sheet = book.add_worksheet(title)
         present = [c for c in columns if c in frame.columns]
-        sheet.write_row(0, 0, [columns[c] for c in present], header)
+        exports.write_row(sheet, 0, 0, [columns[c] for c in present], header)
         for r, row in enumerate(frame.select(present).iter_rows(), start=1):
             for c, (column, value) in enumerate(zip(present, row)):
-                value = _cell(value)
-                if value is None:
-                    continue
-                sheet.write(r, c, value, formats.get(column, wrap))
+                exports.write_cell(sheet, r, c, _cell(value), formats.get(column, wrap))
         for c, column in enumerate(present):
             longest = max([len(columns[column])] + [len(str(_cell(v))) for v in frame[column].to_list()[:500]])
             sheet.set_column(c, c, min(max(10, longest + 2), 60), formats.get(column, wrap))
@@ -162,10 +167,7 @@ def write_xlsx(kit: Kit, target: Path | io.BytesIO) -> None:
         sheet.fit_to_pages(1, 0)
         sheet.repeat_rows(0)
         sheet.set_paper(9)  # A4
-    book.close()
-    if isinstance(target, io.BytesIO):
-        return
-    # xlsxwriter writes to the path itself when given one.
+    book.close()  # xlsxwriter writes to the path itself when given one
 
 
 # ---- json and csv ----------------------------------------------------------------------------
@@ -178,6 +180,7 @@ def write_json(kit: Kit, target: Path | io.BytesIO) -> None:
 
 
 def write_csv_zip(kit: Kit, target: Path | io.BytesIO) -> None:
+    """summary.json and one CSV per table; lists joined by "; ", cells escaped (``api.storage.exports``)."""
     fixed = (2000, 1, 1, 0, 0, 0)
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         info = zipfile.ZipInfo("summary.json", fixed)
@@ -187,7 +190,7 @@ def write_csv_zip(kit: Kit, target: Path | io.BytesIO) -> None:
                                        if isinstance(t, pl.List)])
             flat = flat.with_columns([pl.col(c).struct.json_encode() for c, t in flat.schema.items()
                                       if isinstance(t, pl.Struct)])
-            archive.writestr(zipfile.ZipInfo(f"{name}.csv", fixed), flat.write_csv())
+            archive.writestr(zipfile.ZipInfo(f"{name}.csv", fixed), exports.write_csv(flat))
 
 
 # ---- html ------------------------------------------------------------------------------------

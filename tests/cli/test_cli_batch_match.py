@@ -48,8 +48,9 @@ def test_cosine_score(inputs, capsys):
 @pytest.mark.parametrize("extra, message", [
     (("--top", "6"), "another job"),
     (("--top", "0"), "--top must be >= 1"),
-    (("--score", "magic"), "unknown score 'magic'"),
-    (("--direction", "sideways"), "unknown direction 'sideways'"),
+    (("--score", "magic"), "Invalid value for '--score'"),
+    (("--direction", "sideways"), "Invalid value for '--direction'"),
+    (("--local-workers", "-1"), "Invalid value for '--local-workers'"),
     (("--scheduler", "tcp://127.0.0.1:1"), "not both"),
 ])
 def test_bad_input_is_one_line_and_exit_2(inputs, capsys, extra, message):

@@ -1,0 +1,166 @@
+"""POST /trainings:ingest with LHEO XML, GET /trainings/{id}, plans that choose sessions, persistence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.http.app import create_app
+from api.settings import Settings
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "lheo"
+PROBLEM = "application/problem+json"
+XML = {"Content-Type": "application/xml"}
+
+
+def bearer(key: str) -> dict:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def _app(db: Path):
+    settings = Settings(referentiel="demo", database=db, rate_limit_per_minute=1_000_000, rate_limit_burst=100_000)
+    return create_app(settings)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    db = tmp_path_factory.mktemp("db") / "p.sqlite3"
+    app = _app(db)
+    keys = {role: app.state.security.keys.create(role)[0] for role in ("counsellor", "federation", "admin")}
+    with TestClient(app) as client:
+        env = {"client": client, "keys": keys, "db": db}
+        env["ingested"] = _ingest(env, "valid-2.3.xml")
+        yield env
+
+
+def _ingest(env, name: str, **params):
+    return env["client"].post("/trainings:ingest", content=(DATA / name).read_bytes(), params=params,
+                              headers={**XML, **bearer(env["keys"]["federation"])})
+
+
+def test_ingest_lheo_then_trainings_sessions_and_evidence(env):
+    c = env["client"]
+    assert c.post("/trainings:ingest", content=(DATA / "valid-2.3.xml").read_bytes(), headers=XML).status_code == 401
+    r = env["ingested"]
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["format"], body["received"], body["sessions"], body["rome"], body["persisted"]) == (
+        "lheo", 3, 7, ["H2906", "H2913", "H2917"], True)
+    t = c.get("/trainings/AF-SOUD-BVS").json()
+    assert t["places"] == 20 and t["formation"] == "FOR-SOUD-01" and t["siret"] == "12345678900017"
+    vias = {(e["via"], e.get("occupation") or e.get("phrase")) for e in t["evidence"]}
+    assert ("rome", "H2913") in vias and ("text", "Lire un plan ou un schéma technique") in vias
+    sessions = {s["id"]: s for s in t["sessions"]}
+    assert sessions["SE-BVS-2703"]["places"] == 20 and sessions["SE-BVS-2703"]["state"] == "ouvert"
+    assert sessions["SE-BVS-NC"]["start"] is None and sessions["SE-BVS-NC"]["state"] == "suspendu"
+    stq = {s["id"]: s for s in c.get("/trainings/AF-SOUD-STQ").json()["sessions"]}
+    assert stq["SE-STQ-27"]["places"] == 10 and stq["SE-STQ-27"]["capacity_set_by_organisation"]
+    listed = c.get("/trainings", params={"q": "soudeur assembleur"}).json()["trainings"]
+    assert {x["id"] for x in listed} >= {"AF-SOUD-BVS", "AF-SOUD-STQ"}
+    assert all(isinstance(x.get("evidence"), list) for x in listed if x["id"].startswith("AF-"))
+    r = c.get("/trainings/nope")
+    assert r.status_code == 404 and r.headers["content-type"].startswith(PROBLEM)
+
+
+def test_plan_gives_each_training_its_session(env):
+    r = env["client"].get("/occupations/H2102/gaps/H2913",
+                          params={"basin": "beauvais", "radius": 30, "from": "2027-01-01", "to": "2027-12-31"})
+    assert r.status_code == 200, r.text
+    steps = {s["id"]: s for s in r.json()["plan"]["trainings"]}
+    assert "AF-SOUD-BVS" in steps
+    session = steps["AF-SOUD-BVS"]["session"]
+    assert session["id"] in ("SE-BVS-2703", "SE-BVS-2709") and session["start"] >= "2027-01-01"
+    assert session["city"] == "Beauvais" and session["places"] == 20
+    assert steps["AF-SOUD-BVS"]["next_start"] == session["start"]
+
+
+def test_bad_lheo_is_a_problem_and_changes_nothing(env):
+    c = env["client"]
+    before = c.get("/trainings", params={"limit": 1}).json()["total"]
+    r = _ingest(env, "bad-date.xml")
+    assert r.status_code == 422 and r.headers["content-type"].startswith(PROBLEM)
+    problem = r.json()
+    assert problem["type"].endswith("invalid-catalogue")
+    assert problem["column"] == "/lheo/offres/formation[1]/action[1]/session[1]/periode/debut"
+    assert problem["line"] == 27 and problem["found"] == "20271301"
+    for name in ("bomb.xml", "external-entity.xml", "external-dtd.xml"):
+        r = _ingest(env, name)
+        assert r.status_code == 422 and "refused" in r.json()["detail"], name
+    r = _ingest(env, "mixed.xml")  # records=all: the first bad record refuses the body
+    assert r.status_code == 422
+    assert c.get("/trainings", params={"limit": 1}).json()["total"] == before
+    r = _ingest(env, "mixed.xml", records="valid")
+    assert r.status_code == 200, r.text
+    assert r.json()["received"] == 3 and len(r.json()["left_out"]) == 6
+    assert c.get("/trainings", params={"limit": 1}).json()["total"] == before + 3
+
+
+def test_body_limit(env, monkeypatch):
+    from api.http.routers import trainings
+
+    monkeypatch.setattr(trainings, "MAX_CATALOGUE_BYTES", 1000)
+    r = _ingest(env, "valid-2.3.xml")
+    assert r.status_code == 413
+
+
+def test_ingested_offer_survives_a_restart(env):
+    app = _app(env["db"])
+    with TestClient(app) as client:
+        t = client.get("/trainings/AF-SOUD-STQ")
+        assert t.status_code == 200, t.text
+        assert {s["id"] for s in t.json()["sessions"]} == {"SE-STQ-27", "AF-SOUD-STQ-S2"}
+        assert any(e["via"] == "text" for e in client.get("/trainings/AF-SOUD-BVS").json()["evidence"])
+
+
+def test_access_routes_use_the_sessions_near_the_basin(env):
+    c = env["client"]
+    r = c.get("/occupations/H2913/access-routes", params={"basin": "beauvais", "k": 12})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    routes = {route["source"]["code"]: route for route in body["routes"]}
+    assert len(routes) == 12 and "H2913" not in routes
+    # routes that miss the welding skills are closed by a welding training of Beauvais, at its next session
+    # (AF-SOUD-BVS, or the shorter ones of mixed.xml when another test ingested it first)
+    stepped = [t for route in routes.values() for t in route["trainings"] if t["session"] is not None]
+    assert stepped and all(t["session"]["city"] == "Beauvais" and t["session"]["start"] >= "2027-01-01"
+                           and t["session"]["places"] for t in stepped)
+    assert {t["session"]["id"] for t in stepped} <= {"SE-BVS-2703", "S1a", "S3ok", "S4b"}
+    listed = body["sessions"]
+    assert [s["start"] for s in listed] == sorted(s["start"] for s in listed)
+    assert {s["id"] for s in listed} == {t["session"]["id"] for t in stepped}
+    for s in listed:
+        assert set(s["routes"]) == {code for code, route in routes.items()
+                                    if any((t["session"] or {}).get("id") == s["id"] for t in route["trainings"])}
+    assert all(t["id"] != "AF-SOUD-STQ" for route in routes.values() for t in route["trainings"])  # 90 km away
+    assert c.get("/occupations/H2913/access-routes", params={"basin": "atlantis"}).status_code == 404
+    assert c.get("/occupations/X9999/access-routes", params={"basin": "beauvais"}).status_code == 404
+    assert c.get("/occupations/H2913/access-routes").status_code == 422
+
+
+def test_kit_has_an_access_routes_sheet(env):
+    import io
+
+    import openpyxl
+
+    from api.services.kits.build import build_kit
+    from api.services.kits.export import render
+    from api.services.training_service import TrainingService
+
+    state = env["client"].app.state.passerelles
+    service = TrainingService.of(state)
+    kit = build_kit(state.referentiel, state.passerelles, "Industrie - Alimentaire", "Industrie - Métallurgie",
+                    basins=[{"id": "beauvais", "name": "Beauvais"}],
+                    access_for=lambda code, basin: service.access_routes(code, basin, k=5))
+    routes = kit.access_routes
+    assert routes.height and set(routes["basin"].to_list()) == {"beauvais"}
+    hubs = kit.hubs.filter(kit.hubs["sector"] == "Industrie - Métallurgie")["occupation"].head(5).to_list()
+    assert set(routes["target"].to_list()) == set(hubs)
+    assert (routes["source"] != routes["target"]).all()
+    sessions = routes.filter(routes["session"].is_not_null())
+    assert sessions.height == 0 or (sessions["city"] == "Beauvais").all()
+    book = openpyxl.load_workbook(io.BytesIO(render(kit, "xlsx")))
+    sheet = book["Voies d'accès"]
+    assert [c.value for c in sheet[1]][:3] == ["Bassin (id)", "Bassin", "Code cible"]
+    assert sheet.max_row == routes.height + 1
