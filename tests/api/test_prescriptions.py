@@ -380,3 +380,44 @@ def test_two_connections_racing_never_exceed_the_places(tmp_path):
         assert stores[1].session_row("T", f"S{round_}")["accepted"] == 3
     for store in stores:
         store.close()
+
+
+def test_pre_registration_on_an_ingested_lheo_session_survives_a_restart(tmp_path):
+    """The real path: an LHEO flux ingested over HTTP, its session pre-registered, answered by the
+    organisation whose key carries the action's SIRET, and still there (with its places) after a
+    restart on the same database."""
+    from pathlib import Path
+
+    from api.http.app import create_app
+    from api.settings import Settings
+
+    settings = Settings(referentiel="demo", database=tmp_path / "p.sqlite3", rate_limit_per_minute=1_000_000,
+                        rate_limit_burst=100_000)
+    app = create_app(settings)
+    create = app.state.security.keys.create
+    admin, counsellor = create("admin")[0], create("counsellor", prescriber="cap-emploi")[0]
+    organisation, other = create("organisation", organisation="12345678900017")[0], create(
+        "organisation", organisation="98765432100028")[0]
+    xml = (Path(__file__).parents[1] / "data" / "lheo" / "valid-2.3.xml").read_bytes()
+    with TestClient(app) as c:
+        r = c.post("/trainings:ingest", content=xml, headers={"Authorization": f"Bearer {admin}",
+                                                              "Content-Type": "application/xml"})
+        assert r.status_code == 200, r.text
+        assert c.put("/seekers/L1", json={"id": "L1", "occupation": "H2102", "basin": "beauvais"},
+                     headers={"Authorization": f"Bearer {counsellor}"}).status_code == 201
+        r = c.post("/prescriptions", json={"seeker": "L1", "training": "AF-SOUD-BVS", "session": "SE-BVS-2703",
+                                           "target": "H2913", "origin": "gap-plan"},
+                   headers={"Authorization": f"Bearer {counsellor}"})
+        assert r.status_code == 201, r.text
+        id = r.json()["id"]
+        assert r.json()["organisation"] == "12345678900017"
+        assert c.get(f"/prescriptions/{id}", headers={"Authorization": f"Bearer {other}"}).status_code == 404
+        assert c.post(f"/prescriptions/{id}/transitions", json={"to": "accepted"},
+                      headers={"Authorization": f"Bearer {organisation}"}).status_code == 200
+    again = create_app(settings)
+    with TestClient(again) as c:
+        body = c.get(f"/prescriptions/{id}", headers={"Authorization": f"Bearer {organisation}"}).json()
+        assert body["state"] == "accepted" and [e["state"] for e in body["timeline"]] == ["submitted", "accepted"]
+        funder = again.state.security.keys.create("funder")[0]
+        sessions = c.get("/funders/dashboard", headers={"Authorization": f"Bearer {funder}"}).json()["sessions"]
+        assert sessions["items"][0]["accepted"] == 1 and sessions["items"][0]["places"] is not None
