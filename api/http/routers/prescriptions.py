@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.http import security
 from api.http.dependencies import get_state
+from api.http.ids import Id, path_id
 from api.http.pagination import PageParams, page_params, paginate
 from api.services.prescription_service import (ORIGINS, REFUSAL_REASONS, STATES, PrescriptionService,
                                                dashboard_xlsx)
@@ -57,9 +58,9 @@ class Contact(BaseModel):
 
 class PrescriptionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    seeker: str = Field(description="A stored seeker's id.", max_length=100)
-    training: str = Field(description="The training (LHEO action) id.", max_length=100)
-    session: str = Field(description="The session id within that training.", max_length=100)
+    seeker: Id = Field(description="A stored seeker's id.")
+    training: Id = Field(description="The training (LHEO action) id.")
+    session: Id = Field(description="The session id within that training.")
     target: str = Field(description="The target occupation code.", max_length=20)
     origin: Literal["gap-plan", "bridge", "search"] = Field(description="Where the counsellor found the session.")
     note: str | None = Field(None, max_length=2000, description="For the organisation and the follow-up.")
@@ -126,7 +127,7 @@ def list_prescriptions(request: Request, response: Response, state: Annotated[Ap
 def get_prescription(id: str, state: Annotated[AppState, Depends(get_state)],
                      principal: Annotated[Principal, Depends(readers)]) -> dict:
     """The pre-registration and its timeline (the person's path)."""
-    return PrescriptionService.of(state).view(principal, id)
+    return PrescriptionService.of(state).view(principal, path_id(id))
 
 
 @router.post("/prescriptions/{id}/transitions",
@@ -135,7 +136,7 @@ def get_prescription(id: str, state: Annotated[AppState, Depends(get_state)],
 def transition(id: str, body: TransitionIn, request: Request, state: Annotated[AppState, Depends(get_state)],
                principal: Annotated[Principal, Depends(readers)]) -> dict:
     """Answer (organisation), withdraw (counsellor), follow (entered, completed, abandoned, outcome)."""
-    out = PrescriptionService.of(state).transition(principal, id, body.to, reason=body.reason, at=body.at,
+    out = PrescriptionService.of(state).transition(principal, path_id(id), body.to, reason=body.reason, at=body.at,
                                                    note=body.note)
     _audit(request, principal, [(c["id"], c["state"]) for c in out["changed"]])
     return out
