@@ -42,6 +42,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
@@ -73,6 +74,8 @@ TRANSITIONS: dict[str, dict[str, frozenset[str]]] = {
     "refused": {}, "withdrawn": {}, "employed-target": {}, "employed-other": {},
 }
 STATES = tuple(TRANSITIONS)
+TENSION_MAX_AGE_S = 60.0
+"""Oldest tension table a pre-registration is flagged with once the stored records changed (s)."""
 #: States from which the person holds a place of the session (the seeker's contact is visible).
 HOLDS_PLACE = ("accepted", "entered", "completed", "abandoned", "employed-target", "employed-other")
 
@@ -132,7 +135,7 @@ class PrescriptionService:
     state: Any
     store: PrescriptionStore
     _sessions: tuple = (None, None)
-    _tension: tuple = (None, frozenset())
+    _tension: tuple = (None, frozenset(), 0.0)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -162,18 +165,22 @@ class PrescriptionService:
             return self._sessions[1]
 
     def in_tension(self) -> frozenset[tuple[str, str]]:
-        """(basin, occupation) pairs in tension (``matching.tension``), recomputed when the
-        seekers or offers change (the store's sequence), not on every pre-registration."""
+        """(basin, occupation) pairs in tension (``matching.tension`` over the stored offers and
+        seekers). Recomputed when the seekers or offers changed (the store's sequence) and the last
+        computation is more than ``TENSION_MAX_AGE_S`` old: a statistic of thousands of records
+        moves slowly, and reading every record on each pre-registration after a seeker's update
+        would cost the submission hundreds of milliseconds."""
         from matching.tension import tension_table
 
         store = self.state.pool.store
         seq = store.seq
         with self._lock:
-            if self._tension[0] != seq:
+            seen, pairs, at = self._tension
+            if seen != seq and (seen is None or time.monotonic() - at > TENSION_MAX_AGE_S):
                 table = tension_table(store.frame("offers"), store.frame("seekers"))
                 pairs = frozenset(table.filter(pl.col("in_tension")).select("basin", "occupation").iter_rows())
-                self._tension = (seq, pairs)
-            return self._tension[1]
+                self._tension = (seq, pairs, time.monotonic())
+            return pairs
 
     @staticmethod
     def owns(principal: Principal, session: dict | None, record: dict | None = None) -> bool:
