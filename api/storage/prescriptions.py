@@ -429,12 +429,11 @@ class PrescriptionStore:
         out.update({r[0]: int(r[1]) for r in rows})
         return out
 
-    def bulk_insert(self, rows: Sequence[tuple], events: bool = False) -> None:
-        """Benchmarks only: ``rows`` as tuples of :data:`COLUMNS`, inserted with executemany in one
-        transaction, then the tallies, session counts and answer histogram rebuilt from them."""
+    def rebuild(self) -> None:
+        """Recompute the tallies, the answer-days histogram, the exits tally and the per-session
+        counts from the rows, in one transaction (after rows were written directly, as the
+        benchmark does with ``executemany``)."""
         with self.transaction() as db:
-            db.executemany(f"INSERT INTO prescriptions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-                           rows)
             self._rebuild(db)
 
     @staticmethod

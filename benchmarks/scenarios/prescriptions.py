@@ -87,9 +87,9 @@ def generate(path: Path, n: int, seed: int = 0) -> None:
         with store.transaction() as db:
             db.executemany(f"INSERT INTO prescriptions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
                            rows)
+    store.rebuild()
     with store.transaction() as db:
-        store._rebuild(db)
-    store._db.execute("ANALYZE")
+        db.execute("ANALYZE")
     store.close()
 
 
