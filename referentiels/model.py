@@ -182,7 +182,8 @@ class Referentiel:
 
     # ---- lookups ----------------------------------------------------------------------------
     def occupation(self, code: str) -> dict:
-        """One occupation as a plain dict: label, domain, parent, sectors, skills, titles.
+        """One occupation as a plain dict: label, domain, parent, sectors, skills, titles, official mobilities
+        (``mobilities``: codes by rank; ``mobility_labels``: the same as ``{"code", "label"}``).
 
         :class:`~referentiels.errors.UnknownOccupation` when the code is unknown."""
         row = self.occupation_row(code)
@@ -202,8 +203,10 @@ class Referentiel:
                 for s in skills.iter_rows(named=True)
             ],
             "titles": self.titles.filter(pl.col("occupation") == code)["title"].to_list(),
-            "mobilities": self.mobilities.filter(pl.col("occupation") == code)
-            .sort("rank", nulls_last=True)["target"].to_list(),
+            "mobilities": (mobilities := self.mobilities.filter(pl.col("occupation") == code)
+                           .sort("rank", nulls_last=True)["target"].to_list()),
+            "mobility_labels": [{"code": target, "label": self.occupations["label"][self.occupation_row(target)]}
+                                for target in mobilities if target in self.occupation_index],
         }
 
     def counts(self) -> dict[str, int]:

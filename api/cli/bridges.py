@@ -43,11 +43,15 @@ def engine(source: str | None, *, labels: bool = True) -> Engine:
 
     from api.storage import bridges_cache
 
+    from matching.relation import SkillRelation
+
     r = referentiels.load(source or "demo")
     space = SkillSpace.from_referentiel(r)
     bridges = bridges_cache.bridges(r, space)
-    labeller = bridges_cache.labeller(r, bridges, space) if labels and r.n_occupations >= 3 else None
-    return Engine(r, space, bridges, PasserelleIndex.fit(r, space, bridges, labeller=labeller))
+    relation = SkillRelation.from_referentiel(r, space)
+    labeller = (bridges_cache.labeller(r, bridges, space, relation=relation)
+                if labels and r.n_occupations >= 3 else None)
+    return Engine(r, space, bridges, PasserelleIndex.fit(r, space, bridges, labeller=labeller, relation=relation))
 
 
 def row_of(e: Engine, code: str) -> int:
@@ -75,8 +79,10 @@ def _sector_guard(call):
              "(`passerelles bridges --list-sectors` lists them)")
 
 
-def _skills(items, limit: int) -> str:
-    shown = [s.label + (" *" if s.core else "") for s in items[:limit]]
+def _skills(items, limit: int, *, close: bool = False) -> str:
+    """Labels (* = core); ``close``: each with the source's related skill it is close to."""
+    shown = [s.label + (" *" if s.core else "") + (f" (~ {s.via['label']})" if close and s.via else "")
+             for s in items[:limit]]
     more = f" (+{len(items) - limit})" if len(items) > limit else ""
     return "; ".join(shown) + more
 
@@ -92,11 +98,14 @@ def bridges_command(
     min_score: MinScoreOption = 0.0,
     min_label: Annotated[Optional[Literal["stretch", "viable", "highly viable"]], typer.Option(
         "--min-label", help="Lowest calibrated viability kept: stretch, viable or 'highly viable'.")] = None,
-    skills: Annotated[int, typer.Option(help="Shared / missing skills shown per bridge (text output).")] = 4,
+    skills: Annotated[int, typer.Option(help="Held / close / missing skills shown per bridge (text output).")] = 4,
     list_sectors: Annotated[bool, typer.Option("--list-sectors", help="List the referential's sectors and exit.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """The best career bridges from one occupation, with shared (* = core) and missing skills."""
+    """The best career bridges from one occupation, with held, close and missing skills (* = core).
+
+    Held: the same skill, or one that contains it. Close: related to a skill of the source (shown
+    after ~), not held: worth checking, possibly quick to acquire, still to plan."""
     if list_sectors:
         r = referentiels.load(referentiel or "demo")
         counts = r.sectors.group_by("sector").len().sort("sector")
@@ -122,7 +131,8 @@ def bridges_command(
     for i, p in enumerate(found, 1):
         typer.echo(f"\n{i:>2}. {p.code}  {p.label}  [{'; '.join(p.sectors) or '-'}]")
         typer.echo(f"    score {p.score:.3f}  similarity {p.similarity:.3f}  coverage {p.coverage:.3f}  {p.viability or ''}")
-        typer.echo(f"    shared  ({len(p.shared)}): {_skills(p.shared, skills)}")
+        typer.echo(f"    held    ({len(p.shared)}): {_skills(p.shared, skills)}")
+        typer.echo(f"    close   ({len(p.close)}): {_skills(p.close, skills, close=True)}")
         typer.echo(f"    missing ({len(p.missing)}): {_skills(p.missing, skills)}")
 
 
@@ -138,7 +148,7 @@ def sector_map_command(
         "--kind", help="Common skills of these kinds only: savoir-faire, savoir, savoir-être (repeatable).")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Every bridge between two sectors, both directions, and the skills common to both."""
+    """Every bridge between two sectors, both directions, the skills their sources hold, and apart the close ones."""
     e = engine(referentiel)
     pair = _sector_guard(lambda: e.index.sector_pair_map(sector_a, sector_b, k_per_source=k_per_source,
                                                           min_score=min_score))
@@ -153,8 +163,11 @@ def sector_map_command(
         for row in pair.bridges.filter(pair.bridges["direction"] == direction).iter_rows(named=True):
             typer.echo(f"  {row['source']} -> {row['target']}  {row['score']:.3f}  {row['viability'] or '':<13} "
                        f"{row['source_label'][:40]} -> {row['target_label'][:40]}")
-    typer.echo("\ncommon skills (bridges using them):")
+    typer.echo("\ncommon skills (bridges whose source holds them):")
     for row in pair.skills_of(kind).head(top_skills).iter_rows(named=True):
+        typer.echo(f"  {row['bridges']:>4}  {row['share']:>5.0%}  {row['kind']:<12} {row['label']}")
+    typer.echo("\nclose skills, apart (bridges whose source has a related skill only: to check, to plan):")
+    for row in pair.skills_of(kind, close=True).head(top_skills).iter_rows(named=True):
         typer.echo(f"  {row['bridges']:>4}  {row['share']:>5.0%}  {row['kind']:<12} {row['label']}")
 
 
@@ -183,8 +196,8 @@ def paths_command(
         typer.echo(f"{i}. {' -> '.join(p.codes)}   score {p.score:.4f}")
         for step, frm in zip(p.steps, p.codes):
             typer.echo(f"     {frm} -> {step.code} {step.label[:50]}: {step.score:.3f} {step.viability or ''}, "
-                       f"{len(step.shared)} shared, {len(step.missing)} missing "
-                       f"({sum(s.core for s in step.missing)} core)")
+                       f"{len(step.shared)} held, {len(step.close)} close, {len(step.missing)} missing "
+                       f"({sum(s.core for s in step.close + step.missing)} core to acquire)")
 
 
 @graph_app.command("export")
@@ -251,14 +264,62 @@ def graph_communities(
                    + (" ..." if len(c) > 5 else ""))
 
 
+HELD_CLAIMS = Path(__file__).resolve().parents[2] / "benchmarks" / "labels" / "held_claims.csv"
+HELD_COLUMNS = ("source_code", "target_code", "label", "split")
+
+
+def _held_claims_report(r, space, path: Path | None) -> dict:
+    """Precision / recall of *held* on the held-out half (``split`` = test) of a labelled CSV, or
+    ``{"skipped": why}`` when there is none or its skill codes are not this referential's."""
+    import numpy as np
+    import polars as pl
+
+    from matching.evaluation import evaluate_held_claims
+    from matching.relation import SkillRelation
+
+    path = Path(path) if path is not None else HELD_CLAIMS
+    if not path.exists():
+        if path == HELD_CLAIMS:
+            return {"skipped": f"no labelled pairs at {path}"}
+        fail(f"--held-claims {path}: no such file")
+    try:
+        frame = pl.read_csv(path, schema_overrides={c: pl.String for c in HELD_COLUMNS})
+    except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as error:
+        fail(f"--held-claims {path}: not a readable CSV ({error})")
+    missing = [c for c in HELD_COLUMNS if c not in frame.columns]
+    if missing:
+        fail(f"--held-claims {path}: expected columns {', '.join(HELD_COLUMNS)}; missing {', '.join(missing)}")
+    bad = frame.filter(~pl.col("label").is_in(["0", "1"]) | ~pl.col("split").is_in(["dev", "test"]))
+    if bad.height:
+        row = bad.row(0, named=True)
+        fail(f"--held-claims {path}: expected label 0 or 1 and split dev or test; found label {row['label']!r}, "
+             f"split {row['split']!r} (pair {row['source_code']} -> {row['target_code']})")
+    test = frame.filter(pl.col("split") == "test")
+    col = r.skill_index if hasattr(r, "skill_index") else {c: i for i, c in enumerate(r.skill_codes)}
+    known = [s in col and t in col for s, t in zip(test["source_code"], test["target_code"])]
+    if not test.height or not all(known):
+        return {"skipped": f"{known.count(False)} of {test.height} held-out pairs of {path.name} name skills "
+                           f"this referential does not have"}
+    strata = test["stratum"].to_numpy() if "stratum" in test.columns else None
+    out = evaluate_held_claims(SkillRelation.from_referentiel(r, space),
+                               np.array([col[c] for c in test["target_code"]]),
+                               np.array([col[c] for c in test["source_code"]]),
+                               test["label"].cast(pl.Int8).to_numpy(), strata)
+    return {"file": path.name, "split": "test", **out}
+
+
 @app.command("evaluate")
 def evaluate_command(
     source: Annotated[str, typer.Argument(help="demo, rome:DIR or csv:DIR (needs official mobilities)")] = "demo",
     folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds, split by source occupation.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed of the fold assignment.")] = 0,
+    held_claims: Annotated[Optional[Path], typer.Option(
+        "--held-claims", help="Labelled (source skill, target skill) pairs, CSV (default: "
+        "benchmarks/labels/held_claims.csv); its held-out half measures the skill relation.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Recall@5/10/20 and MRR of the official mobilities, hidden from the engine, plus cross-sector recall.
+    """Recall@5/10/20 and MRR of the official mobilities, hidden from the engine, plus cross-sector recall;
+    which score is served; precision and recall of the explanations' *held* skills on labelled pairs.
 
     Rows: plain TF-IDF cosine (the reference), the skill-space cosine, the bridge score on content
     only, and the bridge score with its mobility signal under k-fold cross-validation by source."""
@@ -273,7 +334,14 @@ def evaluate_command(
     sources, targets = mobility_rows(r)
     space = SkillSpace.from_referentiel(r)
     results = evaluate_bridges(space, r.matrix, sources, targets, space.context.sectors, n_folds=folds, seed=seed)
-    report = {"referentiel": {"name": r.name, "version": r.version, "source": r.source, "fingerprint": r.fingerprint},
+    from matching.evaluation import learned_beats_content
+
+    learned = results.get("bridge_learned_cv")
+    served = "learned" if learned is not None and learned_beats_content(results["bridge_content"], learned) else "content"
+    held = _held_claims_report(r, space, held_claims)
+    report = {"served": {"score": served, "rule": "learned only where its cross-validation beats the content "
+                                                  "score on recall@10 and MRR"},
+              "held_claims": held,"referentiel": {"name": r.name, "version": r.version, "source": r.source, "fingerprint": r.fingerprint},
               "protocol": {"ranked": "every other occupation, per source with mobilities",
                            "recall": "macro average over sources", "folds": folds, "seed": seed,
                            "cross_sector": "mobilities leaving every sector of the source, ranking only such occupations"},
@@ -292,3 +360,15 @@ def evaluate_command(
     typer.echo(f"xR@k: cross-sector recall ({next(iter(results.values())).cross_sector_pairs:,} mobilities leave "
                f"every sector of their source). bridge_learned_cv: {folds}-fold CV split by source. "
                f"{report['seconds']} s")
+    typer.echo(f"served: {served} ({report['served']['rule']})")
+    if "skipped" in held:
+        typer.echo(f"held claims: not measured ({held['skipped']})")
+        return
+    typer.echo(f"held claims, held-out half of {held['file']} ({held['after']['pairs']} pairs, "
+               f"{held['after']['labelled_held']} labelled held):")
+    for name in ("before", "after"):
+        f = held[name]
+        typer.echo(f"  {name:<7} claimed {f['claimed_held']:>4}  precision {f['precision']:.3f}  recall {f['recall']:.3f}")
+    for name, f in held.get("by_stratum", {}).items():
+        precision = "-" if f["precision"] is None else f"{f['precision']:.3f}"
+        typer.echo(f"  {name:<7} claimed {f['claimed_held']:>4}  precision {precision:>5}  recall {f['recall']:.3f}")

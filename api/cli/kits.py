@@ -54,4 +54,4 @@ def kit(
     counts = result.summary["counts"]
     typer.echo(f"wrote {fmt} kit {result.summary['from_sector']} <-> {result.summary['to_sector']} to {path}: "
                f"{counts['bridges_forward']} + {counts['bridges_backward']} bridges, "
-               f"{counts['common_skills']} common skills", err=True)
+               f"{counts['common_skills']} common skills held, {counts.get('close_skills', 0)} close apart", err=True)

@@ -23,7 +23,7 @@ import polars as pl
 import typer
 
 import referentiels
-from matching.normalise import InvalidText, Match, SkillNormaliser, TitleNormaliser
+from matching.normalise import InvalidText, Match, SkillNormaliser, TitleNormaliser, validate_text
 
 from api.cli.common import SourceOption, UsageError
 from api.storage import exports
@@ -112,6 +112,19 @@ def _run(kind: str, file: Path, referentiel: str | None, k: int, out: Path, colu
     loaded = referentiels.load(source)
     normaliser = (TitleNormaliser if kind == "titles" else SkillNormaliser).fit(loaded)
     try:
+        for index, text in enumerate(texts):  # every text checked before any encoder work
+            validate_text(text, index)
+        encoder_note = ""
+        if kind == "titles":
+            # With the text encoder (PASSERELLES_ENCODER) where it loads: its vectors of the referential's
+            # titles are read from the cache, or built once with progress on stderr (issue 21).
+            from api.services.encoding import SemanticTitles, encoder_status
+            from api.settings import Settings
+
+            settings = Settings()
+            status = encoder_status(settings.encoder, settings.encoder_threads)
+            encoder_note = f" (with {status.name})" if status.available else " (lexical only: no text encoder)"
+            normaliser = SemanticTitles(loaded, normaliser, status, settings.cache_dir).build()
         matches = normaliser.batch(texts, k=k, workers=workers)
     except InvalidText as error:
         where = f"line {first_line + error.index}" if first_line else f"row {error.index}"
@@ -123,7 +136,7 @@ def _run(kind: str, file: Path, referentiel: str | None, k: int, out: Path, colu
     else:
         exports.write_csv(frame, out)  # a file people open: texts that start with = + - @ are escaped
     confident = sum(m.confident for m in matches)
-    typer.echo(f"normalised {len(matches):,} {kind} against {source}: {confident:,} confident, "
+    typer.echo(f"normalised {len(matches):,} {kind} against {source}{encoder_note}: {confident:,} confident, "
                f"{len(matches) - confident:,} below {normaliser.threshold:g}; wrote {out}", err=True)
 
 
@@ -151,3 +164,104 @@ def normalise_skills(
 ) -> None:
     """Skill phrases as people type them -> skill codes, one output row per input row."""
     _run("skills", file, referentiel, k, out, column, workers)
+
+
+def read_offers_file(path: Path) -> tuple[list, int]:
+    """(offers, line of the first offer) from a CSV (header ``title`` and optional ``description``,
+    ``naf``) or JSON Lines file (one object a line with the same keys)."""
+    import json
+
+    from matching.offers import OfferText
+
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    raw = path.read_bytes()
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        raise UsageError(f"{path}: binary data (a NUL byte at offset {nul}), expected UTF-8 text")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise UsageError(f"{path}, line {line}: not UTF-8 text (byte 0x{raw[error.start]:02x})") from None
+    if not text.strip():
+        raise UsageError(f"{path}: no offers to read (the file is empty)")
+    offers = []
+    if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise UsageError(f"{path}, line {number}: not a JSON object ({error.msg})") from None
+            if not isinstance(record, dict) or not isinstance(record.get("title"), str):
+                raise UsageError(f"{path}, line {number}: expected an object with a text \"title\"")
+            description, naf = record.get("description") or "", record.get("naf")
+            if not isinstance(description, str) or not (naf is None or isinstance(naf, str)):
+                raise UsageError(f"{path}, line {number}: \"description\" and \"naf\" must be text when present")
+            offers.append((number, OfferText(record["title"], description, naf)))
+        if not offers:
+            raise UsageError(f"{path}: no offers to read (no JSON line)")
+        return offers, 0
+    try:
+        frame = pl.read_csv(io.StringIO(text), infer_schema=False)
+    except Exception as error:  # noqa: BLE001 - polars raises several kinds for a bad file
+        raise UsageError(f"{path}: not a readable CSV file ({error})") from None
+    if "title" not in frame.columns:
+        raise UsageError(f"{path}: no column 'title'; columns are {', '.join(map(repr, frame.columns))}")
+    get = lambda name: frame[name].to_list() if name in frame.columns else [None] * frame.height  # noqa: E731
+    for number, (title, description, naf) in enumerate(zip(get("title"), get("description"), get("naf")), start=2):
+        offers.append((number, OfferText(title or "", description or "", naf)))
+    if not offers:
+        raise UsageError(f"{path}: no offers to read (the file is empty)")
+    return offers, 2
+
+
+@normalise_app.command("offers")
+def normalise_offers(
+    file: Annotated[Path, typer.Argument(help="CSV or JSON Lines of job ads: title, optional description and naf.")],
+    out: OutOption,
+    referentiel: SourceOption = None,
+    k: KOption = 5,
+    workers: WorkersOption = -1,
+) -> None:
+    """Whole job ads -> occupation codes, and the skills each description names (with its sentence).
+
+    One output row per input row, in order: title, code, label, score, confident, matched, code_2 ...
+    up to k, then naf and skills (JSON: [{code, label, score, sentence}]).
+    """
+    import json
+
+    from matching.offers import InvalidOffer, check_offers, read_offers
+
+    if out.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise UsageError(f"--out {out}: expected a .csv or .parquet file name")
+    numbered, _ = read_offers_file(file)
+    source = referentiel or "demo"
+    loaded = referentiels.load(source)
+    titles = TitleNormaliser.fit(loaded)
+    try:
+        check_offers([o for _, o in numbered])  # every ad checked before any encoder work
+        from api.services.encoding import SemanticTitles, encoder_status
+        from api.settings import Settings
+
+        settings = Settings()
+        status = encoder_status(settings.encoder, settings.encoder_threads)
+        titles = SemanticTitles(loaded, titles, status, settings.cache_dir).build()
+        results = read_offers(titles, SkillNormaliser.fit(loaded), [o for _, o in numbered], k=k, workers=workers)
+    except InvalidOffer as error:
+        number = numbered[error.index][0] if error.index is not None else "?"
+        raise UsageError(f"{file}, line {number}, {error.field}: {error.message}") from None
+    frame = result_frame("title", [r.occupation for r in results], k).with_columns(
+        pl.Series("naf", [r.naf for r in results], dtype=pl.String),
+        pl.Series("skills", [json.dumps([s.as_dict() for s in r.skills], ensure_ascii=False) for r in results],
+                  dtype=pl.String))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".parquet":
+        frame.write_parquet(out)
+    else:
+        exports.write_csv(frame, out)
+    found = sum(len(r.skills) for r in results)
+    typer.echo(f"read {len(results):,} offers against {source}: {sum(r.occupation.confident for r in results):,} "
+               f"confident occupations, {found:,} skills found in the descriptions; wrote {out}", err=True)

@@ -20,9 +20,15 @@ def referentiel_info(
     source: Annotated[str, typer.Argument(help="demo, rome:DIR or csv:DIR")] = "demo",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Counts of occupations, skills, links, titles, sectors and mobilities, and the fingerprint."""
+    """Counts of occupations, skills, links, titles, sectors and mobilities, the fingerprint, and the
+    text encoder (PASSERELLES_ENCODER): available or why not, and whether its title vectors are cached."""
+    from api.services.encoding import describe_encoder
+    from api.settings import Settings
+
     r = referentiels.load(source)
     info = r.describe()
+    settings = Settings()
+    info["encoder"] = describe_encoder(r, settings.encoder, settings.encoder_threads, settings.cache_dir)
     if as_json:
         emit_json(info)
         return
@@ -30,6 +36,15 @@ def referentiel_info(
     typer.echo(f"fingerprint  {r.fingerprint}")
     for name, value in info["counts"].items():
         typer.echo(f"{name:<20}{value:>10,}")
+    encoder = info["encoder"]
+    if not encoder["available"]:
+        typer.echo(f"encoder             unavailable: {encoder['reason']} (everything works lexically)")
+        return
+    titles = encoder["titles"]
+    cached = (f"cached ({titles['bytes'] / 1e6:.1f} MB)" if titles["cached"]
+              else "not built yet (built once, on first use)")
+    typer.echo(f"encoder             available: {encoder['name']} ({encoder['dim']} dimensions)")
+    typer.echo(f"title vectors       {titles['texts']:,} texts, {cached}")
 
 
 @app.command("export")

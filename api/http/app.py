@@ -33,4 +33,9 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
                    prescriptions):
         app.include_router(module.router)
     security.install(app, settings)  # after every router: keys, roles, rate limits, 413, audit (api/http/security/)
+    # The title normaliser gains its encoder in the background (issue 21): answers cached before then
+    # were lexical, so they are dropped when it is ready; the build starts now, not at the first search.
+    semantic = app.state.passerelles.semantic_titles  # cheap: nothing is fitted nor built here
+    semantic.on_ready(app.state.security.cache.clear)
+    semantic.start()  # a thread when an encoder loaded; nothing otherwise
     return app

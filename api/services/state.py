@@ -16,6 +16,18 @@ from api.settings import Settings
 from api.services.suggest import CodeSuggester
 
 
+class _CurrentTitleNormaliser:
+    """``AppState.title_normaliser``: free-text job titles -> occupation codes (``.search(text, k)``,
+    ``.batch(texts, k)``), with the encoder once its vectors are ready (the first call starts their
+    build), lexical until then. A non-data descriptor, like the ``cached_property`` of the other
+    normalisers: an instance attribute of the same name takes precedence (the tests' spies)."""
+
+    def __get__(self, state, owner=None):
+        if state is None:
+            return self
+        return state.semantic_titles.current()
+
+
 @dataclass(eq=False)
 class AppState:
     settings: Settings
@@ -45,14 +57,31 @@ class AppState:
         """Calibrated viability labels of every bridge (``matching.calibration.BridgeLabeller``)."""
         from api.storage import bridges_cache
 
-        return bridges_cache.labeller(self.referentiel, self.bridges, self.space, self.settings.cache_dir)
+        return bridges_cache.labeller(self.referentiel, self.bridges, self.space, self.settings.cache_dir,
+                                      relation=self.relation)
+
+    @cached_property
+    def relation(self):
+        """``matching.relation.SkillRelation``: which related skill counts as held (issue 19)."""
+        from matching.relation import SkillRelation
+
+        return SkillRelation.from_referentiel(self.referentiel, self.space)
+
+    @cached_property
+    def bridge_choice(self) -> dict:
+        """Which bridge score is served (learned from official mobilities only where its
+        cross-validation beats the content score), with the figures it was decided on."""
+        from api.storage import bridges_cache
+
+        return bridges_cache.served_choice(self.referentiel, self.space, self.settings.cache_dir)
 
     @cached_property
     def passerelles(self):
         """``matching.passerelles.PasserelleIndex``: explained, filtered, labelled bridge queries."""
         from matching.passerelles import PasserelleIndex
 
-        return PasserelleIndex.fit(self.referentiel, self.space, self.bridges, labeller=self.bridge_labeller)
+        return PasserelleIndex.fit(self.referentiel, self.space, self.bridges, labeller=self.bridge_labeller,
+                                   relation=self.relation)
 
     @cached_property
     def bridge_graph(self):
@@ -69,9 +98,21 @@ class AppState:
         return edge_matrix(self.passerelles, self.bridge_graph)
 
     @cached_property
-    def title_normaliser(self) -> TitleNormaliser:
-        """Free-text job titles -> occupation codes (``.search(text, k)``, ``.batch(texts, k)``)."""
+    def lexical_title_normaliser(self) -> TitleNormaliser:
+        """Free-text job titles -> occupation codes, by their words only."""
         return TitleNormaliser.fit(self.referentiel)
+
+    @cached_property
+    def semantic_titles(self):
+        """``api.services.encoding.SemanticTitles``: the title normaliser with the settings' encoder,
+        its vectors built once per content in a background thread (status for ``GET /referentiel``)."""
+        from api.services.encoding import SemanticTitles, encoder_status
+
+        return SemanticTitles(self.referentiel, lambda: self.lexical_title_normaliser,
+                              encoder_status(self.settings.encoder, self.settings.encoder_threads),
+                              self.settings.cache_dir)
+
+    title_normaliser = _CurrentTitleNormaliser()
 
     @cached_property
     def skill_normaliser(self) -> SkillNormaliser:
@@ -82,7 +123,7 @@ class AppState:
     def occupation_suggester(self) -> CodeSuggester:
         r = self.referentiel
         return CodeSuggester(r.occupations["code"].to_list(), r.occupations["label"].to_list(),
-                             normaliser=self.title_normaliser)
+                             normaliser=self.lexical_title_normaliser)
 
     @cached_property
     def pool(self):

@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from matching.gaps import TrainingIndex, basin_needs, choose_targets, occupation_need, skill_gap, support_for
+from matching.gaps import TrainingIndex, basin_needs, choose_targets, occupation_need, skill_gap, held_support_for, support_for
 from matching.tension import rerank_toward_tension, tension_table, tension_targets, tension_vector
 from matching.tension import toward_tension as toward_tension_of
 from referentiels import ReferentielError, territories
@@ -61,6 +61,7 @@ class TrainingService:
     _catalogue: TrainingCatalogue | None = None
     _index: TrainingIndex | None = None
     _support: sp.csr_array | None = None
+    _near: sp.csr_array | None = None
     _tension: tuple | None = None
     _default_catalogue: TrainingCatalogue | None = None
     _from_store: bool = True
@@ -161,10 +162,19 @@ class TrainingService:
 
     @property
     def support(self) -> sp.csr_array:
+        """Which skill makes which *held* (the same, or one that contains it: matching/relation.py)."""
         with self._lock:
             if self._support is None:
-                self._support = support_for(self.state.bridges, self.referentiel.n_skills)
+                self._support = held_support_for(self.state.bridges, self.state.relation, self.referentiel.n_skills)
             return self._support
+
+    @property
+    def near(self) -> sp.csr_array:
+        """Which skill relates to which (the soft kernel): marks the gap's *close* skills."""
+        with self._lock:
+            if self._near is None:
+                self._near = support_for(self.state.bridges, self.referentiel.n_skills)
+            return self._near
 
     def use_catalogue(self, path) -> None:
         """Serve the catalogue of this file (CSV or JSON). Raises ReferentielError."""
@@ -264,18 +274,27 @@ class TrainingService:
         return out
 
     # ---- gaps and plans ---------------------------------------------------------------------------
+    def _gap_skill(self, col: int, weight: float, core: bool | None, close_to: int) -> dict:
+        """A gap skill; a close one (related to a skill held, not held) says what it is close to."""
+        out = self.skill_dict(col, weight, core)
+        if close_to >= 0:
+            out.update(close_to=self.skill_dict(close_to), possibly_quick_to_acquire=True)
+        return out
+
     def _gap_dict(self, gap, source: dict, target_row: int) -> dict:
         r = self.referentiel
         held_related = [
             {**self.skill_dict(int(t), w, c), "via": self.skill_dict(int(v))}
             for t, w, c, v in zip(gap.need, gap.weight, gap.core, gap.via) if v >= 0]
+        close = gap.missing_close
         return {
             "source": source,
             "target": {"code": r.occupation_codes[target_row], "label": r.occupations["label"][target_row]},
             "coverage": round(gap.coverage, 4), "gap_weight": round(gap.gap_weight, 4),
             "total_weight": round(gap.total_weight, 4),
-            "missing": [self.skill_dict(int(c), w, k) for c, w, k in
-                        zip(gap.missing, gap.missing_weight, gap.missing_core)],
+            "missing": [self._gap_skill(int(c), w, k, int(n)) for c, w, k, n in
+                        zip(gap.missing, gap.missing_weight, gap.missing_core, close)],
+            "close_skills": int((close >= 0).sum()),
             "held_through_related": held_related,
         }
 
@@ -289,6 +308,7 @@ class TrainingService:
                        latest=latest, max_hours=max_hours, today=today)
         session_rows = self.catalogue.session_frame() if index.n_sessions else None
         weight_of = dict(zip(gap.missing.tolist(), gap.missing_weight.tolist()))
+        close_of = dict(zip(gap.missing.tolist(), gap.missing_close.tolist()))
         steps = []
         for step, (row, covers, chosen) in enumerate(zip(p.trainings.tolist(), p.covers, p.sessions.tolist()),
                                                      start=1):
@@ -302,7 +322,7 @@ class TrainingService:
                 "permanent_entry": bool(t["permanent_entry"]) or not t["start_dates"],
                 "distance_km": None if lat is None or t["lat"] is None else round(float(
                     territories.haversine_km(lat, lon, t["lat"], t["lon"])), 1),
-                "covers": [self.skill_dict(int(c), weight_of[int(c)]) for c in covers.tolist()],
+                "covers": [self._gap_skill(int(c), weight_of[int(c)], None, close_of[int(c)]) for c in covers.tolist()],
                 "session": None if chosen < 0 or session_rows is None else session_dict(session_rows.row(
                     chosen, named=True)),
             })
@@ -311,7 +331,8 @@ class TrainingService:
         cost = None if np.isnan(p.cost) else round(p.cost, 2)
         return {"trainings": steps, "hours": p.hours, "cost": cost,
                 "covered_weight": round(p.covered_weight, 4), "residual_weight": round(p.residual_weight, 4),
-                "residual": [self.skill_dict(int(c), weight_of[int(c)]) for c in p.residual.tolist()],
+                "residual": [self._gap_skill(int(c), weight_of[int(c)], None, close_of[int(c)])
+                             for c in p.residual.tolist()],
                 "eligible_trainings": p.eligible, "catalogue": self.catalogue.source,
                 "guarantee": "greedy weighted set cover by gap weight per hour, pruned: hours <= (1 + ln(W/w_min)) "
                              "x the fewest hours of a full cover of the coverable gap"}
@@ -332,7 +353,7 @@ class TrainingService:
         ra, rb = r.occupation_row(a), r.occupation_row(b)
         held = space.raw.indices[space.raw.indptr[ra]:space.raw.indptr[ra + 1]]
         gap = skill_gap(*occupation_need(space.raw, space.core, rb), held=held,
-                        support=self.support if related else None)
+                        support=self.support if related else None, near=self.near if related else None)
         source = {"code": a, "label": r.occupations["label"][ra]}
         out = self._gap_dict(gap, source, rb)
         if plan:
@@ -408,7 +429,7 @@ class TrainingService:
             codes += [c for c, _ in pool.normalise_skill_texts(list(texts)).values() if c]
         held = np.asarray(sorted({r.skill_index[c] for c in codes}), dtype=np.int64)
         gap = skill_gap(*occupation_need(space.raw, space.core, rb), held=held,
-                        support=self.support if related else None)
+                        support=self.support if related else None, near=self.near if related else None)
         out = self._gap_dict(gap, {"seeker": seeker_id, "occupation": record.get("occupation"),
                                    "basin": record.get("basin")}, rb)
         if plan:

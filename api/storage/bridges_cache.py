@@ -52,10 +52,43 @@ def _read(path: Path) -> dict[str, np.ndarray] | None:
         return None
 
 
+def served_choice(referentiel, space, cache_dir: Path | None = None, *,
+                  weights: BridgeWeights | None = None) -> dict:
+    """Which bridge score to serve (``matching.evaluation.served_choice``: the score learned from
+    official mobilities only where its 5-fold cross-validation beats the content score on recall@10
+    and MRR), cached as ``served-<fingerprint[:16]>-<content model key>.json``."""
+    from matching.evaluation import served_choice as decide
+
+    if referentiel.mobilities.height == 0:
+        return {"served": "content", "content": None, "learned_cv": None,
+                "rule": "no official mobilities to learn from"}
+    root = cache_root(cache_dir)
+    path = None if root is None else root / f"served-{referentiel.fingerprint[:16]}-{BridgeModel.key(weights, False)}.json"
+    if path is not None and path.exists():
+        try:
+            found = json.loads(path.read_text(encoding="utf-8"))
+            if found.get("served") in ("learned", "content"):
+                return found
+        except (OSError, ValueError):
+            pass
+    content = bridges(referentiel, space, cache_dir, learn_mobilities=False, weights=weights)
+    sources, targets = mobility_rows(referentiel)
+    choice = decide(content, sources, targets, space.context.sectors if space.context is not None else None)
+    if path is not None:
+        try:
+            with atomic_path(path) as tmp:
+                Path(tmp).write_text(json.dumps(choice), encoding="utf-8")
+        except OSError:
+            pass
+    return choice
+
+
 def bridges(referentiel, space, cache_dir: Path | None = None, *, learn_mobilities: bool = True,
             weights: BridgeWeights | None = None) -> BridgeModel:
-    """``BridgeModel.from_referentiel(referentiel, space)``, read from the cache when built before."""
-    learned = learn_mobilities and referentiel.mobilities.height > 0
+    """``BridgeModel.from_referentiel(referentiel, space)``, read from the cache when built before;
+    learned from official mobilities only when ``served_choice`` says the learned score wins."""
+    learned = (learn_mobilities and referentiel.mobilities.height > 0
+               and served_choice(referentiel, space, cache_dir, weights=weights)["served"] == "learned")
     root = cache_root(cache_dir)
     path = None if root is None else root / f"bridges-{referentiel.fingerprint[:16]}-{BridgeModel.key(weights, learned)}.npz"
     cached = _read(path) if path is not None else None
@@ -70,7 +103,7 @@ def bridges(referentiel, space, cache_dir: Path | None = None, *, learn_mobiliti
     return model
 
 
-def labeller(referentiel, model: BridgeModel, space, cache_dir: Path | None = None) -> BridgeLabeller:
+def labeller(referentiel, model: BridgeModel, space, cache_dir: Path | None = None, relation=None) -> BridgeLabeller:
     """``BridgeLabeller.from_referentiel(referentiel, model, space)``, read from the cache when built before."""
     root = cache_root(cache_dir)
     key = BridgeModel.key(model.weights, model.learned)
@@ -85,7 +118,7 @@ def labeller(referentiel, model: BridgeModel, space, cache_dir: Path | None = No
                                   scores=np.asarray(model.matrix, dtype=np.float32))
         except (KeyError, TypeError, ValueError):
             pass
-    built = BridgeLabeller.from_referentiel(referentiel, model, space)
+    built = BridgeLabeller.from_referentiel(referentiel, model, space, relation=relation)
     if path is not None:
         _write(path, {"support": built.support.matrix, "unsupported": built.support.unsupported,
                       "calibration": np.array(json.dumps(built.calibration.to_dict()))})

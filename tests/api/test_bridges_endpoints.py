@@ -17,12 +17,16 @@ def test_passerelles_of_h2102_have_the_page_shape(client):
     assert scores == sorted(scores, reverse=True) and all(0.0 <= s <= 1.0 for s in scores)
     for p in items:
         assert {"code", "label", "sectors", "domain", "score", "similarity", "coverage", "viability",
-                "shared", "missing"} <= set(p)
+                "shared", "close", "missing"} <= set(p)
         assert p["code"] != "H2102" and p["viability"] in {"stretch", "viable", "highly viable"}
         assert all(isinstance(s, str) for s in p["sectors"])
-        for group in (p["shared"], p["missing"]):
+        for group in (p["shared"], p["close"], p["missing"]):
             assert [s["core"] for s in group] == sorted((s["core"] for s in group), reverse=True), "core first"
             assert all({"code", "label", "kind", "weight", "core"} <= set(s) for s in group)
+        # a close skill names the source's skill it is close to, the rule and the evidence (issue 19)
+        assert all({"code", "label", "similarity", "rule", "evidence"} <= set(s["via"]) for s in p["close"])
+        assert all("via" not in s or s["via"] is None for s in p["missing"])
+    assert any(p["close"] for p in items)
 
 
 def test_cross_sector_only_leaves_every_sector_of_the_source(client):
@@ -65,6 +69,10 @@ def test_sector_pair_map_both_directions_with_common_skills(client):
     assert body["counts"]["a_to_b"] + body["counts"]["b_to_a"] == len(body["bridges"])
     uses = [s["bridges"] for s in body["common_skills"]]
     assert uses and uses == sorted(uses, reverse=True)
+    # common skills count held skills only; close ones come apart, and each bridge counts the three kinds
+    assert body["counts"]["close_skills"] == len(body["close_skills"]) or len(body["close_skills"]) == 50
+    assert all({"shared_skills", "close_skills", "missing_skills", "close_core", "missing_core"} <= set(b)
+               for b in body["bridges"])
     assert client.get(f"/sectors/{FOOD}/bridges/Nowhere").status_code == 404
     know_how = client.get(f"/sectors/{FOOD}/bridges/{METAL}", params={"kind": "savoir-faire"}).json()["common_skills"]
     assert know_how and all(s["kind"] == "savoir-faire" for s in know_how)

@@ -46,9 +46,11 @@ def test_bridge_rows_carry_the_engines_scores_and_explanations(kit, state):
     for row in kit.bridges.head(20).iter_rows(named=True):
         a, b = rows[row["source"]], rows[row["target"]]
         assert row["score"] == pytest.approx(float(index.bridges.scores_from(a)[b]), abs=1e-4)
-        shared, missing = index.explain(a, b)
+        shared, close, missing = index.explain(a, b)
         assert len(row["shared_skills"]) == len(shared) and len(row["missing_skills"]) == len(missing)
-        assert row["missing_core"] == sum(1 for s in missing if s.core)
+        assert len(row["close_skills"]) == len(close)
+        assert all("(proche de : " in text for text in row["close_skills"])
+        assert row["missing_core"] == sum(1 for s in close + missing if s.core)  # the gap's core skills
 
 
 def test_h2102_bridges_toward_metalworking_are_in_the_kit(kit):
@@ -60,6 +62,10 @@ def test_h2102_bridges_toward_metalworking_are_in_the_kit(kit):
 def test_common_skills_are_ranked_by_the_bridges_that_use_them(kit):
     counts = kit.common_skills["bridges"].to_list()
     assert counts == sorted(counts, reverse=True) and counts[0] <= kit.bridges.height
+    # only held skills count as common; the close ones are on their own sheet (issue 19)
+    assert kit.common_skills["bridges"].sum() == kit.bridges["shared_skills"].list.len().sum()
+    assert kit.close_skills["bridges"].sum() == kit.bridges["close_skills"].list.len().sum()
+    assert kit.summary["counts"]["close_skills"] == kit.close_skills.height
 
 
 def test_xlsx_has_a_sheet_per_part_with_headers_and_values(kit):

@@ -13,6 +13,14 @@ def test_referentiel_gives_counts(client):
     assert body["counts"]["occupations"] >= 80 and body["counts"]["skills"] >= 600
 
 
+def test_referentiel_says_which_bridge_score_is_served(client):
+    """Issue 19, item 5: learned from official mobilities only where its cross-validation wins."""
+    score = client.get("/referentiel").json()["bridge_score"]
+    assert score["served"] == "learned" and "cross-validation" in score["rule"]
+    assert score["learned_cv"]["recall@10"] > score["content"]["recall@10"]
+    assert score["learned_cv"]["mrr"] > score["content"]["mrr"]
+
+
 def test_occupation_card_of_h2102(client):
     response = client.get("/occupations/H2102")
     assert response.status_code == 200

@@ -26,7 +26,10 @@ def test_cli_bridges_paths_graph_and_evaluate(tmp_path, capsys):
     assert main(["sector-map", FOOD, METAL, "--json", "--k-per-source", "2"]) == 0
     assert json.loads(capsys.readouterr().out)["common_skills"]
     assert main(["evaluate", "demo", "--json"]) == 0
-    results = json.loads(capsys.readouterr().out)["results"]
+    report = json.loads(capsys.readouterr().out)
+    results = report["results"]
+    assert report["served"]["score"] == "learned"  # its cross-validation beats the content score here
+    assert "skipped" in report["held_claims"]  # the labelled pairs name ROME skills, not the demo's
     assert set(results) == {"tfidf_cosine", "skill_cosine", "bridge_content", "bridge_learned_cv"}
     assert results["bridge_content"]["recall@10"] >= results["tfidf_cosine"]["recall@10"]
 
@@ -37,3 +40,23 @@ def test_cli_min_label(capsys):
     assert found and all(p["viability"] in ("viable", "highly viable") for p in found)
     assert main(["bridges", "H2102", "--min-label", "maybe"]) == 2
     assert "is not one of 'stretch', 'viable', 'highly viable'" in capsys.readouterr().err
+
+
+def test_cli_bridges_text_shows_the_three_kinds_and_sector_maps_the_close_skills_apart(capsys):
+    assert main(["bridges", "H2102", "-k", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "held    (" in out and "close   (" in out and "missing (" in out and " (~ " in out
+    assert main(["sector-map", FOOD, METAL, "--k-per-source", "2", "--top-skills", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "common skills (bridges whose source holds them)" in out and "close skills, apart" in out
+
+
+def test_cli_evaluate_rejects_a_bad_labelled_file(tmp_path, capsys):
+    bad = tmp_path / "pairs.csv"
+    bad.write_text("source_code,target_code,label\n1,2,1\n", encoding="utf-8")
+    assert main(["evaluate", "demo", "--held-claims", str(bad)]) == 2
+    assert "missing split" in capsys.readouterr().err
+    bad.write_text("source_code,target_code,label,split\n1,2,yes,test\n", encoding="utf-8")
+    assert main(["evaluate", "demo", "--held-claims", str(bad)]) == 2
+    assert "expected label 0 or 1" in capsys.readouterr().err
+    assert main(["evaluate", "demo", "--held-claims", str(tmp_path / "none.csv")]) == 2

@@ -42,6 +42,8 @@ def test_search_open_h2102_go_cross_sector_and_read_one_bridge(browser, live_ser
     page.wait_for_selector("#detail:not([hidden])")
     shared = page.locator("#detail-shared li").all_inner_texts()
     missing = page.locator("#detail-missing li").all_inner_texts()
+    close = page.locator("#detail-close li").all_inner_texts()
+    assert close, "the close skills are listed (or 'Aucune'), each with what it is close to"
     assert shared and shared != ["Aucune"], "a bridge shares skills with its source"
     assert missing, "the missing skills are listed (or 'Aucune')"
     page.screenshot(path=tmp_path / "3-bridge.png", full_page=True)
@@ -60,6 +62,23 @@ def test_keyboard_only_search_opens_the_card(browser, live_server):
     page.keyboard.press("Enter")
     page.wait_for_selector("#card:not([hidden])")
     assert re.match(r"[A-Z]\d{4} — ", page.locator("#card-title").inner_text())
+    page.close()
+
+
+@pytest.mark.parametrize("typed", ["H2102", "h2102"])
+def test_a_code_typed_opens_that_code_and_its_mobilities_read_as_labels(browser, live_server, typed):
+    """Issue 21: typing H2102 listed unrelated occupations and Enter opened M1503; mobilities were bare codes."""
+    page = browser.new_page()
+    page.set_default_timeout(15000)
+    page.goto(live_server.url + "/")
+    box = page.get_by_label("Intitulé ou code du métier")
+    box.type(typed, delay=30)
+    page.wait_for_function("document.querySelectorAll('#suggestions li').length === 1")
+    assert page.locator("#suggestions li").get_attribute("data-code") == "H2102"
+    box.press("Enter")
+    page.wait_for_selector("#card-title:has-text('H2102')")
+    mobilities = page.locator("#card-mobilities li").all_inner_texts()
+    assert mobilities and all(re.match(r"[A-Z]\d{4} — \S", m) for m in mobilities), mobilities
     page.close()
 
 

@@ -56,18 +56,18 @@ class Spy:
         self.calls: list[int] = []
         self.texts: list[str] = []
 
-    def batch(self, texts, k=5, workers=-1):
+    def batch(self, texts, k=5, workers=-1, **options):
         if self.refuse:
             raise AssertionError(f"the normaliser was called with {len(texts)} texts: work began before the refusal")
         self.calls.append(len(texts))
         self.texts.extend(texts)
-        return self.inner.batch(texts, k, workers)
+        return self.inner.batch(texts, k, workers, **options)
 
-    def search(self, text, k=5):
+    def search(self, text, k=5, **options):
         if self.refuse:
             raise AssertionError("the normaliser was called: work began before the refusal")
         self.calls.append(1)
-        return self.inner.search(text, k)
+        return self.inner.search(text, k, **options)
 
     def __getattr__(self, name):
         return getattr(self.inner, name)

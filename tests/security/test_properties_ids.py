@@ -116,10 +116,10 @@ def test_bulk_ingest_applies_the_same_rule_in_every_format(env, kind, fmt, value
         except Exception:  # a value Parquet cannot hold (an empty object, mixed types): no client can send it
             reject()
     expected, reason = id_problem(value)
-    if fmt == "csv" and isinstance(value, str) and ("\x00" in value or "\r" in value):
-        expected, reason = None, "not CSV text"  # the CSV reader refuses the cell or the file
     response = ingest(client, kind, [{"id": value, **BODY[kind]}], fmt, env["keys"]["counsellor"])
     assert response.status_code < 500, response.text
+    if fmt == "csv" and reason is None and ("\x00" in value or "\r" in value) and response.status_code == 422:
+        return  # a valid id once trimmed ("0\r"), but the CSV reader may refuse the whole file: either is fine
     if reason is not None:
         assert response.status_code == 422, (value, response.text)
         return

@@ -12,9 +12,11 @@ from matching.bridges import BridgeModel
 from matching.calibration import BridgeLabeller
 from matching.graph import bridge_graph, career_paths, communities, export, hubs
 from matching.passerelles import PasserelleIndex, UnknownSector, sector_pair_map
+from matching.relation import HELD_RULES, RULES
 from matching.space import SkillSpace
 
 FOOD, METAL = "Industrie - Alimentaire", "Industrie - Métallurgie"
+HELD_NAMES = {RULES[code] for code in HELD_RULES}
 
 
 @pytest.fixture(scope="module")
@@ -30,13 +32,19 @@ def test_each_bridge_explains_every_skill_of_its_target_once(engine):
     a = demo.occupation_row("H2102")
     for p in index.query(a, 10):
         target = set(demo.links.filter(demo.links["occupation"] == p.code)["skill"].to_list())
-        shared, missing = [s.code for s in p.shared], [s.code for s in p.missing]
-        assert set(shared) | set(missing) == target and not set(shared) & set(missing)
+        shared, close, missing = [s.code for s in p.shared], [s.code for s in p.close], [s.code for s in p.missing]
+        assert set(shared) | set(close) | set(missing) == target
+        assert len(shared) + len(close) + len(missing) == len(target)
         held = set(demo.links.filter(demo.links["occupation"] == "H2102")["skill"].to_list())
-        for s in p.shared:
+        for s in p.shared:  # held: the same skill, or through one that contains it (a rule says which)
             assert (s.via is None) == (s.code in held)
-            assert s.via is None or (s.via["code"] in held and s.via["similarity"] >= 0.5)
-        for group in (p.shared, p.missing):
+            assert s.via is None or (s.via["code"] in held and s.via["similarity"] >= 0.5
+                                     and s.via["rule"] in HELD_NAMES and "contains" in s.via["evidence"])
+        for s in p.close:  # close: related, never held, named with what it is close to and why
+            assert s.code not in held and s.via["code"] in held and s.via["similarity"] >= 0.5
+            assert s.via["rule"] not in HELD_NAMES
+        assert all(s.via is None for s in p.missing)
+        for group in (p.shared, p.close, p.missing):
             keys = [(not s.core, -s.weight, s.code) for s in group]
             assert keys == sorted(keys)
         assert p.viability in ("stretch", "viable", "highly viable")
@@ -51,9 +59,11 @@ def test_explanations_are_the_same_from_the_support_memo_and_cannot_be_altered_t
     assert [index.explain(a, b) for b in targets] == remembered
     fresh = PasserelleIndex.fit(demo, space, model)
     assert [fresh.explain(a, b) for b in targets] == remembered
-    via, _ = index._support(a, targets[0])
+    kind, via, _, _ = index._support(a, targets[0])
     with pytest.raises(ValueError):
         via[0] = 0
+    with pytest.raises(ValueError):
+        kind[0] = 2
     index.forget_support()
     assert [index.explain(a, b) for b in targets] == remembered
 
@@ -90,6 +100,13 @@ def test_sector_pair_map_both_directions_and_common_skills_ranked(engine):
     assert uses == sorted(uses, reverse=True) and uses[0] <= pair.bridges.height
     assert (pair.common_skills["a_to_b"] + pair.common_skills["b_to_a"] == pair.common_skills["bridges"]).all()
     assert pair.to_dict(top_skills=5)["counts"]["bridges"] == pair.bridges.height
+    # common skills count held skills only; close ones are apart, and each bridge's skills add up
+    assert (pair.bridges["shared_skills"].sum() == pair.common_skills["bridges"].sum()
+            and pair.bridges["close_skills"].sum() == pair.close_skills["bridges"].sum())
+    for row in pair.bridges.head(5).iter_rows(named=True):
+        held, close, missing = index.explain(demo.occupation_row(row["source"]), demo.occupation_row(row["target"]))
+        assert (row["shared_skills"], row["close_skills"], row["missing_skills"]) == (len(held), len(close), len(missing))
+        assert row["close_core"] == sum(s.core for s in close) and row["missing_core"] == sum(s.core for s in missing)
 
 
 def test_graph_paths_communities_hubs_and_exports(engine):

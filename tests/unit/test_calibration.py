@@ -47,6 +47,25 @@ def test_core_support_counts_held_and_related_skills_only():
     assert with_words.matrix[1, 2] == pytest.approx(1 - half) and with_words.unsupported[1, 2] == 1
 
 
+def test_a_close_core_skill_counts_half_a_held_one_counts_in_full():
+    # occupation 2 needs core skills 0 and 2; occupation 1 holds skill 1, related to both (one group)
+    space = _space([[0], [1], [0, 2, 3]], [[0], [1], [0, 2]], n_skills=4)
+    weight = space.skill_weight
+    share0 = weight[0] / (weight[0] + weight[2])
+    groups = np.array([0, 0, 0, 2])
+    related = CoreSupport.fit(space, groups=groups)
+    assert related.matrix[1, 2] == pytest.approx(1.0)  # before issue 19: related = supported
+    nothing_held = sp.csr_array(sp.identity(4, dtype=bool, format="csr"))
+    close = CoreSupport.fit(space, groups=groups, held=nothing_held)
+    assert close.matrix[1, 2] == pytest.approx(0.5) and close.unsupported[1, 2] == 0
+    held = sp.csr_array((np.array([True]), (np.array([1]), np.array([0]))), shape=(4, 4))  # 1 makes 0 held
+    part = CoreSupport.fit(space, groups=groups, held=held + nothing_held)
+    assert part.matrix[1, 2] == pytest.approx(share0 + 0.5 * (1 - share0))
+    # a held pair the soft kernel does not relate still counts, in full
+    alone = CoreSupport.fit(space, held=held + nothing_held)
+    assert alone.matrix[1, 2] == pytest.approx(share0) and alone.unsupported[1, 2] == 1
+
+
 def test_a_target_with_unsupported_core_is_never_viable():
     c = Calibration(viable=0.2, highly_viable=0.5, min_core_support=0.3)
     assert c.label(0.9, 1.0) == "highly viable"

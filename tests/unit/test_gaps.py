@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from matching import SkillSpace
 from matching.bridges import BridgeModel
-from matching.gaps import (TrainingIndex, basin_needs, choose_targets, greedy_cover, occupation_need, skill_gap,
-                           support_for, support_matrix)
+from matching.gaps import (TrainingIndex, basin_needs, choose_targets, greedy_cover, held_support_for, occupation_need,
+                           skill_gap, support_for, support_matrix)
+from matching.relation import SkillRelation
 from referentiels.trainings import demo_trainings
 
 
@@ -21,16 +22,26 @@ from referentiels.trainings import demo_trainings
 def world(demo):
     space = SkillSpace.from_referentiel(demo)
     bridges = BridgeModel.from_referentiel(demo, space)
-    support = support_matrix(bridges.related, demo.n_skills)
+    support = held_support_for(bridges, SkillRelation.from_referentiel(demo, space), demo.n_skills)
     catalogue = demo_trainings(demo)
     return demo, space, bridges, support, catalogue, TrainingIndex.fit(catalogue.teaches, **catalogue.arrays())
 
 
 def test_sparse_support_equals_the_kernel(world):
-    r, _, bridges, support, *_ = world
+    r, _, bridges, *_ = world
+    related = support_matrix(bridges.related, r.n_skills)
     fast = support_for(bridges, r.n_skills)
-    assert (fast != support).nnz == 0 and fast.diagonal().all()
+    assert (fast != related).nnz == 0 and fast.diagonal().all()
     assert (support_matrix(None, 5) != sp.identity(5, dtype=bool)).nnz == 0
+
+
+def test_held_support_is_a_small_part_of_the_related_one(world):
+    """Only what the skill relation calls held supports a need; it is always related too."""
+    r, _, bridges, support, *_ = world
+    related = support_for(bridges, r.n_skills)
+    assert support.diagonal().all() and (support.astype(np.int8) - support.multiply(related).astype(np.int8)).nnz == 0
+    assert support.nnz - r.n_skills < (related.nnz - r.n_skills) / 4
+    assert (held_support_for(bridges, None, 5) != sp.identity(5, dtype=bool)).nnz == 0
 
 
 def held_of(space, code_row):
@@ -44,19 +55,23 @@ def test_worked_example_h2102_to_welder(world):
     reading, core welding skills first; the demo catalogue closes it with three trainings."""
     r, space, _, support, catalogue, index = world
     a, b = r.occupation_row("H2102"), r.occupation_row("H2913")
-    gap = skill_gap(*occupation_need(space.raw, space.core, b), held=held_of(space, a), support=support)
+    related = support_for(world[2], r.n_skills)
+    gap = skill_gap(*occupation_need(space.raw, space.core, b), held=held_of(space, a), support=support, near=related)
     codes = r.skill_codes
     missing = [codes[c] for c in gap.missing]
     assert gap.missing_core[:9].all() and not gap.missing_core[9:].any()  # core first
     assert "DS0195" in missing[:9]  # Souder en toutes positions
     assert {"DS0587", "DS0586", "DS0153"} <= set(missing)  # procédés de soudage, métallurgie, lire un plan
     assert np.all(np.diff(gap.missing_weight[:9]) <= 0)  # weight descending inside core
-    # shared generic know-how (safety, quality) is supported through related skills, not missing
+    # some of the target's skills are held; the gap keeps the close ones, marked, and the plan
+    # covers all but two close skills that no training of the demo catalogue teaches
     assert gap.coverage > 0 and len(gap.missing) < len(gap.need)
+    close = gap.missing_close >= 0
+    assert close.sum() == 2 and np.isin(gap.missing_close[close], held_of(space, a)).all()
     plan = index.plan(gap.missing, gap.missing_weight)
     ids = [catalogue.ids[t] for t in plan.trainings]
     assert ids == ["DT002", "DT003", "DT013"]
-    assert len(plan.residual) == 0 and plan.hours == 70 + 735 + 280
+    assert set(plan.residual.tolist()) <= set(gap.missing[close].tolist()) and plan.hours == 70 + 735 + 280
     # the plan restricted to Beauvais +- 30 km and the first half of 2026 leaves the rest residual
     near = index.plan(gap.missing, gap.missing_weight, lat=49.4295, lon=2.0807, radius_km=30,
                       earliest=date(2026, 1, 1), latest=date(2026, 6, 30))
@@ -64,15 +79,21 @@ def test_worked_example_h2102_to_welder(world):
     assert set(codes[c] for c in near.residual) >= {"DS0195", "DS0587"}
 
 
-def test_exact_gap_is_larger_than_related_gap(world):
-    r, space, _, support, *_ = world
+def test_the_held_gap_lies_between_the_exact_and_the_related_gaps(world):
+    """Related skills no longer close the gap: they are marked close inside it."""
+    r, space, bridges, support, *_ = world
+    related = support_for(bridges, r.n_skills)
     a, b = r.occupation_row("H2102"), r.occupation_row("H2906")
     need = occupation_need(space.raw, space.core, b)
-    soft = skill_gap(*need, held=held_of(space, a), support=support)
+    held = skill_gap(*need, held=held_of(space, a), support=support, near=related)
+    soft = skill_gap(*need, held=held_of(space, a), support=related)
     exact = skill_gap(*need, held=held_of(space, a))
     assert set(soft.missing) < set(exact.missing)
-    via = soft.via[(soft.via >= 0)]
-    assert np.isin(via, held_of(space, a)).all()
+    assert set(soft.missing) <= set(held.missing) <= set(exact.missing)
+    close = set(held.missing[held.missing_close >= 0].tolist())
+    assert close and close == set(held.missing.tolist()) - set(soft.missing.tolist())
+    assert np.isin(held.via[held.via >= 0], held_of(space, a)).all()
+    assert np.isin(held.missing_close[held.missing_close >= 0], held_of(space, a)).all()
 
 
 def test_gap_to_itself_is_empty(world):

@@ -25,7 +25,9 @@ class SkillOut(BaseModel):
     kind: str
     weight: float
     core: bool
-    via: dict | None = None
+    via: dict | None = Field(None, description=(
+        "For a held skill held through another, or a close skill: the source's skill (code, label), the soft "
+        "similarity, the rule that decided and the evidence (matching/relation.py); none when held exactly."))
 
 
 class SectorOut(BaseModel):
@@ -50,8 +52,10 @@ class PasserelleOut(BaseModel):
     similarity: float
     coverage: float
     viability: str | None
-    shared: list[SkillOut]
-    missing: list[SkillOut]
+    shared: list[SkillOut] = Field(description="Held: the same skill, or one that contains it.")
+    close: list[SkillOut] = Field([], description=(
+        "Related to a skill of the source, not held: worth checking, possibly quick to acquire; part of the gap."))
+    missing: list[SkillOut] = Field(description="Neither held nor close.")
     tension: float | None = Field(None, description="With basin: the target's tension in that job basin, "
                                   "(offers + 1) / (offers + seekers + 2).")
     combined: float | None = Field(None, description="With basin: score^(1-w) x (2 x tension)^w (w = "
@@ -92,7 +96,9 @@ class SectorBridgeOut(BaseModel):
     coverage: float
     viability: str | None
     shared_skills: int
+    close_skills: int = 0
     missing_skills: int
+    close_core: int = 0
     missing_core: int
 
 
@@ -111,7 +117,8 @@ class SectorPairOut(BaseModel):
     sector_b: str
     counts: dict[str, int]
     bridges: list[SectorBridgeOut]
-    common_skills: list[CommonSkillOut]
+    common_skills: list[CommonSkillOut] = Field(description="Target skills the sources hold, most held first.")
+    close_skills: list[CommonSkillOut] = Field([], description="Target skills only close (related, not held), apart.")
 
 
 def occupation_row(state: AppState, code: str, field: str = "code") -> int:
@@ -170,7 +177,8 @@ def passerelles(
     tension_weight: Annotated[float, Query(ge=0.0, le=1.0, description=(
         "w: weight of tension against the bridge score (0 = bridge score only)."))] = 0.5,
 ) -> dict:
-    """The best career bridges from one occupation: score, calibrated viability, shared and missing skills;
+    """The best career bridges from one occupation: score, calibrated viability, held (``shared``), close and
+    missing skills;
     with ``basin`` and ``toward_tension``, ranked toward the occupations in tension of that job basin."""
     from api.services.training_service import TrainingService, UnknownBasin
     from api.http.routers.trainings import basin_problem
@@ -229,7 +237,8 @@ def sector_pair(
     kind: Annotated[list[Literal["savoir-faire", "savoir", "savoir-être"]] | None,
                     Query(description="Common skills of these kinds only (repeatable), e.g. savoir-faire.")] = None,
 ) -> dict:
-    """Every bridge between two sectors, both directions, and the skills common to both ranked by use.
+    """Every bridge between two sectors, both directions, the skills their sources hold (common skills, most held
+    first) and, apart, the skills only close.
     An uncached answer is charged k_per_source x the occupations of both sectors to the caller's
     work budget (api/http/security/budget.py)."""
     from api.http.routers.kits import sector_rows

@@ -3,6 +3,12 @@
 - ``GET /occupations?q=soudeuse%20tig&k=5``: the top-k occupations for what was typed so far.
 - ``POST /normalise/titles`` ``{"texts": [...], "k": 5}``: one result per text, in order.
 - ``POST /normalise/skills`` ``{"texts": [...], "k": 5}``: the same over the referential's skills.
+- ``POST /normalise/offers`` ``{"offers": [{"title", "description", "naf"}], "k": 5}``: whole job ads:
+  the occupation candidates of each, and the skills its description names, each with its sentence.
+
+The text encoder reads the titles whose words are not certain (issue 21) in searches and in
+batches of at most ``MAX_SEMANTIC_BATCH`` texts; a larger batch is read lexically (its cost stays
+that of the words: thousands of texts per second, where the encoder reads tens).
 
 An empty, too long (> 500 characters) or binary text is a 422 problem ``invalid-text`` that names
 the field (``q``, or ``texts.<i>`` for the i-th item of a batch) and the reason.
@@ -24,6 +30,7 @@ from api.http.responses import ORJSONResponse
 from pydantic import BaseModel, Field
 
 from matching.normalise import MAX_TEXT_CHARS, InvalidText, validate_text
+from matching.offers import MAX_DESCRIPTION_CHARS, InvalidOffer, OfferText, check_offers, read_offers
 
 from api.http.problems import Problem
 from api.http import security
@@ -44,6 +51,11 @@ BUDGET_RESPONSES = {
 
 MAX_K = 50
 MAX_BATCH = 10_000
+MAX_SEMANTIC_BATCH = 100
+MAX_OFFERS = 200
+OFFERS_CHUNK = 20
+MAX_OFFER_CHARS = 200_000
+"""Work budget of one ``POST /normalise/offers``: at most this many characters of descriptions."""
 
 
 class CandidateOut(BaseModel):
@@ -112,8 +124,10 @@ async def _batch(normaliser_of: Callable[[], Any], body: BatchIn, state: AppStat
     budget.charge(request, "chars", cost, budget.texts_hint(cost, len(unique)))
     k = body.k
 
+    semantic = len(unique) <= MAX_SEMANTIC_BATCH  # the encoder reads tens of texts a second, the words thousands
+
     def work(texts: list[str]) -> list[dict]:
-        return [m.as_dict() for m in normaliser_of().batch(texts, k)]
+        return [m.as_dict() for m in normaliser_of().batch(texts, k, semantic=semantic)]
 
     computed = [r for part in await budget.run_chunks(request, work, budget.chunks(unique)) for r in part]
     return ORJSONResponse({"referentiel": state.referentiel.source, "threshold": normaliser_of().threshold,
@@ -134,3 +148,66 @@ async def normalise_titles(body: BatchIn, request: Request, state: AppState = De
 async def normalise_skills(body: BatchIn, request: Request, state: AppState = Depends(get_state)) -> ORJSONResponse:
     """Skill phrases as people type them -> skill codes of the referential, one result per text."""
     return await _batch(lambda: state.skill_normaliser, body, state, request)
+
+
+class OfferIn(BaseModel):
+    title: str = Field(max_length=4 * MAX_TEXT_CHARS, description="The ad's title as written.")
+    description: str = Field("", max_length=MAX_DESCRIPTION_CHARS, description="The ad's text (optional).")
+    naf: str | None = Field(None, max_length=16, description="The employer's NAF code (checked, carried, not used).")
+
+
+class OffersIn(BaseModel):
+    offers: list[OfferIn] = Field(min_length=1, max_length=MAX_OFFERS,
+                                  description=f"1 to {MAX_OFFERS} ads; their descriptions at most "
+                                              f"{MAX_OFFER_CHARS:,} characters together.")
+    k: int = Field(5, ge=1, le=MAX_K, description="Occupation candidates per ad.")
+
+
+class FoundSkillOut(BaseModel):
+    code: str
+    label: str
+    score: float = Field(description="How closely the sentence says the skill's label, in [0, 1].")
+    sentence: str = Field(description="The sentence of the description that named it.")
+
+
+class OfferOut(MatchOut):
+    naf: str | None
+    skills: list[FoundSkillOut] = Field(description="Skills named in the description, best first.")
+
+
+class OffersOut(BaseModel):
+    referentiel: str
+    threshold: float
+    results: list[OfferOut]
+
+
+@router.post("/normalise/offers", response_model=OffersOut,
+             responses={422: {"description": "A bad ad (title, description or NAF), named by its index"},
+                        **BUDGET_RESPONSES})
+async def normalise_offers(body: OffersIn, request: Request, state: AppState = Depends(get_state)) -> ORJSONResponse:
+    """Whole job ads -> occupation codes and the skills each description names, one result per ad, in
+    order. Charged the characters of every title and description to the caller's work budget; at
+    most ``MAX_OFFER_CHARS`` characters of descriptions a request (413 above)."""
+    try:
+        offers = check_offers([OfferText(o.title, o.description, o.naf) for o in body.offers])
+    except InvalidOffer as error:
+        where = f"offers.{error.index}.{error.field}"
+        raise Problem(422, "invalid-offer", "Invalid offer", f"{where}: {error.message}", field=where,
+                      reason=error.reason) from None
+    total = sum(len(o.description) for o in offers)
+    if total > MAX_OFFER_CHARS:
+        raise Problem(413, "too-much-work", "Too much text in one request",
+                      f"the descriptions total {total:,} characters; at most {MAX_OFFER_CHARS:,} per request: "
+                      "send fewer ads at a time", field="offers")
+    cost = sum(len(o.title) + len(o.description) for o in offers)
+    budget.charge(request, "chars", cost, budget.texts_hint(cost, len(offers)))
+    k = body.k
+
+    def work(part: list[OfferText]) -> list[dict]:
+        return [r.as_dict() for r in read_offers(state.title_normaliser, state.skill_normaliser, part, k=k,
+                                                 workers=1)]
+
+    parts = [offers[i:i + OFFERS_CHUNK] for i in range(0, len(offers), OFFERS_CHUNK)]
+    results = [r for part in await budget.run_chunks(request, work, parts) for r in part]
+    return ORJSONResponse({"referentiel": state.referentiel.source, "threshold": state.title_normaliser.threshold,
+                           "results": results})

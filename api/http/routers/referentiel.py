@@ -24,12 +24,29 @@ class Health(BaseModel):
                     "in each worker process (no fcntl, e.g. Windows).")
 
 
+class TitleEmbeddings(BaseModel):
+    state: str = Field(description="unavailable, not built, building, ready or failed")
+    texts: int | None = Field(description="Labels and titles to embed (None until the normaliser is built)")
+    done: int = Field(description="Embedded so far")
+    reason: str | None = None
+
+
+class EncoderInfo(BaseModel):
+    available: bool = Field(description="Whether a text encoder loaded; without one, everything works lexically")
+    name: str = Field(description="The encoder (backend, model, version), or the setting when none loaded")
+    dim: int | None = None
+    reason: str = Field(description="Why no encoder loaded (empty when one did)")
+    titles: TitleEmbeddings = Field(description="The title normaliser's vectors: used once ready")
+
+
 class ReferentielInfo(BaseModel):
     name: str
     version: str
     source: str
     fingerprint: str
     counts: dict[str, int]
+    bridge_score: dict | None = None
+    encoder: EncoderInfo
 
 
 class SkillOut(BaseModel):
@@ -46,6 +63,11 @@ class SectorOut(BaseModel):
     principal: bool
 
 
+class MobilityOut(BaseModel):
+    code: str
+    label: str
+
+
 class OccupationCard(BaseModel):
     code: str
     label: str
@@ -55,7 +77,8 @@ class OccupationCard(BaseModel):
     sectors: list[SectorOut]
     skills: list[SkillOut]
     titles: list[str]
-    mobilities: list[str]
+    mobilities: list[str] = Field(description="Official mobilities (codes), by rank")
+    mobility_labels: list[MobilityOut] = Field(description="The same mobilities with their labels")
 
 
 @router.get("/health", response_model=Health)
@@ -66,9 +89,16 @@ async def health(request: Request, state: AppState = Depends(get_state)) -> Heal
                   rate_limits="shared by the worker processes" if shared else "per worker process")
 
 
-@router.get("/referentiel", response_model=ReferentielInfo, dependencies=[Depends(security.referential_cached)])
+@router.get("/referentiel", response_model=ReferentielInfo, dependencies=[Depends(security.referential)])
 def referentiel_info(state: AppState = Depends(get_state)) -> dict:
-    return state.referentiel.describe()
+    """The served referential; which bridge score is served (``bridge_score.served`` is ``learned``,
+    from official mobilities, only where its cross-validation beats the content score); and the text
+    encoder's status (not cached: it changes as its vectors build)."""
+    choice = state.bridge_choice
+    return {**state.referentiel.describe(),
+            "bridge_score": {"served": choice["served"], "rule": choice["rule"],
+                             "content": choice.get("content"), "learned_cv": choice.get("learned_cv")},
+            "encoder": state.semantic_titles.status()}
 
 
 @router.get("/occupations/{code}", response_model=OccupationCard, dependencies=[Depends(security.referential_cached)],

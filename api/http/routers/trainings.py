@@ -8,8 +8,9 @@
   loads the others and lists those left out); a bad row answers 422 ``invalid-catalogue`` naming
   line, column (for LHEO the element path), expected and found; nothing is changed then. Parsed off
   the event loop under a heavy-work slot.
-- ``GET /occupations/{a}/gaps/{b}``: the skills ``b`` needs that ``a`` does not hold (exactly or
-  through a related skill), core first, and a training plan (``plan=false`` to skip; ``basin`` or
+- ``GET /occupations/{a}/gaps/{b}``: the skills ``b`` needs that ``a`` does not hold (the same skill,
+  or one that contains it: matching/relation.py), core first — a gap skill related to one held is
+  marked ``close_to`` / ``possibly_quick_to_acquire`` —, and a training plan (``plan=false`` to skip; ``basin`` or
   ``lat``/``lon`` + ``radius``, ``from``/``to`` dates, ``max_hours``).
 - ``GET /occupations/{code}/access-routes?basin=&k=&radius=``: the occupations that lead to ``code``
   (inbound passerelles), each with its gap and the trainings and sessions near the basin that close it.
@@ -74,7 +75,8 @@ class PlanQuery:
                  start_to: Annotated[date | None, Query(alias="to", description="Latest start date.")] = None,
                  max_hours: Annotated[float | None, Query(gt=0, le=10_000, description="Longest training accepted (hours).")] = None,
                  plan: bool = True, related: Annotated[bool, Query(
-                     description="Count a skill as held when a related skill is held (as the passerelles do).")] = True):
+                     description="Count a skill as held when one that contains it is held, and mark the close "
+                                 "ones (as the passerelles do); false: exact matches only.")] = True):
         if (lat is None) != (lon is None):
             raise Problem(422, "bad-place", "Incomplete place", "Give both lat and lon, or a basin.",
                           field="lat" if lat is None else "lon")

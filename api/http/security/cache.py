@@ -38,6 +38,13 @@ class ResponseCache:
         #: (path, query) whose answers are keyed by the store's change sequence (offers, candidates)
         self.versioned: set[tuple] = set()
 
+    def clear(self) -> None:
+        """Forget every answer (what they were computed from changed: e.g. the title normaliser
+        gained its encoder)."""
+        with self._lock:
+            self._entries.clear()
+            self.versioned.clear()
+
     def get(self, key: tuple) -> tuple[int, list, bytes] | None:
         with self._lock:
             entry = self._entries.get(key)

@@ -57,6 +57,30 @@ function skillItem(skill) {
   return item;
 }
 
+const RULES_FR = {
+  "the source's label contains the target's": "l'intitulé de la compétence acquise contient celui-ci",
+  "the target only adds a detail": "seul un détail s'ajoute",
+  "related only (close)": "proche seulement",
+  "knowledge does not give know-how": "un savoir ne vaut pas un savoir-faire",
+  "a soft skill is only itself": "un savoir-être ne vaut que lui-même",
+  "one diploma or certification does not give another": "un diplôme n'en vaut pas un autre",
+  "only a diploma gives a diploma": "seul un diplôme vaut un diplôme",
+  "a whole field is not held through one of its objects": "un domaine entier ne s'acquiert pas par l'un de ses objets",
+};
+
+// A held skill acquired through another, or a close one: which skill of the person, and why.
+function viaItem(skill, close) {
+  const item = skillItem(skill);
+  if (skill.via) {
+    const why = RULES_FR[skill.via.rule] || skill.via.rule || "";
+    const ev = skill.via.evidence || {};
+    const title = Object.entries(ev).map(([k, v]) => `${k} ${Number(v).toFixed(2)}`).join(" · ");
+    item.append(el("div", { class: "via", title },
+      `${close ? "proche de" : "par"} « ${skill.via.label} »${why ? " — " + why : ""}`));
+  }
+  return item;
+}
+
 function coreFirst(skills) {
   return [...skills].sort((a, b) => (b.core === true) - (a.core === true) || (b.weight || 0) - (a.weight || 0));
 }
@@ -128,8 +152,10 @@ function onSearchKey(event) {
   else if (event.key === "ArrowUp" && n) { state.active = (state.active - 1 + n) % n; renderSuggestions(); event.preventDefault(); }
   else if (event.key === "Enter") {
     event.preventDefault();
-    if (n && state.active >= 0) choose(state.active);
-    else if (/^[A-Z]\d{4}$/i.test(event.target.value.trim())) openOccupation(event.target.value.trim().toUpperCase());
+    // A code typed in full opens that occupation, whatever the suggestions of an earlier keystroke say.
+    const typed = event.target.value.trim();
+    if (/^[A-Z]\d{4}$/i.test(typed)) { clearTimeout(state.searchTimer); state.suggestions = []; renderSuggestions(); openOccupation(typed.toUpperCase()); }
+    else if (n && state.active >= 0) choose(state.active);
   } else if (event.key === "Escape") { state.suggestions = []; renderSuggestions(); }
 }
 
@@ -144,9 +170,10 @@ async function openOccupation(code) {
     $("#card-meta").textContent = `Domaine : ${card.domain_label || card.domain || "—"} · Secteurs : ${sectors}`;
     $("#card-skills").replaceChildren(...coreFirst(card.skills || []).map(skillItem));
     $("#card-titles").replaceChildren(...(card.titles || []).map((t) => el("li", {}, t)));
-    const mobilities = card.mobilities || [];
+    const mobilities = card.mobility_labels || (card.mobilities || []).map((code) => ({ code, label: "" }));
     $("#card-mobilities").replaceChildren(...(mobilities.length ? mobilities.map((m) =>
-      el("li", {}, el("button", { type: "button", class: "link", onclick: () => openOccupation(m) }, m)))
+      el("li", {}, el("button", { type: "button", class: "link", onclick: () => openOccupation(m.code) },
+                     m.label ? `${m.code} — ${m.label}` : m.code)))
       : [el("li", {}, "Aucune dans ce référentiel")]));
     $("#bridges").hidden = false;
     $("#detail").hidden = true;
@@ -242,7 +269,7 @@ function drawNetwork() {
   svg.append(label);
 }
 
-// ---- one bridge: shared and missing skills, training plan ------------------------------------
+// ---- one bridge: held, close and missing skills, training plan --------------------------------
 async function openBridge(index) {
   const bridge = state.bridges[index];
   document.querySelectorAll("#bridges-table tr.selected").forEach((tr) => tr.classList.remove("selected"));
@@ -251,8 +278,10 @@ async function openBridge(index) {
   $("#detail-title").textContent = `${state.occupation.code} → ${bridge.code} ${bridge.label}`;
   $("#detail-meta").textContent = `Score de passerelle ${Number(bridge.score).toFixed(2)}${bridge.viability ? " · " + (VIABILITY[bridge.viability] || bridge.viability) : ""}`;
   const shared = bridge.raw.shared || bridge.raw.shared_skills || [];
+  const close = bridge.raw.close || [];
   const missing = bridge.raw.missing || bridge.raw.missing_skills || [];
-  $("#detail-shared").replaceChildren(...(shared.length ? coreFirst(shared).map(skillItem) : [el("li", {}, "Aucune")]));
+  $("#detail-shared").replaceChildren(...(shared.length ? coreFirst(shared).map((s) => viaItem(s, false)) : [el("li", {}, "Aucune")]));
+  $("#detail-close").replaceChildren(...(close.length ? coreFirst(close).map((s) => viaItem(s, true)) : [el("li", {}, "Aucune")]));
   $("#detail-missing").replaceChildren(...(missing.length ? coreFirst(missing).map(skillItem) : [el("li", {}, "Aucune")]));
   $("#detail").focus();
   await loadPlan(bridge.code);
@@ -271,7 +300,8 @@ async function loadPlan(target) {
     const rows = trainings.map((t, i) => el("tr", {},
       el("td", {}, i + 1), el("td", {}, t.title || t.id), el("td", {}, t.organisation || ""),
       el("td", {}, t.hours ?? t.duration_hours ?? ""),
-      el("td", {}, (t.covers || t.skills_covered || t.covered || []).map((s) => s.label || s).join(" ; "))));
+      el("td", {}, (t.covers || t.skills_covered || t.covered || [])
+        .map((s) => (s.label || s) + (s.possibly_quick_to_acquire ? " (proche : peut-être rapide)" : "")).join(" ; "))));
     const residual = listOf(plan, "residual", "uncovered").concat(listOf(body, "residual"));
     box.replaceChildren(el("table", { class: "plan" },
       el("caption", { class: "visually-hidden" }, "Formations proposées, dans l'ordre"),

@@ -6,7 +6,9 @@
 The bridges and the skills common to both sectors come from the passerelles index
 (``matching.passerelles.PasserelleIndex.sector_pair_map``: the ``k_per_source`` best bridges of every
 occupation of one sector toward the other, both directions). A kit adds, for each bridge, the
-explained shared and missing skills, the training plan that closes the gap when a catalogue is
+explained held, close and missing skills (issue 19: the common skills count only held ones; close
+skills — related to one the source has, not held — are listed apart and stay in the gap), the
+training plan that closes the gap when a catalogue is
 given, and the target's tension in each chosen basin; and the sector pair's **hub occupations**:
 those that the most retained bridges start from or lead to (ties by mean score, then code).
 Everything is sorted, so the same inputs give the same kit; only ``generated_at`` differs.
@@ -31,7 +33,8 @@ TensionFn = Callable[[str, Sequence[str]], pl.DataFrame]
 BRIDGE_SCHEMA = {
     "direction": pl.String, "source": pl.String, "source_label": pl.String, "target": pl.String,
     "target_label": pl.String, "score": pl.Float64, "viability": pl.String,
-    "shared_skills": pl.List(pl.String), "missing_skills": pl.List(pl.String), "missing_core": pl.Int64,
+    "shared_skills": pl.List(pl.String), "close_skills": pl.List(pl.String), "missing_skills": pl.List(pl.String),
+    "missing_core": pl.Int64,
     "plan_trainings": pl.List(pl.String), "plan_hours": pl.Float64, "plan_cost": pl.Float64,
     "residual_skills": pl.List(pl.String)}
 PLAN_SCHEMA = {"source": pl.String, "target": pl.String, "step": pl.Int64, "training": pl.String,
@@ -53,6 +56,12 @@ ACCESS_TARGETS = 5
 
 def _skill_text(item) -> str:
     return f"{item.label} [cœur]" if item.core else item.label
+
+
+def _close_text(item) -> str:
+    """A close skill with the source's skill it is close to (to check with the person)."""
+    near = f" (proche de : {item.via['label']})" if item.via else ""
+    return _skill_text(item) + near
 
 
 def build_kit(
@@ -101,7 +110,7 @@ def build_kit(
     total = rows.height
     for done, row in enumerate(rows.iter_rows(named=True), start=1):
         source, target = row["source"], row["target"]
-        shared, missing = index.explain(row_of[source], row_of[target])
+        shared, close, missing = index.explain(row_of[source], row_of[target])
         plan = plan_for(source, target) if plan_for is not None else None
         trainings = (plan or {}).get("trainings", [])
         for step, training in enumerate(trainings, start=1):
@@ -115,8 +124,9 @@ def build_kit(
             "source": source, "source_label": row["source_label"], "target": target,
             "target_label": row["target_label"], "score": row["score"], "viability": row["viability"],
             "shared_skills": [_skill_text(s) for s in shared],
+            "close_skills": [_close_text(s) for s in close],
             "missing_skills": [_skill_text(s) for s in missing],
-            "missing_core": row["missing_core"],
+            "missing_core": row["close_core"] + row["missing_core"],
             "plan_trainings": [t.get("title", str(t["id"])) for t in trainings] if plan is not None else None,
             "plan_hours": float(sum(t.get("hours") or 0 for t in trainings)) if plan is not None else None,
             "plan_cost": float(sum(t.get("cost") or 0 for t in trainings)) if plan is not None else None,
@@ -130,6 +140,7 @@ def build_kit(
     bridges = _bridges_frame(bridge_rows, basins)
     plans = pl.DataFrame(plan_rows, schema=PLAN_SCHEMA).sort(["source", "target", "step"])
     common = pair.common_skills.select("skill", "label", "kind", "bridges", "share")
+    close_common = pair.close_skills.select("skill", "label", "kind", "bridges", "share")
     hubs = _hubs(bridges, referentiel, from_sector, to_sector)
     scores = _all_pair_scores(index, referentiel, from_sector, to_sector)
     access = _access_routes(access_for, basins, hubs, to_sector)
@@ -145,11 +156,11 @@ def build_kit(
             "occupations_to": int(_members(referentiel, to_sector).size),
             "bridges_forward": int((bridges["direction"] == "forward").sum()),
             "bridges_backward": int((bridges["direction"] == "backward").sum()),
-            "common_skills": common.height, "trainings_in_plans": plans.height,
+            "common_skills": common.height, "close_skills": close_common.height, "trainings_in_plans": plans.height,
         },
     }
-    return Kit(summary=summary, bridges=bridges, common_skills=common, hubs=hubs, plans=plans,
-               tension=tension, scores=scores, access_routes=access)
+    return Kit(summary=summary, bridges=bridges, common_skills=common, close_skills=close_common, hubs=hubs,
+               plans=plans, tension=tension, scores=scores, access_routes=access)
 
 
 def _access_routes(access_for: AccessFn | None, basins: Sequence[dict], hubs: pl.DataFrame,

@@ -32,14 +32,18 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
     "bridges": ("Passerelles", {
         "direction": "Sens", "source": "Code source", "source_label": "Métier source",
         "target": "Code cible", "target_label": "Métier cible", "score": "Score",
-        "viability": "Appréciation", "shared_skills": "Compétences partagées",
-        "missing_skills": "Compétences à acquérir", "missing_core": "Dont cœur de métier",
+        "viability": "Appréciation", "shared_skills": "Compétences détenues",
+        "close_skills": "Compétences proches (à vérifier, peut-être rapides à acquérir)",
+        "missing_skills": "Compétences à acquérir", "missing_core": "Dont cœur de métier (proches ou à acquérir)",
         "plan_trainings": "Formations proposées", "plan_hours": "Heures de formation",
         "plan_cost": "Coût (€)", "residual_skills": "Non couvert par le catalogue",
         "tension": "Tension de la cible (par bassin)"}),
     "common_skills": ("Compétences communes", {
-        "skill": "Code", "label": "Compétence", "kind": "Nature", "bridges": "Passerelles qui l'utilisent",
+        "skill": "Code", "label": "Compétence", "kind": "Nature", "bridges": "Passerelles où elle est détenue",
         "share": "Part des passerelles"}),
+    "close_skills": ("Compétences proches", {
+        "skill": "Code", "label": "Compétence", "kind": "Nature",
+        "bridges": "Passerelles où elle est seulement proche (à vérifier)", "share": "Part des passerelles"}),
     "hubs": ("Métiers pivots", {
         "occupation": "Code", "label": "Métier", "sector": "Secteur",
         "cross_sector_bridges": "Passerelles vers l'autre secteur", "mean_score": "Score moyen"}),
@@ -59,7 +63,8 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
 COUNT_LABELS = {"occupations_from": "Métiers du secteur de départ", "occupations_to": "Métiers du secteur d'arrivée",
                 "bridges_forward": "Passerelles dans le sens départ -> arrivée",
                 "bridges_backward": "Passerelles dans le sens arrivée -> départ",
-                "common_skills": "Compétences communes", "trainings_in_plans": "Formations dans les plans"}
+                "common_skills": "Compétences communes (détenues)",
+                "close_skills": "Compétences proches (à vérifier)", "trainings_in_plans": "Formations dans les plans"}
 HTML_LIST_MAX = 8
 """Skill lists longer than this are cut in the html kit (core skills come first); xlsx has them all."""
 NUMBER_FORMATS = {"distance_km": "0.0", "score": "0.00", "share": "0%", "mean_score": "0.00", "tension": "0.00",
@@ -83,6 +88,9 @@ class Kit:
     plans: pl.DataFrame
     tension: pl.DataFrame
     scores: pl.DataFrame
+    close_skills: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(
+        schema={"skill": pl.String, "label": pl.String, "kind": pl.String, "bridges": pl.Int64, "share": pl.Float64}))
+    """Skills only close (related to one the source has, not held), apart from the common ones."""
     access_routes: pl.DataFrame = field(default_factory=lambda: pl.DataFrame())
 
     def tables(self) -> dict[str, pl.DataFrame]:

@@ -1,0 +1,124 @@
+"""`matching.relation`: when a related skill counts as held — direction, kinds, certificates, fields."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from matching.relation import (CLOSE, CONTAINS, DETAIL, EXTRA, FIELD, HELD_RULES, KNOWLEDGE_FOR_KNOW_HOW,
+                               NOT_A_CERTIFICATE, RULES, SAME, SOFT_SKILL, CERTIFICATE, SkillRelation, precision_recall)
+
+SKILLS = [  # label, kind, group, certificate
+    ("Gérer les stocks", "savoir-faire", 0, False),                                   # 0
+    ("Gérer les stocks de médicaments vétérinaires", "savoir-faire", 0, False),       # 1
+    ("Normes qualité", "savoir", -1, False),                                          # 2
+    ("Normes de sécurité", "savoir", -1, False),                                      # 3
+    ("Optimisation des flux de production", "savoir", -1, False),                     # 4
+    ("Optimiser les flux de production", "savoir-faire", 1, False),                   # 5
+    ("Faire preuve d'autonomie", "savoir-être", 2, False),                            # 6
+    ("Faire preuve de rigueur", "savoir-être", 3, False),                             # 7
+    ("Bac pro maintenance des véhicules option A", "savoir", -1, True),               # 8
+    ("Bac pro maintenance des véhicules option B", "savoir", -1, True),               # 9
+    ("Doctorat", "savoir", -1, True),                                                 # 10
+    ("Doctorat eau, environnement", "savoir", -1, True),                              # 11
+    ("Droit public", "savoir", -1, False),                                            # 12
+    ("Master mention droit public", "savoir", -1, True),                              # 13
+    ("Psychologie", "savoir", -1, False),                                             # 14
+    ("Soutien psychologique", "savoir", -1, False),                                   # 15
+    ("Rééducation posturale", "savoir", -1, False),                                   # 16
+    ("Techniques de rééducation posturale", "savoir", -1, False),                     # 17
+    ("Contrôler la conformité d'un équipement", "savoir-faire", 4, False),            # 18
+    ("Entretenir un équipement", "savoir-faire", 4, False),                           # 19
+    ("Réaliser une étude d'impact environnemental", "savoir-faire", 5, False),        # 20
+    ("Etude d'impact environnemental", "savoir", -1, False),                          # 21
+] + [(f"Techniques de {w}{v}", "savoir", -1, False) for w in ("vente", "soudage", "coupe", "pose", "taille", "tri")
+     for v in ("", " fine", " lourde", " rapide", " manuelle")]
+# (the filler makes "Techniques" a common word, as in a real referential: its IDF weighs little)
+
+
+@pytest.fixture(scope="module")
+def relation():
+    labels = [s[0] for s in SKILLS]
+    links = sp.csr_array(np.eye(len(SKILLS), dtype=np.float32)[[0, 1, 2, 3] * 2])  # any occupations
+    return SkillRelation.fit(labels, [s[1] for s in SKILLS], np.array([s[2] for s in SKILLS]),
+                             np.array([s[3] for s in SKILLS]), links)
+
+
+def decide(relation, target: int, source: int) -> tuple[bool, int]:
+    claims = relation.classify(np.array([target]), np.array([source]))
+    return bool(claims.held[0]), int(claims.rule[0])
+
+
+@pytest.mark.parametrize("target, source, held, rule", [
+    (0, 0, True, SAME),
+    (0, 1, True, CONTAINS),            # a specific skill contains the generic one ...
+    (1, 0, False, CLOSE),              # ... not the reverse
+    (2, 3, False, CLOSE),              # one standard is not another
+    (5, 4, False, KNOWLEDGE_FOR_KNOW_HOW),  # knowing is not doing, even with the same words
+    (21, 20, True, CONTAINS),          # doing is knowing the very same subject
+    (6, 7, False, SOFT_SKILL),         # one soft skill never stands for another
+    (8, 9, False, CERTIFICATE),        # option A is not option B (single letters count)
+    (10, 11, True, CONTAINS),          # a doctorate in a field is a doctorate
+    (11, 10, False, CERTIFICATE),
+    (13, 12, False, NOT_A_CERTIFICATE),  # knowing public law is not a master's degree
+    (14, 15, False, FIELD),            # a whole field is not held through one of its objects
+    (17, 16, True, DETAIL),            # the target only adds a light detail
+    (18, 19, False, CLOSE),            # maintaining is not checking (same macro-competence)
+])
+def test_the_rules(relation, target, source, held, rule):
+    assert decide(relation, target, source) == (held, rule)
+    assert (rule in HELD_RULES) == held
+
+
+def test_direction_is_in_the_evidence_and_each_claim_keeps_its_record(relation):
+    claims = relation.classify(np.array([0, 1]), np.array([1, 0]))
+    assert claims.evidence["contains"][0] == pytest.approx(1.0) and claims.evidence["contains"][1] < 0.8
+    assert claims.evidence["extends"][1] == pytest.approx(1.0)
+    record = claims.record(0)
+    assert record == {"held": True, "rule": RULES[CONTAINS], "kinds": ["savoir-faire", "savoir-faire"],
+                      "signals": record["signals"]}
+    assert set(record["signals"]) == {"contains", "extends", "words", "chars", "group", "cooccurrence", "same_act"}
+    assert record["signals"]["group"] == 1.0 and 0 <= record["signals"]["chars"] <= 1
+
+
+def test_the_macro_competence_alone_never_makes_a_skill_held(relation):
+    same_group = [(t, s) for t in range(len(SKILLS)) for s in range(len(SKILLS))
+                  if t != s and SKILLS[t][2] >= 0 and SKILLS[t][2] == SKILLS[s][2]]
+    t, s = np.array(same_group).T
+    claims = relation.classify(t, s)
+    assert (claims.evidence["group"] == 1).all()
+    assert (claims.evidence["contains"][claims.held] >= 0.8).all()  # held only with other evidence
+
+
+def test_an_extra_signal_is_evidence_and_decides_only_with_a_threshold(relation):
+    cosine = lambda t, s: np.full(len(t), 0.95, dtype=np.float32)  # noqa: E731 (the encoder's hook)
+    shown = relation.with_signal("encoder", cosine)
+    claims = shown.classify(np.array([2]), np.array([3]))
+    assert claims.evidence["encoder"][0] == pytest.approx(0.95) and not claims.held[0]
+    deciding = relation.with_signal("encoder", cosine, threshold=0.9)
+    assert decide(deciding, 2, 3) == (True, EXTRA)
+    assert decide(deciding, 5, 4) == (False, KNOWLEDGE_FOR_KNOW_HOW)  # kind rules come first
+    with pytest.raises(ValueError, match="already an evidence column"):
+        relation.with_signal("contains", cosine)
+
+
+def test_held_support_is_within_the_candidates_and_keeps_the_diagonal(relation):
+    n = relation.n_skills
+    candidates = sp.csr_array(np.ones((n, n), dtype=bool))
+    held = relation.held_support(candidates)
+    assert held.diagonal().all() and held[1, 0] and not held[0, 1] and not held[19, 18]
+    assert relation.held_support(sp.csr_array((n, n), dtype=bool)).nnz == n
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match="unknown skill kind"):
+        SkillRelation.fit(["x"], ["compétence"], np.array([-1]), np.array([False]), sp.csr_array((1, 1)))
+    with pytest.raises(ValueError, match="one entry per skill"):
+        SkillRelation.fit(["x", "y"], ["savoir"], np.array([-1]), np.array([False]), sp.csr_array((1, 2)))
+
+
+def test_precision_recall_counts():
+    pr = precision_recall(np.array([1, 1, 0, 0], bool), np.array([1, 0, 1, 0], bool))
+    assert (pr["precision"], pr["recall"], pr["true_positives"], pr["claimed_held"]) == (0.5, 0.5, 1, 2)
+    assert precision_recall(np.zeros(2, bool), np.zeros(2, bool))["precision"] is None
