@@ -29,7 +29,7 @@ import threading
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Iterator, Literal, Sequence
+from typing import Iterator, Literal
 
 from api.storage.sqlite import connect, utc_now
 

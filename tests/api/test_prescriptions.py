@@ -148,7 +148,6 @@ def test_a_retried_post_with_the_same_key_gives_the_same_answer_and_one_record(e
 # ---- the timeline and the state machine ----------------------------------------------------------
 
 def test_the_whole_path_and_wrong_moves(env):
-    c, auth, keys = env["client"], env["auth"], env["keys"]
     p = submit(env, "P3", session="S2")
     assert p["state"] == "submitted" and p["allowed"] == ["withdrawn"]
     wrong = move(env, p["id"], "entered", expect=409)

@@ -33,7 +33,7 @@ from api.http import security
 from api.http.dependencies import get_state
 from api.http.ids import Id, path_id
 from api.http.pagination import PageParams, page_params, paginate
-from api.services.prescription_service import (ORIGINS, REFUSAL_REASONS, STATES, PrescriptionService,
+from api.services.prescription_service import (REFUSAL_REASONS, STATES, PrescriptionService,
                                                dashboard_xlsx)
 from api.services.state import AppState
 from api.storage.keys import Principal
@@ -158,4 +158,4 @@ def dashboard(state: Annotated[AppState, Depends(get_state)],
     return body
 
 
-__all__ = ["router", "ORIGINS"]
+__all__ = ["router"]
