@@ -4,6 +4,7 @@
     passerelles prescriptions show ID [--json]
     passerelles prescriptions answer ID --to accepted|refused|waitlisted|entered|... [--reason R] [--at DATE]
                                         --as organisation --organisation SIRET  |  --as counsellor
+    passerelles prescriptions purge --before 2021-12-05     # retention: closed ones submitted before
 
 Reads and writes the database (``--database`` or ``PASSERELLES_DATABASE``) directly, as the
 server does: the same state machine, the same place check in one transaction, the same audit log
@@ -126,3 +127,29 @@ def answer(id: str,
         return
     for change in body["changed"]:
         typer.echo(f"{change['id']}: {change['state']}")
+
+
+@prescriptions_app.command("purge")
+def purge(before: Annotated[str, typer.Option(help="YYYY-MM-DD: delete the closed pre-registrations "
+                                                  "submitted before this day (five years kept: today minus 5 years).")],
+          database: DatabaseOption = None,
+          as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Retention: delete the pre-registrations that are over (refused, withdrawn, completed,
+    abandoned, outcome recorded) and were submitted before ``--before``, with their timelines; they
+    leave the funders' figures too. Open ones stay. One audit row."""
+    from api.storage.audit import AuditLog
+
+    try:
+        day = date.fromisoformat(before)
+    except ValueError:
+        fail(f"--before {before!r} is not a date YYYY-MM-DD")
+    service = _service(database)
+    ids = service.store.purge(day.isoformat())
+    audit = AuditLog(service.state.settings.database)
+    audit.record(Principal("cli", "admin"), "prescription", "CLI", "cli:prescriptions purge", 200,
+                 resource_id=f"{len(ids)} before {day.isoformat()}", action="purge")
+    audit.close()
+    if as_json:
+        typer.echo(json.dumps({"before": day.isoformat(), "deleted": len(ids)}))
+        return
+    typer.echo(f"deleted {len(ids)} pre-registrations submitted before {day.isoformat()}")

@@ -367,27 +367,40 @@ class PrescriptionStore:
         """Delete every pre-registration of ``seeker`` with its timeline and idempotency records, in
         one transaction; tallies fall with them, and each accepted place freed goes to the first
         waitlisted person of its session. Returns the erased ids."""
-        at = at or utc_now()
         with self.transaction() as db:
             rows = db.execute("SELECT * FROM prescriptions WHERE seeker = ?", (seeker,)).fetchall()
-            for row in rows:
-                self._tally(db, dict(row), -1)
-                self._exit(db, row["exited_at"], six_month_outcome(row), -1)
-                db.execute("UPDATE prescription_sessions SET submitted = max(submitted - 1, 0) WHERE training = ? "
-                           "AND session = ?", (row["training"], row["session"]))
-                if row["answered_at"] is not None:
-                    days = _days_between(row["submitted_at"], row["answered_at"])
-                    db.execute("UPDATE prescription_answer_days SET n = n - 1 WHERE days = ?", (days,))
-                db.execute("DELETE FROM prescriptions WHERE id = ?", (row["id"],))
-                db.execute("DELETE FROM prescription_events WHERE prescription = ?", (row["id"],))
-                db.execute("DELETE FROM prescription_idempotency WHERE prescription = ?", (row["id"],))
-            for row in rows:
-                if row["state"] in ("accepted", "entered"):
-                    self._free_place(db, row["training"], row["session"], at, "an erased pre-registration")
-            db.execute("DELETE FROM prescription_tallies WHERE n <= 0")
-            db.execute("DELETE FROM prescription_exits WHERE n <= 0")
-            db.execute("DELETE FROM prescription_answer_days WHERE n <= 0")
+            self._erase(db, rows, at or utc_now())
         return [r["id"] for r in rows]
+
+    def purge(self, before: str) -> list[str]:
+        """Delete the pre-registrations submitted before ``before`` (ISO date) that are over
+        (refused, withdrawn, completed, abandoned, employed-*), as :meth:`erase_seeker` does: the
+        retention rule (five years kept). Open ones stay. Returns the deleted ids."""
+        with self.transaction() as db:
+            rows = db.execute("SELECT * FROM prescriptions WHERE submitted_at < ? AND state IN ('refused', "
+                              "'withdrawn', 'completed', 'abandoned', 'employed-target', 'employed-other')",
+                              (before,)).fetchall()
+            self._erase(db, rows, utc_now())
+        return [r["id"] for r in rows]
+
+    def _erase(self, db: sqlite3.Connection, rows: list, at: str) -> None:
+        for row in rows:
+            self._tally(db, dict(row), -1)
+            self._exit(db, row["exited_at"], six_month_outcome(row), -1)
+            db.execute("UPDATE prescription_sessions SET submitted = max(submitted - 1, 0) WHERE training = ? "
+                       "AND session = ?", (row["training"], row["session"]))
+            if row["answered_at"] is not None:
+                days = _days_between(row["submitted_at"], row["answered_at"])
+                db.execute("UPDATE prescription_answer_days SET n = n - 1 WHERE days = ?", (days,))
+            db.execute("DELETE FROM prescriptions WHERE id = ?", (row["id"],))
+            db.execute("DELETE FROM prescription_events WHERE prescription = ?", (row["id"],))
+            db.execute("DELETE FROM prescription_idempotency WHERE prescription = ?", (row["id"],))
+        for row in rows:
+            if row["state"] in ("accepted", "entered"):
+                self._free_place(db, row["training"], row["session"], at, "an erased pre-registration")
+        db.execute("DELETE FROM prescription_tallies WHERE n <= 0")
+        db.execute("DELETE FROM prescription_answer_days WHERE n <= 0")
+        db.execute("DELETE FROM prescription_exits WHERE n <= 0")
 
     # ---- aggregates (funders) ------------------------------------------------------------------
     def tallies(self, year: int | None = None) -> dict[str, list[tuple[str, int, int]]]:

@@ -425,3 +425,19 @@ def test_pre_registration_on_an_ingested_lheo_session_survives_a_restart(tmp_pat
         funder = again.state.security.keys.create("funder")[0]
         sessions = c.get("/funders/dashboard", headers={"Authorization": f"Bearer {funder}"}).json()["sessions"]
         assert sessions["items"][0]["accepted"] == 1 and sessions["items"][0]["places"] is not None
+
+
+def test_purge_keeps_open_pre_registrations(env, capsys):
+    from api.cli.root import main
+
+    done = submit(env, "P9")["id"]
+    move(env, done, "refused", reason="not-reachable")
+    open_one = submit(env, "P10")["id"]
+    before = (date.today() + timedelta(days=1)).isoformat()
+    assert main(["prescriptions", "purge", "--before", before, "--database", str(env["database"])]) == 0
+    assert "deleted 1 " in capsys.readouterr().out
+    c, auth, keys = env["client"], env["auth"], env["keys"]
+    assert c.get(f"/prescriptions/{done}", headers=auth(keys["counsellor"])).status_code == 404
+    assert c.get(f"/prescriptions/{open_one}", headers=auth(keys["counsellor"])).status_code == 200
+    d = c.get("/funders/dashboard", headers=auth(keys["funder"])).json()
+    assert d["pre_registrations"] == 1 and d["answers"]["answered"] == 0
