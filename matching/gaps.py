@@ -641,6 +641,6 @@ def basin_needs(seeker_skills: sp.csr_array, targets: np.ndarray, raw: sp.csr_ar
                       closable_weight=closable, seekers=int((targets >= 0).sum()))
 
 
-__all__ = ["BasinNeeds", "Gap", "Plan", "RELATED_MIN", "TrainingIndex", "UNKNOWN_END", "UNKNOWN_START",
-           "basin_needs", "choose_targets", "day_number", "greedy_cover", "held_support_for", "occupation_need",
-           "skill_gap", "support_for", "support_from_parts", "support_matrix"]
+__all__ = ["BasinNeeds", "Gap", "Plan", "RELATED_MIN", "TrainingIndex", "UNKNOWN_END", "UNKNOWN_START", "basin_needs",
+           "choose_targets", "day_number", "greedy_cover", "held_support_for", "occupation_need", "skill_gap",
+           "support_for", "support_from_parts", "support_matrix"]

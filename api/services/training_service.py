@@ -131,20 +131,19 @@ class TrainingService:
         store = self._store()
         self._from_store = True
         self._store_seen = (store.data_version(), store.trainings_seq()) if store is not None else (None, 0)
-        replaced, records = store.trainings() if store is not None else (False, [])
-        if not records:
+        replaced, texts = store.training_texts() if store is not None else (False, [])
+        if not texts:
             return default() if not replaced else from_frame(pl.DataFrame(schema=FRAME_SCHEMA), self.referentiel,
                                                              source="store")
-        offered = [r for r in records if "offer" in r]
-        plain = [r for r in records if "offer" not in r]
+        offered = [t for t in texts if '"offer":' in t]  # LHEO records carry the action as read
+        plain = [json.loads(t) for t in texts if '"offer":' not in t]
         try:
             parts = []
             if plain:
                 parts.append(load_trainings(json.dumps(plain).encode(), self.referentiel, fmt="json",
                                             name=f"{store.path} (table trainings)", basins=self.basins))
             if offered:
-                parts.append(stored_offer(offered, store.training_sessions([r["id"] for r in offered]),
-                                          self.referentiel))
+                parts.append(stored_offer(offered, store.training_session_texts(), self.referentiel))
         except ReferentielError as error:  # e.g. codes of another referential: serve the default, say why
             print(f"passerelles: stored trainings not loaded: {error}", file=sys.stderr)
             return default()
@@ -386,7 +385,8 @@ class TrainingService:
         routes, sessions = [], {}
         for a in order.tolist():
             held = space.raw.indices[space.raw.indptr[a]:space.raw.indptr[a + 1]]
-            gap = skill_gap(*occupation_need(space.raw, space.core, b_row), held=held, support=self.support)
+            gap = skill_gap(*occupation_need(space.raw, space.core, b_row), held=held, support=self.support,
+                            near=self.near)
             plan = self.plan(gap, lat=place["lat"], lon=place["lon"], radius_km=radius_km, today=today)
             source = {"code": str(codes[a]), "label": r.occupations["label"][a]}
             routes.append({
@@ -643,33 +643,46 @@ def training_dict(row: dict, referentiel) -> dict:
     return out
 
 
-def offer_records(catalogue: TrainingCatalogue) -> tuple[list[dict], list[dict]]:
-    """JSON-ready store records of an LHEO catalogue: each training's row with its ``offer`` (the
-    action as read), and its sessions."""
-    rows = json.loads(catalogue.frame.write_json())
-    offer = {r["id"]: r for r in json.loads(catalogue.offer.write_json())} if catalogue.offer is not None else {}
-    for r in rows:
-        r["offer"] = offer.get(r["id"], {})
-    sessions = json.loads(catalogue.sessions.write_json()) if catalogue.sessions is not None else []
-    return rows, sessions
+def offer_records(catalogue: TrainingCatalogue) -> tuple[list[tuple[str, str]], list[tuple[str, str, str]]]:
+    """Store records of an LHEO catalogue, JSON-encoded column-wise by polars (no Python object per
+    field): ``(id, text)`` per training (its row with its ``offer``, the action as read) and
+    ``(id, training, text)`` per session."""
+    offer_schema = {k: v for k, v in LHEO_SCHEMA.items() if k != "line"}
+    offer = (catalogue.offer if catalogue.offer is not None else pl.DataFrame(schema=offer_schema))
+    rows = catalogue.frame.join(offer.select(pl.col("id"), pl.struct(pl.all()).alias("offer")), on="id", how="left",
+                                maintain_order="left")
+    texts = rows.select(pl.struct(pl.all()).struct.json_encode().alias("j"))["j"].to_list()
+    sessions = catalogue.sessions if catalogue.sessions is not None else pl.DataFrame(schema=SESSION_SCHEMA)
+    session_texts = sessions.select(pl.struct(pl.all()).struct.json_encode().alias("j"))["j"].to_list()
+    return (list(zip(rows["id"].to_list(), texts)),
+            list(zip(sessions["id"].to_list(), sessions["training"].to_list(), session_texts)))
 
 
-def stored_offer(records: list[dict], sessions: list[dict], referentiel) -> TrainingCatalogue:
-    """The trainings (and sessions) an LHEO ingest stored, read back; skill codes the referential no
-    longer knows are dropped (an upgrade of the referential), like the occupations."""
+def stored_offer(texts: list[str], session_texts: list[str], referentiel) -> TrainingCatalogue:
+    """The trainings (and sessions) an LHEO ingest stored, read back from their JSON texts (polars
+    reads them as JSON Lines); skill and occupation codes the referential no longer knows are
+    dropped (an upgrade of the referential). Sessions of other trainings are ignored."""
+    import io
+
     known = referentiel.skill_index
     known_occ = referentiel.occupation_index
-    text_schema = {**FRAME_SCHEMA, "start_dates": pl.List(pl.String)}
-    rows = [{k: r.get(k) for k in FRAME_SCHEMA} for r in records]
-    for row in rows:
-        row["skills"] = [c for c in row["skills"] or [] if c in known]
-        row["occupations"] = [c for c in row["occupations"] or [] if c in known_occ]
-    frame = pl.DataFrame(rows, schema=text_schema).with_columns(
-        pl.col("start_dates").list.eval(pl.element().str.to_date()))
     offer_schema = {k: v for k, v in LHEO_SCHEMA.items() if k != "line"}
-    offer = pl.DataFrame([{k: r["offer"].get(k) for k in offer_schema} for r in records], schema=offer_schema)
+    schema = {**FRAME_SCHEMA, "start_dates": pl.List(pl.String), "offer": pl.Struct(offer_schema)}
+    raw = pl.read_ndjson(io.BytesIO("\n".join(texts).encode()), schema=schema)
+    skills = [[c for c in v if c in known] for v in raw["skills"].to_list()]
+    occupations = [[c for c in v if c in known_occ] for v in raw["occupations"].to_list()]
+    import pyarrow as pa
+
+    as_lists = lambda name, values: pl.from_arrow(  # noqa: E731 (pyarrow: no series per sub-list)
+        pa.array(values, type=pa.list_(pa.string()))).cast(pl.List(pl.String)).alias(name)
+    frame = raw.select(list(FRAME_SCHEMA)).with_columns(
+        pl.col("start_dates").list.eval(pl.element().str.to_date()),
+        as_lists("skills", skills), as_lists("occupations", occupations))
+    offer = raw["offer"].struct.unnest().select(list(offer_schema)).cast(offer_schema)
     s_schema = {**SESSION_SCHEMA, "start": pl.String, "end": pl.String}
-    s = pl.DataFrame([{k: r.get(k) for k in SESSION_SCHEMA} for r in sessions], schema=s_schema).with_columns(
+    s = (pl.read_ndjson(io.BytesIO("\n".join(session_texts).encode()), schema=s_schema) if session_texts
+         else pl.DataFrame(schema=s_schema))
+    s = s.filter(pl.col("training").is_in(frame["id"].implode())).with_columns(
         pl.col("start").str.to_date(), pl.col("end").str.to_date())
     catalogue = from_frame(frame, referentiel, source="store", sessions=s)
     return replace(catalogue, offer=offer)

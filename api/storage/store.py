@@ -386,21 +386,25 @@ class Store:
                        sessions: Sequence[dict] | None = None) -> int:
         """Persist validated trainings (``POST /trainings:ingest``) in ONE transaction; returns its seq.
 
-        ``records``: JSON-ready dicts with an ``id`` (a validated catalogue's rows). An equal id
-        replaces the stored one, and its stored sessions. ``sessions``: JSON-ready dicts with an
-        ``id`` and the ``training`` they belong to (one of ``records``). ``replace``: the stored
+        ``records``: JSON-ready dicts with an ``id`` (a validated catalogue's rows), or ``(id, JSON
+        text)`` pairs already encoded. An equal id replaces the stored one, and its stored sessions.
+        ``sessions``: JSON-ready dicts with an ``id`` and the ``training`` they belong to (one of
+        ``records``), or ``(id, training, JSON text)`` triples. ``replace``: the stored
         trainings become exactly these and the default catalogue is no longer served (meta
         ``trainings_mode`` = ``replace``)."""
-        ids = [r.get("id") for r in records]
+        rows = [(r.get("id"), json.dumps(r, ensure_ascii=False)) if isinstance(r, dict) else (r[0], r[1])
+                for r in records]  # dicts, or (id, JSON text) already encoded (a large LHEO offer)
+        ids = [i for i, _ in rows]
         if any(i is None for i in ids):
             raise StoreError("every training needs an id")
         if len(set(ids)) != len(ids):
             raise StoreError("a training id appears more than once in the batch")
-        sessions = list(sessions or [])
+        session_rows = [(x.get("id"), x.get("training"), json.dumps(x, ensure_ascii=False)) if isinstance(x, dict)
+                        else (x[0], x[1], x[2]) for x in sessions or []]
         batch = set(ids)
-        if any(s.get("id") is None or s.get("training") not in batch for s in sessions):
+        if any(sid is None or training not in batch for sid, training, _ in session_rows):
             raise StoreError("every session needs an id and a training of the batch")
-        if len({s["id"] for s in sessions}) != len(sessions):
+        if len({sid for sid, _, _ in session_rows}) != len(session_rows):
             raise StoreError("a session id appears more than once in the batch")
         with self.transaction() as db:
             seq = self._next_seq(db)
@@ -415,13 +419,12 @@ class Store:
                 "INSERT INTO training_sessions (id, training, record, seq, updated_at) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET training = excluded.training, record = excluded.record, "
                 "seq = excluded.seq, updated_at = excluded.updated_at",
-                [(x["id"], x["training"], json.dumps(x, ensure_ascii=False), seq, now) for x in sessions])
+                [(sid, training, text, seq, now) for sid, training, text in session_rows])
             db.executemany(
                 "INSERT INTO trainings (id, record, pos, seq, updated_at, referentiel) VALUES (?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET record = excluded.record, pos = excluded.pos, seq = excluded.seq, "
                 "updated_at = excluded.updated_at, referentiel = excluded.referentiel",
-                [(r["id"], json.dumps(r, ensure_ascii=False), i, seq, now, self.referentiel)
-                 for i, r in enumerate(records)])
+                [(i, text, pos, seq, now, self.referentiel) for pos, (i, text) in enumerate(rows)])
             db.execute("INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?)",
                        (seq, "trainings" + (" (replace)" if replace else ""), source, len(records), 0, now))
         return seq
@@ -439,6 +442,18 @@ class Store:
             replaced = self._meta("trainings_mode") == "replace"
             rows = self._db.execute("SELECT record FROM trainings ORDER BY seq, pos").fetchall()
         return replaced, [json.loads(r[0]) for r in rows]
+
+    def training_texts(self) -> tuple[bool, list[str]]:
+        """``trainings()`` with each record as its stored JSON text (no Python object per field)."""
+        with self._lock:
+            replaced = self._meta("trainings_mode") == "replace"
+            rows = self._db.execute("SELECT record FROM trainings ORDER BY seq, pos").fetchall()
+        return replaced, [r[0] for r in rows]
+
+    def training_session_texts(self) -> list[str]:
+        """Every stored session as its JSON text, in the order they were stored."""
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT record FROM training_sessions ORDER BY rowid")]
 
     def training_sessions(self, trainings: Sequence[str] | None = None) -> list[dict]:
         """Stored sessions (of ``trainings`` only, when given), in the order they were stored."""

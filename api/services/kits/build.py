@@ -159,9 +159,8 @@ def build_kit(
             "common_skills": common.height, "close_skills": close_common.height, "trainings_in_plans": plans.height,
         },
     }
-    return Kit(summary=summary, bridges=bridges, common_skills=common, close_skills=close_common, hubs=hubs,
-               plans=plans, tension=tension, scores=scores, access_routes=access)
-
+    return Kit(summary=summary, bridges=bridges, common_skills=common, close_skills=close_common, hubs=hubs, plans=plans,
+               tension=tension, scores=scores, access_routes=access)
 
 def _access_routes(access_for: AccessFn | None, basins: Sequence[dict], hubs: pl.DataFrame,
                    to_sector: str) -> pl.DataFrame:
