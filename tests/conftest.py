@@ -83,3 +83,77 @@ def demo_title_vectors(demo, encoder):
 
     # Through the session's on-disk cache: an app serving the demo with the encoder reads them back.
     return title_vectors(demo, TitleNormaliser.fit(demo), encoder, cache_dir=None)
+
+
+# ---- pre-registrations (tests/api/test_prescriptions.py, tests/security/test_prescription_roles.py) ----
+#: (training, SIRET, organisation name, basin, financed places, [(session, own capacity or None, state)])
+PRESCRIPTION_TRAININGS = [
+    ("T-SOUD", "11111111100011", "Forge Formation", "beauvais", 8, [("S1", 2, "ouvert"), ("S2", None, "ouvert")]),
+    ("T-MAINT", "22222222200022", "Atelier Maintenance", "saint-quentin", 3, [("S3", None, "ouvert"),
+                                                                           ("S4", 1, "fermé")]),
+]
+
+
+def _prescription_catalogue(referentiel):
+    import polars as pl
+    from datetime import date
+    from referentiels.trainings import SESSION_SCHEMA, from_frame
+
+    skill = referentiel.skills["code"][0]
+    frame = pl.DataFrame([{"id": t, "title": f"Formation {t}", "organisation": name, "skills": [skill], "hours": 400.0,
+                           "basin": basin, "lat": None, "lon": None, "remote": False, "start_dates": [],
+                           "cost": None, "funder": "Région", "formacode": None, "occupations": ["H2913"],
+                           "siret": siret, "places": places}
+                          for t, siret, name, basin, places, _ in PRESCRIPTION_TRAININGS])
+    sessions = pl.DataFrame([{"id": s, "training": t, "start": date(2027, 3, 1), "start_precision": "day",
+                              "end": date(2027, 9, 1), "end_precision": "day", "state": state,
+                              "registration_lines": [], "registration_postcode": None, "registration_city": None,
+                              "capacity": cap}
+                             for t, _, _, _, _, ss in PRESCRIPTION_TRAININGS for s, cap, state in ss], schema=SESSION_SCHEMA)
+    return from_frame(frame, referentiel, source="test", sessions=sessions)
+
+
+def _prescription_app(database):
+    from api.http.app import create_app
+    from api.services.training_service import TrainingService
+    from api.settings import Settings
+
+    settings = Settings(referentiel="demo", database=database, rate_limit_per_minute=1_000_000,
+                        rate_limit_burst=100_000)
+    app = create_app(settings)
+    state = app.state.passerelles
+    service = TrainingService.of(state)
+    with service._lock:
+        service._from_store = False  # serve exactly this catalogue
+        service._set(_prescription_catalogue(state.referentiel))
+    create = app.state.security.keys.create
+    keys = {
+        "counsellor": create("counsellor", prescriber="france-travail")[0],
+        "counsellor-ml": create("counsellor", prescriber="mission-locale")[0],
+        "org-a": create("organisation", organisation="11111111100011")[0],
+        "org-b": create("organisation", organisation="22222222200022")[0],
+        "funder": create("funder", name="Région")[0],
+        "admin": create("admin")[0],
+        "employer": create("employer", employer="E1")[0],
+        "federation": create("federation")[0],
+    }
+    for i in range(12):
+        state.pool.put("seekers", {"id": f"P{i}", "occupation": "H2102", "basin": "beauvais", "skills": [],
+                                   "consent": False}, create=True)
+    for i in range(3):  # welders wanted in Beauvais: H2913 is in tension there (4/5 >= 0.6 with 3 offers)
+        state.pool.put("offers", {"id": f"OW{i}", "employer": "E1", "occupation": "H2913", "must": [], "desired": [],
+                                  "basin": "beauvais"}, create=True)
+    return app, keys
+
+
+def _auth(key: str, **headers) -> dict:
+    return {"Authorization": f"Bearer {key}", **headers}
+
+
+@pytest.fixture
+def prescription_env(tmp_path):
+    """An app on the demo referential serving a known two-training catalogue with sessions
+    (T-SOUD: S1 2 places, S2 8 financed; T-MAINT: S3 3 financed, S4 closed), 12 stored seekers P0..P11,
+    and a key of every role: ``{"app", "keys", "auth"}`` (org-a owns T-SOUD, org-b T-MAINT)."""
+    app, keys = _prescription_app(tmp_path / "p.sqlite3")
+    return {"app": app, "keys": keys, "auth": _auth, "database": tmp_path / "p.sqlite3"}

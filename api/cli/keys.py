@@ -1,6 +1,9 @@
 """``passerelles keys``: API keys of the HTTP API (api/storage/keys.py), and the audit log.
 
     passerelles keys create --role employer --employer E42 [--name "Boulangerie X"] [--rate 600]
+    passerelles keys create --role counsellor --prescriber mission-locale
+    passerelles keys create --role organisation --organisation 12345678900011   (SIRET or id)
+    passerelles keys create --role funder --name "Région Hauts-de-France"
     passerelles keys list [--json]
     passerelles keys revoke KEY_ID
     passerelles keys audit [--resource seeker] [--id S1] [--limit 50] [--json]
@@ -21,7 +24,7 @@ import typer
 
 from api.cli.common import fail
 from api.storage.audit import AuditLog
-from api.storage.keys import ROLES, KeyError_, KeyStore
+from api.storage.keys import PRESCRIBERS, ROLES, KeyError_, KeyStore
 
 app = typer.Typer()
 
@@ -50,6 +53,10 @@ def create(
     role: Annotated[str, typer.Option("--role", help=f"One of: {', '.join(ROLES)}.")],
     employer: Annotated[Optional[str], typer.Option("--employer", help="Employer id (employer keys only).")] = None,
     name: Annotated[Optional[str], typer.Option("--name", help="Who or what uses the key.")] = None,
+    prescriber: Annotated[Optional[str], typer.Option(
+        "--prescriber", help=f"Counsellor keys: {', '.join(PRESCRIBERS)} (counted in the funders' statistics).")] = None,
+    organisation: Annotated[Optional[str], typer.Option(
+        "--organisation", help="Organisation keys: the training organisation's SIRET or id.")] = None,
     rate: Annotated[Optional[int], typer.Option("--rate", help="Requests per minute (default: the server's).")] = None,
     database: DatabaseOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the key and its record as JSON.")] = False,
@@ -57,7 +64,8 @@ def create(
     """Create a key; it is printed once and cannot be shown again."""
     store = _store(database)
     try:
-        key, record = store.create(role, employer=employer, name=name, rate_per_minute=rate)
+        key, record = store.create(role, employer=employer, name=name, rate_per_minute=rate,
+                                  prescriber=prescriber, organisation=organisation)
     except KeyError_ as error:
         fail(str(error))
     finally:

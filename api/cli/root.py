@@ -12,7 +12,8 @@ import typer
 from matching.errors import MatchingError
 from referentiels import ReferentielError
 
-from api.cli import admin, batch_match, bridges, keys, kits, match, normalise, referentiel, serve, trainings, versions
+from api.cli import (admin, batch_match, bridges, keys, kits, match, normalise, prescriptions, referentiel, serve,
+                     trainings, versions)
 from api.cli.common import UsageError
 from api.services.errors import ServiceError
 from api.storage.keys import KeyError_
@@ -22,7 +23,7 @@ app = typer.Typer(help="Passerelles: cross-sector career bridges and skills matc
 referentiel.app.add_typer(versions.app)  # diff, upgrade, calibrate: under "referentiel"
 app.add_typer(serve.app)
 app.add_typer(referentiel.app, name="referentiel")
-for family in (normalise, kits, bridges, match, keys, admin, trainings, batch_match):
+for family in (normalise, kits, bridges, match, keys, admin, trainings, batch_match, prescriptions):
     app.add_typer(family.app)
 
 

@@ -8,7 +8,8 @@ from api.http.responses import ORJSONResponse
 from api.http import problems
 
 from api.http import security
-from api.http.routers import admin, basins, bridges, kits, normalise, offers, referentiel, seekers, trainings, web
+from api.http.routers import admin, basins, bridges, kits, normalise, offers, prescriptions, referentiel, seekers, \
+    trainings, web
 from api.settings import Settings
 from api.services.state import AppState
 
@@ -28,7 +29,8 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     )
     app.state.passerelles = state or AppState.from_settings(settings)
     problems.install(app)
-    for module in (referentiel, normalise, web, bridges, kits, seekers, offers, admin, trainings, basins):
+    for module in (referentiel, normalise, web, bridges, kits, seekers, offers, admin, trainings, basins,
+                   prescriptions):
         app.include_router(module.router)
     security.install(app, settings)  # after every router: keys, roles, rate limits, 413, audit (api/http/security/)
     # The title normaliser gains its encoder in the background (issue 21): answers cached before then

@@ -205,6 +205,7 @@ class Pool:
         self._seq = {"seekers": 0, "offers": 0}
         self._version = None
         self._lock = threading.RLock()
+        self._prescriptions = None  # api.storage.prescriptions.PrescriptionStore, opened on the first erasure
         self.sync(force=True)
 
     # ---- following the store ----------------------------------------------------------------------
@@ -461,8 +462,15 @@ class Pool:
 
     def delete(self, kind: str, id: str, owner: str | None = None) -> bool:
         """Delete by id (True when it was there). ``owner``: an employer deletes only its own offer,
-        checked in the delete's transaction (``NotOwner`` otherwise)."""
+        checked in the delete's transaction (``NotOwner`` otherwise). A seeker's pre-registrations
+        (and their timelines) are erased first."""
         with self._lock:
+            if kind == "seekers" and str(self.store.path) != ":memory:":
+                from api.storage.prescriptions import PrescriptionStore
+
+                if self._prescriptions is None:
+                    self._prescriptions = PrescriptionStore(self.store.path)
+                self._prescriptions.erase_seeker(id)
             key = self.store.delete(kind, id, owner=owner)
             self.sync()
         return key is not None

@@ -21,22 +21,54 @@ from pathlib import Path
 
 from api.storage.sqlite import connect, utc_now as _now
 
-ROLES = ("counsellor", "employer", "federation", "admin")
+ROLES = ("counsellor", "employer", "federation", "admin", "organisation", "funder")
+#: Who a counsellor works for (``--prescriber``), counted in the funders' statistics.
+PRESCRIBERS = ("france-travail", "mission-locale", "cap-emploi", "other")
 KEY_PATTERN = re.compile(r"^psl_([0-9a-f]{8})_([A-Za-z0-9_-]{43})$")
 
 KEYS_DDL = """
 CREATE TABLE IF NOT EXISTS api_keys (
     id TEXT PRIMARY KEY,
     hash TEXT NOT NULL UNIQUE,
-    role TEXT NOT NULL CHECK (role IN ('counsellor', 'employer', 'federation', 'admin')),
+    role TEXT NOT NULL CHECK (role IN ('counsellor', 'employer', 'federation', 'admin', 'organisation', 'funder')),
     employer TEXT,
     name TEXT,
     rate_per_minute INTEGER,
     created_at TEXT NOT NULL,
     revoked_at TEXT,
-    CHECK ((role = 'employer') = (employer IS NOT NULL))
+    prescriber TEXT CHECK (prescriber IN ('france-travail', 'mission-locale', 'cap-emploi', 'other')),
+    organisation TEXT,
+    CHECK ((role = 'employer') = (employer IS NOT NULL)),
+    CHECK ((role = 'organisation') = (organisation IS NOT NULL)),
+    CHECK (prescriber IS NULL OR role = 'counsellor')
 );
 """
+
+_COLUMNS = "id, hash, role, employer, name, rate_per_minute, created_at, revoked_at"
+
+
+def migrate_keys(conn) -> None:
+    """Bring an ``api_keys`` table of an older database to :data:`KEYS_DDL` (roles organisation and
+    funder, columns prescriber and organisation). SQLite cannot change a CHECK in place: the table
+    is copied into the new shape in one transaction (keys, hashes and revocations kept)."""
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'api_keys'").fetchone()
+    if row is None:
+        conn.executescript(KEYS_DDL)
+        return
+    if "prescriber" in row[0]:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'api_keys'").fetchone()
+        if "prescriber" not in row[0]:  # another process may have migrated while we waited
+            conn.execute("ALTER TABLE api_keys RENAME TO api_keys_v1")
+            conn.execute(KEYS_DDL.strip().rstrip(";"))
+            conn.execute(f"INSERT INTO api_keys ({_COLUMNS}) SELECT {_COLUMNS} FROM api_keys_v1")
+            conn.execute("DROP TABLE api_keys_v1")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
@@ -44,14 +76,16 @@ def hash_key(key: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: a key's id, role and (for an employer key) employer id; all None when
-    anonymous on a public endpoint."""
+    """Who is calling: a key's id, role, (employer key) employer id, (counsellor key) prescriber
+    type, (organisation key) the training organisation's SIRET or id; all None when anonymous."""
 
     key_id: str | None
     role: str | None
     employer: str | None = None
     name: str | None = None
     rate_per_minute: int | None = None
+    prescriber: str | None = None
+    organisation: str | None = None
 
     @property
     def anonymous(self) -> bool:
@@ -72,7 +106,7 @@ class KeyStore:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._conn = connect(self.path)
-        self._conn.executescript(KEYS_DDL)
+        migrate_keys(self._conn)
         self._version = -1
         self._cache: dict[str, Principal | None] = {}
 
@@ -81,7 +115,8 @@ class KeyStore:
 
     # -- administration -------------------------------------------------------------------
     def create(self, role: str, employer: str | None = None, name: str | None = None,
-               rate_per_minute: int | None = None) -> tuple[str, dict]:
+               rate_per_minute: int | None = None, prescriber: str | None = None,
+               organisation: str | None = None) -> tuple[str, dict]:
         """A new key: returns ``(key, record)``; the key itself is not stored and cannot be shown again."""
         if role not in ROLES:
             raise KeyError_(f"unknown role {role!r}: choose one of {', '.join(ROLES)}")
@@ -89,6 +124,20 @@ class KeyStore:
             raise KeyError_("an employer key needs the employer id (--employer ID)")
         if role != "employer" and employer:
             raise KeyError_(f"only employer keys carry an employer id, not {role} keys")
+        if prescriber is not None and role != "counsellor":
+            raise KeyError_(f"only counsellor keys carry a prescriber type, not {role} keys")
+        if prescriber is not None and prescriber not in PRESCRIBERS:
+            raise KeyError_(f"unknown prescriber type {prescriber!r}: choose one of {', '.join(PRESCRIBERS)}")
+        if role == "organisation" and not (organisation and organisation.strip()):
+            raise KeyError_("an organisation key needs the training organisation's SIRET or id (--organisation ID)")
+        if role != "organisation" and organisation:
+            raise KeyError_(f"only organisation keys carry an organisation, not {role} keys")
+        if organisation is not None:  # the id rule: compared with the sessions' SIRET or organisation
+            from referentiels.ids import id_problem
+
+            organisation, reason = id_problem(organisation)
+            if reason is not None:
+                raise KeyError_(f"the organisation id {reason}")
         if rate_per_minute is not None and rate_per_minute < 1:
             raise KeyError_("the rate limit is a number of requests per minute, at least 1")
         if employer is not None:  # the id rule (referentiels.ids): the employer id is compared with offers'
@@ -100,12 +149,14 @@ class KeyStore:
         key_id = secrets.token_hex(4)
         key = f"psl_{key_id}_{secrets.token_urlsafe(32)}"
         record = {"id": key_id, "role": role, "employer": employer.strip() if employer else None, "name": name,
-                  "rate_per_minute": rate_per_minute, "created_at": _now(), "revoked_at": None}
+                  "rate_per_minute": rate_per_minute, "created_at": _now(), "revoked_at": None,
+                  "prescriber": prescriber, "organisation": organisation.strip() if organisation else None}
         with self._lock:
             self._conn.execute(
-                "INSERT INTO api_keys (id, hash, role, employer, name, rate_per_minute, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (key_id, hash_key(key), role, record["employer"], name, rate_per_minute, record["created_at"]))
+                "INSERT INTO api_keys (id, hash, role, employer, name, rate_per_minute, created_at, prescriber, "
+                "organisation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (key_id, hash_key(key), role, record["employer"], name, rate_per_minute, record["created_at"],
+                 prescriber, record["organisation"]))
             self._cache.clear()
         return key, record
 
@@ -125,7 +176,8 @@ class KeyStore:
         return rows[0] if rows else None
 
     def list(self, limit: int = 1000, offset: int = 0, key_id: str | None = None) -> list[dict]:
-        sql = "SELECT id, role, employer, name, rate_per_minute, created_at, revoked_at FROM api_keys"
+        sql = ("SELECT id, role, employer, name, rate_per_minute, created_at, revoked_at, prescriber, organisation "
+               "FROM api_keys")
         args: tuple = ()
         if key_id is not None:
             sql, args = sql + " WHERE id = ?", (key_id,)
@@ -153,7 +205,8 @@ class KeyStore:
             elif digest in self._cache:
                 return self._cache[digest]
             row = self._conn.execute(
-                "SELECT id, role, employer, name, rate_per_minute FROM api_keys WHERE hash = ? AND revoked_at IS NULL",
+                "SELECT id, role, employer, name, rate_per_minute, prescriber, organisation FROM api_keys "
+                "WHERE hash = ? AND revoked_at IS NULL",
                 (digest,)).fetchone()
             principal = Principal(*row) if row else None
             if len(self._cache) > 100_000:

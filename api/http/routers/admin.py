@@ -23,8 +23,12 @@ router = APIRouter(tags=["admin"], dependencies=[Depends(security.admin)])
 
 
 class KeyIn(BaseModel):
-    role: Literal["counsellor", "employer", "federation", "admin"]
+    role: Literal["counsellor", "employer", "federation", "admin", "organisation", "funder"]
     employer: str | None = Field(None, min_length=1, max_length=100, description="Required for an employer key.")
+    prescriber: Literal["france-travail", "mission-locale", "cap-emploi", "other"] | None = Field(
+        None, description="Counsellor keys: who the counsellor works for (funders' statistics).")
+    organisation: str | None = Field(None, min_length=1, max_length=100,
+                                     description="Required for an organisation key: its SIRET or id.")
     name: str | None = Field(None, max_length=200, description="Who or what uses the key.")
     rate_per_minute: int | None = Field(None, ge=1, le=1_000_000, description="Default: the server's setting.")
 
@@ -37,6 +41,8 @@ class KeyOut(BaseModel):
     rate_per_minute: int | None
     created_at: str
     revoked_at: str | None
+    prescriber: str | None = None
+    organisation: str | None = None
 
 
 class NewKeyOut(KeyOut):
@@ -63,10 +69,12 @@ def create_key(body: KeyIn, request: Request) -> dict:
     keys = request.app.state.security.keys
     try:
         key, record = keys.create(body.role, employer=body.employer, name=body.name,
-                                  rate_per_minute=body.rate_per_minute)
+                                  rate_per_minute=body.rate_per_minute, prescriber=body.prescriber,
+                                  organisation=body.organisation)
     except security.KeyError_ as error:
-        raise Problem(422, "invalid-key-request", "Invalid key request", str(error),
-                      field="employer" if "employer" in str(error) else "role") from None
+        text = str(error)
+        field = next((f for f in ("employer", "prescriber", "organisation") if f in text), "role")
+        raise Problem(422, "invalid-key-request", "Invalid key request", text, field=field) from None
     return {**record, "key": key}
 
 

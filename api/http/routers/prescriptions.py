@@ -1,0 +1,161 @@
+"""Pre-registrations on training sessions (prescriptions) and the funders' dashboard (issue 20, item 3).
+
+The resource is ``/prescriptions`` (a pre-registration is what French counsellors call a prescription).
+
+- ``POST /prescriptions`` (counsellor): ``{"seeker", "training", "session", "target", "origin":
+  "gap-plan"|"bridge"|"search", "note"?, "contact"?: {"name", "phone", "email"}}`` -> 201 with the
+  record. ``Idempotency-Key: <id>``: a retry with the same key and body returns the same record
+  (201, header ``Idempotent-Replayed: true``) and writes nothing; the same key with another body is
+  a 422 ``idempotency-key-reused``.
+- ``GET /prescriptions?state=&training=&session=&seeker=&limit=&offset=`` (counsellor: all;
+  organisation: its own sessions only, seekers by pseudonym): paginated.
+- ``GET /prescriptions/{id}`` (counsellor; organisation on its own sessions): the record and its
+  timeline; ``allowed`` lists the moves the caller may make.
+- ``POST /prescriptions/{id}/transitions`` ``{"to": STATE, "reason"?, "at"?: "YYYY-MM-DD", "note"?}``
+  (the state machine of ``api.services.prescription_service``): 409 ``transition-not-allowed``
+  naming ``current`` and ``allowed``; 409 ``session-full`` when no place is left.
+- ``GET /funders/dashboard?year=&limit=&offset=&format=json|xlsx`` (funder, admin): aggregates only.
+
+Every call reading or changing a pre-registration is audited (resource ``prescription``); a
+transition's row has the action ``transition:STATE``, and a promotion from the waiting list that it
+caused has its own row.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.http import security
+from api.http.dependencies import get_state
+from api.http.ids import Id, path_id
+from api.http.pagination import PageParams, page_params, paginate
+from api.services.prescription_service import (REFUSAL_REASONS, STATES, PrescriptionService,
+                                               dashboard_xlsx)
+from api.services.state import AppState
+from api.storage.keys import Principal
+
+router = APIRouter(tags=["prescriptions"])
+
+counsellors = security.require("counsellor", audit="prescription")
+readers = security.require("counsellor", "organisation", audit="prescription")
+funders = security.require("funder", "admin")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class Contact(BaseModel):
+    """How the training organisation reaches the person once it has accepted them (all optional:
+    without any, contact goes through the prescriber)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, max_length=200)
+    phone: str | None = Field(None, max_length=40, pattern=r"^[0-9 +().-]{4,40}$")
+    email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class PrescriptionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seeker: Id = Field(description="A stored seeker's id.")
+    training: Id = Field(description="The training (LHEO action) id.")
+    session: Id = Field(description="The session id within that training.")
+    target: str = Field(description="The target occupation code.", max_length=20)
+    origin: Literal["gap-plan", "bridge", "search"] = Field(description="Where the counsellor found the session.")
+    note: str | None = Field(None, max_length=2000, description="For the organisation and the follow-up.")
+    contact: Contact | None = None
+
+
+class TransitionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to: str = Field(description=f"One of {', '.join(STATES)}.", max_length=40)
+    reason: str | None = Field(None, max_length=60, description=f"Refusals only: {', '.join(REFUSAL_REASONS)}.")
+    at: date | None = Field(None, description="Entered, completed, abandoned and outcomes: the date it happened.")
+    note: str | None = Field(None, max_length=500)
+
+
+def _audit(request: Request, principal: Principal, changes: list[tuple[str, str]]) -> None:
+    """The request's own audit row (written by the middleware) names the first change; each other
+    change (a promotion from the waiting list) gets its own row."""
+    if not changes:
+        return
+    request.state.audit_id, request.state.audit_action = changes[0][0], f"transition:{changes[0][1]}"
+    audit = request.app.state.security.audit
+    for id, state in changes[1:]:
+        audit.record(principal, "prescription", request.method, request.url.path, 200, resource_id=id,
+                     client=request.client.host if request.client else None, action=f"transition:{state}")
+
+
+@router.post("/prescriptions", status_code=201,
+             responses={404: {"description": "Unknown session"},
+                        409: {"description": "Already pre-registered on this session"},
+                        422: {"description": "Invalid field, unknown seeker, or Idempotency-Key reused"}})
+def create_prescription(body: PrescriptionIn, request: Request, response: Response,
+                        state: Annotated[AppState, Depends(get_state)],
+                        principal: Annotated[Principal, Depends(counsellors)],
+                        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)] = None
+                        ) -> dict:
+    """Pre-register a stored seeker on a session (counsellors; audited)."""
+    payload = body.model_dump()
+    if body.contact is not None:
+        payload["contact"] = body.contact.model_dump(exclude_none=True) or None
+    record, created = PrescriptionService.of(state).submit(principal, payload, idempotency_key=idempotency_key)
+    if created:
+        _audit(request, principal, [(record["id"], "submitted")])
+    else:
+        response.headers["Idempotent-Replayed"] = "true"
+    response.headers["Location"] = f"/prescriptions/{record['id']}"
+    return record
+
+
+@router.get("/prescriptions")
+def list_prescriptions(request: Request, response: Response, state: Annotated[AppState, Depends(get_state)],
+                       principal: Annotated[Principal, Depends(readers)],
+                       page: Annotated[PageParams, Depends(page_params)],
+                       state_: Annotated[str | None, Query(alias="state", max_length=40)] = None,
+                       training: Annotated[str | None, Query(max_length=100)] = None,
+                       session: Annotated[str | None, Query(max_length=100)] = None,
+                       seeker: Annotated[str | None, Query(max_length=100)] = None) -> dict:
+    """Pre-registrations, newest first (an organisation: on its own sessions only; paginated)."""
+    items, total = PrescriptionService.of(state).list(principal, seeker=seeker, state=state_, training=training,
+                                                      session=session, limit=page.limit, offset=page.offset)
+    return paginate(items, total, page, request, response)
+
+
+@router.get("/prescriptions/{id}", responses={404: {"description": "Unknown, or not on your sessions"}})
+def get_prescription(id: str, state: Annotated[AppState, Depends(get_state)],
+                     principal: Annotated[Principal, Depends(readers)]) -> dict:
+    """The pre-registration and its timeline (the person's path)."""
+    return PrescriptionService.of(state).view(principal, path_id(id))
+
+
+@router.post("/prescriptions/{id}/transitions",
+             responses={404: {"description": "Unknown, or not on your sessions"},
+                        409: {"description": "Not allowed from the current state, or no place left"}})
+def transition(id: str, body: TransitionIn, request: Request, state: Annotated[AppState, Depends(get_state)],
+               principal: Annotated[Principal, Depends(readers)]) -> dict:
+    """Answer (organisation), withdraw (counsellor), follow (entered, completed, abandoned, outcome)."""
+    out = PrescriptionService.of(state).transition(principal, path_id(id), body.to, reason=body.reason, at=body.at,
+                                                   note=body.note)
+    _audit(request, principal, [(c["id"], c["state"]) for c in out["changed"]])
+    return out
+
+
+@router.get("/funders/dashboard", dependencies=[Depends(funders)], response_model=None,
+            responses={200: {"content": {XLSX: {}}, "description": "JSON, or the xlsx workbook"}})
+def dashboard(state: Annotated[AppState, Depends(get_state)],
+              page: Annotated[PageParams, Depends(page_params)],
+              year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+              format: Annotated[Literal["json", "xlsx"], Query()] = "json") -> Response | dict:
+    """Aggregates for funders (no personal data): fill rate per session (paginated, fullest first),
+    by prescriber type, basin, target occupation, the share in tension, median days to an answer,
+    outcomes at six months. ``format=xlsx``: the same as a workbook (text cells never formulas)."""
+    body = PrescriptionService.of(state).dashboard(year=year, limit=page.limit, offset=page.offset)
+    if format == "xlsx":
+        return Response(dashboard_xlsx(body), media_type=XLSX,
+                        headers={"Content-Disposition": 'attachment; filename="pre-registrations.xlsx"'})
+    return body
+
+
+__all__ = ["router"]

@@ -1,0 +1,444 @@
+"""Pre-registration on a training session (the prescription), its follow-up, and the funders' figures.
+
+    service = PrescriptionService.of(state)
+    record, created = service.submit(principal, body, idempotency_key="...")   # counsellor
+    service.transition(principal, "pr-...", to="accepted")                     # organisation, counsellor
+    service.view(principal, "pr-...")                                         # the record and its timeline
+    service.dashboard(year=None, limit=50, offset=0)                          # funders: aggregates only
+
+**The state machine** (who may make each move; anything else is a 409 naming the current state
+and the moves allowed from it)::
+
+    submitted  -> accepted | refused | waitlisted   (organisation of the session)
+               -> withdrawn                         (counsellor)
+    waitlisted -> accepted | refused                (organisation)
+               -> withdrawn                         (counsellor)
+    accepted   -> entered                           (organisation or counsellor)
+               -> refused                           (organisation: a reason, the place is freed)
+               -> withdrawn                         (counsellor: the place is freed)
+    entered    -> completed | abandoned             (organisation or counsellor)
+    completed, abandoned -> employed-target | employed-other   (counsellor, with the date)
+    refused, withdrawn, employed-target, employed-other: final
+
+**Places.** ``accepted`` takes a place of the session (its ``capacity``, else the action's financed
+places; unknown: not bounded) only if one is left, checked and taken in one SQLite transaction
+(``api.storage.prescriptions``): never more accepted than places, however many answers arrive at
+once. A place stays taken through entered / completed / abandoned. A withdrawal or a refusal after
+acceptance (or an erasure) frees it, and in the same transaction the first person on the session's
+waiting list (the earliest ``waitlisted``, then the smallest id) becomes ``accepted``: the
+organisation had already judged them admissible, so the place is given without a new answer; the
+event says "place freed by ...", and the counsellor can still withdraw them.
+
+**Who sees what.** Counsellors: every pre-registration, with the seeker id and the contact given at
+submission. An organisation key (bound to a SIRET or id): the pre-registrations on its own
+sessions only (a session is its own when its training's SIRET or organisation equals the key's),
+the seeker as a pseudonym (the store's HMAC) until accepted; from acceptance on, the contact the
+counsellor gave (name, phone, email: all optional; with none, contact goes through the prescriber,
+whose key id is shown). Funders: counts only, never a record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from referentiels.ids import RULE, id_problem
+
+from api.services.errors import ServiceError
+from api.storage.keys import Principal
+from api.storage.prescriptions import (Duplicate, IdempotencyMismatch, NoPlaceLeft, PrescriptionStore, StaleState,
+                                       dumps_contact)
+from api.storage.sqlite import utc_now
+
+ORIGINS = ("gap-plan", "bridge", "search")
+REFUSAL_REASONS = ("prerequisites-not-met", "session-full", "no-show-at-information-meeting", "not-reachable",
+                   "funding-not-granted", "project-not-confirmed", "other")
+OUTCOMES = ("employed-target", "employed-other")
+ORG, COUNSELLOR = frozenset({"organisation"}), frozenset({"counsellor"})
+BOTH = ORG | COUNSELLOR
+TRANSITIONS: dict[str, dict[str, frozenset[str]]] = {
+    "submitted": {"accepted": ORG, "refused": ORG, "waitlisted": ORG, "withdrawn": COUNSELLOR},
+    "waitlisted": {"accepted": ORG, "refused": ORG, "withdrawn": COUNSELLOR},
+    "accepted": {"entered": BOTH, "refused": ORG, "withdrawn": COUNSELLOR},
+    "entered": {"completed": BOTH, "abandoned": BOTH},
+    "completed": {"employed-target": COUNSELLOR, "employed-other": COUNSELLOR},
+    "abandoned": {"employed-target": COUNSELLOR, "employed-other": COUNSELLOR},
+    "refused": {}, "withdrawn": {}, "employed-target": {}, "employed-other": {},
+}
+STATES = tuple(TRANSITIONS)
+TENSION_MAX_AGE_S = 60.0
+"""Oldest tension table a pre-registration is flagged with once the stored records changed (s)."""
+#: States from which the person holds a place of the session (the seeker's contact is visible).
+HOLDS_PLACE = ("accepted", "entered", "completed", "abandoned", "employed-target", "employed-other")
+
+
+class PrescriptionError(ServiceError):
+    status, kind, title = 422, "invalid-prescription", "Invalid pre-registration"
+
+
+class UnknownPrescription(ServiceError):
+    status, kind, title = 404, "unknown-prescription", "Unknown pre-registration"
+
+    def __init__(self, id: str) -> None:
+        super().__init__(f"No pre-registration has the id {id!r} (or it is not on your sessions).",
+                         field="id", value=id)
+
+
+class UnknownSession(ServiceError):
+    status, kind, title = 404, "unknown-session", "Unknown session"
+
+
+class TransitionRefused(ServiceError):
+    """A move the state machine does not allow from the current state (or not to this role)."""
+
+    status, kind, title = 409, "transition-not-allowed", "Transition not allowed"
+
+
+class NoPlace(ServiceError):
+    status, kind, title = 409, "session-full", "No place left"
+
+
+class IdempotencyConflict(ServiceError):
+    status, kind, title = 422, "idempotency-key-reused", "Idempotency-Key reused with another body"
+
+
+class AlreadyPreRegistered(ServiceError):
+    status, kind, title = 409, "already-pre-registered", "Already pre-registered"
+
+
+class NotAllowed(ServiceError):
+    status, kind, title = 403, "forbidden", "Forbidden"
+
+
+def check_id(value: Any, field_name: str) -> str:
+    """The canonical form of ``value`` under the project's id rule (``referentiels.ids``), else a
+    422 naming ``field_name`` and the rule."""
+    text, problem = id_problem(value)
+    if problem is not None:
+        raise PrescriptionError(f"'{field_name}' {problem}: {RULE}.", field=field_name, rule=RULE,
+                                value=value if isinstance(value, str) and len(value) <= 200 else None)
+    return text
+
+
+@dataclass(eq=False)
+class PrescriptionService:
+    """Pre-registrations over the served catalogue's sessions and the store's seekers."""
+
+    state: Any
+    store: PrescriptionStore
+    _sessions: tuple = (None, None)
+    _tension: tuple = (None, frozenset(), 0.0)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def of(cls, state) -> "PrescriptionService":
+        with _LOCK:
+            service = state.extras.get("prescriptions")
+            if service is None:
+                service = state.extras["prescriptions"] = cls(state, PrescriptionStore(
+                    state.settings.database, getattr(state.settings, "prescriptions_synchronous", "FULL")))
+            return service
+
+    # ---- what the catalogue and the store say ----------------------------------------------------
+    def sessions(self) -> dict[tuple[str, str], dict]:
+        """(training, session) -> {organisation ids, basin, places, state, start}, rebuilt when the
+        served catalogue changes (one polars pass)."""
+        from api.services.training_service import TrainingService
+
+        catalogue = TrainingService.of(self.state).catalogue
+        with self._lock:
+            if self._sessions[0] is not catalogue:
+                s = catalogue.session_frame().join(
+                    catalogue.frame.select(pl.col("id").alias("training"), "siret", "organisation", "basin"),
+                    on="training", how="left")
+                table = {(r["training"], r["id"]): r for r in s.select(
+                    "training", "id", "siret", "organisation", "basin", "places", "state", "start").iter_rows(named=True)}
+                self._sessions = (catalogue, table)
+            return self._sessions[1]
+
+    def in_tension(self) -> frozenset[tuple[str, str]]:
+        """(basin, occupation) pairs in tension (``matching.tension`` over the stored offers and
+        seekers). Recomputed when the seekers or offers changed (the store's sequence) and the last
+        computation is more than ``TENSION_MAX_AGE_S`` old: a statistic of thousands of records
+        moves slowly, and reading every record on each pre-registration after a seeker's update
+        would cost the submission hundreds of milliseconds."""
+        from matching.tension import tension_table
+
+        store = self.state.pool.store
+        seq = store.seq
+        with self._lock:
+            seen, pairs, at = self._tension
+            if seen != seq and (seen is None or time.monotonic() - at > TENSION_MAX_AGE_S):
+                table = tension_table(store.frame("offers"), store.frame("seekers"))
+                pairs = frozenset(table.filter(pl.col("in_tension")).select("basin", "occupation").iter_rows())
+                self._tension = (seq, pairs, time.monotonic())
+            return pairs
+
+    @staticmethod
+    def owns(principal: Principal, session: dict | None, record: dict | None = None) -> bool:
+        """True when an organisation key's SIRET or id is the session's (or the record's)."""
+        if principal.role != "organisation":
+            return True
+        if record is not None:
+            return record.get("organisation") == principal.organisation
+        return session is not None and principal.organisation in (session.get("siret"), session.get("organisation"))
+
+    # ---- submit ------------------------------------------------------------------------------------
+    def submit(self, principal: Principal, body: dict, idempotency_key: str | None = None) -> tuple[dict, bool]:
+        """A counsellor pre-registers a stored seeker on a session. ``body``: seeker, training,
+        session, target (occupation code), origin (gap-plan | bridge | search), note, contact.
+        Returns (the record as the counsellor sees it, created)."""
+        body = {**body, **{name: check_id(body.get(name), name) for name in ("seeker", "training", "session")}}
+        if idempotency_key is not None:
+            idempotency_key = check_id(idempotency_key, "Idempotency-Key")
+        target = body.get("target")
+        if target not in self.state.referentiel.occupation_index:
+            suggestions = self.state.occupation_suggester.suggest(str(target)[:100]) if target else []
+            raise PrescriptionError(f"target {target!r} is not an occupation code of the referential.",
+                                    field="target", value=str(target)[:100],
+                                    suggestions=[s["code"] for s in suggestions][:3] or None)
+        if body.get("origin") not in ORIGINS:
+            raise PrescriptionError(f"origin must be one of {', '.join(ORIGINS)}.", field="origin")
+        seeker = self.state.pool.get("seekers", body["seeker"])
+        if seeker is None:
+            raise PrescriptionError(f"No seeker has the id {body['seeker']!r}: store the seeker first "
+                                    "(POST /seekers).", field="seeker", value=body["seeker"])
+        session = self.sessions().get((body["training"], body["session"]))
+        if session is None:
+            raise UnknownSession(f"The training {body['training']!r} has no session {body['session']!r} in the "
+                                 "served catalogue (GET /trainings/{id} lists its sessions).",
+                                 field="session", value=body["session"])
+        if session.get("state") in ("fermé", "suspendu"):
+            raise PrescriptionError(f"The session {body['session']!r} is {session['state']}: it does not recruit.",
+                                    field="session", value=body["session"])
+        basin = session.get("basin") or seeker.get("basin") or "unknown"
+        record = {"seeker": body["seeker"], "training": body["training"], "session": body["session"],
+                  "organisation": session.get("siret") or session.get("organisation"),
+                  "prescriber_key": principal.key_id, "prescriber_type": principal.prescriber or "other",
+                  "origin": body["origin"], "target": target, "note": body.get("note"),
+                  "contact": dumps_contact(body.get("contact")), "basin": basin,
+                  "in_tension": int((basin, target) in self.in_tension())}
+        digest = None
+        if idempotency_key is not None:
+            canonical = json.dumps({k: body.get(k) for k in ("seeker", "training", "session", "target", "origin",
+                                                              "note", "contact")}, sort_keys=True, ensure_ascii=False)
+            digest = hashlib.sha256(canonical.encode()).hexdigest()
+        try:
+            row, created = self.store.create(record, places=session.get("places"), key_id=principal.key_id,
+                                             role=principal.role,
+                                             idempotency=(idempotency_key, digest) if digest else None)
+        except IdempotencyMismatch as error:
+            raise IdempotencyConflict(
+                f"The Idempotency-Key {idempotency_key!r} was used for another request (pre-registration "
+                f"{error.args[0]!r}) with a different body: use a new key for a new pre-registration.",
+                field="Idempotency-Key", prescription=error.args[0]) from None
+        except Duplicate as error:
+            raise AlreadyPreRegistered(f"The seeker {body['seeker']!r} already has an open pre-registration "
+                                       f"({error.existing!r}) on this session.", field="seeker",
+                                       prescription=error.existing) from None
+        return self.shape(principal, row), created
+
+    # ---- read ------------------------------------------------------------------------------------
+    def shape(self, principal: Principal, row: dict, timeline: bool = False) -> dict:
+        """The record as ``principal`` may see it (the organisation: a pseudonym until accepted)."""
+        out = {k: row[k] for k in ("id", "training", "session", "organisation", "prescriber_type", "origin", "target",
+                                   "basin", "state", "reason", "submitted_at", "answered_at", "entered_at",
+                                   "exited_at", "outcome_at")}
+        out["in_tension"] = bool(row["in_tension"])
+        contact = json.loads(row["contact"]) if row.get("contact") else None
+        if principal.role == "organisation":
+            out["seeker"] = self.state.pool.store.pseudonym(row["seeker"])
+            if row["state"] in HOLDS_PLACE:
+                out["contact"] = contact
+                out["prescriber_key"] = row["prescriber_key"]
+        else:
+            out.update(seeker=row["seeker"], note=row["note"], contact=contact, prescriber_key=row["prescriber_key"])
+        out["allowed"] = sorted(to for to, roles in TRANSITIONS[row["state"]].items()
+                                if principal.role in roles or principal.role == "admin")
+        if timeline:
+            out["timeline"] = [{k: e[k] for k in ("at", "state", "role", "detail")}
+                               for e in self.store.events(row["id"])]
+        return out
+
+    def get_visible(self, principal: Principal, id: str) -> dict:
+        id = check_id(id, "id")
+        row = self.store.get(id)
+        if row is None or not self.owns(principal, None, row):
+            raise UnknownPrescription(id)  # another organisation's: not even its existence
+        return row
+
+    def view(self, principal: Principal, id: str) -> dict:
+        return self.shape(principal, self.get_visible(principal, id), timeline=True)
+
+    def list(self, principal: Principal, *, seeker: str | None = None, state: str | None = None,
+             training: str | None = None, session: str | None = None, limit: int = 50, offset: int = 0
+             ) -> tuple[list[dict], int]:
+        seeker, training, session = (check_id(v, n) if v is not None else None
+                                     for n, v in (("seeker", seeker), ("training", training), ("session", session)))
+        if state is not None and state not in STATES:
+            raise PrescriptionError(f"state must be one of {', '.join(STATES)}.", field="state", value=state[:100])
+        organisation = principal.organisation if principal.role == "organisation" else None
+        if principal.role == "organisation" and seeker is not None:
+            raise NotAllowed("An organisation key cannot search by seeker id.", field="seeker")
+        rows, total = self.store.list(organisation=organisation, seeker=seeker, state=state, training=training,
+                                      session=session, limit=limit, offset=offset)
+        return [self.shape(principal, r) for r in rows], total
+
+    # ---- transitions -------------------------------------------------------------------------------
+    def transition(self, principal: Principal, id: str, to: str, *, reason: str | None = None,
+                   at: date | None = None, note: str | None = None, catalogue: bool = True) -> dict:
+        """Move a pre-registration along the state machine; returns the record with its timeline
+        and ``changed``: every (id, state) the move made (a promotion from the waiting list too).
+        ``catalogue``: refresh the session's places from the served catalogue before accepting
+        (False: the places stored at the last pre-registration, as the CLI does without a server)."""
+        row = self.get_visible(principal, id)
+        id, current = row["id"], row["state"]
+        allowed = TRANSITIONS[current]
+        if to not in STATES:
+            raise PrescriptionError(f"to must be one of {', '.join(STATES)}.", field="to", value=str(to)[:100])
+        mine = sorted(t for t, roles in allowed.items() if principal.role in roles)
+        if to not in allowed:
+            raise TransitionRefused(f"A pre-registration in state {current!r} cannot become {to!r}; from "
+                                    f"{current!r} it can become: {', '.join(sorted(allowed)) or 'nothing (final state)'}.",
+                                    field="to", value=to, current=current, allowed=sorted(allowed))
+        if principal.role not in allowed[to]:
+            raise NotAllowed(f"A {principal.role} key cannot move a pre-registration to {to!r} (that is for "
+                             f"{' or '.join(sorted(allowed[to]))} keys); from {current!r} yours can make: "
+                             f"{', '.join(mine) or 'none'}.", field="to", value=to, current=current, allowed=mine)
+        if to == "refused" and reason not in REFUSAL_REASONS:
+            raise PrescriptionError(f"A refusal needs a reason among {', '.join(REFUSAL_REASONS)}.", field="reason",
+                                    value=str(reason)[:100] if reason else None, allowed=list(REFUSAL_REASONS))
+        if to != "refused" and reason is not None:
+            raise PrescriptionError("Only a refusal carries a reason.", field="reason")
+        stamp = utc_now()
+        if at is not None:
+            if to not in ("entered", "completed", "abandoned", "employed-target", "employed-other"):
+                raise PrescriptionError("A date (at) is given only for entered, completed, abandoned and the "
+                                        "outcomes; answers are dated when they are made.", field="at")
+            if at > datetime.now(timezone.utc).date() or at.isoformat() < row["submitted_at"][:10]:
+                raise PrescriptionError(f"at {at.isoformat()} must lie between the submission "
+                                        f"({row['submitted_at'][:10]}) and today.", field="at", value=at.isoformat())
+            stamp = at.isoformat() + "T00:00:00.000+00:00"
+        places = None
+        if to == "accepted" and catalogue:
+            session = self.sessions().get((row["training"], row["session"]))
+            places = session.get("places") if session is not None else None
+        frees = current == "accepted" and to in ("refused", "withdrawn")
+        try:
+            changes = self.store.transition(id, expected=current, to=to, at=stamp, reason=reason,
+                                            key_id=principal.key_id, role=principal.role, places=places,
+                                            takes_place=to == "accepted", frees_place=frees,
+                                            detail=note[:500] if note else None)
+        except NoPlaceLeft:
+            raise NoPlace(f"Every place of the session {row['session']!r} is taken: waitlist the person "
+                          "(to=waitlisted) or refuse (reason session-full).", field="to", value=to,
+                          current=current, allowed=sorted(allowed)) from None
+        except StaleState as error:
+            raise TransitionRefused(f"The pre-registration changed meanwhile: it is now {error.current!r}.",
+                                    field="to", value=to, current=error.current,
+                                    allowed=sorted(TRANSITIONS.get(error.current, {}))) from None
+        out = self.view(principal, id)
+        out["changed"] = [{"id": i, "state": s} for i, s in changes]
+        return out
+
+    def erase_seeker(self, seeker: str) -> list[str]:
+        """Erase the seeker's pre-registrations (called when the seeker is deleted)."""
+        return self.store.erase_seeker(seeker)
+
+    # ---- funders ---------------------------------------------------------------------------------
+    def dashboard(self, *, year: int | None = None, limit: int = 50, offset: int = 0,
+                  today: date | None = None) -> dict:
+        """Aggregates only (no id of a person, no record): fill rate per session (a page, fullest
+        first), pre-registrations by prescriber type, by basin, by target occupation, the share aimed
+        at occupations in tension in their basin, the median days to an answer, outcomes at six
+        months. ``year``: the pre-registrations submitted that year (the counts by prescriber, basin,
+        occupation and in tension); answers, outcomes and sessions cover every year kept. Read from
+        the tallies kept on write (a few thousand rows at most)."""
+        today = today or datetime.now(timezone.utc).date()
+        tallies = self.store.tallies(year)
+        total = sum(n for _, n, _ in tallies["prescriber_type"])
+        in_tension = sum(t for _, _, t in tallies["prescriber_type"])
+
+        def by(dim: str, name: str) -> list[dict]:
+            return [{name: value, "pre_registrations": n, "in_tension": t} for value, n, t in tallies[dim]]
+
+        labels = self.state.referentiel.occupation_index
+        names = self.state.referentiel.occupations["label"]
+        occupations = [{**o, "label": names[labels[o["occupation"]]] if o["occupation"] in labels else None}
+                       for o in by("occupation", "occupation")]
+        days = self.store.answer_days()
+        answered = sum(n for _, n in days)
+        median = None
+        if answered:  # the middle one or two values of the histogram, without expanding it
+            cumulative = np.cumsum([n for _, n in days])
+            values = np.asarray([d for d, _ in days])
+            low = values[np.searchsorted(cumulative, (answered - 1) // 2, side="right")]
+            high = values[np.searchsorted(cumulative, answered // 2, side="right")]
+            median = float(low + high) / 2
+        sessions, sessions_total = self.store.sessions_fill(limit, offset)
+        return {
+            "year": year, "pre_registrations": total,
+            "by_prescriber_type": by("prescriber_type", "prescriber_type"), "by_basin": by("basin", "basin"),
+            "by_occupation": occupations,
+            "in_tension": {"pre_registrations": in_tension,
+                           "share": round(in_tension / total, 4) if total else None,
+                           "definition": "the target occupation is in tension in the session's basin when "
+                                         "pre-registered (offers + 1) / (offers + seekers + 2) >= 0.6 with >= 3 offers"},
+            "answers": {"answered": answered, "median_days_to_answer": median,
+                        "definition": "calendar days (UTC) from submission to the organisation's first answer (all years)"},
+            "outcomes_at_six_months": {**self.store.outcomes_at_six_months(today), "as_of": today.isoformat(),
+                                       "definition": "trainings ended (completed or abandoned) at least 183 days "
+                                                     "ago, by the employment recorded within 183 days of the end"},
+            "sessions": {"items": sessions, "total": sessions_total, "limit": limit, "offset": offset},
+        }
+
+
+_LOCK = threading.Lock()
+
+
+def dashboard_xlsx(body: dict) -> bytes:
+    """The funders' dashboard as an xlsx workbook (sheets: summary, by prescriber type, by basin, by
+    occupation, sessions); every text cell a string cell through ``api.storage.exports``."""
+    import io
+
+    from api.storage.exports import workbook, write_row
+
+    buffer = io.BytesIO()
+    book = workbook(buffer)
+    summary = book.add_worksheet("summary")
+    rows = [("year", body["year"] if body["year"] is not None else "all"),
+            ("pre-registrations", body["pre_registrations"]),
+            ("aimed at occupations in tension", body["in_tension"]["pre_registrations"]),
+            ("share in tension", body["in_tension"]["share"]),
+            ("answered", body["answers"]["answered"]),
+            ("median days to an answer", body["answers"]["median_days_to_answer"]),
+            ("outcomes as of", body["outcomes_at_six_months"]["as_of"]),
+            ("employed in the target occupation at six months", body["outcomes_at_six_months"]["employed-target"]),
+            ("employed in another occupation at six months", body["outcomes_at_six_months"]["employed-other"]),
+            ("no employment recorded at six months", body["outcomes_at_six_months"]["none"])]
+    for i, row in enumerate(rows):
+        write_row(summary, i, 0, row)
+    for name, key, columns in (("by prescriber type", "by_prescriber_type", ("prescriber_type", "pre_registrations",
+                                                                             "in_tension")),
+                               ("by basin", "by_basin", ("basin", "pre_registrations", "in_tension")),
+                               ("by occupation", "by_occupation", ("occupation", "label", "pre_registrations",
+                                                                   "in_tension"))):
+        sheet = book.add_worksheet(name)
+        write_row(sheet, 0, 0, columns)
+        for i, item in enumerate(body[key], start=1):
+            write_row(sheet, i, 0, [item.get(c) for c in columns])
+    sheet = book.add_worksheet("sessions")
+    columns = ("training", "session", "basin", "places", "submitted", "accepted", "fill_rate")
+    write_row(sheet, 0, 0, columns)
+    for i, item in enumerate(body["sessions"]["items"], start=1):
+        write_row(sheet, i, 0, [item.get(c) for c in columns])
+    book.close()
+    return buffer.getvalue()
