@@ -140,8 +140,19 @@ class SemanticTitles:
             if self._thread is not None or self.state != "not built":
                 return
             self.state = "building"
-            self._thread = threading.Thread(target=self.build, name="passerelles-title-embeddings", daemon=True)
+            self._thread = threading.Thread(target=self._build_in_background, name="passerelles-title-embeddings",
+                                            daemon=True)
             self._thread.start()
+
+    def _build_in_background(self) -> None:
+        """:meth:`build` in the background thread: a bug there is still raised (and printed by the
+        thread), but the status says "failed" and waiters are released instead of hanging."""
+        try:
+            self.build()
+        except Exception as error:
+            self.state, self.reason = "failed", f"{type(error).__name__}: {error}"
+            self._ready.set()
+            raise
 
     def build(self) -> TitleNormaliser:
         """Build now, in this thread (the CLI; the background thread), and return the normaliser to use."""
@@ -149,6 +160,7 @@ class SemanticTitles:
             return self.lexical
         encoder = self.encoder_status.encoder
         self.state = "building"
+        lexical = self.lexical  # built first: it sets ``self.total``
         report = stderr_progress(f"embedding the {self.total:,} titles and labels of {self.referentiel.source} "
                                  f"with {encoder.name} (once per content)")
 
@@ -157,8 +169,8 @@ class SemanticTitles:
             report(done, total)
 
         try:
-            vectors = title_vectors(self.referentiel, self.lexical, encoder, self.cache_dir, progress)
-            self._fused = self.lexical.with_encoder(encoder, vectors)
+            vectors = title_vectors(self.referentiel, lexical, encoder, self.cache_dir, progress)
+            self._fused = lexical.with_encoder(encoder, vectors)
         except (EncoderError, OSError, ValueError) as error:
             self.state, self.reason = "failed", f"{type(error).__name__}: {error}"
             self._ready.set()
