@@ -50,3 +50,18 @@ def test_uncached_kits_spend_the_anonymous_rows_budget(tmp_path):
     assert statuses[:2] == [200, 200] and 429 in statuses, statuses
     refused = next(r for r in answers if r.status_code == 429)
     assert refused.json()["unit"] == "rows" and int(refused.headers["Retry-After"]) >= 1
+
+
+def test_the_response_cache_keeps_large_answers_within_a_total_memory_bound():
+    from api.http.security.cache import ResponseCache
+
+    cache = ResponseCache(max_entries=100, max_bytes=3_000, max_total_bytes=5_000)
+    cache.put(("/a", b"", None), 200, [], b"x" * 2_000)
+    cache.put(("/b", b"", None), 200, [], b"x" * 2_000)
+    cache.put(("/too-big", b"", None), 200, [], b"x" * 3_001)  # above the per-answer bound: not kept
+    assert cache.get(("/too-big", b"", None)) is None and cache.total_bytes == 4_000
+    cache.put(("/c", b"", None), 200, [], b"x" * 2_000)  # 6,000 > 5,000: the least recent goes
+    assert cache.get(("/a", b"", None)) is None and cache.get(("/c", b"", None)) is not None
+    assert cache.total_bytes == 4_000
+    cache.put(("/c", b"", None), 200, [], b"y" * 1_000)  # replaced, not counted twice
+    assert cache.total_bytes == 3_000

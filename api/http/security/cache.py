@@ -25,13 +25,16 @@ class Guard:
 class ResponseCache:
     """Bounded LRU of whole responses (status, headers, body) of deterministic GET endpoints: the
     referential endpoints answer from an immutable referential, so the same path and query always
-    give the same bytes within a process. Only 200 answers below ``max_bytes`` are kept. An entry
-    also holds the :class:`Guard` of its endpoint and the path's parameters (for the fast lane)."""
+    give the same bytes within a process. Only 200 answers of at most ``max_bytes`` are kept (an html
+    kit of k=50 is ~1 MB: the expensive answers are the ones worth keeping), and the least recently
+    used go when the entries pass ``max_entries`` or their bodies ``max_total_bytes`` together. An
+    entry also holds the :class:`Guard` of its endpoint and the path's parameters (for the fast lane)."""
 
-    def __init__(self, max_entries: int, max_bytes: int = 1_000_000) -> None:
+    def __init__(self, max_entries: int, max_bytes: int = 8_000_000, max_total_bytes: int = 256_000_000) -> None:
         from collections import OrderedDict
 
-        self.max_entries, self.max_bytes = max_entries, max_bytes
+        self.max_entries, self.max_bytes, self.max_total_bytes = max_entries, max_bytes, max_total_bytes
+        self.total_bytes = 0
         self._entries: "OrderedDict[tuple, tuple[int, list, bytes, Guard | None, dict]]" = OrderedDict()
         self._lock = threading.Lock()
         self.hits = self.misses = 0
@@ -44,6 +47,7 @@ class ResponseCache:
         with self._lock:
             self._entries.clear()
             self.versioned.clear()
+            self.total_bytes = 0
 
     def get(self, key: tuple) -> tuple[int, list, bytes] | None:
         with self._lock:
@@ -69,12 +73,16 @@ class ResponseCache:
                 if len(self.versioned) > 4 * self.max_entries:
                     self.versioned.clear()
                 self.versioned.add(key[:2])
+            previous = self._entries.get(key)
+            if previous is not None:
+                self.total_bytes -= len(previous[2])
+            self.total_bytes += len(body)
             # tuples of bytes and str only: the collector stops tracking them (no GC scan per entry)
             self._entries[key] = (status, tuple((bytes(k), bytes(v)) for k, v in headers), body, guard,
                                   tuple((path_params or {}).items()))
             self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            while len(self._entries) > self.max_entries or self.total_bytes > self.max_total_bytes:
+                self.total_bytes -= len(self._entries.popitem(last=False)[1][2])
 
 
 class CachedHit(Exception):
