@@ -118,6 +118,26 @@ def check_offers(offers: Sequence[OfferText]) -> list[OfferText]:
     return [_check(offer, i) for i, offer in enumerate(offers)]
 
 
+def find_skills(skills, texts: Sequence[Sequence[str]], skill_threshold: float = SKILL_THRESHOLD,
+                workers: int = -1) -> list[tuple[FoundSkill, ...]]:
+    """For each group of sentences (an ad's, a past job's), the referential skills they name: every
+    sentence through ``skills.batch`` in one call, a skill kept when its best score is >=
+    ``skill_threshold``, once per group with the sentence that named it best; best first, ties by code."""
+    flat = [s for group in texts for s in group]
+    found = skills.batch(flat, k=1, workers=workers) if flat else []
+    out, position = [], 0
+    for own in texts:
+        best: dict[str, FoundSkill] = {}
+        for sentence, match in zip(own, found[position:position + len(own)]):
+            if match.candidates and match.candidates[0].score >= skill_threshold:
+                c = match.candidates[0]
+                if c.code not in best or c.score > best[c.code].score:
+                    best[c.code] = FoundSkill(c.code, c.label, c.score, sentence)
+        position += len(own)
+        out.append(tuple(sorted(best.values(), key=lambda s: (-s.score, s.code))))
+    return out
+
+
 def read_offers(titles, skills, offers: Sequence[OfferText], k: int = 5, skill_threshold: float = SKILL_THRESHOLD,
                 workers: int = -1) -> list[OfferMatch]:
     """One :class:`OfferMatch` per ad, in order. ``titles``/``skills``: the referential's title and
@@ -126,18 +146,5 @@ def read_offers(titles, skills, offers: Sequence[OfferText], k: int = 5, skill_t
     if not clean:
         return []
     occupations = titles.batch([o.title for o in clean], k=k, workers=workers)
-    parts = [sentences(o.description) for o in clean]
-    flat = [s for p in parts for s in p]
-    found = skills.batch(flat, k=1, workers=workers) if flat else []
-    results, position = [], 0
-    for offer, occupation, own in zip(clean, occupations, parts):
-        best: dict[str, FoundSkill] = {}
-        for sentence, match in zip(own, found[position:position + len(own)]):
-            if match.candidates and match.candidates[0].score >= skill_threshold:
-                c = match.candidates[0]
-                if c.code not in best or c.score > best[c.code].score:
-                    best[c.code] = FoundSkill(c.code, c.label, c.score, sentence)
-        position += len(own)
-        ranked = tuple(sorted(best.values(), key=lambda s: (-s.score, s.code)))
-        results.append(OfferMatch(occupation, ranked, offer.naf))
-    return results
+    found = find_skills(skills, [sentences(o.description) for o in clean], skill_threshold, workers)
+    return [OfferMatch(occupation, own, offer.naf) for offer, occupation, own in zip(clean, occupations, found)]

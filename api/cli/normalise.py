@@ -265,3 +265,120 @@ def normalise_offers(
     found = sum(len(r.skills) for r in results)
     typer.echo(f"read {len(results):,} offers against {source}: {sum(r.occupation.confident for r in results):,} "
                f"confident occupations, {found:,} skills found in the descriptions; wrote {out}", err=True)
+
+
+def read_profiles_file(path: Path) -> list[tuple[int, str | None, list, str]]:
+    """``(line, id or None, experiences, text)`` per JSON line of ``path``: an object with ``experiences``
+    (a list of ``{"title", "description"}``), ``text`` and an optional ``id`` (checked, carried)."""
+    import json
+
+    from matching.profile import Experience
+    from referentiels.ids import id_problem
+
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    raw = path.read_bytes()
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        raise UsageError(f"{path}: binary data (a NUL byte at offset {nul}), expected UTF-8 JSON Lines")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise UsageError(f"{path}, line {line}: not UTF-8 text (byte 0x{raw[error.start]:02x})") from None
+    profiles = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise UsageError(f"{path}, line {number}: not a JSON object ({error.msg})") from None
+        if not isinstance(record, dict):
+            raise UsageError(f"{path}, line {number}: expected an object with \"experiences\" and/or \"text\"")
+        id_ = None
+        if record.get("id") is not None:
+            id_, reason = id_problem(record["id"])
+            if reason is not None:
+                raise UsageError(f"{path}, line {number}, id: {reason}")
+        experiences = record.get("experiences") or []
+        if not isinstance(experiences, list):
+            raise UsageError(f"{path}, line {number}, experiences: expected a list of {{\"title\", \"description\"}}")
+        read = []
+        for i, e in enumerate(experiences):
+            if isinstance(e, str):
+                e = {"title": e}
+            if not isinstance(e, dict) or not isinstance(e.get("title"), str) or not isinstance(
+                    e.get("description") or "", str):
+                raise UsageError(f"{path}, line {number}, experiences.{i}: expected {{\"title\": text, "
+                                 f"\"description\": text}}")
+            read.append(Experience(e["title"], e.get("description") or ""))
+        said = record.get("text") or ""
+        if not isinstance(said, str):
+            raise UsageError(f"{path}, line {number}, text: expected text")
+        profiles.append((number, id_, read, said))
+    if not profiles:
+        raise UsageError(f"{path}: no profiles to read (no JSON line)")
+    return profiles
+
+
+@normalise_app.command("profile")
+def normalise_profile(
+    file: Annotated[Optional[Path], typer.Argument(
+        help="JSON Lines, one person a line: {\"id\", \"experiences\": [{\"title\", \"description\"}], \"text\"}.")] = None,
+    experience: Annotated[Optional[list[str]], typer.Option(
+        "--experience", "-e", help="A past job as typed (repeat, most recent first); instead of FILE.")] = None,
+    text: Annotated[str, typer.Option("--text", "-t", help="What the person did, in their words; instead of FILE.")] = "",
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output .jsonl (default: standard output).")] = None,
+    referentiel: SourceOption = None,
+    k: KOption = 5,
+    workers: WorkersOption = -1,
+) -> None:
+    """A person's own words (past jobs, what they did) -> likely occupations and skills, for a seeker's profile.
+
+    One JSON line out per person, in order: occupations (code, label, score, matched, experience),
+    experiences (each title's candidates and the skills its description names), skills (code, label,
+    score, the phrase and where it was) and seeker (occupation, past_occupations, skills; and id when
+    given): the fields of POST /seekers.
+    """
+    import json
+
+    from matching.profile import Experience, InvalidProfile, check_profile, read_profile
+
+    if file is not None and (experience or text):
+        raise UsageError("give either FILE or --experience/--text, not both")
+    if file is None and not experience and not text.strip():
+        raise UsageError("nothing to read: give FILE, or --experience TITLE and/or --text TEXT")
+    if out is not None and out.suffix.lower() not in (".jsonl", ".ndjson", ".json"):
+        raise UsageError(f"--out {out}: expected a .jsonl file name")
+    profiles = (read_profiles_file(file) if file is not None
+                else [(0, None, [Experience(e) for e in experience or []], text)])
+    where = lambda number: f"{file}, line {number}" if file is not None else "the command line"  # noqa: E731
+    for number, _, experiences, said in profiles:  # every profile checked before any encoder work
+        try:
+            check_profile(experiences, said)
+        except InvalidProfile as error:
+            raise UsageError(f"{where(number)}, {error.field}: {error.message}") from None
+    source = referentiel or "demo"
+    loaded = referentiels.load(source)
+    from api.services.encoding import SemanticTitles, encoder_status
+    from api.settings import Settings
+
+    settings = Settings()
+    status = encoder_status(settings.encoder, settings.encoder_threads)
+    titles = SemanticTitles(loaded, TitleNormaliser.fit(loaded), status, settings.cache_dir).build()
+    skills = SkillNormaliser.fit(loaded)
+    lines = []
+    for number, id_, experiences, said in profiles:
+        result = read_profile(titles, skills, experiences, said, k=k, workers=workers).as_dict()
+        if id_ is not None:
+            result = {"id": id_, **result, "seeker": {"id": id_, **result["seeker"]}}
+        lines.append(json.dumps(result, ensure_ascii=False))
+    body = "\n".join(lines) + "\n"
+    if out is None:
+        typer.echo(body, nl=False)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(body, encoding="utf-8")
+    note = f" (with {status.name})" if status.available else " (lexical only: no text encoder)"
+    typer.echo(f"read {len(lines):,} profile(s) against {source}{note}" + (f"; wrote {out}" if out else ""), err=True)

@@ -5,6 +5,9 @@
 - ``POST /normalise/skills`` ``{"texts": [...], "k": 5}``: the same over the referential's skills.
 - ``POST /normalise/offers`` ``{"offers": [{"title", "description", "naf"}], "k": 5}``: whole job ads:
   the occupation candidates of each, and the skills its description names, each with its sentence.
+- ``POST /normalise/profile`` ``{"experiences": [{"title", "description"}], "text": "...", "k": 5}``: a
+  person's own words (past jobs as typed, what they did) -> the likely occupations, the skills named
+  (each with its phrase and where it was) and ``seeker``: the fields of a seeker record (``POST /seekers``).
 
 The text encoder reads the titles whose words are not certain (issue 21) in searches and in
 batches of at most ``MAX_SEMANTIC_BATCH`` texts; a larger batch is read lexically (its cost stays
@@ -31,6 +34,7 @@ from pydantic import BaseModel, Field
 
 from matching.normalise import MAX_TEXT_CHARS, InvalidText, validate_text
 from matching.offers import MAX_DESCRIPTION_CHARS, InvalidOffer, OfferText, check_offers, read_offers
+from matching.profile import MAX_EXPERIENCES, MAX_PROFILE_TEXT_CHARS, Experience, InvalidProfile, check_profile, read_profile
 
 from api.http.problems import Problem
 from api.http import security
@@ -56,6 +60,8 @@ MAX_OFFERS = 200
 OFFERS_CHUNK = 20
 MAX_OFFER_CHARS = 200_000
 """Work budget of one ``POST /normalise/offers``: at most this many characters of descriptions."""
+MAX_PROFILE_CHARS = 60_000
+"""Work budget of one ``POST /normalise/profile``: at most this many characters of descriptions and text."""
 
 
 class CandidateOut(BaseModel):
@@ -211,3 +217,75 @@ async def normalise_offers(body: OffersIn, request: Request, state: AppState = D
     results = [r for part in await budget.run_chunks(request, work, parts) for r in part]
     return ORJSONResponse({"referentiel": state.referentiel.source, "threshold": state.title_normaliser.threshold,
                            "results": results})
+
+
+class ExperienceIn(BaseModel):
+    title: str = Field(max_length=4 * MAX_TEXT_CHARS, description="The job as the person names it.")
+    description: str = Field("", max_length=MAX_DESCRIPTION_CHARS, description="What they did there (optional).")
+
+
+class ProfileIn(BaseModel):
+    experiences: list[ExperienceIn] = Field(default_factory=list, max_length=MAX_EXPERIENCES,
+                                            description=f"0 to {MAX_EXPERIENCES} past jobs, the most recent first.")
+    text: str = Field("", max_length=MAX_PROFILE_TEXT_CHARS,
+                      description="What the person did, in their words (optional when experiences are given).")
+    k: int = Field(5, ge=1, le=MAX_K, description="Occupation candidates per experience, and likely occupations.")
+
+
+class ProfileOccupationOut(CandidateOut):
+    experience: int = Field(description="The index of the experience whose title gave this occupation.")
+
+
+class ProfileSkillOut(FoundSkillOut):
+    source: str = Field(description="Where the phrase was: experiences.<i>.description or text.")
+
+
+class ExperienceOut(MatchOut):
+    skills: list[FoundSkillOut] = Field(description="Skills named in this experience's description.")
+
+
+class SeekerFieldsOut(BaseModel):
+    occupation: str | None = Field(description="The first experience's occupation when confident.")
+    past_occupations: list[str]
+    skills: list[str]
+
+
+class ProfileOut(BaseModel):
+    referentiel: str
+    threshold: float
+    occupations: list[ProfileOccupationOut] = Field(description="Likely occupations over every experience, best first.")
+    experiences: list[ExperienceOut]
+    skills: list[ProfileSkillOut] = Field(description="Skills named in the descriptions and the text, best first.")
+    seeker: SeekerFieldsOut = Field(description="Ready for POST /seekers (add id, place and consent).")
+
+
+@router.post("/normalise/profile", response_model=ProfileOut,
+             responses={422: {"description": "A bad experience or text, named by its field (invalid-profile)"},
+                        **BUDGET_RESPONSES})
+async def normalise_profile(body: ProfileIn, request: Request, state: AppState = Depends(get_state)) -> ORJSONResponse:
+    """A person's own words -> likely occupations and referential skills, for a seeker's profile.
+    The same path as whole ads (``/normalise/offers``): titles through the title normaliser (with its
+    encoder where loaded), descriptions and text cut into phrases for the skill normaliser. Charged
+    the characters of every title, description and the text; at most ``MAX_PROFILE_CHARS`` of
+    descriptions and text a request (413 above)."""
+    try:
+        experiences, text = check_profile([Experience(e.title, e.description) for e in body.experiences], body.text)
+    except InvalidProfile as error:
+        raise Problem(422, "invalid-profile", "Invalid profile", f"{error.field}: {error.message}", field=error.field,
+                      reason=error.reason) from None
+    long = sum(len(e.description) for e in experiences) + len(text)
+    if long > MAX_PROFILE_CHARS:
+        raise Problem(413, "too-much-work", "Too much text in one request",
+                      f"the descriptions and text total {long:,} characters; at most {MAX_PROFILE_CHARS:,} per "
+                      "request: keep the main experiences", field="experiences")
+    cost = long + sum(len(e.title) for e in experiences)
+    budget.charge(request, "chars", cost, budget.texts_hint(cost, len(experiences) + 1))
+    k = body.k
+
+    def work(_: object) -> dict:
+        return read_profile(state.title_normaliser, state.skill_normaliser, experiences, text, k=k,
+                            workers=1).as_dict()
+
+    (result,) = await budget.run_chunks(request, work, [None])
+    return ORJSONResponse({"referentiel": state.referentiel.source, "threshold": state.title_normaliser.threshold,
+                           **result})
