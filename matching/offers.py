@@ -121,10 +121,12 @@ def check_offers(offers: Sequence[OfferText]) -> list[OfferText]:
 def find_skills(skills, texts: Sequence[Sequence[str]], skill_threshold: float = SKILL_THRESHOLD,
                 workers: int = -1) -> list[tuple[FoundSkill, ...]]:
     """For each group of sentences (an ad's, a past job's), the referential skills they name: every
-    sentence through ``skills.batch`` in one call, a skill kept when its best score is >=
+    distinct sentence through ``skills.batch`` in one call, a skill kept when its best score is >=
     ``skill_threshold``, once per group with the sentence that named it best; best first, ties by code."""
     flat = [s for group in texts for s in group]
-    found = skills.batch(flat, k=1, workers=workers) if flat else []
+    unique = list(dict.fromkeys(flat))   # an employer's boilerplate repeats from ad to ad: read it once
+    read = dict(zip(unique, skills.batch(unique, k=1, workers=workers))) if unique else {}
+    found = [read[s] for s in flat]
     out, position = [], 0
     for own in texts:
         best: dict[str, FoundSkill] = {}

@@ -14,6 +14,11 @@
   encoder, so it must cost what the lexical batch costs. Target >= 10,000 titles/s on 2 idle
   cores, ratio ~1. Baseline: the lexical normaliser on the same titles. rapidfuzz threads on
   every core in both.
+- ``normalise_offers_fused``: whole job ads (``benchmarks.scenarios.normalise.whole_ads``, 400;
+  quick: 80) through ``read_offers`` with the encoder attached to the title normaliser (the titles
+  whose words are not certain are encoded and fused; the descriptions go through the skill
+  normaliser as without it). Target: ratio <= 1.2 against the baseline, the same ads read lexically
+  (the encoder must not cost more than a fifth on top of the descriptions).
 
 Skipped (reported) without the ROME data or where the encoder cannot load.
 """
@@ -120,3 +125,30 @@ scenario(name="normalise_titles_fused_batch", ours=lambda c: c["fused"].batch(c[
          target=">= 10,000 titles/s where the lexical answer is certain (ratio ~1)", repeats=7, quick_repeats=3,
          counters=lambda c: {"titles": len(c["texts"]), "of_noisy_titles": c["all"]})(_setup_fused_batch)
 
+
+
+def _setup_offers_fused(quick: bool) -> dict:
+    from matching.normalise import SkillNormaliser
+
+    from .normalise import whole_ads
+
+    encoder = _encoder()
+    referential = _rome()
+    lexical = TitleNormaliser.fit(referential)
+    fused = lexical.with_encoder(encoder, rome_title_vectors(referential, lexical, encoder, quick))
+    ads = whole_ads(referential, 80 if quick else 400)
+    uncertain = sum(not fused.fusion.certain(m) for m in lexical.batch([a.title for a in ads], k=5))
+    return {"lexical": lexical, "fused": fused, "skills": SkillNormaliser.fit(referential), "ads": ads,
+            "uncertain": uncertain}
+
+
+def _read_ads(titles):
+    from matching.offers import read_offers
+
+    return lambda c: read_offers(titles(c), c["skills"], c["ads"], k=5)
+
+
+scenario(name="normalise_offers_fused", ours=_read_ads(lambda c: c["fused"]), baseline=_read_ads(lambda c: c["lexical"]),
+         baseline_name="the same ads read lexically (no encoder)",
+         target="ratio <= 1.2 (the encoder on the uncertain titles only)", repeats=5, quick_repeats=3,
+         counters=lambda c: {"ads": len(c["ads"]), "titles_to_encoder": c["uncertain"]})(_setup_offers_fused)
