@@ -15,7 +15,7 @@
   cores, ratio ~1. Baseline: the lexical normaliser on the same titles. rapidfuzz threads on
   every core in both.
 - ``normalise_offers_fused``: whole job ads (``benchmarks.scenarios.normalise.whole_ads``, 400;
-  quick: 80) through ``read_offers`` with the encoder attached to the title normaliser (the titles
+  quick: 40) through ``read_offers`` with the encoder attached to the title normaliser (the titles
   whose words are not certain are encoded and fused; the descriptions go through the skill
   normaliser as without it). Target: ratio <= 1.2 against the baseline, the same ads read lexically
   (the encoder must not cost more than a fifth on top of the descriptions).
@@ -136,7 +136,7 @@ def _setup_offers_fused(quick: bool) -> dict:
     referential = _rome()
     lexical = TitleNormaliser.fit(referential)
     fused = lexical.with_encoder(encoder, rome_title_vectors(referential, lexical, encoder, quick))
-    ads = whole_ads(referential, 80 if quick else 400)
+    ads = whole_ads(referential, 40 if quick else 400)
     uncertain = sum(not fused.fusion.certain(m) for m in lexical.batch([a.title for a in ads], k=5))
     return {"lexical": lexical, "fused": fused, "skills": SkillNormaliser.fit(referential), "ads": ads,
             "uncertain": uncertain}

@@ -15,7 +15,7 @@ own titles, which an exact-match shortcut would make trivially fast.
   thread), cycling over 200 noisy titles. Target <= 2 ms p50. Baseline: one ``extractOne`` call.
 - ``normalise_offers_batch`` (issue 21): whole job ads through ``matching.offers.read_offers``
   (lexical: the title, and every sentence of the description through the skill normaliser), 400
-  ads (quick: 80). Target >= 50 ads/s on 2 cores (measured 49.5 on 2 shared, busy cores). Baseline: the titles alone through
+  ads (quick: 40). Target >= 50 ads/s on 2 cores (measured 49.5 on 2 shared, busy cores). Baseline: the titles alone through
   ``TitleNormaliser.batch`` (what the description costs on top). The ads (:func:`whole_ads`) are
   built from ROME so that they exist wherever ROME does: a noisy title of an occupation, and a
   description of about 1,900 characters (the median of offers-dev's real texts) mixing the
@@ -157,7 +157,7 @@ def whole_ads(referential, n_ads: int, seed: int = SEED) -> list[OfferText]:
 
 def _setup_offers(quick: bool) -> dict:
     referential = _referential()
-    ads = whole_ads(referential, 80 if quick else 400)
+    ads = whole_ads(referential, 40 if quick else 400)
     return {"titles": TitleNormaliser.fit(referential), "skills": SkillNormaliser.fit(referential), "ads": ads,
             "ad_titles": [a.title for a in ads]}
 
