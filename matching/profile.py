@@ -13,10 +13,11 @@ Interface::
 
 The same path as a whole job ad (:mod:`matching.offers`): each experience's title goes through
 ``titles.batch`` (lexical, then the encoder where the words are not certain); the descriptions
-and the free text are cut into phrases (:func:`phrases`: the sentences and list items of
-:func:`matching.offers.sentences`, then their comma-separated parts, because people list what they
-did: "préparation de commandes, inventaires, réception") and every phrase goes through
-``skills.batch`` in one call (:func:`matching.offers.find_skills`).
+and the free text are cut into phrases (:func:`phrases`: their comma-separated parts, because people
+list what they did: "préparation de commandes, inventaires, réception", then the sentences and list
+items of :func:`matching.offers.sentences`) and every distinct phrase goes through ``skills.batch``
+in one call (:func:`matching.offers.find_skills`; a server may read the groups in parts, see
+:func:`read_profile`).
 
 Experiences are listed as on a CV, the most recent first: the seeker's ``occupation`` is the first
 experience's best candidate when it is confident, ``past_occupations`` the confident best
@@ -122,21 +123,22 @@ class ProfileMatch(NamedTuple):
 
 
 def phrases(text: str) -> list[str]:
-    """The phrases of a person's text: :func:`matching.offers.sentences`, each cut again at commas
-    and " / " (parts of at least ``MIN_SENTENCE_CHARS`` characters; a shorter part stays joined to
-    the one before it), each without its first-person opening ("J'ai ...", "Je ...")."""
-    out: list[str] = []
-    for sentence in sentences(text):
-        parts: list[str] = []
-        for part in _COMMA.split(sentence):
-            part = _FIRST_PERSON.sub("", part.strip(" .;"))
-            if not part:
-                continue
-            if parts and len(part) < MIN_SENTENCE_CHARS:
-                parts[-1] = f"{parts[-1]}, {part}"
-            else:
-                parts.append(part)
-        out.extend(p for p in parts if len(p) >= MIN_SENTENCE_CHARS)
+    """The phrases of a person's text: its comma-separated (and " / "-separated) parts, a part of
+    fewer than ``MIN_SENTENCE_CHARS`` characters joined to the one before it ("réception, SAV"),
+    then cut into sentences and list items by :func:`matching.offers.sentences` (so a long list
+    without a full stop is not cut off at 500 characters), each without its first-person opening
+    ("J'ai ...", "Je ...")."""
+    parts: list[str] = []
+    for part in _COMMA.split(text):
+        if parts and len(part.strip()) < MIN_SENTENCE_CHARS:
+            parts[-1] = f"{parts[-1]}, {part}"
+        else:
+            parts.append(part)
+    out = []
+    for sentence in sentences("\n".join(parts)):
+        phrase = _FIRST_PERSON.sub("", sentence.strip(" .;,"))
+        if len(phrase) >= MIN_SENTENCE_CHARS:
+            out.append(phrase)
     return out
 
 
@@ -173,15 +175,36 @@ def check_profile(experiences: Sequence[Experience], text: str = "") -> tuple[li
     return clean, text
 
 
+def profile_phrases(experiences: Sequence[Experience], text: str = "") -> list[list[str]]:
+    """The phrases to read for skills: one group per experience's description, then the text's."""
+    return [phrases(e.description) for e in experiences] + [phrases(text)]
+
+
 def read_profile(titles, skills, experiences: Sequence[Experience], text: str = "", k: int = 5,
                  skill_threshold: float = SKILL_THRESHOLD, workers: int = -1) -> ProfileMatch:
     """A person's past jobs and free text -> :class:`ProfileMatch`. ``titles``/``skills``: the
     referential's title and skill normalisers (the title one with its encoder where attached).
-    Raises :class:`InvalidProfile` naming the first bad field."""
+    Raises :class:`InvalidProfile` naming the first bad field.
+
+    In steps, for a caller that reads the phrases in parts (a server between deadlines)::
+
+        clean, text = check_profile(experiences, text)
+        matches = titles.batch([e.title for e in clean], k=k)
+        found = find_skills(skills, profile_phrases(clean, text))    # any split of the groups, concatenated
+        profile = combine_profile(matches, found, k)
+    """
     clean, text = check_profile(experiences, text)
     matches = titles.batch([e.title for e in clean], k=k, workers=workers) if clean else []
-    groups = [phrases(e.description) for e in clean] + [phrases(text)]
-    found = find_skills(skills, groups, skill_threshold, workers)
+    found = find_skills(skills, profile_phrases(clean, text), skill_threshold, workers)
+    return combine_profile(matches, found, k)
+
+
+def combine_profile(matches: Sequence[Match], found: Sequence[tuple[FoundSkill, ...]], k: int = 5) -> ProfileMatch:
+    """The profile from each experience's title :class:`Match` (in order) and the skills found in
+    each group of :func:`profile_phrases` (``len(matches) + 1`` groups: the text's last)."""
+    if len(found) != len(matches) + 1:
+        raise ValueError(f"expected {len(matches) + 1} groups of skills found (one per experience, then the "
+                         f"text's), got {len(found)}")
     read = tuple(ExperienceMatch(m, own) for m, own in zip(matches, found))
 
     best: dict[str, ProfileOccupation] = {}
@@ -192,7 +215,7 @@ def read_profile(titles, skills, experiences: Sequence[Experience], text: str = 
     occupations = tuple(sorted(best.values(), key=lambda o: (-o.score, o.code))[:k])
 
     named: dict[str, ProfileSkill] = {}
-    sources = [f"experiences.{i}.description" for i in range(len(clean))] + ["text"]
+    sources = [f"experiences.{i}.description" for i in range(len(matches))] + ["text"]
     for source, own in zip(sources, found):
         for s in own:
             if s.code not in named or s.score > named[s.code].score:

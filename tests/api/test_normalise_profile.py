@@ -130,3 +130,27 @@ def test_the_cli_names_the_bad_line_and_field(tmp_path, capsys, content, args, m
     assert main(argv + args) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err, err
+
+
+def test_long_descriptions_are_read_in_parts_with_the_same_answer(client):
+    """Past budget.CHUNK_CHARS of phrases the server reads them in parts (a deadline and a client that
+    leaves are checked between parts): the answer is the one read in one go."""
+    from matching.profile import Experience, read_profile
+
+    filler = "Accueil des clients du magasin et mise en rayon, " * 170          # about 8,500 characters
+    experiences = [{"title": t, "description": filler + d} for t, d in [
+        ("cariste", "conduite de chariot élévateur"),
+        ("agent de quai", "Relever et consigner les températures de la chaîne du froid"),
+        ("conducteur de ligne", "Appliquer les règles d'hygiène en zone de production alimentaire"),
+        ("préparateur", "Préparation de commandes")]]
+    body = {"experiences": experiences, "text": "conduire un chariot élévateur", "k": 3}
+    key = client.app.state.security.keys.create("federation")[0]   # past the anonymous 20,000 characters
+    response = client.post("/normalise/profile", json=body, headers={"X-API-Key": key})
+    assert response.status_code == 200, response.text
+    state = client.app.state.passerelles
+    alone = read_profile(state.title_normaliser, state.skill_normaliser,
+                         [Experience(e["title"], e["description"]) for e in experiences], body["text"], k=3)
+    answer = response.json()
+    assert {s["source"] for s in answer["skills"]} >= {"experiences.1.description", "experiences.2.description", "text"}
+    assert {k: v for k, v in answer.items() if k not in ("referentiel", "threshold")} == json.loads(
+        json.dumps(alone.as_dict()))

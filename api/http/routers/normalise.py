@@ -34,7 +34,9 @@ from pydantic import BaseModel, Field
 
 from matching.normalise import MAX_TEXT_CHARS, InvalidText, validate_text
 from matching.offers import MAX_DESCRIPTION_CHARS, InvalidOffer, OfferText, check_offers, read_offers
-from matching.profile import MAX_EXPERIENCES, MAX_PROFILE_TEXT_CHARS, Experience, InvalidProfile, check_profile, read_profile
+from matching.offers import find_skills
+from matching.profile import (MAX_EXPERIENCES, MAX_PROFILE_TEXT_CHARS, Experience, InvalidProfile, check_profile,
+                              combine_profile, profile_phrases)
 
 from api.http.problems import Problem
 from api.http import security
@@ -281,11 +283,24 @@ async def normalise_profile(body: ProfileIn, request: Request, state: AppState =
     cost = long + sum(len(e.title) for e in experiences)
     budget.charge(request, "chars", cost, budget.texts_hint(cost, len(experiences) + 1))
     k = body.k
+    groups = profile_phrases(experiences, text)
+    parts, part, size = [], [], 0   # groups of phrases cut into runs of at most budget.CHUNK_CHARS characters
+    for group in groups:
+        length = sum(map(len, group))
+        if part and size + length > budget.CHUNK_CHARS:
+            parts.append(part)
+            part, size = [], 0
+        part.append(group)
+        size += length
+    parts.append(part)
 
-    def work(_: object) -> dict:
-        return read_profile(state.title_normaliser, state.skill_normaliser, experiences, text, k=k,
-                            workers=1).as_dict()
+    def work(part: list[list[str]] | None) -> list:
+        if part is None:  # the titles: the first part
+            return [titles.batch([e.title for e in experiences], k=k, workers=1) if experiences else []]
+        return find_skills(state.skill_normaliser, part, workers=1)
 
-    (result,) = await budget.run_chunks(request, work, [None])
-    return ORJSONResponse({"referentiel": state.referentiel.source, "threshold": state.title_normaliser.threshold,
-                           **result})
+    titles = state.title_normaliser
+    done = await budget.run_chunks(request, work, [None, *parts])
+    found = [f for chunk in done[1:] for f in chunk]
+    result = combine_profile(done[0][0], found, k).as_dict()
+    return ORJSONResponse({"referentiel": state.referentiel.source, "threshold": titles.threshold, **result})
