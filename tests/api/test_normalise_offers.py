@@ -77,3 +77,14 @@ def test_the_cli_names_the_bad_line(tmp_path, capsys):
     jsonl.write_text("{not json\n", encoding="utf-8")
     assert main(["normalise", "offers", str(jsonl), "--out", str(tmp_path / "o.csv")]) == 2
     assert "line 1: not a JSON object" in capsys.readouterr().err
+
+
+def test_long_ads_are_read_in_parts_in_order(client):
+    """Past budget.CHUNK_CHARS of text the ads are read in several parts (a deadline and a departed
+    client are checked between parts): the answer keeps the input order."""
+    key = client.app.state.security.keys.create("federation")[0]   # past the anonymous 20,000 characters
+    filler = "Accueil des clients du magasin et mise en rayon. " * 160        # about 8,000 characters
+    ads = [{"title": t, "description": filler} for t in ["Cariste", "Conducteur de ligne agroalimentaire"] * 3]
+    response = client.post("/normalise/offers", json={"offers": ads, "k": 1}, headers={"X-API-Key": key})
+    assert response.status_code == 200, response.text
+    assert [r["best"]["code"] for r in response.json()["results"]] == ["N1101", "H2102"] * 3

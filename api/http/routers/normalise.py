@@ -215,7 +215,15 @@ async def normalise_offers(body: OffersIn, request: Request, state: AppState = D
         return [r.as_dict() for r in read_offers(state.title_normaliser, state.skill_normaliser, part, k=k,
                                                  workers=1)]
 
-    parts = [offers[i:i + OFFERS_CHUNK] for i in range(0, len(offers), OFFERS_CHUNK)]
+    parts, part, size = [], [], 0   # at most OFFERS_CHUNK ads and budget.CHUNK_CHARS characters a part
+    for offer in offers:
+        length = len(offer.title) + len(offer.description)
+        if part and (len(part) >= OFFERS_CHUNK or size + length > budget.CHUNK_CHARS):
+            parts.append(part)
+            part, size = [], 0
+        part.append(offer)
+        size += length
+    parts.append(part)
     results = [r for part in await budget.run_chunks(request, work, parts) for r in part]
     return ORJSONResponse({"referentiel": state.referentiel.source, "threshold": state.title_normaliser.threshold,
                            "results": results})
