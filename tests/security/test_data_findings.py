@@ -3,7 +3,6 @@ each case as the hostile tester sent it, now a precise 422 / 404 naming the fiel
 
 from __future__ import annotations
 
-import io
 import unicodedata
 from urllib.parse import quote
 
