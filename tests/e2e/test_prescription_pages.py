@@ -83,7 +83,7 @@ def test_a_counsellor_pre_registers_from_a_bridge_plan_in_two_clicks_and_sees_th
     page = _page(browser, world)
     posts = []
     page.on("request", lambda r: posts.append(r) if r.method == "POST" and "/prescriptions" in r.url else None)
-    page.get_by_label("Identifiant de la personne", exact=True).first.fill("martin-e2e")
+    page.get_by_label("Identifiant de la personne").fill("martin-e2e")
     page.get_by_label("Clé d'accès conseiller").fill(keys["counsellor"])
     page.get_by_label("Intitulé ou code du métier").fill("H2102")
     page.get_by_label("Intitulé ou code du métier").press("Enter")

@@ -28,7 +28,22 @@
   };
   const PRESCRIBERS = { "france-travail": "France Travail", "mission-locale": "Mission locale",
                         "cap-emploi": "Cap emploi", other: "Autre" };
-  const titles = new Map(); // training id -> title, learnt from the plans shown
+  const titles = new Map(); // training id -> title, learnt from the plans shown or asked once
+
+  // Fill each [data-training-title] node with its training's title (GET /trainings/{id} once per id).
+  async function fillTitles(root, role) {
+    for (const node of root.querySelectorAll("[data-training-title]")) {
+      const id = node.dataset.trainingTitle;
+      if (!titles.has(id)) {
+        titles.set(id, id);
+        try {
+          const t = await call(role, `/trainings/${encodeURIComponent(id)}`);
+          titles.set(id, t.title || id);
+        } catch (error) { /* the id stays shown */ }
+      }
+      node.textContent = titles.get(id);
+    }
+  }
 
   function el(tag, attrs = {}, ...children) {
     const node = document.createElement(tag);
@@ -92,6 +107,8 @@
       return "Session complète : toutes les places de cette session sont prises. Mettez la personne en liste "
         + "d'attente ou refusez avec le motif « session complète ».";
     }
+    if (error.kind === "already-pre-registered") return "Cette personne a déjà une pré-inscription en cours sur cette session.";
+    if (error.kind === "transition-not-allowed") return `Réponse impossible dans l'état actuel : ${error.message}`;
     if (error.status === undefined) return `Le serveur ne répond pas (${error.message}) : réessayez.`;
     return error.message;
   }
@@ -119,7 +136,7 @@
       el("form", { id: "prescribe-form", onsubmit: confirm },
         el("h3", { id: "prescribe-title" }, "Pré-inscrire sur une session"),
         el("p", { id: "prescribe-session", class: "meta" }),
-        el("label", {}, "Identifiant de la personne",
+        el("label", {}, "Personne à pré-inscrire (son identifiant)",
           el("input", { id: "prescribe-seeker", type: "text", required: true, autocomplete: "off", maxlength: 100 })),
         el("label", {}, "Métier visé",
           el("input", { id: "prescribe-target", type: "text", required: true, autocomplete: "off", maxlength: 20,
@@ -223,7 +240,8 @@
       const body = await call("counsellor", `/prescriptions?seeker=${encodeURIComponent(seeker)}&limit=100`);
       const items = body.items || [];
       const rows = items.map((p) => el("tr", { "data-id": p.id, "data-state": p.state },
-        el("td", {}, titles.get(p.training) || p.training, el("span", { class: "counts" }, `session ${p.session}`)),
+        el("td", {}, el("span", { "data-training-title": p.training }, titles.get(p.training) || p.training),
+          el("span", { class: "counts" }, `${p.training} · session ${p.session}`)),
         el("td", {}, p.target),
         el("td", {}, stateBadge(p.state), p.reason ? el("span", { class: "counts" }, `motif : ${REASONS[p.reason] || p.reason}`) : ""),
         el("td", {}, day(p.submitted_at)), el("td", {}, day(p.answered_at)),
@@ -233,6 +251,7 @@
       q("tbody", panel).replaceChildren(...rows);
       q("table", panel).hidden = !rows.length;
       status(line, rows.length ? `${body.total ?? rows.length} pré-inscription(s) de ${seeker}` : `Aucune pré-inscription pour ${seeker}.`);
+      fillTitles(panel, "counsellor");
     } catch (error) { status(line, explain(error, "counsellor"), true); }
   }
 
@@ -261,9 +280,12 @@
       el("span", { class: "counts contact" }, lines.length ? lines.join(" · ") : `contact par le prescripteur (clé ${p.prescriber_key})`));
   }
 
+  // Follow-up moves an organisation may also make (dated today by the server).
+  const FOLLOW = { entered: "Entrée en formation", completed: "Formation terminée", abandoned: "Abandon" };
+
   function answerCell(p) {
     const allowed = p.allowed || [];
-    const cell = el("td", { class: "answers" });
+    const cell = el("div", { class: "answers" });
     if (allowed.includes("accepted")) cell.append(el("button", { type: "button", onclick: () => answer("organisation", p, { to: "accepted" }, loadOrganisation) }, "Accepter"));
     if (allowed.includes("waitlisted")) cell.append(el("button", { type: "button", class: "secondary", onclick: () => answer("organisation", p, { to: "waitlisted" }, loadOrganisation) }, "Liste d'attente"));
     if (allowed.includes("refused")) {
@@ -275,9 +297,12 @@
         answer("organisation", p, { to: "refused", reason: select.value }, loadOrganisation);
       } }, "Refuser"));
     }
+    for (const [to, label] of Object.entries(FOLLOW)) {
+      if (allowed.includes(to)) cell.append(el("button", { type: "button", class: "secondary", onclick: () => answer("organisation", p, { to }, loadOrganisation) }, label));
+    }
     if (!allowed.length) cell.append("—");
     cell.append(el("span", { class: "row-error", role: "alert" }));
-    return cell;
+    return el("td", {}, cell);
   }
 
   async function loadOrganisation(event) {
@@ -293,7 +318,8 @@
       const body = await call("organisation", `/prescriptions?${params}`);
       const rows = (body.items || []).map((p) => el("tr", { "data-id": p.id, "data-state": p.state },
         el("td", {}, person(p)),
-        el("td", {}, p.training, el("span", { class: "counts" }, `session ${p.session}`)),
+        el("td", {}, el("span", { "data-training-title": p.training }, titles.get(p.training) || p.training),
+          el("span", { class: "counts" }, `${p.training} · session ${p.session}`)),
         el("td", {}, p.target), el("td", {}, PRESCRIBERS[p.prescriber_type] || p.prescriber_type),
         el("td", {}, day(p.submitted_at)),
         el("td", {}, stateBadge(p.state), p.reason ? el("span", { class: "counts" }, `motif : ${REASONS[p.reason] || p.reason}`) : ""),
@@ -302,6 +328,7 @@
       q("table", panel).hidden = !rows.length;
       status(line, rows.length ? `${body.total ?? rows.length} pré-inscription(s) sur vos sessions`
         : "Aucune pré-inscription sur vos sessions.");
+      fillTitles(panel, "organisation");
     } catch (error) { q("tbody", panel).replaceChildren(); q("table", panel).hidden = true; status(line, explain(error, "organisation"), true); }
   }
 
@@ -421,7 +448,7 @@
         el("p", { class: "help" }, "Pré-inscrivez depuis le plan de formation d'une passerelle (bouton « Pré-inscrire » d'une session) ; "
           + "la clé est celle du conseiller (section « Offres pour une personne accompagnée »)."),
         el("form", { class: "filters", onsubmit: loadMine },
-          el("label", {}, "Identifiant de la personne", el("input", { id: "my-seeker", type: "text", autocomplete: "off" })),
+          el("label", {}, "Personne suivie (son identifiant)", el("input", { id: "my-seeker", type: "text", autocomplete: "off" })),
           el("button", { type: "submit" }, "Voir ses pré-inscriptions")),
         el("p", { class: "status", role: "status" }),
         table(["Formation", "Métier visé", "État", "Envoyée le", "Réponse le", ""])),
