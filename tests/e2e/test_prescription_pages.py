@@ -26,6 +26,7 @@ pytestmark = pytest.mark.e2e
 LHEO = Path(__file__).resolve().parents[1] / "data" / "lheo" / "valid-2.3.xml"
 ORG_B, ORG_A = "98765432100028", "12345678900017"  # SE-QUAL-27 is ORG_B's; ORG_A has the welding sessions
 NOTE = "Projet confirmé en entretien, disponible dès janvier"
+MARKUP = ' <img src=x onerror="window.__xss = 1">'  # shown as text, never run
 
 
 def _key(env: dict, role: str, *extra: str) -> str:
@@ -97,7 +98,7 @@ def test_a_counsellor_pre_registers_from_a_bridge_plan_in_two_clicks_and_sees_th
     assert dialog.is_visible()
     assert page.locator("#prescribe-seeker").input_value() == "martin-e2e", "the person of the page, prefilled"
     assert page.locator("#prescribe-target").input_value() == "H2906", "the bridge's target, prefilled"
-    page.get_by_label("Note pour l'organisme (facultatif)").fill(NOTE)
+    page.get_by_label("Note pour l'organisme (facultatif)").fill(NOTE + MARKUP)
     page.screenshot(path=tmp_path / "1-confirm.png", full_page=True)
     dialog.get_by_role("button", name="Confirmer la pré-inscription").click()       # click 2
 
@@ -115,12 +116,19 @@ def test_a_counsellor_pre_registers_from_a_bridge_plan_in_two_clicks_and_sees_th
     assert "martin" not in sent.url and "Projet" not in sent.url, "no personal data in the URL"
     record = json.loads(sent.post_data)
     assert record == {"seeker": "martin-e2e", "training": "AF-QUAL-DIST", "session": "SE-QUAL-27",
-                      "target": "H2906", "origin": "bridge", "note": NOTE}
+                      "target": "H2906", "origin": "bridge", "note": NOTE + MARKUP}
     # the page's retry of that POST (same Idempotency-Key, same body) gives the same record, nothing new
     status, replay = _call(server.url, "/prescriptions", keys["counsellor"], record,
                            headers={"Idempotency-Key": sent.headers["idempotency-key"]})
     assert status == 201 and replay["id"] == mine.first.get_attribute("data-id"), replay
     assert mine.count() == 1
+    assert "note : " + NOTE + MARKUP in mine.first.inner_text(), "the note, as text"
+    assert page.evaluate("window.__xss") is None and page.locator("#prescriptions img").count() == 0
+
+    # the counsellor withdraws it: the state follows
+    mine.first.get_by_role("button", name="Retirer").click()
+    page.wait_for_selector("#prescriptions-counsellor tbody tr[data-state='withdrawn']")
+    assert "retirée" in mine.first.inner_text()
     page.close()
 
 

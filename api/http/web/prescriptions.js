@@ -241,7 +241,8 @@
       const items = body.items || [];
       const rows = items.map((p) => el("tr", { "data-id": p.id, "data-state": p.state },
         el("td", {}, el("span", { "data-training-title": p.training }, titles.get(p.training) || p.training),
-          el("span", { class: "counts" }, `${p.training} · session ${p.session}`)),
+          el("span", { class: "counts" }, `${p.training} · session ${p.session}`),
+          p.note ? el("span", { class: "counts note" }, `note : ${p.note}`) : ""),
         el("td", {}, p.target),
         el("td", {}, stateBadge(p.state), p.reason ? el("span", { class: "counts" }, `motif : ${REASONS[p.reason] || p.reason}`) : ""),
         el("td", {}, day(p.submitted_at)), el("td", {}, day(p.answered_at)),
