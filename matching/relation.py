@@ -65,7 +65,8 @@ kernel for what it is good at (ranking, and naming the skills that are *close*) 
 5b. a broad field is not held through a corner of it: a knowledge item that at least ``BROAD_SHARE``
    (2.5 %) of the occupations list ("Normes de sécurité", "Règles de sécurité", "Techniques de
    soudure", "Législation sociale") is held only through a source saying no more than it
-   (``extends`` = 1), not through "Normes de sécurité pour la coupe" or "Techniques de soudure de verre";
+   (``extends`` = 1) or itself that broad ("Règles et consignes de sécurité"), not through "Normes
+   de sécurité pour la coupe" or "Techniques de soudure de verre";
 5c. a target that adds a qualifier the source lacks ("Maintenance préventive" <- "Maintenance";
    "Gérer les stocks de médicaments" <- "Gérer les stocks"): close, unless all it adds is a way of
    knowing the same subject (``DETAIL_WORDS``: "Techniques de", "Méthodes de" ...), then rule 7;
@@ -116,13 +117,16 @@ BROAD_MIN_OCCUPATIONS: int = 3
 """The broad-field rule never applies to a knowledge item listed by fewer occupations (small referentials)."""
 LEARNING = re.compile(
     r"^(?:(?:developper|maintenir|mettre|tenir|actualiser|approfondir|enrichir|perfectionner|renforcer|ameliorer"
-    r"|entretenir|elargir|valoriser|evaluer)(?: (?:continuellement|regulierement|constamment|en permanence|a jour))*"
+    r"|entretenir|elargir)(?: (?:continuellement|regulierement|constamment|en permanence|a jour))*"
     r" (?:ses|son|sa|leurs?) (?:propres )?(?:competences|connaissances|savoirs?|savoir-faire|pratiques?|acquis)"
     r"|se (?:former|perfectionner|tenir (?:informe|au courant|a jour)|mettre a jour|recycler)|s['\u2019]informer"
-    r"|suivre (?:une|des) formations?|(?:effectuer|assurer|realiser|mener) une veille|participer a des (?:formations|ateliers))\b")
+    r"|suivre (?:une|des) formations?|participer a des (?:formations|ateliers))\b")
 """Rule "learning": a source saying the person *develops*, updates or keeps informed of a skill
 ("Développer ses compétences en gestion de projet", "Se tenir informé des évolutions ...") is
-about learning it, not proof of holding it (matched on the folded label)."""
+about learning it, not proof of holding it (matched on the folded label) — unless the target is
+itself about learning ("Développer ses compétences en nouvelles technologies" <- "Développer ses
+compétences en continu, notamment dans les nouvelles technologies": held on the dev half).
+A watch ("Assurer une veille technologique") is not matched: "Veille technologique" is that act."""
 FIELD_WORDS: int = 2
 """Rules 6-7: a target label of fewer content words names a whole field ("Psychologie")."""
 
@@ -489,9 +493,10 @@ class SkillRelation:
         n_words = self.n_words if self.n_words is not None else np.diff(self.word_present.indptr)
         decide(would_hold & (n_words[t] < self.field_words), FIELD)
         if self.learning is not None:
-            decide(would_hold & self.learning[s], LEARNING_SOURCE)
+            decide(would_hold & self.learning[s] & ~self.learning[t], LEARNING_SOURCE)
         if self.n_occupations is not None:
-            broad = (kt == KIND_CODES["savoir"]) & (self.n_occupations[t] >= self.broad_min)
+            broad = ((kt == KIND_CODES["savoir"]) & (self.n_occupations[t] >= self.broad_min)
+                     & (self.n_occupations[s] < self.broad_min))  # a broad source is a field too
             decide(would_hold & broad & (extends < 1.0 - _EPS), BROAD_FIELD)
         detail = (extends >= 1.0 - _EPS) & (contains < 1.0 - _EPS) & open_  # the target says more than the source
         if self.specific_share is not None and detail.any():
