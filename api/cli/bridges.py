@@ -416,5 +416,5 @@ def evaluate_command(
     for name, f in (("dev", held.get("dev")), ("dev+veto", (encoded or {}).get("dev"))):
         if f:
             precision = "-" if f["precision"] is None else f"{f['precision']:.3f}"
-            typer.echo(f"  {name:<8}claimed {f['claimed_held']:>4}  precision {precision:>5}  recall {f['recall']:.3f}"
+            typer.echo(f"  {name:<8} claimed {f['claimed_held']:>4}  precision {precision:>5}  recall {f['recall']:.3f}"
                        f"  (dev half, {f['pairs']} pairs: tuned on)")
