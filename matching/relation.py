@@ -99,6 +99,9 @@ import scipy.sparse as sp
 from .normalise import strip_accents
 from .space import STOPWORDS, idf, stem, tfidf_rows
 
+RELATION_VERSION: int = 2
+"""Bumped when the rules change what is held (caches of what was built from them key on it:
+the calibrated bridge labels of api/storage/bridges_cache.py). 2: rules 3 (same diploma) and 5a-5d."""
 ENCODER_VETO: float = 0.89
 """Rule 5d: the encoder's cosine below which a pair the labels would hold is close (dev half only)."""
 DETAIL_MIN: float = 0.8
@@ -548,5 +551,5 @@ def precision_recall(predicted: np.ndarray, labels: np.ndarray) -> dict:
             "recall": round(tp / (tp + fn), 4) if tp + fn else None}
 
 
-__all__ = ["BROAD_SHARE", "CERTIFICATION_GROUP", "Claims", "DETAIL_MIN", "DETAIL_WORDS", "ENCODER_VETO", "LEARNING", "EVIDENCE", "FIELD_WORDS", "HELD_RULES", "KIND_CODES", "RULES",
+__all__ = ["RELATION_VERSION", "BROAD_SHARE", "CERTIFICATION_GROUP", "Claims", "DETAIL_MIN", "DETAIL_WORDS", "ENCODER_VETO", "LEARNING", "EVIDENCE", "FIELD_WORDS", "HELD_RULES", "KIND_CODES", "RULES",
            "SkillRelation", "precision_recall"]
