@@ -14,7 +14,9 @@ today's similarity and drawn with a fixed seed:
 Batch 3 (160 pairs, seed 21, ``draw_batch_3``) is of another kind: drawn among the claims that the
 relation of commit 8ea476f called *held* and whose hash puts them in the **dev** half only, to
 measure the precision of *held* on the dev half (batches 1-2 gave it 38 held claims, none wrong:
-nothing to design on). The held-out half is untouched by it. ``main`` keeps batch 3's rows as they are.
+nothing to design on). The held-out half is untouched by it. Batch 4 (100 pairs, seed 22) was drawn the same way among
+the claims the relation of commit 6f77e51 held (after the rules designed on batch 3), not drawn
+before: a fresh check of the dev precision. ``main`` keeps the rows of batches 3 and 4 as they are.
 
 Each pair goes to the dev or the held-out half by a hash of its two skill codes (``split_of``),
 so a pair keeps its half whatever else is drawn. The labels were written by hand afterwards
@@ -93,9 +95,11 @@ def claims(source: str) -> list[dict]:
     return [seen[k] for k in sorted(seen)]
 
 
-def draw_batch_3(source: str, rows: list[dict], drawn: set[tuple[str, str]], size: int = 160, seed: int = 21) -> list[dict]:
+def draw_batch_3(source: str, rows: list[dict], drawn: set[tuple[str, str]], size: int = 160, seed: int = 21,
+                 batch: int = 3) -> list[dict]:
     """Batch 3: ``size`` claims the skill relation *holds* (matching.relation at commit 8ea476f: run
-    this from that commit to draw the same pairs), in the dev half only, not drawn before."""
+    this from that commit to draw the same pairs), in the dev half only, not drawn before. Batch 4:
+    the same with size 100, seed 22, ``batch=4``, from commit 6f77e51, batch 3 counted as drawn."""
     import referentiels
     from matching.relation import SkillRelation
     from matching.space import SkillSpace
@@ -108,7 +112,8 @@ def draw_batch_3(source: str, rows: list[dict], drawn: set[tuple[str, str]], siz
     held = relation.holds(np.array([col[x["target_code"]] for x in pool]), np.array([col[x["source_code"]] for x in pool]))
     pool = [x for x, h in zip(pool, held.tolist()) if h]
     take = np.random.default_rng(seed).choice(len(pool), size=min(size, len(pool)), replace=False)
-    return [dict(pool[i], stratum=stratum_of(float(pool[i]["similarity"])), batch=3, split="dev") for i in sorted(take.tolist())]
+    return [dict(pool[i], stratum=stratum_of(float(pool[i]["similarity"])), batch=batch, split="dev")
+            for i in sorted(take.tolist())]
 
 
 def main(source: str) -> None:
@@ -119,7 +124,7 @@ def main(source: str) -> None:
         with OUT.open(encoding="utf-8") as f:
             for r in csv.DictReader(f):
                 old[(r["source_code"], r["target_code"])] = r["label"]
-                if r["batch"] == "3":
+                if r["batch"] in ("3", "4"):
                     kept.append(r)
     picked = []
     drawn: set[tuple[str, str]] = set()
@@ -136,7 +141,7 @@ def main(source: str) -> None:
                 drawn.add((row["source_code"], row["target_code"]))
                 picked.append(row)
     picked += kept
-    print(f"{len(rows)} distinct claims; drew {len(picked) - len(kept)}, kept {len(kept)} of batch 3", file=sys.stderr)
+    print(f"{len(rows)} distinct claims; drew {len(picked) - len(kept)}, kept {len(kept)} of batches 3-4", file=sys.stderr)
     with OUT.open("w", encoding="utf-8", newline="") as f:
         w = csv.DictWriter(f, fieldnames=FIELDS)
         w.writeheader()

@@ -42,6 +42,8 @@ SKILLS = [  # label, kind, group, certificate
     ("Conduite de projet", "savoir", -1, False),                                      # 28
     ("Gestion de projet informatique", "savoir", -1, False),                          # 29
     ("Développer ses compétences en gestion de projet agile", "savoir-faire", 7, False),  # 30
+    ("Techniques de prise de son", "savoir", -1, False),                              # 31
+    ("Techniques de prise de vue", "savoir", -1, False),                              # 32
 ] + [(f"Techniques de {w}{v}", "savoir", -1, False) for w in ("vente", "soudage", "coupe", "pose", "taille", "tri")
      for v in ("", " fine", " lourde", " rapide", " manuelle")]
 # (the filler makes "Techniques" a common word, as in a real referential: its IDF weighs little)
@@ -78,6 +80,7 @@ def decide(relation, target: int, source: int) -> tuple[bool, int]:
     (22, 23, False, QUALIFIER),        # a target that adds a qualifier the source lacks is not held
     (25, 24, False, LEARNING_SOURCE),  # developing one's skills in project management is not holding it
     (24, 30, True, CONTAINS),          # ... but it is developing one's skills in it
+    (31, 32, False, CLOSE),            # sound is not image: "son" is a word, not only a possessive
     (3, 26, False, BROAD_FIELD),       # safety standards for cutting are a corner of safety standards
     (25, 29, True, CONTAINS),          # ... a knowledge item few occupations list is held through a narrower one
     (13, 12, False, NOT_A_CERTIFICATE),  # knowing public law is not a master's degree
