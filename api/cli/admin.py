@@ -17,8 +17,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli.common import emit_json, fail
-from api.cli.keys import DatabaseOption, _database
+from api.cli.common import DatabaseOption, database_path, emit_json, fail
 from api.services.ids_admin import find_invalid_ids, fix_invalid_ids
 from api.storage.audit import AuditLog
 from api.storage.store import Store
@@ -32,7 +31,7 @@ app.add_typer(admin_app, name="admin")
 
 
 def _open(database: Path | None) -> Store:
-    path = _database(database)
+    path = database_path(database)
     if not Path(path).exists():
         fail(f"no database at {path}: give --database FILE or set PASSERELLES_DATABASE")
     return Store(path)
@@ -68,7 +67,7 @@ def fix(rename: Annotated[bool, typer.Option("--rename", help="Give each a valid
     """Rename or erase every stored record whose id breaks the rule; each change is audited."""
     if rename == erase:
         fail("say what to do: --rename or --erase (one of them)")
-    path = _database(database)
+    path = database_path(database)
     with _open(database) as store:
         audit = AuditLog(Path(path))
         try:

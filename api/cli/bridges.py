@@ -268,14 +268,16 @@ HELD_CLAIMS = Path(__file__).resolve().parents[2] / "benchmarks" / "labels" / "h
 HELD_COLUMNS = ("source_code", "target_code", "label", "split")
 
 
-def _held_claims_report(r, space, path: Path | None) -> dict:
-    """Precision / recall of *held* on the held-out half (``split`` = test) of a labelled CSV, or
-    ``{"skipped": why}`` when there is none or its skill codes are not this referential's."""
+def _held_claims_report(r, space, path: Path | None, encoder: bool = True) -> dict:
+    """Precision / recall of *held* on a labelled CSV: its held-out half (``split`` = test: the
+    figure), and its dev half (what the relation was tuned on), by the served relation (labels
+    only) and, where the settings' encoder loads and ``encoder`` is set, with its veto too; or
+    ``{"skipped": why}`` when there is no file or its skill codes are not this referential's."""
     import numpy as np
     import polars as pl
 
     from matching.evaluation import evaluate_held_claims
-    from matching.relation import SkillRelation
+    from matching.relation import ENCODER_VETO, SkillRelation
 
     path = Path(path) if path is not None else HELD_CLAIMS
     if not path.exists():
@@ -296,16 +298,44 @@ def _held_claims_report(r, space, path: Path | None) -> dict:
              f"split {row['split']!r} (pair {row['source_code']} -> {row['target_code']})")
     test = frame.filter(pl.col("split") == "test")
     col = r.skill_index if hasattr(r, "skill_index") else {c: i for i, c in enumerate(r.skill_codes)}
-    known = [s in col and t in col for s, t in zip(test["source_code"], test["target_code"])]
+    known = [s in col and t in col for s, t in zip(frame["source_code"], frame["target_code"])]
     if not test.height or not all(known):
-        return {"skipped": f"{known.count(False)} of {test.height} held-out pairs of {path.name} name skills "
+        return {"skipped": f"{known.count(False)} of {frame.height} pairs of {path.name} name skills "
                            f"this referential does not have"}
-    strata = test["stratum"].to_numpy() if "stratum" in test.columns else None
-    out = evaluate_held_claims(SkillRelation.from_referentiel(r, space),
-                               np.array([col[c] for c in test["target_code"]]),
-                               np.array([col[c] for c in test["source_code"]]),
-                               test["label"].cast(pl.Int8).to_numpy(), strata)
-    return {"file": path.name, "split": "test", **out}
+    halves = {name: frame.filter(pl.col("split") == name) for name in ("test", "dev")}
+    pairs = {name: (np.array([col[c] for c in h["target_code"]]), np.array([col[c] for c in h["source_code"]]),
+                    h["label"].cast(pl.Int8).to_numpy(), h["stratum"].to_numpy() if "stratum" in h.columns else None)
+             for name, h in halves.items()}
+    relation = SkillRelation.from_referentiel(r, space)
+    out = {"file": path.name, "split": "test", "served": "labels only (the encoder's veto is measured, not served)",
+           **evaluate_held_claims(relation, *pairs["test"]),
+           "dev": evaluate_held_claims(relation, *pairs["dev"])["after"] if halves["dev"].height else None}
+    if not encoder:
+        return out
+    from matching.encoder import EncoderError
+
+    from api.services.encoding import encoder_status, skill_label_signal
+    from api.settings import Settings
+
+    settings = Settings()
+    status = encoder_status(settings.encoder, settings.encoder_threads)
+    if not status.available:
+        out["with_encoder"] = {"skipped": status.reason}
+        return out
+    started = time.perf_counter()
+    columns = np.concatenate([np.concatenate(p[:2]) for p in pairs.values()])
+    try:
+        cosine = skill_label_signal(r, status.encoder, columns, settings.cache_dir)
+    except (EncoderError, OSError, ValueError) as error:
+        out["with_encoder"] = {"skipped": f"{type(error).__name__}: {error}"}
+        return out
+    vetoed = relation.with_signal("encoder", cosine, veto=ENCODER_VETO)
+    with_test = evaluate_held_claims(vetoed, *pairs["test"])
+    out["with_encoder"] = {"encoder": status.name, "veto": ENCODER_VETO, "after": with_test["after"],
+                           "by_stratum": with_test.get("by_stratum"),
+                           "dev": evaluate_held_claims(vetoed, *pairs["dev"])["after"] if halves["dev"].height else None,
+                           "seconds": round(time.perf_counter() - started, 2)}
+    return out
 
 
 @app.command("evaluate")
@@ -316,6 +346,9 @@ def evaluate_command(
     held_claims: Annotated[Optional[Path], typer.Option(
         "--held-claims", help="Labelled (source skill, target skill) pairs, CSV (default: "
         "benchmarks/labels/held_claims.csv); its held-out half measures the skill relation.")] = None,
+    held_claims_encoder: Annotated[bool, typer.Option(
+        "--held-claims-encoder/--no-held-claims-encoder", help="Also measure the relation with the text "
+        "encoder's veto (PASSERELLES_ENCODER; embeds the labelled skills' labels once, cached).")] = True,
     as_json: JsonOption = False,
 ) -> None:
     """Recall@5/10/20 and MRR of the official mobilities, hidden from the engine, plus cross-sector recall;
@@ -338,7 +371,7 @@ def evaluate_command(
 
     learned = results.get("bridge_learned_cv")
     served = "learned" if learned is not None and learned_beats_content(results["bridge_content"], learned) else "content"
-    held = _held_claims_report(r, space, held_claims)
+    held = _held_claims_report(r, space, held_claims, held_claims_encoder)
     report = {"served": {"score": served, "rule": "learned only where its cross-validation beats the content "
                                                   "score on recall@10 and MRR"},
               "held_claims": held,"referentiel": {"name": r.name, "version": r.version, "source": r.source, "fingerprint": r.fingerprint},
@@ -372,3 +405,16 @@ def evaluate_command(
     for name, f in held.get("by_stratum", {}).items():
         precision = "-" if f["precision"] is None else f"{f['precision']:.3f}"
         typer.echo(f"  {name:<7} claimed {f['claimed_held']:>4}  precision {precision:>5}  recall {f['recall']:.3f}")
+    encoded = held.get("with_encoder")
+    if encoded is not None and "skipped" in encoded:
+        typer.echo(f"  with the encoder's veto: not measured ({encoded['skipped']})")
+    elif encoded is not None:
+        f = encoded["after"]
+        typer.echo(f"  + veto  claimed {f['claimed_held']:>4}  precision {f['precision']:.3f}  recall {f['recall']:.3f}"
+                   f"  (the encoder's cosine < {encoded['veto']} is not held; {encoded['encoder']}, "
+                   f"{encoded['seconds']} s; measured, not served)")
+    for name, f in (("dev", held.get("dev")), ("dev+veto", (encoded or {}).get("dev"))):
+        if f:
+            precision = "-" if f["precision"] is None else f"{f['precision']:.3f}"
+            typer.echo(f"  {name:<8} claimed {f['claimed_held']:>4}  precision {precision:>5}  recall {f['recall']:.3f}"
+                       f"  (dev half, {f['pairs']} pairs: tuned on)")

@@ -22,7 +22,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from api.cli.common import fail
+from api.cli.common import DatabaseOption, JsonOption, database_path, fail
 from api.storage.audit import AuditLog
 from api.storage.keys import PRESCRIBERS, ROLES, KeyError_, KeyStore
 
@@ -32,20 +32,9 @@ keys_app = typer.Typer(help="API keys of the HTTP API (create, list, revoke) and
                        no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
-DatabaseOption = Annotated[Optional[Path], typer.Option(
-    "--database", "-d", envvar="PASSERELLES_DATABASE", help="SQLite database (default: passerelles.sqlite3).")]
-
-
-def _database(database: Path | None) -> Path:
-    if database is not None:
-        return database
-    from api.settings import Settings
-
-    return Settings().database
-
 
 def _store(database: Path | None) -> KeyStore:
-    return KeyStore(_database(database))
+    return KeyStore(database_path(database))
 
 
 @keys_app.command("create")
@@ -82,7 +71,7 @@ def create(
 @keys_app.command("list")
 def list_keys(
     database: DatabaseOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Every key (id, role, employer, name, created, revoked), never the secrets."""
     store = _store(database)
@@ -122,10 +111,10 @@ def audit(
     limit: Annotated[int, typer.Option(help="Rows to print.")] = 50,
     offset: Annotated[int, typer.Option(help="Rows to skip.")] = 0,
     database: DatabaseOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Who read or changed personal data: the append-only audit log, oldest first."""
-    log = AuditLog(_database(database))
+    log = AuditLog(database_path(database))
     try:
         rows, total = log.list(limit=limit, offset=offset, resource=resource, resource_id=resource_id, key_id=key_id)
     finally:

@@ -15,7 +15,6 @@ file and line that hold it.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -25,7 +24,7 @@ import typer
 import referentiels
 from matching.normalise import InvalidText, Match, SkillNormaliser, TitleNormaliser, validate_text
 
-from api.cli.common import SourceOption, UsageError
+from api.cli.common import SourceOption, UsageError, read_csv_text, read_text_file
 from api.storage import exports
 
 app = typer.Typer()
@@ -53,25 +52,12 @@ def read_texts(path: Path, column: str | None, preferred: str) -> tuple[list[str
             raise UsageError(f"{path}: not a readable Parquet file ({error.__class__.__name__})") from None
         first_line = 0  # Parquet rows are reported from 0
     else:
-        raw = path.read_bytes()
-        nul = raw.find(b"\x00")
-        if nul >= 0:
-            raise UsageError(f"{path}: binary data (a NUL byte at offset {nul}), expected UTF-8 text")
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as error:
-            line = raw[: error.start].count(b"\n") + 1
-            raise UsageError(f"{path}, line {line}: not UTF-8 text (byte 0x{raw[error.start]:02x})") from None
-        if not text.strip():
-            raise UsageError(f"{path}: no texts to normalise (the file is empty)")
+        text = read_text_file(path, "texts to normalise")
         if suffix == ".txt":
             frame = pl.DataFrame({preferred: text.splitlines()}, schema={preferred: pl.String})
             first_line = 1
         else:
-            try:
-                frame = pl.read_csv(io.StringIO(text), infer_schema=False)
-            except Exception as error:  # noqa: BLE001
-                raise UsageError(f"{path}: not a readable CSV file ({error})") from None
+            frame = read_csv_text(path, text)
             first_line = 2
     if frame.width == 0 or frame.height == 0:
         raise UsageError(f"{path}: no texts to normalise (the file is empty)")
@@ -173,19 +159,7 @@ def read_offers_file(path: Path) -> tuple[list, int]:
 
     from matching.offers import OfferText
 
-    if not path.is_file():
-        raise UsageError(f"{path}: no such file")
-    raw = path.read_bytes()
-    nul = raw.find(b"\x00")
-    if nul >= 0:
-        raise UsageError(f"{path}: binary data (a NUL byte at offset {nul}), expected UTF-8 text")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise UsageError(f"{path}, line {line}: not UTF-8 text (byte 0x{raw[error.start]:02x})") from None
-    if not text.strip():
-        raise UsageError(f"{path}: no offers to read (the file is empty)")
+    text = read_text_file(path, "offers to read")
     offers = []
     if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
         for number, line in enumerate(text.splitlines(), start=1):
@@ -204,10 +178,7 @@ def read_offers_file(path: Path) -> tuple[list, int]:
         if not offers:
             raise UsageError(f"{path}: no offers to read (no JSON line)")
         return offers, 0
-    try:
-        frame = pl.read_csv(io.StringIO(text), infer_schema=False)
-    except Exception as error:  # noqa: BLE001 - polars raises several kinds for a bad file
-        raise UsageError(f"{path}: not a readable CSV file ({error})") from None
+    frame = read_csv_text(path, text)
     if "title" not in frame.columns:
         raise UsageError(f"{path}: no column 'title'; columns are {', '.join(map(repr, frame.columns))}")
     get = lambda name: frame[name].to_list() if name in frame.columns else [None] * frame.height  # noqa: E731

@@ -24,7 +24,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from api.cli.common import fail
+from api.cli.common import DatabaseOption, JsonOption, fail
 from api.services.prescription_service import STATES, PrescriptionService
 from api.storage.keys import Principal
 
@@ -32,9 +32,6 @@ app = typer.Typer()
 prescriptions_app = typer.Typer(help="Pre-registrations on training sessions: list, show, answer.",
                                 no_args_is_help=True)
 app.add_typer(prescriptions_app, name="prescriptions")
-
-DatabaseOption = Annotated[Optional[Path], typer.Option(
-    "--database", "-d", envvar="PASSERELLES_DATABASE", help="SQLite database (default: passerelles.sqlite3).")]
 
 
 def _service(database: Path | None) -> PrescriptionService:
@@ -70,7 +67,7 @@ def list_(organisation: Annotated[Optional[str], typer.Option(help="Only this or
           limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
           offset: Annotated[int, typer.Option(min=0)] = 0,
           database: DatabaseOption = None,
-          as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+          as_json: JsonOption = False) -> None:
     """Pre-registrations, newest first."""
     service = _service(database)
     principal = Principal("cli", "organisation", organisation=organisation) if organisation else Principal("cli", "counsellor")
@@ -85,7 +82,7 @@ def list_(organisation: Annotated[Optional[str], typer.Option(help="Only this or
 
 @prescriptions_app.command("show")
 def show(id: str, database: DatabaseOption = None,
-         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+         as_json: JsonOption = False) -> None:
     """One pre-registration and its timeline."""
     body = _service(database).view(Principal("cli", "counsellor"), id)
     if as_json:
@@ -106,7 +103,7 @@ def answer(id: str,
            at: Annotated[Optional[str], typer.Option(help="YYYY-MM-DD: when it happened (entered, "
                                                           "completed, abandoned, outcomes).")] = None,
            database: DatabaseOption = None,
-           as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+           as_json: JsonOption = False) -> None:
     """Move a pre-registration along its state machine (answer, withdraw, follow)."""
     from api.storage.audit import AuditLog
 
@@ -133,7 +130,7 @@ def answer(id: str,
 def purge(before: Annotated[str, typer.Option(help="YYYY-MM-DD: delete the closed pre-registrations "
                                                   "submitted before this day (five years kept: today minus 5 years).")],
           database: DatabaseOption = None,
-          as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+          as_json: JsonOption = False) -> None:
     """Retention: delete the pre-registrations that are over (refused, withdrawn, completed,
     abandoned, outcome recorded) and were submitted before ``--before``, with their timelines; they
     leave the funders' figures too. Open ones stay. One audit row."""

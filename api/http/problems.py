@@ -7,7 +7,7 @@ when a code was unknown.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 from fastapi import FastAPI, Request
@@ -163,6 +163,32 @@ def _shown(value: Any, limit: int = 60) -> str:
     return repr(text) if isinstance(value, str) else text
 
 
+#: Kinds whose sentence is "'<field>' must be <what>, not <the value given>.".
+_MUST_BE: dict[str, str] = {
+    **dict.fromkeys(("int_parsing", "int_type", "int_from_float"), "a whole number"),
+    **dict.fromkeys(("float_parsing", "float_type", "finite_number"), "a (finite) number"),
+    **dict.fromkeys(("bool_parsing", "bool_type"), "true or false"),
+    **dict.fromkeys(("string_type", "string_unicode"), "text"),
+    "list_type": "a list ([...])",
+}
+#: Bounds on a number: the words before the bound (the bound is the first value of the error's ctx).
+_BOUNDS = {"greater_than_equal": "at least", "greater_than": "more than", "less_than_equal": "at most",
+           "less_than": "less than"}
+#: Other kinds: (the field's name, the error's ctx, the value given) -> the sentence.
+_SENTENCES: dict[str, Callable[[str, dict, Any], str]] = {
+    "string_too_short": lambda name, ctx, given: f"{name} must have at least {ctx.get('min_length')} character(s).",
+    "string_too_long": lambda name, ctx, given:
+        f"{name} must have at most {ctx.get('max_length')} characters (it has {len(str(given))}).",
+    "too_short": lambda name, ctx, given: f"{name} must have at least {ctx.get('min_length')} item(s).",
+    "too_long": lambda name, ctx, given: f"{name} must have at most {ctx.get('max_length')} items.",
+    **dict.fromkeys(("literal_error", "enum"), lambda name, ctx, given:
+                    f"{name} must be one of {ctx.get('expected', '?')}, not {_shown(given)}."),
+    "extra_forbidden": lambda name, ctx, given: f"{name} is not a known field: remove it.",
+    "invalid_id": lambda name, ctx, given: f"{name} {ctx.get('reason', 'is not a valid id')}: {ctx.get('rule', '')}.",
+    "string_pattern_mismatch": lambda name, ctx, given: f"{name} does not have the expected form ({ctx.get('pattern')}).",
+}
+
+
 def _message(error: dict, field: str | None) -> str:
     """One sentence naming the field, what is wrong and what is expected."""
     kind, ctx, given = error.get("type", ""), error.get("ctx") or {}, error.get("input")
@@ -175,38 +201,14 @@ def _message(error: dict, field: str | None) -> str:
             "The body is not valid JSON; check the quotes, commas and brackets."
     if kind in ("model_attributes_type", "dict_type", "model_type"):
         return f"{name if field else 'The body'} must be a JSON object ({{\"field\": value, ...}})."
-    if kind == "string_too_short":
-        return f"{name} must have at least {ctx.get('min_length')} character(s)."
-    if kind == "string_too_long":
-        return f"{name} must have at most {ctx.get('max_length')} characters (it has {len(str(given))})."
-    if kind == "too_short":
-        return f"{name} must have at least {ctx.get('min_length')} item(s)."
-    if kind == "too_long":
-        return f"{name} must have at most {ctx.get('max_length')} items."
-    if kind in ("int_parsing", "int_type", "int_from_float"):
-        return f"{name} must be a whole number, not {_shown(given)}."
-    if kind in ("float_parsing", "float_type", "finite_number"):
-        return f"{name} must be a (finite) number, not {_shown(given)}."
-    if kind in ("bool_parsing", "bool_type"):
-        return f"{name} must be true or false, not {_shown(given)}."
-    if kind in ("string_type", "string_unicode"):
-        return f"{name} must be text, not {_shown(given)}."
-    if kind == "list_type":
-        return f"{name} must be a list ([...]), not {_shown(given)}."
-    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
-        word = {"greater_than_equal": "at least", "greater_than": "more than", "less_than_equal": "at most",
-                "less_than": "less than"}[kind]
+    if kind in _MUST_BE:
+        return f"{name} must be {_MUST_BE[kind]}, not {_shown(given)}."
+    if kind in _BOUNDS:
         bound = next(iter(ctx.values()), "?")
         bound = int(bound) if isinstance(bound, float) and bound.is_integer() else bound
-        return f"{name} must be {word} {bound}, not {_shown(given)}."
-    if kind in ("literal_error", "enum"):
-        return f"{name} must be one of {ctx.get('expected', '?')}, not {_shown(given)}."
-    if kind == "extra_forbidden":
-        return f"{name} is not a known field: remove it."
-    if kind == "invalid_id":
-        return f"{name} {ctx.get('reason', 'is not a valid id')}: {ctx.get('rule', '')}."
-    if kind == "string_pattern_mismatch":
-        return f"{name} does not have the expected form ({ctx.get('pattern')})."
+        return f"{name} must be {_BOUNDS[kind]} {bound}, not {_shown(given)}."
+    if kind in _SENTENCES:
+        return _SENTENCES[kind](name, ctx, given)
     message = str(error.get("msg", "is invalid"))
     return f"{name}: {message[0].lower() + message[1:] if message else 'is invalid'}."
 

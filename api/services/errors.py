@@ -60,3 +60,57 @@ class UpgradeError(ServiceError):
     """Stored rows cannot be upgraded to the served referential (nothing is written)."""
 
     status, kind, title = 409, "upgrade-impossible", "Cannot upgrade"
+
+
+# -- pre-registrations on training sessions (api.services.prescription_service) ---------------------
+
+class PrescriptionError(ServiceError):
+    """A pre-registration body or id that validation refused (the message names the field)."""
+
+    status, kind, title = 422, "invalid-prescription", "Invalid pre-registration"
+
+
+class UnknownPrescription(ServiceError):
+    """A pre-registration id that is not there (or, for an organisation, not on its sessions)."""
+
+    status, kind, title = 404, "unknown-prescription", "Unknown pre-registration"
+
+    def __init__(self, id: str) -> None:
+        super().__init__(f"No pre-registration has the id {id!r} (or it is not on your sessions).",
+                         field="id", value=id)
+
+
+class UnknownSession(ServiceError):
+    """A (training, session) pair the served catalogue does not have."""
+
+    status, kind, title = 404, "unknown-session", "Unknown session"
+
+
+class TransitionRefused(ServiceError):
+    """A move the state machine does not allow from the current state (or not to this role)."""
+
+    status, kind, title = 409, "transition-not-allowed", "Transition not allowed"
+
+
+class NoPlace(ServiceError):
+    """An acceptance on a session whose places are all taken."""
+
+    status, kind, title = 409, "session-full", "No place left"
+
+
+class IdempotencyConflict(ServiceError):
+    """An ``Idempotency-Key`` sent again with another body."""
+
+    status, kind, title = 422, "idempotency-key-reused", "Idempotency-Key reused with another body"
+
+
+class AlreadyPreRegistered(ServiceError):
+    """The seeker already has an open pre-registration on this session."""
+
+    status, kind, title = 409, "already-pre-registered", "Already pre-registered"
+
+
+class NotAllowed(ServiceError):
+    """A role that may not do this to this pre-registration."""
+
+    status, kind, title = 403, "forbidden", "Forbidden"

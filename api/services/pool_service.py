@@ -39,6 +39,9 @@ MODES = ("all", "valid")
 MAX_RADIUS_KM = 1000.0
 #: Columns whose values are ids (the id rule of ``referentiels.ids`` applies).
 ID_COLUMNS = ("id", "employer")
+#: Characters no text field may hold (binary data: controls but tab, LF, CR; U+FFFD-U+FFFF), as in
+#: ``matching.normalise.validate_text``; a polars (Rust) regex.
+CONTROL_CHARACTERS = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F\x{FFFD}\x{FFFE}\x{FFFF}]"
 
 
 @dataclass
@@ -145,6 +148,34 @@ def shape_problems(frame: pl.DataFrame, kind: str) -> dict[str, str]:
         elif dtype.is_nested():
             out[column] = f"{column} must be one value, not {_kind_of(dtype)}"
     return out
+
+
+def _code_point(character: pl.Expr) -> pl.Expr:
+    """``"U+0000"`` for a one-character string (evaluated on the few rejected rows only)."""
+    return character.map_elements(lambda c: f"U+{ord(c):04X}", return_dtype=pl.String)
+
+
+def _reject_control_characters(f: pl.DataFrame, kind: str, reject) -> pl.DataFrame:
+    """Reject (``reject(mask, reason)``) every row whose text fields, ids aside (the id rule names
+    those), hold a control character such as a NUL byte, naming the field and the character; the
+    characters are then dropped from ``f`` so that nothing later (the skill normaliser) reads them.
+    One vectorised scan of the text; the rest runs only for a column that has such a row."""
+    columns = [c for c in COLUMNS[kind] if c not in ID_COLUMNS]
+    text = {c: pl.col(c).list.join("|") if c in LIST_COLUMNS else pl.col(c) for c in columns}
+    found = f.select([(pl.col(c).explode() if c in LIST_COLUMNS else pl.col(c)).str.contains(CONTROL_CHARACTERS)
+                      .any().alias(c) for c in columns]).row(0)
+    for column, any_bad in zip(columns, found):
+        if not any_bad:
+            continue
+        character = text[column].str.extract(f"({CONTROL_CHARACTERS})")
+        reject(character.is_not_null(), pl.lit(f"{column} holds the control character ") + _code_point(character)
+               + pl.lit(" (binary data?): expected printable text"))
+        if column in LIST_COLUMNS:
+            cleaned = pl.col(column).list.eval(pl.element().filter(~pl.element().str.contains(CONTROL_CHARACTERS)))
+        else:
+            cleaned = pl.when(character.is_not_null()).then(None).otherwise(pl.col(column))
+        f = f.with_columns(cleaned.alias(column))
+    return f
 
 
 def _list_column(frame: pl.DataFrame, column: str) -> pl.Expr:
@@ -322,6 +353,7 @@ class Pool:
             reject(pl.col("_why").is_not_null() & (pl.lit(column == "id") | (pl.col("_why") != "is missing")),
                    pl.lit(f"{column} ") + pl.col("_why"))
             f = f.drop("_why")
+        f = _reject_control_characters(f, kind, reject)
         reject(pl.col("id").is_duplicated() & (pl.int_range(pl.len()).over("id") > 0),
                pl.lit("id ") + pl.col("id") + pl.lit(" appears again in the same data"))
         # codes

@@ -52,7 +52,8 @@ import polars as pl
 
 from referentiels.ids import RULE, id_problem
 
-from api.services.errors import ServiceError
+from api.services.errors import (AlreadyPreRegistered, IdempotencyConflict, NoPlace, NotAllowed, PrescriptionError,
+                                 TransitionRefused, UnknownPrescription, UnknownSession)
 from api.storage.keys import Principal
 from api.storage.prescriptions import (Duplicate, IdempotencyMismatch, NoPlaceLeft, PrescriptionStore, StaleState,
                                        dumps_contact)
@@ -78,44 +79,6 @@ TENSION_MAX_AGE_S = 60.0
 """Oldest tension table a pre-registration is flagged with once the stored records changed (s)."""
 #: States from which the person holds a place of the session (the seeker's contact is visible).
 HOLDS_PLACE = ("accepted", "entered", "completed", "abandoned", "employed-target", "employed-other")
-
-
-class PrescriptionError(ServiceError):
-    status, kind, title = 422, "invalid-prescription", "Invalid pre-registration"
-
-
-class UnknownPrescription(ServiceError):
-    status, kind, title = 404, "unknown-prescription", "Unknown pre-registration"
-
-    def __init__(self, id: str) -> None:
-        super().__init__(f"No pre-registration has the id {id!r} (or it is not on your sessions).",
-                         field="id", value=id)
-
-
-class UnknownSession(ServiceError):
-    status, kind, title = 404, "unknown-session", "Unknown session"
-
-
-class TransitionRefused(ServiceError):
-    """A move the state machine does not allow from the current state (or not to this role)."""
-
-    status, kind, title = 409, "transition-not-allowed", "Transition not allowed"
-
-
-class NoPlace(ServiceError):
-    status, kind, title = 409, "session-full", "No place left"
-
-
-class IdempotencyConflict(ServiceError):
-    status, kind, title = 422, "idempotency-key-reused", "Idempotency-Key reused with another body"
-
-
-class AlreadyPreRegistered(ServiceError):
-    status, kind, title = 409, "already-pre-registered", "Already pre-registered"
-
-
-class NotAllowed(ServiceError):
-    status, kind, title = 403, "forbidden", "Forbidden"
 
 
 def check_id(value: Any, field_name: str) -> str:

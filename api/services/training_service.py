@@ -66,6 +66,7 @@ class TrainingService:
     _default_catalogue: TrainingCatalogue | None = None
     _from_store: bool = True
     _store_seen: tuple = (None, 0)  # (store data_version, last trainings ingest seq) when last read
+    _session_rows: tuple = (None, {})  # (catalogue, {(training, session): session row}) for places left
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     @classmethod
@@ -247,14 +248,16 @@ class TrainingService:
 
     def training(self, training_id: str) -> dict | None:
         """One training with what it teaches and why (evidence) and its sessions with their places."""
-        catalogue = self.catalogue
+        with self._lock:  # one catalogue and its index
+            catalogue, index = self.catalogue, self._index
         f = catalogue.frame.filter(pl.col("id") == training_id)
         if f.height == 0:
             return None
         row = f.row(0, named=True)
+        left = self.places_left(catalogue, index)
+        sessions = catalogue.session_frame().with_row_index("_row").filter(pl.col("training") == training_id)
         return {**training_dict(row, self.referentiel),
-                "sessions": [session_dict(s) for s in catalogue.session_frame()
-                             .filter(pl.col("training") == training_id).to_dicts()]}
+                "sessions": [session_dict(s, self._left_at(left, index, s["_row"])) for s in sessions.to_dicts()]}
 
     # ---- lookups --------------------------------------------------------------------------------
     def basin(self, basin_id: str) -> dict:
@@ -301,11 +304,15 @@ class TrainingService:
              today: date | None = None) -> dict:
         """The plan of a gap; each training comes with the session chosen for it (``session``: null for
         a training without sessions), sessions past at ``today`` (default: the current date) excluded."""
-        index, frame = self.index, self.catalogue.frame
+        with self._lock:  # one catalogue and its index, even if an ingest swaps them meanwhile
+            catalogue = self.catalogue
+            index = self._index
+        frame = catalogue.frame
         today = date.today() if today is None else today
+        left = self.places_left(catalogue, index)
         p = index.plan(gap.missing, gap.missing_weight, lat=lat, lon=lon, radius_km=radius_km, earliest=earliest,
-                       latest=latest, max_hours=max_hours, today=today)
-        session_rows = self.catalogue.session_frame() if index.n_sessions else None
+                       latest=latest, max_hours=max_hours, today=today, places_left=left)
+        session_rows = catalogue.session_frame() if index.n_sessions else None
         weight_of = dict(zip(gap.missing.tolist(), gap.missing_weight.tolist()))
         close_of = dict(zip(gap.missing.tolist(), gap.missing_close.tolist()))
         steps = []
@@ -323,7 +330,7 @@ class TrainingService:
                     territories.haversine_km(lat, lon, t["lat"], t["lon"])), 1),
                 "covers": [self._gap_skill(int(c), weight_of[int(c)], None, close_of[int(c)]) for c in covers.tolist()],
                 "session": None if chosen < 0 or session_rows is None else session_dict(session_rows.row(
-                    chosen, named=True)),
+                    chosen, named=True), self._left_at(left, index, chosen)),
             })
             if steps[-1]["session"] is not None and steps[-1]["session"]["start"]:
                 steps[-1]["next_start"] = steps[-1]["session"]["start"]
@@ -335,6 +342,40 @@ class TrainingService:
                 "eligible_trainings": p.eligible, "catalogue": self.catalogue.source,
                 "guarantee": "greedy weighted set cover by gap weight per hour, pruned: hours <= (1 + ln(W/w_min)) "
                              "x the fewest hours of a full cover of the coverable gap"}
+
+    def places_left(self, catalogue: TrainingCatalogue | None = None, index: TrainingIndex | None = None
+                    ) -> np.ndarray | None:
+        """(s,) float64 over the catalogue's session rows: each session's places minus those held by
+        its pre-registrations (accepted, and on through entered / completed / abandoned: the store's
+        ``prescription_sessions.accepted``), never below 0; NaN when the places are unknown. None
+        when no place is held anywhere (then the capacities themselves) or there is no store."""
+        if catalogue is None or index is None:
+            with self._lock:
+                catalogue, index = self.catalogue, self._index
+        if not index.n_sessions or self._store() is None:
+            return None
+        from api.services.prescription_service import PrescriptionService
+
+        taken = PrescriptionService.of(self.state).store.taken()
+        if not taken:
+            return None
+        with self._lock:
+            if self._session_rows[0] is not catalogue:
+                s = catalogue.session_frame()
+                self._session_rows = (catalogue, {key: i for i, key in enumerate(zip(s["training"].to_list(),
+                                                                                      s["id"].to_list()))})
+            rows = self._session_rows[1]
+        left = np.array(index.session_places, dtype=np.float64)
+        for key, held in taken.items():
+            row = rows.get(key)
+            if row is not None and not np.isnan(left[row]):
+                left[row] = max(left[row] - held, 0.0)
+        return left
+
+    @staticmethod
+    def _left_at(left: np.ndarray | None, index: TrainingIndex, row: int) -> int | None:
+        places = (index.session_places if left is None else left)[row]
+        return None if np.isnan(places) else int(places)
 
     def _place(self, basin: str | None, lat: float | None, lon: float | None, radius_km: float | None):
         if basin is not None and (lat is None or lon is None):
@@ -623,10 +664,13 @@ def offers_for_seeker(state, seeker_id: str, *, k: int = 10, radius_km: float | 
     return None if hits is None else {"seeker": seeker_id, "k": k, "radius_km": radius_km, "offers": hits}
 
 
-def session_dict(s: dict) -> dict:
+def session_dict(s: dict, places_left: int | None = None) -> dict:
     """A session as the surfaces show it: id, period (ISO dates, null unknown, with precision),
-    recruiting state, place (city, postcode), capacity (``places``: its own, else the financed places)."""
-    return {"id": s["id"], "training": s["training"],
+    recruiting state, place (city, postcode), capacity (``places``: its own, else the financed places)
+    and ``places_left`` (given: the places minus those held by accepted pre-registrations; else the
+    places)."""
+    return {"id": s["id"], "training": s["training"], "places_left": places_left if places_left is not None
+            else s.get("places"),
             "start": s["start"].isoformat() if s["start"] else None, "start_precision": s["start_precision"],
             "end": s["end"].isoformat() if s["end"] else None, "end_precision": s["end_precision"],
             "state": s["state"], "city": s.get("city"), "postcode": s.get("postcode"),

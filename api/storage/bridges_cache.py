@@ -4,7 +4,8 @@ Building them on full ROME takes seconds (signals, all pairs, calibration over 2
 served app or a CLI call reads them back in milliseconds instead. Files:
 ``<cache_dir>/bridges-<fingerprint[:16]>-<model key>.npz`` (score, similarity, coverage matrices)
 and ``labels-<fingerprint[:16]>-<model key>.npz`` (core support matrices and the calibration as
-JSON). The model key changes with ``matching.bridges.MODEL_VERSION`` and the weights. A file that
+JSON). The model key changes with ``matching.bridges.MODEL_VERSION`` and the weights, the labels'
+also with ``matching.relation.RELATION_VERSION`` (they count held skills only). A file that
 cannot be read is rebuilt; writes are atomic (temporary file, then rename).
 """
 
@@ -106,7 +107,10 @@ def bridges(referentiel, space, cache_dir: Path | None = None, *, learn_mobiliti
 def labeller(referentiel, model: BridgeModel, space, cache_dir: Path | None = None, relation=None) -> BridgeLabeller:
     """``BridgeLabeller.from_referentiel(referentiel, model, space)``, read from the cache when built before."""
     root = cache_root(cache_dir)
-    key = BridgeModel.key(model.weights, model.learned)
+    from matching.relation import RELATION_VERSION
+
+    # the labels count held skills only: a new skill relation is a new file
+    key = f"{BridgeModel.key(model.weights, model.learned)}-r{RELATION_VERSION}"
     path = None if root is None else root / f"labels-{referentiel.fingerprint[:16]}-{key}.npz"
     cached = _read(path) if path is not None else None
     if cached is not None:

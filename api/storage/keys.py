@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from api.storage.sqlite import connect, utc_now as _now
+from api.storage.sqlite import connect, immediate, utc_now as _now
 
 ROLES = ("counsellor", "employer", "federation", "admin", "organisation", "funder")
 #: Who a counsellor works for (``--prescriber``), counted in the funders' statistics.
@@ -57,18 +57,13 @@ def migrate_keys(conn) -> None:
         return
     if "prescriber" in row[0]:
         return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with immediate(conn):
         row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'api_keys'").fetchone()
         if "prescriber" not in row[0]:  # another process may have migrated while we waited
             conn.execute("ALTER TABLE api_keys RENAME TO api_keys_v1")
             conn.execute(KEYS_DDL.strip().rstrip(";"))
             conn.execute(f"INSERT INTO api_keys ({_COLUMNS}) SELECT {_COLUMNS} FROM api_keys_v1")
             conn.execute("DROP TABLE api_keys_v1")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()

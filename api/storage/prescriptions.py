@@ -210,6 +210,14 @@ class PrescriptionStore:
                                    (training, session)).fetchone()
         return dict(row) if row else None
 
+    def taken(self) -> dict[tuple[str, str], int]:
+        """(training, session) -> places held (accepted and after: entered, completed, ...), for the
+        sessions where at least one is held (one row per such session)."""
+        with self._lock:
+            rows = self._db.execute("SELECT training, session, accepted FROM prescription_sessions "
+                                    "WHERE accepted > 0").fetchall()
+        return {(r[0], r[1]): int(r[2]) for r in rows}
+
     def list(self, *, organisation: str | None = None, seeker: str | None = None, state: str | None = None,
              training: str | None = None, session: str | None = None, limit: int = 50, offset: int = 0
              ) -> tuple[list[dict], int]:

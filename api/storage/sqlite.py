@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
+from typing import Iterator, Literal
 
 #: Seconds a writer waits for another connection's write lock before SQLite gives up.
 BUSY_TIMEOUT_S = 30.0
@@ -24,6 +25,21 @@ def connect(path: str | Path, *, synchronous: Literal["NORMAL", "FULL"] = "FULL"
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute(f"PRAGMA synchronous = {synchronous}")
     return conn
+
+
+@contextmanager
+def immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` on any exception (all or nothing) on an
+    autocommit connection of :func:`connect`: the write lock is taken first, so a read-then-write
+    inside cannot be overtaken by another connection. Callers sharing ``conn`` hold their own lock."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    else:
+        conn.execute("COMMIT")
 
 
 def utc_now() -> str:

@@ -28,7 +28,7 @@ from typing import Iterator, Sequence
 
 import polars as pl
 
-from api.storage.sqlite import connect, utc_now as _now
+from api.storage.sqlite import connect, immediate, utc_now as _now
 
 SCHEMA_VERSION = 1
 
@@ -201,15 +201,8 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception: all or nothing."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            else:
-                self._db.execute("COMMIT")
+        with self._lock, immediate(self._db) as db:
+            yield db
 
     def _meta(self, key: str) -> str:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -11,6 +11,13 @@ today's similarity and drawn with a fixed seed:
     high   similarity >= 0.75 (label words alike)                    150       100
     mid    similarity in [0.5, 0.75), not 0.600                      130       100
 
+Batch 3 (160 pairs, seed 21, ``draw_batch_3``) is of another kind: drawn among the claims that the
+relation of commit 8ea476f called *held* and whose hash puts them in the **dev** half only, to
+measure the precision of *held* on the dev half (batches 1-2 gave it 38 held claims, none wrong:
+nothing to design on). The held-out half is untouched by it. Batch 4 (100 pairs, seed 22) was drawn the same way among
+the claims the relation of commit 6f77e51 held (after the rules designed on batch 3), not drawn
+before: a fresh check of the dev precision. ``main`` keeps the rows of batches 3 and 4 as they are.
+
 Each pair goes to the dev or the held-out half by a hash of its two skill codes (``split_of``),
 so a pair keeps its half whatever else is drawn. The labels were written by hand afterwards
 (README.md says the rule); this script only draws the pairs and keeps existing labels:
@@ -88,12 +95,37 @@ def claims(source: str) -> list[dict]:
     return [seen[k] for k in sorted(seen)]
 
 
+def draw_batch_3(source: str, rows: list[dict], drawn: set[tuple[str, str]], size: int = 160, seed: int = 21,
+                 batch: int = 3) -> list[dict]:
+    """Batch 3: ``size`` claims the skill relation *holds* (matching.relation at commit 8ea476f: run
+    this from that commit to draw the same pairs), in the dev half only, not drawn before. Batch 4:
+    the same with size 100, seed 22, ``batch=4``, from commit 6f77e51, batch 3 counted as drawn."""
+    import referentiels
+    from matching.relation import SkillRelation
+    from matching.space import SkillSpace
+
+    r = referentiels.load(source)
+    relation = SkillRelation.from_referentiel(r, SkillSpace.from_referentiel(r))
+    col = {c: i for i, c in enumerate(r.skill_codes)}
+    pool = sorted((x for x in rows if split_of(x["source_code"], x["target_code"]) == "dev"
+                   and (x["source_code"], x["target_code"]) not in drawn), key=lambda x: (x["source_code"], x["target_code"]))
+    held = relation.holds(np.array([col[x["target_code"]] for x in pool]), np.array([col[x["source_code"]] for x in pool]))
+    pool = [x for x, h in zip(pool, held.tolist()) if h]
+    take = np.random.default_rng(seed).choice(len(pool), size=min(size, len(pool)), replace=False)
+    return [dict(pool[i], stratum=stratum_of(float(pool[i]["similarity"])), batch=batch, split="dev")
+            for i in sorted(take.tolist())]
+
+
 def main(source: str) -> None:
     rows = claims(source)
     old = {}
+    kept: list[dict] = []
     if OUT.exists():
         with OUT.open(encoding="utf-8") as f:
-            old = {(r["source_code"], r["target_code"]): r["label"] for r in csv.DictReader(f)}
+            for r in csv.DictReader(f):
+                old[(r["source_code"], r["target_code"])] = r["label"]
+                if r["batch"] in ("3", "4"):
+                    kept.append(r)
     picked = []
     drawn: set[tuple[str, str]] = set()
     for batch, (seed, strata) in BATCHES.items():
@@ -108,7 +140,8 @@ def main(source: str) -> None:
                 row["label"] = old.get((row["source_code"], row["target_code"]), "")
                 drawn.add((row["source_code"], row["target_code"]))
                 picked.append(row)
-    print(f"{len(rows)} distinct claims; drew {len(picked)}", file=sys.stderr)
+    picked += kept
+    print(f"{len(rows)} distinct claims; drew {len(picked) - len(kept)}, kept {len(kept)} of batches 3-4", file=sys.stderr)
     with OUT.open("w", encoding="utf-8", newline="") as f:
         w = csv.DictWriter(f, fieldnames=FIELDS)
         w.writeheader()

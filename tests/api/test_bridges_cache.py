@@ -16,6 +16,9 @@ def test_cached_model_and_labels_give_the_same_answers(demo, tmp_path):
     # the learned and content models, the labels, and which score is served (issue 19, item 5)
     assert [f.split("-")[0] for f in files] == ["bridges", "bridges", "labels", "served"]
     assert all(demo.fingerprint[:16] in f for f in files)
+    from matching.relation import RELATION_VERSION  # the labels count held skills: a new relation, a new file
+
+    assert next(f for f in files if f.startswith("labels")).endswith(f"-r{RELATION_VERSION}.npz")
     assert bridges_cache.served_choice(demo, space, tmp_path)["served"] == "learned"
     read = bridges_cache.bridges(demo, SkillSpace.from_referentiel(demo), tmp_path)
     assert read.learned == built.learned is True

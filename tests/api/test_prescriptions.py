@@ -441,3 +441,41 @@ def test_purge_keeps_open_pre_registrations(env, capsys):
     assert c.get(f"/prescriptions/{open_one}", headers=auth(keys["counsellor"])).status_code == 200
     d = c.get("/funders/dashboard", headers=auth(keys["funder"])).json()
     assert d["pre_registrations"] == 1 and d["answers"]["answered"] == 0
+
+
+def test_places_left_in_plans_and_sessions_subtract_the_accepted_pre_registrations(env):
+    """S1 has 2 places: each acceptance lowers its places left (GET /trainings/{id} and the plan's
+    chosen session); once both are taken the plan chooses another session, and a withdrawal gives
+    the place back."""
+    import numpy as np
+    from types import SimpleNamespace
+
+    from api.services.training_service import TrainingService
+
+    c, auth, keys = env["client"], env["auth"], env["keys"]
+    state = env["app"].state.passerelles
+    skill = state.referentiel.skill_index[state.referentiel.skills["code"][0]]
+    gap = SimpleNamespace(missing=np.array([skill]), missing_weight=np.array([1.0]), missing_close=np.array([-1]))
+    service = TrainingService.of(state)
+
+    def left(training: str = "T-SOUD") -> dict:
+        return {s["id"]: (s["places"], s["places_left"])
+                for s in c.get(f"/trainings/{training}", headers=auth(keys["counsellor"])).json()["sessions"]}
+
+    def planned() -> dict:
+        sessions = [t["session"] for t in service.plan(gap)["trainings"]]
+        return {s["id"]: s["places_left"] for s in sessions if s is not None}
+
+    assert left() == {"S1": (2, 2), "S2": (8, 8)}
+    assert planned() == {"S1": 2}, "the plan chooses the soonest session, S1 (ties by row)"
+    a, b = submit(env, "P0")["id"], submit(env, "P1")["id"]
+    assert left()["S1"] == (2, 2), "submitted is not accepted: no place is held yet"
+    move(env, a, "accepted")
+    assert left()["S1"] == (2, 1)
+    assert planned() == {"S1": 1}
+    move(env, b, "accepted")
+    assert left() == {"S1": (2, 0), "S2": (8, 8)}
+    assert planned() == {"S2": 8}, "a full session is never offered: the next one of the training is"
+    move(env, b, "withdrawn", key="counsellor")
+    assert left()["S1"] == (2, 1)
+    assert planned() == {"S1": 1}

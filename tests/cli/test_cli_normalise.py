@@ -73,3 +73,18 @@ def test_bad_options_exit_2(titles_csv, tmp_path, capsys, extra):
 def test_a_missing_file_exits_2(tmp_path, capsys):
     assert main(["normalise", "titles", str(tmp_path / "none.csv"), "--out", str(tmp_path / "o.csv")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("ads.csv", b"title\nCari\xffste\n", "ads.csv, line 2: not UTF-8 text"),
+    ("ads.csv", b"title\x00\n", "ads.csv: binary data (a NUL byte at offset 5)"),
+    ("ads.jsonl", b"  \n", "ads.jsonl: no offers to read"),
+    ("ads.csv", b"name\nCariste\n", "ads.csv: no column 'title'"),
+])
+def test_offers_file_is_refused_like_a_titles_file(tmp_path, capsys, name, content, message):
+    """`normalise offers` reads its file through the same checks as titles and skills (one reader)."""
+    source = tmp_path / name
+    source.write_bytes(content)
+    assert main(["normalise", "offers", str(source), "--out", str(tmp_path / "o.csv")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

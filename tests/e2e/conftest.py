@@ -14,8 +14,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Iterator
 
 import pytest
 
@@ -69,13 +71,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory) -> SimpleNamespace:
-    """``passerelles serve`` on the demo referential, on a free loopback port.
-
-    Yields ``.url`` (base URL), ``.database`` (its SQLite file) and ``.env`` (its environment)."""
+@contextmanager
+def serve(folder: Path) -> Iterator[SimpleNamespace]:
+    """``passerelles serve`` on the demo referential with its database in ``folder``, on a free
+    loopback port: ``.url`` (base URL), ``.database`` (its SQLite file), ``.env`` (its environment)."""
     port = free_port()
-    folder = tmp_path_factory.mktemp("live")
     env = dict(os.environ, PASSERELLES_REFERENTIEL="demo",
                PASSERELLES_DATABASE=str(folder / "passerelles.sqlite3"))
     log = open(folder / "server.log", "wb")
@@ -97,3 +97,12 @@ def live_server(tmp_path_factory) -> SimpleNamespace:
         process.terminate()
         process.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory) -> Iterator[SimpleNamespace]:
+    """``passerelles serve`` on the demo referential, on a free loopback port (one per test session).
+
+    Yields ``.url`` (base URL), ``.database`` (its SQLite file) and ``.env`` (its environment)."""
+    with serve(tmp_path_factory.mktemp("live")) as server:
+        yield server

@@ -3,7 +3,6 @@ each case as the hostile tester sent it, now a precise 422 / 404 naming the fiel
 
 from __future__ import annotations
 
-import io
 import unicodedata
 from urllib.parse import quote
 
@@ -49,11 +48,39 @@ def test_a_non_text_id_is_refused_not_stored_as_text(env, value):
 @pytest.mark.parametrize("name", ["slash", "rlo", "zero-width", "long", "nul"])
 def test_bulk_ingest_refuses_the_same_ids(env, fmt, name):
     client, key = env["client"], env["keys"]["counsellor"]
-    if fmt == "csv" and name == "nul":
-        pytest.skip("a NUL byte is not CSV text (the whole file is refused as unreadable)")
     body = problem(ingest(client, "seekers", [{"id": BAD_IDS[name], **SEEKER}], fmt, key), 422)
     assert body["type"].endswith("/rejected-rows")
     assert body["rejected"][0]["reason"].startswith("id "), body["rejected"]
+
+
+def test_a_nul_byte_in_a_csv_is_refused_naming_the_line_the_field_and_the_character(env):
+    """A NUL byte in a CSV body is a row problem, not a 500 or a stored control character: the row is
+    refused with its line, its field and U+0000 (for the id, the id rule; for any other text field,
+    the same refusal), whichever field holds it; mode=valid keeps the clean rows."""
+    client, key = env["client"], env["keys"]["counsellor"]
+    rows = [{"id": "S\x001", **SEEKER}, {"id": "S-ok", **SEEKER},
+            {"id": "S3", **SEEKER, "skills_text": ["souder\x00 TIG"]}, {"id": "S4", "occupation": "H21\x0002"}]
+    body = problem(ingest(client, "seekers", rows, "csv", key), 422)
+    assert body["type"].endswith("/rejected-rows") and body["written"] is False
+    assert [(r["line"], r["reason"]) for r in body["rejected"]] == [
+        (2, "id must hold printable characters only, not U+0000 (category Cc)"),
+        (4, "skills_text holds the control character U+0000 (binary data?): expected printable text"),
+        (5, "occupation holds the control character U+0000 (binary data?): expected printable text")]
+    assert "line 2: id must hold printable characters only" in body["detail"]
+    taken = ingest(client, "seekers", rows, "csv", key, mode="valid").json()
+    assert (taken["taken"], taken["rejected_count"]) == (1, 3)
+    assert client.get("/seekers/S3", headers=bearer(key)).status_code == 404
+
+
+def test_a_nul_byte_in_an_offer_text_field_is_refused_not_stored(env):
+    client, key = env["client"], env["keys"]["counsellor"]
+    body = problem(ingest(client, "offers", [{"id": "O-nul", **OFFER, "contract": "CDI\x00"}], "csv", key), 422)
+    assert body["rejected"] == [{"line": 2, "id": "O-nul", "reason": "contract holds the control character U+0000 "
+                                                                     "(binary data?): expected printable text"}]
+    body = problem(client.post("/offers", json={"id": "O-nul", **OFFER, "contract": "CDI\x00"},
+                               headers=bearer(key)), 422)
+    assert body["detail"].startswith("contract holds the control character U+0000")
+    assert client.get("/offers/O-nul", headers=bearer(key)).status_code == 404
 
 
 def test_csv_ingest_no_longer_takes_a_500_character_id(env):

@@ -58,3 +58,23 @@ def test_an_unwritable_cache_only_costs_the_build(encoder, tmp_path):
     not_a_folder.write_text("x")
     vectors = cached_embeddings(encoder, TEXTS[:2], kind="titles", fingerprint="b" * 64, root=not_a_folder)
     assert vectors.shape == (2, encoder.dim) and vectors.dtype == np.float16
+
+
+def test_the_skill_label_signal_reads_cached_vectors_and_names_a_skill_it_was_not_given(encoder, demo, tmp_path):
+    """api.services.encoding.skill_label_signal: the relation's encoder signal (issue 19)."""
+    import pytest
+
+    from api.services.encoding import skill_label_signal
+    from matching.encoder import EncoderError
+
+    counting = Counting(encoder)
+    cosine = skill_label_signal(demo, counting, [0, 1, 2, 1], tmp_path, progress=lambda done, total: None)
+    assert counting.texts == len({demo.skills["label"][i] for i in (0, 1, 2)})
+    values = cosine(np.array([0, 1, 2]), np.array([0, 2, 1]))
+    assert values.dtype == np.float32 and values[0] == pytest.approx(1.0, abs=2e-3) and values[1] == values[2] < 0.999
+    skill_label_signal(demo, counting, [2, 0, 1], tmp_path, progress=lambda done, total: None)
+    assert counting.texts == len({demo.skills["label"][i] for i in (0, 1, 2)})  # read back, not embedded again
+    with pytest.raises(EncoderError, match=r"no label vector for skill column\(s\) \[5\]"):
+        cosine(np.array([0]), np.array([5]))
+    with pytest.raises(EncoderError, match="skill columns must be in"):
+        skill_label_signal(demo, counting, [-1, 0], tmp_path)

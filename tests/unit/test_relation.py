@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from matching.relation import (CLOSE, CONTAINS, DETAIL, EXTRA, FIELD, HELD_RULES, KNOWLEDGE_FOR_KNOW_HOW,
-                               NOT_A_CERTIFICATE, RULES, SAME, SOFT_SKILL, CERTIFICATE, SkillRelation, precision_recall)
+from matching.relation import (APART, BROAD_FIELD, CLOSE, CONTAINS, DETAIL, EXTRA, FIELD, HELD_RULES,
+                               KNOWLEDGE_FOR_KNOW_HOW, LEARNING_SOURCE, NOT_A_CERTIFICATE, QUALIFIER, RULES, SAME,
+                               SOFT_SKILL, CERTIFICATE, SkillRelation, precision_recall)
 
 SKILLS = [  # label, kind, group, certificate
     ("Gérer les stocks", "savoir-faire", 0, False),                                   # 0
@@ -32,6 +33,17 @@ SKILLS = [  # label, kind, group, certificate
     ("Entretenir un équipement", "savoir-faire", 4, False),                           # 19
     ("Réaliser une étude d'impact environnemental", "savoir-faire", 5, False),        # 20
     ("Etude d'impact environnemental", "savoir", -1, False),                          # 21
+    ("Réaliser la maintenance préventive", "savoir-faire", 6, False),                 # 22
+    ("Réaliser la maintenance", "savoir-faire", 6, False),                            # 23
+    ("Développer ses compétences en gestion de projet", "savoir-faire", 7, False),    # 24
+    ("Gestion de projet", "savoir", -1, False),                                       # 25
+    ("Normes de sécurité pour la coupe", "savoir", -1, False),                        # 26
+    ("Doctorat (eau, environnement)", "savoir", -1, True),                            # 27
+    ("Conduite de projet", "savoir", -1, False),                                      # 28
+    ("Gestion de projet informatique", "savoir", -1, False),                          # 29
+    ("Développer ses compétences en gestion de projet agile", "savoir-faire", 7, False),  # 30
+    ("Techniques de prise de son", "savoir", -1, False),                              # 31
+    ("Techniques de prise de vue", "savoir", -1, False),                              # 32
 ] + [(f"Techniques de {w}{v}", "savoir", -1, False) for w in ("vente", "soudage", "coupe", "pose", "taille", "tri")
      for v in ("", " fine", " lourde", " rapide", " manuelle")]
 # (the filler makes "Techniques" a common word, as in a real referential: its IDF weighs little)
@@ -40,7 +52,10 @@ SKILLS = [  # label, kind, group, certificate
 @pytest.fixture(scope="module")
 def relation():
     labels = [s[0] for s in SKILLS]
-    links = sp.csr_array(np.eye(len(SKILLS), dtype=np.float32)[[0, 1, 2, 3] * 2])  # any occupations
+    # occupations: 8 list one of skills 0-3 each; 6 more list "Normes de sécurité" (3): 8 of the 14
+    # occupations list it, a broad field; every other skill is listed by none or one
+    rows = [0, 1, 2, 3] * 2 + [3] * 6
+    links = sp.csr_array(np.eye(len(SKILLS), dtype=np.float32)[rows])
     return SkillRelation.fit(labels, [s[1] for s in SKILLS], np.array([s[2] for s in SKILLS]),
                              np.array([s[3] for s in SKILLS]), links)
 
@@ -53,14 +68,21 @@ def decide(relation, target: int, source: int) -> tuple[bool, int]:
 @pytest.mark.parametrize("target, source, held, rule", [
     (0, 0, True, SAME),
     (0, 1, True, CONTAINS),            # a specific skill contains the generic one ...
-    (1, 0, False, CLOSE),              # ... not the reverse
+    (1, 0, False, QUALIFIER),          # ... not the reverse: the target adds a qualifier
     (2, 3, False, CLOSE),              # one standard is not another
     (5, 4, False, KNOWLEDGE_FOR_KNOW_HOW),  # knowing is not doing, even with the same words
     (21, 20, True, CONTAINS),          # doing is knowing the very same subject
     (6, 7, False, SOFT_SKILL),         # one soft skill never stands for another
     (8, 9, False, CERTIFICATE),        # option A is not option B (single letters count)
-    (10, 11, True, CONTAINS),          # a doctorate in a field is a doctorate
+    (10, 11, False, CERTIFICATE),      # one diploma is not another, even a doctorate in a field for a doctorate
     (11, 10, False, CERTIFICATE),
+    (11, 27, True, CONTAINS),          # the same diploma, written otherwise
+    (22, 23, False, QUALIFIER),        # a target that adds a qualifier the source lacks is not held
+    (25, 24, False, LEARNING_SOURCE),  # developing one's skills in project management is not holding it
+    (24, 30, True, CONTAINS),          # ... but it is developing one's skills in it
+    (31, 32, False, CLOSE),            # sound is not image: "son" is a word, not only a possessive
+    (3, 26, False, BROAD_FIELD),       # safety standards for cutting are a corner of safety standards
+    (25, 29, True, CONTAINS),          # ... a knowledge item few occupations list is held through a narrower one
     (13, 12, False, NOT_A_CERTIFICATE),  # knowing public law is not a master's degree
     (14, 15, False, FIELD),            # a whole field is not held through one of its objects
     (17, 16, True, DETAIL),            # the target only adds a light detail
@@ -89,6 +111,45 @@ def test_the_macro_competence_alone_never_makes_a_skill_held(relation):
     claims = relation.classify(t, s)
     assert (claims.evidence["group"] == 1).all()
     assert (claims.evidence["contains"][claims.held] >= 0.8).all()  # held only with other evidence
+
+
+def test_a_narrowing_qualifier_is_close_but_a_way_of_knowing_is_a_detail(relation):
+    """The target may add "Techniques de" to its source (held), not "préventive" (close); the
+    reverse direction (a specific source for its generic form) is held."""
+    assert decide(relation, 17, 16) == (True, DETAIL)
+    assert decide(relation, 22, 23) == (False, QUALIFIER)
+    assert decide(relation, 23, 22) == (True, CONTAINS)
+    claims = relation.classify(np.array([22]), np.array([23]))
+    assert claims.evidence["extends"][0] == pytest.approx(1.0) and claims.record(0)["rule"] == RULES[QUALIFIER]
+
+
+def test_the_broad_field_rule_counts_occupations(relation):
+    """"Normes de sécurité" is listed by 8 of 14 occupations (>= 3): not held through a narrower
+    source. The same pair with every skill listed once is held (its words are all in the source)."""
+    assert relation.n_occupations[3] == 8 and relation.broad_min == 3
+    assert decide(relation, 3, 26) == (False, BROAD_FIELD)
+    labels = [s[0] for s in SKILLS]
+    flat = SkillRelation.fit(labels, [s[1] for s in SKILLS], np.array([s[2] for s in SKILLS]),
+                             np.array([s[3] for s in SKILLS]), sp.csr_array(np.eye(len(SKILLS), dtype=np.float32)))
+    assert decide(flat, 3, 26) == (True, CONTAINS)
+
+
+def test_the_encoder_veto_is_used_when_given(relation):
+    """With the encoder's cosine (``with_signal(..., veto=)``), a pair the labels would hold is
+    close when the cosine is below the veto, held when above; the value is kept as evidence."""
+    def cosine(value):
+        return lambda t, s: np.full(len(t), value, dtype=np.float32)
+
+    assert decide(relation, 0, 1) == (True, CONTAINS)
+    low = relation.with_signal("encoder", cosine(0.5), veto=0.89)
+    assert decide(low, 0, 1) == (False, APART)
+    claims = low.classify(np.array([0]), np.array([1]), full=False)
+    assert claims.evidence["encoder"][0] == pytest.approx(0.5)  # what the rule used, even without full evidence
+    assert decide(relation.with_signal("encoder", cosine(0.95), veto=0.89), 0, 1) == (True, CONTAINS)
+    assert decide(low, 2, 3) == (False, CLOSE)  # the veto only takes held away
+    assert decide(low, 0, 0) == (True, SAME)
+    with pytest.raises(ValueError, match="veto in"):
+        relation.with_signal("encoder", cosine(0.5), veto=1.5)
 
 
 def test_an_extra_signal_is_evidence_and_decides_only_with_a_threshold(relation):

@@ -17,11 +17,10 @@ from pydantic import BaseModel, Field
 
 from api.http import security
 from api.http.ids import Id, OptionalId, path_id
-from api.services.pool_service import RecordError
 from api.http.dependencies import get_state
 from api.services.state import AppState
-from api.storage.store import Conflict
-from api.http.routers.seekers import MAX_K, IngestOut, delete_record, get_record, ingest, missing, put_record, record_problem
+from api.http.routers.seekers import (MAX_K, IngestFormat, IngestMode, IngestOut, create_record, delete_record,
+                                      get_record, ingest, missing, put_record)
 
 router = APIRouter(tags=["offers"])
 
@@ -47,12 +46,7 @@ class OfferOut(OfferIn):
 @router.post("/offers", status_code=201, response_model=OfferOut)
 def create_offer(offer: OfferIn, state: Annotated[AppState, Depends(get_state)],
                  principal: Annotated[security.Principal, Depends(security.offers_create)]) -> dict:
-    offer = security.scope_offer(principal, offer)
-    try:
-        stored, _ = state.pool.put("offers", offer.model_dump(), create=True)
-    except (Conflict, RecordError) as error:
-        raise record_problem("offer", error) from None
-    return stored
+    return create_record(state, "offer", security.scope_offer(principal, offer))
 
 
 @router.get("/offers/{id}", response_model=OfferOut, dependencies=[Depends(security.offers)])
@@ -74,8 +68,7 @@ def delete_offer(id: str, state: Annotated[AppState, Depends(get_state)],
 
 @router.post("/offers:ingest", response_model=IngestOut, dependencies=[Depends(security.offers_ingest)])
 async def ingest_offers(request: Request, state: Annotated[AppState, Depends(get_state)],
-                        mode: Annotated[str, Query(description="all: nothing if a row is rejected; valid")] = "all",
-                        format: Annotated[str | None, Query(description="csv|jsonl|json|parquet")] = None) -> dict:
+                        mode: IngestMode = "all", format: IngestFormat = None) -> dict:
     return await ingest("offers", request, state, mode, format)
 
 

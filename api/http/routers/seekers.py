@@ -78,6 +78,10 @@ def ingest_problem(report) -> Problem:
                    **{k: v for k, v in report.to_dict().items() if k != "kind"}, resource=report.kind)
 
 
+IngestMode = Annotated[str, Query(description="all: nothing if a row is rejected; valid")]
+IngestFormat = Annotated[str | None, Query(description="csv|jsonl|json|parquet")]
+
+
 async def ingest(kind: str, request: Request, state: AppState, mode: str, fmt: str | None) -> dict:
     """Shared by /seekers:ingest and /offers:ingest."""
     if mode not in ("all", "valid"):
@@ -128,6 +132,16 @@ def owner_of(principal: security.Principal | None) -> str | None:
     return principal.employer if principal is not None and principal.role == "employer" else None
 
 
+def create_record(state: AppState, kind: str, record: BaseModel) -> dict:
+    """Create the record (``kind``: 'seeker' or 'offer'): the stored row, or a 409 problem when the
+    id exists, a 422 when validation refuses it."""
+    try:
+        stored, _ = state.pool.put(kind + "s", record.model_dump(), create=True)
+    except (Conflict, RecordError) as error:
+        raise record_problem(kind, error) from None
+    return stored
+
+
 def put_record(state: AppState, kind: str, id: str, record: BaseModel, response: Response,
                principal: security.Principal | None = None) -> dict:
     """Create (201) or replace (200) the record at ``/{kind}s/{id}``; the body's id must be the path's.
@@ -161,11 +175,7 @@ def delete_record(state: AppState, kind: str, id: str, principal: security.Princ
 
 @router.post("/seekers", status_code=201, response_model=SeekerOut, dependencies=[Depends(security.seekers)])
 def create_seeker(seeker: SeekerIn, state: Annotated[AppState, Depends(get_state)]) -> dict:
-    try:
-        stored, _ = state.pool.put("seekers", seeker.model_dump(), create=True)
-    except (Conflict, RecordError) as error:
-        raise record_problem("seeker", error) from None
-    return stored
+    return create_record(state, "seeker", seeker)
 
 
 @router.get("/seekers/{id}", response_model=SeekerOut, dependencies=[Depends(security.seekers)])
@@ -186,8 +196,7 @@ def delete_seeker(id: str, state: Annotated[AppState, Depends(get_state)]) -> Re
 
 @router.post("/seekers:ingest", response_model=IngestOut, dependencies=[Depends(security.seekers_ingest)])
 async def ingest_seekers(request: Request, state: Annotated[AppState, Depends(get_state)],
-                         mode: Annotated[str, Query(description="all: nothing if a row is rejected; valid")] = "all",
-                         format: Annotated[str | None, Query(description="csv|jsonl|json|parquet")] = None) -> dict:
+                         mode: IngestMode = "all", format: IngestFormat = None) -> dict:
     return await ingest("seekers", request, state, mode, format)
 
 

@@ -308,6 +308,10 @@ async function loadPlan(target) {
       el("thead", {}, el("tr", {}, ...["#", "Formation", "Organisme", "Heures", "Compétences couvertes"].map((h) => el("th", { scope: "col" }, h)))),
       el("tbody", {}, rows)),
       residual.length ? el("p", {}, `Non couvert par le catalogue : ${residual.map((s) => s.label || s).join(" ; ")}`) : "");
+    // prescriptions.js adds each row's session and its "Pré-inscrire" button
+    document.dispatchEvent(new CustomEvent("passerelles:plan", { detail: {
+      table: box.querySelector("table.plan"), trainings, source: state.occupation.code,
+      target: body.target || { code: target, label: "" } } }));
   } catch (error) { box.replaceChildren(el("p", { class: "status" }, `Plan de formation indisponible : ${error.message}`)); }
 }
 
