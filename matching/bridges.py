@@ -21,18 +21,20 @@ Interface used by the rest of the core (matching of seekers and offers, gaps, ki
     f_family   1 when one is the other's parent, or both have the same parent, else 0
     f_sectors  Jaccard of the sets of activity sectors
     f_mobility (only when official mobilities are given to :meth:`BridgeModel.fit`) a kernel ridge
-               regression of the official mobilities on the content score (:func:`mobility_signal`):
-               "occupations like yours lead there", near-duplicate neighbours counted once
+               regression of the official mobilities on the content score plus the family signal
+               (:func:`mobility_signal`, :meth:`BridgeWeights.kernel`): "occupations like yours lead
+               there", near-duplicate neighbours counted once
 
 Weights (:class:`BridgeWeights`) were chosen by coordinate ascent on recall@10 of the official
 mobilities of ROME v460 with those hidden (`passerelles evaluate`; grids in docs/bridges.md).
 Content only (the mobilities hidden from the engine): recall@10 0.290 (plain TF-IDF cosine) ->
 0.315, MRR 0.660 -> 0.666, cross-sector recall@10 0.216 -> 0.268. With the mobility signal,
 evaluated by 5-fold cross-validation split by source occupation (no source scored by a model that
-saw its own mobilities): recall@10 0.438, MRR 0.776, cross-sector recall@10 0.485 (issue 19; the
-nearest-neighbour share used before gave 0.423, 0.763, 0.474). The mobility signal's ridge and
-weight were picked on those same cross-validated figures (a plateau: 0.433-0.438 for ridge 0.5-2,
-weight 1.5-3). Coverage is reported beside the score, not mixed in.
+saw its own mobilities): recall@10 0.444, MRR 0.779, cross-sector recall@10 0.493 (issue 19; the
+30-nearest-neighbour share used before gave 0.423, 0.763, 0.474). The mobility signal's ridge,
+weight and kernel were picked on those same cross-validated figures (plateaus: 0.433-0.438 for
+ridge 0.5-2 and weight 1.5-3 on the content kernel; 0.442-0.444 with the family at 0.15-0.5 in the
+kernel; grids in docs/bridges.md). Coverage is reported beside the score, not mixed in.
 
 ``f_domain``, ``f_family`` and ``f_sectors`` are computed but weigh 0 by default: they raised
 recall@10 by 0.008 only, and the calibrated labels (matching/calibration.py) take same-domain pairs
@@ -80,9 +82,18 @@ class BridgeWeights:
     sectors: float = 0.0
     mobility: float = 2.0
     ridge: float = 1.0
+    kernel_family: float = 0.3
 
     def signals(self) -> dict[str, float]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "ridge"}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("ridge", "kernel_family")}
+
+    def kernel(self, signals: dict[str, np.ndarray]) -> np.ndarray:
+        """(n, n) float32 kernel of the mobility signal: the content score, with the family signal
+        (same parent fiche) at ``kernel_family`` — the mobilities of a's sibling fiches count more in
+        a's vote than those of as similar an occupation of another family. Only the vote: the
+        content part of the score keeps the family out (docstring above, on the calibration)."""
+        return weighted_mean({k: v for k, v in signals.items() if k != "mobility"},
+                             {**self.signals(), "family": self.kernel_family})
 
 
 def _dense(m) -> np.ndarray:
@@ -231,8 +242,7 @@ class BridgeModel:
         weights = weights or BridgeWeights()
         signals = content_signals(space)
         if mobilities is not None and len(mobilities[0]):
-            content = weighted_mean(signals, weights.signals())
-            signals["mobility"] = mobility_signal(content, mobilities[0], mobilities[1],
+            signals["mobility"] = mobility_signal(weights.kernel(signals), mobilities[0], mobilities[1],
                                                   ridge=weights.ridge)
         return cls(space=space, weights=weights, signals=signals, trained_on_mobilities="mobility" in signals)
 
@@ -277,8 +287,7 @@ class BridgeModel:
         signals = {k: v for k, v in self.signals.items() if k != "mobility"}
         if set(signals) == {"skills"} and self.space.context is not None:  # rebuilt from arrays
             signals = content_signals(self.space)
-        content = weighted_mean(signals, self.weights.signals())
-        signals["mobility"] = mobility_signal(content, sources, targets, ridge=self.weights.ridge)
+        signals["mobility"] = mobility_signal(self.weights.kernel(signals), sources, targets, ridge=self.weights.ridge)
         return BridgeModel(space=self.space, weights=self.weights, signals=signals, trained_on_mobilities=True)
 
     @property
