@@ -52,9 +52,10 @@ from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import cho_factor, cho_solve
+from scipy.linalg import lapack
 from sklearn.utils.extmath import safe_sparse_dot
 
+from .errors import MatchingError
 from .space import SkillSpace, l2_normalise
 
 MODEL_VERSION: str = "4"
@@ -188,20 +189,35 @@ def mobility_signal(content: np.ndarray, sources: np.ndarray, targets: np.ndarra
     a row left out of ``sources`` (a held-out fold, cross-validation) has none to use anyway."""
     content = np.asarray(content, dtype=np.float32)
     n = content.shape[0]
-    src = np.unique(np.asarray(sources, dtype=np.int64))
+    sources = np.asarray(sources, dtype=np.int64)
+    src = np.unique(sources)
     if not len(src) or ridge <= 0:
         return np.zeros((n, n), dtype=np.float32)
-    pos = np.searchsorted(src, np.asarray(sources, dtype=np.int64))
-    y = np.zeros((len(src), n), dtype=np.float64)
-    y[pos, np.asarray(targets, dtype=np.int64)] = 1.0
-    kernel = content[np.ix_(src, src)].astype(np.float64)
-    kernel = (kernel + kernel.T) / 2.0
-    factor = cho_factor(kernel + ridge * np.eye(len(src)), lower=True, check_finite=False)
-    alpha = cho_solve(factor, y, check_finite=False)  # (|R|, n)
-    out = content[:, src].astype(np.float64) @ alpha
-    # exact leave-one-out for the rows that carry mobilities: H = K (K + ridge I)^-1 = I - ridge (K + ridge I)^-1
-    h = 1.0 - ridge * np.diag(cho_solve(factor, np.eye(len(src)), check_finite=False))
-    out[src] = (out[src] - h[:, None] * y) / np.maximum(1.0 - h, 1e-9)[:, None]
+    y = sp.csr_array((np.ones(len(sources), dtype=np.float32), (np.searchsorted(src, sources),
+                      np.asarray(targets, dtype=np.int64))), shape=(len(src), n))
+    y.sum_duplicates()
+    y.data = np.minimum(y.data, 1.0)
+    kernel = content[np.ix_(src, src)]
+    kernel = (kernel + kernel.T) / 2.0 + np.float32(ridge) * np.eye(len(src), dtype=np.float32)
+    # one Cholesky factorisation and its inverse (LAPACK potrf + potri, float32: the eigenvalues of
+    # K + ridge I are >= ridge, so the inverse is well conditioned), then sparse products only
+    factor, info = lapack.spotrf(kernel, lower=1, clean=1)
+    if info == 0:
+        inverse, info = lapack.spotri(factor, lower=1)
+    if info != 0:
+        raise MatchingError(f"the mobility kernel (content score + {ridge} I) is not positive definite "
+                            f"(LAPACK info {info}); expected a weighted mean of cosines")
+    inverse = np.tril(inverse) + np.tril(inverse, -1).T
+    alpha = np.asarray((y.T @ inverse).T, dtype=np.float32)  # (|R|, n) = (K + ridge I)^-1 Y
+    out = np.empty((n, n), dtype=np.float32)
+    others = np.setdiff1d(np.arange(n), src)
+    if len(others):  # rows without mobilities of their own (a held-out fold)
+        out[others] = content[np.ix_(others, src)] @ alpha
+    # rows with mobilities: K alpha = (K + ridge I - ridge I) alpha = Y - ridge alpha (no product),
+    # then the exact leave-one-out: H = K (K + ridge I)^-1 = I - ridge (K + ridge I)^-1
+    fitted = y.toarray() - np.float32(ridge) * alpha
+    h = (1.0 - ridge * np.diag(inverse)).astype(np.float32)
+    out[src] = (fitted - h[:, None] * y.toarray()) / np.maximum(1.0 - h, 1e-6)[:, None]
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 

@@ -229,8 +229,8 @@ def test_the_served_mobility_signal_scores_no_source_with_its_own_mobilities(dem
     assert full.dtype == np.float32 and full.min() >= 0.0 and full.max() <= 1.0
     for a in np.unique(src)[:5]:
         without = mobility_signal(content, src[src != a], dst[src != a])
-        np.testing.assert_allclose(full[a], without[a], atol=1e-5)
+        np.testing.assert_allclose(full[a], without[a], atol=1e-4)
         moved = mobility_signal(content, np.r_[src[src != a], [a]], np.r_[dst[src != a], [(a + 3) % len(content)]])
-        np.testing.assert_allclose(full[a], moved[a], atol=1e-5)
+        np.testing.assert_allclose(full[a], moved[a], atol=1e-4)
     # a source's mobilities do reach the others: a learned signal, not a constant
     assert np.abs(full - mobility_signal(content, src[src != src[0]], dst[src != src[0]])).max() > 1e-3
