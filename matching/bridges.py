@@ -20,19 +20,21 @@ Interface used by the rest of the core (matching of seekers and offers, gaps, ki
     f_domain   1 when both are in the same professional domain (e.g. H29), else 0
     f_family   1 when one is the other's parent, or both have the same parent, else 0
     f_sectors  Jaccard of the sets of activity sectors
-    f_mobility (only when official mobilities are given to :meth:`BridgeModel.fit`) the share of
-               the official mobilities of a's nearest occupations (content score, 30 nearest,
-               weights score**2) that go to b — "occupations like yours lead there"
+    f_mobility (only when official mobilities are given to :meth:`BridgeModel.fit`) a kernel ridge
+               regression of the official mobilities on the content score plus the family signal
+               (:func:`mobility_signal`, :meth:`BridgeWeights.kernel`): "occupations like yours lead
+               there", near-duplicate neighbours counted once
 
 Weights (:class:`BridgeWeights`) were chosen by coordinate ascent on recall@10 of the official
 mobilities of ROME v460 with those hidden (`passerelles evaluate`; grids in docs/bridges.md).
 Content only (the mobilities hidden from the engine): recall@10 0.290 (plain TF-IDF cosine) ->
 0.315, MRR 0.660 -> 0.666, cross-sector recall@10 0.216 -> 0.268. With the mobility signal,
 evaluated by 5-fold cross-validation split by source occupation (no source scored by a model that
-saw its own mobilities): recall@10 0.423, MRR 0.763, cross-sector recall@10 0.474. The mobility
-signal's hyper-parameters were picked on those same cross-validated figures (a plateau: 0.420-0.429
-for neighbours 20-40, sharpness 1-3, weight 1.5-3). Coverage is reported beside the score, not
-mixed in.
+saw its own mobilities): recall@10 0.444, MRR 0.779, cross-sector recall@10 0.493 (issue 19; the
+30-nearest-neighbour share used before gave 0.423, 0.763, 0.474). The mobility signal's ridge,
+weight and kernel were picked on those same cross-validated figures (plateaus: 0.433-0.438 for
+ridge 0.5-2 and weight 1.5-3 on the content kernel; 0.442-0.444 with the family at 0.15-0.5 in the
+kernel; grids in docs/bridges.md). Coverage is reported beside the score, not mixed in.
 
 ``f_domain``, ``f_family`` and ``f_sectors`` are computed but weigh 0 by default: they raised
 recall@10 by 0.008 only, and the calibrated labels (matching/calibration.py) take same-domain pairs
@@ -50,13 +52,16 @@ from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg import lapack
 from sklearn.utils.extmath import safe_sparse_dot
 
+from .errors import MatchingError
 from .space import SkillSpace, l2_normalise
 
-MODEL_VERSION: str = "3"
+MODEL_VERSION: str = "4"
 """Bumped whenever the formula changes, so that cached bridge matrices are rebuilt (and the labels
-cached under the same key: "3" when the core support learnt held and close skills, issue 19)."""
+cached under the same key: "3" when the core support learnt held and close skills, issue 19; "4"
+when the mobility signal became a kernel ridge regression)."""
 
 GROUP_RELATED: float = 0.6
 """Kernel value of two different skills of one macro-competence (know-how, soft skills)."""
@@ -76,12 +81,20 @@ class BridgeWeights:
     domain: float = 0.0
     family: float = 0.0
     sectors: float = 0.0
-    mobility: float = 1.5
-    neighbours: int = 30
-    sharpness: float = 2.0
+    mobility: float = 2.0
+    ridge: float = 1.0
+    kernel_family: float = 0.3
 
     def signals(self) -> dict[str, float]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("neighbours", "sharpness")}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("ridge", "kernel_family")}
+
+    def kernel(self, signals: dict[str, np.ndarray]) -> np.ndarray:
+        """(n, n) float32 kernel of the mobility signal: the content score, with the family signal
+        (same parent fiche) at ``kernel_family`` — the mobilities of a's sibling fiches count more in
+        a's vote than those of as similar an occupation of another family. Only the vote: the
+        content part of the score keeps the family out (docstring above, on the calibration)."""
+        return weighted_mean({k: v for k, v in signals.items() if k != "mobility"},
+                             {**self.signals(), "family": self.kernel_family})
 
 
 def _dense(m) -> np.ndarray:
@@ -157,29 +170,55 @@ def weighted_mean(signals: dict[str, np.ndarray], weights: dict[str, float]) -> 
 
 
 def mobility_signal(content: np.ndarray, sources: np.ndarray, targets: np.ndarray, *,
-                    neighbours: int = 30, sharpness: float = 2.0) -> np.ndarray:
-    """(n, n) float32 in [0, 1]: [a, b] = weighted share of the mobilities of a's nearest
-    occupations (by ``content``, a itself excluded) that go to b.
+                    ridge: float = 1.0) -> np.ndarray:
+    """(n, n) float32 in [0, 1]: [a, b] = kernel ridge regression of "a lists b among its official
+    mobilities" on the occupations that carry mobilities, the content score as the kernel.
 
-    Only the rows of ``sources`` carry mobilities: a source left out of ``sources`` (a held-out
-    fold) is scored from its neighbours' mobilities, never its own."""
+    With ``R`` the rows of ``sources`` (occupations whose mobilities are known), ``Y`` (|R|, n) their
+    0/1 mobility rows and ``K = content[R][:, R]``::
+
+        mobility(a, .) = content[a, R] @ (K + ridge * I)^-1 @ Y
+
+    a vote of the known sources on b, each weighted by its content similarity to a and discounted
+    where several near-identical sources would otherwise vote many times (what the plain
+    nearest-neighbour share, the signal before, could not do). The content score is a weighted mean
+    of cosines, so ``K`` is positive semi-definite and ``K + ridge * I`` invertible for ridge > 0.
+
+    A source is never scored from its own mobilities: a row of ``sources`` gets its exact
+    leave-one-out prediction ``(y_hat_a - h_aa y_a) / (1 - h_aa)`` with ``H = K (K + ridge I)^-1``;
+    a row left out of ``sources`` (a held-out fold, cross-validation) has none to use anyway."""
+    content = np.asarray(content, dtype=np.float32)
     n = content.shape[0]
-    mob = sp.csr_array((np.ones(len(sources), dtype=np.float32), (np.asarray(sources), np.asarray(targets))),
-                       shape=(n, n))
-    mob.data = np.minimum(mob.data, 1.0)
-    has = np.zeros(n, dtype=bool)
-    has[np.asarray(sources, dtype=np.int64)] = True
-    s = np.where(has[None, :], content, 0.0).astype(np.float32)
-    np.fill_diagonal(s, 0.0)
-    k = min(neighbours, n - 1)
-    if k <= 0:
+    sources = np.asarray(sources, dtype=np.int64)
+    src = np.unique(sources)
+    if not len(src) or ridge <= 0:
         return np.zeros((n, n), dtype=np.float32)
-    kth = -np.partition(-s, k - 1, axis=1)[:, k - 1][:, None]
-    s = np.where((s >= kth) & (s > 0), s, 0.0) ** sharpness
-    near = sp.csr_array(s.astype(np.float32))
-    totals = np.asarray(near.sum(axis=1)).ravel()
-    totals[totals == 0] = 1.0
-    return np.clip(_dense(near @ mob) / totals[:, None], 0.0, 1.0).astype(np.float32)
+    y = sp.csr_array((np.ones(len(sources), dtype=np.float32), (np.searchsorted(src, sources),
+                      np.asarray(targets, dtype=np.int64))), shape=(len(src), n))
+    y.sum_duplicates()
+    y.data = np.minimum(y.data, 1.0)
+    kernel = content[np.ix_(src, src)]
+    kernel = (kernel + kernel.T) / 2.0 + np.float32(ridge) * np.eye(len(src), dtype=np.float32)
+    # one Cholesky factorisation and its inverse (LAPACK potrf + potri, float32: the eigenvalues of
+    # K + ridge I are >= ridge, so the inverse is well conditioned), then sparse products only
+    factor, info = lapack.spotrf(kernel, lower=1, clean=1)
+    if info == 0:
+        inverse, info = lapack.spotri(factor, lower=1)
+    if info != 0:
+        raise MatchingError(f"the mobility kernel (content score + {ridge} I) is not positive definite "
+                            f"(LAPACK info {info}); expected a weighted mean of cosines")
+    inverse = np.tril(inverse) + np.tril(inverse, -1).T
+    alpha = np.asarray((y.T @ inverse).T, dtype=np.float32)  # (|R|, n) = (K + ridge I)^-1 Y
+    out = np.empty((n, n), dtype=np.float32)
+    others = np.setdiff1d(np.arange(n), src)
+    if len(others):  # rows without mobilities of their own (a held-out fold)
+        out[others] = content[np.ix_(others, src)] @ alpha
+    # rows with mobilities: K alpha = (K + ridge I - ridge I) alpha = Y - ridge alpha (no product),
+    # then the exact leave-one-out: H = K (K + ridge I)^-1 = I - ridge (K + ridge I)^-1
+    fitted = y.toarray() - np.float32(ridge) * alpha
+    h = (1.0 - ridge * np.diag(inverse)).astype(np.float32)
+    out[src] = (fitted - h[:, None] * y.toarray()) / np.maximum(1.0 - h, 1e-6)[:, None]
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
 def mobility_rows(referentiel) -> tuple[np.ndarray, np.ndarray]:
@@ -219,9 +258,8 @@ class BridgeModel:
         weights = weights or BridgeWeights()
         signals = content_signals(space)
         if mobilities is not None and len(mobilities[0]):
-            content = weighted_mean(signals, weights.signals())
-            signals["mobility"] = mobility_signal(content, mobilities[0], mobilities[1],
-                                                  neighbours=weights.neighbours, sharpness=weights.sharpness)
+            signals["mobility"] = mobility_signal(weights.kernel(signals), mobilities[0], mobilities[1],
+                                                  ridge=weights.ridge)
         return cls(space=space, weights=weights, signals=signals, trained_on_mobilities="mobility" in signals)
 
     @classmethod
@@ -265,9 +303,7 @@ class BridgeModel:
         signals = {k: v for k, v in self.signals.items() if k != "mobility"}
         if set(signals) == {"skills"} and self.space.context is not None:  # rebuilt from arrays
             signals = content_signals(self.space)
-        content = weighted_mean(signals, self.weights.signals())
-        signals["mobility"] = mobility_signal(content, sources, targets, neighbours=self.weights.neighbours,
-                                              sharpness=self.weights.sharpness)
+        signals["mobility"] = mobility_signal(self.weights.kernel(signals), sources, targets, ridge=self.weights.ridge)
         return BridgeModel(space=self.space, weights=self.weights, signals=signals, trained_on_mobilities=True)
 
     @property

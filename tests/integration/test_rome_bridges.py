@@ -88,7 +88,8 @@ def test_evaluation_beats_the_tfidf_reference_and_reaches_the_target(rome, engin
     assert content.recall[10] >= 0.31 and content.mrr >= ref.mrr
     assert all(content.recall[k] > ref.recall[k] for k in (5, 10, 20))
     assert content.cross_sector_recall[10] >= ref.cross_sector_recall[10] + 0.04
-    # learned mobility signal, 5-fold CV split by source: the target R@10 >= 0.40
-    assert learned.recall[10] >= 0.40 and learned.mrr >= 0.74
-    assert learned.cross_sector_recall[10] >= 0.44
+    # learned mobility signal (kernel ridge, issue 19), 5-fold CV split by source: R@10 0.444, MRR
+    # 0.779, cross-sector 0.493 (0.423, 0.763, 0.474 with the nearest-neighbour share before)
+    assert learned.recall[10] >= 0.435 and learned.mrr >= 0.77
+    assert learned.cross_sector_recall[10] >= 0.485
     assert np.isfinite(learned.recall[20])

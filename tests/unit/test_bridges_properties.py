@@ -213,3 +213,24 @@ def test_cross_validation_never_scores_a_source_with_its_own_mobilities(demo):
     keep = src != a
     changed = cross_validated_matrix(model, np.r_[src[keep], [a, a]], np.r_[dst[keep], [(a + 1) % 106, (a + 2) % 106]])
     np.testing.assert_array_equal(base[a], changed[a])
+
+
+def test_the_served_mobility_signal_scores_no_source_with_its_own_mobilities(demo):
+    """The kernel ridge mobility signal's exact leave-one-out: a source's served row is the row a
+    model fitted without that source would give (so it cannot move with the source's own list)."""
+    from matching.bridges import mobility_signal, weighted_mean
+
+    model = BridgeModel.fit(SkillSpace.from_referentiel(demo))
+    content = weighted_mean(model.signals, model.weights.signals())
+    idx = demo.occupation_index
+    src = np.array([idx[c] for c in demo.mobilities["occupation"]])
+    dst = np.array([idx[c] for c in demo.mobilities["target"]])
+    full = mobility_signal(content, src, dst)
+    assert full.dtype == np.float32 and full.min() >= 0.0 and full.max() <= 1.0
+    for a in np.unique(src)[:5]:
+        without = mobility_signal(content, src[src != a], dst[src != a])
+        np.testing.assert_allclose(full[a], without[a], atol=1e-4)
+        moved = mobility_signal(content, np.r_[src[src != a], [a]], np.r_[dst[src != a], [(a + 3) % len(content)]])
+        np.testing.assert_allclose(full[a], moved[a], atol=1e-4)
+    # a source's mobilities do reach the others: a learned signal, not a constant
+    assert np.abs(full - mobility_signal(content, src[src != src[0]], dst[src != src[0]])).max() > 1e-3
