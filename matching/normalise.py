@@ -591,8 +591,13 @@ class _Normaliser:
         self._index = index
         self.threshold = float(threshold)
         self._semantic = semantic
-        self.fusion = fusion or Fusion()
+        self.fusion = fusion or self.default_fusion()
         self._code_row = {code.upper(): row for row, code in enumerate(index.codes)}
+
+    @classmethod
+    def default_fusion(cls) -> "Fusion":
+        """The fusion used by :meth:`with_encoder` when none is given (titles: :class:`Fusion`'s defaults)."""
+        return Fusion()
 
     @property
     def n_entries(self) -> int:
@@ -921,7 +926,15 @@ class TitleNormaliser(_Normaliser):
 
 
 class SkillNormaliser(_Normaliser):
-    """Skill phrases as people type them -> skill codes of the referential (one entry per skill label)."""
+    """Skill phrases as people type them -> skill codes of the referential (one entry per skill label).
+
+    With an encoder (:meth:`with_encoder`, the vectors of :attr:`semantic_texts`: the skill labels),
+    uncertain phrases are fused by :data:`SKILL_FUSION` (see there for how and what it measured).
+    """
+
+    @classmethod
+    def default_fusion(cls) -> "Fusion":
+        return SKILL_FUSION
 
     @classmethod
     def fit(cls, referentiel, threshold: float = DEFAULT_THRESHOLD) -> "SkillNormaliser":
@@ -933,3 +946,8 @@ class SkillNormaliser(_Normaliser):
         return cls(_Index.build(codes, labels, [(label, i) for i, label in enumerate(labels)], gender_map),
                    threshold)
 
+
+
+SKILL_FUSION = Fusion()
+"""The skill normaliser's fusion (issue 21 item 5): chosen on the dev half of
+benchmarks/labels/free_text_skills.csv (``python -m benchmarks.normalise_eval --skills``)."""
