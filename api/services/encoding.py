@@ -250,3 +250,20 @@ class SemanticSkills(SemanticNormaliser):
 
     def _vectors(self, lexical, encoder, progress: Callable[[int, int], None]) -> np.ndarray:
         return skill_vectors(self.referentiel, lexical, encoder, self.cache_dir, progress)
+
+
+class BoundedSemantic:
+    """A normaliser whose ``batch`` asks its encoder only for batches of at most ``max_texts`` distinct
+    texts, larger ones being read by their words (the encoder reads tens of texts a second, the words
+    thousands): how the HTTP layer hands the skill normaliser to readers of whole ads, whose
+    descriptions are cut into many sentences. Everything else is the wrapped normaliser's."""
+
+    def __init__(self, normaliser, max_texts: int) -> None:
+        self.normaliser, self.max_texts = normaliser, max_texts
+
+    def batch(self, texts, k: int = 5, workers: int = -1, semantic: bool = True):
+        semantic = semantic and len(set(texts)) <= self.max_texts
+        return self.normaliser.batch(texts, k, workers, semantic=semantic)
+
+    def __getattr__(self, name: str):
+        return getattr(self.normaliser, name)

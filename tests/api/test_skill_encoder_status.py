@@ -48,3 +48,21 @@ def test_the_skill_vectors_are_built_once_cached_and_then_used(demo, tmp_path):
     assert info["bytes"] >= len(set(lexical.semantic_texts)) * encoder.dim * 2  # float16
     again = SemanticSkills(demo, lexical, EncoderStatus("table", encoder), cache_dir=tmp_path).build()
     assert again.encoder is encoder  # read back from the cache
+
+
+def test_whole_ads_reach_the_skill_encoder_only_by_small_batches(demo):
+    from api.services.encoding import BoundedSemantic
+
+    calls: list[tuple[int, bool]] = []
+
+    class Recorder:
+        threshold = 0.6
+
+        def batch(self, texts, k=5, workers=-1, semantic=True):
+            calls.append((len(texts), semantic))
+            return SkillNormaliser.fit(demo).batch(texts, k, workers, semantic=semantic)
+
+    bounded = BoundedSemantic(Recorder(), max_texts=3)
+    bounded.batch(["souder", "souder", "braser", "meuler"], k=1)   # 3 distinct: the encoder may read them
+    bounded.batch(["souder", "braser", "meuler", "ébavurer"], k=1)  # 4 distinct: words only
+    assert calls == [(4, True), (4, False)] and bounded.threshold == 0.6

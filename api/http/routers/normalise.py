@@ -36,6 +36,7 @@ from api.http.problems import Problem
 from api.http import security
 from api.http.dependencies import get_state
 from api.http.security import budget
+from api.services.encoding import BoundedSemantic
 from api.services.state import AppState
 
 router = APIRouter(tags=["normalise"], dependencies=[Depends(security.referential_cached)])
@@ -203,9 +204,12 @@ async def normalise_offers(body: OffersIn, request: Request, state: AppState = D
     budget.charge(request, "chars", cost, budget.texts_hint(cost, len(offers)))
     k = body.k
 
+    # The descriptions' sentences reach the skill normaliser's encoder only by batches of at most
+    # MAX_SEMANTIC_BATCH distinct sentences (a chunk of ads), like /normalise/skills; beyond, by their words.
+    skills = BoundedSemantic(state.skill_normaliser, MAX_SEMANTIC_BATCH)
+
     def work(part: list[OfferText]) -> list[dict]:
-        return [r.as_dict() for r in read_offers(state.title_normaliser, state.skill_normaliser, part, k=k,
-                                                 workers=1)]
+        return [r.as_dict() for r in read_offers(state.title_normaliser, skills, part, k=k, workers=1)]
 
     parts = [offers[i:i + OFFERS_CHUNK] for i in range(0, len(offers), OFFERS_CHUNK)]
     results = [r for part in await budget.run_chunks(request, work, parts) for r in part]
