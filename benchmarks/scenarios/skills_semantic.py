@@ -9,6 +9,9 @@
   the encoder: the phrase encoded, a float32 product over the (33,671 x 384) label matrix, the
   fusion, the top 5 — p50. Baseline: the lexical ``search`` of the same phrases in the same
   process (the ratio is what the semantic signal costs one query).
+- ``semantic_skill_vectors``: the same search without the encoder's share (the phrase already
+  encoded): the product over the 33,671 label vectors, best label per skill, top 5. Baseline:
+  the lexical top-50 pool of one phrase. The encoder's share is the difference with the above.
 
 Full size: the real cached ROME skill vectors (built on first use: ``python -m
 benchmarks.normalise_eval --skills`` builds and caches them, tens of minutes on 2 cores); quick:
@@ -63,3 +66,23 @@ scenario(name="semantic_skill_search", ours=lambda c: c["fused"].search(c["ours_
          baseline_name="the lexical search of the same phrases", target="measured: p50 and ratio to lexical",
          repeats=61, quick_repeats=21, alloc=False,
          counters=lambda c: {"skills": len(c["lexical"].semantic_texts)})(_setup)
+
+
+def _setup_vectors(quick: bool) -> dict:
+    ctx = _setup(quick)
+    ctx["query_vectors"] = ctx["fused"].encoder.encode(ctx["uncertain"][:40], "query")
+    ctx["ours_vec"] = itertools.cycle(ctx["query_vectors"][:, None, :]).__next__
+    ctx["base_vec"] = itertools.cycle(ctx["query_vectors"][:, None, :]).__next__
+    return ctx
+
+
+def _lexical_pool(ctx: dict):
+    # What the fusion asks of the words for one phrase: its lexical top ``pool`` (50) candidates.
+    fused = ctx["fused"]
+    return fused._index.rank([ctx["base_next"]()], fused.fusion.pool, fused.threshold, 1)
+
+
+scenario(name="semantic_skill_vectors", ours=lambda c: c["fused"]._semantic.top(c["ours_vec"](), 5),
+         baseline=_lexical_pool, baseline_name="the lexical top-50 pool of one phrase (what the fusion adds it to)",
+         target="measured: the encoder's share excluded", repeats=61, quick_repeats=21, alloc=False,
+         counters=lambda c: {"skills": len(c["lexical"].semantic_texts)})(_setup_vectors)
