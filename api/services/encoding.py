@@ -252,6 +252,14 @@ class SemanticSkills(SemanticNormaliser):
         return skill_vectors(self.referentiel, lexical, encoder, self.cache_dir, progress)
 
 
+MAX_SEMANTIC_TEXTS = 500
+"""Distinct texts of one ingest (seekers' and offers' free-text skills, the phrases of an LHEO
+offer's contents) that the skill normaliser's encoder reads; a larger batch is read by its words.
+Measured on ROME (benchmark ``normalise_skills_fused_batch``): 88 % of free-text skills are not
+lexically certain and reach the encoder, about 40 a second on 2 loaded cores against 900 by the
+words: 500 is about 12 s of encoder work, the most an ingest should wait for it."""
+
+
 class BoundedSemantic:
     """A normaliser whose ``batch`` asks its encoder only for batches of at most ``max_texts`` distinct
     texts, larger ones being read by their words (the encoder reads tens of texts a second, the words

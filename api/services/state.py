@@ -163,8 +163,13 @@ class AppState:
                 store = Store(self.settings.database)
                 # the served referential changed: migrate the stored records to it (issue 12)
                 upgrade_on_start(store, self.referentiel, cache_dir=self.settings.cache_dir)
+                from api.services.encoding import MAX_SEMANTIC_TEXTS, BoundedSemantic
+
+                # free-text skills of an ingest reach the encoder by batches of at most 500 distinct texts
                 self.extras["pool"] = Pool(store, self.referentiel, self.space, self.bridges,
-                                           skill_normaliser=lambda: self.skill_normaliser, basins=load_basins())
+                                           skill_normaliser=lambda: BoundedSemantic(self.skill_normaliser,
+                                                                                    MAX_SEMANTIC_TEXTS),
+                                           basins=load_basins())
             return self.extras["pool"]
 
 
