@@ -66,3 +66,18 @@ def test_whole_ads_reach_the_skill_encoder_only_by_small_batches(demo):
     bounded.batch(["souder", "souder", "braser", "meuler"], k=1)   # 3 distinct: the encoder may read them
     bounded.batch(["souder", "braser", "meuler", "ébavurer"], k=1)  # 4 distinct: words only
     assert calls == [(4, True), (4, False)] and bounded.threshold == 0.6
+
+
+def test_the_answer_says_how_the_skills_were_read(tmp_path, demo):
+    settings = Settings(referentiel="demo", encoder="none", database=tmp_path / "p.sqlite3")
+    app = create_app(settings)
+    with TestClient(app) as client:
+        assert client.post("/normalise/skills", json={"texts": ["souder"]}).json()["reading"] == "words only"
+        state = app.state.passerelles
+        lexical = SkillNormaliser.fit(demo)
+        encoder = _Table()
+        state.__dict__["skill_normaliser"] = lexical.with_encoder(encoder, encoder.encode(list(lexical.semantic_texts)))
+        body = client.post("/normalise/skills", json={"texts": ["braser"]}).json()
+        assert body["reading"] == "words and encoder"
+        many = client.post("/normalise/skills", json={"texts": [f"souder {i}" for i in range(101)]}).json()
+        assert many["reading"] == "words only"

@@ -82,6 +82,9 @@ class BatchIn(BaseModel):
 class BatchOut(BaseModel):
     referentiel: str
     threshold: float
+    reading: str | None = Field(None, description="How the texts were read: 'words and encoder' (the encoder "
+                                "where the words are unsure), or 'words only' (no encoder, its vectors not "
+                                "built yet, or a batch of more than 100 distinct texts)")
     results: list[MatchOut]
 
 
@@ -131,8 +134,10 @@ async def _batch(normaliser_of: Callable[[], Any], body: BatchIn, state: AppStat
         return [m.as_dict() for m in normaliser_of().batch(texts, k, semantic=semantic)]
 
     computed = [r for part in await budget.run_chunks(request, work, budget.chunks(unique)) for r in part]
-    return ORJSONResponse({"referentiel": state.referentiel.source, "threshold": normaliser_of().threshold,
-                           "results": [computed[i] for i in order]})
+    normaliser = normaliser_of()
+    reading = "words and encoder" if semantic and getattr(normaliser, "encoder", None) is not None else "words only"
+    return ORJSONResponse({"referentiel": state.referentiel.source, "threshold": normaliser.threshold,
+                           "reading": reading, "results": [computed[i] for i in order]})
 
 
 @router.post("/normalise/titles", response_model=BatchOut,
