@@ -24,7 +24,7 @@ from .harness import REGISTRY, Report, run_all  # noqa: E402
 SCENARIO_MODULES = ["benchmarks.scenarios.referential_load", "benchmarks.scenarios.space", "benchmarks.scenarios.normalise",
                     "benchmarks.scenarios.bridges", "benchmarks.scenarios.kits", "benchmarks.scenarios.pool",
                     "benchmarks.scenarios.batch", "benchmarks.scenarios.gaps", "benchmarks.scenarios.rate_limit",
-                    "benchmarks.scenarios.encoder", "benchmarks.scenarios.lheo", "benchmarks.scenarios.prescriptions"]
+                    "benchmarks.scenarios.encoder", "benchmarks.scenarios.skills_semantic", "benchmarks.scenarios.lheo", "benchmarks.scenarios.prescriptions"]
 # Full runs only (`make bench`): a 2-worker server under wrk for minutes is no quick figure and no
 # gate material (a second server per tree, seconds of warm-up): it is measured, not gated. The same
 # for the first build of ROME's title vectors (minutes on 2 cores).

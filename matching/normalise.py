@@ -591,8 +591,13 @@ class _Normaliser:
         self._index = index
         self.threshold = float(threshold)
         self._semantic = semantic
-        self.fusion = fusion or Fusion()
+        self.fusion = fusion or self.default_fusion()
         self._code_row = {code.upper(): row for row, code in enumerate(index.codes)}
+
+    @classmethod
+    def default_fusion(cls) -> "Fusion":
+        """The fusion used by :meth:`with_encoder` when none is given (titles: :class:`Fusion`'s defaults)."""
+        return Fusion()
 
     @property
     def n_entries(self) -> int:
@@ -921,7 +926,15 @@ class TitleNormaliser(_Normaliser):
 
 
 class SkillNormaliser(_Normaliser):
-    """Skill phrases as people type them -> skill codes of the referential (one entry per skill label)."""
+    """Skill phrases as people type them -> skill codes of the referential (one entry per skill label).
+
+    With an encoder (:meth:`with_encoder`, the vectors of :attr:`semantic_texts`: the skill labels),
+    uncertain phrases are fused by :data:`SKILL_FUSION` (see there for how and what it measured).
+    """
+
+    @classmethod
+    def default_fusion(cls) -> "Fusion":
+        return SKILL_FUSION
 
     @classmethod
     def fit(cls, referentiel, threshold: float = DEFAULT_THRESHOLD) -> "SkillNormaliser":
@@ -933,3 +946,14 @@ class SkillNormaliser(_Normaliser):
         return cls(_Index.build(codes, labels, [(label, i) for i, label in enumerate(labels)], gender_map),
                    threshold)
 
+
+
+SKILL_FUSION = Fusion(certain_score=0.85, certain_margin=0.05, semantic_weight=0.7, cosine_floor=0.86)
+"""The skill normaliser's fusion (issue 21 item 5): lexical certainty first (a best score >= 0.85
+leading by >= 0.05 stands, the encoder is not asked), else ``0.3 x lexical + 0.7 x calibrated
+cosine`` with the floor at 0.86 (skill labels are longer than titles: unrelated ones sit closer).
+Chosen on the dev half of benchmarks/labels/free_text_skills.csv among 63 settings
+(``python -m benchmarks.normalise_eval --skills --tune``): top-1 / top-5 0.516 / 0.739 -> 0.571 /
+0.807, precision of confident answers 0.66 -> 0.72, of claims >= 0.75 0.71 -> 0.78; reciprocal rank
+fusion reaches 0.553 / 0.807 but with precision 0.54 (every phrase confident). Held-out half and the
+other rows: docs/normalise.md."""

@@ -100,17 +100,16 @@ def _run(kind: str, file: Path, referentiel: str | None, k: int, out: Path, colu
     try:
         for index, text in enumerate(texts):  # every text checked before any encoder work
             validate_text(text, index)
-        encoder_note = ""
-        if kind == "titles":
-            # With the text encoder (PASSERELLES_ENCODER) where it loads: its vectors of the referential's
-            # titles are read from the cache, or built once with progress on stderr (issue 21).
-            from api.services.encoding import SemanticTitles, encoder_status
-            from api.settings import Settings
+        # With the text encoder (PASSERELLES_ENCODER) where it loads: its vectors of the referential's
+        # titles (skill labels) are read from the cache, or built once with progress on stderr (issue 21).
+        from api.services.encoding import SemanticSkills, SemanticTitles, encoder_status
+        from api.settings import Settings
 
-            settings = Settings()
-            status = encoder_status(settings.encoder, settings.encoder_threads)
-            encoder_note = f" (with {status.name})" if status.available else " (lexical only: no text encoder)"
-            normaliser = SemanticTitles(loaded, normaliser, status, settings.cache_dir).build()
+        settings = Settings()
+        status = encoder_status(settings.encoder, settings.encoder_threads)
+        encoder_note = f" (with {status.name})" if status.available else " (lexical only: no text encoder)"
+        semantic = SemanticTitles if kind == "titles" else SemanticSkills
+        normaliser = semantic(loaded, normaliser, status, settings.cache_dir).build()
         matches = normaliser.batch(texts, k=k, workers=workers)
     except InvalidText as error:
         where = f"line {first_line + error.index}" if first_line else f"row {error.index}"

@@ -21,7 +21,7 @@ def referentiel_info(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Counts of occupations, skills, links, titles, sectors and mobilities, the fingerprint, and the
-    text encoder (PASSERELLES_ENCODER): available or why not, and whether its title vectors are cached."""
+    text encoder (PASSERELLES_ENCODER): available or why not, and whether its title and skill vectors are cached."""
     from api.services.encoding import describe_encoder
     from api.settings import Settings
 
@@ -45,6 +45,11 @@ def referentiel_info(
               else "not built yet (built once, on first use)")
     typer.echo(f"encoder             available: {encoder['name']} ({encoder['dim']} dimensions)")
     typer.echo(f"title vectors       {titles['texts']:,} texts, {cached}")
+    skills = encoder.get("skills")
+    if skills is not None:
+        cached = (f"cached ({skills['bytes'] / 1e6:.1f} MB)" if skills["cached"]
+                  else "not built yet (built once, on first use; lexical until then)")
+        typer.echo(f"skill vectors       {skills['texts']:,} texts, {cached}")
 
 
 @app.command("export")

@@ -38,4 +38,8 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     semantic = app.state.passerelles.semantic_titles  # cheap: nothing is fitted nor built here
     semantic.on_ready(app.state.security.cache.clear)
     semantic.start()  # a thread when an encoder loaded; nothing otherwise
+    # The same for the skill normaliser (its build waits on the encoder's lock behind the titles').
+    skills = app.state.passerelles.semantic_skills
+    skills.on_ready(app.state.security.cache.clear)
+    skills.start()
     return app

@@ -5,9 +5,12 @@
   on-disk cache (``api.storage.embeddings``: float16, memory-mapped, shared by every worker) or
   built once per content, in batches, printing progress to stderr (ROME: 13,246 texts, minutes
   on 2 cores).
-- :class:`SemanticTitles`: the served title normaliser with its encoder, built in a background
-  thread so that no request waits for a first build: until it is ready, or where no encoder
-  loads, the lexical normaliser answers, and :meth:`SemanticTitles.status` says which.
+- :func:`skill_vectors`: the same for a skill normaliser's labels (ROME: 33,666 distinct skill
+  labels, savoir-faire and savoirs; the first build takes tens of minutes on 2 busy cores).
+- :class:`SemanticTitles`, :class:`SemanticSkills`: the served title and skill normalisers with
+  their encoder, built in a background thread so that no request waits for a first build: until
+  it is ready, or where no encoder loads, the lexical normaliser answers, and ``status()`` says
+  which. Both share :class:`SemanticNormaliser`.
 - :func:`skill_label_signal`: the encoder's cosine of two skills' labels, as the skill relation's
   extra signal (``SkillRelation.with_signal``, issue 19): the labels of the skills it may be asked
   about are embedded once per content and cached like the titles.
@@ -24,7 +27,7 @@ from typing import Callable
 import numpy as np
 
 from matching.encoder import EncoderError, EncoderStatus, load_encoder
-from matching.normalise import TitleNormaliser
+from matching.normalise import SkillNormaliser, TitleNormaliser
 
 from api.storage.embeddings import cache_root, cached_embeddings
 
@@ -98,18 +101,39 @@ def skill_label_signal(referentiel, encoder, columns, cache_dir: Path | None,
     return cosine
 
 
-def title_cache_info(referentiel, encoder, cache_dir: Path | None) -> dict:
-    """Whether the title vectors of ``referentiel`` by ``encoder`` are cached: ``{"texts", "cached",
-    "bytes", "path"}`` (nothing is built)."""
+def skill_vectors(referentiel, normaliser: SkillNormaliser, encoder, cache_dir: Path | None,
+                  progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """(len(normaliser.semantic_texts), dim) float16 vectors of the normaliser's skill labels
+    (memory-mapped from the cache when built before; role ``query``, as the titles: skill phrases
+    are compared with skill labels, short texts against short texts)."""
+    texts = normaliser.semantic_texts
+    if progress is None:
+        progress = stderr_progress(f"embedding the {len(texts):,} skill labels of {referentiel.source} "
+                                   f"with {encoder.name} (once per content)")
+    return cached_embeddings(encoder, texts, kind="skills", fingerprint=referentiel.fingerprint,
+                             root=cache_root(cache_dir), role="query", progress=progress)
+
+
+def _cache_info(kind: str, texts, referentiel, encoder, cache_dir: Path | None) -> dict:
     from api.storage.embeddings import embeddings_key, embeddings_path, read_embeddings
 
-    texts = TitleNormaliser.fit(referentiel).semantic_texts
     root = cache_root(cache_dir)
     if root is None:
         return {"texts": len(texts), "cached": False, "bytes": 0, "path": None}
-    path = embeddings_path(root, "titles", referentiel.fingerprint, embeddings_key(encoder, "query", texts))
+    path = embeddings_path(root, kind, referentiel.fingerprint, embeddings_key(encoder, "query", texts))
     cached = read_embeddings(path, len(texts), encoder.dim) is not None
     return {"texts": len(texts), "cached": cached, "bytes": path.stat().st_size if cached else 0, "path": str(path)}
+
+
+def title_cache_info(referentiel, encoder, cache_dir: Path | None) -> dict:
+    """Whether the title vectors of ``referentiel`` by ``encoder`` are cached: ``{"texts", "cached",
+    "bytes", "path"}`` (nothing is built)."""
+    return _cache_info("titles", TitleNormaliser.fit(referentiel).semantic_texts, referentiel, encoder, cache_dir)
+
+
+def skill_cache_info(referentiel, encoder, cache_dir: Path | None) -> dict:
+    """The same for the skill label vectors."""
+    return _cache_info("skills", SkillNormaliser.fit(referentiel).semantic_texts, referentiel, encoder, cache_dir)
 
 
 def describe_encoder(referentiel, spec: str, threads: int | None, cache_dir: Path | None) -> dict:
@@ -118,24 +142,29 @@ def describe_encoder(referentiel, spec: str, threads: int | None, cache_dir: Pat
     out = status.as_dict()
     if status.available:
         out["titles"] = title_cache_info(referentiel, status.encoder, cache_dir)
+        out["skills"] = skill_cache_info(referentiel, status.encoder, cache_dir)
     return out
 
 
-class SemanticTitles:
-    """The title normaliser of a served referential, lexical until its encoder's vectors are ready.
+class SemanticNormaliser:
+    """A normaliser of a served referential (titles or skills), lexical until its encoder's vectors are ready.
 
     ``state``: ``unavailable`` (no encoder: ``reason`` says why), ``not built`` (nothing asked
     yet), ``building`` (``done`` of ``total`` texts), ``ready``, or ``failed`` (``reason``).
     """
 
-    def __init__(self, referentiel, lexical: TitleNormaliser | Callable[[], TitleNormaliser], status: EncoderStatus,
-                 cache_dir: Path | None = None) -> None:
+    kind = "titles"
+    """The cache's kind and the key of this part in ``status()``."""
+    what = "titles and labels"
+    normaliser_type: type = TitleNormaliser
+
+    def __init__(self, referentiel, lexical, status: EncoderStatus, cache_dir: Path | None = None) -> None:
         """``lexical``: the lexical normaliser, or a function that builds it (called once, when first needed:
         constructing this object costs nothing)."""
         self.referentiel, self.encoder_status, self.cache_dir = referentiel, status, cache_dir
-        self._lexical = lexical if isinstance(lexical, TitleNormaliser) else None
+        self._lexical = lexical if isinstance(lexical, self.normaliser_type) else None
         self._lexical_of = lexical if self._lexical is None else None
-        self._fused: TitleNormaliser | None = None
+        self._fused = None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -146,8 +175,8 @@ class SemanticTitles:
         self._listeners: list[Callable[[], None]] = []
 
     @property
-    def lexical(self) -> TitleNormaliser:
-        """The lexical title normaliser (built on first use when given as a function)."""
+    def lexical(self):
+        """The lexical normaliser (built on first use when given as a function)."""
         if self._lexical is None:
             with self._lock:
                 if self._lexical is None:
@@ -160,7 +189,7 @@ class SemanticTitles:
         cached answers computed without it)."""
         self._listeners.append(listener)
 
-    def current(self) -> TitleNormaliser:
+    def current(self):
         """The fused normaliser when ready, else the lexical one (and the build starts in the background)."""
         if self._fused is not None:
             return self._fused
@@ -173,7 +202,7 @@ class SemanticTitles:
             if self._thread is not None or self.state != "not built":
                 return
             self.state = "building"
-            self._thread = threading.Thread(target=self._build_in_background, name="passerelles-title-embeddings",
+            self._thread = threading.Thread(target=self._build_in_background, name=f"passerelles-{self.kind}-embeddings",
                                             daemon=True)
             self._thread.start()
 
@@ -187,14 +216,14 @@ class SemanticTitles:
             self._ready.set()
             raise
 
-    def build(self) -> TitleNormaliser:
+    def build(self):
         """Build now, in this thread (the CLI; the background thread), and return the normaliser to use."""
         if not self.encoder_status.available:
             return self.lexical
         encoder = self.encoder_status.encoder
         self.state = "building"
         lexical = self.lexical  # built first: it sets ``self.total``
-        report = stderr_progress(f"embedding the {self.total:,} titles and labels of {self.referentiel.source} "
+        report = stderr_progress(f"embedding the {self.total:,} {self.what} of {self.referentiel.source} "
                                  f"with {encoder.name} (once per content)")
 
         def progress(done: int, total: int) -> None:
@@ -202,7 +231,7 @@ class SemanticTitles:
             report(done, total)
 
         try:
-            vectors = title_vectors(self.referentiel, lexical, encoder, self.cache_dir, progress)
+            vectors = self._vectors(lexical, encoder, progress)
             self._fused = lexical.with_encoder(encoder, vectors)
         except (EncoderError, OSError, ValueError) as error:
             self.state, self.reason = "failed", f"{type(error).__name__}: {error}"
@@ -221,10 +250,61 @@ class SemanticTitles:
         self._ready.wait(timeout)
         return self.state == "ready"
 
+    def _vectors(self, lexical, encoder, progress: Callable[[int, int], None]) -> np.ndarray:
+        return title_vectors(self.referentiel, lexical, encoder, self.cache_dir, progress)
+
+    def part(self) -> dict:
+        """``{"state", "texts", "done"}`` (and ``reason`` when it failed) of this normaliser's vectors."""
+        out = {"state": self.state, "texts": self.total, "done": self.done}
+        if self.reason and self.state != "unavailable":
+            out["reason"] = self.reason
+        if self.state == "unavailable":
+            out["answers"] = "lexical only"
+        return out
+
     def status(self) -> dict:
         """What ``GET /referentiel`` and ``passerelles referentiel info`` show under ``encoder``."""
         out = self.encoder_status.as_dict()
-        out["titles"] = {"state": self.state, "texts": self.total, "done": self.done}
-        if self.reason and self.state != "unavailable":
-            out["titles"]["reason"] = self.reason
+        out[self.kind] = self.part()
         return out
+
+
+class SemanticTitles(SemanticNormaliser):
+    """The title normaliser of a served referential, lexical until its encoder's vectors are ready."""
+
+
+class SemanticSkills(SemanticNormaliser):
+    """The skill normaliser of a served referential, lexical until its encoder's vectors of the
+    skill labels are ready (the fusion: ``matching.normalise.SKILL_FUSION``)."""
+
+    kind = "skills"
+    what = "skill labels"
+    normaliser_type = SkillNormaliser
+
+    def _vectors(self, lexical, encoder, progress: Callable[[int, int], None]) -> np.ndarray:
+        return skill_vectors(self.referentiel, lexical, encoder, self.cache_dir, progress)
+
+
+MAX_SEMANTIC_TEXTS = 500
+"""Distinct texts of one ingest (seekers' and offers' free-text skills, the phrases of an LHEO
+offer's contents) that the skill normaliser's encoder reads; a larger batch is read by its words.
+Measured on ROME (benchmark ``normalise_skills_fused_batch``): 88 % of free-text skills are not
+lexically certain and reach the encoder, about 40 a second on 2 loaded cores against 900 by the
+words: 500 is about 12 s of encoder work, the most an ingest should wait for it."""
+
+
+class BoundedSemantic:
+    """A normaliser whose ``batch`` asks its encoder only for batches of at most ``max_texts`` distinct
+    texts, larger ones being read by their words (the encoder reads tens of texts a second, the words
+    thousands): how the HTTP layer hands the skill normaliser to readers of whole ads, whose
+    descriptions are cut into many sentences. Everything else is the wrapped normaliser's."""
+
+    def __init__(self, normaliser, max_texts: int) -> None:
+        self.normaliser, self.max_texts = normaliser, max_texts
+
+    def batch(self, texts, k: int = 5, workers: int = -1, semantic: bool = True):
+        semantic = semantic and len(set(texts)) <= self.max_texts
+        return self.normaliser.batch(texts, k, workers, semantic=semantic)
+
+    def __getattr__(self, name: str):
+        return getattr(self.normaliser, name)

@@ -16,6 +16,17 @@ from api.settings import Settings
 from api.services.suggest import CodeSuggester
 
 
+class _CurrentSkillNormaliser:
+    """``AppState.skill_normaliser``: free-text skill phrases -> skill codes, with the encoder once
+    the skill labels' vectors are ready (the first call starts their build), lexical until then
+    (the same non-data descriptor as the title normaliser's)."""
+
+    def __get__(self, state, owner=None):
+        if state is None:
+            return self
+        return state.semantic_skills.current()
+
+
 class _CurrentTitleNormaliser:
     """``AppState.title_normaliser``: free-text job titles -> occupation codes (``.search(text, k)``,
     ``.batch(texts, k)``), with the encoder once its vectors are ready (the first call starts their
@@ -115,9 +126,22 @@ class AppState:
     title_normaliser = _CurrentTitleNormaliser()
 
     @cached_property
-    def skill_normaliser(self) -> SkillNormaliser:
-        """Free-text skill phrases -> skill codes (``.search(text, k)``, ``.batch(texts, k)``)."""
+    def lexical_skill_normaliser(self) -> SkillNormaliser:
+        """Free-text skill phrases -> skill codes, by their words only."""
         return SkillNormaliser.fit(self.referentiel)
+
+    @cached_property
+    def semantic_skills(self):
+        """``api.services.encoding.SemanticSkills``: the skill normaliser with the settings' encoder, its
+        vectors of the skill labels built once per content in a background thread (issue 21 item 5)."""
+        from api.services.encoding import SemanticSkills, encoder_status
+
+        return SemanticSkills(self.referentiel, lambda: self.lexical_skill_normaliser,
+                              encoder_status(self.settings.encoder, self.settings.encoder_threads),
+                              self.settings.cache_dir)
+
+    skill_normaliser = _CurrentSkillNormaliser()
+    """Free-text skill phrases -> skill codes (``.search(text, k)``, ``.batch(texts, k)``)."""
 
     @cached_property
     def occupation_suggester(self) -> CodeSuggester:
@@ -139,8 +163,13 @@ class AppState:
                 store = Store(self.settings.database)
                 # the served referential changed: migrate the stored records to it (issue 12)
                 upgrade_on_start(store, self.referentiel, cache_dir=self.settings.cache_dir)
+                from api.services.encoding import MAX_SEMANTIC_TEXTS, BoundedSemantic
+
+                # free-text skills of an ingest reach the encoder by batches of at most 500 distinct texts
                 self.extras["pool"] = Pool(store, self.referentiel, self.space, self.bridges,
-                                           skill_normaliser=lambda: self.skill_normaliser, basins=load_basins())
+                                           skill_normaliser=lambda: BoundedSemantic(self.skill_normaliser,
+                                                                                    MAX_SEMANTIC_TEXTS),
+                                           basins=load_basins())
             return self.extras["pool"]
 
 

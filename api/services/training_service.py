@@ -86,8 +86,14 @@ class TrainingService:
     def basins(self) -> pl.DataFrame:
         return territories.default_basins()
 
+    def _skill_normaliser(self):
+        """The served skill normaliser, its encoder reading at most ``MAX_SEMANTIC_TEXTS`` distinct texts a batch."""
+        from api.services.encoding import MAX_SEMANTIC_TEXTS, BoundedSemantic
+
+        return BoundedSemantic(self.state.skill_normaliser, MAX_SEMANTIC_TEXTS)
+
     def skill_resolver(self, texts: list[str]) -> list[str | None]:
-        normaliser = self.state.skill_normaliser
+        normaliser = self._skill_normaliser()
         return [m.best.code if m.best else None for m in normaliser.batch(texts, k=1)]
 
     @property
@@ -192,7 +198,7 @@ class TrainingService:
         offer = read_lheo(data, mode=records, name=name)
         t = offer.trainings
         teaching = derive_teaching(self.referentiel, t["occupations"].to_list(),
-                                   t.select("objective", "content").to_dicts(), self.state.skill_normaliser)
+                                   t.select("objective", "content").to_dicts(), self._skill_normaliser())
         catalogue = from_lheo(offer, self.referentiel, teaching.skills, teaching.evidence_json, basins=self.basins,
                               source=name)
         return catalogue, offer

@@ -26,9 +26,11 @@ class Health(BaseModel):
 
 class TitleEmbeddings(BaseModel):
     state: str = Field(description="unavailable, not built, building, ready or failed")
-    texts: int | None = Field(description="Labels and titles to embed (None until the normaliser is built)")
+    texts: int | None = Field(description="Texts to embed: labels and titles, or skill labels (None until "
+                                          "the normaliser is built)")
     done: int = Field(description="Embedded so far")
     reason: str | None = None
+    answers: str | None = Field(default=None, description="'lexical only' where no encoder loads")
 
 
 class EncoderInfo(BaseModel):
@@ -37,6 +39,8 @@ class EncoderInfo(BaseModel):
     dim: int | None = None
     reason: str = Field(description="Why no encoder loaded (empty when one did)")
     titles: TitleEmbeddings = Field(description="The title normaliser's vectors: used once ready")
+    skills: TitleEmbeddings | None = Field(default=None, description="The skill normaliser's vectors (its "
+                                           "skill labels): used once ready, lexical until then")
 
 
 class ReferentielInfo(BaseModel):
@@ -98,7 +102,7 @@ def referentiel_info(state: AppState = Depends(get_state)) -> dict:
     return {**state.referentiel.describe(),
             "bridge_score": {"served": choice["served"], "rule": choice["rule"],
                              "content": choice.get("content"), "learned_cv": choice.get("learned_cv")},
-            "encoder": state.semantic_titles.status()}
+            "encoder": {**state.semantic_titles.status(), "skills": state.semantic_skills.part()}}
 
 
 @router.get("/occupations/{code}", response_model=OccupationCard, dependencies=[Depends(security.referential_cached)],
