@@ -133,8 +133,9 @@ def test_toward_tension_in_a_basin_reorders_the_bridges_and_shows_tension(browse
     plain = rows.evaluate_all("rows => rows.map(r => r.dataset.code)")
     assert page.get_by_role("columnheader", name="Tension").is_hidden(), "no basin, no tension column"
 
-    # employers in Bayonne want the fourth target; nobody there seeks it
-    wanted = plain[3]
+    # employers in Bayonne want the second target; nobody there seeks it (how far down tension can lift
+    # a target depends on the score gaps of the served ranking, which the learned score widened)
+    wanted = plain[1]
     for i in range(10):
         _post(live_server.url, "/offers", key, {"id": f"bayonne-{i}", "employer": "adour-industrie",
                                                 "occupation": wanted, "must": ["DS0107"], "basin": "bayonne"})
