@@ -58,6 +58,24 @@ def read_text_file(path: Path, what: str) -> str:
     return text
 
 
+def json_lines(path: Path, text: str, expected: str):
+    """``(line number, object)`` for each non-blank line of ``text`` read from ``path`` (JSON Lines),
+    else a :class:`UsageError` naming the file and line: not JSON, or not an object (``expected``
+    says what the object should hold)."""
+    import json
+
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise UsageError(f"{path}, line {number}: not a JSON object ({error.msg})") from None
+        if not isinstance(record, dict):
+            raise UsageError(f"{path}, line {number}: expected an object with {expected}")
+        yield number, record
+
+
 def read_csv_text(path: Path, text: str):
     """The CSV ``text`` read from ``path`` as a polars frame of strings (header on line 1), else a
     :class:`UsageError` naming the file and the parser's reason."""

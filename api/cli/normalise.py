@@ -24,7 +24,7 @@ import typer
 import referentiels
 from matching.normalise import InvalidText, Match, SkillNormaliser, TitleNormaliser, validate_text
 
-from api.cli.common import SourceOption, UsageError, read_csv_text, read_text_file
+from api.cli.common import SourceOption, UsageError, json_lines, read_csv_text, read_text_file
 from api.storage import exports
 
 app = typer.Typer()
@@ -154,21 +154,14 @@ def normalise_skills(
 def read_offers_file(path: Path) -> tuple[list, int]:
     """(offers, line of the first offer) from a CSV (header ``title`` and optional ``description``,
     ``naf``) or JSON Lines file (one object a line with the same keys)."""
-    import json
 
     from matching.offers import OfferText
 
     text = read_text_file(path, "offers to read")
     offers = []
     if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise UsageError(f"{path}, line {number}: not a JSON object ({error.msg})") from None
-            if not isinstance(record, dict) or not isinstance(record.get("title"), str):
+        for number, record in json_lines(path, text, 'a text "title"'):
+            if not isinstance(record.get("title"), str):
                 raise UsageError(f"{path}, line {number}: expected an object with a text \"title\"")
             description, naf = record.get("description") or "", record.get("naf")
             if not isinstance(description, str) or not (naf is None or isinstance(naf, str)):
@@ -240,32 +233,13 @@ def normalise_offers(
 def read_profiles_file(path: Path) -> list[tuple[int, str | None, list, str]]:
     """``(line, id or None, experiences, text)`` per JSON line of ``path``: an object with ``experiences``
     (a list of ``{"title", "description"}``), ``text`` and an optional ``id`` (checked, carried)."""
-    import json
 
     from matching.profile import Experience
     from referentiels.ids import id_problem
 
-    if not path.is_file():
-        raise UsageError(f"{path}: no such file")
-    raw = path.read_bytes()
-    nul = raw.find(b"\x00")
-    if nul >= 0:
-        raise UsageError(f"{path}: binary data (a NUL byte at offset {nul}), expected UTF-8 JSON Lines")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise UsageError(f"{path}, line {line}: not UTF-8 text (byte 0x{raw[error.start]:02x})") from None
+    text = read_text_file(path, "profiles to read")
     profiles = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise UsageError(f"{path}, line {number}: not a JSON object ({error.msg})") from None
-        if not isinstance(record, dict):
-            raise UsageError(f"{path}, line {number}: expected an object with \"experiences\" and/or \"text\"")
+    for number, record in json_lines(path, text, '"experiences" and/or "text"'):
         id_ = None
         if record.get("id") is not None:
             id_, reason = id_problem(record["id"])
