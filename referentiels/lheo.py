@@ -74,7 +74,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import IO, Iterable, NamedTuple
+from typing import IO, Iterable, Iterator, NamedTuple
 
 import polars as pl
 
@@ -608,7 +608,29 @@ def read_lheo(source: str | Path | bytes | IO[bytes], *, mode: str = "valid", na
     ``mode="valid"``: records with a bad value are left out and listed in ``problems``;
     ``mode="all"``: the first bad value refuses the file. Raises ``ReferentielError`` (naming the
     file, the line and the element path) on malformed XML, a DOCTYPE, an unknown root or namespace,
-    and in ``mode="all"`` on any problem.
+    and in ``mode="all"`` on any problem. The whole offer in memory: :func:`iter_lheo` gives it
+    in batches.
+    """
+    trainings, sessions, last = [], [], None
+    for batch in iter_lheo(source, mode=mode, name=name):
+        trainings.append(batch.trainings)
+        sessions.append(batch.sessions)
+        last = batch
+    assert last is not None  # iter_lheo yields at least one batch or raises
+    return LheoOffer(trainings=pl.concat(trainings, rechunk=False), sessions=pl.concat(sessions, rechunk=False),
+                     problems=last.problems, version=last.version, file=last.file, formations=last.formations)
+
+
+def iter_lheo(source: str | Path | bytes | IO[bytes], *, mode: str = "valid", name: str | None = None,
+              batch_actions: int = CHUNK_ROWS) -> Iterator[LheoOffer]:
+    """:func:`read_lheo` in batches: yields an :class:`LheoOffer` of about ``batch_actions`` actions
+    (whole formations: an action and its sessions, the actions of one formation, are always in the
+    same batch) as soon as they are read, so the caller (a catalogue import, a store write) holds
+    one batch at a time. Each batch's ``problems`` are those found so far (the list grows; the last
+    batch has them all), ``formations`` the formations read so far. At least one batch (possibly
+    empty when every record of the last part was left out) is yielded unless an error is raised;
+    the errors are :func:`read_lheo`'s and are raised when met (a batch already yielded stays
+    yielded: a caller writing batches does it in one transaction).
     """
     from lxml import etree
 
@@ -620,7 +642,14 @@ def read_lheo(source: str | Path | bytes | IO[bytes], *, mode: str = "valid", na
                               load_dtd=False, dtd_validation=False, huge_tree=False, remove_comments=True,
                               remove_pis=True)
     reader: _Reader | None = None
-    version, formations = None, 0
+    version, formations, actions = None, 0, 0
+
+    def batch() -> LheoOffer:
+        t, s = reader.frames()
+        reader.training_chunks, reader.session_chunks = [], []
+        return LheoOffer(trainings=t, sessions=s, problems=reader.problems, version=version, file=file,
+                         formations=formations)
+
     try:
         for _, f in context:
             if reader is None:
@@ -640,11 +669,12 @@ def read_lheo(source: str | Path | bytes | IO[bytes], *, mode: str = "valid", na
                                        found=_path_of(f, reader.cut))
             formations += 1
             reader.formation(f, formations)
-            if len(reader.trainings) >= CHUNK_ROWS:
-                reader.flush()
             f.clear(keep_tail=False)
             while f.getprevious() is not None:
                 del parent[0]
+            if len(reader.trainings) >= batch_actions:
+                actions += len(reader.trainings)
+                yield batch()
         root = getattr(context, "root", None)
     except etree.XMLSyntaxError as error:
         line = error.lineno if error.lineno else None
@@ -666,13 +696,12 @@ def read_lheo(source: str | Path | bytes | IO[bytes], *, mode: str = "valid", na
             _bad_root(root, file)
         raise ReferentielError("no <formation>", file=file, line=root.sourceline, column="/lheo/offres",
                                expected="at least one <formation> in <offres>", found="")
-    trainings, sessions = reader.frames()
-    if not trainings.height and reader.problems:
+    actions += len(reader.trainings)
+    if not actions and reader.problems:
         first = reader.problems[0]
         raise ReferentielError(f"no valid action; first problem: {first.message}", file=file, line=first.line,
                                column=first.path, expected=first.expected, found=first.found)
-    return LheoOffer(trainings=trainings, sessions=sessions, problems=reader.problems, version=version,
-                     file=file, formations=formations)
+    yield batch()
 
 
 _ARROW_TYPES = {pl.String: "string", pl.Boolean: "bool_", pl.Int8: "int8", pl.Int64: "int64",
@@ -869,4 +898,4 @@ def looks_like_lheo(head: bytes) -> bool:
 
 __all__ = ["FUNDERS", "KEPT_ACTION", "KEPT_FORMATION", "KEPT_ORGANISATION", "LheoOffer", "LheoProblem", "MODES",
            "NAMESPACES", "RECRUITING_STATES", "SESSION_SCHEMA", "TEACHING_MODES", "TRAINING_SCHEMA",
-           "format_lheo_date", "frame_of", "lheo_bytes", "looks_like_lheo", "parse_lheo_date", "read_lheo", "write_lheo"]
+           "format_lheo_date", "frame_of", "iter_lheo", "lheo_bytes", "looks_like_lheo", "parse_lheo_date", "read_lheo", "write_lheo"]

@@ -40,11 +40,10 @@ import numpy as np
 import polars as pl
 
 import referentiels
+from api.services.training_service import LheoImport
 from matching.normalise import SkillNormaliser
-from matching.training_skills import derive_teaching
-from referentiels.lheo import NAMESPACES, SESSION_SCHEMA, TRAINING_SCHEMA, read_lheo, write_lheo
+from referentiels.lheo import NAMESPACES, SESSION_SCHEMA, TRAINING_SCHEMA, write_lheo
 from referentiels.territories import default_basins
-from referentiels.trainings import from_lheo
 
 from ..data import rome_dir
 from ..harness import scenario
@@ -121,12 +120,12 @@ def generate_flux(r, n_actions: int, folder: Path) -> Path:
 
 
 def import_catalogue(path: Path, r, normaliser):
-    """The import the product does: read, derive what each action teaches, build the catalogue."""
-    offer = read_lheo(path, mode="valid")
-    t = offer.trainings
-    teaching = derive_teaching(r, t["occupations"].to_list(), t.select("objective", "content").to_dicts(),
-                               normaliser)
-    return from_lheo(offer, r, teaching.skills, teaching.evidence_json), teaching
+    """The import the product does (``LheoImport``, as ``POST /trainings:ingest``): read, derive what
+    each action teaches and build the catalogue, batch by batch. Returns (catalogue, the import)."""
+    run = LheoImport(path, r, normaliser, mode="valid")
+    for _ in run.batches():
+        pass
+    return run.catalogue(), run
 
 
 def _textbook(path: Path) -> tuple[int, int]:
