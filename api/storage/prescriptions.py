@@ -160,10 +160,15 @@ def _days_between(start: str, end: str) -> int:
     return max(0, (date.fromisoformat(end[:10]) - date.fromisoformat(start[:10])).days)
 
 
+CHECKPOINT_EVERY_S = 1.0
+"""Seconds between two background WAL checkpoints of the pre-registration tables."""
+
+
 class PrescriptionStore:
     """The pre-registration tables on one connection (behind a lock; one instance per process)."""
 
-    def __init__(self, path: str | Path, synchronous: Literal["FULL", "NORMAL"] = "FULL") -> None:
+    def __init__(self, path: str | Path, synchronous: Literal["FULL", "NORMAL"] = "FULL", *,
+                 checkpoint_every_s: float | None = CHECKPOINT_EVERY_S) -> None:
         self.path = Path(path) if str(path) != ":memory:" else path
         self._lock = threading.RLock()
         self._db = connect(path, synchronous=synchronous)
@@ -173,9 +178,40 @@ class PrescriptionStore:
             for statement in DDL.split(";"):
                 if statement.strip():
                     db.execute(statement)
+        self._stop = threading.Event()
+        self._checkpointer: threading.Thread | None = None
+        if checkpoint_every_s and str(path) != ":memory:":
+            # the WAL is copied back into the database by a thread of its own, off the requests' path:
+            # SQLite's automatic checkpoint would run inside the commit that crosses 1,000 pages (and,
+            # with synchronous=NORMAL, fsync the database there), a spike every few hundred writes
+            self._db.execute("PRAGMA wal_autocheckpoint = 0")
+            self._checkpointer = threading.Thread(target=self._checkpoints, args=(checkpoint_every_s,),
+                                                  name="prescriptions-checkpoint", daemon=True)
+            self._checkpointer.start()
+
+    def _checkpoints(self, every_s: float) -> None:
+        """Every ``every_s`` seconds, a PASSIVE checkpoint on a connection of its own (it never waits
+        for a writer nor blocks one); the last one when the store closes."""
+        conn = connect(self.path, synchronous="NORMAL")
+        try:
+            while not self._stop.wait(every_s):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.Error:  # busy or locked: the next round copies what this one could not
+                    pass
+        finally:
+            conn.close()
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._stop.set()
+            self._checkpointer.join(timeout=10)
+            self._checkpointer = None
         with self._lock:
+            try:
+                self._db.execute("PRAGMA wal_autocheckpoint = 1000")  # the last connection's close checkpoints
+            except sqlite3.ProgrammingError:  # closed already
+                pass
             self._db.close()
 
     @contextmanager
