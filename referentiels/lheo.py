@@ -54,8 +54,8 @@ problem (``ReferentielError``); ``mode="valid"`` leaves out the smallest record 
 session, an action, or a formation when the problem is at formation level) and loads the rest.
 
 Read per action: the formation's title, objective, content, expected results, ROME / FORMACODE /
-NSF codes, RNCP certifications and whether it is certifying; the responsible organisation's name
-and SIRET; the teaching mode, entry mode, place (address, postcode, city, coordinates), hours,
+NSF codes, RNCP certifications (and their CERTIFINFO codes, kept) and whether it is certifying; the
+responsible organisation's name and SIRET; the teaching mode, entry mode, place (address, postcode, city, coordinates), hours,
 price, funders and their financed places; per session: period, recruiting state, registration
 address; a few documented scalar elements are kept as they are for the export (``kept``).
 
@@ -134,6 +134,7 @@ _ROME = re.compile(r"^[A-N][0-9]{4}$")
 _FORMACODE = re.compile(r"^[0-9]{5}$")
 _NSF = re.compile(r"^[0-9]{3}$|^[0-9]{2}[0-9A-Za-z]$")
 _RNCP = re.compile(r"^[0-9A-Za-z]{1,10}$")
+_CERTIFINFO = re.compile(r"^[0-9]{1,10}$")
 _SIRET = re.compile(r"^[0-9]{14}$")
 _POSTCODE = re.compile(r"^[0-9]{5}$")
 _DATE = re.compile(r"^[0-9]{8}$")
@@ -437,10 +438,14 @@ class _Reader:
         formacodes = self.codes(dk, "code-FORMACODE", dpath, _FORMACODE, "a FORMACODE of 5 digits such as 22454", 5)
         nsf = self.codes(dk, "code-NSF", dpath, _NSF, "an NSF code of 3 characters such as 254", 3)
         rome = self.codes(dk, "code-ROME", dpath, _ROME, "a ROME code such as H2913 (a letter A-N and 4 digits)", 5)
-        rncp = []
+        rncp, certifications, certifinfo = [], [], False
         for ci, cert in enumerate(k.get("certification", []), start=1):
-            rncp += [c for c in self.codes(self.kids(cert), "code-RNCP", f"{path}/certification[{ci}]", _RNCP,
-                                           "an RNCP code of 1 to 10 letters or digits", 1) if c not in rncp]
+            ck, cpath = self.kids(cert), f"{path}/certification[{ci}]"
+            codes = self.codes(ck, "code-RNCP", cpath, _RNCP, "an RNCP code of 1 to 10 letters or digits", 1)
+            info = self.codes(ck, "code-CERTIFINFO", cpath, _CERTIFINFO, "a CERTIFINFO code of 1 to 10 digits", 1)
+            rncp += [c for c in codes if c not in rncp]
+            certifications.append(f"{''.join(codes)}|{''.join(info)}")
+            certifinfo = certifinfo or bool(info)
         certifying = self.key(k, "certifiante", path, f, ("0", "1"), required=False)
         org = self.one(k, "organisme-formation-responsable", path, f)
         ok = self.kids(org)
@@ -452,6 +457,8 @@ class _Reader:
             self.refuse(f"{opath}/SIRET-organisme-formation/SIRET", siret_elem, "bad <SIRET>", expected="14 digits",
                         found=siret)
         kept = self.kept(k, KEPT_FORMATION) | self.kept(ok, KEPT_ORGANISATION)
+        if certifinfo:  # each <certification> as "RNCP|CERTIFINFO" (either may be empty), in file order
+            kept["certification"] = certifications
         if formacodes and dk["code-FORMACODE"][0].get("ref"):
             kept["code-FORMACODE@ref"] = dk["code-FORMACODE"][0].get("ref")
         kept["code-ROME@ref"] = dk["code-ROME"][0].get("ref") if rome else None  # absent: ROME V3 (documentation)
@@ -824,8 +831,17 @@ def write_lheo(trainings: pl.DataFrame, sessions: pl.DataFrame, out: str | Path 
                     for name in ("parcours-de-formation", "code-niveau-entree"):
                         if name in kept:
                             sub(f, name, kept[name])
-                    for code in first.get("rncp") or []:
-                        sub(sub(f, "certification"), "code-RNCP", code)
+                    if "certification" in kept:  # read with CERTIFINFO codes: given back as they were
+                        for pair in kept["certification"]:
+                            code, info = pair.split("|", 1)
+                            c = sub(f, "certification")
+                            if code:
+                                sub(c, "code-RNCP", code)
+                            if info:
+                                sub(c, "code-CERTIFINFO", info)
+                    else:
+                        for code in first.get("rncp") or []:
+                            sub(sub(f, "certification"), "code-RNCP", code)
                     if "code-niveau-sortie" in kept:
                         sub(f, "code-niveau-sortie", kept["code-niveau-sortie"])
                     for r in actions:
