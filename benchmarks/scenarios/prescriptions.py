@@ -24,9 +24,9 @@ pre-registering / answering under 50 concurrent prescribers.
   latencies are those of the whole loop, an upper bound. Target: p99 <= 20 ms, 0 errors.
 - ``prescriptions_store_50``: the store's share, without HTTP and without client threads competing
   with a server: 50 threads on one ``PrescriptionStore`` each creating (with an Idempotency-Key)
-  and accepting pre-registrations, 4 pairs each (quick; 20 in full runs) without thinking: the
-  time of 200 (1,000) pairs; baseline: the same with ``synchronous=FULL`` and SQLite's automatic
-  checkpoints (the former default). Counters (text): the paced loop (think time 0.5 s, 3 s quick /
+  and accepting pre-registrations, 1 pair each (quick; 20 in full runs) without thinking: the
+  time of 50 (1,000) pairs; baseline: the same with ``synchronous=FULL`` and SQLite's automatic
+  checkpoints (the former default). Counters (text): the paced loop (think time 0.5 s, 2 s quick /
   30 s full) in three set-ups, ``full_auto``, ``normal_auto`` and ``normal_bg`` (NORMAL with the
   checkpoints in the background thread, the default): p50 / p99 / max of creates and answers,
   and ``p99_ratio_normal_bg_to_full_auto``.
@@ -425,7 +425,7 @@ def _store_counters(ctx: dict) -> dict:
 
 @lru_cache(maxsize=2)
 def _store_setup(quick: bool) -> dict:
-    return {"writes": 4 if quick else 20, "paced_s": 3.0 if quick else 30.0}
+    return {"writes": 1 if quick else 20, "paced_s": 2.0 if quick else 30.0}
 
 
 scenario(name="prescriptions_store_50",
@@ -433,4 +433,5 @@ scenario(name="prescriptions_store_50",
          baseline=lambda c: _store_writers("FULL", False, writes=c["writes"]),
          baseline_name="the same 50 writers with synchronous=FULL and SQLite's automatic checkpoints (the former default)",
          target="p99 <= 20 ms with 50 concurrent prescribers (the store's share of it)",
-         repeats=5, quick_repeats=3, counters=_store_counters, counter_tolerance=0.0, alloc=False)(_store_setup)
+         repeats=5, quick_repeats=3, counters=_store_counters, counter_tolerance=0.0, alloc=False,
+         threshold=2.0)(_store_setup)  # noisy by nature: 50 threads scheduled on 2 shared cores
