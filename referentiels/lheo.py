@@ -7,6 +7,7 @@
     offer.problems       # the records left out (mode="valid"), each with its element path and line
     offer.summary()      # {"format": "lheo", "version": "2.3", "trainings": n, "sessions": m, "rome": [...]}
     write_lheo(offer.trainings, offer.sessions, "out.xml", version="2.3")
+    for batch in iter_lheo("flux.xml"): ...         # the same, ~2,000 actions (whole formations) at a time
 
 **The format** (Langage Harmonisé d'Échange d'informations sur l'Offre de formation, the
 reference language of the 2015 decree on the regional training offer; element names and
