@@ -31,7 +31,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Iterator, Literal
 
-from api.storage.sqlite import connect, utc_now
+from api.storage.sqlite import BackgroundCheckpoints, connect, utc_now
 
 DDL = """
 CREATE TABLE IF NOT EXISTS prescriptions (
@@ -178,35 +178,16 @@ class PrescriptionStore:
             for statement in DDL.split(";"):
                 if statement.strip():
                     db.execute(statement)
-        self._stop = threading.Event()
-        self._checkpointer: threading.Thread | None = None
+        self._checkpoints: BackgroundCheckpoints | None = None
         if checkpoint_every_s and str(path) != ":memory:":
-            # the WAL is copied back into the database by a thread of its own, off the requests' path:
-            # SQLite's automatic checkpoint would run inside the commit that crosses 1,000 pages (and,
-            # with synchronous=NORMAL, fsync the database there), a spike every few hundred writes
+            # the WAL is copied back into the database by a thread of its own, off the requests' path
             self._db.execute("PRAGMA wal_autocheckpoint = 0")
-            self._checkpointer = threading.Thread(target=self._checkpoints, args=(checkpoint_every_s,),
-                                                  name="prescriptions-checkpoint", daemon=True)
-            self._checkpointer.start()
-
-    def _checkpoints(self, every_s: float) -> None:
-        """Every ``every_s`` seconds, a PASSIVE checkpoint on a connection of its own (it never waits
-        for a writer nor blocks one); the last one when the store closes."""
-        conn = connect(self.path, synchronous="NORMAL")
-        try:
-            while not self._stop.wait(every_s):
-                try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                except sqlite3.Error:  # busy or locked: the next round copies what this one could not
-                    pass
-        finally:
-            conn.close()
+            self._checkpoints = BackgroundCheckpoints(path, checkpoint_every_s)
 
     def close(self) -> None:
-        if self._checkpointer is not None:
-            self._stop.set()
-            self._checkpointer.join(timeout=10)
-            self._checkpointer = None
+        if self._checkpoints is not None:
+            self._checkpoints.close()
+            self._checkpoints = None
         with self._lock:
             try:
                 self._db.execute("PRAGMA wal_autocheckpoint = 1000")  # the last connection's close checkpoints
