@@ -193,6 +193,10 @@ def app_factory():
         state.pool.ingest("seekers", pl.DataFrame({"id": [f"P{i}" for i in range(SEEKERS)],
                                                    "occupation": ["H2102"] * SEEKERS,
                                                    "basin": ["beauvais"] * SEEKERS}), mode="all")
+    import gc
+
+    gc.collect()  # as api.http.app.create_served_app, which passerelles serve runs
+    gc.freeze()
     return app
 
 
