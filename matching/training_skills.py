@@ -103,15 +103,19 @@ def explain(referentiel, occupations: Sequence[str], text_evidence: str | list |
 
 
 def derive_teaching(referentiel, occupations: Sequence[Sequence[str]], texts: Sequence[dict],
-                    normaliser=None, *, min_score: float = TEXT_MIN_SCORE, more_score: float = TEXT_MORE_SCORE
-                    ) -> Teaching:
+                    normaliser=None, *, min_score: float = TEXT_MIN_SCORE, more_score: float = TEXT_MORE_SCORE,
+                    cache: dict | None = None) -> Teaching:
     """Skills and evidence of ``n`` trainings (see the module doc).
 
     ``occupations``: n lists of ROME codes (codes the referential does not know are ignored);
     ``texts``: n dicts with ``objective`` and ``content`` (str or None); ``normaliser``: a fitted
     ``SkillNormaliser`` or None (then only the ROME source is used). Trainings with the same
     codes and texts (the actions of one formation) are derived once; the text evidence is
-    assembled from JSON fragments per phrase, never one Python object per claim.
+    assembled from JSON fragments per phrase, never one Python object per claim. ``cache``: a dict
+    kept by the caller across calls on batches of one offer (same referential, normaliser and
+    scores): phrases already matched, and each occupation's core skills, are not matched again
+    (the results are those of one call over the whole offer). ``phrases`` / ``matched`` count the
+    phrases new to the cache.
     """
     import orjson
 
@@ -129,9 +133,14 @@ def derive_teaching(referentiel, occupations: Sequence[Sequence[str]], texts: Se
             if text not in cut:
                 cut[text] = phrases(text)
                 distinct.update(dict.fromkeys(cut[text]))
-    hits: dict[str, list[tuple[str, float]]] = {}
-    if normaliser is not None and distinct:
-        for p, m in zip(distinct, normaliser.batch(list(distinct), k=3)):
+    cache = {} if cache is None else cache
+    hits: dict[str, list[tuple[str, float]]] = cache.setdefault("hits", {})
+    seen: set[str] = cache.setdefault("seen", set())
+    fresh = [p for p in distinct if p not in seen]
+    matched = 0
+    if normaliser is not None and fresh:
+        seen.update(fresh)
+        for p, m in zip(fresh, normaliser.batch(fresh, k=3)):
             keep = []
             for rank, c in enumerate(m.candidates):
                 if c.score >= (min_score if rank == 0 else max(more_score, min_score)):
@@ -140,7 +149,8 @@ def derive_teaching(referentiel, occupations: Sequence[Sequence[str]], texts: Se
                     break
             if keep:
                 hits[p] = keep
-    rome_part: dict[str, list[str]] = {}
+                matched += 1
+    rome_part: dict[str, list[str]] = cache.setdefault("rome", {})
     text_part: dict[tuple[str, str], bytes] = {}
     derived: dict[tuple, tuple[list[str], str]] = {}
     for sig in distinct_sig:
@@ -170,7 +180,7 @@ def derive_teaching(referentiel, occupations: Sequence[Sequence[str]], texts: Se
         derived[sig] = (sorted(skills), (b"[" + b",".join(parts) + b"]").decode())
     out = [derived[sig] for sig in signatures]
     return Teaching(skills=[s for s, _ in out], evidence_json=[e for _, e in out],
-                    occupations=[list(o or ()) for o in occupations], phrases=len(distinct), matched=len(hits))
+                    occupations=[list(o or ()) for o in occupations], phrases=len(fresh), matched=matched)
 
 
 __all__ = ["FIELDS", "TEXT_MIN_SCORE", "TEXT_MORE_SCORE", "Teaching", "derive_teaching", "explain", "phrases"]

@@ -7,6 +7,7 @@
     offer.problems       # the records left out (mode="valid"), each with its element path and line
     offer.summary()      # {"format": "lheo", "version": "2.3", "trainings": n, "sessions": m, "rome": [...]}
     write_lheo(offer.trainings, offer.sessions, "out.xml", version="2.3")
+    for batch in iter_lheo("flux.xml"): ...         # the same, ~2,000 actions (whole formations) at a time
 
 **The format** (Langage Harmonisé d'Échange d'informations sur l'Offre de formation, the
 reference language of the 2015 decree on the regional training offer; element names and
@@ -54,8 +55,8 @@ problem (``ReferentielError``); ``mode="valid"`` leaves out the smallest record 
 session, an action, or a formation when the problem is at formation level) and loads the rest.
 
 Read per action: the formation's title, objective, content, expected results, ROME / FORMACODE /
-NSF codes, RNCP certifications and whether it is certifying; the responsible organisation's name
-and SIRET; the teaching mode, entry mode, place (address, postcode, city, coordinates), hours,
+NSF codes, RNCP certifications (and their CERTIFINFO codes, kept) and whether it is certifying; the
+responsible organisation's name and SIRET; the teaching mode, entry mode, place (address, postcode, city, coordinates), hours,
 price, funders and their financed places; per session: period, recruiting state, registration
 address; a few documented scalar elements are kept as they are for the export (``kept``).
 
@@ -74,7 +75,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import IO, Iterable, NamedTuple
+from typing import IO, Iterable, Iterator, NamedTuple
 
 import polars as pl
 
@@ -134,6 +135,7 @@ _ROME = re.compile(r"^[A-N][0-9]{4}$")
 _FORMACODE = re.compile(r"^[0-9]{5}$")
 _NSF = re.compile(r"^[0-9]{3}$|^[0-9]{2}[0-9A-Za-z]$")
 _RNCP = re.compile(r"^[0-9A-Za-z]{1,10}$")
+_CERTIFINFO = re.compile(r"^[0-9]{1,10}$")
 _SIRET = re.compile(r"^[0-9]{14}$")
 _POSTCODE = re.compile(r"^[0-9]{5}$")
 _DATE = re.compile(r"^[0-9]{8}$")
@@ -437,10 +439,14 @@ class _Reader:
         formacodes = self.codes(dk, "code-FORMACODE", dpath, _FORMACODE, "a FORMACODE of 5 digits such as 22454", 5)
         nsf = self.codes(dk, "code-NSF", dpath, _NSF, "an NSF code of 3 characters such as 254", 3)
         rome = self.codes(dk, "code-ROME", dpath, _ROME, "a ROME code such as H2913 (a letter A-N and 4 digits)", 5)
-        rncp = []
+        rncp, certifications, certifinfo = [], [], False
         for ci, cert in enumerate(k.get("certification", []), start=1):
-            rncp += [c for c in self.codes(self.kids(cert), "code-RNCP", f"{path}/certification[{ci}]", _RNCP,
-                                           "an RNCP code of 1 to 10 letters or digits", 1) if c not in rncp]
+            ck, cpath = self.kids(cert), f"{path}/certification[{ci}]"
+            codes = self.codes(ck, "code-RNCP", cpath, _RNCP, "an RNCP code of 1 to 10 letters or digits", 1)
+            info = self.codes(ck, "code-CERTIFINFO", cpath, _CERTIFINFO, "a CERTIFINFO code of 1 to 10 digits", 1)
+            rncp += [c for c in codes if c not in rncp]
+            certifications.append(f"{''.join(codes)}|{''.join(info)}")
+            certifinfo = certifinfo or bool(info)
         certifying = self.key(k, "certifiante", path, f, ("0", "1"), required=False)
         org = self.one(k, "organisme-formation-responsable", path, f)
         ok = self.kids(org)
@@ -452,6 +458,8 @@ class _Reader:
             self.refuse(f"{opath}/SIRET-organisme-formation/SIRET", siret_elem, "bad <SIRET>", expected="14 digits",
                         found=siret)
         kept = self.kept(k, KEPT_FORMATION) | self.kept(ok, KEPT_ORGANISATION)
+        if certifinfo:  # each <certification> as "RNCP|CERTIFINFO" (either may be empty), in file order
+            kept["certification"] = certifications
         if formacodes and dk["code-FORMACODE"][0].get("ref"):
             kept["code-FORMACODE@ref"] = dk["code-FORMACODE"][0].get("ref")
         kept["code-ROME@ref"] = dk["code-ROME"][0].get("ref") if rome else None  # absent: ROME V3 (documentation)
@@ -608,7 +616,29 @@ def read_lheo(source: str | Path | bytes | IO[bytes], *, mode: str = "valid", na
     ``mode="valid"``: records with a bad value are left out and listed in ``problems``;
     ``mode="all"``: the first bad value refuses the file. Raises ``ReferentielError`` (naming the
     file, the line and the element path) on malformed XML, a DOCTYPE, an unknown root or namespace,
-    and in ``mode="all"`` on any problem.
+    and in ``mode="all"`` on any problem. The whole offer in memory: :func:`iter_lheo` gives it
+    in batches.
+    """
+    trainings, sessions, last = [], [], None
+    for batch in iter_lheo(source, mode=mode, name=name):
+        trainings.append(batch.trainings)
+        sessions.append(batch.sessions)
+        last = batch
+    assert last is not None  # iter_lheo yields at least one batch or raises
+    return LheoOffer(trainings=pl.concat(trainings, rechunk=False), sessions=pl.concat(sessions, rechunk=False),
+                     problems=last.problems, version=last.version, file=last.file, formations=last.formations)
+
+
+def iter_lheo(source: str | Path | bytes | IO[bytes], *, mode: str = "valid", name: str | None = None,
+              batch_actions: int = CHUNK_ROWS) -> Iterator[LheoOffer]:
+    """:func:`read_lheo` in batches: yields an :class:`LheoOffer` of about ``batch_actions`` actions
+    (whole formations: an action and its sessions, the actions of one formation, are always in the
+    same batch) as soon as they are read, so the caller (a catalogue import, a store write) holds
+    one batch at a time. Each batch's ``problems`` are those found so far (the list grows; the last
+    batch has them all), ``formations`` the formations read so far. At least one batch (possibly
+    empty when every record of the last part was left out) is yielded unless an error is raised;
+    the errors are :func:`read_lheo`'s and are raised when met (a batch already yielded stays
+    yielded: a caller writing batches does it in one transaction).
     """
     from lxml import etree
 
@@ -620,7 +650,14 @@ def read_lheo(source: str | Path | bytes | IO[bytes], *, mode: str = "valid", na
                               load_dtd=False, dtd_validation=False, huge_tree=False, remove_comments=True,
                               remove_pis=True)
     reader: _Reader | None = None
-    version, formations = None, 0
+    version, formations, actions = None, 0, 0
+
+    def batch() -> LheoOffer:
+        t, s = reader.frames()
+        reader.training_chunks, reader.session_chunks = [], []
+        return LheoOffer(trainings=t, sessions=s, problems=reader.problems, version=version, file=file,
+                         formations=formations)
+
     try:
         for _, f in context:
             if reader is None:
@@ -640,11 +677,12 @@ def read_lheo(source: str | Path | bytes | IO[bytes], *, mode: str = "valid", na
                                        found=_path_of(f, reader.cut))
             formations += 1
             reader.formation(f, formations)
-            if len(reader.trainings) >= CHUNK_ROWS:
-                reader.flush()
             f.clear(keep_tail=False)
             while f.getprevious() is not None:
                 del parent[0]
+            if len(reader.trainings) >= batch_actions:
+                actions += len(reader.trainings)
+                yield batch()
         root = getattr(context, "root", None)
     except etree.XMLSyntaxError as error:
         line = error.lineno if error.lineno else None
@@ -666,13 +704,12 @@ def read_lheo(source: str | Path | bytes | IO[bytes], *, mode: str = "valid", na
             _bad_root(root, file)
         raise ReferentielError("no <formation>", file=file, line=root.sourceline, column="/lheo/offres",
                                expected="at least one <formation> in <offres>", found="")
-    trainings, sessions = reader.frames()
-    if not trainings.height and reader.problems:
+    actions += len(reader.trainings)
+    if not actions and reader.problems:
         first = reader.problems[0]
         raise ReferentielError(f"no valid action; first problem: {first.message}", file=file, line=first.line,
                                column=first.path, expected=first.expected, found=first.found)
-    return LheoOffer(trainings=trainings, sessions=sessions, problems=reader.problems, version=version,
-                     file=file, formations=formations)
+    yield batch()
 
 
 _ARROW_TYPES = {pl.String: "string", pl.Boolean: "bool_", pl.Int8: "int8", pl.Int64: "int64",
@@ -795,8 +832,17 @@ def write_lheo(trainings: pl.DataFrame, sessions: pl.DataFrame, out: str | Path 
                     for name in ("parcours-de-formation", "code-niveau-entree"):
                         if name in kept:
                             sub(f, name, kept[name])
-                    for code in first.get("rncp") or []:
-                        sub(sub(f, "certification"), "code-RNCP", code)
+                    if "certification" in kept:  # read with CERTIFINFO codes: given back as they were
+                        for pair in kept["certification"]:
+                            code, info = pair.split("|", 1)
+                            c = sub(f, "certification")
+                            if code:
+                                sub(c, "code-RNCP", code)
+                            if info:
+                                sub(c, "code-CERTIFINFO", info)
+                    else:
+                        for code in first.get("rncp") or []:
+                            sub(sub(f, "certification"), "code-RNCP", code)
                     if "code-niveau-sortie" in kept:
                         sub(f, "code-niveau-sortie", kept["code-niveau-sortie"])
                     for r in actions:
@@ -869,4 +915,4 @@ def looks_like_lheo(head: bytes) -> bool:
 
 __all__ = ["FUNDERS", "KEPT_ACTION", "KEPT_FORMATION", "KEPT_ORGANISATION", "LheoOffer", "LheoProblem", "MODES",
            "NAMESPACES", "RECRUITING_STATES", "SESSION_SCHEMA", "TEACHING_MODES", "TRAINING_SCHEMA",
-           "format_lheo_date", "frame_of", "lheo_bytes", "looks_like_lheo", "parse_lheo_date", "read_lheo", "write_lheo"]
+           "format_lheo_date", "frame_of", "iter_lheo", "lheo_bytes", "looks_like_lheo", "parse_lheo_date", "read_lheo", "write_lheo"]

@@ -39,10 +39,10 @@ from __future__ import annotations
 import io
 import json
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import polars as pl
@@ -415,23 +415,33 @@ def _resolve_skills(frame: pl.DataFrame, referentiel, file: str, resolver: Skill
     return pl.Series("skills", out, dtype=pl.List(pl.String))
 
 
-def teaches_matrix(frame: pl.DataFrame, referentiel) -> sp.csr_array:
+def teaches_matrix(frame: pl.DataFrame, referentiel, *, batch_rows: int = 5_000) -> sp.csr_array:
     """(n_trainings, n_skills) float32 CSR of a validated frame: 1.0 where a training teaches a skill.
 
     Codes are mapped to columns by a polars join (no Python string per taught skill: a regional
-    offer on ROME teaches millions). Raises ``ReferentielError`` on a code the referential lacks."""
-    pairs = (frame.select(pl.int_range(0, pl.len(), dtype=pl.Int64).alias("row"), pl.col("skills"))
-             .explode("skills").drop_nulls("skills"))
+    offer on ROME teaches millions), ``batch_rows`` trainings at a time (the exploded pairs of a
+    50,000-training offer on ROME weigh hundreds of MB at once). Raises ``ReferentielError`` on a
+    code the referential lacks."""
     columns = pl.DataFrame({"skills": referentiel.skill_codes.astype(str).tolist(),
                             "col": np.arange(referentiel.n_skills, dtype=np.int32)})
-    mapped = pairs.join(columns, on="skills", how="left")
-    unknown = mapped.filter(pl.col("col").is_null())
-    if unknown.height:
-        raise ReferentielError("unknown skill", column="skills", expected="skill codes of the referential",
-                               found=str(unknown["skills"][0]))
-    m = sp.csr_array((np.ones(mapped.height, dtype=np.float32),
-                      (mapped["row"].to_numpy(), mapped["col"].to_numpy())), shape=(frame.height, referentiel.n_skills))
-    m.sum_duplicates()
+    parts = []
+    for lo in range(0, max(frame.height, 1), batch_rows):
+        part = frame.slice(lo, batch_rows)
+        pairs = (part.select(pl.int_range(0, pl.len(), dtype=pl.Int64).alias("row"), pl.col("skills"))
+                 .explode("skills").drop_nulls("skills"))
+        mapped = pairs.join(columns, on="skills", how="left")
+        unknown = mapped.filter(pl.col("col").is_null())
+        if unknown.height:
+            raise ReferentielError("unknown skill", column="skills", expected="skill codes of the referential",
+                                   found=str(unknown["skills"][0]))
+        m = sp.csr_array((np.ones(mapped.height, dtype=np.float32),
+                          (mapped["row"].to_numpy(), mapped["col"].to_numpy())), shape=(part.height, referentiel.n_skills))
+        m.sum_duplicates()
+        m.sort_indices()
+        parts.append(m)
+    if len(parts) == 1:
+        return parts[0]
+    m = sp.csr_array(sp.vstack(parts, format="csr"), dtype=np.float32)
     m.sort_indices()
     return m
 
@@ -573,6 +583,22 @@ def from_lheo(offer, referentiel, skills: list[list[str]], evidence: list[str] |
                              sessions=sessions, offer=t)
 
 
+def concat_catalogues(parts: Sequence[TrainingCatalogue], source: str | None = None) -> TrainingCatalogue:
+    """One catalogue of ``parts`` (same referential, no id in two parts: the batches of one import),
+    in order. No row is copied into Python: frames are concatenated, ``teaches`` stacked."""
+    if not parts:
+        raise ValueError("no catalogue to concatenate")
+    if len(parts) == 1:
+        return parts[0] if source is None else replace(parts[0], source=source)
+    frame = pl.concat([p.frame for p in parts], rechunk=False)
+    teaches = sp.csr_array(sp.vstack([p.teaches for p in parts], format="csr"), dtype=np.float32)
+    sessions = [p.sessions for p in parts if p.sessions is not None]
+    offers = [p.offer for p in parts if p.offer is not None]
+    return TrainingCatalogue(frame=frame, teaches=teaches, source=parts[0].source if source is None else source,
+                             sessions=pl.concat(sessions, rechunk=False) if sessions else None,
+                             offer=pl.concat(offers, rechunk=False) if offers else None)
+
+
 def lheo_frames(catalogue: TrainingCatalogue, skill_labels: dict[str, str] | None = None
                 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(trainings, sessions) frames in ``referentiels.lheo``'s schemas for the LHEO export of a catalogue.
@@ -705,6 +731,6 @@ def synthesize_trainings(referentiel, n: int, *, basins: pl.DataFrame | None = N
 
 
 __all__ = ["BASE_SCHEMA", "CLOSED_STATES", "DEMO_CATALOGUE", "FRAME_SCHEMA", "OFFER_SCHEMA", "SESSION_SCHEMA",
-           "TrainingCatalogue", "UNKNOWN_END", "UNKNOWN_START", "csv_frame", "demo_trainings", "from_frame", "from_lheo",
+           "TrainingCatalogue", "UNKNOWN_END", "UNKNOWN_START", "concat_catalogues", "csv_frame", "demo_trainings", "from_frame", "from_lheo",
            "lheo_frames", "load_trainings",
            "read_frame", "synthesize_trainings", "teaches_matrix", "to_csv", "validate"]

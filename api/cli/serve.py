@@ -36,7 +36,8 @@ def serve(
     referentiels.load(settings.referentiel)  # fail fast, and warm the cache for the workers
     typer.echo(f"Passerelles on http://{host}:{port} (docs at /docs), referential {settings.referentiel}",
                err=True)
-    # create_app (the factory, called in each worker after uvicorn configured logging) adds the filter
+    # create_served_app (the factory: create_app, then gc.freeze; called in each worker after uvicorn
+    # configured logging) adds the filter
     # that redacts keys from the access log (api/http/security/logs.py)
-    uvicorn.run("api.http.app:create_app", factory=True, host=host, port=port, workers=workers,
+    uvicorn.run("api.http.app:create_served_app", factory=True, host=host, port=port, workers=workers,
                 log_level="info", timeout_graceful_shutdown=graceful_timeout)

@@ -165,10 +165,15 @@ def _check_records(records: str) -> None:
 
 
 def _validate_lheo(file: Path, records: str, as_json: bool) -> None:
-    from referentiels.lheo import read_lheo
+    from referentiels.lheo import iter_lheo
 
-    offer = read_lheo(file, mode=records)
-    summary = offer.summary()
+    trainings = sessions = 0
+    rome: set[str] = set()
+    for offer in iter_lheo(file, mode=records):  # batch by batch: memory of one batch, whatever the file
+        trainings += offer.trainings.height
+        sessions += offer.sessions.height
+        rome.update(offer.trainings["occupations"].explode().drop_nulls().unique().to_list())
+    summary = offer.summary() | {"trainings": trainings, "sessions": sessions, "rome": sorted(rome)}
     summary["left_out"] = [p.as_dict() for p in offer.problems]
     if as_json:
         emit_json(summary)

@@ -35,10 +35,10 @@ from matching.tension import rerank_toward_tension, tension_table, tension_targe
 from matching.tension import toward_tension as toward_tension_of
 from referentiels import ReferentielError, territories
 from matching.training_skills import derive_teaching, explain
-from referentiels.lheo import LheoOffer, looks_like_lheo, read_lheo
+from referentiels.lheo import CHUNK_ROWS, LheoProblem, iter_lheo, looks_like_lheo
 from referentiels.lheo import TRAINING_SCHEMA as LHEO_SCHEMA
-from referentiels.trainings import (FRAME_SCHEMA, SESSION_SCHEMA, TrainingCatalogue, demo_trainings, from_frame,
-                                   from_lheo, lheo_frames, load_trainings, synthesize_trainings)
+from referentiels.trainings import (FRAME_SCHEMA, SESSION_SCHEMA, TrainingCatalogue, concat_catalogues, demo_trainings,
+                                   from_frame, from_lheo, lheo_frames, load_trainings, synthesize_trainings)
 
 from api.services.errors import UnknownBasin, UnknownSeeker
 
@@ -138,23 +138,27 @@ class TrainingService:
         store = self._store()
         self._from_store = True
         self._store_seen = (store.data_version(), store.trainings_seq()) if store is not None else (None, 0)
-        replaced, texts = store.training_texts() if store is not None else (False, [])
-        if not texts:
-            return default() if not replaced else from_frame(pl.DataFrame(schema=FRAME_SCHEMA), self.referentiel,
-                                                             source="store")
-        offered = [t for t in texts if '"offer":' in t]  # LHEO records carry the action as read
-        plain = [json.loads(t) for t in texts if '"offer":' not in t]
+        replaced, batches = store.training_text_batches() if store is not None else (False, iter(()))
+        parts, plain = [], []
         try:
-            parts = []
+            for texts in batches:  # LHEO records carry the action as read: read back batch by batch
+                offered = [t for t in texts if '"offer":' in t]
+                plain += [json.loads(t) for t in texts if '"offer":' not in t]
+                if offered:
+                    parts.append(offered_frames(offered, self.referentiel))
+            if not parts and not plain:
+                return default() if not replaced else from_frame(pl.DataFrame(schema=FRAME_SCHEMA), self.referentiel,
+                                                                 source="store")
+            stored = []
             if plain:
-                parts.append(load_trainings(json.dumps(plain).encode(), self.referentiel, fmt="json",
-                                            name=f"{store.path} (table trainings)", basins=self.basins))
-            if offered:
-                parts.append(stored_offer(offered, store.training_session_texts(), self.referentiel))
+                stored.append(load_trainings(json.dumps(plain).encode(), self.referentiel, fmt="json",
+                                             name=f"{store.path} (table trainings)", basins=self.basins))
+            if parts:
+                stored.append(stored_offer_of(parts, store.training_session_text_batches(), self.referentiel))
         except ReferentielError as error:  # e.g. codes of another referential: serve the default, say why
             print(f"passerelles: stored trainings not loaded: {error}", file=sys.stderr)
             return default()
-        stored = parts[0] if len(parts) == 1 else parts[0].extend(parts[1])
+        stored = stored[0] if len(stored) == 1 else stored[0].extend(stored[1])
         return stored if replaced else default().extend(stored)
 
     def _set(self, catalogue: TrainingCatalogue) -> None:
@@ -190,18 +194,16 @@ class TrainingService:
             self._set(catalogue)
 
     def read_offer(self, data: bytes | Path, *, name: str = "body", records: str = "all"
-                   ) -> tuple[TrainingCatalogue, LheoOffer]:
+                   ) -> tuple[TrainingCatalogue, "LheoImport"]:
         """An LHEO document (bytes or a path) as a catalogue: each action a training whose skills are
         derived with their evidence (``matching.training_skills``), each session a session.
         ``records``: ``all`` refuses the file at its first bad record, ``valid`` leaves bad records
-        out (listed in the offer's ``problems``). Raises ReferentielError."""
-        offer = read_lheo(data, mode=records, name=name)
-        t = offer.trainings
-        teaching = derive_teaching(self.referentiel, t["occupations"].to_list(),
-                                   t.select("objective", "content").to_dicts(), self._skill_normaliser())
-        catalogue = from_lheo(offer, self.referentiel, teaching.skills, teaching.evidence_json, basins=self.basins,
-                              source=name)
-        return catalogue, offer
+        out (listed in the import's ``problems``). Raises ReferentielError."""
+        run = LheoImport(data, self.referentiel, self._skill_normaliser(), mode=records, name=name,
+                         basins=self.basins)
+        for _ in run.batches():
+            pass
+        return run.catalogue(), run
 
     def ingest(self, data: bytes | Path, fmt: str | None = None, replace: bool = False, name: str = "body",
                records: str = "all") -> dict:
@@ -228,20 +230,36 @@ class TrainingService:
                     "persisted": True}
 
     def _ingest_offer(self, data: bytes | Path, *, replace: bool, name: str, records: str) -> dict:
-        new, offer = self.read_offer(data, name=name, records=records)
-        trainings, sessions = offer_records(new)
-        with self._lock:
-            before = len(self.catalogue)
-            catalogue = new if replace else self.catalogue.extend(new)
-            store = self._store(create=True)  # one transaction: the trainings and their sessions
-            seq = store.save_trainings(trainings, replace=replace, source=name, sessions=sessions)
-            self._store_seen = (store.data_version(), seq)
-            self._set(catalogue)
-            summary = offer.summary()
-            return {"format": "lheo", "version": offer.version, "received": len(new), "sessions": offer.sessions.height,
-                    "rome": summary["rome"], "before": before, "trainings": len(self._catalogue),
-                    "replaced": replace, "persisted": True, "left_out": [p.as_dict() for p in offer.problems],
-                    "without_skills": int((new.frame["skills"].list.len() == 0).sum())}
+        """Read, derive and encode the offer batch by batch (``LheoImport``) into a temporary file
+        (one batch's records in memory at a time), then write them to the store in one transaction
+        (as short as before: no XML is read while it is open) and serve the catalogue."""
+        import pickle
+        import tempfile
+
+        run = LheoImport(data, self.referentiel, self._skill_normaliser(), mode=records, name=name,
+                         basins=self.basins)
+        with tempfile.TemporaryFile(prefix="passerelles-lheo-") as spool:
+            for part in run.batches():
+                pickle.dump(offer_records(part), spool, protocol=pickle.HIGHEST_PROTOCOL)
+            new = run.catalogue()
+
+            def spooled():
+                spool.seek(0)
+                for _ in range(len(run.parts)):
+                    yield pickle.load(spool)  # our own file, written just above
+
+            with self._lock:
+                before = len(self.catalogue)
+                catalogue = new if replace else self.catalogue.extend(new)
+                store = self._store(create=True)  # one transaction: the trainings and their sessions
+                seq = store.save_training_batches(spooled(), replace=replace, source=name)
+                self._store_seen = (store.data_version(), seq)
+                self._set(catalogue)
+        summary = run.summary()
+        return {"format": "lheo", "version": run.version, "received": len(new), "sessions": summary["sessions"],
+                "rome": summary["rome"], "before": before, "trainings": len(catalogue),
+                "replaced": replace, "persisted": True, "left_out": [p.as_dict() for p in run.problems],
+                "without_skills": int((new.frame["skills"].list.len() == 0).sum())}
 
     def export_lheo(self, out, *, version: str = "2.3") -> int:
         """Write the served catalogue as LHEO ``version`` to a path or binary stream; returns formations."""
@@ -712,7 +730,16 @@ def stored_offer(texts: list[str], session_texts: list[str], referentiel) -> Tra
     """The trainings (and sessions) an LHEO ingest stored, read back from their JSON texts (polars
     reads them as JSON Lines); skill and occupation codes the referential no longer knows are
     dropped (an upgrade of the referential). Sessions of other trainings are ignored."""
+    return stored_offer_of([offered_frames(texts, referentiel)], [session_texts] if session_texts else [],
+                           referentiel)
+
+
+def offered_frames(texts: list[str], referentiel) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One batch of stored LHEO training texts -> (catalogue frame, offer frame), codes the
+    referential no longer knows dropped."""
     import io
+
+    import pyarrow as pa
 
     known = referentiel.skill_index
     known_occ = referentiel.occupation_index
@@ -721,21 +748,84 @@ def stored_offer(texts: list[str], session_texts: list[str], referentiel) -> Tra
     raw = pl.read_ndjson(io.BytesIO("\n".join(texts).encode()), schema=schema)
     skills = [[c for c in v if c in known] for v in raw["skills"].to_list()]
     occupations = [[c for c in v if c in known_occ] for v in raw["occupations"].to_list()]
-    import pyarrow as pa
-
     as_lists = lambda name, values: pl.from_arrow(  # noqa: E731 (pyarrow: no series per sub-list)
         pa.array(values, type=pa.list_(pa.string()))).cast(pl.List(pl.String)).alias(name)
     frame = raw.select(list(FRAME_SCHEMA)).with_columns(
         pl.col("start_dates").list.eval(pl.element().str.to_date()),
         as_lists("skills", skills), as_lists("occupations", occupations))
     offer = raw["offer"].struct.unnest().select(list(offer_schema)).cast(offer_schema)
+    return frame, offer
+
+
+def stored_offer_of(parts: list[tuple[pl.DataFrame, pl.DataFrame]], session_batches, referentiel
+                    ) -> TrainingCatalogue:
+    """The catalogue of stored LHEO trainings read in batches (``offered_frames`` of each) and
+    their sessions' JSON texts (an iterable of lists), sessions of other trainings ignored."""
+    import io
+
+    frame = pl.concat([f for f, _ in parts], rechunk=False)
+    offer = pl.concat([o for _, o in parts], rechunk=False)
+    ids = frame["id"].implode()
     s_schema = {**SESSION_SCHEMA, "start": pl.String, "end": pl.String}
-    s = (pl.read_ndjson(io.BytesIO("\n".join(session_texts).encode()), schema=s_schema) if session_texts
-         else pl.DataFrame(schema=s_schema))
-    s = s.filter(pl.col("training").is_in(frame["id"].implode())).with_columns(
-        pl.col("start").str.to_date(), pl.col("end").str.to_date())
+    sessions = [pl.read_ndjson(io.BytesIO("\n".join(texts).encode()), schema=s_schema)
+                .filter(pl.col("training").is_in(ids)) for texts in session_batches if texts]
+    s = pl.concat(sessions, rechunk=False) if sessions else pl.DataFrame(schema=s_schema)
+    s = s.with_columns(pl.col("start").str.to_date(), pl.col("end").str.to_date())
     catalogue = from_frame(frame, referentiel, source="store", sessions=s)
     return replace(catalogue, offer=offer)
+
+
+class LheoImport:
+    """One LHEO import, batch by batch (``referentiels.lheo.iter_lheo``): per batch of about
+    ``batch_actions`` actions, what each teaches (``derive_teaching``, phrases matched once for the
+    whole offer through a cache) and its catalogue (``from_lheo``). Memory: the catalogue built so
+    far plus one batch (the XML, the rows as Python objects, the skill matching and the teaches
+    matrix of one batch at a time), never the whole offer as Python objects.
+
+        run = LheoImport(path, referentiel, normaliser, mode="valid")
+        for part in run.batches(): ...        # each a TrainingCatalogue (e.g. written to the store)
+        run.catalogue()                        # all of them; run.summary(), run.problems
+    """
+
+    def __init__(self, source, referentiel, normaliser, *, mode: str = "valid", name: str | None = None,
+                 basins: pl.DataFrame | None = None, batch_actions: int = CHUNK_ROWS) -> None:
+        self.source, self.referentiel, self.normaliser = source, referentiel, normaliser
+        self.mode, self.name, self.basins, self.batch_actions = mode, name, basins, batch_actions
+        self.parts: list[TrainingCatalogue] = []
+        self.problems: list[LheoProblem] = []
+        self.version, self.file, self.formations = "2.3", name or "<lheo>", 0
+        self.phrases = self.matched = 0
+
+    def batches(self):
+        """Yields each batch's catalogue (``TrainingCatalogue`` with ``sessions`` and ``offer``).
+        Raises ReferentielError as ``read_lheo`` does."""
+        cache: dict = {}
+        for offer in iter_lheo(self.source, mode=self.mode, name=self.name, batch_actions=self.batch_actions):
+            self.problems, self.version, self.file, self.formations = (offer.problems, offer.version, offer.file,
+                                                                       offer.formations)
+            t = offer.trainings
+            if not t.height:  # the last batch may be empty (its records left out)
+                continue
+            teaching = derive_teaching(self.referentiel, t["occupations"].to_list(),
+                                       t.select("objective", "content").to_dicts(), self.normaliser, cache=cache)
+            self.phrases += teaching.phrases
+            self.matched += teaching.matched
+            part = from_lheo(offer, self.referentiel, teaching.skills, teaching.evidence_json, basins=self.basins,
+                             source=self.name or offer.file)
+            self.parts.append(part)
+            yield part
+
+    def catalogue(self) -> TrainingCatalogue:
+        """Every batch's catalogue as one (after :meth:`batches` was consumed)."""
+        return concat_catalogues(self.parts, source=self.name or self.file)
+
+    def summary(self) -> dict:
+        """As ``LheoOffer.summary``: format, version, file, formations, trainings, sessions, rome, problems."""
+        rome = sorted({c for p in self.parts for c in p.offer["occupations"].explode().drop_nulls().unique()})
+        return {"format": "lheo", "version": self.version, "file": self.file, "formations": self.formations,
+                "trainings": sum(len(p) for p in self.parts),
+                "sessions": sum(p.sessions.height for p in self.parts), "rome": rome,
+                "problems": len(self.problems), "left_out": [p.as_dict() for p in self.problems[:20]]}
 
 
 def seeker_matrix(seekers: pl.DataFrame, referentiel) -> tuple[sp.csr_array, np.ndarray]:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from pathlib import Path
 
 from api.storage.keys import Principal
 from api.storage.locks import AUDIT_LOCK_BYTE, CROSS_PROCESS, lock_bytes, locks_path, unlock_bytes
-from api.storage.sqlite import connect, utc_now as _now
+from api.storage.sqlite import BackgroundCheckpoints, connect, utc_now as _now
 
 AUDIT_DDL = """
 CREATE TABLE IF NOT EXISTS audit_log (
@@ -39,7 +40,9 @@ _ACTIONS = {"GET": "read", "HEAD": "read", "POST": "create", "PUT": "replace", "
 
 class AuditLog:
     """Append-only log of reads and changes of personal data (table ``audit_log``; triggers refuse
-    UPDATE and DELETE). One committed INSERT per audited request (WAL, synchronous=NORMAL).
+    UPDATE and DELETE). One committed INSERT per audited request (WAL, synchronous=NORMAL; the WAL
+    checkpointed by a background thread, not inside the INSERT that the middleware makes on the
+    event loop, where SQLite's automatic checkpoint held every request of the worker).
 
     The workers' INSERTs take turns on an ``fcntl`` lock (one byte of ``<database>.locks``, past the
     rate buckets) before SQLite's own write lock: a worker that found the database busy would
@@ -55,6 +58,10 @@ class AuditLog:
         self._lock = threading.Lock()
         self._conn = connect(path, synchronous="NORMAL")
         self._conn.executescript(AUDIT_DDL)
+        self._checkpoints: BackgroundCheckpoints | None = None
+        if str(path) != ":memory:":
+            self._conn.execute("PRAGMA wal_autocheckpoint = 0")
+            self._checkpoints = BackgroundCheckpoints(path)
         self._fd: int | None = None
         if CROSS_PROCESS:
             try:
@@ -63,6 +70,13 @@ class AuditLog:
                 self._fd = None
 
     def close(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.close()
+            self._checkpoints = None
+        try:
+            self._conn.execute("PRAGMA wal_autocheckpoint = 1000")  # the last connection's close checkpoints
+        except sqlite3.ProgrammingError:  # closed already
+            pass
         self._conn.close()
         if self._fd is not None:
             os.close(self._fd)

@@ -31,7 +31,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Iterator, Literal
 
-from api.storage.sqlite import connect, utc_now
+from api.storage.sqlite import BackgroundCheckpoints, connect, utc_now
 
 DDL = """
 CREATE TABLE IF NOT EXISTS prescriptions (
@@ -160,10 +160,15 @@ def _days_between(start: str, end: str) -> int:
     return max(0, (date.fromisoformat(end[:10]) - date.fromisoformat(start[:10])).days)
 
 
+CHECKPOINT_EVERY_S = 1.0
+"""Seconds between two background WAL checkpoints of the pre-registration tables."""
+
+
 class PrescriptionStore:
     """The pre-registration tables on one connection (behind a lock; one instance per process)."""
 
-    def __init__(self, path: str | Path, synchronous: Literal["FULL", "NORMAL"] = "FULL") -> None:
+    def __init__(self, path: str | Path, synchronous: Literal["FULL", "NORMAL"] = "FULL", *,
+                 checkpoint_every_s: float | None = CHECKPOINT_EVERY_S) -> None:
         self.path = Path(path) if str(path) != ":memory:" else path
         self._lock = threading.RLock()
         self._db = connect(path, synchronous=synchronous)
@@ -173,9 +178,21 @@ class PrescriptionStore:
             for statement in DDL.split(";"):
                 if statement.strip():
                     db.execute(statement)
+        self._checkpoints: BackgroundCheckpoints | None = None
+        if checkpoint_every_s and str(path) != ":memory:":
+            # the WAL is copied back into the database by a thread of its own, off the requests' path
+            self._db.execute("PRAGMA wal_autocheckpoint = 0")
+            self._checkpoints = BackgroundCheckpoints(path, checkpoint_every_s)
 
     def close(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.close()
+            self._checkpoints = None
         with self._lock:
+            try:
+                self._db.execute("PRAGMA wal_autocheckpoint = 1000")  # the last connection's close checkpoints
+            except sqlite3.ProgrammingError:  # closed already
+                pass
             self._db.close()
 
     @contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -46,3 +47,35 @@ def utc_now() -> str:
     """The current UTC time as ISO 8601 with milliseconds: the one clock of every stored time (records' and
     trainings' ``updated_at``, ingests, migrations, keys, the audit log)."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+class BackgroundCheckpoints:
+    """Copies the WAL of the database file ``path`` back into it every ``every_s`` seconds, in a
+    thread of its own on a connection of its own (``PRAGMA wal_checkpoint(PASSIVE)``: it never waits
+    for a writer nor blocks one). A connection whose commits must stay short sets
+    ``PRAGMA wal_autocheckpoint = 0`` and starts one of these: SQLite's automatic checkpoint runs
+    inside the commit that crosses 1,000 WAL pages (the copy, and its fsync), a spike every few
+    hundred writes for the request that made it. Two of them on one file are harmless (one finds
+    the other's checkpoint running and skips its turn). ``close()`` stops the thread."""
+
+    def __init__(self, path: str | Path, every_s: float = 1.0) -> None:
+        self.path = Path(path)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(every_s,), name=f"checkpoints:{self.path.name}",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self, every_s: float) -> None:
+        conn = connect(self.path, synchronous="NORMAL")
+        try:
+            while not self._stop.wait(every_s):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.Error:  # busy or locked: the next round copies what this one could not
+                    pass
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)

@@ -24,7 +24,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import polars as pl
 
@@ -385,20 +385,17 @@ class Store:
         ``records``), or ``(id, training, JSON text)`` triples. ``replace``: the stored
         trainings become exactly these and the default catalogue is no longer served (meta
         ``trainings_mode`` = ``replace``)."""
-        rows = [(r.get("id"), json.dumps(r, ensure_ascii=False)) if isinstance(r, dict) else (r[0], r[1])
-                for r in records]  # dicts, or (id, JSON text) already encoded (a large LHEO offer)
-        ids = [i for i, _ in rows]
-        if any(i is None for i in ids):
-            raise StoreError("every training needs an id")
-        if len(set(ids)) != len(ids):
-            raise StoreError("a training id appears more than once in the batch")
-        session_rows = [(x.get("id"), x.get("training"), json.dumps(x, ensure_ascii=False)) if isinstance(x, dict)
-                        else (x[0], x[1], x[2]) for x in sessions or []]
-        batch = set(ids)
-        if any(sid is None or training not in batch for sid, training, _ in session_rows):
-            raise StoreError("every session needs an id and a training of the batch")
-        if len({sid for sid, _, _ in session_rows}) != len(session_rows):
-            raise StoreError("a session id appears more than once in the batch")
+        return self.save_training_batches([(records, sessions or [])], replace=replace, source=source)
+
+    def save_training_batches(self, batches: Iterable[tuple[Sequence, Sequence]], *, replace: bool = False,
+                              source: str | None = None) -> int:
+        """:meth:`save_trainings` of trainings given in batches (``(records, sessions)`` pairs, each as
+        ``save_trainings`` takes them), all in ONE transaction: the batches are consumed (and may be
+        produced, e.g. by a streaming LHEO import) while it is open, so only one batch's records are
+        in memory at a time. An exception raised by the iterable rolls everything back."""
+        seen: set[str] = set()
+        seen_sessions: set[str] = set()
+        total = 0
         with self.transaction() as db:
             seq = self._next_seq(db)
             now = _now()
@@ -406,20 +403,39 @@ class Store:
                 db.execute("DELETE FROM trainings")
                 db.execute("DELETE FROM training_sessions")
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('trainings_mode', 'replace')")
-            else:
-                db.executemany("DELETE FROM training_sessions WHERE training = ?", [(i,) for i in ids])
-            db.executemany(
-                "INSERT INTO training_sessions (id, training, record, seq, updated_at) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT(id) DO UPDATE SET training = excluded.training, record = excluded.record, "
-                "seq = excluded.seq, updated_at = excluded.updated_at",
-                [(sid, training, text, seq, now) for sid, training, text in session_rows])
-            db.executemany(
-                "INSERT INTO trainings (id, record, pos, seq, updated_at, referentiel) VALUES (?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT(id) DO UPDATE SET record = excluded.record, pos = excluded.pos, seq = excluded.seq, "
-                "updated_at = excluded.updated_at, referentiel = excluded.referentiel",
-                [(i, text, pos, seq, now, self.referentiel) for pos, (i, text) in enumerate(rows)])
+            for records, sessions in batches:
+                rows = [(r.get("id"), json.dumps(r, ensure_ascii=False)) if isinstance(r, dict) else (r[0], r[1])
+                        for r in records]  # dicts, or (id, JSON text) already encoded (a large LHEO offer)
+                ids = [i for i, _ in rows]
+                if any(i is None for i in ids):
+                    raise StoreError("every training needs an id")
+                if len(set(ids)) != len(ids) or not seen.isdisjoint(ids):
+                    raise StoreError("a training id appears more than once in the batch")
+                seen.update(ids)
+                session_rows = [(x.get("id"), x.get("training"), json.dumps(x, ensure_ascii=False))
+                                if isinstance(x, dict) else (x[0], x[1], x[2]) for x in sessions or []]
+                batch = set(ids)
+                if any(sid is None or training not in batch for sid, training, _ in session_rows):
+                    raise StoreError("every session needs an id and a training of the batch")
+                sids = [sid for sid, _, _ in session_rows]
+                if len(set(sids)) != len(sids) or not seen_sessions.isdisjoint(sids):
+                    raise StoreError("a session id appears more than once in the batch")
+                seen_sessions.update(sids)
+                if not replace:
+                    db.executemany("DELETE FROM training_sessions WHERE training = ?", [(i,) for i in ids])
+                db.executemany(
+                    "INSERT INTO training_sessions (id, training, record, seq, updated_at) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT(id) DO UPDATE SET training = excluded.training, record = excluded.record, "
+                    "seq = excluded.seq, updated_at = excluded.updated_at",
+                    [(sid, training, text, seq, now) for sid, training, text in session_rows])
+                db.executemany(
+                    "INSERT INTO trainings (id, record, pos, seq, updated_at, referentiel) VALUES (?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT(id) DO UPDATE SET record = excluded.record, pos = excluded.pos, seq = excluded.seq, "
+                    "updated_at = excluded.updated_at, referentiel = excluded.referentiel",
+                    [(i, text, total + pos, seq, now, self.referentiel) for pos, (i, text) in enumerate(rows)])
+                total += len(rows)
             db.execute("INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?)",
-                       (seq, "trainings" + (" (replace)" if replace else ""), source, len(records), 0, now))
+                       (seq, "trainings" + (" (replace)" if replace else ""), source, total, 0, now))
         return seq
 
     def trainings_seq(self) -> int:
@@ -438,15 +454,38 @@ class Store:
 
     def training_texts(self) -> tuple[bool, list[str]]:
         """``trainings()`` with each record as its stored JSON text (no Python object per field)."""
+        replaced, batches = self.training_text_batches()
+        return replaced, [t for batch in batches for t in batch]
+
+    def training_text_batches(self, size: int = 5_000) -> tuple[bool, Iterator[list[str]]]:
+        """(replaced, the stored trainings' JSON texts in ingest order, ``size`` at a time). The
+        texts are read in one read transaction; the iterator holds the store's lock until it is
+        exhausted or closed: consume it at once."""
         with self._lock:
             replaced = self._meta("trainings_mode") == "replace"
-            rows = self._db.execute("SELECT record FROM trainings ORDER BY seq, pos").fetchall()
-        return replaced, [r[0] for r in rows]
+        return replaced, self._batches("SELECT record FROM trainings ORDER BY seq, pos", size)
 
     def training_session_texts(self) -> list[str]:
         """Every stored session as its JSON text, in the order they were stored."""
+        return [t for batch in self.training_session_text_batches() for t in batch]
+
+    def training_session_text_batches(self, size: int = 20_000) -> Iterator[list[str]]:
+        """The stored sessions' JSON texts in the order they were stored, ``size`` at a time (see
+        :meth:`training_text_batches`)."""
+        return self._batches("SELECT record FROM training_sessions ORDER BY rowid", size)
+
+    def _batches(self, sql: str, size: int) -> Iterator[list[str]]:
         with self._lock:
-            return [r[0] for r in self._db.execute("SELECT record FROM training_sessions ORDER BY rowid")]
+            self._db.execute("BEGIN")  # one snapshot for every batch
+            try:
+                cursor = self._db.execute(sql)
+                while True:
+                    rows = cursor.fetchmany(size)
+                    if not rows:
+                        break
+                    yield [r[0] for r in rows]
+            finally:
+                self._db.execute("COMMIT")
 
     def training_sessions(self, trainings: Sequence[str] | None = None) -> list[dict]:
         """Stored sessions (of ``trainings`` only, when given), in the order they were stored."""

@@ -17,9 +17,19 @@ pre-registering / answering under 50 concurrent prescribers.
   organisation answers: the worst case, every request queued behind the 49 others, so its p99 is
   the time to serve 50; ``paced_*``: 50 prescribers in a closed loop for 30 s (quick: 5 s), each
   submitting then having its pre-registration answered, with an exponential think time of mean
-  0.5 s (about 100 requests a second offered): the p99 a prescriber sees under load. The clients run in the benchmark's process and the server in its own:
+  0.5 s (about 100 requests a second offered): the p99 a prescriber sees under load; then the
+  same paced loop with ``GET /health`` in place of both writes (``paced_health_*``, the baseline in
+  the same process), and ``paced_*_p99_ratio``: the p99 of the writes over that of /health. The clients run in the benchmark's process and the server in its own:
   on the shared 2-core host the client threads compete with the server for the CPUs, so the
   latencies are those of the whole loop, an upper bound. Target: p99 <= 20 ms, 0 errors.
+- ``prescriptions_store_50``: the store's share, without HTTP and without client threads competing
+  with a server: 50 threads on one ``PrescriptionStore`` each creating (with an Idempotency-Key)
+  and accepting pre-registrations, 1 pair each (quick; 20 in full runs) without thinking: the
+  time of 50 (1,000) pairs; baseline: the same with ``synchronous=FULL`` and SQLite's automatic
+  checkpoints (the former default). Counters (text): the paced loop (think time 0.5 s, 2 s quick /
+  30 s full) in three set-ups, ``full_auto``, ``normal_auto`` and ``normal_bg`` (NORMAL with the
+  checkpoints in the background thread, the default): p50 / p99 / max of creates and answers,
+  and ``p99_ratio_normal_bg_to_full_auto``.
 """
 
 from __future__ import annotations
@@ -183,6 +193,10 @@ def app_factory():
         state.pool.ingest("seekers", pl.DataFrame({"id": [f"P{i}" for i in range(SEEKERS)],
                                                    "occupation": ["H2102"] * SEEKERS,
                                                    "basin": ["beauvais"] * SEEKERS}), mode="all")
+    import gc
+
+    gc.collect()  # as api.http.app.create_served_app, which passerelles serve runs
+    gc.freeze()
     return app
 
 
@@ -271,10 +285,13 @@ def _burst(ctx: dict, kind: str) -> list[tuple[float, int]]:
     return [(dt, status) for dt, status, _ in out]
 
 
-def _paced(ctx: dict, seconds: float, think_s: float) -> tuple[list[tuple[float, int]], list[tuple[float, int]]]:
+def _paced(ctx: dict, seconds: float, think_s: float, health: bool = False
+           ) -> tuple[list[tuple[float, int]], list[tuple[float, int]]]:
     """50 prescribers in a closed loop for ``seconds``: each pre-registers, thinks (exponential,
     mean ``think_s``), the organisation answers that pre-registration, thinks again. Returns the
-    (seconds, status) of the submissions and of the answers."""
+    (seconds, status) of the submissions and of the answers. ``health``: the same loop with two
+    ``GET /health`` in place of the two writes (the baseline: what the server, the clients and
+    the host's load cost by themselves)."""
     submit: list[tuple[float, int]] = []
     answer: list[tuple[float, int]] = []
     deadline = time.monotonic() + seconds
@@ -287,6 +304,13 @@ def _paced(ctx: dict, seconds: float, think_s: float) -> tuple[list[tuple[float,
         n = first + i
         while time.monotonic() < deadline:
             time.sleep(rng.exponential(think_s))
+            if health:
+                for out in (submit, answer):
+                    t = time.perf_counter()
+                    r = ctx["clients"][i].get("/health")
+                    out.append((time.perf_counter() - t, r.status_code))
+                    time.sleep(rng.exponential(think_s))
+                continue
             t = time.perf_counter()
             r = ctx["clients"][i].post("/prescriptions", json={
                 "seeker": f"P{n % SEEKERS}", "training": "T1", "session": f"S{(n // SEEKERS) % 200}",
@@ -318,11 +342,17 @@ def _server_counters(ctx: dict) -> dict:
         submit += _burst(ctx, "submit")
         answer += _burst(ctx, "answer")
     paced_submit, paced_answer = _paced(ctx, ctx["paced_s"], THINK_S)
-    everything = submit + answer + paced_submit + paced_answer
+    health_a, health_b = _paced(ctx, ctx["paced_s"], THINK_S, health=True)
+    paced_health = health_a + health_b
+    everything = submit + answer + paced_submit + paced_answer + paced_health
+    p99 = lambda samples: percentile([x for x, _ in samples], 99)  # noqa: E731
     # counts that depend on timing are text (the gate compares numbers only); errors must stay 0
     return {"requests": str(len(everything)), "errors": sum(s >= 300 for _, s in everything),
             **_figures("burst_submit", submit), **_figures("burst_answer", answer),
             **_figures("paced_submit", paced_submit), **_figures("paced_answer", paced_answer),
+            **_figures("paced_health", paced_health),
+            "paced_submit_p99_ratio": f"{p99(paced_submit) / p99(paced_health):.2f}",
+            "paced_answer_p99_ratio": f"{p99(paced_answer) / p99(paced_health):.2f}",
             "paced_req_per_s": f"{(len(paced_submit) + len(paced_answer)) / ctx['paced_s']:.0f}"}
 
 
@@ -332,3 +362,80 @@ scenario(name="prescriptions_submit_50", ours=lambda c: _burst(c, "submit"), bas
          repeats=20, quick_repeats=5, counters=_server_counters, counter_tolerance=0.0, alloc=False)(_server_setup)
 
 __all__ = ["app_factory", "generate"]
+
+
+# ---- the store alone under 50 concurrent writers (no HTTP, no client threads on the server's CPU) ----
+
+def _store_record(n: int) -> dict:
+    return {"id": f"p{n}", "seeker": f"S{n}", "training": "T1", "session": f"S{n % 200}", "organisation": "O",
+            "prescriber_key": "k", "prescriber_type": "france-travail", "origin": "gap-plan", "target": "H2913",
+            "basin": "b", "in_tension": 0}
+
+
+def _store_writers(synchronous: str, background: bool, *, seconds: float | None = None, think_s: float = THINK_S,
+                   writes: int = 0) -> dict[str, list[float]]:
+    """50 threads on a fresh ``PrescriptionStore`` (``synchronous``; WAL checkpoints in the background
+    thread, or SQLite's automatic ones in the commits): each creates a pre-registration with an
+    Idempotency-Key then accepts it, with an exponential think time (mean ``think_s``) before each,
+    for ``seconds``; or, with ``writes``, that many pairs each without thinking (saturation).
+    Returns the seconds of each create and each answer."""
+    from api.storage.prescriptions import PrescriptionStore
+
+    db = Path(tempfile.mkdtemp(prefix="passerelles-bench-prstore-")) / "p.sqlite3"
+    store = PrescriptionStore(db, synchronous, checkpoint_every_s=1.0 if background else None)
+    lat: dict[str, list[float]] = {"create": [], "answer": []}
+    deadline = time.monotonic() + (seconds or 0.0)
+
+    def loop(i: int) -> None:
+        rng = np.random.default_rng(i)
+        n, done = i, 0
+        while (time.monotonic() < deadline) if seconds else done < writes:
+            if seconds:
+                time.sleep(rng.exponential(think_s))
+            t = time.perf_counter()
+            store.create(_store_record(n), places=10**6, key_id="k", role="counsellor", idempotency=(f"i{n}", "h"))
+            lat["create"].append(time.perf_counter() - t)
+            if seconds:
+                time.sleep(rng.exponential(think_s))
+            t = time.perf_counter()
+            store.transition(f"p{n}", expected="submitted", to="accepted", at="2027-01-01T00:00:00.000+00:00",
+                             reason=None, key_id="o", role="organisation", places=10**6, takes_place=True)
+            lat["answer"].append(time.perf_counter() - t)
+            n += PRESCRIBERS
+            done += 1
+
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(PRESCRIBERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    store.close()
+    return lat
+
+
+def _store_counters(ctx: dict) -> dict:
+    out: dict[str, str] = {}
+    p99 = {}
+    for label, synchronous, background in (("full_auto", "FULL", False), ("normal_auto", "NORMAL", False),
+                                           ("normal_bg", "NORMAL", True)):
+        lat = _store_writers(synchronous, background, seconds=ctx["paced_s"])
+        both = lat["create"] + lat["answer"]
+        p99[label] = percentile(both, 99)
+        out.update({f"{label}_n": str(len(both)), f"{label}_p50_ms": f"{np.median(both) * 1e3:.2f}",
+                    f"{label}_p99_ms": f"{p99[label] * 1e3:.2f}", f"{label}_max_ms": f"{max(both) * 1e3:.1f}"})
+    out["p99_ratio_normal_bg_to_full_auto"] = f"{p99['normal_bg'] / p99['full_auto']:.3f}"
+    return out
+
+
+@lru_cache(maxsize=2)
+def _store_setup(quick: bool) -> dict:
+    return {"writes": 1 if quick else 20, "paced_s": 2.0 if quick else 30.0}
+
+
+scenario(name="prescriptions_store_50",
+         ours=lambda c: _store_writers("NORMAL", True, writes=c["writes"]),
+         baseline=lambda c: _store_writers("FULL", False, writes=c["writes"]),
+         baseline_name="the same 50 writers with synchronous=FULL and SQLite's automatic checkpoints (the former default)",
+         target="p99 <= 20 ms with 50 concurrent prescribers (the store's share of it)",
+         repeats=5, quick_repeats=3, counters=_store_counters, counter_tolerance=0.0, alloc=False,
+         threshold=2.0)(_store_setup)  # noisy by nature: 50 threads scheduled on 2 shared cores

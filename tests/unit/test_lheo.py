@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -166,3 +167,27 @@ def test_dates_as_the_documentation_says():
     for text, end in (("20050915", False), ("20260200", True), ("20260000", False), ("00000000", False),
                       ("99999999", True)):
         assert format_lheo_date(*parse_lheo_date(text, end=end), end=end) == text
+
+
+def test_certifinfo_codes_are_read_checked_and_given_back():
+    """<certification> holds a code-RNCP and a code-CERTIFINFO (both optional): the CERTIFINFO codes
+    are kept with their certification and written back; a bad one is a problem naming its path."""
+    xml = (DATA / "valid-2.3.xml").read_text(encoding="utf-8").replace(
+        "<code-RNCP>37833</code-RNCP>\n      </certification>",
+        "<code-RNCP>37833</code-RNCP>\n        <code-CERTIFINFO>110554</code-CERTIFINFO>\n      </certification>\n"
+        "      <certification>\n        <code-CERTIFINFO>98765</code-CERTIFINFO>\n      </certification>", 1)
+    assert "110554" in xml
+    offer = read_lheo(xml.encode(), mode="all")
+    bvs = offer.trainings.filter(pl.col("id") == "AF-SOUD-BVS").to_dicts()[0]
+    assert bvs["rncp"] == ["37833"]
+    assert json.loads(bvs["kept"])["certification"] == ["37833|110554", "|98765"]
+    again = read_lheo(lheo_bytes(offer.trainings, offer.sessions), mode="all")
+    assert _same_records(offer, again)
+    written = lheo_bytes(offer.trainings, offer.sessions).decode()
+    assert "<code-CERTIFINFO>98765</code-CERTIFINFO>" in written
+    # without CERTIFINFO nothing changes in what is kept
+    plain = read_lheo(DATA / "valid-2.3.xml", mode="all")
+    assert all("certification" not in json.loads(k) for k in plain.trainings["kept"].to_list())
+    bad = read_lheo(xml.replace("<code-CERTIFINFO>98765<", "<code-CERTIFINFO>RS98<").encode(), mode="valid")
+    assert bad.problems[0].path.endswith("/certification[2]/code-CERTIFINFO[1]")
+    assert "AF-SOUD-BVS" not in bad.trainings["id"].to_list()

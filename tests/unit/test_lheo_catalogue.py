@@ -249,3 +249,21 @@ def test_session_choice_matches_the_plain_rule(trainings, today, latest):
         expected = _reference(shifted, permanent, lo, hi)
         assert has[t] == bool(sessions)
         assert best[t] == (-1 if expected < 0 else indptr[t] + expected)
+
+
+@pytest.mark.parametrize("batch_actions", [1, 2])
+def test_an_import_in_batches_gives_the_catalogue_of_one_read(world, batch_actions):
+    """LheoImport (batches of whole formations, phrases matched once through a cache) gives exactly
+    the catalogue of read_lheo + derive_teaching + from_lheo over the whole file."""
+    from api.services.training_service import LheoImport
+
+    r, normaliser, offer, teaching, catalogue, _ = world
+    run = LheoImport(DATA / "valid-2.3.xml", r, normaliser, batch_actions=batch_actions)
+    sizes = [len(part) for part in run.batches()]
+    assert len(sizes) == 2 and sum(sizes) == len(catalogue)  # two formations: two batches
+    again = run.catalogue()
+    assert again.frame.equals(catalogue.frame) and again.sessions.equals(catalogue.sessions)
+    assert again.offer.equals(catalogue.offer)
+    assert (again.teaches != catalogue.teaches).nnz == 0
+    assert run.phrases == teaching.phrases and run.matched == teaching.matched
+    assert run.summary()["rome"] == offer.summary()["rome"]

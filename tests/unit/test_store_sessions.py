@@ -36,3 +36,23 @@ def test_sessions_must_belong_to_the_batch(tmp_path):
         with pytest.raises(StoreError, match="more than once"):
             store.save_trainings([_training("A")], sessions=[_session("S1", "A"), _session("S1", "A")])
         assert store.training_sessions() == []
+
+
+def test_batches_are_one_transaction_and_a_failing_producer_writes_nothing(tmp_path):
+    with Store(tmp_path / "s.sqlite3") as store:
+        store.save_training_batches([([_training("A")], [_session("S1", "A")]),
+                                     ([_training("B")], [_session("S2", "B")])], source="flux.xml")
+        assert [t["id"] for t in store.trainings()[1]] == ["A", "B"]
+        assert [len(batch) for batch in store.training_text_batches(size=1)[1]] == [1, 1]
+        seq = store.trainings_seq()
+
+        def failing():
+            yield [_training("C")], [_session("S3", "C")]
+            raise RuntimeError("the reader met a bad record")
+
+        with pytest.raises(RuntimeError):
+            store.save_training_batches(failing(), replace=True)
+        assert [t["id"] for t in store.trainings()[1]] == ["A", "B"] and store.trainings_seq() == seq
+        with pytest.raises(StoreError, match="more than once"):  # an id in two batches
+            store.save_training_batches([([_training("D")], []), ([_training("D")], [])])
+        assert [t["id"] for t in store.trainings()[1]] == ["A", "B"]
