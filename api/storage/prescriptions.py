@@ -31,7 +31,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Iterator, Literal
 
-from api.storage.sqlite import BackgroundCheckpoints, connect, utc_now
+from api.storage.sqlite import BackgroundCheckpoints, connect, immediate, utc_now
 
 DDL = """
 CREATE TABLE IF NOT EXISTS prescriptions (
@@ -199,15 +199,8 @@ class PrescriptionStore:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on any exception): the write lock is taken first,
         so a read-then-write inside cannot be overtaken by another connection."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            else:
-                self._db.execute("COMMIT")
+        with self._lock, immediate(self._db) as db:
+            yield db
 
     # ---- reading -------------------------------------------------------------------------------
     def get(self, id: str) -> dict | None:
