@@ -1,7 +1,9 @@
-"""``passerelles referentiel info|export``: inspect a referential and write it in the generic format."""
+"""``passerelles referentiel info|vectors|export``: inspect a referential, build its encoder vectors, write
+it in the generic format."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -50,6 +52,31 @@ def referentiel_info(
         cached = (f"cached ({skills['bytes'] / 1e6:.1f} MB)" if skills["cached"]
                   else "not built yet (built once, on first use; lexical until then)")
         typer.echo(f"skill vectors       {skills['texts']:,} texts, {cached}")
+
+
+@app.command("vectors")
+def referentiel_vectors(
+    source: Annotated[str, typer.Argument(help="demo, rome:DIR or csv:DIR")] = "demo",
+) -> None:
+    """Build the text encoder's title and skill vectors of SOURCE now, with progress, instead of on
+    first use (a deployment step; CI runs it before the tests). Cached on disk by content: a second
+    run reads them back in a second. Exits 1, saying why, when no encoder loads."""
+    from api.services.encoding import encoder_status, skill_vectors, title_vectors
+    from api.settings import Settings
+    from matching.normalise import SkillNormaliser, TitleNormaliser
+
+    settings = Settings()
+    r = referentiels.load(source)
+    status = encoder_status(settings.encoder, settings.encoder_threads)
+    if status.encoder is None:
+        typer.echo(f"no encoder: {status.reason} (everything works lexically; nothing to build)", err=True)
+        raise typer.Exit(1)
+    for what, fit, build in (("title", TitleNormaliser.fit, title_vectors),
+                             ("skill", SkillNormaliser.fit, skill_vectors)):
+        started = time.perf_counter()
+        vectors = build(r, fit(r), status.encoder, settings.cache_dir)
+        typer.echo(f"{what} vectors of {r.source}: {vectors.shape[0]:,} texts, ready in "
+                   f"{time.perf_counter() - started:.1f} s", err=True)
 
 
 @app.command("export")
