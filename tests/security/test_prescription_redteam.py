@@ -137,3 +137,17 @@ def test_places_left_never_negative_and_the_count_exact_under_concurrent_accepts
 def test_hostile_list_filters_are_422_naming_the_field(env, query, field):
     r = env["client"].get("/prescriptions", params=query, headers=env["auth"](env["keys"]["counsellor"]))
     assert r.status_code == 422 and r.json()["field"] == field, r.text
+
+
+# ---- pseudonyms: an organisation's are its own ------------------------------------------------------
+def test_an_organisation_pseudonym_links_to_no_other_organisation_nor_to_employers_matches(env):
+    """Before: every organisation saw ``pseudonym(seeker)``, the very value employers see for a matched
+    candidate (``/offers/{id}/candidates``): two organisations, or an organisation and an employer,
+    could join their records of the same person."""
+    assert post(env, "/prescriptions", NEW).status_code == 201                                   # org-a's S1
+    assert post(env, "/prescriptions", {**NEW, "training": "T-MAINT", "session": "S3"}).status_code == 201  # org-b's
+    seen_by_a = listed(env, "org-a")[0]["seeker"]
+    seen_by_b = listed(env, "org-b")[0]["seeker"]
+    employers_see = env["app"].state.passerelles.pool.store.pseudonym("P1")
+    assert len({seen_by_a, seen_by_b, employers_see}) == 3, (seen_by_a, seen_by_b, employers_see)
+    assert seen_by_a.startswith("c-") and listed(env, "org-a")[0]["seeker"] == seen_by_a, "stable for its holder"
