@@ -36,8 +36,8 @@ HOSTILE = [("\x00", "U+0000"), ("\x1b[2J\x1b[31m", "U+001B"), ("\x85", "U+0085")
 @pytest.mark.parametrize("character, code", HOSTILE)
 @pytest.mark.parametrize("where", ["note", "contact.name"])
 def test_a_note_or_contact_name_with_control_or_bidi_characters_is_refused(env, where, character, code):
-    """Before: 201, the NUL / ESC sequence / bidi override stored and shown to the organisation
-    (``passerelles prescriptions show`` printed the ESC sequence to the terminal as is)."""
+    """Before: 201, the NUL / ESC sequence / bidi override stored and shown to the organisation (a
+    transition note even reached the terminal through ``passerelles prescriptions show``)."""
     text = f"Projet confirmé{character} suite"
     body = {**NEW, "note": text} if where == "note" else {**NEW, "contact": {"name": text}}
     r = post(env, "/prescriptions", body)
@@ -151,3 +151,18 @@ def test_an_organisation_pseudonym_links_to_no_other_organisation_nor_to_employe
     employers_see = env["app"].state.passerelles.pool.store.pseudonym("P1")
     assert len({seen_by_a, seen_by_b, employers_see}) == 3, (seen_by_a, seen_by_b, employers_see)
     assert seen_by_a.startswith("c-") and listed(env, "org-a")[0]["seeker"] == seen_by_a, "stable for its holder"
+
+
+def test_the_cli_never_prints_a_stored_control_sequence_to_the_terminal(env, capsys):
+    """A row written before the API refused control characters (or straight into the database): its
+    transition note reached the terminal as is (an ESC sequence can rewrite the screen)."""
+    import sqlite3
+
+    from api.cli.root import main
+
+    id = post(env, "/prescriptions", NEW).json()["id"]
+    with sqlite3.connect(env["database"]) as db:
+        db.execute("UPDATE prescription_events SET detail = ? WHERE prescription = ?", ("vu\x1b[2J\x1b]0;pwned\x07", id))
+    assert main(["prescriptions", "show", id, "--database", str(env["database"])]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "vu\ufffd[2J" in out, out
