@@ -166,3 +166,13 @@ def test_the_cli_never_prints_a_stored_control_sequence_to_the_terminal(env, cap
     assert main(["prescriptions", "show", id, "--database", str(env["database"])]) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\x07" not in out and "vu\ufffd[2J" in out, out
+
+
+def test_an_idempotency_key_given_twice_is_refused(env):
+    """Before: the second header was silently ignored (201 under key 'a'): a proxy reading the other
+    one would replay or refuse a different request than the app does."""
+    headers = [("Authorization", f"Bearer {env['keys']['counsellor']}"), ("Idempotency-Key", "a"),
+               ("Idempotency-Key", "b")]
+    r = env["client"].post("/prescriptions", json=NEW, headers=headers)
+    assert r.status_code == 422 and r.json()["field"] == "Idempotency-Key" and "more than once" in r.json()["detail"]
+    assert listed(env) == []

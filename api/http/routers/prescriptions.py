@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.http import security
 from api.http.dependencies import get_state
 from api.http.ids import Id, path_id
+from api.http.problems import Problem
 from api.http.text import FreeText
 from api.http.pagination import PageParams, page_params, paginate
 from api.services.prescription_service import (REFUSAL_REASONS, STATES, PrescriptionService,
@@ -98,6 +99,9 @@ def create_prescription(body: PrescriptionIn, request: Request, response: Respon
                         idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)] = None
                         ) -> dict:
     """Pre-register a stored seeker on a session (counsellors; audited)."""
+    if len(request.headers.getlist("idempotency-key")) > 1:  # which one a proxy and the app read may differ
+        raise Problem(422, "invalid-request", "Invalid request",
+                      "The Idempotency-Key header is given more than once: send it once.", field="Idempotency-Key")
     payload = body.model_dump()
     if body.contact is not None:
         payload["contact"] = body.contact.model_dump(exclude_none=True) or None
