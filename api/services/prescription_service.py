@@ -290,9 +290,13 @@ class PrescriptionService:
             if to not in ("entered", "completed", "abandoned", "employed-target", "employed-other"):
                 raise PrescriptionError("A date (at) is given only for entered, completed, abandoned and the "
                                         "outcomes; answers are dated when they are made.", field="at")
-            if at > datetime.now(timezone.utc).date() or at.isoformat() < row["submitted_at"][:10]:
-                raise PrescriptionError(f"at {at.isoformat()} must lie between the submission "
-                                        f"({row['submitted_at'][:10]}) and today.", field="at", value=at.isoformat())
+            # never before the step it follows: entered after the answer, the end after the entry, an
+            # outcome after the end (else the six-month outcomes and the days to an answer lie)
+            last, step = max((row[c][:10], c.removesuffix("_at")) for c in ("submitted_at", "answered_at", "entered_at",
+                                                                            "exited_at") if row[c])
+            if at > datetime.now(timezone.utc).date() or at.isoformat() < last:
+                raise PrescriptionError(f"at {at.isoformat()} must lie between the last step ({step} on {last}) "
+                                        "and today.", field="at", value=at.isoformat(), after=last)
             stamp = at.isoformat() + "T00:00:00.000+00:00"
         places = None
         if to == "accepted" and catalogue:

@@ -176,3 +176,25 @@ def test_an_idempotency_key_given_twice_is_refused(env):
     r = env["client"].post("/prescriptions", json=NEW, headers=headers)
     assert r.status_code == 422 and r.json()["field"] == "Idempotency-Key" and "more than once" in r.json()["detail"]
     assert listed(env) == []
+
+
+def test_a_step_cannot_be_dated_before_the_step_it_follows(env):
+    """Before: only 'after the submission' was checked: an entry dated before the acceptance, an end
+    before the entry, which the six-month outcomes then counted from a date before the training began."""
+    import sqlite3
+    from datetime import datetime, timedelta, timezone
+
+    today = datetime.now(timezone.utc).date()
+    id = post(env, "/prescriptions", NEW).json()["id"]
+    with sqlite3.connect(env["database"]) as db:
+        db.execute("UPDATE prescriptions SET submitted_at = ? WHERE id = ?",
+                   ((today - timedelta(days=60)).isoformat() + "T09:00:00.000+00:00", id))
+    assert post(env, f"/prescriptions/{id}/transitions", {"to": "accepted"}, "org-a").status_code == 200
+    early = (today - timedelta(days=30)).isoformat()
+    r = post(env, f"/prescriptions/{id}/transitions", {"to": "entered", "at": early}, "org-a")
+    assert r.status_code == 422 and r.json()["field"] == "at" and "answered on" in r.json()["detail"], r.text
+    assert post(env, f"/prescriptions/{id}/transitions", {"to": "entered", "at": today.isoformat()},
+                "org-a").status_code == 200
+    r = post(env, f"/prescriptions/{id}/transitions", {"to": "completed", "at": early}, "org-a")
+    assert r.status_code == 422 and "entered on" in r.json()["detail"], r.text
+    assert listed(env)[0]["state"] == "entered"
