@@ -54,6 +54,12 @@ def _principal(role: str, organisation: str | None) -> Principal:
     return Principal("cli", role, organisation=organisation)
 
 
+def _printable(text: str | None) -> str:
+    """Stored text as one terminal line: a control or bidi character (a row written before the API
+    refused them, see api/http/text.py) shown as U+FFFD, never sent to the terminal."""
+    return "".join(c if c.isprintable() else "\ufffd" for c in (text or ""))
+
+
 def _line(p: dict) -> str:
     return (f"{p['id']}  {p['state']:<15} {p['training']}/{p['session']}  seeker {p['seeker']}  target {p['target']}  "
             f"{p['prescriber_type']}  submitted {p['submitted_at'][:10]}")
@@ -90,7 +96,7 @@ def show(id: str, database: DatabaseOption = None,
         return
     typer.echo(_line(body))
     for event in body["timeline"]:
-        typer.echo(f"  {event['at'][:19]}  {event['state']:<15} {event['role'] or ''}  {event['detail'] or ''}")
+        typer.echo(f"  {event['at'][:19]}  {event['state']:<15} {event['role'] or ''}  {_printable(event['detail'])}")
     typer.echo(f"  next: {', '.join(body['allowed']) or 'final'}")
 
 

@@ -184,6 +184,7 @@ _SENTENCES: dict[str, Callable[[str, dict, Any], str]] = {
     **dict.fromkeys(("literal_error", "enum"), lambda name, ctx, given:
                     f"{name} must be one of {ctx.get('expected', '?')}, not {_shown(given)}."),
     "extra_forbidden": lambda name, ctx, given: f"{name} is not a known field: remove it.",
+    "invalid_text": lambda name, ctx, given: f"{name} {ctx.get('reason', 'is not printable text')}.",
     "invalid_id": lambda name, ctx, given: f"{name} {ctx.get('reason', 'is not a valid id')}: {ctx.get('rule', '')}.",
     "string_pattern_mismatch": lambda name, ctx, given: f"{name} does not have the expected form ({ctx.get('pattern')}).",
 }

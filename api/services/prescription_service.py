@@ -32,7 +32,8 @@ event says "place freed by ...", and the counsellor can still withdraw them.
 **Who sees what.** Counsellors: every pre-registration, with the seeker id and the contact given at
 submission. An organisation key (bound to a SIRET or id): the pre-registrations on its own
 sessions only (a session is its own when its training's SIRET or organisation equals the key's),
-the seeker as a pseudonym (the store's HMAC) until accepted; from acceptance on, the contact the
+the seeker as a pseudonym (the store's HMAC of the organisation and the seeker: its own, which
+no other organisation nor any employer sees) until accepted; from acceptance on, the contact the
 counsellor gave (name, phone, email: all optional; with none, contact goes through the prescriber,
 whose key id is shown). Funders: counts only, never a record.
 """
@@ -218,7 +219,10 @@ class PrescriptionService:
         out["in_tension"] = bool(row["in_tension"])
         contact = json.loads(row["contact"]) if row.get("contact") else None
         if principal.role == "organisation":
-            out["seeker"] = self.state.pool.store.pseudonym(row["seeker"])
+            # a pseudonym of this organisation's own: the store's HMAC of (organisation, seeker), so two
+            # organisations, or an organisation and an employer (who sees pseudonym(seeker) in matches),
+            # cannot link their records of the same person (the separator U+001F is in no id)
+            out["seeker"] = self.state.pool.store.pseudonym(f"{principal.organisation}\x1f{row['seeker']}")
             if row["state"] in HOLDS_PLACE:
                 out["contact"] = contact
                 out["prescriber_key"] = row["prescriber_key"]
@@ -286,9 +290,13 @@ class PrescriptionService:
             if to not in ("entered", "completed", "abandoned", "employed-target", "employed-other"):
                 raise PrescriptionError("A date (at) is given only for entered, completed, abandoned and the "
                                         "outcomes; answers are dated when they are made.", field="at")
-            if at > datetime.now(timezone.utc).date() or at.isoformat() < row["submitted_at"][:10]:
-                raise PrescriptionError(f"at {at.isoformat()} must lie between the submission "
-                                        f"({row['submitted_at'][:10]}) and today.", field="at", value=at.isoformat())
+            # never before the step it follows: entered after the answer, the end after the entry, an
+            # outcome after the end (else the six-month outcomes and the days to an answer lie)
+            last, step = max((row[c][:10], c.removesuffix("_at")) for c in ("submitted_at", "answered_at", "entered_at",
+                                                                            "exited_at") if row[c])
+            if at > datetime.now(timezone.utc).date() or at.isoformat() < last:
+                raise PrescriptionError(f"at {at.isoformat()} must lie between the last step ({step} on {last}) "
+                                        "and today.", field="at", value=at.isoformat(), after=last)
             stamp = at.isoformat() + "T00:00:00.000+00:00"
         places = None
         if to == "accepted" and catalogue:

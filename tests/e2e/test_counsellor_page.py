@@ -1,4 +1,8 @@
-"""A counsellor's path through the page, in a real headless Chromium against a real server."""
+"""A counsellor's path through the page, in a real headless Chromium against a real server.
+
+The page is served with a strict Content-Security-Policy (no 'unsafe-eval'): wait with locators
+(``locator.wait_for()``, ``expect(locator).to_have_count(n)``), never ``page.wait_for_function("...")``,
+whose string predicate is an eval the policy blocks."""
 
 from __future__ import annotations
 
@@ -32,7 +36,7 @@ def test_search_open_h2102_go_cross_sector_and_read_one_bridge(browser, live_ser
 
     page.get_by_label("Autres secteurs seulement").check()
     page.wait_for_selector("#bridges-status:has-text('passerelle')")
-    page.wait_for_function("document.querySelectorAll('#bridges-table tbody tr').length > 0")
+    page.locator("#bridges-table tbody tr").first.wait_for()
     targets = page.locator("#bridges-table tbody tr").evaluate_all("rows => rows.map(r => r.dataset.code)")
     assert "H2102" not in targets and all(re.fullmatch(r"[A-Z]\d{4}", code) for code in targets)
     assert page.locator("#network circle").count() == len(targets[:20]) + 1
@@ -68,12 +72,14 @@ def test_keyboard_only_search_opens_the_card(browser, live_server):
 @pytest.mark.parametrize("typed", ["H2102", "h2102"])
 def test_a_code_typed_opens_that_code_and_its_mobilities_read_as_labels(browser, live_server, typed):
     """Issue 21: typing H2102 listed unrelated occupations and Enter opened M1503; mobilities were bare codes."""
+    from playwright.sync_api import expect
+
     page = browser.new_page()
     page.set_default_timeout(15000)
     page.goto(live_server.url + "/")
     box = page.get_by_label("Intitulé ou code du métier")
     box.type(typed, delay=30)
-    page.wait_for_function("document.querySelectorAll('#suggestions li').length === 1")
+    expect(page.locator("#suggestions li")).to_have_count(1)
     assert page.locator("#suggestions li").get_attribute("data-code") == "H2102"
     box.press("Enter")
     page.wait_for_selector("#card-title:has-text('H2102')")
@@ -117,6 +123,8 @@ def test_a_counsellor_sees_the_offers_that_suit_a_seeker_with_their_explanations
 
 def test_toward_tension_in_a_basin_reorders_the_bridges_and_shows_tension(browser, live_server, tmp_path):
     """The basin filter ranks toward the occupations in tension there (a counsellor key is needed)."""
+    from playwright.sync_api import expect
+
     created = subprocess.run([sys.executable, "-m", "api.cli", "keys", "create", "--role", "counsellor",
                               "--name", "e2e-tension", "--json"], env=live_server.env, capture_output=True, text=True,
                              check=True)
@@ -128,7 +136,7 @@ def test_toward_tension_in_a_basin_reorders_the_bridges_and_shows_tension(browse
     page.get_by_label("Intitulé ou code du métier").fill("H2102")
     page.get_by_label("Intitulé ou code du métier").press("Enter")
     page.wait_for_selector("#card-title:has-text('H2102')")
-    page.wait_for_function("document.querySelectorAll('#bridges-table tbody tr').length >= 5")
+    page.locator("#bridges-table tbody tr").nth(4).wait_for()  # at least 5 rows
     rows = page.locator("#bridges-table tbody tr")
     plain = rows.evaluate_all("rows => rows.map(r => r.dataset.code)")
     assert page.get_by_role("columnheader", name="Tension").is_hidden(), "no basin, no tension column"
@@ -146,7 +154,7 @@ def test_toward_tension_in_a_basin_reorders_the_bridges_and_shows_tension(browse
 
     page.get_by_label("Clé d'accès conseiller").fill(key)
     page.get_by_label("Vers les métiers en tension du bassin").select_option("")
-    page.wait_for_function("!document.querySelector('#bridges-status').textContent.includes('tension')")
+    expect(page.locator("#bridges-status")).not_to_contain_text("tension")
     page.get_by_label("Vers les métiers en tension du bassin").select_option("bayonne")
     page.wait_for_selector("#bridges-status:has-text('en tension du bassin de Bayonne')")
     ranked = rows.evaluate_all("rows => rows.map(r => r.dataset.code)")

@@ -79,6 +79,68 @@ def _page(browser, world):
     return page
 
 
+def test_the_page_runs_its_main_flows_under_its_content_security_policy(browser, world, tmp_path):
+    """First in the module (the plan of H2102 -> H2906 still offers SE-QUAL-27: its one place is free).
+
+    The page is served with a strict CSP (api/http/routers/web.py) and the browser enforces it
+    here (no ``bypass_csp``): a search, a bridge's plan, a pre-registration, an organisation's list,
+    the funder's charts and xlsx export report no violation. The listener is proven to hear one: an
+    inline script added at the end is blocked and reported."""
+    server, keys = world
+    status, body = _call(server.url, "/seekers", keys["counsellor"],
+                         {"id": "csp-e2e", "occupation": "H2102", "basin": "beauvais", "consent": True})
+    assert status == 201, body
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, bypass_csp=False)
+    violations: list = []
+    context.expose_function("__cspViolation", lambda v: violations.append(v))
+    context.add_init_script("document.addEventListener('securitypolicyviolation', e => window.__cspViolation("
+                            "{directive: e.violatedDirective, blocked: e.blockedURI, sample: e.sample}))")
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    console: list[str] = []
+    page.on("console", lambda m: console.append(m.text) if "Content Security Policy" in m.text else None)
+    page.on("pageerror", lambda e: console.append(str(e)))
+    response = page.goto(server.url + "/")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert "'unsafe-eval'" not in response.headers["content-security-policy"]
+    page.wait_for_selector("#prescriptions [role=tab]")
+
+    page.get_by_label("Identifiant de la personne").fill("csp-e2e")
+    page.get_by_label("Clé d'accès conseiller").fill(keys["counsellor"])
+    page.get_by_label("Intitulé ou code du métier").fill("H2102")
+    page.get_by_label("Intitulé ou code du métier").press("Enter")
+    page.wait_for_selector("#card-title:has-text('H2102')")
+    page.locator("#bridges-table tbody tr[data-code='H2906'] button").click()
+    page.locator("#detail-plan").get_by_role("button", name="Pré-inscrire").first.click()
+    page.locator("#prescribe-dialog").get_by_role("button", name="Confirmer la pré-inscription").click()
+    page.wait_for_selector("#prescriptions-counsellor tbody tr[data-state='submitted']")
+
+    page.get_by_role("tab", name="Organisme de formation").click()
+    page.get_by_label("Clé d'accès de l'organisme").fill(keys["org-b"])
+    page.get_by_role("button", name="Voir les pré-inscriptions").click()
+    page.locator("#prescriptions-organisation tbody tr").first.wait_for()
+
+    page.get_by_role("tab", name="Financeur").click()
+    page.get_by_label("Clé d'accès du financeur").fill(keys["funder"])
+    page.get_by_role("button", name="Voir le tableau de bord").click()
+    page.locator("#chart-fill rect").first.wait_for(state="attached")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Exporter (xlsx)").click()
+    assert Path(download.value.path()).read_bytes()[:2] == b"PK"
+    page.screenshot(path=tmp_path / "csp.png", full_page=True)
+    assert violations == [] and console == [], (violations, console)
+
+    # the control: an inline script is blocked, and the listener hears it
+    try:
+        page.add_script_tag(content="window.__inline = 1")
+    except Exception:  # Playwright reports the blocked script as an error
+        pass
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__inline") is None
+    assert [v["directive"] for v in violations] and all(v["directive"].startswith("script-src") for v in violations)
+    context.close()
+
+
 def test_a_counsellor_pre_registers_from_a_bridge_plan_in_two_clicks_and_sees_the_state(browser, world, tmp_path):
     server, keys = world
     page = _page(browser, world)

@@ -13,7 +13,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from api.services.kits.export import render
+from api.services.kits.export import KIT_CSP, render
 from api.services.kits.sources import kit_inputs
 from api.services.kits.build import build_kit
 from api.http.problems import Problem
@@ -64,9 +64,13 @@ async def kit(
                       f"No sector is named {error.sector!r}.", field="from_sector"
                       if error.sector == from_sector else "to_sector", value=error.sector,
                       suggestions=error.known) from None
+    headers: dict[str, str] = {}
+    if format == "html":  # a document of referential and store text: no script, no request, never framed
+        headers["Content-Security-Policy"] = KIT_CSP + "; frame-ancestors 'none'; sandbox"
+        headers["Referrer-Policy"] = "no-referrer"
     name = f"kit-{from_sector}-{to_sector}".replace(" ", "_").replace("/", "-")
-    return Response(body, media_type=MEDIA[format],
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{_quote(name)}.{SUFFIX[format]}"})
+    headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{_quote(name)}.{SUFFIX[format]}"
+    return Response(body, media_type=MEDIA[format], headers=headers)
 
 
 def sector_rows(state: AppState, *sectors: str) -> int:

@@ -32,6 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.http import security
 from api.http.dependencies import get_state
 from api.http.ids import Id, path_id
+from api.http.problems import Problem
+from api.http.text import FreeText
 from api.http.pagination import PageParams, page_params, paginate
 from api.services.prescription_service import (REFUSAL_REASONS, STATES, PrescriptionService,
                                                dashboard_xlsx)
@@ -51,7 +53,7 @@ class Contact(BaseModel):
     without any, contact goes through the prescriber)."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(None, max_length=200)
+    name: FreeText = Field(None, max_length=200)
     phone: str | None = Field(None, max_length=40, pattern=r"^[0-9 +().-]{4,40}$")
     email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -63,7 +65,7 @@ class PrescriptionIn(BaseModel):
     session: Id = Field(description="The session id within that training.")
     target: str = Field(description="The target occupation code.", max_length=20)
     origin: Literal["gap-plan", "bridge", "search"] = Field(description="Where the counsellor found the session.")
-    note: str | None = Field(None, max_length=2000, description="For the organisation and the follow-up.")
+    note: FreeText = Field(None, max_length=2000, description="For the organisation and the follow-up.")
     contact: Contact | None = None
 
 
@@ -72,7 +74,7 @@ class TransitionIn(BaseModel):
     to: str = Field(description=f"One of {', '.join(STATES)}.", max_length=40)
     reason: str | None = Field(None, max_length=60, description=f"Refusals only: {', '.join(REFUSAL_REASONS)}.")
     at: date | None = Field(None, description="Entered, completed, abandoned and outcomes: the date it happened.")
-    note: str | None = Field(None, max_length=500)
+    note: FreeText = Field(None, max_length=500)
 
 
 def _audit(request: Request, principal: Principal, changes: list[tuple[str, str]]) -> None:
@@ -97,6 +99,9 @@ def create_prescription(body: PrescriptionIn, request: Request, response: Respon
                         idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)] = None
                         ) -> dict:
     """Pre-register a stored seeker on a session (counsellors; audited)."""
+    if len(request.headers.getlist("idempotency-key")) > 1:  # which one a proxy and the app read may differ
+        raise Problem(422, "invalid-request", "Invalid request",
+                      "The Idempotency-Key header is given more than once: send it once.", field="Idempotency-Key")
     payload = body.model_dump()
     if body.contact is not None:
         payload["contact"] = body.contact.model_dump(exclude_none=True) or None

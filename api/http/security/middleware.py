@@ -40,6 +40,24 @@ def _too_large(limit: int) -> Problem:
                    f"(for bulk files, 'passerelles ingest').", max_bytes=limit)
 
 
+NOSNIFF = (b"x-content-type-options", b"nosniff")
+
+
+def _nosniff(send: Callable) -> Callable:
+    """``send`` adding ``X-Content-Type-Options: nosniff`` to a response start that lacks it: a
+    browser never guesses a type other than the one declared (a JSON or CSV answer carrying markup
+    is never run as HTML or script)."""
+
+    async def sending(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            headers = message.get("headers") or []
+            if not any(name.lower() == NOSNIFF[0] for name, _ in headers):
+                message = {**message, "headers": [*headers, NOSNIFF]}
+        await send(message)
+
+    return sending
+
+
 class SecurityMiddleware:
     """Pure ASGI: refuses bodies above the limit with 413 before any parsing (Content-Length, or
     counting a streamed body), and writes the audit row of an audited request when its response
@@ -60,6 +78,7 @@ class SecurityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        send = _nosniff(send)
         self._requests += 1
         if self._requests in self.FREEZE_AT:
             gc.collect()

@@ -11,6 +11,7 @@ Every writer is deterministic: the same kit gives the same bytes except the gene
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import io
 import json
@@ -282,6 +283,14 @@ figure{margin:1rem 0}figure img{max-width:100%;height:auto;border:1px solid #c9c
 @media print{body{margin:0;max-width:none}h2{page-break-after:avoid}table{page-break-inside:auto}tr{page-break-inside:avoid}figure{page-break-inside:avoid}}
 """
 
+#: The html kit's own Content-Security-Policy (a <meta> in the document, so that it holds when the
+#: file is opened from disk too): no script, no request of any kind; its one inline style by hash,
+#: its images inline (data:). Served over HTTP it also gets ``frame-ancestors 'none'; sandbox``
+#: (api/http/routers/kits.py), which a <meta> cannot carry.
+KIT_CSP = ("default-src 'none'; style-src 'sha256-"
+           + base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
+           + "'; img-src data:; base-uri 'none'; form-action 'none'")
+
 
 def _html_table(frame: pl.DataFrame, columns: dict[str, str], table_id: str) -> str:
     present = [c for c in columns if c in frame.columns]
@@ -313,7 +322,8 @@ def write_html(kit: Kit, target: Path | io.BytesIO) -> None:
     sections = [f"<h2>{html.escape(t)}</h2>" + _html_table(getattr(kit, name), cols, name)
                 for name, (t, cols) in TABLES.items()]
     page = f"""<!doctype html>
-<html lang="fr"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="fr"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="{KIT_CSP}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)}</title><style>{CSS}</style></head>
 <body><h1>{html.escape(title)}</h1>
 <p>Kit pour démultiplier une expérimentation de passerelles entre deux secteurs sur un territoire.</p>
