@@ -31,6 +31,9 @@ def test_paste_an_ad_confirm_the_occupation_and_skills_and_see_the_candidates(br
                                                      "skills": ["DS0001"], "consent": True})
     page = browser.new_page(viewport={"width": 1366, "height": 900})
     page.set_default_timeout(15000)
+    blocked: list[str] = []  # the page runs under its Content-Security-Policy: nothing of this flow may be blocked
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+    page.on("pageerror", lambda e: blocked.append(str(e)))
     page.goto(live_server.url + "/")
     page.get_by_label("Intitulé de l'annonce").fill("Conducteur de ligne agroalimentaire (H/F)")
     page.get_by_label("Texte de l'annonce").fill(TEXT)
@@ -61,6 +64,7 @@ def test_paste_an_ad_confirm_the_occupation_and_skills_and_see_the_candidates(br
     stored = _call(live_server.url, "GET", "/offers/annonce-e2e", key)
     assert (stored["occupation"], stored["must"], stored["basin"]) == ("H2102", ["DS0001"], "beauvais")
     page.screenshot(path=tmp_path / "offer-2-candidates.png", full_page=True)
+    assert blocked == [], blocked
     page.close()
 
 
