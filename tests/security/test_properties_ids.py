@@ -38,7 +38,7 @@ TEXT_IDS = st.one_of(
     st.integers(95, 105).flatmap(lambda n: st.just("x" * n)),
     st.integers(48, 52).flatmap(lambda n: st.just("e\u0301" * n)),  # 100 characters composed, more decomposed
 )
-JSON_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=False),
+JSON_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=False, allow_infinity=False),
                          st.text(max_size=6))
 JSON_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3),
                                                                  st.dictionaries(st.text(max_size=3), inner, max_size=2)),
