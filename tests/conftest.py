@@ -81,8 +81,22 @@ def demo_title_vectors(demo, encoder):
     from api.services.encoding import title_vectors
     from matching.normalise import TitleNormaliser
 
-    # Through the session's on-disk cache: an app serving the demo with the encoder reads them back.
-    return title_vectors(demo, TitleNormaliser.fit(demo), encoder, cache_dir=None)
+    # Built (first run only) in the user's embeddings cache like the ROME vectors, then copied into the
+    # session's own cache, which an app serving the demo with the encoder reads back. Content-addressed
+    # (encoder, role, texts): a changed title or encoder gives another file, never a stale one.
+    import shutil
+
+    from api.storage.embeddings import cache_root
+
+    lasting = Path(os.environ.get("PASSERELLES_EMBEDDINGS_TEST_DIR", Path.home() / ".cache" / "passerelles"))
+    normaliser = TitleNormaliser.fit(demo)
+    if cache_root(lasting) is not None:
+        title_vectors(demo, normaliser, encoder, cache_dir=lasting)
+        session = cache_root(None)
+        for built in lasting.glob(f"embeddings-titles-{demo.fingerprint[:16]}-*.npy"):
+            if not (session / built.name).exists():
+                shutil.copyfile(built, session / built.name)
+    return title_vectors(demo, normaliser, encoder, cache_dir=None)
 
 
 # ---- pre-registrations (tests/api/test_prescriptions.py, tests/security/test_prescription_roles.py) ----
