@@ -53,12 +53,17 @@ def _rome():
     return referentiels.load(f"rome:{rome_dir()}")
 
 
+def random_unit_vectors(n: int, dim: int) -> np.ndarray:
+    """(n, dim) float16 random unit vectors (seeded): the quick runs' stand-in for a referential's
+    vectors, the same search cost without the minutes of a first build."""
+    vectors = np.random.default_rng(SEED).standard_normal((n, dim)).astype(np.float32)
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float16)
+
+
 def rome_title_vectors(referential, normaliser: TitleNormaliser, encoder, quick: bool) -> np.ndarray:
     """The ROME entry vectors: cached real ones (built and printed on first use), or random ones (quick)."""
     if quick:
-        rng = np.random.default_rng(SEED)
-        vectors = rng.standard_normal((len(normaliser.semantic_texts), encoder.dim)).astype(np.float32)
-        return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float16)
+        return random_unit_vectors(len(normaliser.semantic_texts), encoder.dim)
     from api.services.encoding import title_vectors
 
     return title_vectors(referential, normaliser, encoder, cache_dir=None)

@@ -29,15 +29,13 @@ from matching.normalise import SkillNormaliser
 
 from ..harness import scenario
 from ..skills_set import load_skill_set
-from .encoder import SEED, _encoder, _rome
+from .encoder import _encoder, _rome, random_unit_vectors
 
 
 def rome_skill_vectors(referential, normaliser: SkillNormaliser, encoder, quick: bool) -> np.ndarray:
     """The ROME skill label vectors: cached real ones (built and printed on first use), or random ones (quick)."""
     if quick:
-        rng = np.random.default_rng(SEED)
-        vectors = rng.standard_normal((len(normaliser.semantic_texts), encoder.dim)).astype(np.float32)
-        return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float16)
+        return random_unit_vectors(len(normaliser.semantic_texts), encoder.dim)
     from api.services.encoding import skill_vectors
 
     return skill_vectors(referential, normaliser, encoder, cache_dir=None)

@@ -8,19 +8,21 @@ const state = { occupation: null, suggestions: [], active: -1, bridges: [], sear
 // The counsellor key: the one typed in the seeker form (kept for the session once used).
 function apiKey() { return ($("#api-key") && $("#api-key").value.trim()) || sessionStorage.getItem("passerelles-key") || ""; }
 
-async function api(path) {
+// JSON in and out with the page's key when there is one; a problem's detail as the error (used by offer.js too).
+async function api(path, { method = "GET", body } = {}) {
   const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
   if (apiKey()) headers["X-API-Key"] = apiKey();
-  const response = await fetch(path, { headers });
-  let body = null;
-  try { body = await response.json(); } catch (e) { body = null; }
+  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  let answer = null;
+  try { answer = await response.json(); } catch (e) { answer = null; }
   if (!response.ok) {
-    const detail = body && (body.detail || body.title);
+    const detail = answer && (answer.detail || answer.title);
     const error = new Error(typeof detail === "string" ? detail : `Erreur ${response.status}`);
     error.status = response.status;
     throw error;
   }
-  return body;
+  return answer;
 }
 
 // Lists come either bare or wrapped ({results: [...]} / {items: [...]}).

@@ -1,26 +1,9 @@
 // Passerelles: "Décrire une offre" (issue 21): paste an ad, confirm the occupation and the skills its
 // text names, save it as an offer and see the candidate pool. Loaded after app.js, whose helpers it
-// uses ($, el, setStatus, listOf, apiKey). Every text from the API or the ad is inserted as text.
+// uses ($, el, setStatus, listOf, api). Every text from the API or the ad is inserted as text.
 "use strict";
 
 const offerState = { read: null };
-
-// JSON in and out, the counsellor key of the page when there is one; a problem's detail as the error.
-async function apiSend(method, path, body) {
-  const headers = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (apiKey()) headers["X-API-Key"] = apiKey();
-  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  let answer = null;
-  try { answer = await response.json(); } catch (e) { answer = null; }
-  if (!response.ok) {
-    const detail = answer && (answer.detail || answer.title);
-    const error = new Error(typeof detail === "string" ? detail : `Erreur ${response.status}`);
-    error.status = response.status;
-    throw error;
-  }
-  return answer;
-}
 
 const score2 = (x) => Number(x).toFixed(2).replace(".", ",");
 
@@ -60,8 +43,8 @@ async function readOffer(event) {
   $("#offer-candidates").replaceChildren();
   setStatus("#offer-pool-status", "");
   try {
-    const body = await apiSend("POST", "/normalise/offers",
-      { offers: [{ title, description: $("#offer-ad-text").value }], k: 5 });
+    const body = await api("/normalise/offers", { method: "POST", body:
+      { offers: [{ title, description: $("#offer-ad-text").value }], k: 5 } });
     offerState.read = body.results[0];
     renderOfferRead(offerState.read);
   } catch (error) { $("#offer-proposal").hidden = true; setStatus("#offer-status", error.message, true); }
@@ -85,8 +68,8 @@ async function offerPool(event) {
   if ($("#offer-basin").value) record.basin = $("#offer-basin").value;
   setStatus("#offer-pool-status", "Enregistrement de l'offre et recherche des candidats…");
   try {
-    await apiSend("PUT", `/offers/${encodeURIComponent(id)}`, record);
-    const body = await apiSend("GET", `/offers/${encodeURIComponent(id)}/candidates?k=10`);
+    await api(`/offers/${encodeURIComponent(id)}`, { method: "PUT", body: record });
+    const body = await api(`/offers/${encodeURIComponent(id)}/candidates?k=10`);
     const hits = listOf(body, "candidates");
     $("#offer-candidates").replaceChildren(...hits.map((h) => {
       const who = h.candidate || {};
@@ -110,7 +93,7 @@ async function offerPool(event) {
 
 async function loadOfferBasins() {
   try {
-    const body = await apiSend("GET", "/basins");
+    const body = await api("/basins");
     for (const basin of listOf(body, "basins")) {
       $("#offer-basin").append(el("option", { value: basin.id }, `${basin.name} (${basin.region || basin.id})`));
     }
