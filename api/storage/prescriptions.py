@@ -448,6 +448,17 @@ class PrescriptionStore:
                 (limit, offset)).fetchall()
         return [dict(r) for r in rows], int(total)
 
+    def sessions_all(self) -> list[dict]:
+        """Every session with pre-registrations: training, session, basin, places, submitted, accepted,
+        fill_rate (accepted / places, None when places are unknown), in no particular order (the
+        funders' dashboard hides small counts before ordering and paging, so the order leaks none)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT training, session, basin, places, submitted, accepted, "
+                "CASE WHEN places > 0 THEN round(CAST(accepted AS REAL) / places, 4) END AS fill_rate "
+                "FROM prescription_sessions").fetchall()
+        return [dict(r) for r in rows]
+
     def outcomes_at_six_months(self, today: date) -> dict[str, int]:
         """Pre-registrations whose training ended (completed or abandoned) at least six months
         (183 days) before ``today``, by what was recorded within 183 days of that end:
