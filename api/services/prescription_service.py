@@ -348,7 +348,9 @@ class PrescriptionService:
             return [{name: value, "pre_registrations": n, "in_tension": t} for value, n, t in tallies[dim]]
 
         # sessions first: a basin whose total would give one of its sessions away is hidden below
-        sessions, basins_to_hide = secret.protect_sessions(self.store.sessions_all(), k)
+        every_year = tallies if year is None else self.store.tallies(None)
+        basins_of_every_year = [{"basin": v, "pre_registrations": n, "in_tension": t} for v, n, t in every_year["basin"]]
+        sessions, basins_to_hide = secret.protect_sessions(self.store.sessions_all(), basins_of_every_year, k)
         sessions.sort(key=lambda r: (r["fill_rate"] is None, -(r["fill_rate"] or 0.0), r["training"], r["session"]))
         hide_total = secret.small(total, k)
         hide_tension = hide_total or secret.small(in_tension, k) or secret.small(total - in_tension, k)

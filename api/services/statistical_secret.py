@@ -92,25 +92,39 @@ def protect_breakdown(rows: list[dict], count: str, part: str, k: int, label: st
     return out, hide_total, hide_part_total
 
 
-def protect_sessions(rows: list[dict], k: int) -> tuple[list[dict], set]:
-    """Apply the rule to the sessions ``rows`` [{basin, submitted, accepted, fill_rate, ...}] (every
-    session, all years). ``submitted`` has published totals per basin (the basin breakdown) and
-    overall, so the secondary secret runs within each basin; ``accepted`` has no published total,
-    only the primary secret on it and on the not accepted (``submitted - accepted``); ``fill_rate``
-    goes with ``accepted``. Returns (rows with hidden cells None and ``secret``, the basins whose
-    total would give a hidden session away: to be hidden in the basin breakdown)."""
+def protect_sessions(rows: list[dict], basins: list[dict], k: int) -> tuple[list[dict], set]:
+    """Apply the rule to the sessions ``rows`` [{training, session, basin, submitted, accepted,
+    fill_rate, ...}] (every session, all years) together with the basin breakdown of all years
+    ``basins`` [{basin, pre_registrations, in_tension}]: the sessions of a basin sum to its count and
+    all of them to the total, so ``submitted`` is protected within each basin and overall, every
+    session of a basin whose count is hidden is hidden too (else they would add up to it), and a basin
+    whose sessions would give one away is hidden; repeated until nothing changes (each pass only
+    hides more). ``accepted`` has no published total: the primary secret on it and on the not
+    accepted (``submitted - accepted``); ``fill_rate`` goes with ``accepted``. Returns (rows with
+    hidden cells None and a ``secret`` list, the basins to hide in every basin breakdown)."""
     groups: dict = {}
     for i, row in enumerate(rows):
         groups.setdefault(row.get("basin"), []).append(i)
-    hidden: set[int] = set()
-    basins = set()
-    for basin, members in groups.items():
-        values = [int(rows[i]["submitted"]) for i in members]
-        labels = [f"{rows[i]['training']}\x00{rows[i]['session']}" for i in members]
-        local, whole = secondary(values, {j for j, v in enumerate(values) if small(v, k)}, k, labels)
-        hidden |= {members[j] for j in local}
-        if whole:
-            basins.add(basin)
+    values = [int(r["submitted"]) for r in rows]
+    labels = [f"{r['training']}\x00{r['session']}" for r in rows]
+    hidden = {i for i, v in enumerate(values) if small(v, k)}
+    forced: set = set()
+    for _ in range(len(rows) + len(basins) + 2):
+        before = (set(hidden), set(forced))
+        for basin, members in groups.items():
+            if basin is not None and str(basin) in forced:
+                hidden |= set(members)
+                continue
+            local, whole = secondary([values[i] for i in members], {j for j, i in enumerate(members) if i in hidden},
+                                     k, [labels[i] for i in members])
+            hidden |= {members[j] for j in local}
+            if whole and basin is not None:
+                forced.add(str(basin))
+        hidden, _ = secondary(values, hidden, k, labels)  # the overall total is the breakdowns' total
+        table, _, _ = protect_breakdown(basins, "pre_registrations", "in_tension", k, "basin", forced)
+        forced |= {str(b["basin"]) for b in table if b["pre_registrations"] is None}
+        if (hidden, forced) == before:
+            break
     out = []
     for i, row in enumerate(rows):
         row = dict(row)
@@ -124,4 +138,4 @@ def protect_sessions(rows: list[dict], k: int) -> tuple[list[dict], set]:
             secret += ["accepted", "fill_rate"]
         row["secret"] = secret
         out.append(row)
-    return out, basins
+    return out, forced
