@@ -101,6 +101,7 @@ class PrescriptionService:
     store: PrescriptionStore
     _sessions: tuple = (None, None)
     _tension: tuple = (None, frozenset(), 0.0)
+    _secret_sessions: tuple = (None,)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -350,8 +351,7 @@ class PrescriptionService:
         # sessions first: a basin whose total would give one of its sessions away is hidden below
         every_year = tallies if year is None else self.store.tallies(None)
         basins_of_every_year = [{"basin": v, "pre_registrations": n, "in_tension": t} for v, n, t in every_year["basin"]]
-        sessions, basins_to_hide = secret.protect_sessions(self.store.sessions_all(), basins_of_every_year, k)
-        sessions.sort(key=lambda r: (r["fill_rate"] is None, -(r["fill_rate"] or 0.0), r["training"], r["session"]))
+        sessions, basins_to_hide = self._sessions_under_secret(basins_of_every_year, k, limit, offset)
         hide_total = secret.small(total, k)
         hide_tension = hide_total or secret.small(in_tension, k) or secret.small(total - in_tension, k)
         tables = {}
@@ -398,9 +398,33 @@ class PrescriptionService:
             "outcomes_at_six_months": {**outcomes, "as_of": today.isoformat(), "secret": hidden_outcomes,
                                        "definition": "trainings ended (completed or abandoned) at least 183 days "
                                                      "ago, by the employment recorded within 183 days of the end"},
-            "sessions": {"items": sessions[offset:offset + limit], "total": len(sessions), "limit": limit,
-                         "offset": offset},
+            "sessions": sessions,
         }
+
+    def _sessions_under_secret(self, basins: list[dict], k: int, limit: int, offset: int) -> tuple[dict, set[str]]:
+        """A page of sessions (fullest first, then by training and session; those whose fill rate is
+        hidden or unknown last) under the statistical secret, and the basins it hides. The hiding
+        runs over every session (20,000: ~0.1 s), kept until the tables change (``store.version``)."""
+        version = (self.store.version(), k, tuple((b["basin"], b["pre_registrations"]) for b in basins))
+        cached = self._secret_sessions
+        if cached[0] != version:
+            rows = self.store.sessions_all()
+            hidden, no_accepted, forced = secret.protect_sessions(
+                [r[2] for r in rows], [r[4] for r in rows], [r[5] or 0 for r in rows], basins, k)
+            rates = [None if i in no_accepted or not r[3] or r[3] <= 0 else round((r[5] or 0) / r[3], 4)
+                     for i, r in enumerate(rows)]
+            order = sorted(range(len(rows)), key=lambda i: (rates[i] is None, -(rates[i] or 0.0)))  # stable
+            cached = self._secret_sessions = (version, rows, hidden, no_accepted, rates, order, forced)
+        _, rows, hidden, no_accepted, rates, order, forced = cached
+        items = []
+        for i in order[offset:offset + limit]:
+            training, session, basin, places, submitted, accepted = rows[i]
+            items.append({"training": training, "session": session, "basin": basin, "places": places,
+                          "submitted": None if i in hidden else submitted,
+                          "accepted": None if i in no_accepted else accepted, "fill_rate": rates[i],
+                          "secret": (["submitted"] if i in hidden else []) + (["accepted", "fill_rate"]
+                                                                              if i in no_accepted else [])})
+        return {"items": items, "total": len(rows), "limit": limit, "offset": offset}, forced
 
 
 _LOCK = threading.Lock()

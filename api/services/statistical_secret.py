@@ -45,15 +45,22 @@ def enough(hidden: Sequence[int], k: int) -> bool:
 def secondary(values: Sequence[int], hidden: set[int], k: int, labels: Sequence[str] | None = None
               ) -> tuple[set[int], bool]:
     """Complete ``hidden`` (indices into ``values``, a column whose total is published) until the
-    total gives none of them away. Returns (hidden indices, whether the total must be hidden too)."""
+    total gives none of them away. Returns (hidden indices, whether the total must be hidden too).
+    One sort at most, the sum kept as cells are added."""
     hidden = set(hidden)
-    order = sorted(range(len(values)), key=lambda i: (values[i], labels[i] if labels else "", i))
+    count, total = len(hidden), sum(values[j] for j in hidden)
+    if not count or (count >= 2 and total >= k + count - 1):
+        return hidden, False
+    order = (sorted(range(len(values)), key=lambda i: (values[i], labels[i], i)) if labels
+             else sorted(range(len(values)), key=values.__getitem__))  # stable: ties by index
     for i in order:
-        if enough([values[j] for j in hidden], k):
+        if i in hidden:
+            continue
+        hidden.add(i)
+        count, total = count + 1, total + values[i]
+        if total >= k + count - 1:  # count >= 2 here
             return hidden, False
-        if i not in hidden:
-            hidden.add(i)
-    return hidden, not enough([values[j] for j in hidden], k)
+    return hidden, True
 
 
 def protect_breakdown(rows: list[dict], count: str, part: str, k: int, label: str,
@@ -92,50 +99,41 @@ def protect_breakdown(rows: list[dict], count: str, part: str, k: int, label: st
     return out, hide_total, hide_part_total
 
 
-def protect_sessions(rows: list[dict], basins: list[dict], k: int) -> tuple[list[dict], set]:
-    """Apply the rule to the sessions ``rows`` [{training, session, basin, submitted, accepted,
-    fill_rate, ...}] (every session, all years) together with the basin breakdown of all years
-    ``basins`` [{basin, pre_registrations, in_tension}]: the sessions of a basin sum to its count and
-    all of them to the total, so ``submitted`` is protected within each basin and overall, every
-    session of a basin whose count is hidden is hidden too (else they would add up to it), and a basin
-    whose sessions would give one away is hidden; repeated until nothing changes (each pass only
-    hides more). ``accepted`` has no published total: the primary secret on it and on the not
-    accepted (``submitted - accepted``); ``fill_rate`` goes with ``accepted``. Returns (rows with
-    hidden cells None and a ``secret`` list, the basins to hide in every basin breakdown)."""
+def protect_sessions(basin_of: Sequence, submitted: Sequence[int], accepted: Sequence[int],
+                     basins: list[dict], k: int) -> tuple[set[int], set[int], set[str]]:
+    """Apply the rule to every session (all years), given as columns in a fixed order (by training
+    then session: ties between equal cells go to the first): its basin, pre-registrations
+    (``submitted``) and accepted people, together with the basin breakdown of all years ``basins``
+    [{basin, pre_registrations, in_tension}]. The sessions of a basin sum to its count and all of
+    them to the total, so ``submitted`` is protected within each basin and overall, every session of
+    a basin whose count is hidden is hidden too (else they would add up to it), and a basin whose
+    sessions would give one away is hidden; repeated until nothing changes (each pass only hides
+    more). ``accepted`` has no published total: the primary secret on it and on the not accepted
+    (``submitted - accepted``); the fill rate goes with it. Returns (sessions whose ``submitted`` is
+    hidden, sessions whose ``accepted`` and fill rate are hidden, basins to hide in every basin
+    breakdown)."""
     groups: dict = {}
-    for i, row in enumerate(rows):
-        groups.setdefault(row.get("basin"), []).append(i)
-    values = [int(r["submitted"]) for r in rows]
-    labels = [f"{r['training']}\x00{r['session']}" for r in rows]
-    hidden = {i for i, v in enumerate(values) if small(v, k)}
-    forced: set = set()
-    for _ in range(len(rows) + len(basins) + 2):
-        before = (set(hidden), set(forced))
+    for i, basin in enumerate(basin_of):
+        groups.setdefault(basin, []).append(i)
+    hidden = {i for i, v in enumerate(submitted) if 0 < v < k}
+    forced: set[str] = set()
+    for _ in range(len(submitted) + len(basins) + 2):
+        before = (len(hidden), len(forced))
         for basin, members in groups.items():
             if basin is not None and str(basin) in forced:
-                hidden |= set(members)
+                hidden.update(members)
                 continue
-            local, whole = secondary([values[i] for i in members], {j for j, i in enumerate(members) if i in hidden},
-                                     k, [labels[i] for i in members])
-            hidden |= {members[j] for j in local}
+            local = {j for j, i in enumerate(members) if i in hidden}
+            if not local:
+                continue
+            local, whole = secondary([submitted[i] for i in members], local, k)
+            hidden.update(members[j] for j in local)
             if whole and basin is not None:
                 forced.add(str(basin))
-        hidden, _ = secondary(values, hidden, k, labels)  # the overall total is the breakdowns' total
+        hidden, _ = secondary(submitted, hidden, k)  # the overall total is the breakdowns' total
         table, _, _ = protect_breakdown(basins, "pre_registrations", "in_tension", k, "basin", forced)
         forced |= {str(b["basin"]) for b in table if b["pre_registrations"] is None}
-        if (hidden, forced) == before:
+        if (len(hidden), len(forced)) == before:  # sets only grow: same sizes, same sets
             break
-    out = []
-    for i, row in enumerate(rows):
-        row = dict(row)
-        secret = []
-        n, a = int(row["submitted"]), int(row["accepted"] or 0)
-        if i in hidden:
-            row["submitted"] = None
-            secret.append("submitted")
-        if i in hidden or small(a, k) or small(n - a, k):
-            row["accepted"] = row["fill_rate"] = None
-            secret += ["accepted", "fill_rate"]
-        row["secret"] = secret
-        out.append(row)
-    return out, forced
+    no_accepted = hidden | {i for i, (n, a) in enumerate(zip(submitted, accepted)) if 0 < a < k or 0 < n - a < k}
+    return hidden, no_accepted, forced
