@@ -362,6 +362,17 @@ class PrescriptionService:
                                                          forced)
             tables[dim] = rows
             hide_total, hide_tension = hide_total or whole, hide_tension or whole or part
+        # a hidden total is the sum of every breakdown: none may publish all its cells (a tiny set:
+        # everything goes); likewise the in-tension total and the in-tension cells
+        for rows in tables.values():
+            for row in rows:
+                for name, gone in (("pre_registrations", hide_total), ("in_tension", hide_tension)):
+                    if gone and row[name] is not None:
+                        row[name] = None
+                        row["secret"].append(name)
+        if hide_total:
+            for item in sessions["items"]:
+                item.update(submitted=None, accepted=None, fill_rate=None, secret=["submitted", "accepted", "fill_rate"])
         labels = self.state.referentiel.occupation_index
         names = self.state.referentiel.occupations["label"]
         occupations = [{**o, "label": names[labels[o["occupation"]]] if o["occupation"] in labels else None}

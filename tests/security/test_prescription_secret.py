@@ -116,7 +116,7 @@ def assert_protected(body: dict) -> None:
         assert (s["fill_rate"] is None) or s["accepted"] is not None
     out = body["outcomes_at_six_months"]
     assert not any(secret.small(out[o], K) for o in ("employed-target", "employed-other", "none"))
-    assert body["answers"]["answered"] is None or body["answers"]["answered"] >= K
+    assert not secret.small(body["answers"]["answered"], K)
 
 
 def sheet(book, name: str) -> list[tuple]:
@@ -190,6 +190,19 @@ def test_outcomes_answers_and_a_tiny_total_are_hidden(dashboard):
     summary = dict(r[:2] for r in book["summary"].iter_rows(values_only=True))
     assert summary["pre-registrations"] == "secret" and summary["median days to an answer"] == "secret"
     assert summary["employed in the target occupation at six months"] == "secret"
+
+
+def test_a_hidden_total_is_not_rebuilt_from_another_breakdown(dashboard):
+    """Six people alone each in their basin but all in one session, prescriber type and target: the
+    six basin cells cannot be protected (6 < 5 + 6 - 1), so the total is hidden, and the other
+    breakdowns (one cell of 6 each) must not give it back, nor the session."""
+    body, book, _ = dashboard([dict(n=1, session="S-ONE", basin=f"b{i}", target="H2913", prescriber="france-travail",
+                                    accepted=0) for i in range(6)])
+    assert body["pre_registrations"] is None
+    for key, _ in BREAKDOWNS:
+        assert all(i["pre_registrations"] is None for i in body[key]), key
+    assert all(s["submitted"] is None for s in body["sessions"]["items"])
+    assert_protected(body)
 
 
 def test_the_threshold_is_a_setting_with_a_safe_floor(prescription_env):
