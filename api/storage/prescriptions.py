@@ -437,16 +437,21 @@ class PrescriptionStore:
         with self._lock:
             return [tuple(r) for r in self._db.execute("SELECT days, n FROM prescription_answer_days ORDER BY days")]
 
-    def sessions_fill(self, limit: int, offset: int) -> tuple[list[dict], int]:
-        """(a page of sessions with places, pre-registrations and accepted, fullest first; the total)."""
+    def sessions_all(self) -> list[tuple]:
+        """Every session with pre-registrations, by training then session: (training, session, basin,
+        places, submitted, accepted) tuples (the funders' dashboard hides small counts before it
+        orders and pages them, so that neither the order nor a page leaks one)."""
         with self._lock:
-            total = self._db.execute("SELECT count(*) FROM prescription_sessions").fetchone()[0]
-            rows = self._db.execute(
-                "SELECT training, session, basin, places, submitted, accepted, "
-                "CASE WHEN places > 0 THEN round(CAST(accepted AS REAL) / places, 4) END AS fill_rate "
-                "FROM prescription_sessions ORDER BY fill_rate DESC NULLS LAST, training, session LIMIT ? OFFSET ?",
-                (limit, offset)).fetchall()
-        return [dict(r) for r in rows], int(total)
+            cursor = self._db.cursor()
+            cursor.row_factory = None
+            return cursor.execute("SELECT training, session, basin, places, submitted, accepted "
+                                  "FROM prescription_sessions ORDER BY training, session").fetchall()
+
+    def version(self) -> tuple[int, int]:
+        """Changes to the tables since: (commits by other connections, rows changed by this one);
+        equal versions, equal figures."""
+        with self._lock:
+            return self._db.execute("PRAGMA data_version").fetchone()[0], self._db.total_changes
 
     def outcomes_at_six_months(self, today: date) -> dict[str, int]:
         """Pre-registrations whose training ended (completed or abandoned) at least six months

@@ -1,7 +1,9 @@
 """Pre-registrations (issue 20 item 3): the funders' dashboard over millions of rows, and
 pre-registering / answering under 50 concurrent prescribers.
 
-- ``prescriptions_dashboard``: ``PrescriptionService.dashboard`` (all years) over a SQLite file of
+- ``prescriptions_dashboard``: ``PrescriptionService.dashboard`` (all years, under the statistical
+  secret; the hidden cells are kept until the tables change, the counter ``after_a_write_ms`` times
+  the first call after a change) over a SQLite file of
   2,750,000 pre-registrations (550,000 a year, ten times the region's figure, five years kept;
   quick: 100,000) written with ``executemany`` in chunks, then the tallies rebuilt once. Every row
   has a prescriber type (2/3 France Travail, 1/3 missions locales as in the region, a few Cap emploi),
@@ -141,7 +143,14 @@ def _dashboard_counters(ctx: dict) -> dict:
     assert body["pre_registrations"] == ctx["n"]
     with ctx["store"]._lock:
         tallies = ctx["store"]._db.execute("SELECT count(*) FROM prescription_tallies").fetchone()[0]
+    cold = []
+    for _ in range(3):  # the first dashboard after a write: the statistical secret recomputed over every session
+        ctx["service"]._secret_sessions = (None,)
+        t = time.perf_counter()
+        ctx["service"].dashboard(today=ctx["today"])
+        cold.append(time.perf_counter() - t)
     return {"rows": ctx["n"], "tally_rows": tallies, "sessions": body["sessions"]["total"],
+            "after_a_write_ms": f"{1000 * sorted(cold)[1]:.0f}",
             "file_mb": f"{ctx['path'].stat().st_size / 1e6:.0f}", "write_s": f"{ctx['written_s']:.1f}",
             "rows_written_per_s": f"{ctx['n'] / ctx['written_s']:.0f}"}
 

@@ -226,7 +226,8 @@ def test_erasing_a_seeker_erases_its_pre_registrations_and_frees_its_place(env):
         assert db.execute("SELECT count(*) FROM prescription_events WHERE prescription = ?", (mine,)).fetchone()[0] == 0
         assert db.execute("SELECT count(*) FROM prescriptions WHERE seeker = 'P5'").fetchone()[0] == 0
     dash = c.get("/funders/dashboard", headers=auth(keys["funder"])).json()
-    assert dash["pre_registrations"] == 2
+    assert dash["pre_registrations"] is None and dash["secret"] == ["pre_registrations"]  # 2 people: secret
+    assert PrescriptionService.of(env["app"].state.passerelles).dashboard(threshold=1)["pre_registrations"] == 2
 
 
 # ---- the funders' figures ----------------------------------------------------------------------
@@ -253,11 +254,19 @@ def test_funder_figures_on_a_known_set_and_the_xlsx(env):
     move(env, ids[1], "entered", at=today.isoformat())
     move(env, ids[1], "abandoned", at=today.isoformat())
     d = c.get("/funders/dashboard", headers=auth(keys["funder"])).json()
+    # over HTTP, under the statistical secret (5 people): 7 in all, 4 and 3 by prescriber both hidden
+    assert d["pre_registrations"] == 7 and d["statistical_secret"]["threshold"] == 5
+    assert [(p["pre_registrations"], p["secret"]) for p in d["by_prescriber_type"]] == [
+        (None, ["pre_registrations", "in_tension"])] * 2
+    assert d["in_tension"]["pre_registrations"] is None and d["in_tension"]["share"] is None
+    # the arithmetic, with the secret off (only inside the process)
+    http = d
+    d = PrescriptionService.of(env["app"].state.passerelles).dashboard(threshold=1)
     assert d["pre_registrations"] == 7
-    assert d["by_prescriber_type"] == [
+    assert [{k: v for k, v in p.items() if k != "secret"} for p in d["by_prescriber_type"]] == [
         {"prescriber_type": "france-travail", "pre_registrations": 4, "in_tension": 3},
         {"prescriber_type": "mission-locale", "pre_registrations": 3, "in_tension": 1}]
-    assert d["by_basin"] == [{"basin": "beauvais", "pre_registrations": 5, "in_tension": 4},
+    assert [{k: v for k, v in b.items() if k != "secret"} for b in d["by_basin"]] == [{"basin": "beauvais", "pre_registrations": 5, "in_tension": 4},
                              {"basin": "saint-quentin", "pre_registrations": 2, "in_tension": 0}]
     assert [(o["occupation"], o["pre_registrations"]) for o in d["by_occupation"]] == [("H2913", 5), ("H2102", 2)]
     assert d["in_tension"]["pre_registrations"] == 4 and d["in_tension"]["share"] == round(4 / 7, 4)
@@ -268,14 +277,15 @@ def test_funder_figures_on_a_known_set_and_the_xlsx(env):
     assert sessions[("T-SOUD", "S2")]["places"] == 8 and sessions[("T-SOUD", "S2")]["fill_rate"] == 0.0
     assert sessions[("T-MAINT", "S3")]["fill_rate"] == round(1 / 3, 4)
     assert d["outcomes_at_six_months"]["employed-target"] == 0  # ended today: not six months yet
-    later = PrescriptionService.of(env["app"].state.passerelles).dashboard(today=today + timedelta(days=200))
+    later = PrescriptionService.of(env["app"].state.passerelles).dashboard(today=today + timedelta(days=200),
+                                                                         threshold=1)
     assert {k: later["outcomes_at_six_months"][k] for k in ("employed-target", "employed-other", "none")} == {
         "employed-target": 1, "employed-other": 0, "none": 1}
     # the tallies kept on write are exactly what a recount of the rows gives
     service = PrescriptionService.of(env["app"].state.passerelles)
-    before = service.dashboard(today=today + timedelta(days=200))
+    before = service.dashboard(today=today + timedelta(days=200), threshold=1)
     service.store.rebuild()
-    assert service.dashboard(today=today + timedelta(days=200)) == before
+    assert service.dashboard(today=today + timedelta(days=200), threshold=1) == before
     # no personal data anywhere in the funders' answer
     text = c.get("/funders/dashboard", headers=auth(keys["funder"])).text
     assert not any(i in text for i in ids) and not any(f'"P{i}"' in text for i in range(12))
@@ -286,13 +296,21 @@ def test_funder_figures_on_a_known_set_and_the_xlsx(env):
         if isinstance(value, list):
             return set().union(*map(keys_of, value)) if value else set()
         return set()
-    assert not keys_of(d) & {"seeker", "id", "contact", "note", "prescriber_key"}
+    assert not (keys_of(d) | keys_of(http)) & {"seeker", "id", "contact", "note", "prescriber_key"}
 
     import openpyxl
 
     r = c.get("/funders/dashboard?format=xlsx", headers=auth(keys["funder"]))
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/vnd.openxmlformats")
     book = openpyxl.load_workbook(io.BytesIO(r.content))
+    summary = {row[0]: row[1] for row in book["summary"].iter_rows(values_only=True)}
+    assert summary["pre-registrations"] == 7 and summary["aimed at occupations in tension"] == "secret"
+    assert summary["statistical secret threshold (people)"] == 5
+    rows = list(book["by prescriber type"].iter_rows(values_only=True))
+    assert rows == [("prescriber_type", "pre_registrations", "in_tension"), ("france-travail", "secret", "secret"),
+                    ("mission-locale", "secret", "secret")]
+    from api.services.prescription_service import dashboard_xlsx
+    book = openpyxl.load_workbook(io.BytesIO(dashboard_xlsx(d)))
     summary = {row[0]: row[1] for row in book["summary"].iter_rows(values_only=True)}
     assert summary["pre-registrations"] == 7 and summary["aimed at occupations in tension"] == 4
     rows = list(book["by prescriber type"].iter_rows(values_only=True))
@@ -424,7 +442,9 @@ def test_pre_registration_on_an_ingested_lheo_session_survives_a_restart(tmp_pat
         assert body["state"] == "accepted" and [e["state"] for e in body["timeline"]] == ["submitted", "accepted"]
         funder = again.state.security.keys.create("funder")[0]
         sessions = c.get("/funders/dashboard", headers={"Authorization": f"Bearer {funder}"}).json()["sessions"]
-        assert sessions["items"][0]["accepted"] == 1 and sessions["items"][0]["places"] is not None
+        assert sessions["items"][0]["accepted"] is None and sessions["items"][0]["places"] is not None  # 1: secret
+        figures = PrescriptionService.of(again.state.passerelles).dashboard(threshold=1)["sessions"]
+        assert figures["items"][0]["accepted"] == 1
 
 
 def test_purge_keeps_open_pre_registrations(env, capsys):
@@ -439,7 +459,7 @@ def test_purge_keeps_open_pre_registrations(env, capsys):
     c, auth, keys = env["client"], env["auth"], env["keys"]
     assert c.get(f"/prescriptions/{done}", headers=auth(keys["counsellor"])).status_code == 404
     assert c.get(f"/prescriptions/{open_one}", headers=auth(keys["counsellor"])).status_code == 200
-    d = c.get("/funders/dashboard", headers=auth(keys["funder"])).json()
+    d = PrescriptionService.of(env["app"].state.passerelles).dashboard(threshold=1)
     assert d["pre_registrations"] == 1 and d["answers"]["answered"] == 0
 
 

@@ -123,7 +123,7 @@ def test_the_page_runs_its_main_flows_under_its_content_security_policy(browser,
     page.get_by_role("tab", name="Financeur").click()
     page.get_by_label("Clé d'accès du financeur").fill(keys["funder"])
     page.get_by_role("button", name="Voir le tableau de bord").click()
-    page.locator("#chart-fill rect").first.wait_for(state="attached")
+    page.locator("#chart-fill").wait_for(state="attached")
     with page.expect_download() as download:
         page.get_by_role("button", name="Exporter (xlsx)").click()
     assert Path(download.value.path()).read_bytes()[:2] == b"PK"
@@ -262,12 +262,23 @@ def test_a_funder_sees_the_figures_and_the_charts_and_no_person(browser, world, 
     page.wait_for_selector("#funder-figures dl.figures")
     figures = page.locator("#funder-figures dl.figures").inner_text()
     expected = _call(server.url, "/funders/dashboard", keys["funder"])[1]
-    assert f"Pré-inscriptions\n{expected['pre_registrations']}" in figures.replace("\t", "\n")
+    total = "secret" if "pre_registrations" in expected["secret"] else expected["pre_registrations"]
+    assert f"Pré-inscriptions\n{total}" in figures.replace("\t", "\n")
     assert "Délai médian de réponse" in figures and "Vers un métier en tension" in figures
-    bars = page.locator("#chart-fill rect")
-    assert bars.count() == len(expected["sessions"]["items"]) >= 1
-    assert page.locator("#chart-prescribers rect").count() == len(expected["by_prescriber_type"]) >= 1
-    assert "Mission locale" in page.locator("#chart-prescribers").inner_html()
+    # the statistical secret: a hidden figure reads "secret" and gets no bar (never a bar of 0)
+    sessions = expected["sessions"]["items"]
+    secret_sessions = [s for s in sessions if "fill_rate" in s["secret"]]
+    assert page.locator("#chart-fill rect").count() == len(sessions) - len(secret_sessions)
+    assert page.locator("#chart-fill [data-secret]").count() == len(secret_sessions) and len(sessions) >= 1
+    prescribers = expected["by_prescriber_type"]
+    secret_prescribers = [p for p in prescribers if "pre_registrations" in p["secret"]]
+    assert page.locator("#chart-prescribers rect").count() == len(prescribers) - len(secret_prescribers)
+    assert page.locator("#chart-prescribers [data-secret]").count() == len(secret_prescribers)
+    assert len(prescribers) >= 1 and "Mission locale" in page.locator("#chart-prescribers").inner_html()
+    shown_values = page.locator("#funder-figures svg text:not(.secret)").all_text_contents()
+    assert not any(t.strip() in {str(i) for i in range(1, 5)} for t in shown_values), shown_values
+    if secret_sessions or secret_prescribers:
+        assert "moins de 5 personnes" in page.locator("#funder-secret").inner_text()
     shown = page.locator("#prescriptions-funder").inner_text() + page.locator("#funder-figures").inner_html()
     for personal in ("martin-e2e", "org-p1", "org-p2", NOTE, "psl_"):
         assert personal not in shown, personal

@@ -14,7 +14,8 @@ The resource is ``/prescriptions`` (a pre-registration is what French counsellor
 - ``POST /prescriptions/{id}/transitions`` ``{"to": STATE, "reason"?, "at"?: "YYYY-MM-DD", "note"?}``
   (the state machine of ``api.services.prescription_service``): 409 ``transition-not-allowed``
   naming ``current`` and ``allowed``; 409 ``session-full`` when no place is left.
-- ``GET /funders/dashboard?year=&limit=&offset=&format=json|xlsx`` (funder, admin): aggregates only.
+- ``GET /funders/dashboard?year=&limit=&offset=&format=json|xlsx`` (funder, admin): aggregates only,
+  under the statistical secret (small counts and those a total would reveal: null and ``secret``).
 
 Every call reading or changing a pre-registration is audited (resource ``prescription``); a
 transition's row has the action ``transition:STATE``, and a promotion from the waiting list that it
@@ -155,7 +156,9 @@ def dashboard(state: Annotated[AppState, Depends(get_state)],
               format: Annotated[Literal["json", "xlsx"], Query()] = "json") -> Response | dict:
     """Aggregates for funders (no personal data): fill rate per session (paginated, fullest first),
     by prescriber type, basin, target occupation, the share in tension, median days to an answer,
-    outcomes at six months. ``format=xlsx``: the same as a workbook (text cells never formulas)."""
+    outcomes at six months. ``format=xlsx``: the same as a workbook (text cells never formulas).
+    A count of fewer than ``statistical_secret_threshold`` people (5), or one a total would give
+    away, is null and named in its row's ``secret`` list (``secret`` in the workbook)."""
     body = PrescriptionService.of(state).dashboard(year=year, limit=page.limit, offset=page.offset)
     if format == "xlsx":
         return Response(dashboard_xlsx(body), media_type=XLSX,

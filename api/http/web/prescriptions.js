@@ -334,18 +334,27 @@
   }
 
   // ---- 3. funder: figures and charts ---------------------------------------------------------------
-  // A horizontal bar chart in inline SVG: items [{label, value, text}], values in [0, max].
+  // A horizontal bar chart in inline SVG: items [{label, value, text, secret}], values in [0, max].
+  // An item under the statistical secret gets no bar at all (never a bar of 0): its row reads "secret".
   function barChart(id, caption, items, max) {
     const ns = "http://www.w3.org/2000/svg", rowH = 26, left = 210, width = 640, barW = width - left - 90;
     const svg = document.createElementNS(ns, "svg");
     const height = Math.max(items.length, 1) * rowH + 8;
     const set = (node, attrs) => { for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v); return node; };
     set(svg, { id, role: "img", viewBox: `0 0 ${width} ${height}`, "aria-labelledby": `${id}-caption`, class: "bars" });
-    const scale = max > 0 ? max : Math.max(...items.map((i) => i.value), 1);
+    const scale = max > 0 ? max : Math.max(...items.filter((i) => !i.secret).map((i) => i.value), 1);
     items.forEach((item, i) => {
       const y = 4 + i * rowH;
       const label = set(document.createElementNS(ns, "text"), { x: left - 8, y: y + 16, "text-anchor": "end", "font-size": 12 });
       label.textContent = item.label.length > 32 ? item.label.slice(0, 31) + "…" : item.label;
+      if (item.secret) {
+        const mark = set(document.createElementNS(ns, "text"), { x: left, y: y + 16, "font-size": 12, "font-style": "italic",
+                                                               fill: "#5a5a5a", class: "secret", "data-secret": "true" });
+        mark.textContent = SECRET;
+        const tip = document.createElementNS(ns, "title"); tip.textContent = `${item.label} : ${secretNote}`; mark.append(tip);
+        svg.append(label, mark);
+        return;
+      }
       const w = Math.max(0, Math.min(1, (item.value || 0) / scale)) * barW;
       const bar = set(document.createElementNS(ns, "rect"), { x: left, y: y + 3, width: w.toFixed(1), height: rowH - 8, fill: "#0b4f9c", "data-value": item.value ?? 0 });
       const tip = document.createElementNS(ns, "title"); tip.textContent = `${item.label} : ${item.text}`; bar.append(tip);
@@ -355,6 +364,13 @@
     });
     return el("figure", { class: "chart" }, svg, el("figcaption", { id: `${id}-caption` }, caption));
   }
+
+  // The statistical secret: a count of fewer than k people, or one a total would reveal, comes as
+  // null and is named in its row's "secret" list; it reads "secret" everywhere, never 0 nor blank.
+  const SECRET = "secret";
+  let secretNote = "secret statistique";
+  const hidden = (row, field) => Boolean(row && Array.isArray(row.secret) && row.secret.includes(field));
+  const shown = (row, field, format = String) => (hidden(row, field) ? SECRET : format(row[field] ?? 0));
 
   function figure(label, value) { return [el("dt", {}, label), el("dd", {}, value)]; }
 
@@ -375,26 +391,39 @@
       const d = await call("funder", "/funders/dashboard?limit=20");
       const out = d.outcomes_at_six_months || {};
       const sessions = (d.sessions && d.sessions.items) || [];
+      const k = (d.statistical_secret && d.statistical_secret.threshold) || 5;
+      secretNote = `secret statistique : moins de ${k} personnes, ou masqué pour qu'un total ne révèle pas une autre case`;
+      const tension = d.in_tension, answers = d.answers;
+      const total = shown(d, "pre_registrations");
       q("#funder-figures").replaceChildren(
         el("dl", { class: "figures" },
-          figure("Pré-inscriptions", String(d.pre_registrations)),
-          figure("Vers un métier en tension du bassin", `${percent(d.in_tension.share)} (${d.in_tension.pre_registrations})`),
-          figure("Délai médian de réponse", d.answers.median_days_to_answer == null ? "—"
-            : `${String(d.answers.median_days_to_answer).replace(".", ",")} jour(s) (${d.answers.answered} réponse(s))`),
-          figure("À six mois (au " + day(out.as_of) + ")", `${out["employed-target"] ?? 0} en emploi dans le métier visé · `
-            + `${out["employed-other"] ?? 0} dans un autre métier · ${out.none ?? 0} sans emploi enregistré`)),
+          figure("Pré-inscriptions", total),
+          figure("Vers un métier en tension du bassin", hidden(tension, "share") ? SECRET
+            : `${percent(tension.share)} (${tension.pre_registrations})`),
+          figure("Délai médian de réponse", hidden(answers, "median_days_to_answer") ? SECRET
+            : answers.median_days_to_answer == null ? "—"
+            : `${String(answers.median_days_to_answer).replace(".", ",")} jour(s) (${answers.answered} réponse(s))`),
+          figure("À six mois (au " + day(out.as_of) + ")", `${shown(out, "employed-target")} en emploi dans le métier visé · `
+            + `${shown(out, "employed-other")} dans un autre métier · ${shown(out, "none")} sans emploi enregistré`)),
+        el("p", { class: "secret-note", id: "funder-secret" },
+          `« ${SECRET} » : ${secretNote} (aucun graphique ne le dessine comme un 0).`),
         barChart("chart-fill", "Taux de remplissage par session (places prises / places)",
           sessions.map((s) => ({ label: `${s.training} · ${s.session}`, value: s.fill_rate ?? 0,
-                                 text: s.fill_rate == null ? `${s.accepted} acceptée(s), places non précisées` : `${percent(s.fill_rate)} (${s.accepted}/${s.places})` })), 1),
+                                 secret: hidden(s, "fill_rate"),
+                                 text: hidden(s, "fill_rate") ? (s.places == null ? `${SECRET}, places non précisées` : SECRET)
+                                   : s.fill_rate == null ? `${s.accepted} acceptée(s), places non précisées`
+                                   : `${percent(s.fill_rate)} (${s.accepted}/${s.places})` })), 1),
         barChart("chart-prescribers", "Pré-inscriptions par type de prescripteur",
           d.by_prescriber_type.map((p) => ({ label: PRESCRIBERS[p.prescriber_type] || p.prescriber_type, value: p.pre_registrations,
-                                             text: String(p.pre_registrations) })), 0),
+                                             secret: hidden(p, "pre_registrations"), text: shown(p, "pre_registrations") })), 0),
         el("div", { class: "columns" },
           countTable("Par bassin", ["Bassin", "Pré-inscriptions", "Vers la tension"],
-            d.by_basin.map((b) => [b.basin, b.pre_registrations, b.in_tension])),
+            d.by_basin.map((b) => [b.basin, shown(b, "pre_registrations"), shown(b, "in_tension")])),
           countTable("Par métier visé", ["Métier", "Pré-inscriptions", "Vers la tension"],
-            d.by_occupation.map((o) => [`${o.occupation}${o.label ? " — " + o.label : ""}`, o.pre_registrations, o.in_tension]))));
-      status(line, `Tableau de bord : ${d.pre_registrations} pré-inscription(s), ${d.sessions ? d.sessions.total : 0} session(s).`);
+            d.by_occupation.map((o) => [`${o.occupation}${o.label ? " — " + o.label : ""}`, shown(o, "pre_registrations"),
+                                        shown(o, "in_tension")]))));
+      status(line, `Tableau de bord : ${total === SECRET ? "nombre de pré-inscriptions sous secret statistique"
+        : `${total} pré-inscription(s)`}, ${d.sessions ? d.sessions.total : 0} session(s).`);
     } catch (error) { q("#funder-figures").replaceChildren(); status(line, explain(error, "funder"), true); }
   }
 
