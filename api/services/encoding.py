@@ -63,11 +63,18 @@ def title_vectors(referentiel, normaliser: TitleNormaliser, encoder, cache_dir: 
                   progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     """(len(normaliser.semantic_texts), dim) float16 vectors of the normaliser's labels and titles
     (memory-mapped from the cache when built before)."""
+    return _normaliser_vectors("titles", "titles and labels", referentiel, normaliser, encoder, cache_dir, progress)
+
+
+def _normaliser_vectors(kind: str, what: str, referentiel, normaliser, encoder, cache_dir: Path | None,
+                        progress: Callable[[int, int], None] | None) -> np.ndarray:
+    """The cached (or built, with progress naming ``what``) vectors of ``normaliser.semantic_texts``
+    under ``kind``: the one path of :func:`title_vectors` and :func:`skill_vectors`."""
     texts = normaliser.semantic_texts
     if progress is None:
-        progress = stderr_progress(f"embedding the {len(texts):,} titles and labels of {referentiel.source} "
+        progress = stderr_progress(f"embedding the {len(texts):,} {what} of {referentiel.source} "
                                    f"with {encoder.name} (once per content)")
-    return cached_embeddings(encoder, texts, kind="titles", fingerprint=referentiel.fingerprint,
+    return cached_embeddings(encoder, texts, kind=kind, fingerprint=referentiel.fingerprint,
                              root=cache_root(cache_dir), role="query", progress=progress)
 
 
@@ -106,12 +113,7 @@ def skill_vectors(referentiel, normaliser: SkillNormaliser, encoder, cache_dir: 
     """(len(normaliser.semantic_texts), dim) float16 vectors of the normaliser's skill labels
     (memory-mapped from the cache when built before; role ``query``, as the titles: skill phrases
     are compared with skill labels, short texts against short texts)."""
-    texts = normaliser.semantic_texts
-    if progress is None:
-        progress = stderr_progress(f"embedding the {len(texts):,} skill labels of {referentiel.source} "
-                                   f"with {encoder.name} (once per content)")
-    return cached_embeddings(encoder, texts, kind="skills", fingerprint=referentiel.fingerprint,
-                             root=cache_root(cache_dir), role="query", progress=progress)
+    return _normaliser_vectors("skills", "skill labels", referentiel, normaliser, encoder, cache_dir, progress)
 
 
 def _cache_info(kind: str, texts, referentiel, encoder, cache_dir: Path | None) -> dict:
