@@ -80,16 +80,19 @@ def test_held_claims_on_the_held_out_half_of_the_labelled_set(rome, engine):
                                np.array([col[r["source_code"]] for r in rows]),
                                np.array([int(r["label"]) for r in rows]), np.array([r["stratum"] for r in rows]))
     assert res["before"]["pairs"] == 393 and res["before"]["precision"] == pytest.approx(0.3232, abs=1e-4)
-    assert res["after"]["precision"] == pytest.approx(0.8478, abs=1e-4)  # 39 of 46 (was 43 of 53)
-    assert res["after"]["recall"] == pytest.approx(0.3071, abs=1e-4)
+    assert res["after"]["precision"] == pytest.approx(0.8605, abs=1e-4)  # 37 of 43 (relation 3: 39 of 46; first: 43 of 53)
+    assert res["after"]["recall"] == pytest.approx(0.2913, abs=1e-4)
     assert res["by_stratum"]["group"]["claimed_held"] <= 2
 
 
 @pytest.mark.parametrize("target, source, rule", [
     ("100286", "100928", "a broad field is not held through a corner of it"),  # welding <- welding of glass
     ("103130", "480897", "a broad field is not held through a corner of it"),  # safety standards <- ... for cutting
+    ("100610", "100904", "the same words, not the same phrase (head and modifier swapped)"),  # drawing <- reading drawings
+    ("300268", "124003", "checking an act is not doing it"),  # packaging products <- checking their packaging
+    ("405521", "104939", "the source is mostly about something else"),  # wood species <- their drying cycles
 ])
-def test_the_dev_halfs_broad_fields_are_not_held_through_a_corner(rome, engine, target, source, rule):
+def test_the_dev_halfs_corners_and_other_acts_are_not_held(rome, engine, target, source, rule):
     assert verdict(rome, engine[2], target, source) == (False, rule)
 
 

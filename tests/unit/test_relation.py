@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from matching.relation import (APART, BROAD_FIELD, CLOSE, CONTAINS, DETAIL, EXTRA, FIELD, HELD_RULES,
-                               KNOWLEDGE_FOR_KNOW_HOW, LEARNING_SOURCE, NOT_A_CERTIFICATE, QUALIFIER, RULES, SAME,
-                               SOFT_SKILL, CERTIFICATE, SkillRelation, precision_recall)
+from matching.relation import (APART, BROAD_FIELD, CHECKING, CLOSE, CONTAINS, DETAIL, EXTRA, FIELD, HELD_RULES,
+                               KNOWLEDGE_FOR_KNOW_HOW, LEARNING_SOURCE, MOSTLY_OTHER, NOT_A_CERTIFICATE, QUALIFIER,
+                               RULES, SAME, SOFT_SKILL, CERTIFICATE, WORD_ORDER, SkillRelation, precision_recall)
 
 SKILLS = [  # label, kind, group, certificate
     ("Gérer les stocks", "savoir-faire", 0, False),                                   # 0
@@ -44,6 +44,18 @@ SKILLS = [  # label, kind, group, certificate
     ("Développer ses compétences en gestion de projet agile", "savoir-faire", 7, False),  # 30
     ("Techniques de prise de son", "savoir", -1, False),                              # 31
     ("Techniques de prise de vue", "savoir", -1, False),                              # 32
+    ("Techniques de dessin", "savoir", -1, False),                                    # 33
+    ("Lecture de dessins techniques", "savoir", -1, False),                           # 34
+    ("Sécurité et hygiène", "savoir", -1, False),                                     # 35
+    ("Règles d'hygiène et de sécurité", "savoir", -1, False),                         # 36
+    ("Conditionner des produits", "savoir-faire", 8, False),                          # 37
+    ("Contrôler le conditionnement d'un produit", "savoir-faire", 8, False),          # 38
+    ("Régler une machine", "savoir-faire", 9, False),                                 # 39
+    ("Contrôler et régler une machine", "savoir-faire", 9, False),                    # 40
+    ("Essences de bois", "savoir", -1, False),                                        # 41
+    ("Cycles de séchage des essences de bois", "savoir", -1, False),                  # 42
+    ("Gestion des stocks", "savoir", -1, False),                                      # 43
+    ("Gestion des stocks de pièces", "savoir", -1, False),                            # 44
 ] + [(f"Techniques de {w}{v}", "savoir", -1, False) for w in ("vente", "soudage", "coupe", "pose", "taille", "tri")
      for v in ("", " fine", " lourde", " rapide", " manuelle")]
 # (the filler makes "Techniques" a common word, as in a real referential: its IDF weighs little)
@@ -87,6 +99,13 @@ def decide(relation, target: int, source: int) -> tuple[bool, int]:
     (14, 15, False, FIELD),            # a whole field is not held through one of its objects
     (17, 16, True, DETAIL),            # the target only adds a light detail
     (18, 19, False, CLOSE),            # maintaining is not checking (same macro-competence)
+    (33, 34, False, WORD_ORDER),       # the same words, another phrase: reading technical drawings is not drawing
+    (35, 36, True, CONTAINS),          # ... but the members of a list may come in any order
+    (37, 38, False, CHECKING),         # checking the packaging is not packaging
+    (39, 40, True, CONTAINS),          # ... but a source that checks and also does the act holds it
+    (41, 42, False, MOSTLY_OTHER),     # drying cycles of wood species are about drying, not the species
+    (43, 44, True, CONTAINS),          # ... a source that is mostly the target holds it
+    (12, 13, True, CONTAINS),          # a diploma stands for the knowledge it is named after, however long its name
 ])
 def test_the_rules(relation, target, source, held, rule):
     assert decide(relation, target, source) == (held, rule)
@@ -183,3 +202,23 @@ def test_precision_recall_counts():
     pr = precision_recall(np.array([1, 1, 0, 0], bool), np.array([1, 0, 1, 0], bool))
     assert (pr["precision"], pr["recall"], pr["true_positives"], pr["claimed_held"]) == (0.5, 0.5, 1, 2)
     assert precision_recall(np.zeros(2, bool), np.zeros(2, bool))["precision"] is None
+
+
+def test_the_word_order_rule_reads_the_head_of_a_knowledge_item(relation):
+    """"Techniques de dessin" <- "Lecture de dessins techniques": every word is there (contains 1), so
+    without the order the pair would be held; the reverse pair, where the source says more in the
+    same order, is not this rule's; a know-how target is not read this way."""
+    claims = relation.classify(np.array([33, 36]), np.array([34, 35]))
+    assert claims.evidence["contains"][0] == pytest.approx(1.0) and claims.rule[0] == WORD_ORDER
+    assert claims.record(0)["rule"] == RULES[WORD_ORDER] and "phrase" in RULES[WORD_ORDER]
+    assert claims.rule[1] != WORD_ORDER  # the target says more than the source: not held, another rule
+    assert decide(relation, 33, 33) == (True, SAME)
+
+
+def test_the_mostly_other_rule_is_a_share_of_the_source(relation):
+    """The source's words the target has weigh less than half of it (``extends`` < 0.5): close; the
+    same pair with the threshold at 0 is held, so the rule (not another) decided."""
+    claims = relation.classify(np.array([41, 43]), np.array([42, 44]))
+    assert claims.evidence["extends"][0] < 0.5 <= claims.evidence["extends"][1]
+    from dataclasses import replace
+    assert decide(replace(relation, mostly_other=0.0), 41, 42) == (True, CONTAINS)

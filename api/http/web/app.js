@@ -68,6 +68,13 @@ const RULES_FR = {
   "one diploma or certification does not give another": "un diplôme n'en vaut pas un autre",
   "only a diploma gives a diploma": "seul un diplôme vaut un diplôme",
   "a whole field is not held through one of its objects": "un domaine entier ne s'acquiert pas par l'un de ses objets",
+  "learning a skill is not holding it": "apprendre une compétence n'est pas la détenir",
+  "a broad field is not held through a corner of it": "un vaste domaine ne s'acquiert pas par l'un de ses recoins",
+  "the target adds a qualifier the source lacks": "la compétence visée ajoute une précision absente de l'autre",
+  "the encoder reads the labels apart": "le modèle de langue lit les deux intitulés comme différents",
+  "the same words, not the same phrase (head and modifier swapped)": "les mêmes mots, pas la même expression",
+  "checking an act is not doing it": "contrôler un geste n'est pas le faire",
+  "the source is mostly about something else": "la compétence acquise porte surtout sur autre chose",
 };
 
 // A held skill acquired through another, or a close one: which skill of the person, and why.
