@@ -331,3 +331,47 @@ def test_an_overloaded_machine_needs_a_second_confirmation() -> None:
     noise_then_clean = sides({"seconds": lambda i: 3e-3 if i < 40 else 1e-3})  # rounds 1-2 slow, round 3 not
     row = gate_scenario("s", *noise_then_clean, FAST, load=lambda: 100.0)
     assert row.status == "ok" and len(row.rounds) == 3 and "not confirmed" in row.notes[0]
+
+
+def test_counter_kinds_work_grows_throughput_falls_info_is_ignored() -> None:
+    kinds = {"requests": "throughput", "paced_p99_ms": "info"}
+    # serving more in the same window is not more work (it failed as "work grew" before kinds)
+    assert counters_grew({"requests": 1300}, {"requests": 1000}, kinds=kinds) == []
+    assert counters_grew({"requests": 1300}, {"requests": 1000}) == ["requests 1000 -> 1300"]  # undeclared: work
+    # a throughput drop beyond its tolerance is the regression
+    assert counters_grew({"requests": 700}, {"requests": 1000}, kinds=kinds) == ["requests 1000 -> 700 (throughput fell)"]
+    assert counters_grew({"requests": 900}, {"requests": 1000}, kinds=kinds) == []  # within 20 %
+    assert counters_grew({"requests": 900}, {"requests": 1000}, kinds=kinds, throughput_tolerance=0.05) != []
+    # info: reported, never compared, whichever way it moves
+    assert counters_grew({"paced_p99_ms": 90.0}, {"paced_p99_ms": 9.0}, kinds=kinds) == []
+    with pytest.raises(ValueError, match="unknown counter kind"):
+        counters_grew({"x": 1}, {"x": 1}, kinds={"x": "speed"})
+
+
+def test_the_gate_reads_counter_kinds_from_the_scenario_declaration() -> None:
+    """The current tree declares ``requests`` a throughput: more requests served passes, fewer fails
+    (the reference, older, declares nothing: the current declaration applies)."""
+    declared = {"s": {"threshold": 1.3, "counter_kinds": {"requests": "throughput", "p99_ms": "info"}}}
+    base = {"requests": 1000, "errors": 0, "p99_ms": 5.0}
+    more = FakeSide(declared, counters={**base, "requests": 1400, "p99_ms": 50.0})
+    row = gate_scenario("s", more, FakeSide({"s": {"threshold": 1.3}}, counters=base), FAST)
+    assert row.status == "ok" and row.counters_grown == []
+    fewer = FakeSide(declared, counters={**base, "requests": 500})
+    row = gate_scenario("s", fewer, FakeSide({"s": {"threshold": 1.3}}, counters=base), FAST)
+    assert row.status == "REGRESSION" and row.notes == ["throughput fell: requests 1000 -> 500"]
+    assert "FELL" in table([row])
+    errors = FakeSide(declared, counters={**base, "errors": 3})  # undeclared in kinds: work, must not grow
+    row = gate_scenario("s", errors, FakeSide({"s": {"threshold": 1.3}}, counters=base), FAST)
+    assert row.status == "REGRESSION" and row.notes == ["work grew: errors 0 -> 3"]
+
+
+def test_scenarios_declare_their_counter_kinds_and_an_unknown_kind_is_refused() -> None:
+    from benchmarks.scenarios import prescriptions
+
+    submit = harness.REGISTRY["prescriptions_submit_50"]
+    assert submit.counter_kinds["requests"] == "throughput" and submit.counter_kinds["paced_req_per_s"] == "throughput"
+    assert submit.counter_kinds["errors"] == "work" and submit.counter_kinds["paced_submit_p99_ms"] == "info"
+    assert prescriptions.STORE_KINDS["normal_bg_n"] == "throughput"
+    with pytest.raises(ValueError, match="unknown counter kind"):
+        harness.Scenario(name="x", setup=lambda q: None, ours=lambda c: None, baseline=lambda c: None,
+                         baseline_name="", counter_kinds={"requests": "faster"})
