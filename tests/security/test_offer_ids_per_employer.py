@@ -151,3 +151,10 @@ def test_audit_rows_name_the_offers_employer(ready):
     only_b = client.get("/audit", params={"resource": "offer", "resource_id": "AUD", "resource_employer": "EMP-B"},
                         headers=key(env, "admin")).json()["items"]
     assert {r["resource_employer"] for r in only_b} == {"EMP-B"} and len(only_b) == 3
+
+
+def test_an_employer_parameter_breaking_the_id_rule_is_a_422(ready):
+    response = ready["client"].get("/offers/REF-001", params={"employer": "a/b"}, headers=key(ready, "counsellor"))
+    assert response.status_code == 422
+    body = response.json()
+    assert body["type"].endswith("/invalid-id") and body["field"] == "employer" and body["location"] == "query"

@@ -220,9 +220,13 @@ def offer_scope(principal: Principal, employer: str | None) -> Any:
         return ANY_EMPLOYER
     if employer == "":
         return None
-    from api.http.ids import path_id
+    from referentiels.ids import RULE, id_problem
 
-    return path_id(employer, field="employer")
+    text, reason = id_problem(employer)
+    if reason is not None:  # no offer can be of such an employer: the id rule's 422, naming the parameter
+        raise Problem(422, "invalid-id", "Invalid id", f"'employer' {reason}: {RULE}.", field="employer",
+                      location="query", rule=RULE)
+    return text
 
 
 def ambiguous_offer(error: Ambiguous) -> Problem:
