@@ -172,8 +172,6 @@ def delete_record(state: AppState, kind: str, id: str, principal: security.Princ
     id = path_id(id)
     try:
         deleted = state.pool.delete(kind + "s", id, owner=owner_of(principal), employer=employer)
-    except NotOwner:
-        deleted = False
     except Ambiguous as error:
         raise security.ambiguous_offer(error) from None
     if not deleted:
