@@ -110,6 +110,8 @@ class Worker:
         key = (sc.setup, quick)
         started = time.perf_counter()
         if self.ctx_key is None or self.ctx_key[0] is not key[0] or self.ctx_key[1] != quick:
+            if self.ctx_key is not None:  # its threads (a Dask cluster) would allocate during later measures
+                self.measure.release_context(self.ctx_key[0], self.ctx)
             self.ctx = self.ctx_key = None
             gc.collect()
             try:

@@ -21,7 +21,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
-from .measure import COUNTER_KINDS, THREAD_VARIABLES, blas_config, single_thread, time_call
+from .measure import COUNTER_KINDS, THREAD_VARIABLES, blas_config, release_context, single_thread, time_call
 from .measure import percentile as percentile
 from .measure import work_counters as _work_counters
 
@@ -134,6 +134,8 @@ def run_all(names: list[str] | None, quick: bool, log: Callable[[str], None] = l
         log(f"running {name} ...")
         try:
             if shared is None or shared[0] is not sc.setup:
+                if shared is not None:  # its threads (a Dask cluster) would allocate during later measures
+                    release_context(*shared)
                 shared = None
                 shared = (sc.setup, sc.setup(quick))
             results.append(run_scenario(sc, quick, ctx=shared[1]))
@@ -143,6 +145,8 @@ def run_all(names: list[str] | None, quick: bool, log: Callable[[str], None] = l
         except Exception as error:  # noqa: BLE001 - reported; the other scenarios still run
             errors[name] = f"{type(error).__name__}: {error}"
             log(f"  ERROR in {name}: {type(error).__name__}: {error}")
+    if shared is not None:
+        release_context(*shared)
     return results
 
 

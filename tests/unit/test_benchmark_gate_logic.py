@@ -375,3 +375,56 @@ def test_scenarios_declare_their_counter_kinds_and_an_unknown_kind_is_refused() 
     with pytest.raises(ValueError, match="unknown counter kind"):
         harness.Scenario(name="x", setup=lambda q: None, ours=lambda c: None, baseline=lambda c: None,
                          baseline_name="", counter_kinds={"requests": "faster"})
+
+
+def test_a_dropped_context_is_released_by_its_modules_cleanup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A context left alive may keep threads (a Dask LocalCluster) that allocate during the next
+    scenarios' tracemalloc pass: the harness (and the gate's worker, through the same
+    ``measure.release_context``) calls the setup module's ``cleanup(ctx)`` when it moves on."""
+    import sys
+    import types
+
+    from benchmarks.measure import release_context
+
+    events: list[str] = []
+    module = types.ModuleType("fake_scenarios")
+
+    def setup_a(quick):
+        events.append("setup a")
+        return {"name": "a"}
+
+    def setup_b(quick):
+        events.append("setup b")
+        return {"name": "b"}
+
+    for f in (setup_a, setup_b):
+        f.__module__ = module.__name__
+    module.cleanup = lambda ctx: events.append(f"cleanup {ctx['name']}")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    registry = {name: harness.Scenario(name=name, setup=setup, ours=lambda c: None, baseline=lambda c: None,
+                                       baseline_name="", repeats=1, quick_repeats=1, alloc=False)
+                for name, setup in (("a1", setup_a), ("a2", setup_a), ("b", setup_b))}
+    monkeypatch.setattr(harness, "REGISTRY", registry)
+    harness.run_all(None, quick=True)
+    assert events == ["setup a", "cleanup a", "setup b", "cleanup b"]  # shared by a1 and a2, released once
+    module.cleanup = lambda ctx: 1 / 0  # a failing cleanup is reported, not raised
+    release_context(setup_a, {"name": "a"})
+    release_context(len, {})  # a setup whose module has no cleanup: nothing to do
+
+
+def test_the_batch_scenarios_cleanup_closes_the_cluster_and_the_folder(tmp_path) -> None:
+    from benchmarks.scenarios import batch
+
+    closed: list[str] = []
+    client = types_namespace(close=lambda: closed.append("client"))
+    cluster = types_namespace(close=lambda: closed.append("cluster"))
+    folder = tmp_path / "bench-batch"
+    folder.mkdir()
+    batch.cleanup({"client": client, "cluster": cluster, "folder": folder})
+    assert closed == ["client", "cluster"] and not folder.exists()
+
+
+def types_namespace(**attributes):
+    import types
+
+    return types.SimpleNamespace(**attributes)
