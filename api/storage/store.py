@@ -350,8 +350,7 @@ class Store:
         """The record of ``id`` (an offer: of ``employer``, see the module docstring), or None."""
         kind = _kind(kind)
         with self._lock:
-            found = _find(self._db, kind, id, employer)
-            row = self._db.execute(f"SELECT * FROM {kind} WHERE key = ?", (found[0],)).fetchone() if found else None
+            row = _find(self._db, kind, id, employer, columns="*")  # one indexed read
         return decode(dict(row)) if row else None
 
     def by_keys(self, kind: str, keys: Sequence[int]) -> dict[int, dict]:
