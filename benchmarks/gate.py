@@ -16,8 +16,9 @@ see the same machine load. Per scenario:
   many pairs, in two *fresh* worker processes (so a process's unlucky memory layout cannot
   decide), and only a confirmed excess fails;
 - work counters (the scenario's own, ``alloc_peak_bytes`` from an untimed tracemalloc pass and
-  ``read_bytes`` from ``/proc/self/io``) fail the gate when they grow (see
-  ``measure.counters_grew``);
+  ``read_bytes`` from ``/proc/self/io``) fail the gate when they grow; counters the scenario
+  declares ``throughput`` (``counter_kinds``: requests served in a fixed window) fail when they
+  fall, ``info`` ones are only reported (see ``measure.counters_grew``);
 - a scenario present in one tree only is reported (``new`` / ``gone``), not failed, and so is a
   scenario module new in this tree that cannot be imported; one whose data is missing is
   ``skipped``; one broken in the reference only is ``ref-error``; one that raises (or hangs, or
@@ -304,6 +305,12 @@ def gate_scenario(name: str, current: Side, reference: Side, settings: Settings,
                 for side in (current, reference)]
     threshold = min(declared)
     tolerance = min(float(side.hello["scenarios"][name].get("counter_tolerance", 0.0)) for side in (current, reference))
+    throughput_tolerance = min(float(side.hello["scenarios"][name].get("throughput_tolerance", 0.2))
+                               for side in (current, reference))
+    # what each counter measures: as the current tree declares it (a counter it no longer declares:
+    # as the reference did); undeclared, work
+    kinds = {**reference.hello["scenarios"][name].get("counter_kinds", {}),
+             **current.hello["scenarios"][name].get("counter_kinds", {})}
     row = Row(scenario=name, status="ok", threshold=threshold)
     budget = settings.budget_s if budget_s is None else budget_s
     load = load or machine_load
@@ -338,7 +345,8 @@ def gate_scenario(name: str, current: Side, reference: Side, settings: Settings,
             row.notes.append(f"{error.label} tree, while measuring: {error}")
         return row
     row.counters_current, row.counters_reference = counted_a["counters"], counted_b["counters"]
-    row.counters_grown = counters_grew(row.counters_current, row.counters_reference, tolerance=tolerance)
+    row.counters_grown = counters_grew(row.counters_current, row.counters_reference, tolerance=tolerance,
+                                       kinds=kinds, throughput_tolerance=throughput_tolerance)
     slow = all(r.slower_than(threshold) for r in row.rounds)
     if len(row.rounds) > 1:
         verdict = "confirmed" if slow else "not confirmed: noise"
@@ -356,7 +364,8 @@ def gate_scenario(name: str, current: Side, reference: Side, settings: Settings,
         row.status = "REGRESSION"
         if slow:
             row.notes.append(f"slower: median ratio {row.rounds[-1].ratio:.2f} > limit {threshold:.2f}")
-        row.notes.extend(f"work grew: {text}" for text in row.counters_grown)
+        row.notes.extend(f"throughput fell: {text.removesuffix(' (throughput fell)')}" if text.endswith(
+            "(throughput fell)") else f"work grew: {text}" for text in row.counters_grown)
     elif row.rounds[-1].ratio < 1 / threshold:
         row.status = "faster"
     return row
@@ -453,7 +462,7 @@ def module_rows(current: dict[str, Any], reference: dict[str, Any]) -> list[Row]
 
 def _work_text(row: Row) -> str:
     if row.counters_grown:
-        return "GREW"
+        return "FELL" if all(t.endswith("(throughput fell)") for t in row.counters_grown) else "GREW"
     common = set(row.counters_current) & set(row.counters_reference)
     if not common:
         return "-"

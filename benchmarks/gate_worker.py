@@ -96,6 +96,9 @@ class Worker:
         for name, sc in self.registry.items():
             scenarios[name] = {"threshold": float(getattr(sc, "threshold", 1.3)),
                                "counter_tolerance": float(getattr(sc, "counter_tolerance", 0.0)),
+                               # a tree older than the declaration: every counter is work
+                               "counter_kinds": dict(getattr(sc, "counter_kinds", None) or {}),
+                               "throughput_tolerance": float(getattr(sc, "throughput_tolerance", 0.2)),
                                "target": getattr(sc, "target", ""), "baseline": getattr(sc, "baseline_name", "")}
         modules = [m for m in modules if m not in self.absent]
         return {"ok": True, "scenarios": scenarios, "modules": modules, "import_errors": self.import_errors,
@@ -107,6 +110,8 @@ class Worker:
         key = (sc.setup, quick)
         started = time.perf_counter()
         if self.ctx_key is None or self.ctx_key[0] is not key[0] or self.ctx_key[1] != quick:
+            if self.ctx_key is not None:  # its threads (a Dask cluster) would allocate during later measures
+                self.measure.release_context(self.ctx_key[0], self.ctx)
             self.ctx = self.ctx_key = None
             gc.collect()
             try:

@@ -21,7 +21,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
-from .measure import THREAD_VARIABLES, blas_config, single_thread, time_call
+from .measure import COUNTER_KINDS, THREAD_VARIABLES, blas_config, release_context, single_thread, time_call
 from .measure import percentile as percentile
 from .measure import work_counters as _work_counters
 
@@ -33,9 +33,13 @@ class Scenario:
     """A timed operation and its baseline.
 
     ``setup(quick)`` returns a context passed to ``ours(ctx)`` and ``baseline(ctx)``; each call is
-    one timed sample. ``counters(ctx)`` returns machine-independent work counters, where more is
-    worse (postings touched, rows scanned, candidates scored): the gate fails when one grows by
-    more than ``counter_tolerance`` (relative; 0 = any growth). ``threshold``: the gate fails when
+    one timed sample. ``counters(ctx)`` returns counters, by default machine-independent work
+    counters, where more is worse (postings touched, rows scanned, candidates scored): the gate
+    fails when one grows by more than ``counter_tolerance`` (relative; 0 = any growth).
+    ``counter_kinds``: {counter: kind} for the others (``measure.COUNTER_KINDS``): ``throughput``
+    (more is better, e.g. requests served in a fixed window: the gate fails when one falls by more
+    than ``throughput_tolerance``) and ``info`` (latencies, ratios: reported, never compared); an
+    undeclared counter is ``work``. ``threshold``: the gate fails when
     the median time ratio current/reference exceeds it. ``alloc``: measure ``alloc_peak_bytes``
     (set False when tracing allocations would take too long for this scenario).
     """
@@ -52,6 +56,13 @@ class Scenario:
     threshold: float = 1.3
     counter_tolerance: float = 0.0
     alloc: bool = True
+    counter_kinds: dict[str, str] = field(default_factory=dict)
+    throughput_tolerance: float = 0.2
+
+    def __post_init__(self) -> None:
+        unknown = {k: v for k, v in self.counter_kinds.items() if v not in COUNTER_KINDS}
+        if unknown:
+            raise ValueError(f"scenario {self.name}: unknown counter kind(s) {unknown}: expected one of {COUNTER_KINDS}")
 
 
 def scenario(**kwargs: Any) -> Callable[[Callable], Callable]:
@@ -99,6 +110,8 @@ def run_scenario(sc: Scenario, quick: bool, ctx: Any = None) -> dict[str, Any]:
               "ours": summary(ours), "baseline_timing": summary(base), "threads": 1}
     result["ratio_to_baseline"] = result["ours"]["median_ms"] / max(result["baseline_timing"]["median_ms"], 1e-9)
     result["counters"] = counters
+    if sc.counter_kinds:
+        result["counter_kinds"] = dict(sc.counter_kinds)
     return result
 
 
@@ -121,6 +134,8 @@ def run_all(names: list[str] | None, quick: bool, log: Callable[[str], None] = l
         log(f"running {name} ...")
         try:
             if shared is None or shared[0] is not sc.setup:
+                if shared is not None:  # its threads (a Dask cluster) would allocate during later measures
+                    release_context(*shared)
                 shared = None
                 shared = (sc.setup, sc.setup(quick))
             results.append(run_scenario(sc, quick, ctx=shared[1]))
@@ -130,6 +145,8 @@ def run_all(names: list[str] | None, quick: bool, log: Callable[[str], None] = l
         except Exception as error:  # noqa: BLE001 - reported; the other scenarios still run
             errors[name] = f"{type(error).__name__}: {error}"
             log(f"  ERROR in {name}: {type(error).__name__}: {error}")
+    if shared is not None:
+        release_context(*shared)
     return results
 
 

@@ -108,6 +108,8 @@ def audit(
     resource: Annotated[Optional[str], typer.Option("--resource", help="seeker or offer")] = None,
     resource_id: Annotated[Optional[str], typer.Option("--id", help="The seeker's or offer's id.")] = None,
     key_id: Annotated[Optional[str], typer.Option("--key", help="Only this key's accesses.")] = None,
+    employer: Annotated[Optional[str], typer.Option(
+        "--employer", help="Only the offer of this employer (offer ids are per employer).")] = None,
     limit: Annotated[int, typer.Option(help="Rows to print.")] = 50,
     offset: Annotated[int, typer.Option(help="Rows to skip.")] = 0,
     database: DatabaseOption = None,
@@ -116,7 +118,8 @@ def audit(
     """Who read or changed personal data: the append-only audit log, oldest first."""
     log = AuditLog(database_path(database))
     try:
-        rows, total = log.list(limit=limit, offset=offset, resource=resource, resource_id=resource_id, key_id=key_id)
+        rows, total = log.list(limit=limit, offset=offset, resource=resource, resource_id=resource_id, key_id=key_id,
+                               resource_employer=employer)
     finally:
         log.close()
     if as_json:
@@ -124,5 +127,7 @@ def audit(
         return
     for r in rows:
         typer.echo(f"{r['at']}  {r['key_id'] or 'anonymous'}  {r['role'] or '-':<10}  {r['action']:<7}  "
-                   f"{r['resource']} {r['resource_id'] or '-'}  {r['status']}  {r['method']} {r['path']}")
+                   f"{r['resource']} {r['resource_id'] or '-'}"
+                   + (f" (employer {r['resource_employer']})" if r.get("resource_employer") else "")
+                   + f"  {r['status']}  {r['method']} {r['path']}")
     typer.echo(f"{len(rows)} of {total} entries", err=True)

@@ -6,6 +6,7 @@
     passerelles match offers S0000001 -k 10 [--radius 30]      # the offers that suit a seeker
     passerelles match offers S0000001 --toward-tension         # ... offers in tension in their basin first
     passerelles match candidates O0000001 -k 20                # consenting seekers for an offer
+    passerelles match candidates REF-001 --employer E42        # ... offer ids are per employer
 
 ``ingest`` reads CSV (lists as ``a|b|c``), Parquet, JSON Lines or a JSON array; with
 ``--mode all`` (default) nothing is written when a row is rejected; every rejected line is
@@ -128,16 +129,26 @@ def match_candidates(
     k: Annotated[int, typer.Option("--k", "-k", min=1, max=100)] = 20,
     radius: Annotated[Optional[float], typer.Option(help="km (default: each seeker's radius)")] = None,
     require_must: Annotated[bool, typer.Option(help="Drop seekers lacking a must-have.")] = False,
+    employer: Annotated[Optional[str], typer.Option(
+        "--employer", help="The offer's employer: offer ids are per employer (needed when several employers have "
+                           "this id; '' for the offer without employer).")] = None,
     referentiel: SourceOption = None,
     database: DatabaseOption = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The top-k consenting seekers for an offer (pseudonymous ids), explained."""
+    from api.storage.store import ANY_EMPLOYER, Ambiguous
+
     offer = canonical_id(offer, "offer id")
-    hits = _state(referentiel, database).pool.candidates_for_offer(offer, k=k, radius_km=radius,
-                                                                  require_must=require_must)
+    scope = ANY_EMPLOYER if employer is None else (canonical_id(employer, "employer id") if employer else None)
+    try:
+        hits = _state(referentiel, database).pool.candidates_for_offer(offer, k=k, radius_km=radius,
+                                                                      require_must=require_must, employer=scope)
+    except Ambiguous as error:
+        raise UsageError(f"{len(error.employers)} employers have an offer {offer!r} "
+                         f"({', '.join(repr(e or '') for e in error.employers)}): name one with --employer") from None
     if hits is None:
-        raise UsageError(f"no offer has the id {offer!r}")
+        raise UsageError(f"no offer has the id {offer!r}" + ("" if employer is None else f" for employer {employer!r}"))
     emit_json(hits) if as_json else _print_hits(hits, "candidate")
 
 

@@ -28,6 +28,9 @@ candidates: consenting seekers only, by pseudonym) or ``both``. Output, one file
 
 - ``OUT/part-00000.parquet`` ... (seekers, file order): ``seeker_id, rank (1..k), offer_id, score``;
 - ``OUT/candidates-00000.parquet`` ... (offers, sorted by id): ``offer_id, rank, candidate, score``,
+  (offer ids are per employer, docs/offers.md: when the offers file has an ``employer`` column,
+  the offers are sorted by id then employer and both tables carry ``offer_employer`` after
+  ``offer_id``, so two employers' ``REF-001`` are told apart)
   ``candidate`` the seeker's pseudonym (``c-`` + HMAC of the id under the store's secret: the very
   pseudonym ``GET /offers/{id}/candidates`` shows, never the id);
 
@@ -145,21 +148,25 @@ def _floats(frame: pl.DataFrame, column: str, dtype) -> np.ndarray:
     return frame[column].cast(pl.Float64).fill_null(float("nan")).fill_nan(float("nan")).to_numpy().astype(dtype)
 
 
-def _ids(frame: pl.DataFrame) -> pl.Series:
-    """The ``id`` column, checked against the id rule (``referentiels.ids``): text, NFC, printable,
-    no '/', at most 100 characters; the first id breaking it raises ``IngestError`` naming it."""
+def _ids(frame: pl.DataFrame, column: str = "id") -> pl.Series:
+    """The ``id`` column (or an ``employer`` one: nulls allowed), checked against the id rule
+    (``referentiels.ids``): text, NFC, printable, no '/', at most 100 characters; the first id
+    breaking it raises ``IngestError`` naming it."""
     from api.services.errors import IngestError
     from referentiels.ids import check_ids
 
-    if "id" not in frame.columns:
-        raise IngestError("an 'id' column is required")
-    ids = frame["id"]
+    if column not in frame.columns:
+        raise IngestError(f"an {column!r} column is required")
+    ids = frame[column]
+    if column != "id" and ids.dtype == pl.Null:
+        return ids.cast(pl.String)
     if ids.dtype != pl.String:
-        raise IngestError(f"the 'id' column must hold text, not {ids.dtype}")
+        raise IngestError(f"the {column!r} column must hold text, not {ids.dtype}")
     canonical, reasons = check_ids(ids)
-    if reasons.null_count() != len(reasons):
-        row = int(reasons.is_not_null().arg_true()[0])
-        raise IngestError(f"id {ids[row]!r} (row {row + 1}) {reasons[row]}")
+    bad = reasons.is_not_null() if column == "id" else reasons.is_not_null() & ids.is_not_null()
+    if bad.any():
+        row = int(bad.arg_true()[0])
+        raise IngestError(f"{'' if column == 'id' else column + ' '}id {ids[row]!r} (row {row + 1}) {reasons[row]}")
     return canonical
 
 
@@ -173,7 +180,8 @@ class OfferPayload:
     """Everything a worker needs besides its rows: sent once to each worker (``scatter``).
 
     ``index`` (interactive): the offers ``ProfileIndex``, keys = rows; ``postings`` (cosine): the
-    offers' weighted profiles as postings; ``offer_ids``: ids in row order (sorted); ``texts``:
+    offers' weighted profiles as postings; ``offer_ids``: ids in row order (sorted); ``offer_employers``:
+    their employers (None: the file has no ``employer`` column); ``texts``:
     free-text skill -> code (None: no ``skills_text`` column). The offers direction adds the
     seekers side (:func:`add_seekers`): ``seekers_index`` (interactive) or ``seeker_postings`` with
     ``offer_profiles`` (cosine), and ``pseudonyms`` (one per seeker row sorted by id; null for a
@@ -193,10 +201,11 @@ class OfferPayload:
     seeker_postings: Postings | None = None
     pseudonyms: pa.Array | None = None
     seekers_unknown: dict = field(default_factory=dict)
+    offer_employers: pa.Array | None = None
 
     @property
     def nbytes(self) -> int:
-        n = self.offer_ids.nbytes
+        n = self.offer_ids.nbytes + (self.offer_employers.nbytes if self.offer_employers is not None else 0)
         if self.index is not None:
             n += self.index.nbytes() + self.matcher["bridge"].nbytes
         if self.postings is not None:
@@ -215,9 +224,12 @@ def build_payload(offers_path: str | Path, codebook: Codebook, matcher, score: s
     """Read the offers (sorted by id) and index them for ``score`` (once per job, on the client)."""
     if score not in SCORES:
         raise ValueError(f"unknown score {score!r}: expected one of {', '.join(SCORES)}")
-    wanted = ["id", "occupation", "must", "desired", "lat", "lon"]
+    wanted = ["id", "employer", "occupation", "must", "desired", "lat", "lon"]
     present = [c for c in wanted if c in pl.read_parquet_schema(offers_path)]
-    frame = pl.read_parquet(offers_path, columns=present).sort("id")
+    frame = pl.read_parquet(offers_path, columns=present)
+    # offer ids are per employer: (id, employer) orders and names an offer when the file says whose
+    frame = frame.sort(["id", "employer"], nulls_last=False) if "employer" in frame.columns else frame.sort("id")
+    employers = _ids(frame, "employer").to_arrow() if "employer" in frame.columns else None
     ptr, ids, is_must, unknown_skills = codebook.lists(frame, ["must", "desired"], "skill")
     occ_ptr, occ_ids, _, unknown_occ = codebook.lists(frame, ["occupation"], "occupation")
     occupation = np.full(frame.height, -1, dtype=np.int64)
@@ -230,7 +242,7 @@ def build_payload(offers_path: str | Path, codebook: Codebook, matcher, score: s
         index = offer_index(matcher, len(codebook.skill_codes), len(codebook.occupation_codes), ptr, ids, is_must,
                             occupation, _floats(frame, "lat", np.float32), _floats(frame, "lon", np.float32))
         return OfferPayload(score=score, offer_ids=offer_ids, codebook=codebook, matcher=matcher_fields(matcher),
-                            index=index, unknown=unknown, texts=texts)
+                            index=index, unknown=unknown, texts=texts, offer_employers=employers)
     from matching.batch import weighted_profiles
 
     weight = np.asarray(matcher.skill_weight, dtype=np.float32)
@@ -238,7 +250,8 @@ def build_payload(offers_path: str | Path, codebook: Codebook, matcher, score: s
     profiles = weighted_profiles(_csr(ptr, ids, len(codebook.skill_codes)), weight,
                                  boost=_csr(ptr, ids, len(codebook.skill_codes), factor))
     return OfferPayload(score=score, offer_ids=offer_ids, codebook=codebook, postings=Postings.of(profiles),
-                        skill_weight=weight, unknown=unknown, texts=texts, offer_profiles=profiles)
+                        skill_weight=weight, unknown=unknown, texts=texts, offer_profiles=profiles,
+                        offer_employers=employers)
 
 
 def consent_of(frame: pl.DataFrame) -> np.ndarray:
@@ -402,14 +415,23 @@ def match_offers(start: int, stop: int, payload: OfferPayload, k: int, chunk_row
 
 
 def result_table(query_ids: pa.Array, target_ids: pa.Array, top: TopK,
-                 names: tuple[str, str] = COLUMNS_OUT["seekers"]) -> pa.Table:
+                 names: tuple[str, str] = COLUMNS_OUT["seekers"], offer_employers: pa.Array | None = None
+                 ) -> pa.Table:
     """Long table ``<query>, rank, <target>, score`` of the non-empty slots, by query row then rank
-    (``names``: ``seeker_id, offer_id`` or ``offer_id, candidate``)."""
+    (``names``: ``seeker_id, offer_id`` or ``offer_id, candidate``). ``offer_employers``: the
+    employers of the offer side's rows (of ``target_ids`` when the offers are the targets, else of
+    ``query_ids``), written as ``offer_employer`` after ``offer_id`` (offer ids are per employer)."""
     rows, slots = np.nonzero(top.indices >= 0)
-    return pa.table({names[0]: query_ids.take(pa.array(rows)),
-                     "rank": pa.array((slots + 1).astype(np.int16)),
-                     names[1]: target_ids.take(pa.array(top.indices[rows, slots].astype(np.int64))),
-                     "score": pa.array(top.scores[rows, slots].astype(np.float32))})
+    targets = pa.array(top.indices[rows, slots].astype(np.int64))
+    columns = {names[0]: query_ids.take(pa.array(rows))}
+    if offer_employers is not None and names[0] == "offer_id":
+        columns["offer_employer"] = offer_employers.take(pa.array(rows))
+    columns["rank"] = pa.array((slots + 1).astype(np.int16))
+    columns[names[1]] = target_ids.take(targets)
+    if offer_employers is not None and names[1] == "offer_id":
+        columns["offer_employer"] = offer_employers.take(targets)
+    columns["score"] = pa.array(top.scores[rows, slots].astype(np.float32))
+    return pa.table(columns)
 
 
 @dataclass(frozen=True)
@@ -547,11 +569,14 @@ def run_partition(job: BatchJob, i: int, payload: OfferPayload, chunk_rows: int 
         frame = pl.scan_parquet(job.seekers).slice(start, stop - start).collect()
         frame = frame.select([c for c in SEEKER_COLUMNS if c in frame.columns and c != "consent"])
         top, counts = match_seekers(frame, payload, job.k, chunk_rows=chunk_rows)
-        table = result_table(_ids(frame).to_arrow(), payload.offer_ids, top)
+        table = result_table(_ids(frame).to_arrow(), payload.offer_ids, top,
+                             offer_employers=payload.offer_employers)
     else:
         top = match_offers(start, stop, payload, job.k, chunk_rows=chunk_rows)
+        employers = payload.offer_employers
         table = result_table(payload.offer_ids.slice(start, stop - start), payload.pseudonyms, top,
-                             COLUMNS_OUT["offers"])
+                             COLUMNS_OUT["offers"],
+                             offer_employers=None if employers is None else employers.slice(start, stop - start))
     import pyarrow.parquet as pq
 
     with atomic_path(path) as tmp:

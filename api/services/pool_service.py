@@ -32,7 +32,7 @@ from referentiels.csvfiles import NO_WORDS, YES_WORDS
 from referentiels.ids import check_ids, check_json_depth
 
 from api.services.errors import IngestError, RecordError
-from api.storage.store import COLUMNS, LIST_COLUMNS, Store
+from api.storage.store import ANY_EMPLOYER, COLUMNS, KEY_COLUMNS, LIST_COLUMNS, Store
 
 
 MODES = ("all", "valid")
@@ -354,8 +354,11 @@ class Pool:
                    pl.lit(f"{column} ") + pl.col("_why"))
             f = f.drop("_why")
         f = _reject_control_characters(f, kind, reject)
-        reject(pl.col("id").is_duplicated() & (pl.int_range(pl.len()).over("id") > 0),
-               pl.lit("id ") + pl.col("id") + pl.lit(" appears again in the same data"))
+        key = [c for c in KEY_COLUMNS[kind] if c != "employer"] + (
+            [pl.col("employer").fill_null("")] if kind == "offers" else [])  # an offer: (employer, id)
+        reject(pl.struct(key).is_duplicated() & (pl.int_range(pl.len()).over(key) > 0),
+               pl.lit("id ") + pl.col("id") + pl.lit(" appears again in the same data"
+                                                     + (" (for the same employer)" if kind == "offers" else "")))
         # codes
         for column, mapping, what in self._code_columns(kind):
             exploded = (f.select("_row", pl.col(column)).explode(column).drop_nulls(column)
@@ -472,8 +475,8 @@ class Pool:
     def put(self, kind: str, record: dict, create: bool = False, owner: str | None = None) -> tuple[dict, bool]:
         """Validate and write one record (create: 409-style ``Conflict`` if it exists). Returns (stored, created).
 
-        ``owner``: the employer writing an offer; the store then checks, inside the write's
-        transaction, that an existing offer of this id is this employer's (``NotOwner`` otherwise)."""
+        An offer's key is its employer and id: a record of another employer's id is another offer.
+        ``owner``: the employer writing an offer (the record's employer must be it: ``NotOwner``)."""
         from api.storage.store import Conflict
 
         frame = pl.DataFrame([{k: v for k, v in record.items()}], infer_schema_length=None)
@@ -482,20 +485,22 @@ class Pool:
             raise RecordError(rejected[0]["reason"])
         row = valid.to_dicts()[0]
         with self._lock:
+            employer = (row.get("employer") or None) if kind == "offers" else ANY_EMPLOYER
             if create:
-                if self.store.key_of(kind, row["id"]) is not None:
+                if self.store.key_of(kind, row["id"], employer=employer) is not None:
                     raise Conflict(f"{kind[:-1]} {row['id']!r} already exists; PUT /{kind}/{row['id']} replaces it")
                 self.store.create(kind, row)
                 created = True
             else:
                 _, created = self.store.put(kind, row, owner=owner)
             self.sync()
-        return self.store.get(kind, row["id"]), created
+        return self.store.get(kind, row["id"], employer=employer), created
 
-    def delete(self, kind: str, id: str, owner: str | None = None) -> bool:
-        """Delete by id (True when it was there). ``owner``: an employer deletes only its own offer,
-        checked in the delete's transaction (``NotOwner`` otherwise). A seeker's pre-registrations
-        (and their timelines) are erased first."""
+    def delete(self, kind: str, id: str, owner: str | None = None, employer=ANY_EMPLOYER) -> bool:
+        """Delete by id (True when it was there). An offer: of ``employer`` (``api.storage.store``:
+        ``ANY_EMPLOYER`` is whichever holds it, ``Ambiguous`` when several do); ``owner``: the
+        employer deleting, which reaches only its own offers. A seeker's pre-registrations (and
+        their timelines) are erased first."""
         with self._lock:
             if kind == "seekers" and str(self.store.path) != ":memory:":
                 from api.storage.prescriptions import PrescriptionStore
@@ -503,12 +508,13 @@ class Pool:
                 if self._prescriptions is None:
                     self._prescriptions = PrescriptionStore(self.store.path)
                 self._prescriptions.erase_seeker(id)
-            key = self.store.delete(kind, id, owner=owner)
+            key = self.store.delete(kind, id, owner=owner, employer=employer)
             self.sync()
         return key is not None
 
-    def get(self, kind: str, id: str) -> dict | None:
-        return self.store.get(kind, id)
+    def get(self, kind: str, id: str, employer=ANY_EMPLOYER) -> dict | None:
+        """The stored record (an offer: of ``employer``, as :meth:`delete`), or None."""
+        return self.store.get(kind, id, employer=employer)
 
     # ---- matching -----------------------------------------------------------------------------
     def offers_for_seeker(self, id: str, k: int = 10, radius_km: float | None = None,
@@ -525,10 +531,11 @@ class Pool:
         return [self._hit_dict(h, records[h.key], "offer") for h in hits if h.key in records]
 
     def candidates_for_offer(self, id: str, k: int = 20, radius_km: float | None = None,
-                             require_must: bool = False) -> list[dict] | None:
-        """Top-k consenting seekers for a stored offer, pseudonymous, explained; None when unknown."""
+                             require_must: bool = False, employer=ANY_EMPLOYER) -> list[dict] | None:
+        """Top-k consenting seekers for a stored offer (of ``employer``, as :meth:`delete`),
+        pseudonymous, explained; None when unknown."""
         self.sync()
-        key = self.store.key_of("offers", id)
+        key = self.store.key_of("offers", id, employer=employer)
         if key is None:
             return None
         with self._lock:

@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS audit_log (
     action TEXT NOT NULL,
     resource TEXT NOT NULL,
     resource_id TEXT,
+    resource_employer TEXT,
     method TEXT NOT NULL,
     path TEXT NOT NULL,
     status INTEGER NOT NULL,
@@ -58,6 +59,12 @@ class AuditLog:
         self._lock = threading.Lock()
         self._conn = connect(path, synchronous="NORMAL")
         self._conn.executescript(AUDIT_DDL)
+        if "resource_employer" not in {r[1] for r in self._conn.execute("PRAGMA table_info(audit_log)")}:
+            try:  # a log written before offer ids were per employer: the column is added (no row changes)
+                self._conn.execute("ALTER TABLE audit_log ADD COLUMN resource_employer TEXT")
+            except sqlite3.OperationalError as error:  # another process added it meanwhile
+                if "duplicate column" not in str(error):
+                    raise
         self._checkpoints: BackgroundCheckpoints | None = None
         if str(path) != ":memory:":
             self._conn.execute("PRAGMA wal_autocheckpoint = 0")
@@ -83,25 +90,30 @@ class AuditLog:
             self._fd = None
 
     def record(self, principal: Principal, resource: str, method: str, path: str, status: int,
-               resource_id: str | None = None, client: str | None = None, action: str | None = None) -> None:
+               resource_id: str | None = None, client: str | None = None, action: str | None = None,
+               resource_employer: str | None = None) -> None:
+        """Append one row. ``resource_employer``: the employer of the offer named by ``resource_id``
+        (offer ids are per employer; None for other resources and the offer without employer)."""
         action = action or ("ingest" if path.endswith(":ingest") else _ACTIONS.get(method, method.lower()))
         with self._lock:
             if self._fd is not None:
                 lock_bytes(self._fd, 1, self.LOCK_BYTE)
             try:
                 self._conn.execute(
-                    "INSERT INTO audit_log (at, key_id, role, employer, action, resource, resource_id, method, "
-                    "path, status, client) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO audit_log (at, key_id, role, employer, action, resource, resource_id, "
+                    "resource_employer, method, path, status, client) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (_now(), principal.key_id, principal.role, principal.employer, action, resource, resource_id,
-                     method, path, status, client))
+                     resource_employer, method, path, status, client))
             finally:
                 if self._fd is not None:
                     unlock_bytes(self._fd, 1, self.LOCK_BYTE)
 
     def list(self, limit: int = 100, offset: int = 0, resource: str | None = None,
-             resource_id: str | None = None, key_id: str | None = None) -> tuple[list[dict], int]:
+             resource_id: str | None = None, key_id: str | None = None, resource_employer: str | None = None
+             ) -> tuple[list[dict], int]:
         where, args = [], []
-        for column, value in (("resource", resource), ("resource_id", resource_id), ("key_id", key_id)):
+        for column, value in (("resource", resource), ("resource_id", resource_id), ("key_id", key_id),
+                              ("resource_employer", resource_employer)):
             if value is not None:
                 where.append(f"{column} = ?")
                 args.append(value)

@@ -9,6 +9,16 @@ Every committed write takes the next value of a change sequence (``meta.seq``): 
 store with :meth:`Store.changes_since`, so writes from another process (``passerelles ingest``
 while the server runs) reach the server's index too, without a rebuild.
 
+Offer ids are per employer: an offer's key is ``(employer, id)`` (``UNIQUE (employer, id)``; an
+offer without employer is stored with ``employer = ''`` and read back as None), so two employers
+may both hold their own ``REF-001`` and one never meets the other's id. Methods that address one
+offer take ``employer``: an employer id (or None: the offer without employer) is that exact key;
+:data:`ANY_EMPLOYER` (the default) is whichever employer holds the id, and raises
+:class:`Ambiguous` when several do (for counsellors and administrators, who see every employer's
+offers). Databases made before (schema 1, ``id UNIQUE``) are migrated when opened
+(:func:`migrate_offers`, the pattern of ``keys.migrate_keys``: the table copied into the new shape
+in one transaction, keys kept).
+
 Columns holding lists (skills, past occupations, must-have and desired skills) are JSON arrays of
 codes. Records come in already validated (``api.services.pool_service`` checks codes against the referential);
 the store checks only shape and uniqueness.
@@ -30,7 +40,17 @@ import polars as pl
 
 from api.storage.sqlite import connect, immediate, utc_now as _now
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: offer ids unique across employers; 2: unique per employer (``UNIQUE (employer, id)``)."""
+
+
+class _AnyEmployer:
+    def __repr__(self) -> str:
+        return "ANY_EMPLOYER"
+
+
+#: ``employer=`` of the methods addressing one offer: whichever employer holds the id (see the module docstring).
+ANY_EMPLOYER = _AnyEmployer()
 
 SEEKER_COLUMNS: tuple[str, ...] = ("id", "skills", "skills_text", "occupation", "past_occupations", "basin",
                                    "lat", "lon", "radius_km", "consent")
@@ -58,8 +78,8 @@ CREATE TABLE IF NOT EXISTS seekers (
 CREATE INDEX IF NOT EXISTS seekers_seq ON seekers (seq);
 CREATE TABLE IF NOT EXISTS offers (
     key INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    employer TEXT,
+    id TEXT NOT NULL,
+    employer TEXT NOT NULL DEFAULT '',
     occupation TEXT NOT NULL,
     must TEXT NOT NULL DEFAULT '[]',
     desired TEXT NOT NULL DEFAULT '[]',
@@ -69,7 +89,8 @@ CREATE TABLE IF NOT EXISTS offers (
     opening TEXT,
     seq INTEGER NOT NULL,
     updated_at TEXT NOT NULL,
-    referentiel TEXT
+    referentiel TEXT,
+    UNIQUE (employer, id)
 );
 CREATE INDEX IF NOT EXISTS offers_seq ON offers (seq);
 CREATE TABLE IF NOT EXISTS deleted (kind TEXT NOT NULL, key INTEGER NOT NULL, seq INTEGER NOT NULL);
@@ -118,8 +139,61 @@ class Conflict(StoreError):
 
 
 class NotOwner(StoreError):
-    """A write or delete of an offer that belongs to another employer (checked inside the write's
-    transaction: the conditional write changed no row)."""
+    """A write of an offer in the name of another employer than the one writing."""
+
+
+class Ambiguous(StoreError):
+    """An offer addressed by id alone (:data:`ANY_EMPLOYER`) that several employers hold:
+    ``employers`` lists them (None: the offer without employer), so the caller can name one."""
+
+    def __init__(self, id: str, employers: list[str | None]) -> None:
+        self.id, self.employers = id, employers
+        super().__init__(f"{len(employers)} employers have an offer {id!r}: name the employer")
+
+
+#: The columns that key a record: an offer is ``(employer, id)``, a seeker ``id``.
+KEY_COLUMNS = {"seekers": ("id",), "offers": ("employer", "id")}
+
+
+def migrate_offers(db: sqlite3.Connection) -> None:
+    """Bring an ``offers`` table of schema 1 (``id UNIQUE``: one id namespace for every employer) to
+    schema 2 (``UNIQUE (employer, id)``, ``employer`` NOT NULL with '' for none). SQLite cannot change
+    a constraint in place: the table is copied into the new shape (keys, sequences and times kept, so
+    the pool index and the ``deleted`` rows stay valid). Runs inside the caller's write transaction
+    (the store's opening one), so two processes opening an old database migrate it once."""
+    row = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'offers'").fetchone()
+    if row is None or "UNIQUE (employer, id)" in row[0]:
+        return
+    create = next(statement for statement in DDL.split(";") if "TABLE IF NOT EXISTS offers" in statement)
+    columns = ("key",) + OFFER_COLUMNS + ("seq", "updated_at", "referentiel")
+    copied = ", ".join("coalesce(employer, '')" if c == "employer" else c for c in columns)
+    db.execute("ALTER TABLE offers RENAME TO offers_v1")
+    db.execute(create.strip())
+    db.execute(f"INSERT INTO offers ({', '.join(columns)}) SELECT {copied} FROM offers_v1")
+    db.execute("DROP TABLE offers_v1")  # its index offers_seq goes with it
+    db.execute("CREATE INDEX IF NOT EXISTS offers_seq ON offers (seq)")
+    db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
+
+
+def _where(kind: str, id: str, employer) -> tuple[str, tuple]:
+    """The WHERE clause (and its arguments) of one record: an offer by ``(employer, id)``, or by id
+    alone for :data:`ANY_EMPLOYER` (the caller then checks there is one row)."""
+    if kind == "offers" and employer is not ANY_EMPLOYER:
+        return "employer = ? AND id = ?", (employer or "", id)
+    if employer is not ANY_EMPLOYER:
+        raise StoreError(f"only offers are kept per employer, not {kind}")
+    return "id = ?", (id,)
+
+
+def _find(db: sqlite3.Connection, kind: str, id: str, employer, columns: str = "key"):
+    """The one row of ``kind`` at ``(employer, id)`` (``columns`` of it), or None; :class:`Ambiguous`
+    when ``employer`` is :data:`ANY_EMPLOYER` and several employers hold the id."""
+    where, args = _where(kind, id, employer)
+    extra = ", employer" if kind == "offers" else ""
+    rows = db.execute(f"SELECT {columns}{extra} FROM {kind} WHERE {where}", args).fetchall()
+    if len(rows) > 1:
+        raise Ambiguous(id, sorted((r[-1] or None for r in rows), key=lambda e: (e is not None, e or "")))
+    return rows[0] if rows else None
 
 
 @dataclass(frozen=True)
@@ -144,6 +218,8 @@ def encode(record: dict, kind: str) -> tuple:
         value = record.get(column)
         if column in LIST_COLUMNS:
             value = json.dumps(list(value or ()), ensure_ascii=False)
+        elif column == "employer":
+            value = value or ""
         elif column == "consent":
             value = int(bool(value))
         out.append(value)
@@ -157,6 +233,8 @@ def decode(row: dict) -> dict:
         out[column] = json.loads(out[column]) if out[column] is not None else []
     if "consent" in out:
         out["consent"] = bool(out["consent"])
+    if "employer" in out:
+        out["employer"] = out["employer"] or None
     return out
 
 
@@ -185,6 +263,7 @@ class Store:
             for kind in COLUMNS:  # databases created before the column existed
                 if "referentiel" not in {r[1] for r in db.execute(f"PRAGMA table_info({kind})")}:
                     db.execute(f"ALTER TABLE {kind} ADD COLUMN referentiel TEXT")
+            migrate_offers(db)  # schema 1 -> 2: offer ids per employer
         self._secret = bytes.fromhex(self._meta("pseudonym_secret"))
 
     def close(self) -> None:
@@ -226,54 +305,52 @@ class Store:
 
     # ---- single records ---------------------------------------------------------------------
     def create(self, kind: str, record: dict) -> int:
-        """Insert a new record; :class:`Conflict` if its id exists. Returns its key."""
+        """Insert a new record; :class:`Conflict` if its key (an offer's: employer and id) exists.
+        Returns its key."""
         kind = _kind(kind)
         with self.transaction() as db:
-            if db.execute(f"SELECT 1 FROM {kind} WHERE id = ?", (record.get("id"),)).fetchone():
+            if _find(db, kind, record.get("id"), _record_employer(kind, record)):
                 raise Conflict(f"{kind[:-1]} {record.get('id')!r} already exists")
             return self._upsert(db, kind, [encode(record, kind)], self._next_seq(db))[0]
 
     def put(self, kind: str, record: dict, owner: str | None = None) -> tuple[int, bool]:
-        """Insert or replace a record by id. Returns (key, created).
+        """Insert or replace a record by its key (an offer's: ``(employer, id)``). Returns (key, created).
 
-        ``owner`` (offers): the employer writing. The write is then conditional, inside its
-        transaction: a new id is created with this employer; an existing offer is replaced only
-        when it already belongs to ``owner`` (``ON CONFLICT ... DO UPDATE ... WHERE
-        offers.employer IS excluded.employer``), else nothing changes and :class:`NotOwner` is
-        raised. Two employers racing on a new id: exactly one creates it, the other gets NotOwner."""
+        ``owner`` (offers): the employer writing, which must be the record's employer
+        (:class:`NotOwner` otherwise). Its write can only create or replace an offer of its own: the
+        key holds the employer, so another employer's offer of the same id is another row, never
+        touched nor revealed. Two writers racing on a new key: one creates it, the other replaces it."""
         kind = _kind(kind)
         if owner is not None and kind != "offers":
             raise StoreError("only offers have an owner")
         if owner is not None and record.get("employer") != owner:
-            raise StoreError(f"an employer writes offers in its own name ({owner!r}), not {record.get('employer')!r}")
+            raise NotOwner(f"an employer writes offers in its own name ({owner!r}), not {record.get('employer')!r}")
         with self.transaction() as db:
-            existed = db.execute(f"SELECT 1 FROM {kind} WHERE id = ?", (record.get("id"),)).fetchone() is not None
-            where = "offers.employer IS excluded.employer" if owner is not None else None
-            keys = self._upsert(db, kind, [encode(record, kind)], self._next_seq(db), where=where)
-            if not keys:
-                raise NotOwner(f"offer {record.get('id')!r} belongs to another employer")
+            existed = _find(db, kind, record.get("id"), _record_employer(kind, record)) is not None
+            keys = self._upsert(db, kind, [encode(record, kind)], self._next_seq(db))
             return keys[0], not existed
 
-    def delete(self, kind: str, id: str, owner: str | None = None) -> int | None:
-        """Delete by id; returns the key it had, or None when absent. ``owner`` (offers): only an offer
-        of this employer is deleted, checked in the same transaction (:class:`NotOwner` otherwise)."""
+    def delete(self, kind: str, id: str, owner: str | None = None, employer=ANY_EMPLOYER) -> int | None:
+        """Delete by id (an offer: of ``employer``, see the module docstring); returns the key it had,
+        or None when absent. ``owner`` (offers): the employer deleting, which addresses only its own
+        offers (``employer = owner``)."""
         kind = _kind(kind)
+        if owner is not None:
+            employer = owner
         with self.transaction() as db:
-            row = db.execute(f"SELECT key{', employer' if kind == 'offers' else ''} FROM {kind} WHERE id = ?",
-                             (id,)).fetchone()
+            row = _find(db, kind, id, employer)
             if row is None:
                 return None
-            if owner is not None and row[1] != owner:
-                raise NotOwner(f"offer {id!r} belongs to another employer")
             seq = self._next_seq(db)
             db.execute(f"DELETE FROM {kind} WHERE key = ?", (row[0],))
             db.execute("INSERT INTO deleted VALUES (?, ?, ?)", (kind, row[0], seq))
             return int(row[0])
 
-    def get(self, kind: str, id: str) -> dict | None:
+    def get(self, kind: str, id: str, employer=ANY_EMPLOYER) -> dict | None:
+        """The record of ``id`` (an offer: of ``employer``, see the module docstring), or None."""
         kind = _kind(kind)
         with self._lock:
-            row = self._db.execute(f"SELECT * FROM {kind} WHERE id = ?", (id,)).fetchone()
+            row = _find(self._db, kind, id, employer, columns="*")  # one indexed read
         return decode(dict(row)) if row else None
 
     def by_keys(self, kind: str, keys: Sequence[int]) -> dict[int, dict]:
@@ -286,11 +363,17 @@ class Store:
             rows = self._db.execute(f"SELECT * FROM {kind} WHERE key IN ({','.join('?' * len(keys))})", keys).fetchall()
         return {int(r["key"]): decode(dict(r)) for r in rows}
 
-    def key_of(self, kind: str, id: str) -> int | None:
+    def key_of(self, kind: str, id: str, employer=ANY_EMPLOYER) -> int | None:
         kind = _kind(kind)
         with self._lock:
-            row = self._db.execute(f"SELECT key FROM {kind} WHERE id = ?", (id,)).fetchone()
+            row = _find(self._db, kind, id, employer)
         return int(row[0]) if row else None
+
+    def offer_employers(self, id: str) -> list[str | None]:
+        """The employers holding an offer ``id`` (None: the offer without employer), sorted."""
+        with self._lock:
+            rows = self._db.execute("SELECT employer FROM offers WHERE id = ? ORDER BY employer", (id,)).fetchall()
+        return [r[0] or None for r in rows]
 
     def count(self, kind: str) -> int:
         kind = _kind(kind)
@@ -315,9 +398,11 @@ class Store:
         frame = _as_rows_frame(records, kind)
         if frame["id"].null_count():
             raise StoreError("every record needs an id")
-        if frame["id"].n_unique() != frame.height:
-            dup = frame.filter(pl.col("id").is_duplicated())["id"][0]
-            raise StoreError(f"id {dup!r} appears more than once in the batch")
+        key = list(KEY_COLUMNS[kind])
+        if frame.select(key).n_unique() != frame.height:
+            dup = frame.filter(pl.struct(key).is_duplicated())["id"][0]
+            raise StoreError(f"id {dup!r} appears more than once in the batch"
+                             + (" (for one employer)" if kind == "offers" else ""))
         rows = frame.select(COLUMNS[kind]).rows()
         with self.transaction() as db:
             seq = self._next_seq(db)
@@ -325,26 +410,27 @@ class Store:
             db.execute("INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?)", (seq, kind, source, len(rows), rejected, _now()))
         return keys, seq
 
-    def _upsert(self, db: sqlite3.Connection, kind: str, rows: list[tuple], seq: int, where: str | None = None
-                ) -> list[int]:
-        """Insert or update ``rows`` (id conflicts update). ``where``: a condition on the existing row
-        for the update; a single row it stops from changing gives ``[]``."""
+    def _upsert(self, db: sqlite3.Connection, kind: str, rows: list[tuple], seq: int) -> list[int]:
+        """Insert or update ``rows`` (tuples of ``COLUMNS[kind]``; a conflict on the key updates)."""
         columns = COLUMNS[kind]
+        key = KEY_COLUMNS[kind]
         names = ", ".join(columns)
         marks = ", ".join("?" * len(columns))
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
         now = _now()
-        cursor = db.executemany(
+        db.executemany(
             f"INSERT INTO {kind} ({names}, seq, updated_at, referentiel) VALUES ({marks}, {seq}, '{now}', ?) "
-            f"ON CONFLICT(id) DO UPDATE SET {updates}, seq = excluded.seq, updated_at = excluded.updated_at, "
-            "referentiel = excluded.referentiel" + (f" WHERE {where}" if where else ""),
+            f"ON CONFLICT({', '.join(key)}) DO UPDATE SET {updates}, seq = excluded.seq, "
+            "updated_at = excluded.updated_at, referentiel = excluded.referentiel",
             [tuple(r) + (self.referentiel,) for r in rows])
+        at = [columns.index(c) for c in key]
         if len(rows) == 1:
-            if where is not None and cursor.rowcount == 0:
-                return []
-            return [int(db.execute(f"SELECT key FROM {kind} WHERE id = ?", (rows[0][0],)).fetchone()[0])]
-        found = dict(db.execute(f"SELECT id, key FROM {kind} WHERE seq = ?", (seq,)).fetchall())
-        return [int(found[r[0]]) for r in rows]
+            where = " AND ".join(f"{c} = ?" for c in key)
+            return [int(db.execute(f"SELECT key FROM {kind} WHERE {where}",
+                                   tuple(rows[0][i] for i in at)).fetchone()[0])]
+        found = {tuple(r[:-1]): r[-1] for r in db.execute(
+            f"SELECT {', '.join(key)}, key FROM {kind} WHERE seq = ?", (seq,)).fetchall()}
+        return [int(found[tuple(r[i] for i in at)]) for r in rows]
 
     # ---- reading for the index -----------------------------------------------------------------
     def frame(self, kind: str, since: int = 0) -> pl.DataFrame:
@@ -361,6 +447,8 @@ class Store:
         if "consent" in schema:
             schema["consent"] = pl.Int64
         frame = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+        if kind == "offers":  # stored '' = no employer
+            frame = frame.with_columns(pl.col("employer").replace("", None))
         return frame.with_columns([pl.col(c).str.json_decode(pl.List(pl.String)) for c in COLUMNS[kind]
                                    if c in LIST_COLUMNS])
 
@@ -514,8 +602,10 @@ class Store:
             seq = self._next_seq(db)
             now = _now()
             for old, new in changes.items():
-                if new is not None and new != old and db.execute(
-                        f"SELECT 1 FROM {kind} WHERE id = ?", (new,)).fetchone():
+                clash = (("SELECT 1 FROM offers WHERE id = ? AND employer IN (SELECT employer FROM offers "
+                          "WHERE id = ?)", (new, old)) if kind == "offers"  # only an employer's own ids clash
+                         else (f"SELECT 1 FROM {kind} WHERE id = ?", (new,)))
+                if new is not None and new != old and db.execute(*clash).fetchone():
                     raise Conflict(f"{kind[:-1]} {new!r} already exists")
                 if kind == "trainings":
                     _move_sessions(db, old, new, seq, now)
@@ -530,15 +620,14 @@ class Store:
                     db.execute("UPDATE trainings SET id = ?, record = ?, seq = ?, updated_at = ? WHERE id = ?",
                                (new, json.dumps(record, ensure_ascii=False), seq, now, old))
                     continue
-                found = db.execute(f"SELECT key FROM {kind} WHERE id = ?", (old,)).fetchone()
-                if found is None:
-                    continue
-                if new is None:
-                    db.execute(f"DELETE FROM {kind} WHERE key = ?", (found[0],))
-                    db.execute("INSERT INTO deleted VALUES (?, ?, ?)", (kind, found[0], seq))
-                else:
-                    db.execute(f"UPDATE {kind} SET id = ?, seq = ?, updated_at = ? WHERE key = ?",
-                               (new, seq, now, found[0]))
+                # every record of this id (offers: one per employer that holds it)
+                for (found,) in db.execute(f"SELECT key FROM {kind} WHERE id = ?", (old,)).fetchall():
+                    if new is None:
+                        db.execute(f"DELETE FROM {kind} WHERE key = ?", (found,))
+                        db.execute("INSERT INTO deleted VALUES (?, ?, ?)", (kind, found, seq))
+                    else:
+                        db.execute(f"UPDATE {kind} SET id = ?, seq = ?, updated_at = ? WHERE key = ?",
+                                   (new, seq, now, found))
             db.execute("INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?)",
                        (seq, kind + " (ids fixed)", "passerelles admin ids fix", len(changes), 0, now))
         return seq
@@ -553,12 +642,18 @@ class Store:
             return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
 
 
+def _record_employer(kind: str, record: dict):
+    """The employer part of a record's key (offers), :data:`ANY_EMPLOYER` for seekers."""
+    return (record.get("employer") or "") if kind == "offers" else ANY_EMPLOYER
+
+
 def _as_rows_frame(records: pl.DataFrame, kind: str) -> pl.DataFrame:
     """Columns of ``kind`` in order; list columns as JSON text; consent as 0/1."""
     exprs = []
     for column in COLUMNS[kind]:
         if column not in records.columns:
-            default = "[]" if column in LIST_COLUMNS else (0 if column == "consent" else None)
+            default = "[]" if column in LIST_COLUMNS else (0 if column == "consent" else
+                                                           "" if column == "employer" else None)
             exprs.append(pl.lit(default).alias(column))
             continue
         dtype = records.schema[column]
@@ -569,6 +664,8 @@ def _as_rows_frame(records: pl.DataFrame, kind: str) -> pl.DataFrame:
             exprs.append(pl.col(column).fill_null("[]").cast(pl.String))
         elif column == "consent":
             exprs.append(pl.col(column).fill_null(False).cast(pl.Boolean).cast(pl.Int64))
+        elif column == "employer":
+            exprs.append(pl.col(column).cast(pl.String).fill_null(""))
         elif column in ("lat", "lon", "radius_km"):
             exprs.append(pl.col(column).cast(pl.Float64))
         else:

@@ -193,7 +193,9 @@ scenario(name="batch_candidates_single", ours=_run_candidates, baseline=_run_sin
 
 
 def cleanup(ctx: dict) -> None:
-    """Close the cluster and remove the temporary folder (tests call it; the CLI exits anyway)."""
+    """Close the cluster and remove the temporary folder. Called by the harness and the gate's worker
+    when they move on to another setup (``measure.release_context``): a cluster left running
+    allocates in its threads during every later scenario's ``alloc_peak_bytes`` pass."""
     if "client" in ctx:
         ctx["client"].close()
         ctx["cluster"].close()

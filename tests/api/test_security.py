@@ -91,8 +91,13 @@ def test_employer_sees_and_changes_only_its_own_offers(env):
     b = bearer(keys["employer_b"])
     assert client.get("/offers/O-A", headers=b).status_code == 404
     assert client.delete("/offers/O-A", headers=b).status_code == 404
-    hijack = {"id": "O-A", "occupation": "H2102", "employer": "EMP-B"}
-    assert client.put("/offers/O-A", json=hijack, headers=b).status_code == 404
+    # offer ids are per employer: B's PUT of the id A holds makes B's own offer, A's is untouched
+    own = {"id": "O-A", "occupation": "H2913", "employer": "EMP-B"}
+    assert client.put("/offers/O-A", json=own, headers=b).status_code == 201
+    a_offer = client.get("/offers/O-A", headers=bearer(keys["employer_a"])).json()
+    assert a_offer["employer"] == "EMP-A" and a_offer["occupation"] == "H2102"
+    assert client.delete("/offers/O-A", headers=b).status_code == 204  # B's own, A's still there
+    assert client.get("/offers/O-A", headers=bearer(keys["employer_a"])).status_code == 200
     # writing an offer in another employer's name
     forged = client.post("/offers", json={"id": "O-X", "occupation": "H2102", "employer": "EMP-A"}, headers=b)
     assert forged.status_code == 403 and forged.json()["field"] == "employer"
@@ -269,7 +274,9 @@ def test_cached_candidates_follow_the_store_and_stay_audited(env):
     misses = app.state.security.cache.misses
     again = client.get("/offers/O-A/candidates?k=5", headers=a)
     assert again.content == first.content and app.state.security.cache.misses == misses  # a hit
+    # B's answer is keyed by B's employer: A's cached answer is never served to it
     assert client.get("/offers/O-A/candidates?k=5", headers=bearer(keys["employer_b"])).status_code == 404
+    misses = app.state.security.cache.misses
     seeker = {"id": "S-cache", "occupation": "H2102", "consent": True}
     assert client.put("/seekers/S-cache", json=seeker, headers=bearer(keys["counsellor"])).status_code == 201
     after = client.get("/offers/O-A/candidates?k=5", headers=a)

@@ -102,3 +102,26 @@ def test_offers_direction_without_a_store_is_exit_2(inputs, tmp_path, capsys):
     code = _run(inputs, "nostore", "--direction", "offers", "--database", str(tmp_path / "missing.sqlite3"))
     err = capsys.readouterr().err
     assert code == 2 and "no store at" in err and "Traceback" not in err
+
+
+def test_offer_ids_per_employer_are_told_apart_in_both_outputs(inputs, tmp_path, capsys):
+    """Offer ids are per employer (docs/offers.md): an offers file with an ``employer`` column may hold
+    REF-001 twice; both outputs then carry ``offer_employer`` next to ``offer_id``."""
+    from api.storage.store import Store
+
+    offers = pl.read_parquet(inputs / "offers.parquet").head(40)
+    offers = offers.with_columns(pl.lit("REF-001").alias("id"), pl.Series("employer", [f"E{i}" for i in range(40)]))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    offers.write_parquet(folder / "offers.parquet")
+    pl.read_parquet(inputs / "seekers.parquet").head(200).write_parquet(folder / "seekers.parquet")
+    database = tmp_path / "store.sqlite3"
+    Store(database).close()
+    assert _run(folder, "out", "--top", "3", "--direction", "both", "--database", str(database)) == 0
+    capsys.readouterr()
+    parts = pl.concat([pl.read_parquet(p) for p in sorted((folder / "out").glob("part-*.parquet"))])
+    assert parts.columns == ["seeker_id", "rank", "offer_id", "offer_employer", "score"]
+    assert set(parts["offer_id"]) == {"REF-001"} and parts["offer_employer"].n_unique() > 3
+    candidates = pl.concat([pl.read_parquet(p) for p in sorted((folder / "out").glob("candidates-*.parquet"))])
+    assert candidates.columns == ["offer_id", "offer_employer", "rank", "candidate", "score"]
+    assert candidates["offer_employer"].n_unique() == 40  # one pool per employer's REF-001

@@ -28,3 +28,26 @@ def test_cli_synth_then_ingest_then_match(tmp_path, capsys):
     assert "line 2 (id X1): unknown skill code 'NOPE'" in capsys.readouterr().err
     assert main(["match", "offers", "nobody", "--database", str(db)]) == 2
     assert main(["synth", "--basins", "atlantis", "--out", str(out)]) == 2
+
+
+def test_cli_candidates_of_an_offer_id_two_employers_hold(tmp_path, capsys):
+    """Offer ids are per employer: the same id in one file for two employers is two offers, and
+    ``match candidates`` asks which one (--employer) instead of picking one."""
+    db, offers = tmp_path / "p.sqlite3", tmp_path / "offers.csv"
+    offers.write_text("id,employer,occupation\nREF-001,E1,H2102\nREF-001,E2,H2913\nSOLO,E1,H2102\n")
+    seekers = tmp_path / "seekers.csv"
+    seekers.write_text("id,occupation,consent\nS1,H2102,yes\nS2,H2913,yes\n")
+    assert main(["ingest", "seekers", str(seekers), "--database", str(db)]) == 0
+    assert main(["ingest", "offers", str(offers), "--database", str(db)]) == 0
+    capsys.readouterr()
+    assert main(["match", "candidates", "REF-001", "--database", str(db)]) == 2
+    assert "2 employers have an offer 'REF-001'" in capsys.readouterr().err
+    best = {}
+    for employer in ("E1", "E2"):
+        assert main(["match", "candidates", "REF-001", "--employer", employer, "-k", "1", "--database", str(db),
+                     "--json"]) == 0
+        best[employer] = json.loads(capsys.readouterr().out)[0]["candidate"]["occupation"]
+    assert best == {"E1": "H2102", "E2": "H2913"}
+    assert main(["match", "candidates", "SOLO", "--database", str(db)]) == 0  # one employer: the id alone
+    assert main(["match", "candidates", "SOLO", "--employer", "E2", "--database", str(db)]) == 2
+    assert "for employer 'E2'" in capsys.readouterr().err

@@ -1,12 +1,12 @@
-"""Issue 17, finding 4: the ownership race, with real concurrent clients on a real server.
+"""Issue 17, finding 4, with offer ids per employer: two employers racing on one id, with real
+concurrent clients on a real server.
 
 A uvicorn server with 2 worker processes on 127.0.0.1 (a free port), the demo referential and a
 fresh database; 20 threads, each with its own HTTP connection, released together by a barrier:
 10 ``PUT /offers/RACE-n`` from employer E1 and 10 from E2, on an id nobody holds. Several rounds.
-Ownership is checked inside the write's transaction (``Store.put(owner=...)``: a conditional
-``ON CONFLICT DO UPDATE ... WHERE offers.employer IS excluded.employer``), so in every round exactly
-one employer owns the offer, every one of its writes succeeded, and every write of the other one got
-the 404 of an offer that is not there for it — never a 200 that overwrote the owner's offer.
+An offer's key is ``(employer, id)`` (``UNIQUE (employer, id)``, the upsert's conflict target), so in
+every round each employer ends with its own offer RACE-n: exactly one of its writes created it (201),
+the nine others replaced it (200), and no write of one employer ever reached the other's offer.
 """
 
 from __future__ import annotations
@@ -100,43 +100,45 @@ def race(base: str, keys: dict, offer: str) -> list[tuple[str, int, str]]:
 def test_two_employers_racing_on_a_new_offer_id(server):
     base, keys = server["base"], server["keys"]
     counsellor = {"Authorization": f"Bearer {keys['counsellor']}"}
-    owners = []
     for round_ in range(ROUNDS):
         offer = f"RACE-{round_}"
         results = race(base, keys, offer)
         assert len(results) == 2 * WRITERS
         assert all(status < 500 for _, status, _ in results), results
-        stored = httpx.get(f"{base}/offers/{offer}", headers=counsellor, timeout=30).json()
-        owner = stored["employer"]
-        other = "E2" if owner == "E1" else "E1"
-        owners.append(owner)
-        mine = [s for e, s, _ in results if e == owner]
-        theirs = [s for e, s, _ in results if e == other]
-        assert sorted(mine) == [200] * (WRITERS - 1) + [201], (round_, results)  # one creation, then replacements
-        assert theirs == [404] * WRITERS, (round_, results)  # the loser never wrote: not there for it
-        assert stored["contract"].startswith(owner + "-")  # the last write kept is the owner's
-        # the loser still cannot reach it afterwards, the owner can
-        for employer, expected in ((other, 404), (owner, 200)):
-            got = httpx.get(f"{base}/offers/{offer}", headers={"Authorization": f"Bearer {keys[employer]}"}, timeout=30)
-            assert got.status_code == expected
-    print(f"race rounds: {ROUNDS}, owners {owners}")
+        for employer in ("E1", "E2"):
+            mine = sorted(s for e, s, _ in results if e == employer)
+            assert mine == [200] * (WRITERS - 1) + [201], (round_, employer, results)  # one creation, then replacements
+            own = httpx.get(f"{base}/offers/{offer}", headers={"Authorization": f"Bearer {keys[employer]}"},
+                            timeout=30).json()
+            assert own["employer"] == employer and own["contract"].startswith(employer + "-")  # never the other's
+            named = httpx.get(f"{base}/offers/{offer}", params={"employer": employer}, headers=counsellor, timeout=30)
+            assert named.json()["contract"] == own["contract"]
+        ambiguous = httpx.get(f"{base}/offers/{offer}", headers=counsellor, timeout=30)
+        assert ambiguous.status_code == 409 and ambiguous.json()["employers"] == ["E1", "E2"]
+    print(f"race rounds: {ROUNDS}")
 
 
-def test_the_conditional_write_inside_the_store(tmp_path):
-    """The store's own check, without a server: a write or delete in another employer's name changes
-    nothing and raises NotOwner; the owner's write replaces; a counsellor's (no owner) replaces any."""
-    from api.storage.store import NotOwner, Store
+def test_the_store_keeps_one_offer_per_employer_and_id(tmp_path):
+    """The store's own keys, without a server: a write in another employer's name is refused
+    (NotOwner, nothing changed); two employers' offers of one id are two rows; an employer's delete
+    reaches its own only; the id alone is ambiguous once two employers hold it."""
+    from api.storage.store import Ambiguous, NotOwner, Store
 
     with Store(tmp_path / "s.sqlite3") as store:
         offer = {"id": "O1", "occupation": "H2102", "employer": "E2", "contract": "E2-first"}
         assert store.put("offers", offer, owner="E2")[1] is True
         seq = store.seq
         with pytest.raises(NotOwner):
-            store.put("offers", {**offer, "employer": "E1", "contract": "E1-hijack"}, owner="E1")
-        with pytest.raises(NotOwner):
-            store.delete("offers", "O1", owner="E1")
-        assert store.get("offers", "O1")["contract"] == "E2-first" and store.seq == seq  # rolled back
-        assert store.put("offers", {**offer, "contract": "E2-second"}, owner="E2")[1] is False
-        assert store.put("offers", {**offer, "contract": "counsellor"})[1] is False
-        assert store.get("offers", "O1")["contract"] == "counsellor"
+            store.put("offers", {**offer, "contract": "E1-hijack"}, owner="E1")
+        assert store.delete("offers", "O1", owner="E1") is None  # E1 has no O1
+        assert store.get("offers", "O1")["contract"] == "E2-first" and store.seq == seq  # nothing changed
+        assert store.put("offers", {**offer, "employer": "E1", "contract": "E1-own"}, owner="E1")[1] is True
+        assert store.get("offers", "O1", employer="E2")["contract"] == "E2-first"
+        assert store.get("offers", "O1", employer="E1")["contract"] == "E1-own"
+        with pytest.raises(Ambiguous) as error:
+            store.get("offers", "O1")
+        assert error.value.employers == ["E1", "E2"]
+        assert store.put("offers", {**offer, "contract": "counsellor"})[1] is False  # E2's, by its key
+        assert store.get("offers", "O1", employer="E2")["contract"] == "counsellor"
         assert store.delete("offers", "O1", owner="E2") is not None
+        assert store.get("offers", "O1")["employer"] == "E1"  # one left: the id alone finds it

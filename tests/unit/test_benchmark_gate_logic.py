@@ -331,3 +331,100 @@ def test_an_overloaded_machine_needs_a_second_confirmation() -> None:
     noise_then_clean = sides({"seconds": lambda i: 3e-3 if i < 40 else 1e-3})  # rounds 1-2 slow, round 3 not
     row = gate_scenario("s", *noise_then_clean, FAST, load=lambda: 100.0)
     assert row.status == "ok" and len(row.rounds) == 3 and "not confirmed" in row.notes[0]
+
+
+def test_counter_kinds_work_grows_throughput_falls_info_is_ignored() -> None:
+    kinds = {"requests": "throughput", "paced_p99_ms": "info"}
+    # serving more in the same window is not more work (it failed as "work grew" before kinds)
+    assert counters_grew({"requests": 1300}, {"requests": 1000}, kinds=kinds) == []
+    assert counters_grew({"requests": 1300}, {"requests": 1000}) == ["requests 1000 -> 1300"]  # undeclared: work
+    # a throughput drop beyond its tolerance is the regression
+    assert counters_grew({"requests": 700}, {"requests": 1000}, kinds=kinds) == ["requests 1000 -> 700 (throughput fell)"]
+    assert counters_grew({"requests": 900}, {"requests": 1000}, kinds=kinds) == []  # within 20 %
+    assert counters_grew({"requests": 900}, {"requests": 1000}, kinds=kinds, throughput_tolerance=0.05) != []
+    # info: reported, never compared, whichever way it moves
+    assert counters_grew({"paced_p99_ms": 90.0}, {"paced_p99_ms": 9.0}, kinds=kinds) == []
+    with pytest.raises(ValueError, match="unknown counter kind"):
+        counters_grew({"x": 1}, {"x": 1}, kinds={"x": "speed"})
+
+
+def test_the_gate_reads_counter_kinds_from_the_scenario_declaration() -> None:
+    """The current tree declares ``requests`` a throughput: more requests served passes, fewer fails
+    (the reference, older, declares nothing: the current declaration applies)."""
+    declared = {"s": {"threshold": 1.3, "counter_kinds": {"requests": "throughput", "p99_ms": "info"}}}
+    base = {"requests": 1000, "errors": 0, "p99_ms": 5.0}
+    more = FakeSide(declared, counters={**base, "requests": 1400, "p99_ms": 50.0})
+    row = gate_scenario("s", more, FakeSide({"s": {"threshold": 1.3}}, counters=base), FAST)
+    assert row.status == "ok" and row.counters_grown == []
+    fewer = FakeSide(declared, counters={**base, "requests": 500})
+    row = gate_scenario("s", fewer, FakeSide({"s": {"threshold": 1.3}}, counters=base), FAST)
+    assert row.status == "REGRESSION" and row.notes == ["throughput fell: requests 1000 -> 500"]
+    assert "FELL" in table([row])
+    errors = FakeSide(declared, counters={**base, "errors": 3})  # undeclared in kinds: work, must not grow
+    row = gate_scenario("s", errors, FakeSide({"s": {"threshold": 1.3}}, counters=base), FAST)
+    assert row.status == "REGRESSION" and row.notes == ["work grew: errors 0 -> 3"]
+
+
+def test_scenarios_declare_their_counter_kinds_and_an_unknown_kind_is_refused() -> None:
+    from benchmarks.scenarios import prescriptions
+
+    submit = harness.REGISTRY["prescriptions_submit_50"]
+    assert submit.counter_kinds["requests"] == "throughput" and submit.counter_kinds["paced_req_per_s"] == "throughput"
+    assert submit.counter_kinds["errors"] == "work" and submit.counter_kinds["paced_submit_p99_ms"] == "info"
+    assert prescriptions.STORE_KINDS["normal_bg_n"] == "throughput"
+    with pytest.raises(ValueError, match="unknown counter kind"):
+        harness.Scenario(name="x", setup=lambda q: None, ours=lambda c: None, baseline=lambda c: None,
+                         baseline_name="", counter_kinds={"requests": "faster"})
+
+
+def test_a_dropped_context_is_released_by_its_modules_cleanup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A context left alive may keep threads (a Dask LocalCluster) that allocate during the next
+    scenarios' tracemalloc pass: the harness (and the gate's worker, through the same
+    ``measure.release_context``) calls the setup module's ``cleanup(ctx)`` when it moves on."""
+    import sys
+    import types
+
+    from benchmarks.measure import release_context
+
+    events: list[str] = []
+    module = types.ModuleType("fake_scenarios")
+
+    def setup_a(quick):
+        events.append("setup a")
+        return {"name": "a"}
+
+    def setup_b(quick):
+        events.append("setup b")
+        return {"name": "b"}
+
+    for f in (setup_a, setup_b):
+        f.__module__ = module.__name__
+    module.cleanup = lambda ctx: events.append(f"cleanup {ctx['name']}")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    registry = {name: harness.Scenario(name=name, setup=setup, ours=lambda c: None, baseline=lambda c: None,
+                                       baseline_name="", repeats=1, quick_repeats=1, alloc=False)
+                for name, setup in (("a1", setup_a), ("a2", setup_a), ("b", setup_b))}
+    monkeypatch.setattr(harness, "REGISTRY", registry)
+    harness.run_all(None, quick=True)
+    assert events == ["setup a", "cleanup a", "setup b", "cleanup b"]  # shared by a1 and a2, released once
+    module.cleanup = lambda ctx: 1 / 0  # a failing cleanup is reported, not raised
+    release_context(setup_a, {"name": "a"})
+    release_context(len, {})  # a setup whose module has no cleanup: nothing to do
+
+
+def test_the_batch_scenarios_cleanup_closes_the_cluster_and_the_folder(tmp_path) -> None:
+    from benchmarks.scenarios import batch
+
+    closed: list[str] = []
+    client = types_namespace(close=lambda: closed.append("client"))
+    cluster = types_namespace(close=lambda: closed.append("cluster"))
+    folder = tmp_path / "bench-batch"
+    folder.mkdir()
+    batch.cleanup({"client": client, "cluster": cluster, "folder": folder})
+    assert closed == ["client", "cluster"] and not folder.exists()
+
+
+def types_namespace(**attributes):
+    import types
+
+    return types.SimpleNamespace(**attributes)

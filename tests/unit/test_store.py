@@ -137,3 +137,110 @@ def test_single_records_are_validated(pool):
     assert created and stored["lat"] == 45.0
     with pytest.raises(Conflict):
         pool.put("seekers", {"id": "S1", "occupation": "H2102"}, create=True)
+
+
+# ---- schema 1 -> 2: offer ids per employer ------------------------------------------------------------
+
+#: The offers table as schema 1 made it (one id namespace for every employer), with what the store
+#: needs around it; the store creates the other tables when it opens the file.
+SCHEMA_1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE offers (
+    key INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    employer TEXT,
+    occupation TEXT NOT NULL,
+    must TEXT NOT NULL DEFAULT '[]',
+    desired TEXT NOT NULL DEFAULT '[]',
+    basin TEXT,
+    lat REAL, lon REAL,
+    contract TEXT,
+    opening TEXT,
+    seq INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    referentiel TEXT
+);
+CREATE INDEX offers_seq ON offers (seq);
+CREATE TABLE deleted (kind TEXT NOT NULL, key INTEGER NOT NULL, seq INTEGER NOT NULL);
+INSERT INTO meta VALUES ('schema', '1'), ('seq', '3'), ('pseudonym_secret', '00112233445566778899aabbccddeeff');
+INSERT INTO offers (key, id, employer, occupation, must, seq, updated_at, referentiel)
+    VALUES (7, 'REF-001', 'EMP-A', 'H2102', '["DS0001"]', 1, '2026-01-01T00:00:00.000+00:00', 'fp'),
+           (9, 'O-2', NULL, 'H2913', '[]', 2, '2026-01-02T00:00:00.000+00:00', 'fp');
+INSERT INTO deleted VALUES ('offers', 8, 3);
+"""
+
+
+def test_a_schema_1_database_opens_migrated_and_keeps_its_offers(tmp_path):
+    import sqlite3
+
+    from api.storage.store import Ambiguous
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as old:
+        old.executescript(SCHEMA_1)
+    old.close()
+    with Store(path) as store:
+        a = store.get("offers", "REF-001")
+        assert (a["key"], a["employer"], a["must"], a["seq"], a["referentiel"]) == (7, "EMP-A", ["DS0001"], 1, "fp")
+        none = store.get("offers", "O-2")
+        assert none["key"] == 9 and none["employer"] is None and store.get("offers", "O-2", employer=None) == none
+        assert store.seq == 3 and store._meta("schema") == "2" and store.pseudonym("S") == store.pseudonym("S")
+        assert store.changes_since("offers", 0).deleted == [8]  # the index's history is kept
+        frame = store.frame("offers")
+        assert frame["key"].to_list() == [7, 9] and frame["employer"].to_list() == ["EMP-A", None]
+        table = store._db.execute("SELECT sql FROM sqlite_master WHERE name = 'offers'").fetchone()[0]
+        assert "UNIQUE (employer, id)" in table and "offers_v1" not in str(store._db.execute(
+            "SELECT group_concat(name) FROM sqlite_master").fetchone()[0])
+        # another employer may now hold REF-001 too
+        key_b, created = store.put("offers", {"id": "REF-001", "employer": "EMP-B", "occupation": "H2913"}, owner="EMP-B")
+        assert created and key_b not in (7, 9)
+        with pytest.raises(Ambiguous):
+            store.get("offers", "REF-001")
+        assert store.get("offers", "REF-001", employer="EMP-A")["key"] == 7
+        with pytest.raises(Conflict):
+            store.create("offers", {"id": "REF-001", "employer": "EMP-A", "occupation": "H2102"})
+        assert store.integrity() == "ok"
+    with Store(path) as again:  # opening a migrated database changes nothing
+        assert again.count("offers") == 3 and again.get("offers", "O-2")["key"] == 9
+
+
+def test_bulk_offers_are_unique_per_employer(store):
+    frame = pl.DataFrame({"id": ["R1", "R1", "R2"], "employer": ["A", "B", None], "occupation": ["H2102"] * 3})
+    keys = store.upsert_many("offers", frame)
+    assert len(set(keys)) == 3 and store.offer_employers("R1") == ["A", "B"]
+    again = store.upsert_many("offers", frame.with_columns(pl.lit("H2913").alias("occupation")))
+    assert again == keys and store.get("offers", "R1", employer="B")["occupation"] == "H2913"
+    with pytest.raises(StoreError, match="'R1' appears more than once in the batch"):
+        store.upsert_many("offers", pl.DataFrame({"id": ["R1", "R1"], "employer": ["A", "A"], "occupation": ["H2102"] * 2}))
+
+
+def test_pool_ingest_rejects_an_id_twice_for_one_employer_only(pool):
+    frame = pl.DataFrame({"id": ["R1", "R1", "R1"], "employer": ["A", "B", "A"], "occupation": ["H2102"] * 3})
+    report = pool.ingest("offers", frame, mode="valid")
+    assert report.taken == 2 and [r["line"] for r in report.rejected] == [3]
+    assert "for the same employer" in report.rejected[0]["reason"]
+
+
+def test_an_audit_log_without_resource_employer_gains_the_column(tmp_path):
+    import sqlite3
+
+    from api.storage.audit import AuditLog
+    from api.storage.keys import Principal
+
+    path = tmp_path / "audit.sqlite3"
+    with sqlite3.connect(path) as old:
+        old.execute("CREATE TABLE audit_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, key_id TEXT, "
+                    "role TEXT, employer TEXT, action TEXT NOT NULL, resource TEXT NOT NULL, resource_id TEXT, "
+                    "method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL, client TEXT)")
+        old.execute("INSERT INTO audit_log (at, action, resource, resource_id, method, path, status) "
+                    "VALUES ('t', 'read', 'offer', 'O1', 'GET', '/offers/O1', 200)")
+    old.close()
+    log = AuditLog(path)
+    try:
+        log.record(Principal("k1", "counsellor"), "offer", "GET", "/offers/O1", 200, resource_id="O1",
+                   resource_employer="EMP-A")
+        rows, total = log.list(resource_id="O1")
+        assert total == 2 and [r["resource_employer"] for r in rows] == [None, "EMP-A"]
+        assert log.list(resource_employer="EMP-A")[1] == 1
+    finally:
+        log.close()

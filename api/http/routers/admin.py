@@ -4,8 +4,9 @@
   -> 201 with the key, shown this once.
 - ``GET /keys?limit=&offset=``: the keys (never their secrets), paginated.
 - ``DELETE /keys/{id}``: revoke (idempotent; the key answers 401 at once, in every worker).
-- ``GET /audit?resource=seeker&resource_id=S1&key_id=&limit=&offset=``: the append-only log of who
-  read or changed personal data, oldest first, paginated.
+- ``GET /audit?resource=seeker&resource_id=S1&key_id=&resource_employer=&limit=&offset=``: the
+  append-only log of who read or changed personal data, oldest first, paginated (an offer's rows
+  name its employer in ``resource_employer``: offer ids are per employer).
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ class AuditOut(BaseModel):
     action: str
     resource: str
     resource_id: str | None
+    resource_employer: str | None = Field(None, description="The employer of the offer named (offer ids are per "
+                                                            "employer).")
     method: str
     path: str
     status: int
@@ -96,7 +99,10 @@ def revoke_key(id: str, request: Request) -> dict:
 def audit_log(request: Request, response: Response, page: Annotated[PageParams, Depends(page_params)],
               resource: Annotated[str | None, Query(max_length=50, description="seeker, offer")] = None,
               resource_id: Annotated[str | None, Query(max_length=200)] = None,
-              key_id: Annotated[str | None, Query(max_length=50)] = None) -> dict:
+              key_id: Annotated[str | None, Query(max_length=50)] = None,
+              resource_employer: Annotated[str | None, Query(max_length=200, description=(
+                  "Only the offer of this employer (offer ids are per employer)."))] = None) -> dict:
     rows, total = request.app.state.security.audit.list(limit=page.limit, offset=page.offset, resource=resource,
-                                                        resource_id=resource_id, key_id=key_id)
+                                                        resource_id=resource_id, key_id=key_id,
+                                                        resource_employer=resource_employer)
     return paginate(rows, total, page, request, response)

@@ -28,7 +28,7 @@ from api.http.problems import Problem, unknown_record
 from api.http.dependencies import get_state
 from api.services.state import AppState
 from api.services.training_service import offers_for_seeker
-from api.storage.store import Conflict, NotOwner
+from api.storage.store import ANY_EMPLOYER, Ambiguous, Conflict, NotOwner
 
 router = APIRouter(tags=["seekers"])
 
@@ -118,10 +118,14 @@ def missing(kind: str, id: str) -> Problem:
     return unknown_record(kind, id)
 
 
-def get_record(state: AppState, kind: str, id: str) -> dict:
-    """The stored seeker or offer (``kind``: 'seeker' or 'offer'), or a 404 problem."""
+def get_record(state: AppState, kind: str, id: str, employer=ANY_EMPLOYER) -> dict:
+    """The stored seeker or offer (``kind``: 'seeker' or 'offer'; an offer of ``employer``, see
+    ``security.offer_scope``), or a 404 problem (409 ``ambiguous-offer``: several employers hold it)."""
     id = path_id(id)
-    stored = state.pool.get(kind + "s", id)
+    try:
+        stored = state.pool.get(kind + "s", id, employer=employer)
+    except Ambiguous as error:
+        raise security.ambiguous_offer(error) from None
     if stored is None:
         raise missing(kind, id)
     return stored
@@ -146,7 +150,7 @@ def put_record(state: AppState, kind: str, id: str, record: BaseModel, response:
                principal: security.Principal | None = None) -> dict:
     """Create (201) or replace (200) the record at ``/{kind}s/{id}``; the body's id must be the path's.
     An employer replaces only its own offer: checked inside the write's transaction (a conditional
-    write), the loser of a race on a new id gets the 404 of an offer that is not there for it."""
+    write: an offer's key holds its employer, so an employer's write never reaches another's offer)."""
     id = path_id(id)
     if record.id != id:
         raise Problem(422, f"invalid-{kind}", f"Invalid {kind}", f"The body's id {record.id!r} is not the path's {id!r}.",
@@ -161,13 +165,15 @@ def put_record(state: AppState, kind: str, id: str, record: BaseModel, response:
     return stored
 
 
-def delete_record(state: AppState, kind: str, id: str, principal: security.Principal | None = None) -> Response:
-    """Delete the record at ``/{kind}s/{id}`` (204), or a 404 problem (also an employer's for another's offer)."""
+def delete_record(state: AppState, kind: str, id: str, principal: security.Principal | None = None,
+                  employer=ANY_EMPLOYER) -> Response:
+    """Delete the record at ``/{kind}s/{id}`` (an offer of ``employer``) (204), or a 404 problem (also
+    an employer's for another's offer id: not in its namespace), 409 ``ambiguous-offer``."""
     id = path_id(id)
     try:
-        deleted = state.pool.delete(kind + "s", id, owner=owner_of(principal))
-    except NotOwner:
-        deleted = False
+        deleted = state.pool.delete(kind + "s", id, owner=owner_of(principal), employer=employer)
+    except Ambiguous as error:
+        raise security.ambiguous_offer(error) from None
     if not deleted:
         raise missing(kind, id)
     return Response(status_code=204)

@@ -14,15 +14,16 @@ from api.http.security.context import Security
 from api.http.security.middleware import SecurityMiddleware
 from api.http.security.openapi import document, guard_of, iter_routes
 from api.http.security.rate_limit import RateLimiter
-from api.http.security.roles import (TENSION_ROLES, admin, kits, not_your_offer, offer_access, offers, offers_create,
-                                     offers_ingest, owns_offer, referential, referential_cached, require, scope_offer,
-                                     seekers, seekers_ingest, tension, tension_access)
+from api.http.security.roles import (OFFER_EMPLOYER_DOC, TENSION_ROLES, admin, ambiguous_offer, kits, offer_access,
+                                     offer_scope, offers, offers_create, offers_ingest, referential, referential_cached,
+                                     require, scope_offer, seekers, seekers_ingest, tension, tension_access)
 from api.storage.audit import AuditLog
 from api.storage.keys import ANONYMOUS, ROLES, KeyError_, KeyStore, Principal
 
 __all__ = ["TENSION_ROLES", "tension", "tension_access", "ANONYMOUS", "ROLES", "AuditLog", "CachedHit", "Guard", "KeyError_", "KeyStore", "Principal", "RateLimiter",
            "ResponseCache", "Security", "SecurityMiddleware", "admin", "document", "guard_of", "install", "iter_routes",
-           "kits", "not_your_offer", "offer_access", "offers", "offers_create", "offers_ingest", "owns_offer",
+           "kits", "OFFER_EMPLOYER_DOC", "ambiguous_offer", "offer_access", "offer_scope", "offers", "offers_create",
+           "offers_ingest",
            "referential", "referential_cached", "require", "scope_offer", "seekers", "seekers_ingest"]
 
 

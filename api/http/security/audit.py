@@ -27,7 +27,8 @@ async def body_id(request: Request) -> str | None:
 def record(security: Security, scope: dict, state: dict, resource: str, status: int) -> None:
     """Write the audit row of an audited request (its principal, the path's ``id`` or the created
     body's, or ``audit_id`` when the handler set it; the status; ``audit_action`` when the handler
-    named what it did, e.g. ``transition:accepted``); a failed write is reported on stderr, never
+    named what it did, e.g. ``transition:accepted``; ``audit_employer``: the employer of the offer
+    named, offer ids being per employer); a failed write is reported on stderr, never
     turned into the response."""
     principal = state.get("principal") or ANONYMOUS
     params = scope.get("path_params") or {}
@@ -36,6 +37,7 @@ def record(security: Security, scope: dict, state: dict, resource: str, status: 
         security.audit.record(principal, resource, scope["method"], scope["path"], status,
                               resource_id=params.get("id") or state.get("audit_id"),
                               client=client[0] if client else None,
-                              action=state.get("audit_action") if status < 300 else None)
+                              action=state.get("audit_action") if status < 300 else None,
+                              resource_employer=state.get("audit_employer"))
     except sqlite3.Error as error:  # pragma: no cover - disk full, database locked for 30 s
         print(f"passerelles: audit log write failed: {error}", file=sys.stderr)

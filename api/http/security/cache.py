@@ -14,7 +14,8 @@ class Guard:
     """The access check of a cacheable endpoint, kept with its cached answers so that the middleware
     can repeat it before FastAPI routes the request (:meth:`SecurityMiddleware._fast`): the roles
     admitted, the ``public_*`` setting that opens it to anonymous callers, the audited resource, and
-    whether an employer key must own the path's offer."""
+    whether the path names an offer (``owner``: its ``employer`` query parameter is checked again and
+    the audit row names the offer's employer; the answer itself is keyed by the caller's employer)."""
 
     roles: frozenset
     public: str | None = None

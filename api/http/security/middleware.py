@@ -6,14 +6,24 @@ from __future__ import annotations
 import gc
 import re
 from typing import Any, Callable
+from urllib.parse import parse_qsl
 
 import orjson
 
 from api.http.problems import MEDIA_TYPE, Problem
 from api.http.security import audit
 from api.http.security.context import Security
-from api.http.security.roles import owns_offer
+from api.http.security.roles import audited_offer_employer, offer_scope, store_version
 from api.storage.keys import ANONYMOUS
+
+
+def _query_employer(query: bytes) -> str | None:
+    """The ``employer`` query parameter as Starlette reads it (the last one wins), or None."""
+    found = None
+    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if name == "employer":
+            found = value
+    return found
 
 
 class _Refused(Exception):
@@ -157,56 +167,79 @@ class SecurityMiddleware:
 
     async def _fast(self, scope: dict, send: Callable) -> bool:
         """The fast lane of a GET whose answer is cached: repeat the endpoint's :class:`Guard` here
-        (key, role, employer's own offer, rate limit, audit) and send the cached bytes, without
+        (key, role, rate limit, audit; an answer from the store is keyed by the caller's employer,
+        ``roles.store_version``) and send the cached bytes, without
         FastAPI's routing and dependency solving (most of the CPU of a cached answer). Anything but
         a plain success (no or unknown key where one is needed, another role, another employer's
         offer, over the rate) returns False *before* any side effect, and the normal path answers
         (the same 401/403/429 problems as ever). True when the answer was sent."""
         cache = self.security.cache
         path, query = scope["path"], scope.get("query_string", b"")
+        security = self.security
+        principal = None
         version = None
         if (path, query) in cache.versioned:
-            version = ("store", scope["app"].state.passerelles.pool.store.seq)
+            # an answer from the store: keyed by the caller's employer too (store_version), so the key
+            # is checked first (never public: no key, no fast lane)
+            key = self._key(scope)
+            principal = security.keys.authenticate(key.strip()) if key is not None else None
+            if principal is None:
+                return False
+            version = store_version(scope["app"].state.passerelles.pool, principal)
         entry = cache.peek((path, query, version))
         if entry is None or entry[3] is None:
             return False
         status, headers, body, guard, params = entry
         path_params = dict(params)
-        security = self.security
+        public = guard.public is not None and getattr(security.settings, f"public_{guard.public}", False)
+        if principal is None:
+            key = self._key(scope)
+            if key is not None:
+                principal = security.keys.authenticate(key.strip())
+                if principal is None:
+                    return False
+        if principal is None:
+            if not public:
+                return False
+            client = scope.get("client")
+            principal, identity, rate = ANONYMOUS, "ip:" + (client[0] if client else "unknown"), None
+        else:
+            if principal.role not in guard.roles and not public:
+                return False
+            identity, rate = "key:" + principal.key_id, principal.rate_per_minute
+        state = {"principal": principal}
+        if guard.owner:  # an offer's answer: the audit row names the offer's employer (as offer_access)
+            try:
+                employer = offer_scope(principal, _query_employer(query))
+            except Problem:
+                return False
+            state["audit_employer"] = audited_offer_employer(scope["app"].state.passerelles.pool, employer,
+                                                             path_params.get("id"))
+        if security.limiter.take(identity, rate) > 0.0:
+            return False  # refused without taking a token: the normal path answers 429
+        if guard.audit is not None:
+            self._audit({**scope, "path_params": path_params}, state, guard.audit, status)
+        cache.hits += 1
+        await send({"type": "http.response.start", "status": status, "headers": list(headers)})
+        await send({"type": "http.response.body", "body": body})
+        return True
+
+    @staticmethod
+    def _key(scope: dict) -> str | None:
+        """The API key of the request's headers (``X-API-Key``, else ``Authorization: Bearer``), or None."""
         api_key = authorization = None
         for name, value in scope["headers"]:
             if name == b"x-api-key":
                 api_key = api_key or value
             elif name == b"authorization":
                 authorization = authorization or value
-        key = api_key.decode("latin-1") if api_key else None
-        if key is None and authorization:  # as HTTPBearer reads it
+        if api_key:
+            return api_key.decode("latin-1")
+        if authorization:  # as HTTPBearer reads it
             scheme, _, credentials = authorization.decode("latin-1").partition(" ")
             if scheme.lower() == "bearer" and credentials.strip():
-                key = credentials.strip()
-        public = guard.public is not None and getattr(security.settings, f"public_{guard.public}", False)
-        if key is None:
-            if not public:
-                return False
-            client = scope.get("client")
-            principal, identity, rate = ANONYMOUS, "ip:" + (client[0] if client else "unknown"), None
-        else:
-            principal = security.keys.authenticate(key.strip())
-            if principal is None or (principal.role not in guard.roles and not public):
-                return False
-            if guard.owner and principal.role == "employer":
-                offer = scope["app"].state.passerelles.pool.get("offers", path_params.get("id"))
-                if not owns_offer(principal, offer):
-                    return False
-            identity, rate = "key:" + principal.key_id, principal.rate_per_minute
-        if security.limiter.take(identity, rate) > 0.0:
-            return False  # refused without taking a token: the normal path answers 429
-        if guard.audit is not None:
-            self._audit({**scope, "path_params": path_params}, {"principal": principal}, guard.audit, status)
-        cache.hits += 1
-        await send({"type": "http.response.start", "status": status, "headers": list(headers)})
-        await send({"type": "http.response.body", "body": body})
-        return True
+                return credentials.strip()
+        return None
 
     def _audit(self, scope: dict, state: dict, resource: str, status: int) -> None:
         audit.record(self.security, scope, state, resource, status)

@@ -28,9 +28,14 @@ leaves the server.
 Rate limits are one budget per key (or client address) for the whole server, shared by every worker
 process through ``<database>.locks`` (``rate_limit.RateLimiter``).
 
+Offer ids are per employer (``api.storage.store``): an employer key addresses its own offers only,
+so another employer's id is an id it does not have; counsellors name the employer with the query
+parameter ``employer`` when several hold an id (:func:`offer_scope`, docs/offers.md).
+
 Cached answers (``require(..., cache=True)``, offers and their candidates) are served by the
 middleware before FastAPI routes the request, after it repeated the endpoint's :class:`Guard` (key,
-role, employer's ownership, rate, audit): see ``middleware.SecurityMiddleware._fast``.
+role, rate, audit; answers from the store are keyed by the caller's employer): see
+``middleware.SecurityMiddleware._fast``.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from api.http.security.cache import Guard, cached
 from api.http.security.context import Security
 from api.http.security.rate_limit import limit
 from api.storage.keys import ANONYMOUS, ROLES, Principal
+from api.storage.store import ANY_EMPLOYER, Ambiguous
 
 
 # OpenAPI: both ways of sending a key, so /docs has an "Authorize" button.
@@ -168,7 +174,7 @@ async def _kits(request: Request, principal: Principal = Depends(_kits_base)) ->
     cache = request.app.state.security.cache
     if "basin" in request.query_params:
         tension_access(request)
-        cached(cache, request, version=("store", request.app.state.passerelles.pool.store.seq),
+        cached(cache, request, version=store_version(request.app.state.passerelles.pool, principal),
                guard=_kit_tension_guard)
     else:
         cached(cache, request, guard=_kit_guard)
@@ -189,41 +195,84 @@ offers_ingest = require("admin", "counsellor", audit="offer")
 admin = require("admin")
 
 
-# -- employers see their own offers only -----------------------------------------------------------
+# -- offer ids are per employer -------------------------------------------------------------------
 
-def not_your_offer(principal: Principal, offer_id: str) -> Problem:
-    """To an employer, another employer's offer is an offer that does not exist: the same 404
-    ``unknown-offer`` (for GET, PUT, DELETE and candidates), so that an employer key cannot tell which
-    offer ids exist. Counsellors see every offer."""
-    return unknown_record("offer", offer_id)
+OFFER_EMPLOYER_DOC = ("The employer whose offer this id names: offer ids are per employer (two employers may "
+                      "both have an offer REF-001). An employer key: its own (another employer here is a 403). "
+                      "Other keys: the employer's id; empty for the offer without employer; absent, the id alone, "
+                      "answered 409 ambiguous-offer when several employers hold it.")
 
 
-def owns_offer(principal: Principal, offer: dict | None) -> bool:
-    """True unless ``principal`` is an employer and ``offer`` (a stored record) belongs to another."""
-    return principal.role != "employer" or offer is None or offer.get("employer") == principal.employer
+def offer_scope(principal: Principal, employer: str | None) -> Any:
+    """The employer whose offers the caller addresses by id (``api.storage.store``: offer ids are per
+    employer). An employer key: always its own employer, whatever exists elsewhere, so another
+    employer's id is simply an id it does not have (the same 404, from the same lookup); naming
+    another employer is a 403 that does not depend on what is stored. Counsellors and administrators:
+    ``employer`` (the query parameter) names the employer, ``""`` the offer without employer, and
+    None leaves it to the id alone (:data:`ANY_EMPLOYER`; 409 ``ambiguous-offer`` if several hold it)."""
+    if principal.role == "employer":
+        if employer not in (None, principal.employer):
+            raise Problem(403, "not-your-offer", "Not your offer",
+                          f"An employer key reads and writes offers of its own employer ({principal.employer!r}) only, "
+                          f"not of {employer!r}.", field="employer", value=employer)
+        return principal.employer
+    if employer is None:
+        return ANY_EMPLOYER
+    if employer == "":
+        return None
+    from referentiels.ids import RULE, id_problem
+
+    text, reason = id_problem(employer)
+    if reason is not None:  # no offer can be of such an employer: the id rule's 422, naming the parameter
+        raise Problem(422, "invalid-id", "Invalid id", f"'employer' {reason}: {RULE}.", field="employer",
+                      location="query", rule=RULE)
+    return text
+
+
+def ambiguous_offer(error: Ambiguous) -> Problem:
+    """409 ``ambiguous-offer``: an id several employers hold, addressed without ``employer=`` (only
+    keys that see every employer's offers get it, so the list of employers reveals nothing)."""
+    return Problem(409, "ambiguous-offer", "Ambiguous offer",
+                   f"{len(error.employers)} employers have an offer {error.id!r}: add employer=ID to the query "
+                   "(employer= empty for the offer without employer).", value=error.id, field="employer",
+                   employers=error.employers)
+
+
+def audited_offer_employer(pool: Any, scope: Any, id: str) -> str | None:
+    """The employer of the offer an audited request names (the audit row's ``resource_employer``):
+    the scope itself, or for an id alone the one employer that holds it (None when none or several)."""
+    if scope is not ANY_EMPLOYER:
+        return scope
+    from referentiels.ids import id_problem
+
+    employers = pool.store.offer_employers(id_problem(id)[0] or id)  # as the handler looks it up (NFC, trimmed)
+    return employers[0] if len(employers) == 1 else None
+
+
+def store_version(pool: Any, principal: Principal) -> tuple:
+    """The cache version of an answer computed from the store: its change sequence, and the employer
+    whose offers the caller sees (an employer key's answers are never served to another key)."""
+    return ("store", pool.store.seq, principal.employer if principal.role == "employer" else "")
 
 
 def offer_access(*roles: str, audit: str | None = "offer", cache: bool = True) -> Callable[..., Any]:
-    """Like :func:`require`, and an employer key may touch the path's offer ``{id}`` only if that
-    offer is its own (otherwise the 404 of an unknown offer, :func:`not_your_offer`; an unknown id is
-    left to the handler; a write checks ownership again inside its transaction).
-    ``cache``: a GET is answered from the response cache while the store's change sequence has not
-    moved (after the access check and the audit mark: every read is still audited)."""
+    """Like :func:`require`, and the path's offer ``{id}`` is looked up within the caller's employer
+    (:func:`offer_scope`, from the ``employer`` query parameter): the handler reads it back with
+    :func:`offer_scope`; the audit row names the offer's employer. ``cache``: a GET is answered from
+    the response cache while the store's change sequence has not moved, keyed by the caller's
+    employer as well (:func:`store_version`; after the access check and the audit mark: every read
+    is still audited)."""
     base = require(*roles, audit=audit)
     guard = Guard(base.roles, None, audit, owner=True)
 
     # async: one indexed SQLite read at most, not worth a threadpool hop per request (issue 7)
     async def dependency(id: str, request: Request, principal: Principal = Depends(base)) -> Principal:
         pool = request.app.state.passerelles.pool
-        if principal.role == "employer":
-            from referentiels.ids import id_problem
-
-            canonical = id_problem(id)[0] or id  # as the handler will look it up (NFC, trimmed)
-            offer = pool.get("offers", canonical)
-            if not owns_offer(principal, offer):
-                raise not_your_offer(principal, canonical)
+        scope = offer_scope(principal, request.query_params.get("employer"))
+        if audit is not None and request.method != "PUT":  # PUT: the body's employer, set by the handler
+            request.state.audit_employer = audited_offer_employer(pool, scope, id)
         if cache:  # an offer and its candidates change only when the store does: its sequence keys them
-            cached(request.app.state.security.cache, request, version=("store", pool.store.seq), guard=guard)
+            cached(request.app.state.security.cache, request, version=store_version(pool, principal), guard=guard)
         return principal
 
     dependency.roles = base.roles  # type: ignore[attr-defined]
@@ -246,6 +295,7 @@ def scope_offer(principal: Principal, offer: Any) -> Any:
 
 
 #: Offers by id, and their candidates: employers (their own offers only) and counsellors; audited.
+#: An employer's ids are its own namespace (:func:`offer_scope`).
 offers = offer_access("employer", "counsellor")
 #: Creating an offer (the handler calls :func:`scope_offer` on the body); audited.
 offers_create = require("employer", "counsellor", audit="offer")

@@ -51,7 +51,8 @@ async function readOffer(event) {
 }
 
 // The confirmed occupation and skills, saved as an offer (PUT /offers/{id}: a counsellor or employer
-// key), then its consenting candidates (GET /offers/{id}/candidates), by pseudonym only.
+// key; the offer is the key's employer's), then its consenting candidates (GET
+// /offers/{id}/candidates?employer=), by pseudonym only.
 async function offerPool(event) {
   event.preventDefault();
   const occupation = document.querySelector("input[name='offer-occupation']:checked");
@@ -68,8 +69,11 @@ async function offerPool(event) {
   if ($("#offer-basin").value) record.basin = $("#offer-basin").value;
   setStatus("#offer-pool-status", "Enregistrement de l'offre et recherche des candidats…");
   try {
-    await api(`/offers/${encodeURIComponent(id)}`, { method: "PUT", body: record });
-    const body = await api(`/offers/${encodeURIComponent(id)}/candidates?k=10`);
+    const saved = await api(`/offers/${encodeURIComponent(id)}`, { method: "PUT", body: record });
+    // offer ids are per employer: the candidates of the offer just saved, named by its employer
+    // (an employer key's own; none for a counsellor's offer), never another employer's of this id
+    const employer = encodeURIComponent((saved && saved.employer) || "");
+    const body = await api(`/offers/${encodeURIComponent(id)}/candidates?k=10&employer=${employer}`);
     const hits = listOf(body, "candidates");
     $("#offer-candidates").replaceChildren(...hits.map((h) => {
       const who = h.candidate || {};
