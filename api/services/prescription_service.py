@@ -54,6 +54,7 @@ import polars as pl
 from referentiels.ids import RULE, id_problem
 
 from api.services import statistical_secret as secret
+from api.services.free_text import text_problem
 from api.services.errors import (AlreadyPreRegistered, IdempotencyConflict, NoPlace, NotAllowed, PrescriptionError,
                                  TransitionRefused, UnknownPrescription, UnknownSession)
 from api.storage.keys import Principal
@@ -81,6 +82,12 @@ TENSION_MAX_AGE_S = 60.0
 """Oldest tension table a pre-registration is flagged with once the stored records changed (s)."""
 #: States from which the person holds a place of the session (the seeker's contact is visible).
 HOLDS_PLACE = ("accepted", "entered", "completed", "abandoned", "employed-target", "employed-other")
+#: Bounds of the free text and the contact (the HTTP models use the same; the service checks them
+#: again for every other caller: CLI, batch, tests).
+NOTE_MAX, TRANSITION_NOTE_MAX, CONTACT_NAME_MAX = 2000, 500, 200
+PHONE_PATTERN = r"^[0-9 +().-]{4,40}$"
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+CONTACT_FIELDS = ("name", "phone", "email")
 
 
 def check_id(value: Any, field_name: str) -> str:
@@ -91,6 +98,47 @@ def check_id(value: Any, field_name: str) -> str:
         raise PrescriptionError(f"'{field_name}' {problem}: {RULE}.", field=field_name, rule=RULE,
                                 value=value if isinstance(value, str) and len(value) <= 200 else None)
     return text
+
+
+def check_free_text(value: Any, field_name: str, max_length: int) -> str | None:
+    """``value`` if it is free text a person may read (``api.services.free_text``: no control or
+    bidirectional character) of at most ``max_length`` characters, or None; else a 422 naming
+    ``field_name``, the character and its position (the message the HTTP layer gives)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise PrescriptionError(f"'{field_name}' must be text (a string), not {type(value).__name__}.",
+                                field=field_name)
+    if len(value) > max_length:
+        raise PrescriptionError(f"'{field_name}' has {len(value)} characters: at most {max_length}.",
+                                field=field_name)
+    problem = text_problem(value)
+    if problem is not None:
+        raise PrescriptionError(f"'{field_name}' {problem}.", field=field_name)
+    return value
+
+
+def check_contact(contact: Any) -> dict | None:
+    """The contact of a pre-registration ({name, phone, email}, all optional, nothing else) checked
+    field by field (``contact.name`` as free text), or None when empty; else a 422 naming the field."""
+    import re
+
+    if contact is None:
+        return None
+    if not isinstance(contact, dict):
+        raise PrescriptionError("'contact' must be an object {name, phone, email}.", field="contact")
+    extra = sorted(str(k)[:40] for k in contact if k not in CONTACT_FIELDS)
+    if extra:
+        raise PrescriptionError(f"'contact' holds {', '.join(extra)}: only {', '.join(CONTACT_FIELDS)}.",
+                                field="contact." + extra[0])
+    out = {"name": check_free_text(contact.get("name"), "contact.name", CONTACT_NAME_MAX)}
+    for name, pattern, what in (("phone", PHONE_PATTERN, "4 to 40 digits, spaces and + ( ) . -"),
+                                ("email", EMAIL_PATTERN, "an address name@domain.tld")):
+        value = contact.get(name)
+        if value is not None and (not isinstance(value, str) or len(value) > 254 or not re.match(pattern, value)):
+            raise PrescriptionError(f"'contact.{name}' is not {what}.", field=f"contact.{name}")
+        out[name] = value
+    return {k: v for k, v in out.items() if v is not None} or None
 
 
 @dataclass(eq=False)
@@ -163,6 +211,9 @@ class PrescriptionService:
         session, target (occupation code), origin (gap-plan | bridge | search), note, contact.
         Returns (the record as the counsellor sees it, created)."""
         body = {**body, **{name: check_id(body.get(name), name) for name in ("seeker", "training", "session")}}
+        # free text another party reads: checked here for every caller, not only at the HTTP boundary
+        body["note"] = check_free_text(body.get("note"), "note", NOTE_MAX)
+        body["contact"] = check_contact(body.get("contact"))
         if idempotency_key is not None:
             idempotency_key = check_id(idempotency_key, "Idempotency-Key")
         target = body.get("target")
@@ -268,6 +319,7 @@ class PrescriptionService:
         and ``changed``: every (id, state) the move made (a promotion from the waiting list too).
         ``catalogue``: refresh the session's places from the served catalogue before accepting
         (False: the places stored at the last pre-registration, as the CLI does without a server)."""
+        note = check_free_text(note, "note", TRANSITION_NOTE_MAX)
         row = self.get_visible(principal, id)
         id, current = row["id"], row["state"]
         allowed = TRANSITIONS[current]
@@ -309,7 +361,7 @@ class PrescriptionService:
             changes = self.store.transition(id, expected=current, to=to, at=stamp, reason=reason,
                                             key_id=principal.key_id, role=principal.role, places=places,
                                             takes_place=to == "accepted", frees_place=frees,
-                                            detail=note[:500] if note else None)
+                                            detail=note or None)
         except NoPlaceLeft:
             raise NoPlace(f"Every place of the session {row['session']!r} is taken: waitlist the person "
                           "(to=waitlisted) or refuse (reason session-full).", field="to", value=to,
