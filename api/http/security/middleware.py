@@ -11,6 +11,7 @@ import orjson
 
 from api.http.problems import MEDIA_TYPE, Problem
 from api.http.security import audit
+from api.http.security.cache import current_version
 from api.http.security.context import Security
 from api.http.security.roles import owns_offer
 from api.storage.keys import ANONYMOUS
@@ -165,8 +166,9 @@ class SecurityMiddleware:
         cache = self.security.cache
         path, query = scope["path"], scope.get("query_string", b"")
         version = None
-        if (path, query) in cache.versioned:
-            version = ("store", scope["app"].state.passerelles.pool.store.seq)
+        kind = cache.versioned.get((path, query))
+        if kind is not None:
+            version = current_version(scope["app"].state.passerelles, kind)
         entry = cache.peek((path, query, version))
         if entry is None or entry[3] is None:
             return False

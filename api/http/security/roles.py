@@ -42,7 +42,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from api.http.problems import Problem, unknown_record
 from api.http.security.audit import body_id
-from api.http.security.cache import Guard, cached
+from api.http.security.cache import Guard, cached, current_version
 from api.http.security.context import Security
 from api.http.security.rate_limit import limit
 from api.storage.keys import ANONYMOUS, ROLES, Principal
@@ -168,7 +168,9 @@ async def _kits(request: Request, principal: Principal = Depends(_kits_base)) ->
     cache = request.app.state.security.cache
     if "basin" in request.query_params:
         tension_access(request)
-        cached(cache, request, version=("store", request.app.state.passerelles.pool.store.seq),
+        # the store's change sequence (a write moves tension) and the pre-registrations' version (an
+        # acceptance moves the places left of the sessions in the plans and access routes)
+        cached(cache, request, version=current_version(request.app.state.passerelles, "places"),
                guard=_kit_tension_guard)
     else:
         cached(cache, request, guard=_kit_guard)
@@ -223,7 +225,8 @@ def offer_access(*roles: str, audit: str | None = "offer", cache: bool = True) -
             if not owns_offer(principal, offer):
                 raise not_your_offer(principal, canonical)
         if cache:  # an offer and its candidates change only when the store does: its sequence keys them
-            cached(request.app.state.security.cache, request, version=("store", pool.store.seq), guard=guard)
+            cached(request.app.state.security.cache, request, version=current_version(request.app.state.passerelles,
+                                                                                      "store"), guard=guard)
         return principal
 
     dependency.roles = base.roles  # type: ignore[attr-defined]
