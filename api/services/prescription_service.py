@@ -149,7 +149,7 @@ class PrescriptionService:
     store: PrescriptionStore
     _sessions: tuple = (None, None)
     _tension: tuple = (None, frozenset(), 0.0)
-    _secret_sessions: tuple = (None,)
+    _secret_figures: tuple = (None, None)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -393,38 +393,42 @@ class PrescriptionService:
         process, 1 turning the secret off to check the arithmetic: never exposed over HTTP)."""
         k = threshold if threshold is not None else int(getattr(getattr(self.state, "settings", None), "statistical_secret_threshold", secret.DEFAULT_THRESHOLD))
         today = today or datetime.now(timezone.utc).date()
-        tallies = self.store.tallies(year)
-        total = sum(n for _, n, _ in tallies["prescriber_type"])
-        in_tension = sum(t for _, _, t in tallies["prescriber_type"])
+        # every year and all years are protected together (one table, cached until the tallies
+        # change): this answer and any other (another year, all years) are slices of it, so that
+        # subtracting one from another gives nothing
+        tables, cube, sessions_cache = self._figures_under_secret(k)
+        column = secret.ALL if year is None else year
+        sessions = self._sessions_page(sessions_cache, limit, offset)
 
-        def by(dim: str, name: str) -> list[dict]:
-            return [{name: value, "pre_registrations": n, "in_tension": t} for value, n, t in tallies[dim]]
+        def cell(per_year: dict) -> tuple[int, int]:
+            if column is secret.ALL:
+                return sum(n for n, _ in per_year.values()), sum(t for _, t in per_year.values())
+            return per_year.get(column, (0, 0))
 
-        # sessions first: a basin whose total would give one of its sessions away is hidden below
-        every_year = tallies if year is None else self.store.tallies(None)
-        basins_of_every_year = [{"basin": v, "pre_registrations": n, "in_tension": t} for v, n, t in every_year["basin"]]
-        sessions, basins_to_hide = self._sessions_under_secret(basins_of_every_year, k, limit, offset)
-        hide_total = secret.small(total, k)
-        hide_tension = hide_total or secret.small(in_tension, k) or secret.small(total - in_tension, k)
-        tables = {}
-        for dim, name, forced in (("prescriber_type", "prescriber_type", set()),
-                                  ("basin", "basin", {str(b) for b in basins_to_hide}),
-                                  ("occupation", "occupation", set())):
-            rows, whole, part = secret.protect_breakdown(by(dim, name), "pre_registrations", "in_tension", k, name,
-                                                         forced)
-            tables[dim] = rows
-            hide_total, hide_tension = hide_total or whole, hide_tension or whole or part
-        # a hidden total is the sum of every breakdown: none may publish all its cells (a tiny set:
-        # everything goes); likewise the in-tension total and the in-tension cells
-        for rows in tables.values():
-            for row in rows:
-                for name, gone in (("pre_registrations", hide_total), ("in_tension", hide_tension)):
-                    if gone and row[name] is not None:
-                        row[name] = None
-                        row["secret"].append(name)
-        if hide_total:
-            for item in sessions["items"]:
-                item.update(submitted=None, accepted=None, fill_rate=None, secret=["submitted", "accepted", "fill_rate"])
+        total, in_tension = 0, 0
+        for per_year in tables.get("prescriber_type", {}).values():
+            n, t = cell(per_year)
+            total, in_tension = total + n, in_tension + t
+        hide_total = column in cube.hidden_total
+        hide_tension = column in cube.hidden_part_total
+        tables_out = {}
+        for dim, name in (("prescriber_type", "prescriber_type"), ("basin", "basin"), ("occupation", "occupation")):
+            rows = []
+            for value, per_year in tables.get(dim, {}).items():
+                n, t = cell(per_year)
+                if n <= 0:
+                    continue
+                row = {name: value, "pre_registrations": n, "in_tension": t, "secret": []}
+                for key, hidden in (("pre_registrations", cube.hidden_n[dim]), ("in_tension", cube.hidden_p[dim])):
+                    if (value, column) in hidden:
+                        row[key] = None
+                        row["secret"].append(key)
+                rows.append(row)
+            # by the published count (most first), hidden ones last, then by value: the place of a
+            # hidden row among the shown ones would bound it
+            rows.sort(key=lambda r: (r["pre_registrations"] is None, -(r["pre_registrations"] or 0), str(r[name])))
+            tables_out[dim] = rows
+        tables = tables_out
         labels = self.state.referentiel.occupation_index
         names = self.state.referentiel.occupations["label"]
         occupations = [{**o, "label": names[labels[o["occupation"]]] if o["occupation"] in labels else None}
@@ -464,21 +468,44 @@ class PrescriptionService:
             "sessions": sessions,
         }
 
-    def _sessions_under_secret(self, basins: list[dict], k: int, limit: int, offset: int) -> tuple[dict, set[str]]:
+    def _figures_under_secret(self, k: int) -> tuple[dict, "secret.YearCube", tuple]:
+        """The tallies of every year ({dim: {value: {year: (n, in tension)}}}), the hidden cells of every
+        year's and of the all-years breakdowns decided together (``statistical_secret.protect_years``)
+        and the sessions under the secret (rows, hidden, no accepted, fill rates, order), the basins
+        the sessions would give away hidden in the breakdowns and the sessions of a hidden basin
+        hidden, until neither adds any. Kept until the tables change (``store.version``): 20,000
+        sessions and a few thousand tallies, ~0.1-0.3 s."""
+        version = (self.store.version(), k)
+        cached = self._secret_figures
+        if cached[0] == version:
+            return cached[1]
+        tables = self.store.tallies_by_year()
+        rows = self.store.sessions_all()
+        basins = [{"basin": v, "pre_registrations": sum(n for n, _ in per.values()),
+                   "in_tension": sum(t for _, t in per.values())} for v, per in tables.get("basin", {}).items()]
+        forced: set[str] = set()
+        for _ in range(len(rows) + len(basins) + 2):  # forced only grows
+            cube = secret.protect_years(tables, k, {"basin": forced})
+            hidden_basins = {str(v) for v, c in cube.hidden_n.get("basin", ()) if c is secret.ALL}
+            hidden, no_accepted, more = secret.protect_sessions(
+                [r[2] for r in rows], [r[4] for r in rows], [r[5] or 0 for r in rows], basins, k, hidden_basins)
+            if more <= hidden_basins:
+                break
+            forced |= more
+        if secret.ALL in cube.hidden_total:  # the sessions add up to the grand total
+            hidden = no_accepted = set(range(len(rows)))
+        rates = [None if i in no_accepted or not r[3] or r[3] <= 0 else round((r[5] or 0) / r[3], 4)
+                 for i, r in enumerate(rows)]
+        order = sorted(range(len(rows)), key=lambda i: (rates[i] is None, -(rates[i] or 0.0)))  # stable
+        figures = (tables, cube, (rows, hidden, no_accepted, rates, order))
+        self._secret_figures = (version, figures)
+        return figures
+
+    @staticmethod
+    def _sessions_page(cache: tuple, limit: int, offset: int) -> dict:
         """A page of sessions (fullest first, then by training and session; those whose fill rate is
-        hidden or unknown last) under the statistical secret, and the basins it hides. The hiding
-        runs over every session (20,000: ~0.1 s), kept until the tables change (``store.version``)."""
-        version = (self.store.version(), k, tuple((b["basin"], b["pre_registrations"]) for b in basins))
-        cached = self._secret_sessions
-        if cached[0] != version:
-            rows = self.store.sessions_all()
-            hidden, no_accepted, forced = secret.protect_sessions(
-                [r[2] for r in rows], [r[4] for r in rows], [r[5] or 0 for r in rows], basins, k)
-            rates = [None if i in no_accepted or not r[3] or r[3] <= 0 else round((r[5] or 0) / r[3], 4)
-                     for i, r in enumerate(rows)]
-            order = sorted(range(len(rows)), key=lambda i: (rates[i] is None, -(rates[i] or 0.0)))  # stable
-            cached = self._secret_sessions = (version, rows, hidden, no_accepted, rates, order, forced)
-        _, rows, hidden, no_accepted, rates, order, forced = cached
+        hidden or unknown last) under the statistical secret."""
+        rows, hidden, no_accepted, rates, order = cache
         items = []
         for i in order[offset:offset + limit]:
             training, session, basin, places, submitted, accepted = rows[i]
@@ -487,7 +514,7 @@ class PrescriptionService:
                           "accepted": None if i in no_accepted else accepted, "fill_rate": rates[i],
                           "secret": (["submitted"] if i in hidden else []) + (["accepted", "fill_rate"]
                                                                               if i in no_accepted else [])})
-        return {"items": items, "total": len(rows), "limit": limit, "offset": offset}, forced
+        return {"items": items, "total": len(rows), "limit": limit, "offset": offset}
 
 
 _LOCK = threading.Lock()
