@@ -22,6 +22,8 @@ Pure functions over plain lists (no I/O).
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -268,52 +270,72 @@ def _sign(row, column) -> int:
     return 1 if (row == TOTAL_ROW) == (column is ALL) else -1
 
 
-def _rectangles(n: dict, hidden: set, hidden_total: set, total_n: dict, columns: list, k: int) -> bool:
+def _rectangles(n: dict, hidden: set, hidden_total: set, total_n: dict, columns: list, k: int,
+                done: set, nearest: int = 24) -> bool:
     """Bounds, not only equations: a hidden count of 1 to k-1 must be able to reach ``k`` with every
     shown figure kept and every hidden cell at least 1 (the hypercube method of statistical offices,
     in two dimensions). In the zero-sum form, moving +t, -t, -t, +t around a rectangle of hidden
     cells keeps every line; for a small cell ``x`` it is enough that one rectangle through it lets
     ``t = k - x`` with the corners that go down staying >= 1 (the true figures are one solution, this
-    move gives another where the cell is ``k``). Where no rectangle of hidden cells does, the one that
-    hides the fewest people more is hidden, a total only when nothing else will do (a hidden total
-    hides its whole column in every breakdown: added to ``hidden_total``). Returns whether a cell was
-    added."""
+    move gives another where the cell is ``k``). Where no rectangle of hidden cells does, the
+    cheapest of those through the ``nearest`` smallest fitting cells of its column is hidden (the
+    fewest people hidden more), a total only when nothing else will do (a hidden total hides its whole
+    column in every breakdown: added to ``hidden_total``). ``done``: cells already shown to have
+    their rectangle (it stays: cells are only ever added). Returns whether a cell was added."""
     cells = dict(n)
     cells.update({(TOTAL_ROW, c): total_n[c] for c in columns if total_n.get(c, 0) > 0})
     shut = set(hidden) | {(TOTAL_ROW, c) for c in hidden_total}
     rows_of: dict = {}
-    for (r, c) in cells:
-        rows_of.setdefault(c, []).append(r)
     cols_of: dict = {}
     for (r, c) in cells:
+        rows_of.setdefault(c, []).append(r)
         cols_of.setdefault(r, []).append(c)
+    sizes: dict = {}
+    for c in rows_of:  # the inner rows of each column by size (the total row apart)
+        inner = sorted((r for r in rows_of[c] if r != TOTAL_ROW), key=lambda r: (cells[(r, c)], str(r)))
+        rows_of[c], sizes[c] = inner, [cells[(r, c)] for r in inner]
+    shut_rows: dict = {}
+    shut_cols: dict = {}
+    for (r, c) in shut:
+        if (r, c) in cells:
+            shut_rows.setdefault(c, set()).add(r)
+            shut_cols.setdefault(r, set()).add(c)
+
+    def fits(r, c, r2, c2, delta, t) -> bool:
+        return all(cells[(a, b)] + _sign(a, b) * d * t >= 1 for a, b, d in ((r, c2, -delta), (r2, c, -delta),
+                                                                               (r2, c2, delta)))
     added = False
     for (r, c) in sorted(shut, key=str):
         x = cells.get((r, c), 0)
-        if not small(x, k):
+        if (r, c) in done or not small(x, k):
             continue
-        t = k - x
-        delta = _sign(r, c)  # the move of M at (r, c) that raises the figure
+        t, delta = k - x, _sign(r, c)  # delta: the move of M at (r, c) that raises the figure
+        if any(fits(r, c, r2, c2, delta, t) for c2 in shut_cols.get(r, ()) if c2 != c
+               for r2 in itertools.islice((r2 for r2 in shut_rows.get(c, set()) & shut_rows.get(c2, set())
+                                           if r2 != r and (r2 == TOTAL_ROW or cells[(r2, c)] > t)), nearest)):
+            done.add((r, c))
+            continue
         best = None
+        # another inner row of the column goes down by t (the same sign): it needs t + 1 people at least
+        column = rows_of.get(c, [])
+        others = column[bisect.bisect_left(sizes.get(c, []), t + 1):]
+        if r != TOTAL_ROW and (TOTAL_ROW, c) in cells:
+            others = [TOTAL_ROW, *others]
         for c2 in cols_of.get(r, ()):
             if c2 == c:
                 continue
-            for r2 in rows_of.get(c, ()):
-                if r2 == r or (r2, c2) not in cells:
+            tried = 0
+            for r2 in others:
+                if r2 == r or (r2, c2) not in cells or not fits(r, c, r2, c2, delta, t):
                     continue
-                corners = ((r, c2, -delta), (r2, c, -delta), (r2, c2, delta))
-                if any(cells[(a, b)] + _sign(a, b) * d * t < 1 for a, b, d in corners):
-                    continue
-                new = [(a, b) for a, b, _ in corners if (a, b) not in shut]
-                if not new:
-                    best = ()
-                    break
-                # a total hidden anew costs its whole column in every breakdown: only as a last resort
+                new = [q for q in ((r, c2), (r2, c), (r2, c2)) if q not in shut]
                 cost = (any(a == TOTAL_ROW for a, _ in new), sum(cells[q] for q in new), len(new), str(new))
                 if best is None or cost < best[0]:
                     best = (cost, new)
-            if best == ():
-                break
+                tried += 1
+                if tried >= nearest:
+                    break
+        done.add((r, c))  # found, or none fits at all (the figures do not change: it never will)
         if best:
             for q in best[1]:
                 if q[0] == TOTAL_ROW:
@@ -321,6 +343,8 @@ def _rectangles(n: dict, hidden: set, hidden_total: set, total_n: dict, columns:
                 else:
                     hidden.add(q)
                 shut.add(q)
+                shut_rows.setdefault(q[1], set()).add(q[0])
+                shut_cols.setdefault(q[0], set()).add(q[1])
             added = True
     return added
 
@@ -367,6 +391,8 @@ def protect_years(tables: dict[str, dict], k: int, forced_all: dict[str, set] | 
     hidden_total = {c for c in columns if small(total_n[c], k)}
     hidden_part_total = hidden_total | {c for c in columns if small(total_p[c], k) or small(total_n[c] - total_p[c], k)}
     values_of = {d: sorted({v for v, _ in n[d]}, key=str) for d in dims}
+    by_column = {d: {c: {v: x for (v, col), x in n[d].items() if col == c} for c in columns} for d in dims}
+    done: dict[str, set] = {d: set() for d in dims}
     for _ in range(10_000):  # each pass hides more or stops; the cells are finite
         before = (sum(map(len, hidden_n.values())), sum(map(len, hidden_p.values())), len(hidden_total),
                   len(hidden_part_total))
@@ -384,7 +410,7 @@ def protect_years(tables: dict[str, dict], k: int, forced_all: dict[str, set] | 
             hidden_n[d] |= {(v, c) for (v, c) in n[d] if c in hidden_total}
             hidden_p[d] |= hidden_n[d] | {(v, c) for (v, c) in n[d] if c in hidden_part_total}
             for c in columns:  # each column (a year's breakdown, all years) against its total
-                cells = {v: x for (v, col), x in n[d].items() if col == c}
+                cells = by_column[d][c]
                 mine = {v for v, col in hidden_n[d] if col == c}
                 mine, whole = _line(cells, mine, c in hidden_total, k)
                 hidden_n[d] |= {(v, c) for v in mine}
@@ -412,7 +438,7 @@ def protect_years(tables: dict[str, dict], k: int, forced_all: dict[str, set] | 
             # no combination of lines determines a hidden cell (count; in tension, whose complement
             # has the same hidden cells and is linked to it by the count only where that is shown)
             _repair_bridges(n[d], hidden_n[d], hidden_total, columns, values_of[d])
-            _rectangles(n[d], hidden_n[d], hidden_total, total_n, columns, k)
+            _rectangles(n[d], hidden_n[d], hidden_total, total_n, columns, k, done[d])
             hidden_p[d] |= hidden_n[d]
             _repair_bridges(n[d], hidden_p[d], hidden_part_total, columns, values_of[d])
         after = (sum(map(len, hidden_n.values())), sum(map(len, hidden_p.values())), len(hidden_total),

@@ -155,9 +155,13 @@ def test_a_year_of_two_people_is_not_all_years_minus_the_others(ask):
 
 
 def test_in_tension_counts_do_not_subtract_across_years_either(ask):
-    """Beauvais's in-tension count: 2025 = 20 + 1 (a rare person aimed at a tensed occupation in 2025
-    that the funder knows was the only one added)."""
-    answers = ask(BASE + [group(1, 2025, "beauvais", in_tension=1, session="S-beauvais")])
+    """Laon: 6 in 2025, all aimed at an occupation in tension; 7 in 2024 of whom one person (known to
+    the funder) in tension. 2024's in-tension cell is hidden; all years (7) minus 2025 (6) gave it."""
+    answers = ask(BASE + [group(6, 2025, "laon", in_tension=6, session="S-laon"),
+                          group(7, 2024, "laon", in_tension=1, session="S-laon")])
+    assert cell(answers[2024], "by_basin", "basin", "laon", "in_tension") is None
+    whole, year = (cell(answers[y], "by_basin", "basin", "laon", "in_tension") for y in (None, 2025))
+    assert whole is None or year is None, f"all years {whole} minus 2025 {year} gives 2024's in-tension count"
     assert_no_small_difference(answers)
 
 
