@@ -310,9 +310,10 @@ def _rectangles(n: dict, hidden: set, hidden_total: set, total_n: dict, columns:
         if (r, c) in done or not small(x, k):
             continue
         t, delta = k - x, _sign(r, c)  # delta: the move of M at (r, c) that raises the figure
+        # a rectangle of hidden cells that fits (whether one exists does not depend on the order)
         if any(fits(r, c, r2, c2, delta, t) for c2 in shut_cols.get(r, ()) if c2 != c
-               for r2 in itertools.islice((r2 for r2 in shut_rows.get(c, set()) & shut_rows.get(c2, set())
-                                           if r2 != r and (r2 == TOTAL_ROW or cells[(r2, c)] > t)), nearest)):
+               for r2 in shut_rows.get(c, set()) & shut_rows.get(c2, set())
+               if r2 != r and (r2 == TOTAL_ROW or cells[(r2, c)] > t)):
             done.add((r, c))
             continue
         best = None
@@ -346,6 +347,86 @@ def _rectangles(n: dict, hidden: set, hidden_total: set, total_n: dict, columns:
                 shut_rows.setdefault(q[1], set()).add(q[0])
                 shut_cols.setdefault(q[0], set()).add(q[1])
             added = True
+    return added
+
+
+def _rectangles_part(n: dict, p: dict, hidden_n: set, hidden_p: set, hidden_total: set, hidden_part_total: set,
+                     total_n: dict, total_p: dict, columns: list, k: int, done: set, scan: int = 16) -> bool:
+    """:func:`_rectangles` for the in-tension part ``P`` and its complement ``Q = N - P``, which share
+    their hidden cells: a hidden P (or Q) of 1 to k-1 must be able to reach ``k``. Two moves around a
+    rectangle keep every line of P, Q and N: P moves and Q makes up for it cell by cell (N unchanged:
+    the rectangle hidden in P; every P and Q stays >= 0), or P moves and N with it (Q unchanged: the
+    rectangle hidden in N too; every N stays >= 1). The other row is one of the ``scan`` largest of
+    the column (and the totals row); the cheapest rectangle that fits is kept (P-only first, then no
+    total, then the fewest people), one already hidden (costing nothing) ends the search. ``done``: (cell, P or Q) already settled. Returns whether a cell was added."""
+    N = dict(n)
+    P = dict(p)
+    for c in columns:
+        if total_n.get(c, 0) > 0:
+            N[(TOTAL_ROW, c)], P[(TOTAL_ROW, c)] = total_n[c], total_p[c]
+    Q = {q: N[q] - P[q] for q in N}
+    shut_p = set(hidden_p) | {(TOTAL_ROW, c) for c in hidden_part_total}
+    shut_n = set(hidden_n) | {(TOTAL_ROW, c) for c in hidden_total}
+    rows_of: dict = {}
+    cols_of: dict = {}
+    for (r, c) in N:
+        rows_of.setdefault(c, []).append(r)
+        cols_of.setdefault(r, []).append(c)
+    for c in rows_of:
+        rows_of[c].sort(key=lambda r: (-N[(r, c)], str(r)))
+        rows_of[c] = rows_of[c][:scan] + ([TOTAL_ROW] if (TOTAL_ROW, c) in N and TOTAL_ROW not in rows_of[c][:scan]
+                                          else [])
+    added = False
+    for (r, c) in sorted(shut_p, key=str):
+        if (r, c) not in N:
+            continue
+        for name, X, Y in (("P", P, Q), ("Q", Q, P)):
+            x = X[(r, c)]
+            if ((r, c), name) in done or not small(x, k):
+                continue
+            t, delta = k - x, _sign(r, c)
+            best = None
+            for c2 in cols_of.get(r, ()):
+                if c2 == c or best == ():
+                    continue
+                for r2 in rows_of.get(c, ()):
+                    if r2 == r or (r2, c2) not in N:
+                        continue
+                    corners = (((r, c), delta), ((r, c2), -delta), ((r2, c), -delta), ((r2, c2), delta))
+                    moves = [(q, _sign(*q) * d * t) for q, d in corners]
+                    if any(X[q] + dx < 0 for q, dx in moves):
+                        continue
+                    for mode, shut in (("Y", shut_p), ("N", shut_n)):
+                        if mode == "Y" and any(Y[q] - dx < 0 for q, dx in moves):
+                            continue
+                        if mode == "N" and any(N[q] + dx < 1 for q, dx in moves):
+                            continue
+                        new = [q for q, _ in corners if q not in shut]
+                        if not new:
+                            best = ()
+                            break
+                        cost = (mode == "N", any(q[0] == TOTAL_ROW for q in new), sum(N[q] for q in new), len(new),
+                                str(new))
+                        if best is None or cost < best[0]:
+                            best = (cost, mode, new)
+                    if best == ():
+                        break
+            done.add(((r, c), name))
+            if best:
+                _, mode, new = best
+                for q in new:
+                    if mode == "N":
+                        shut_n.add(q)
+                        if q[0] == TOTAL_ROW:
+                            hidden_total.add(q[1])
+                        else:
+                            hidden_n.add(q)
+                    shut_p.add(q)
+                    if q[0] == TOTAL_ROW:
+                        hidden_part_total.add(q[1])
+                    else:
+                        hidden_p.add(q)
+                added = True
     return added
 
 
@@ -393,6 +474,7 @@ def protect_years(tables: dict[str, dict], k: int, forced_all: dict[str, set] | 
     values_of = {d: sorted({v for v, _ in n[d]}, key=str) for d in dims}
     by_column = {d: {c: {v: x for (v, col), x in n[d].items() if col == c} for c in columns} for d in dims}
     done: dict[str, set] = {d: set() for d in dims}
+    done_p: dict[str, set] = {d: set() for d in dims}
     for _ in range(10_000):  # each pass hides more or stops; the cells are finite
         before = (sum(map(len, hidden_n.values())), sum(map(len, hidden_p.values())), len(hidden_total),
                   len(hidden_part_total))
@@ -441,6 +523,8 @@ def protect_years(tables: dict[str, dict], k: int, forced_all: dict[str, set] | 
             _rectangles(n[d], hidden_n[d], hidden_total, total_n, columns, k, done[d])
             hidden_p[d] |= hidden_n[d]
             _repair_bridges(n[d], hidden_p[d], hidden_part_total, columns, values_of[d])
+            _rectangles_part(n[d], p[d], hidden_n[d], hidden_p[d], hidden_total, hidden_part_total, total_n, total_p,
+                             columns, k, done_p[d])
         after = (sum(map(len, hidden_n.values())), sum(map(len, hidden_p.values())), len(hidden_total),
                  len(hidden_part_total))
         if after == before:
