@@ -16,6 +16,12 @@ The rule, for a threshold ``k`` (``settings.statistical_secret_threshold``, defa
 3. Every hidden cell is the same ``null`` with the same marker, whatever the reason: telling a
    primary cell (1 to k-1) from a secondary one (k or more) would let a reader bound them against
    the total. A median over fewer than ``k`` people is not published either.
+4. **Across requests** (:func:`protect_years`): every year's breakdowns and the all-years ones are
+   protected together as one table with margins (values x years, the all-years column, the year
+   totals): every line holds the rule, no hidden cell is a bridge of the table (no combination of
+   lines fixes it), and each hidden cell of 1 to k-1 lies on a rectangle of hidden cells along
+   which it may reach ``k``. A request for a year or for all years reads a slice of it, so that
+   subtracting one answer from another gives nothing one table does not.
 
 Pure functions over plain lists (no I/O).
 """
