@@ -159,12 +159,16 @@ class YearCube:
 
     ``hidden_n[dim]`` / ``hidden_p[dim]``: (value, column) whose count / in-tension part (and so its
     complement) is hidden, ``column`` a year or :data:`ALL`; ``hidden_total`` / ``hidden_part_total``:
-    the columns whose grand total / in-tension total is hidden."""
+    the columns whose grand total / in-tension total is hidden; ``part_bounds_unmet``: below."""
 
     hidden_n: dict[str, set]
     hidden_p: dict[str, set]
     hidden_total: set
     hidden_part_total: set
+    part_bounds_unmet: dict = None
+    """{dim: {((value, column), "P" or "Q")}}: hidden in-tension (P) or not-in-tension (Q) counts of 1
+    to k-1 that no rectangle lets reach k without hiding a count total (they keep the protection of
+    their lines and are never fixed by the shown figures)."""
 
 
 def _line(values: dict, hidden: set, total_hidden: bool, k: int) -> tuple[set, bool]:
@@ -357,14 +361,18 @@ def _rectangles(n: dict, hidden: set, hidden_total: set, total_n: dict, columns:
 
 
 def _rectangles_part(n: dict, p: dict, hidden_n: set, hidden_p: set, hidden_total: set, hidden_part_total: set,
-                     total_n: dict, total_p: dict, columns: list, k: int, done: set, scan: int = 16) -> bool:
+                     total_n: dict, total_p: dict, columns: list, k: int, done: set, unmet: set,
+                     scan: int = 16) -> bool:
     """:func:`_rectangles` for the in-tension part ``P`` and its complement ``Q = N - P``, which share
     their hidden cells: a hidden P (or Q) of 1 to k-1 must be able to reach ``k``. Two moves around a
     rectangle keep every line of P, Q and N: P moves and Q makes up for it cell by cell (N unchanged:
     the rectangle hidden in P; every P and Q stays >= 0), or P moves and N with it (Q unchanged: the
     rectangle hidden in N too; every N stays >= 1). The other row is one of the ``scan`` largest of
     the column (and the totals row); the cheapest rectangle that fits is kept (P-only first, then no
-    total, then the fewest people), one already hidden (costing nothing) ends the search. ``done``: (cell, P or Q) already settled. Returns whether a cell was added."""
+    total, then the fewest people), one already hidden (costing nothing) ends the search. A count
+    total is never hidden for a part (it would hide that column of every breakdown): where only such
+    a rectangle fits, the cell keeps the protection of its lines and of the bridge rule (never fixed
+    by the shown figures) and is named in ``unmet`` ((cell, "P" or "Q")). ``done``: (cell, P or Q) already settled. Returns whether a cell was added."""
     N = dict(n)
     P = dict(p)
     for c in columns:
@@ -411,6 +419,8 @@ def _rectangles_part(n: dict, p: dict, hidden_n: set, hidden_p: set, hidden_tota
                         if not new:
                             best = ()
                             break
+                        if mode == "N" and any(q[0] == TOTAL_ROW for q in new):
+                            continue  # never a count total for a part: it would hide every breakdown's column
                         cost = (mode == "N", any(q[0] == TOTAL_ROW for q in new), sum(N[q] for q in new), len(new),
                                 str(new))
                         if best is None or cost < best[0]:
@@ -418,6 +428,8 @@ def _rectangles_part(n: dict, p: dict, hidden_n: set, hidden_p: set, hidden_tota
                     if best == ():
                         break
             done.add(((r, c), name))
+            if best is None:
+                unmet.add(((r, c), name))
             if best:
                 _, mode, new = best
                 for q in new:
@@ -481,6 +493,7 @@ def protect_years(tables: dict[str, dict], k: int, forced_all: dict[str, set] | 
     by_column = {d: {c: {v: x for (v, col), x in n[d].items() if col == c} for c in columns} for d in dims}
     done: dict[str, set] = {d: set() for d in dims}
     done_p: dict[str, set] = {d: set() for d in dims}
+    unmet: dict[str, set] = {d: set() for d in dims}
     for _ in range(10_000):  # each pass hides more or stops; the cells are finite
         before = (sum(map(len, hidden_n.values())), sum(map(len, hidden_p.values())), len(hidden_total),
                   len(hidden_part_total))
@@ -530,9 +543,9 @@ def protect_years(tables: dict[str, dict], k: int, forced_all: dict[str, set] | 
             hidden_p[d] |= hidden_n[d]
             _repair_bridges(n[d], hidden_p[d], hidden_part_total, columns, values_of[d])
             _rectangles_part(n[d], p[d], hidden_n[d], hidden_p[d], hidden_total, hidden_part_total, total_n, total_p,
-                             columns, k, done_p[d])
+                             columns, k, done_p[d], unmet[d])
         after = (sum(map(len, hidden_n.values())), sum(map(len, hidden_p.values())), len(hidden_total),
                  len(hidden_part_total))
         if after == before:
             break
-    return YearCube(hidden_n, hidden_p, hidden_total, hidden_part_total)
+    return YearCube(hidden_n, hidden_p, hidden_total, hidden_part_total, unmet)

@@ -212,6 +212,14 @@ def _system(tables: dict, cube: secret.YearCube, dim: str, part: bool = False):
     return a, np.array(values, dtype=float), hidden
 
 
+def _keys(tables: dict, dim: str) -> list:
+    """The cells in the order of :func:`_system`'s variables, the totals row as ``statistical_secret.TOTAL_ROW``."""
+    per_value = tables[dim]
+    years = sorted({y for per in per_value.values() for y in per})
+    keys = [(value, c) for value, per in per_value.items() for c in [*[y for y in years if y in per], secret.ALL]]
+    return keys + [(secret.TOTAL_ROW, c) for c in [*years, secret.ALL]]
+
+
 def _determined(a: np.ndarray, hidden: np.ndarray) -> list[int]:
     """Hidden variables that the equations and the shown variables fix (e_j in the row space)."""
     sub = a[:, hidden]
@@ -228,7 +236,8 @@ def _determined(a: np.ndarray, hidden: np.ndarray) -> list[int]:
 def _assert_part_may_reach_k(tables: dict, cube: secret.YearCube) -> None:
     """The in-tension part P and the rest Q = N - P (hidden in the same cells): with every line of
     P and of Q, P + Q = N where the count is shown, P, Q >= 0, each hidden P or Q of 1 to k-1 may
-    still be k or more (a linear program)."""
+    still be k or more (a linear program), but those the protection names as unmet (only a hidden
+    count total would have let them reach k: they are still never fixed, checked above)."""
     from scipy.optimize import linprog
 
     a, xn, hn = _system(tables, cube, "basin", False)
@@ -249,9 +258,11 @@ def _assert_part_may_reach_k(tables: dict, cube: secret.YearCube) -> None:
             rows_.append(r)
             rhs.append(xn[j])
     a_eq, b_eq = np.array(rows_), np.array(rhs)
+    keys = _keys(tables, "basin")
+    unmet = cube.part_bounds_unmet["basin"]
     for i, j in enumerate(where):
         for offset, value in ((0, xp[j]), (h, xq[j])):
-            if secret.small(value, K):
+            if secret.small(value, K) and (keys[j], "PQ"[offset > 0]) not in unmet:
                 objective = np.zeros(2 * h)
                 objective[offset + i] = -1
                 high = linprog(objective, A_eq=a_eq, b_eq=b_eq, bounds=[(0, None)] * (2 * h), method="highs")
