@@ -12,7 +12,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Strict
 from pydantic_core import PydanticCustomError
 
-from api.services.free_text import FORBIDDEN, text_problem  # noqa: F401  (FORBIDDEN: re-exported)
+from api.services.free_text import text_problem
 
 
 def _checked(value: str | None) -> str | None:

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -121,8 +122,6 @@ def check_free_text(value: Any, field_name: str, max_length: int) -> str | None:
 def check_contact(contact: Any) -> dict | None:
     """The contact of a pre-registration ({name, phone, email}, all optional, nothing else) checked
     field by field (``contact.name`` as free text), or None when empty; else a 422 naming the field."""
-    import re
-
     if contact is None:
         return None
     if not isinstance(contact, dict):

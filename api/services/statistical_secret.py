@@ -29,7 +29,6 @@ Pure functions over plain lists (no I/O).
 from __future__ import annotations
 
 import bisect
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
