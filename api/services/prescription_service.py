@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ import polars as pl
 from referentiels.ids import RULE, id_problem
 
 from api.services import statistical_secret as secret
+from api.services.free_text import text_problem
 from api.services.errors import (AlreadyPreRegistered, IdempotencyConflict, NoPlace, NotAllowed, PrescriptionError,
                                  TransitionRefused, UnknownPrescription, UnknownSession)
 from api.storage.keys import Principal
@@ -81,6 +83,12 @@ TENSION_MAX_AGE_S = 60.0
 """Oldest tension table a pre-registration is flagged with once the stored records changed (s)."""
 #: States from which the person holds a place of the session (the seeker's contact is visible).
 HOLDS_PLACE = ("accepted", "entered", "completed", "abandoned", "employed-target", "employed-other")
+#: Bounds of the free text and the contact (the HTTP models use the same; the service checks them
+#: again for every other caller: CLI, batch, tests).
+NOTE_MAX, TRANSITION_NOTE_MAX, CONTACT_NAME_MAX = 2000, 500, 200
+PHONE_PATTERN = r"^[0-9 +().-]{4,40}$"
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+CONTACT_FIELDS = ("name", "phone", "email")
 
 
 def check_id(value: Any, field_name: str) -> str:
@@ -93,6 +101,45 @@ def check_id(value: Any, field_name: str) -> str:
     return text
 
 
+def check_free_text(value: Any, field_name: str, max_length: int) -> str | None:
+    """``value`` if it is free text a person may read (``api.services.free_text``: no control or
+    bidirectional character) of at most ``max_length`` characters, or None; else a 422 naming
+    ``field_name``, the character and its position (the message the HTTP layer gives)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise PrescriptionError(f"'{field_name}' must be text (a string), not {type(value).__name__}.",
+                                field=field_name)
+    if len(value) > max_length:
+        raise PrescriptionError(f"'{field_name}' has {len(value)} characters: at most {max_length}.",
+                                field=field_name)
+    problem = text_problem(value)
+    if problem is not None:
+        raise PrescriptionError(f"'{field_name}' {problem}.", field=field_name)
+    return value
+
+
+def check_contact(contact: Any) -> dict | None:
+    """The contact of a pre-registration ({name, phone, email}, all optional, nothing else) checked
+    field by field (``contact.name`` as free text), or None when empty; else a 422 naming the field."""
+    if contact is None:
+        return None
+    if not isinstance(contact, dict):
+        raise PrescriptionError("'contact' must be an object {name, phone, email}.", field="contact")
+    extra = sorted(str(k)[:40] for k in contact if k not in CONTACT_FIELDS)
+    if extra:
+        raise PrescriptionError(f"'contact' holds {', '.join(extra)}: only {', '.join(CONTACT_FIELDS)}.",
+                                field="contact." + extra[0])
+    out = {"name": check_free_text(contact.get("name"), "contact.name", CONTACT_NAME_MAX)}
+    for name, pattern, what in (("phone", PHONE_PATTERN, "4 to 40 digits, spaces and + ( ) . -"),
+                                ("email", EMAIL_PATTERN, "an address name@domain.tld")):
+        value = contact.get(name)
+        if value is not None and (not isinstance(value, str) or len(value) > 254 or not re.match(pattern, value)):
+            raise PrescriptionError(f"'contact.{name}' is not {what}.", field=f"contact.{name}")
+        out[name] = value
+    return {k: v for k, v in out.items() if v is not None} or None
+
+
 @dataclass(eq=False)
 class PrescriptionService:
     """Pre-registrations over the served catalogue's sessions and the store's seekers."""
@@ -101,7 +148,7 @@ class PrescriptionService:
     store: PrescriptionStore
     _sessions: tuple = (None, None)
     _tension: tuple = (None, frozenset(), 0.0)
-    _secret_sessions: tuple = (None,)
+    _secret_figures: tuple = (None, None)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -163,6 +210,9 @@ class PrescriptionService:
         session, target (occupation code), origin (gap-plan | bridge | search), note, contact.
         Returns (the record as the counsellor sees it, created)."""
         body = {**body, **{name: check_id(body.get(name), name) for name in ("seeker", "training", "session")}}
+        # free text another party reads: checked here for every caller, not only at the HTTP boundary
+        body["note"] = check_free_text(body.get("note"), "note", NOTE_MAX)
+        body["contact"] = check_contact(body.get("contact"))
         if idempotency_key is not None:
             idempotency_key = check_id(idempotency_key, "Idempotency-Key")
         target = body.get("target")
@@ -268,6 +318,7 @@ class PrescriptionService:
         and ``changed``: every (id, state) the move made (a promotion from the waiting list too).
         ``catalogue``: refresh the session's places from the served catalogue before accepting
         (False: the places stored at the last pre-registration, as the CLI does without a server)."""
+        note = check_free_text(note, "note", TRANSITION_NOTE_MAX)
         row = self.get_visible(principal, id)
         id, current = row["id"], row["state"]
         allowed = TRANSITIONS[current]
@@ -309,7 +360,7 @@ class PrescriptionService:
             changes = self.store.transition(id, expected=current, to=to, at=stamp, reason=reason,
                                             key_id=principal.key_id, role=principal.role, places=places,
                                             takes_place=to == "accepted", frees_place=frees,
-                                            detail=note[:500] if note else None)
+                                            detail=note or None)
         except NoPlaceLeft:
             raise NoPlace(f"Every place of the session {row['session']!r} is taken: waitlist the person "
                           "(to=waitlisted) or refuse (reason session-full).", field="to", value=to,
@@ -341,38 +392,42 @@ class PrescriptionService:
         process, 1 turning the secret off to check the arithmetic: never exposed over HTTP)."""
         k = threshold if threshold is not None else int(getattr(getattr(self.state, "settings", None), "statistical_secret_threshold", secret.DEFAULT_THRESHOLD))
         today = today or datetime.now(timezone.utc).date()
-        tallies = self.store.tallies(year)
-        total = sum(n for _, n, _ in tallies["prescriber_type"])
-        in_tension = sum(t for _, _, t in tallies["prescriber_type"])
+        # every year and all years are protected together (one table, cached until the tallies
+        # change): this answer and any other (another year, all years) are slices of it, so that
+        # subtracting one from another gives nothing
+        tables, cube, sessions_cache = self._figures_under_secret(k)
+        column = secret.ALL if year is None else year
+        sessions = self._sessions_page(sessions_cache, limit, offset)
 
-        def by(dim: str, name: str) -> list[dict]:
-            return [{name: value, "pre_registrations": n, "in_tension": t} for value, n, t in tallies[dim]]
+        def cell(per_year: dict) -> tuple[int, int]:
+            if column is secret.ALL:
+                return sum(n for n, _ in per_year.values()), sum(t for _, t in per_year.values())
+            return per_year.get(column, (0, 0))
 
-        # sessions first: a basin whose total would give one of its sessions away is hidden below
-        every_year = tallies if year is None else self.store.tallies(None)
-        basins_of_every_year = [{"basin": v, "pre_registrations": n, "in_tension": t} for v, n, t in every_year["basin"]]
-        sessions, basins_to_hide = self._sessions_under_secret(basins_of_every_year, k, limit, offset)
-        hide_total = secret.small(total, k)
-        hide_tension = hide_total or secret.small(in_tension, k) or secret.small(total - in_tension, k)
-        tables = {}
-        for dim, name, forced in (("prescriber_type", "prescriber_type", set()),
-                                  ("basin", "basin", {str(b) for b in basins_to_hide}),
-                                  ("occupation", "occupation", set())):
-            rows, whole, part = secret.protect_breakdown(by(dim, name), "pre_registrations", "in_tension", k, name,
-                                                         forced)
-            tables[dim] = rows
-            hide_total, hide_tension = hide_total or whole, hide_tension or whole or part
-        # a hidden total is the sum of every breakdown: none may publish all its cells (a tiny set:
-        # everything goes); likewise the in-tension total and the in-tension cells
-        for rows in tables.values():
-            for row in rows:
-                for name, gone in (("pre_registrations", hide_total), ("in_tension", hide_tension)):
-                    if gone and row[name] is not None:
-                        row[name] = None
-                        row["secret"].append(name)
-        if hide_total:
-            for item in sessions["items"]:
-                item.update(submitted=None, accepted=None, fill_rate=None, secret=["submitted", "accepted", "fill_rate"])
+        total, in_tension = 0, 0
+        for per_year in tables.get("prescriber_type", {}).values():
+            n, t = cell(per_year)
+            total, in_tension = total + n, in_tension + t
+        hide_total = column in cube.hidden_total
+        hide_tension = column in cube.hidden_part_total
+        tables_out = {}
+        for dim, name in (("prescriber_type", "prescriber_type"), ("basin", "basin"), ("occupation", "occupation")):
+            rows = []
+            for value, per_year in tables.get(dim, {}).items():
+                n, t = cell(per_year)
+                if n <= 0:
+                    continue
+                row = {name: value, "pre_registrations": n, "in_tension": t, "secret": []}
+                for key, hidden in (("pre_registrations", cube.hidden_n[dim]), ("in_tension", cube.hidden_p[dim])):
+                    if (value, column) in hidden:
+                        row[key] = None
+                        row["secret"].append(key)
+                rows.append(row)
+            # by the published count (most first), hidden ones last, then by value: the place of a
+            # hidden row among the shown ones would bound it
+            rows.sort(key=lambda r: (r["pre_registrations"] is None, -(r["pre_registrations"] or 0), str(r[name])))
+            tables_out[dim] = rows
+        tables = tables_out
         labels = self.state.referentiel.occupation_index
         names = self.state.referentiel.occupations["label"]
         occupations = [{**o, "label": names[labels[o["occupation"]]] if o["occupation"] in labels else None}
@@ -412,21 +467,44 @@ class PrescriptionService:
             "sessions": sessions,
         }
 
-    def _sessions_under_secret(self, basins: list[dict], k: int, limit: int, offset: int) -> tuple[dict, set[str]]:
+    def _figures_under_secret(self, k: int) -> tuple[dict, "secret.YearCube", tuple]:
+        """The tallies of every year ({dim: {value: {year: (n, in tension)}}}), the hidden cells of every
+        year's and of the all-years breakdowns decided together (``statistical_secret.protect_years``)
+        and the sessions under the secret (rows, hidden, no accepted, fill rates, order), the basins
+        the sessions would give away hidden in the breakdowns and the sessions of a hidden basin
+        hidden, until neither adds any. Kept until the tables change (``store.version``): 20,000
+        sessions and a few thousand tallies, ~0.1-0.3 s."""
+        version = (self.store.version(), k)
+        cached = self._secret_figures
+        if cached[0] == version:
+            return cached[1]
+        tables = self.store.tallies_by_year()
+        rows = self.store.sessions_all()
+        basins = [{"basin": v, "pre_registrations": sum(n for n, _ in per.values()),
+                   "in_tension": sum(t for _, t in per.values())} for v, per in tables.get("basin", {}).items()]
+        forced: set[str] = set()
+        for _ in range(len(rows) + len(basins) + 2):  # forced only grows
+            cube = secret.protect_years(tables, k, {"basin": forced})
+            hidden_basins = {str(v) for v, c in cube.hidden_n.get("basin", ()) if c is secret.ALL}
+            hidden, no_accepted, more = secret.protect_sessions(
+                [r[2] for r in rows], [r[4] for r in rows], [r[5] or 0 for r in rows], basins, k, hidden_basins)
+            if more <= hidden_basins:
+                break
+            forced |= more
+        if secret.ALL in cube.hidden_total:  # the sessions add up to the grand total
+            hidden = no_accepted = set(range(len(rows)))
+        rates = [None if i in no_accepted or not r[3] or r[3] <= 0 else round((r[5] or 0) / r[3], 4)
+                 for i, r in enumerate(rows)]
+        order = sorted(range(len(rows)), key=lambda i: (rates[i] is None, -(rates[i] or 0.0)))  # stable
+        figures = (tables, cube, (rows, hidden, no_accepted, rates, order))
+        self._secret_figures = (version, figures)
+        return figures
+
+    @staticmethod
+    def _sessions_page(cache: tuple, limit: int, offset: int) -> dict:
         """A page of sessions (fullest first, then by training and session; those whose fill rate is
-        hidden or unknown last) under the statistical secret, and the basins it hides. The hiding
-        runs over every session (20,000: ~0.1 s), kept until the tables change (``store.version``)."""
-        version = (self.store.version(), k, tuple((b["basin"], b["pre_registrations"]) for b in basins))
-        cached = self._secret_sessions
-        if cached[0] != version:
-            rows = self.store.sessions_all()
-            hidden, no_accepted, forced = secret.protect_sessions(
-                [r[2] for r in rows], [r[4] for r in rows], [r[5] or 0 for r in rows], basins, k)
-            rates = [None if i in no_accepted or not r[3] or r[3] <= 0 else round((r[5] or 0) / r[3], 4)
-                     for i, r in enumerate(rows)]
-            order = sorted(range(len(rows)), key=lambda i: (rates[i] is None, -(rates[i] or 0.0)))  # stable
-            cached = self._secret_sessions = (version, rows, hidden, no_accepted, rates, order, forced)
-        _, rows, hidden, no_accepted, rates, order, forced = cached
+        hidden or unknown last) under the statistical secret."""
+        rows, hidden, no_accepted, rates, order = cache
         items = []
         for i in order[offset:offset + limit]:
             training, session, basin, places, submitted, accepted = rows[i]
@@ -435,7 +513,7 @@ class PrescriptionService:
                           "accepted": None if i in no_accepted else accepted, "fill_rate": rates[i],
                           "secret": (["submitted"] if i in hidden else []) + (["accepted", "fill_rate"]
                                                                               if i in no_accepted else [])})
-        return {"items": items, "total": len(rows), "limit": limit, "offset": offset}, forced
+        return {"items": items, "total": len(rows), "limit": limit, "offset": offset}
 
 
 _LOCK = threading.Lock()

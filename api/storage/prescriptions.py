@@ -433,6 +433,17 @@ class PrescriptionStore:
             out[dim].append((value, int(n), int(tension)))
         return out
 
+    def tallies_by_year(self) -> dict[str, dict[str, dict[int, tuple[int, int]]]]:
+        """Per dimension, per value, per year: (pre-registrations, of which in tension); every year
+        kept (the funders' statistical secret protects every year and all years together)."""
+        with self._lock:
+            rows = self._db.execute("SELECT dim, value, year, n, in_tension FROM prescription_tallies "
+                                    "WHERE n > 0").fetchall()
+        out: dict[str, dict[str, dict[int, tuple[int, int]]]] = {dim: {} for dim, _ in DIMENSIONS}
+        for dim, value, year, n, tension in rows:
+            out.setdefault(dim, {}).setdefault(value, {})[int(year)] = (int(n), int(tension))
+        return out
+
     def answer_days(self) -> list[tuple[int, int]]:
         with self._lock:
             return [tuple(r) for r in self._db.execute("SELECT days, n FROM prescription_answer_days ORDER BY days")]

@@ -147,8 +147,8 @@ def _dashboard_counters(ctx: dict) -> dict:
     with ctx["store"]._lock:
         tallies = ctx["store"]._db.execute("SELECT count(*) FROM prescription_tallies").fetchone()[0]
     cold = []
-    for _ in range(3):  # the first dashboard after a write: the statistical secret recomputed over every session
-        ctx["service"]._secret_sessions = (None,)
+    for _ in range(3):  # the first dashboard after a write: the statistical secret recomputed (every year, session)
+        ctx["service"]._secret_figures = (None, None)
         t = time.perf_counter()
         ctx["service"].dashboard(today=ctx["today"])
         cold.append(time.perf_counter() - t)

@@ -36,7 +36,8 @@ from api.http.ids import Id, path_id
 from api.http.problems import Problem
 from api.http.text import FreeText
 from api.http.pagination import PageParams, page_params, paginate
-from api.services.prescription_service import (REFUSAL_REASONS, STATES, PrescriptionService,
+from api.services.prescription_service import (CONTACT_NAME_MAX, EMAIL_PATTERN, NOTE_MAX, PHONE_PATTERN,
+                                               REFUSAL_REASONS, STATES, TRANSITION_NOTE_MAX, PrescriptionService,
                                                dashboard_xlsx)
 from api.services.state import AppState
 from api.storage.keys import Principal
@@ -54,9 +55,9 @@ class Contact(BaseModel):
     without any, contact goes through the prescriber)."""
 
     model_config = ConfigDict(extra="forbid")
-    name: FreeText = Field(None, max_length=200)
-    phone: str | None = Field(None, max_length=40, pattern=r"^[0-9 +().-]{4,40}$")
-    email: str | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    name: FreeText = Field(None, max_length=CONTACT_NAME_MAX)
+    phone: str | None = Field(None, max_length=40, pattern=PHONE_PATTERN)
+    email: str | None = Field(None, max_length=254, pattern=EMAIL_PATTERN)
 
 
 class PrescriptionIn(BaseModel):
@@ -66,7 +67,7 @@ class PrescriptionIn(BaseModel):
     session: Id = Field(description="The session id within that training.")
     target: str = Field(description="The target occupation code.", max_length=20)
     origin: Literal["gap-plan", "bridge", "search"] = Field(description="Where the counsellor found the session.")
-    note: FreeText = Field(None, max_length=2000, description="For the organisation and the follow-up.")
+    note: FreeText = Field(None, max_length=NOTE_MAX, description="For the organisation and the follow-up.")
     contact: Contact | None = None
 
 
@@ -75,7 +76,7 @@ class TransitionIn(BaseModel):
     to: str = Field(description=f"One of {', '.join(STATES)}.", max_length=40)
     reason: str | None = Field(None, max_length=60, description=f"Refusals only: {', '.join(REFUSAL_REASONS)}.")
     at: date | None = Field(None, description="Entered, completed, abandoned and outcomes: the date it happened.")
-    note: FreeText = Field(None, max_length=500)
+    note: FreeText = Field(None, max_length=TRANSITION_NOTE_MAX)
 
 
 def _audit(request: Request, principal: Principal, changes: list[tuple[str, str]]) -> None:

@@ -39,8 +39,10 @@ class ResponseCache:
         self._entries: "OrderedDict[tuple, tuple[int, list, bytes, Guard | None, dict]]" = OrderedDict()
         self._lock = threading.Lock()
         self.hits = self.misses = 0
-        #: (path, query) whose answers are keyed by the store's change sequence (offers, candidates)
-        self.versioned: set[tuple] = set()
+        #: (path, query) whose answers are keyed by a version of the data (:func:`current_version`):
+        #: -> the version's kind ("store": the store's change sequence, for offers and candidates;
+        #: "places": that and the pre-registrations' version, for kits that show places left)
+        self.versioned: dict[tuple, str] = {}
 
     def clear(self) -> None:
         """Forget every answer (what they were computed from changed: e.g. the title normaliser
@@ -73,7 +75,7 @@ class ResponseCache:
             if key[2] is not None:
                 if len(self.versioned) > 4 * self.max_entries:
                     self.versioned.clear()
-                self.versioned.add(key[:2])
+                self.versioned[key[:2]] = key[2][0]
             previous = self._entries.get(key)
             if previous is not None:
                 self.total_bytes -= len(previous[2])
@@ -84,6 +86,17 @@ class ResponseCache:
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries or self.total_bytes > self.max_total_bytes:
                 self.total_bytes -= len(self._entries.popitem(last=False)[1][2])
+
+
+def current_version(state: Any, kind: str) -> tuple:
+    """The version of what an answer was computed from, by kind: ``("store", seq)`` (the seekers and
+    offers store's change sequence) or ``("places", seq, prescriptions)`` (also the pre-registration
+    store's version: an acceptance changes the places left a kit shows). ``state``: the AppState."""
+    if kind == "places":
+        from api.services.prescription_service import PrescriptionService
+
+        return ("places", state.pool.store.seq, PrescriptionService.of(state).store.version())
+    return ("store", state.pool.store.seq)
 
 
 class CachedHit(Exception):

@@ -178,14 +178,15 @@ class SecurityMiddleware:
         security = self.security
         principal = None
         version = None
-        if (path, query) in cache.versioned:
+        kind = cache.versioned.get((path, query))
+        if kind is not None:
             # an answer from the store: keyed by the caller's employer too (store_version), so the key
             # is checked first (never public: no key, no fast lane)
             key = self._key(scope)
             principal = security.keys.authenticate(key.strip()) if key is not None else None
             if principal is None:
                 return False
-            version = store_version(scope["app"].state.passerelles.pool, principal)
+            version = store_version(scope["app"].state.passerelles, principal, kind)
         entry = cache.peek((path, query, version))
         if entry is None or entry[3] is None:
             return False

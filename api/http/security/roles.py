@@ -47,7 +47,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from api.http.problems import Problem, unknown_record
 from api.http.security.audit import body_id
-from api.http.security.cache import Guard, cached
+from api.http.security.cache import Guard, cached, current_version
 from api.http.security.context import Security
 from api.http.security.rate_limit import limit
 from api.storage.keys import ANONYMOUS, ROLES, Principal
@@ -174,7 +174,9 @@ async def _kits(request: Request, principal: Principal = Depends(_kits_base)) ->
     cache = request.app.state.security.cache
     if "basin" in request.query_params:
         tension_access(request)
-        cached(cache, request, version=store_version(request.app.state.passerelles.pool, principal),
+        # the store's change sequence (a write moves tension) and the pre-registrations' version (an
+        # acceptance moves the places left of the sessions in the plans and access routes)
+        cached(cache, request, version=store_version(request.app.state.passerelles, principal, "places"),
                guard=_kit_tension_guard)
     else:
         cached(cache, request, guard=_kit_guard)
@@ -249,10 +251,12 @@ def audited_offer_employer(pool: Any, scope: Any, id: str) -> str | None:
     return employers[0] if len(employers) == 1 else None
 
 
-def store_version(pool: Any, principal: Principal) -> tuple:
-    """The cache version of an answer computed from the store: its change sequence, and the employer
-    whose offers the caller sees (an employer key's answers are never served to another key)."""
-    return ("store", pool.store.seq, principal.employer if principal.role == "employer" else "")
+def store_version(state: Any, principal: Principal, kind: str = "store") -> tuple:
+    """The cache version of an answer computed from the store: :func:`current_version` of ``kind``
+    (the store's change sequence, and for ``"places"`` the pre-registrations' version too), and the
+    employer whose offers the caller sees (an employer key's answers are never served to another key).
+    ``state``: the AppState."""
+    return (*current_version(state, kind), principal.employer if principal.role == "employer" else "")
 
 
 def offer_access(*roles: str, audit: str | None = "offer", cache: bool = True) -> Callable[..., Any]:
@@ -272,7 +276,8 @@ def offer_access(*roles: str, audit: str | None = "offer", cache: bool = True) -
         if audit is not None and request.method != "PUT":  # PUT: the body's employer, set by the handler
             request.state.audit_employer = audited_offer_employer(pool, scope, id)
         if cache:  # an offer and its candidates change only when the store does: its sequence keys them
-            cached(request.app.state.security.cache, request, version=store_version(pool, principal), guard=guard)
+            cached(request.app.state.security.cache, request, version=store_version(request.app.state.passerelles, principal),
+                   guard=guard)
         return principal
 
     dependency.roles = base.roles  # type: ignore[attr-defined]

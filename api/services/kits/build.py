@@ -39,7 +39,8 @@ BRIDGE_SCHEMA = {
     "residual_skills": pl.List(pl.String)}
 PLAN_SCHEMA = {"source": pl.String, "target": pl.String, "step": pl.Int64, "training": pl.String,
                "title": pl.String, "organisation": pl.String, "hours": pl.Float64, "cost": pl.Float64,
-               "covers": pl.List(pl.String)}
+               "covers": pl.List(pl.String), "session": pl.String, "start": pl.String, "places": pl.Int64,
+               "places_left": pl.Int64}
 TENSION_SCHEMA = {"basin": pl.String, "basin_name": pl.String, "occupation": pl.String, "label": pl.String,
                   "offers": pl.Int64, "seekers": pl.Int64, "tension": pl.Float64}
 HUB_SCHEMA = {"occupation": pl.String, "label": pl.String, "sector": pl.String,
@@ -47,7 +48,7 @@ HUB_SCHEMA = {"occupation": pl.String, "label": pl.String, "sector": pl.String,
 ACCESS_SCHEMA = {"basin": pl.String, "basin_name": pl.String, "target": pl.String, "target_label": pl.String,
                  "source": pl.String, "source_label": pl.String, "score": pl.Float64, "missing_skills": pl.Int64,
                  "training": pl.String, "title": pl.String, "session": pl.String, "start": pl.String,
-                 "places": pl.Int64, "city": pl.String, "distance_km": pl.Float64}
+                 "places": pl.Int64, "places_left": pl.Int64, "city": pl.String, "distance_km": pl.Float64}
 AccessFn = Callable[[str, str], dict]
 """(occupation code, basin id) -> ``TrainingService.access_routes``'s answer."""
 ACCESS_TARGETS = 5
@@ -114,11 +115,13 @@ def build_kit(
         plan = plan_for(source, target) if plan_for is not None else None
         trainings = (plan or {}).get("trainings", [])
         for step, training in enumerate(trainings, start=1):
+            s = training.get("session") or {}
             plan_rows.append({
                 "source": source, "target": target, "step": step, "training": str(training["id"]),
                 "title": training.get("title", ""), "organisation": training.get("organisation"),
                 "hours": training.get("hours"), "cost": training.get("cost"),
-                "covers": [c["label"] if isinstance(c, dict) else str(c) for c in training.get("covers", [])]})
+                "covers": [c["label"] if isinstance(c, dict) else str(c) for c in training.get("covers", [])],
+                **_session_columns(s, training)})
         bridge_rows.append({
             "direction": "forward" if row["direction"].startswith(from_sector + " ->") else "backward",
             "source": source, "source_label": row["source_label"], "target": target,
@@ -182,10 +185,18 @@ def _access_routes(access_for: AccessFn | None, basins: Sequence[dict], hubs: pl
                     rows.append(base)
                 for t in route["trainings"]:
                     s = t.get("session") or {}
-                    rows.append({**base, "training": t["id"], "title": t["title"], "session": s.get("id"),
-                                 "start": s.get("start") or t.get("next_start"), "places": s.get("places"),
+                    rows.append({**base, "training": t["id"], "title": t["title"], **_session_columns(s, t),
                                  "city": s.get("city"), "distance_km": t.get("distance_km")})
     return pl.DataFrame(rows, schema=ACCESS_SCHEMA)
+
+
+def _session_columns(session: dict, training: dict) -> dict[str, Any]:
+    """The session a plan chose for a training, as kit columns: id, start, capacity (``places``) and
+    ``places_left``, both as ``TrainingService`` gives them (``session_dict`` over
+    ``TrainingService.places_left``: the capacity minus the places held by accepted pre-registrations,
+    the one figure plans, access routes and ``GET /trainings/{id}`` show)."""
+    return {"session": session.get("id"), "start": session.get("start") or training.get("next_start"),
+            "places": session.get("places"), "places_left": session.get("places_left")}
 
 
 def _bridges_frame(rows: list[dict], basins: Sequence[dict]) -> pl.DataFrame:

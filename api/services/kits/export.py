@@ -51,7 +51,8 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
     "plans": ("Formations", {
         "source": "Code source", "target": "Code cible", "step": "Étape", "training": "Formation (id)",
         "title": "Intitulé", "organisation": "Organisme", "hours": "Heures", "cost": "Coût (€)",
-        "covers": "Compétences couvertes"}),
+        "covers": "Compétences couvertes", "session": "Session", "start": "Début", "places": "Capacité",
+        "places_left": "Places restantes"}),
     "tension": ("Tension", {
         "basin": "Bassin (id)", "basin_name": "Bassin", "occupation": "Code", "label": "Métier",
         "offers": "Offres", "seekers": "Demandeurs", "tension": "Tension"}),
@@ -59,7 +60,8 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
         "basin": "Bassin (id)", "basin_name": "Bassin", "target": "Code cible", "target_label": "Métier cible",
         "source": "Code source", "source_label": "Métier d'origine", "score": "Score de la passerelle",
         "missing_skills": "Compétences à acquérir", "training": "Formation (id)", "title": "Intitulé",
-        "session": "Session", "start": "Début", "places": "Places", "city": "Lieu", "distance_km": "Distance (km)"}),
+        "session": "Session", "start": "Début", "places": "Capacité",
+        "places_left": "Places restantes", "city": "Lieu", "distance_km": "Distance (km)"}),
 }
 COUNT_LABELS = {"occupations_from": "Métiers du secteur de départ", "occupations_to": "Métiers du secteur d'arrivée",
                 "bridges_forward": "Passerelles dans le sens départ -> arrivée",
