@@ -68,6 +68,7 @@ class TrainingService:
     _store_seen: tuple = (None, 0)  # (store data_version, last trainings ingest seq) when last read
     _session_rows: tuple = (None, {})  # (catalogue, {(training, session): session row}) for places left
     _lock: threading.RLock = field(default_factory=threading.RLock)
+    lheo_batch_actions: int = CHUNK_ROWS  # actions per batch of an LHEO ingest (whole formations)
 
     @classmethod
     def of(cls, state) -> "TrainingService":
@@ -206,14 +207,20 @@ class TrainingService:
         return run.catalogue(), run
 
     def ingest(self, data: bytes | Path, fmt: str | None = None, replace: bool = False, name: str = "body",
-               records: str = "all") -> dict:
+               records: str = "all", serve: bool = True) -> dict:
         """Validate a catalogue body and add its trainings (or replace the catalogue). Raises ReferentielError.
 
         ``fmt``: ``csv``, ``json`` or ``lheo`` (None: guessed; a body starting with ``<`` is LHEO);
-        ``records`` (LHEO only): ``all`` or ``valid`` (see :meth:`read_offer`)."""
-        head = data.read_bytes()[:64] if isinstance(data, Path) else data[:64]
+        ``records`` (LHEO only): ``all`` or ``valid`` (see :meth:`read_offer`); ``serve`` (LHEO
+        only): False when nothing will be served from this process (the CLI): the offer is only
+        stored, never built into a catalogue here."""
+        if isinstance(data, Path):
+            with data.open("rb") as handle:
+                head = handle.read(64)
+        else:
+            head = data[:64]
         if fmt == "lheo" or (fmt is None and looks_like_lheo(head)):
-            return self._ingest_offer(data, replace=replace, name=name, records=records)
+            return self._ingest_offer(data, replace=replace, name=name, records=records, serve=serve)
         if isinstance(data, Path):
             data = data.read_bytes()
         new = load_trainings(data, self.referentiel, fmt=fmt, name=name, basins=self.basins,
@@ -229,37 +236,71 @@ class TrainingService:
             return {"received": len(new), "before": before, "trainings": len(self._catalogue), "replaced": replace,
                     "persisted": True}
 
-    def _ingest_offer(self, data: bytes | Path, *, replace: bool, name: str, records: str) -> dict:
-        """Read, derive and encode the offer batch by batch (``LheoImport``) into a temporary file
-        (one batch's records in memory at a time), then write them to the store in one transaction
-        (as short as before: no XML is read while it is open) and serve the catalogue."""
+    def _ingest_offer(self, data: bytes | Path, *, replace: bool, name: str, records: str, serve: bool = True
+                      ) -> dict:
+        """Read, derive and encode the offer batch by batch (``LheoImport``) into temporary files, one
+        batch in memory at a time: its store records (JSON texts) and, when ``serve``, its catalogue
+        frames (Arrow IPC); then write the records to the store in one transaction (as short as
+        before: no XML is read while it is open) and, when ``serve``, read the catalogue back in one
+        piece and serve it. Without ``serve`` (the CLI, which exits) no catalogue is built: the
+        next process reads the store.
+
+        Why spool the frames instead of keeping each batch's catalogue: batches kept in memory sit
+        between the next batches' temporaries (the XML tree, the rows as Python objects, the skill
+        matching), so what is freed cannot be given back and the offer costs about twice its size;
+        read back at once, it is laid out contiguously after the reading's memory is free."""
         import pickle
         import tempfile
 
         run = LheoImport(data, self.referentiel, self._skill_normaliser(), mode=records, name=name,
-                         basins=self.basins)
-        with tempfile.TemporaryFile(prefix="passerelles-lheo-") as spool:
-            for part in run.batches():
-                pickle.dump(offer_records(part), spool, protocol=pickle.HIGHEST_PROTOCOL)
-            new = run.catalogue()
+                         basins=self.basins, keep=False, batch_actions=self.lheo_batch_actions)
+        with tempfile.TemporaryDirectory(prefix="passerelles-lheo-") as folder:
+            folder = Path(folder)
+            teaches, batches = [], 0
+            with (folder / "records.pickle").open("w+b") as spool:
+                for part in run.batches():
+                    pickle.dump(offer_records(part), spool, protocol=pickle.HIGHEST_PROTOCOL)
+                    if serve:
+                        spool_catalogue(part, folder, batches)
+                        teaches.append(part.teaches)
+                    batches += 1
+                part = None  # the last batch is not kept either
 
-            def spooled():
-                spool.seek(0)
-                for _ in range(len(run.parts)):
-                    yield pickle.load(spool)  # our own file, written just above
+                def spooled():
+                    spool.seek(0)
+                    for _ in range(batches):
+                        yield pickle.load(spool)  # our own file, written just above
 
-            with self._lock:
-                before = len(self.catalogue)
-                catalogue = new if replace else self.catalogue.extend(new)
-                store = self._store(create=True)  # one transaction: the trainings and their sessions
-                seq = store.save_training_batches(spooled(), replace=replace, source=name)
-                self._store_seen = (store.data_version(), seq)
-                self._set(catalogue)
+                with self._lock:
+                    store = self._store(create=True)  # one transaction: the trainings and their sessions
+                    before = len(self.catalogue) if serve else self._served_count(store)
+                    seq = store.save_training_batches(spooled(), replace=replace, source=name)
+                    if not serve:  # the next reader of this service re-reads the store
+                        self._catalogue, self._store_seen = None, (None, 0)
+                        served = self._served_count(store)
+                    else:
+                        new = unspool_catalogue(folder, teaches, self.referentiel, source=name) if batches else None
+                        teaches.clear()
+                        catalogue = self.catalogue if new is None else new if replace else self.catalogue.extend(new)
+                        if new is None and replace:
+                            catalogue = from_frame(pl.DataFrame(schema=FRAME_SCHEMA), self.referentiel, source="store")
+                        self._store_seen = (store.data_version(), seq)
+                        self._set(catalogue)
+                        served = len(catalogue)
         summary = run.summary()
-        return {"format": "lheo", "version": run.version, "received": len(new), "sessions": summary["sessions"],
-                "rome": summary["rome"], "before": before, "trainings": len(catalogue),
+        return {"format": "lheo", "version": run.version, "received": run.trainings, "sessions": summary["sessions"],
+                "rome": summary["rome"], "before": before, "trainings": served,
                 "replaced": replace, "persisted": True, "left_out": [p.as_dict() for p in run.problems],
-                "without_skills": int((new.frame["skills"].list.len() == 0).sum())}
+                "without_skills": run.without_skills}
+
+    def _served_count(self, store) -> int:
+        """How many trainings a process reading ``store`` serves (its stored trainings, plus the
+        default catalogue's other ids unless the last ingest replaced it), without building them."""
+        replaced, ids = store.training_ids()
+        if replaced:
+            return len(ids)
+        stored = set(ids)
+        return len(ids) + sum(1 for i in self._default().ids if i not in stored)
 
     def export_lheo(self, out, *, version: str = "2.3") -> int:
         """Write the served catalogue as LHEO ``version`` to a path or binary stream; returns formations."""
@@ -726,6 +767,25 @@ def offer_records(catalogue: TrainingCatalogue) -> tuple[list[tuple[str, str]], 
             list(zip(sessions["id"].to_list(), sessions["training"].to_list(), session_texts)))
 
 
+def spool_catalogue(part: TrainingCatalogue, folder: Path, k: int) -> None:
+    """Write batch ``k``'s catalogue frames (trainings, offer, sessions) to ``folder`` as Arrow IPC
+    (uncompressed: written and read back at memory speed)."""
+    part.frame.write_ipc(folder / f"frame-{k:05d}.arrow", compression="uncompressed")
+    part.offer.write_ipc(folder / f"offer-{k:05d}.arrow", compression="uncompressed")
+    part.sessions.write_ipc(folder / f"sessions-{k:05d}.arrow", compression="uncompressed")
+
+
+def unspool_catalogue(folder: Path, teaches: list[sp.csr_array], referentiel, *, source: str) -> TrainingCatalogue:
+    """The catalogue of every batch :func:`spool_catalogue` wrote in ``folder`` (in order; ``teaches``:
+    each batch's matrix), as ``concat_catalogues`` of the batches would give it."""
+    def read(kind: str) -> pl.DataFrame:
+        return pl.scan_ipc(sorted(folder.glob(f"{kind}-*.arrow"))).collect()
+
+    return TrainingCatalogue(frame=read("frame"), teaches=sp.csr_array(sp.vstack(teaches, format="csr"),
+                                                                          dtype=np.float32),
+                             source=source, sessions=read("sessions"), offer=read("offer"))
+
+
 def stored_offer(texts: list[str], session_texts: list[str], referentiel) -> TrainingCatalogue:
     """The trainings (and sessions) an LHEO ingest stored, read back from their JSON texts (polars
     reads them as JSON Lines); skill and occupation codes the referential no longer knows are
@@ -788,13 +848,16 @@ class LheoImport:
     """
 
     def __init__(self, source, referentiel, normaliser, *, mode: str = "valid", name: str | None = None,
-                 basins: pl.DataFrame | None = None, batch_actions: int = CHUNK_ROWS) -> None:
+                 basins: pl.DataFrame | None = None, batch_actions: int = CHUNK_ROWS, keep: bool = True) -> None:
         self.source, self.referentiel, self.normaliser = source, referentiel, normaliser
         self.mode, self.name, self.basins, self.batch_actions = mode, name, basins, batch_actions
+        self.keep = keep  # False: the caller takes each batch away (``parts`` stays empty, no ``catalogue()``)
         self.parts: list[TrainingCatalogue] = []
         self.problems: list[LheoProblem] = []
         self.version, self.file, self.formations = "2.3", name or "<lheo>", 0
         self.phrases = self.matched = 0
+        self.trainings = self.sessions = self.without_skills = 0
+        self.rome: set[str] = set()
 
     def batches(self):
         """Yields each batch's catalogue (``TrainingCatalogue`` with ``sessions`` and ``offer``).
@@ -812,19 +875,24 @@ class LheoImport:
             self.matched += teaching.matched
             part = from_lheo(offer, self.referentiel, teaching.skills, teaching.evidence_json, basins=self.basins,
                              source=self.name or offer.file)
-            self.parts.append(part)
+            self.trainings += len(part)
+            self.sessions += part.sessions.height
+            self.without_skills += int((part.frame["skills"].list.len() == 0).sum())
+            self.rome.update(part.offer["occupations"].explode().drop_nulls().unique().to_list())
+            if self.keep:
+                self.parts.append(part)
             yield part
 
     def catalogue(self) -> TrainingCatalogue:
-        """Every batch's catalogue as one (after :meth:`batches` was consumed)."""
+        """Every batch's catalogue as one (after :meth:`batches` was consumed, with ``keep``)."""
+        if not self.keep:
+            raise RuntimeError("LheoImport(keep=False) does not keep its batches")
         return concat_catalogues(self.parts, source=self.name or self.file)
 
     def summary(self) -> dict:
         """As ``LheoOffer.summary``: format, version, file, formations, trainings, sessions, rome, problems."""
-        rome = sorted({c for p in self.parts for c in p.offer["occupations"].explode().drop_nulls().unique()})
         return {"format": "lheo", "version": self.version, "file": self.file, "formations": self.formations,
-                "trainings": sum(len(p) for p in self.parts),
-                "sessions": sum(p.sessions.height for p in self.parts), "rome": rome,
+                "trainings": self.trainings, "sessions": self.sessions, "rome": sorted(self.rome),
                 "problems": len(self.problems), "left_out": [p.as_dict() for p in self.problems[:20]]}
 
 

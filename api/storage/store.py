@@ -393,6 +393,17 @@ class Store:
         ``save_trainings`` takes them), all in ONE transaction: the batches are consumed (and may be
         produced, e.g. by a streaming LHEO import) while it is open, so only one batch's records are
         in memory at a time. An exception raised by the iterable rolls everything back."""
+        with self._lock:
+            # a small page cache for this write: its rows are appended (rowid order) and its id indexes
+            # are small, while the 64 MiB cache, once filled by the offer's pages, would stay allocated
+            self._db.execute("PRAGMA cache_size=-8192")
+            try:
+                return self._save_training_batches(batches, replace=replace, source=source)
+            finally:
+                self._db.execute("PRAGMA cache_size=-65536")
+                self._db.execute("PRAGMA shrink_memory")  # the pages this write cached are given back
+
+    def _save_training_batches(self, batches, *, replace: bool, source: str | None) -> int:
         seen: set[str] = set()
         seen_sessions: set[str] = set()
         total = 0
@@ -451,6 +462,12 @@ class Store:
             replaced = self._meta("trainings_mode") == "replace"
             rows = self._db.execute("SELECT record FROM trainings ORDER BY seq, pos").fetchall()
         return replaced, [json.loads(r[0]) for r in rows]
+
+    def training_ids(self) -> tuple[bool, list[str]]:
+        """(replaced, the stored trainings' ids): as :meth:`trainings` without reading the records."""
+        with self._lock:
+            replaced = self._meta("trainings_mode") == "replace"
+            return replaced, [r[0] for r in self._db.execute("SELECT id FROM trainings")]
 
     def training_texts(self) -> tuple[bool, list[str]]:
         """``trainings()`` with each record as its stored JSON text (no Python object per field)."""

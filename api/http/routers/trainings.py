@@ -144,6 +144,7 @@ async def ingest_trainings(request: Request, state: Annotated[AppState, Depends(
             raise Problem(413, "payload-too-large", "Catalogue too large", f"At most {MAX_CATALOGUE_BYTES} bytes.")
         chunks.append(chunk)
     body = b"".join(chunks)
+    chunks.clear()  # the body once, not twice, while it is imported
     fmt = FORMATS.get(request.headers.get("content-type", "").split(";")[0].strip().lower())
     from api.http.security import budget
 
