@@ -82,6 +82,8 @@ SESSION_SCHEMA = {
     "id": pl.String, "training": pl.String, "start": pl.Date, "start_precision": pl.String, "end": pl.Date,
     "end_precision": pl.String, "state": pl.String, "registration_lines": pl.List(pl.String),
     "registration_postcode": pl.String, "registration_city": pl.String, "capacity": pl.Int64,
+    "registration_terms": pl.String, "registration_from": pl.Date, "registration_from_precision": pl.String,
+    "registration_to": pl.Date, "registration_to_precision": pl.String,
 }
 """A session of a training (``referentiels.lheo.SESSION_SCHEMA`` without ``line``): its period
 (``start``/``end`` null when unknown), recruiting ``state`` (ouvert / fermé / suspendu / null),

@@ -826,11 +826,12 @@ def stored_offer_of(parts: list[tuple[pl.DataFrame, pl.DataFrame]], session_batc
     frame = pl.concat([f for f, _ in parts], rechunk=False)
     offer = pl.concat([o for _, o in parts], rechunk=False)
     ids = frame["id"].implode()
-    s_schema = {**SESSION_SCHEMA, "start": pl.String, "end": pl.String}
+    dates = ("start", "end", "registration_from", "registration_to")
+    s_schema = {**SESSION_SCHEMA, **{d: pl.String for d in dates}}
     sessions = [pl.read_ndjson(io.BytesIO("\n".join(texts).encode()), schema=s_schema)
                 .filter(pl.col("training").is_in(ids)) for texts in session_batches if texts]
     s = pl.concat(sessions, rechunk=False) if sessions else pl.DataFrame(schema=s_schema)
-    s = s.with_columns(pl.col("start").str.to_date(), pl.col("end").str.to_date())
+    s = s.with_columns(pl.col(d).str.to_date() for d in dates)
     catalogue = from_frame(frame, referentiel, source="store", sessions=s)
     return replace(catalogue, offer=offer)
 
