@@ -319,9 +319,11 @@ class TrainingService:
         if f.height == 0:
             return None
         row = f.row(0, named=True)
+        offer = catalogue.offer.filter(pl.col("id") == training_id) if catalogue.offer is not None else None
         left = self.places_left(catalogue, index)
         sessions = catalogue.session_frame().with_row_index("_row").filter(pl.col("training") == training_id)
         return {**training_dict(row, self.referentiel),
+                "lheo": offer_dict(offer.row(0, named=True)) if offer is not None and offer.height else None,
                 "sessions": [session_dict(s, self._left_at(left, index, s["_row"])) for s in sessions.to_dicts()]}
 
     # ---- lookups --------------------------------------------------------------------------------
@@ -740,7 +742,42 @@ def session_dict(s: dict, places_left: int | None = None) -> dict:
             "end": s["end"].isoformat() if s["end"] else None, "end_precision": s["end_precision"],
             "state": s["state"], "city": s.get("city"), "postcode": s.get("postcode"),
             "registration_city": s["registration_city"], "places": s.get("places"),
-            "capacity_set_by_organisation": s["capacity"] is not None}
+            "capacity_set_by_organisation": s["capacity"] is not None,
+            "registration": registration_dict(s)}
+
+
+def registration_dict(s: dict) -> dict | None:
+    """A session's registration as LHEO gives it (``periode-inscription``, ``modalites-inscription``):
+    ``{"from", "from_precision", "to", "to_precision", "terms"}`` (ISO dates, null unknown), or None
+    when the session says nothing of it."""
+    keys = ("registration_from", "registration_to", "registration_from_precision", "registration_to_precision",
+            "registration_terms")
+    if all(s.get(k) is None for k in keys):
+        return None
+    iso = lambda d: d.isoformat() if d else None  # noqa: E731
+    return {"from": iso(s.get("registration_from")), "from_precision": s.get("registration_from_precision"),
+            "to": iso(s.get("registration_to")), "to_precision": s.get("registration_to_precision"),
+            "terms": s.get("registration_terms")}
+
+
+def offer_dict(o: dict) -> dict:
+    """What LHEO says of an action beyond the catalogue's columns, for a counsellor or a funder:
+    web addresses, the trainer organisation, hours in centre and in company, hourly price,
+    indicative duration, access for disabled people, recruitment scope and the further places."""
+    from referentiels.lheo import RECRUITMENT_SCOPES
+
+    scope = o.get("recruitment_scope")
+    return {
+        "urls": list(o.get("url_action") or []) + [u for u in o.get("url_formation") or []
+                                                  if u not in (o.get("url_action") or [])],
+        "trainer": None if o.get("trainer_siret") is None else {"siret": o["trainer_siret"],
+                                                                 "name": o.get("trainer_name")},
+        "hours_centre": o.get("hours_centre"), "hours_company": o.get("hours_company"),
+        "hourly_price": o.get("hourly_price"), "indicative_duration": o.get("indicative_duration"),
+        "disabled_access": o.get("disabled_access"),
+        "recruitment_scope": None if scope is None else {"code": scope, "label": RECRUITMENT_SCOPES.get(scope)},
+        "other_places": [json.loads(p) for p in o.get("other_places") or []],
+    }
 
 
 def training_dict(row: dict, referentiel) -> dict:
