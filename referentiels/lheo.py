@@ -57,8 +57,13 @@ session, an action, or a formation when the problem is at formation level) and l
 Read per action: the formation's title, objective, content, expected results, ROME / FORMACODE /
 NSF codes, RNCP certifications (and their CERTIFINFO codes, kept) and whether it is certifying; the
 responsible organisation's name and SIRET; the teaching mode, entry mode, place (address, postcode, city, coordinates), hours,
-price, funders and their financed places; per session: period, recruiting state, registration
-address; a few documented scalar elements are kept as they are for the export (``kept``).
+price, funders and their financed places; what a counsellor or a funder reads beyond that (web
+addresses ``url-formation`` / ``url-action``, ``duree-indicative``, ``nombre-heures-centre`` /
+``-entreprise``, ``prix-horaire-TTC``, ``acces-handicapes``, ``code-perimetre-recrutement``, the
+trainer ``organisme-formateur``, further ``lieu-de-formation``); per session: period, recruiting
+state, registration address, registration period (``periode-inscription``) and terms
+(``modalites-inscription``); a few documented scalar elements are kept as they are for the export
+(``kept``).
 
 **Writing** (``write_lheo``) streams through ``lxml.etree.xmlfile``: every text is escaped by the
 XML library; actions sharing a ``formation`` id are written under one ``formation`` element.
