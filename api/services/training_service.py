@@ -140,25 +140,41 @@ class TrainingService:
         self._from_store = True
         self._store_seen = (store.data_version(), store.trainings_seq()) if store is not None else (None, 0)
         replaced, batches = store.training_text_batches() if store is not None else (False, iter(()))
-        parts, plain = [], []
-        try:
-            for texts in batches:  # LHEO records carry the action as read: read back batch by batch
-                offered = [t for t in texts if '"offer":' in t]
-                plain += [json.loads(t) for t in texts if '"offer":' not in t]
-                if offered:
-                    parts.append(offered_frames(offered, self.referentiel))
-            if not parts and not plain:
-                return default() if not replaced else from_frame(pl.DataFrame(schema=FRAME_SCHEMA), self.referentiel,
-                                                                 source="store")
-            stored = []
-            if plain:
-                stored.append(load_trainings(json.dumps(plain).encode(), self.referentiel, fmt="json",
-                                             name=f"{store.path} (table trainings)", basins=self.basins))
-            if parts:
-                stored.append(stored_offer_of(parts, store.training_session_text_batches(), self.referentiel))
-        except ReferentielError as error:  # e.g. codes of another referential: serve the default, say why
-            print(f"passerelles: stored trainings not loaded: {error}", file=sys.stderr)
-            return default()
+        import tempfile
+
+        # LHEO records carry the action as read: parsed batch by batch, each batch's frames spooled
+        # to a temporary folder and read back in one piece (as an ingest does: frames kept batch
+        # after batch would pin the memory each batch's parsing freed)
+        with tempfile.TemporaryDirectory(prefix="passerelles-stored-") as folder:
+            try:
+                return self._stored_catalogue(default, store, replaced, batches, Path(folder))
+            except ReferentielError as error:  # e.g. codes of another referential: serve the default, say why
+                print(f"passerelles: stored trainings not loaded: {error}", file=sys.stderr)
+                return default()
+
+    def _stored_catalogue(self, default, store, replaced: bool, batches, folder: Path) -> TrainingCatalogue:
+        """:meth:`_with_stored` with its spool ``folder``. Raises ReferentielError."""
+        plain, spooled = [], 0
+        for texts in batches:
+            offered = [t for t in texts if '"offer":' in t]
+            plain += [json.loads(t) for t in texts if '"offer":' not in t]
+            if offered:
+                frame, offer = offered_frames(offered, self.referentiel)
+                frame.write_ipc(folder / f"frame-{spooled:05d}.arrow", compression="uncompressed")
+                offer.write_ipc(folder / f"offer-{spooled:05d}.arrow", compression="uncompressed")
+                spooled += 1
+        parts = [] if not spooled else [tuple(
+            pl.scan_ipc(sorted(folder.glob(f"{kind}-*.arrow"))).collect() for kind in ("frame", "offer"))]
+        if not parts and not plain:
+            return default() if not replaced else from_frame(pl.DataFrame(schema=FRAME_SCHEMA), self.referentiel,
+                                                             source="store")
+        stored = []
+        if plain:
+            stored.append(load_trainings(json.dumps(plain).encode(), self.referentiel, fmt="json",
+                                         name=f"{store.path} (table trainings)", basins=self.basins))
+        if parts:
+            stored.append(stored_offer_of(parts, store.training_session_text_batches(), self.referentiel,
+                                          spool=folder))
         stored = stored[0] if len(stored) == 1 else stored[0].extend(stored[1])
         return stored if replaced else default().extend(stored)
 
@@ -854,10 +870,11 @@ def offered_frames(texts: list[str], referentiel) -> tuple[pl.DataFrame, pl.Data
     return frame, offer
 
 
-def stored_offer_of(parts: list[tuple[pl.DataFrame, pl.DataFrame]], session_batches, referentiel
-                    ) -> TrainingCatalogue:
+def stored_offer_of(parts: list[tuple[pl.DataFrame, pl.DataFrame]], session_batches, referentiel,
+                    spool: Path | None = None) -> TrainingCatalogue:
     """The catalogue of stored LHEO trainings read in batches (``offered_frames`` of each) and
-    their sessions' JSON texts (an iterable of lists), sessions of other trainings ignored."""
+    their sessions' JSON texts (an iterable of lists), sessions of other trainings ignored.
+    ``spool``: a folder where each batch of sessions is written (Arrow IPC) and read back at once."""
     import io
 
     frame = pl.concat([f for f, _ in parts], rechunk=False)
@@ -865,8 +882,16 @@ def stored_offer_of(parts: list[tuple[pl.DataFrame, pl.DataFrame]], session_batc
     ids = frame["id"].implode()
     dates = ("start", "end", "registration_from", "registration_to")
     s_schema = {**SESSION_SCHEMA, **{d: pl.String for d in dates}}
-    sessions = [pl.read_ndjson(io.BytesIO("\n".join(texts).encode()), schema=s_schema)
-                .filter(pl.col("training").is_in(ids)) for texts in session_batches if texts]
+    sessions = (pl.read_ndjson(io.BytesIO("\n".join(texts).encode()), schema=s_schema)
+                .filter(pl.col("training").is_in(ids)) for texts in session_batches if texts)
+    if spool is not None:
+        files = []
+        for k, batch in enumerate(sessions):
+            files.append(spool / f"sessions-{k:05d}.arrow")
+            batch.write_ipc(files[-1], compression="uncompressed")
+        sessions = [pl.scan_ipc(files).collect()] if files else []
+    else:
+        sessions = list(sessions)
     s = pl.concat(sessions, rechunk=False) if sessions else pl.DataFrame(schema=s_schema)
     s = s.with_columns(pl.col(d).str.to_date() for d in dates)
     catalogue = from_frame(frame, referentiel, source="store", sessions=s)

@@ -474,7 +474,7 @@ class Store:
         replaced, batches = self.training_text_batches()
         return replaced, [t for batch in batches for t in batch]
 
-    def training_text_batches(self, size: int = 5_000) -> tuple[bool, Iterator[list[str]]]:
+    def training_text_batches(self, size: int = 1_000) -> tuple[bool, Iterator[list[str]]]:
         """(replaced, the stored trainings' JSON texts in ingest order, ``size`` at a time). The
         texts are read in one read transaction; the iterator holds the store's lock until it is
         exhausted or closed: consume it at once."""
@@ -493,6 +493,9 @@ class Store:
 
     def _batches(self, sql: str, size: int) -> Iterator[list[str]]:
         with self._lock:
+            # a scan reads each page once: a small page cache, given back after (the 64 MiB one would
+            # fill with the records' pages and stay allocated)
+            self._db.execute("PRAGMA cache_size=-8192")
             self._db.execute("BEGIN")  # one snapshot for every batch
             try:
                 cursor = self._db.execute(sql)
@@ -503,6 +506,8 @@ class Store:
                     yield [r[0] for r in rows]
             finally:
                 self._db.execute("COMMIT")
+                self._db.execute("PRAGMA cache_size=-65536")
+                self._db.execute("PRAGMA shrink_memory")
 
     def training_sessions(self, trainings: Sequence[str] | None = None) -> list[dict]:
         """Stored sessions (of ``trainings`` only, when given), in the order they were stored."""
