@@ -53,7 +53,6 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import lapack
-from sklearn.utils.extmath import safe_sparse_dot
 
 from .errors import MatchingError
 from .space import SkillSpace, l2_normalise
@@ -106,6 +105,10 @@ def gram(rows: sp.sparray) -> np.ndarray:
 
     scikit-learn's sparse x sparse -> dense kernel (``safe_sparse_dot(..., dense_output=True)``)
     skips scipy's sparse result, which costs 7x more here (all-pairs of ROME: 7 ms vs 53 ms)."""
+    # imported here, not with the module: scikit-learn costs ~60 MB of resident memory at import, and
+    # most importers of this module (the gaps, an LHEO import) never build a Gram matrix
+    from sklearn.utils.extmath import safe_sparse_dot
+
     m = sp.csr_array(rows, dtype=np.float32)
     return np.asarray(safe_sparse_dot(m, m.T, dense_output=True), dtype=np.float32)
 

@@ -57,8 +57,13 @@ session, an action, or a formation when the problem is at formation level) and l
 Read per action: the formation's title, objective, content, expected results, ROME / FORMACODE /
 NSF codes, RNCP certifications (and their CERTIFINFO codes, kept) and whether it is certifying; the
 responsible organisation's name and SIRET; the teaching mode, entry mode, place (address, postcode, city, coordinates), hours,
-price, funders and their financed places; per session: period, recruiting state, registration
-address; a few documented scalar elements are kept as they are for the export (``kept``).
+price, funders and their financed places; what a counsellor or a funder reads beyond that (web
+addresses ``url-formation`` / ``url-action``, ``duree-indicative``, ``nombre-heures-centre`` /
+``-entreprise``, ``prix-horaire-TTC``, ``acces-handicapes``, ``code-perimetre-recrutement``, the
+trainer ``organisme-formateur``, further ``lieu-de-formation``); per session: period, recruiting
+state, registration address, registration period (``periode-inscription``) and terms
+(``modalites-inscription``); a few documented scalar elements are kept as they are for the export
+(``kept``).
 
 **Writing** (``write_lheo``) streams through ``lxml.etree.xmlfile``: every text is escaped by the
 XML library; actions sharing a ``formation`` id are written under one ``formation`` element.
@@ -87,6 +92,8 @@ VERSION_OF = {ns: v for v, ns in NAMESPACES.items()}
 
 RECRUITING_STATES = {"1": "ouvert", "2": "fermé", "3": "suspendu"}
 STATE_CODES = {v: k for k, v in RECRUITING_STATES.items()}
+RECRUITMENT_SCOPES = {"0": "Autres", "1": "Commune", "2": "Département", "3": "Région", "4": "Interrégion",
+                      "5": "Pays", "6": "International"}  # dict-perimetre-recrutement (LHEO documentation)
 TEACHING_MODES = {0: "formation entièrement présentielle", 1: "formation mixte", 2: "formation entièrement à distance"}
 FUNDERS = {  # dict-financeurs (LHEO documentation); codes outside it are kept as they are
     "0": "Autre", "1": "Code(s) obsolète(s)", "2": "Collectivité territoriale - Conseil régional",
@@ -105,22 +112,37 @@ TRAINING_SCHEMA = {
     "permanent_entry": pl.Boolean, "address_lines": pl.List(pl.String), "postcode": pl.String, "city": pl.String,
     "lat": pl.Float64, "lon": pl.Float64, "hours": pl.Float64, "cost": pl.Float64,
     "funders": pl.List(pl.String), "funder_places": pl.List(pl.Int64), "places": pl.Int64,
+    "url_formation": pl.List(pl.String), "url_action": pl.List(pl.String), "recruitment_scope": pl.String,
+    "hourly_price": pl.Float64, "indicative_duration": pl.String, "hours_centre": pl.Int64,
+    "hours_company": pl.Int64, "disabled_access": pl.String, "trainer_siret": pl.String, "trainer_name": pl.String,
+    "other_places": pl.List(pl.String),
     "kept": pl.String, "line": pl.Int64,
 }
 """One row per action. ``places``: financed places summed over the funders (null when none gives a
-number); ``remote``: teaching mode 2; ``kept``: JSON object of the documented scalar elements
-read as they are (see ``KEPT_FORMATION``, ``KEPT_ACTION``, ``KEPT_ORGANISATION``)."""
+number); ``remote``: teaching mode 2; ``url_formation`` / ``url_action``: the ``urlweb`` of
+``url-formation`` / ``url-action`` (1 to 3 each); ``recruitment_scope``: ``code-perimetre-recrutement``
+(a key of ``RECRUITMENT_SCOPES``); ``hourly_price``: ``prix-horaire-TTC`` (euros); ``indicative_duration``:
+``duree-indicative`` (text, "2 ans"); ``hours_centre`` / ``hours_company``: ``nombre-heures-centre`` /
+``-entreprise``; ``disabled_access``: ``acces-handicapes`` ("" when the element is empty: no specific
+arrangement); ``trainer_siret`` / ``trainer_name``: ``organisme-formateur`` (``SIRET-formateur/SIRET``,
+``raison-sociale-formateur``); ``other_places``: the action's further ``lieu-de-formation`` (LHEO 2.3),
+each a JSON object ``{"lines", "postcode", "city", "lat", "lon"}``; ``kept``: JSON object of the
+documented scalar elements read as they are (see ``KEPT_FORMATION``, ``KEPT_ACTION``, ``KEPT_ORGANISATION``)."""
 
 SESSION_SCHEMA = {
     "id": pl.String, "training": pl.String, "start": pl.Date, "start_precision": pl.String,
     "end": pl.Date, "end_precision": pl.String, "state": pl.String,
     "registration_lines": pl.List(pl.String), "registration_postcode": pl.String,
-    "registration_city": pl.String, "capacity": pl.Int64, "line": pl.Int64,
+    "registration_city": pl.String, "capacity": pl.Int64, "registration_terms": pl.String,
+    "registration_from": pl.Date, "registration_from_precision": pl.String, "registration_to": pl.Date,
+    "registration_to_precision": pl.String, "line": pl.Int64,
 }
 """One row per session. ``start``/``end``: null when unknown; precision ``day``, ``month`` or
 ``year``; ``state``: ouvert / fermé / suspendu (null when absent); ``capacity``: the places the
 organisation sets itself for this session (extension ``<extras info="passerelles"><extra
-info="capacite">``), null when it relies on the action's financed places."""
+info="capacite">``), null when it relies on the action's financed places; ``registration_terms``:
+``modalites-inscription``; ``registration_from`` / ``registration_to`` (with their precision): the
+``periode-inscription``, null when absent or unknown."""
 
 KEPT_FORMATION = ("parcours-de-formation", "code-niveau-entree", "code-niveau-sortie")
 KEPT_ACTION = ("rythme-formation", "niveau-entree-obligatoire", "modalites-alternance", "conditions-specifiques",
@@ -141,6 +163,7 @@ _POSTCODE = re.compile(r"^[0-9]{5}$")
 _DATE = re.compile(r"^[0-9]{8}$")
 _INT = re.compile(r"^[0-9]{1,5}$")
 _DECIMAL = re.compile(r"^[0-9]{1,9}([.,][0-9]{1,4})?$")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
@@ -313,6 +336,61 @@ class _Reader:
                         found=value[:40] + "...")
         return value
 
+    def optional_text(self, kids, name, path, *, max_chars: int, min_chars: int = 1) -> str | None:
+        """The text of an optional element of ``min_chars`` to ``max_chars`` characters (None when absent)."""
+        elems = kids.get(name)
+        if not elems:
+            return None
+        value = self.text(elems[0])
+        if not min_chars <= len(value) <= max_chars:
+            self.refuse(f"{path}/{name}", elems[0], f"bad <{name}> ({len(value)} characters)",
+                        expected=f"{min_chars} to {max_chars} characters", found=value[:40])
+        return value
+
+    def urls(self, kids, name, path) -> list[str]:
+        """The ``urlweb`` (1 to 3, 3 to 400 characters, http or https when a scheme is given) of an
+        optional ``url-formation`` / ``url-action``."""
+        elems = kids.get(name)
+        if not elems:
+            return []
+        upath = f"{path}/{name}"
+        webs = self.kids(elems[0]).get("urlweb", [])
+        if not webs:
+            self.refuse(upath, elems[0], "missing mandatory element <urlweb>", expected=f"1 to 3 <urlweb> in <{name}>",
+                        found="")
+        if len(webs) > 3:
+            self.refuse(f"{upath}/urlweb[4]", webs[3], "too many <urlweb>", expected="at most 3", found=str(len(webs)))
+        out = []
+        for i, web in enumerate(webs, start=1):
+            value = self.text(web)
+            scheme = _SCHEME.match(value)
+            if not 3 <= len(value) <= 400 or any(c.isspace() for c in value) or (
+                    scheme and scheme.group(1).lower() not in ("http", "https")):
+                self.refuse(f"{upath}/urlweb[{i}]", web, "bad <urlweb>",
+                            expected="a web address of 3 to 400 characters without spaces (http or https)",
+                            found=value[:80])
+            out.append(value)
+        return out
+
+    def period(self, periode, ppath: str) -> tuple[tuple, tuple]:
+        """<periode> (debut, fin): ((start, precision), (end, precision)), checked debut <= fin."""
+        pk = self.kids(periode)
+        values = []
+        for name in ("debut", "fin"):
+            elem = self.one(pk, name, ppath, periode)
+            text = self.text(elem)
+            try:
+                values.append(parse_lheo_date(text, end=name == "fin"))
+            except ValueError as error:
+                self.refuse(f"{ppath}/{name}", elem, f"bad date in <{name}> ({error})",
+                            expected="AAAAMMJJ, AAAAMM00 (a month), AAAA0000 (a year) or 00000000 (unknown)",
+                            found=text)
+        (start, start_p), (end, end_p) = values
+        if start is not None and end is not None and end < start:
+            self.refuse(ppath, periode, "the period ends before it starts", expected="debut <= fin",
+                        found=f"{format_lheo_date(start, start_p)} > {format_lheo_date(end, end_p, end=True)}")
+        return (start, start_p), (end, end_p)
+
     def codes(self, kids, name, path, pattern, expected: str, at_most: int) -> list[str]:
         elems = kids.get(name, [])
         if len(elems) > at_most:
@@ -472,7 +550,7 @@ class _Reader:
             "occupations": rome, "formacodes": formacodes, "nsf": nsf, "rncp": rncp,
             "certifying": None if certifying is None else certifying == "1",
             "organisation": self.required_text(ok, "nom-organisme", opath, org, max_chars=250), "siret": siret,
-            "_kept": kept,
+            "url_formation": self.urls(k, "url-formation", path), "_kept": kept,
         }
         actions = k.get("action", [])
         if not actions:
@@ -499,6 +577,35 @@ class _Reader:
         elif self.prefix == "{" + NAMESPACES["2.2"] + "}":  # [1,1] in 2.2, [0,N] since 2.3
             self.refuse(path, a, "missing mandatory element <lieu-de-formation>",
                         expected="<lieu-de-formation> in <action> (LHEO 2.2)", found="")
+        other_places = []
+        for li, lieu in enumerate(lieux[1:], start=2):  # the first is the place; the others are kept
+            lpath = f"{path}/lieu-de-formation[{li}]"
+            coord = self.one(self.kids(lieu), "coordonnees", lpath, lieu)
+            adresse = self.kids(coord).get("adresse")
+            if adresse:
+                p_lines, p_code, p_city, p_lat, p_lon = self.address(adresse[0], f"{lpath}/coordonnees/adresse")
+                other_places.append(json.dumps({"lines": p_lines, "postcode": p_code, "city": p_city, "lat": p_lat,
+                                                "lon": p_lon}, ensure_ascii=False))
+        hourly = None
+        hourly_elem = k.get("prix-horaire-TTC")
+        if hourly_elem:
+            text = self.text(hourly_elem[0])
+            if not _DECIMAL.match(text) or len(text) > 6:
+                self.refuse(f"{path}/prix-horaire-TTC", hourly_elem[0], "bad <prix-horaire-TTC>",
+                            expected="a price in euros of 1 to 6 characters such as 45 or 12.50", found=text)
+            hourly = float(text.replace(",", "."))
+        trainer_siret = trainer_name = None
+        trainer = k.get("organisme-formateur")
+        if trainer:
+            tpath, tk = f"{path}/organisme-formateur", self.kids(trainer[0])
+            siret_parent = self.one(tk, "SIRET-formateur", tpath, trainer[0])
+            siret_elem = self.one(self.kids(siret_parent), "SIRET", f"{tpath}/SIRET-formateur", siret_parent)
+            trainer_siret = self.text(siret_elem)
+            if not _SIRET.match(trainer_siret):
+                self.refuse(f"{tpath}/SIRET-formateur/SIRET", siret_elem, "bad <SIRET>", expected="14 digits",
+                            found=trainer_siret)
+            self.one(tk, "raison-sociale-formateur", tpath, trainer[0])
+            trainer_name = self.optional_text(tk, "raison-sociale-formateur", tpath, max_chars=250, min_chars=0)
         hours_elem = k.get("nombre-heures-total", [None])[0]
         hours = self.integer(hours_elem, f"{path}/nombre-heures-total")
         cost = None
@@ -544,6 +651,15 @@ class _Reader:
             "address_lines": lines, "postcode": postcode, "city": city, "lat": lat, "lon": lon,
             "hours": None if hours is None else float(hours), "cost": cost, "funders": funders,
             "funder_places": places, "places": sum(given) if given else None,
+            "url_action": self.urls(k, "url-action", path),
+            "recruitment_scope": self.key(k, "code-perimetre-recrutement", path, a, RECRUITMENT_SCOPES, required=False),
+            "hourly_price": hourly,
+            "indicative_duration": self.optional_text(k, "duree-indicative", path, max_chars=150, min_chars=0),
+            "hours_centre": self.integer(k.get("nombre-heures-centre", [None])[0], f"{path}/nombre-heures-centre"),
+            "hours_company": self.integer(k.get("nombre-heures-entreprise", [None])[0],
+                                          f"{path}/nombre-heures-entreprise"),
+            "disabled_access": self.optional_text(k, "acces-handicapes", path, max_chars=250, min_chars=0),
+            "trainer_siret": trainer_siret, "trainer_name": trainer_name, "other_places": other_places,
             "kept": kept_json, "line": a.sourceline,
         })
         return row, sessions
@@ -555,22 +671,13 @@ class _Reader:
             self.refuse(path, s, "duplicate session id (attribute numero)", expected="an id used once in the file",
                         found=numero)
         periode = self.one(k, "periode", path, s)
-        pk = self.kids(periode)
-        ppath = f"{path}/periode"
-        values = []
-        for name in ("debut", "fin"):
-            elem = self.one(pk, name, ppath, periode)
-            text = self.text(elem)
-            try:
-                values.append(parse_lheo_date(text, end=name == "fin"))
-            except ValueError as error:
-                self.refuse(f"{ppath}/{name}", elem, f"bad date in <{name}> ({error})",
-                            expected="AAAAMMJJ, AAAAMM00 (a month), AAAA0000 (a year) or 00000000 (unknown)",
-                            found=text)
-        (start, start_p), (end, end_p) = values
-        if start is not None and end is not None and end < start:
-            self.refuse(ppath, periode, "the period ends before it starts", expected="debut <= fin",
-                        found=f"{format_lheo_date(start, start_p)} > {format_lheo_date(end, end_p, end=True)}")
+        (start, start_p), (end, end_p) = self.period(periode, f"{path}/periode")
+        registration = (None, None), (None, None)
+        inscription_period = k.get("periode-inscription")
+        if inscription_period:
+            ipath = f"{path}/periode-inscription"
+            registration = self.period(self.one(self.kids(inscription_period[0]), "periode", ipath,
+                                                inscription_period[0]), f"{ipath}/periode")
         inscription = self.one(k, "adresse-inscription", path, s)
         ipath = f"{path}/adresse-inscription"
         adresse = self.one(self.kids(inscription), "adresse", ipath, inscription)
@@ -585,7 +692,11 @@ class _Reader:
         return {"id": numero, "training": training, "start": start, "start_precision": start_p, "end": end,
                 "end_precision": end_p, "state": None if state is None else RECRUITING_STATES[state],
                 "registration_lines": lines, "registration_postcode": postcode, "registration_city": city,
-                "capacity": capacity, "line": s.sourceline}
+                "capacity": capacity,
+                "registration_terms": self.optional_text(k, "modalites-inscription", path, max_chars=255),
+                "registration_from": registration[0][0], "registration_from_precision": registration[0][1],
+                "registration_to": registration[1][0], "registration_to_precision": registration[1][1],
+                "line": s.sourceline}
 
 
 def _open(source: str | Path | bytes | IO[bytes], name: str | None) -> tuple[IO[bytes], str, bool]:
@@ -845,8 +956,9 @@ def write_lheo(trainings: pl.DataFrame, sessions: pl.DataFrame, out: str | Path 
                             sub(sub(f, "certification"), "code-RNCP", code)
                     if "code-niveau-sortie" in kept:
                         sub(f, "code-niveau-sortie", kept["code-niveau-sortie"])
+                    _write_urls(sub, f, "url-formation", first.get("url_formation"))
                     for r in actions:
-                        _write_action(sub, address, f, r, by_training.get(r["id"], []))
+                        _write_action(sub, address, f, r, by_training.get(r["id"], []), places=version != "2.2")
                     o = sub(f, "organisme-formation-responsable")
                     if "numero-activite" in kept:
                         sub(o, "numero-activite", kept["numero-activite"])
@@ -858,7 +970,15 @@ def write_lheo(trainings: pl.DataFrame, sessions: pl.DataFrame, out: str | Path 
     return count
 
 
-def _write_action(sub, address, f, r: dict, sessions: list[dict]) -> None:
+def _write_urls(sub, parent, name: str, urls: list[str] | None) -> None:
+    if urls:
+        u = sub(parent, name)
+        for url in urls[:3]:
+            sub(u, "urlweb", url)
+
+
+def _write_action(sub, address, f, r: dict, sessions: list[dict], *, places: bool = True) -> None:
+    """One <action>; ``places``: its further places too (LHEO 2.3; 2.2 allows one ``lieu-de-formation``)."""
     kept = json.loads(r.get("kept") or "{}")
     a = sub(f, "action", numero=r["id"])
     if "rythme-formation" in kept:
@@ -876,7 +996,12 @@ def _write_action(sub, address, f, r: dict, sessions: list[dict]) -> None:
     if r.get("postcode") and r.get("city"):
         lieu = sub(a, "lieu-de-formation")
         address(sub(lieu, "coordonnees"), r.get("address_lines"), r["postcode"], r["city"], r.get("lat"), r.get("lon"))
+    for other in (r.get("other_places") or []) if places else []:
+        p = json.loads(other)
+        address(sub(sub(a, "lieu-de-formation"), "coordonnees"), p.get("lines"), p.get("postcode"), p.get("city"),
+                p.get("lat"), p.get("lon"))
     sub(a, "modalites-entrees-sorties", "1" if r.get("permanent_entry") else "0")
+    _write_urls(sub, a, "url-action", r.get("url_action"))
     for s in sessions:
         e = sub(a, "session", numero=s["id"])
         p = sub(e, "periode")
@@ -884,14 +1009,36 @@ def _write_action(sub, address, f, r: dict, sessions: list[dict]) -> None:
         sub(p, "fin", format_lheo_date(s.get("end"), s.get("end_precision"), end=True))
         address(sub(e, "adresse-inscription"), s.get("registration_lines"), s.get("registration_postcode"),
                 s.get("registration_city"))
+        if s.get("registration_terms") is not None:
+            sub(e, "modalites-inscription", s["registration_terms"])
+        if s.get("registration_from_precision") or s.get("registration_to_precision") or \
+                s.get("registration_from") or s.get("registration_to"):
+            p = sub(sub(e, "periode-inscription"), "periode")
+            sub(p, "debut", format_lheo_date(s.get("registration_from"), s.get("registration_from_precision")))
+            sub(p, "fin", format_lheo_date(s.get("registration_to"), s.get("registration_to_precision"), end=True))
         if s.get("state"):
             sub(e, "etat-recrutement", STATE_CODES[s["state"]])
         if s.get("capacity") is not None:
             sub(sub(e, "extras", info="passerelles"), "extra", str(int(s["capacity"])), info="capacite")
+    if r.get("disabled_access") is not None:
+        sub(a, "acces-handicapes", r["disabled_access"])
+    if r.get("recruitment_scope") is not None:
+        sub(a, "code-perimetre-recrutement", r["recruitment_scope"])
+    if r.get("hourly_price") is not None:
+        sub(a, "prix-horaire-TTC", _num(r["hourly_price"]))
     if r.get("cost") is not None:
         sub(a, "prix-total-TTC", _num(r["cost"]))
+    if r.get("indicative_duration") is not None:
+        sub(a, "duree-indicative", r["indicative_duration"])
+    for key, name in (("hours_centre", "nombre-heures-centre"), ("hours_company", "nombre-heures-entreprise")):
+        if r.get(key) is not None:
+            sub(a, name, str(int(r[key])))
     if r.get("hours") is not None:
         sub(a, "nombre-heures-total", str(int(round(r["hours"]))))
+    if r.get("trainer_siret") is not None:
+        t = sub(a, "organisme-formateur")
+        sub(sub(t, "SIRET-formateur"), "SIRET", r["trainer_siret"])
+        sub(t, "raison-sociale-formateur", r.get("trainer_name") or "")
     places = r.get("funder_places") or []
     for i, code in enumerate(r.get("funders") or []):
         o = sub(a, "organisme-financeur")

@@ -82,6 +82,8 @@ SESSION_SCHEMA = {
     "id": pl.String, "training": pl.String, "start": pl.Date, "start_precision": pl.String, "end": pl.Date,
     "end_precision": pl.String, "state": pl.String, "registration_lines": pl.List(pl.String),
     "registration_postcode": pl.String, "registration_city": pl.String, "capacity": pl.Int64,
+    "registration_terms": pl.String, "registration_from": pl.Date, "registration_from_precision": pl.String,
+    "registration_to": pl.Date, "registration_to_precision": pl.String,
 }
 """A session of a training (``referentiels.lheo.SESSION_SCHEMA`` without ``line``): its period
 (``start``/``end`` null when unknown), recruiting ``state`` (ouvert / fermé / suspendu / null),
@@ -157,10 +159,20 @@ class TrainingCatalogue:
                 .with_columns(pl.coalesce("capacity", "_financed").alias("places")).drop("_financed")
                 .sort(["row", "start", "id"], nulls_last=True))
 
+    def _session_keys(self) -> pl.DataFrame:
+        """:meth:`session_frame` with only what :meth:`session_arrays` needs (row, start, end, state,
+        places), in the same order: no copy of the sessions' texts."""
+        sessions = self.sessions if self.sessions is not None else pl.DataFrame(schema=SESSION_SCHEMA)
+        f = self.frame.select(pl.col("id").alias("training"), pl.int_range(0, pl.len(), dtype=pl.Int64).alias("row"),
+                              pl.col("places").alias("_financed"))
+        return (sessions.select("id", "training", "start", "end", "state", "capacity").join(f, on="training", how="inner")
+                .with_columns(pl.coalesce("capacity", "_financed").alias("places")).drop("_financed")
+                .sort(["row", "start", "id"], nulls_last=True))
+
     def session_arrays(self) -> dict[str, np.ndarray]:
         """The session part of :meth:`arrays` (empty arrays without sessions)."""
         n = self.frame.height
-        s = self.session_frame()
+        s = self._session_keys()
         counts = np.bincount(s["row"].to_numpy(), minlength=n) if s.height else np.zeros(n, np.int64)
         indptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])

@@ -272,7 +272,7 @@ def trainings_import(file: Annotated[Path, typer.Argument(help="LHEO XML file, o
         raise UsageError(f"{file}: no such file")
     _, service = _service(referentiel, database)
     body = service.ingest(file, fmt="lheo" if _is_lheo(file) else None, replace=replace, name=str(file),
-                          records=records)
+                          records=records, serve=False)  # stored only: this process serves nothing
     if as_json:
         emit_json(body)
         return

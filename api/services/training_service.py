@@ -68,6 +68,7 @@ class TrainingService:
     _store_seen: tuple = (None, 0)  # (store data_version, last trainings ingest seq) when last read
     _session_rows: tuple = (None, {})  # (catalogue, {(training, session): session row}) for places left
     _lock: threading.RLock = field(default_factory=threading.RLock)
+    lheo_batch_actions: int = CHUNK_ROWS  # actions per batch of an LHEO ingest (whole formations)
 
     @classmethod
     def of(cls, state) -> "TrainingService":
@@ -139,25 +140,41 @@ class TrainingService:
         self._from_store = True
         self._store_seen = (store.data_version(), store.trainings_seq()) if store is not None else (None, 0)
         replaced, batches = store.training_text_batches() if store is not None else (False, iter(()))
-        parts, plain = [], []
-        try:
-            for texts in batches:  # LHEO records carry the action as read: read back batch by batch
-                offered = [t for t in texts if '"offer":' in t]
-                plain += [json.loads(t) for t in texts if '"offer":' not in t]
-                if offered:
-                    parts.append(offered_frames(offered, self.referentiel))
-            if not parts and not plain:
-                return default() if not replaced else from_frame(pl.DataFrame(schema=FRAME_SCHEMA), self.referentiel,
-                                                                 source="store")
-            stored = []
-            if plain:
-                stored.append(load_trainings(json.dumps(plain).encode(), self.referentiel, fmt="json",
-                                             name=f"{store.path} (table trainings)", basins=self.basins))
-            if parts:
-                stored.append(stored_offer_of(parts, store.training_session_text_batches(), self.referentiel))
-        except ReferentielError as error:  # e.g. codes of another referential: serve the default, say why
-            print(f"passerelles: stored trainings not loaded: {error}", file=sys.stderr)
-            return default()
+        import tempfile
+
+        # LHEO records carry the action as read: parsed batch by batch, each batch's frames spooled
+        # to a temporary folder and read back in one piece (as an ingest does: frames kept batch
+        # after batch would pin the memory each batch's parsing freed)
+        with tempfile.TemporaryDirectory(prefix="passerelles-stored-") as folder:
+            try:
+                return self._stored_catalogue(default, store, replaced, batches, Path(folder))
+            except ReferentielError as error:  # e.g. codes of another referential: serve the default, say why
+                print(f"passerelles: stored trainings not loaded: {error}", file=sys.stderr)
+                return default()
+
+    def _stored_catalogue(self, default, store, replaced: bool, batches, folder: Path) -> TrainingCatalogue:
+        """:meth:`_with_stored` with its spool ``folder``. Raises ReferentielError."""
+        plain, spooled = [], 0
+        for texts in batches:
+            offered = [t for t in texts if '"offer":' in t]
+            plain += [json.loads(t) for t in texts if '"offer":' not in t]
+            if offered:
+                frame, offer = offered_frames(offered, self.referentiel)
+                frame.write_ipc(folder / f"frame-{spooled:05d}.arrow", compression="uncompressed")
+                offer.write_ipc(folder / f"offer-{spooled:05d}.arrow", compression="uncompressed")
+                spooled += 1
+        parts = [] if not spooled else [tuple(
+            pl.scan_ipc(sorted(folder.glob(f"{kind}-*.arrow"))).collect() for kind in ("frame", "offer"))]
+        if not parts and not plain:
+            return default() if not replaced else from_frame(pl.DataFrame(schema=FRAME_SCHEMA), self.referentiel,
+                                                             source="store")
+        stored = []
+        if plain:
+            stored.append(load_trainings(json.dumps(plain).encode(), self.referentiel, fmt="json",
+                                         name=f"{store.path} (table trainings)", basins=self.basins))
+        if parts:
+            stored.append(stored_offer_of(parts, store.training_session_text_batches(), self.referentiel,
+                                          spool=folder))
         stored = stored[0] if len(stored) == 1 else stored[0].extend(stored[1])
         return stored if replaced else default().extend(stored)
 
@@ -206,14 +223,20 @@ class TrainingService:
         return run.catalogue(), run
 
     def ingest(self, data: bytes | Path, fmt: str | None = None, replace: bool = False, name: str = "body",
-               records: str = "all") -> dict:
+               records: str = "all", serve: bool = True) -> dict:
         """Validate a catalogue body and add its trainings (or replace the catalogue). Raises ReferentielError.
 
         ``fmt``: ``csv``, ``json`` or ``lheo`` (None: guessed; a body starting with ``<`` is LHEO);
-        ``records`` (LHEO only): ``all`` or ``valid`` (see :meth:`read_offer`)."""
-        head = data.read_bytes()[:64] if isinstance(data, Path) else data[:64]
+        ``records`` (LHEO only): ``all`` or ``valid`` (see :meth:`read_offer`); ``serve`` (LHEO
+        only): False when nothing will be served from this process (the CLI): the offer is only
+        stored, never built into a catalogue here."""
+        if isinstance(data, Path):
+            with data.open("rb") as handle:
+                head = handle.read(64)
+        else:
+            head = data[:64]
         if fmt == "lheo" or (fmt is None and looks_like_lheo(head)):
-            return self._ingest_offer(data, replace=replace, name=name, records=records)
+            return self._ingest_offer(data, replace=replace, name=name, records=records, serve=serve)
         if isinstance(data, Path):
             data = data.read_bytes()
         new = load_trainings(data, self.referentiel, fmt=fmt, name=name, basins=self.basins,
@@ -229,37 +252,71 @@ class TrainingService:
             return {"received": len(new), "before": before, "trainings": len(self._catalogue), "replaced": replace,
                     "persisted": True}
 
-    def _ingest_offer(self, data: bytes | Path, *, replace: bool, name: str, records: str) -> dict:
-        """Read, derive and encode the offer batch by batch (``LheoImport``) into a temporary file
-        (one batch's records in memory at a time), then write them to the store in one transaction
-        (as short as before: no XML is read while it is open) and serve the catalogue."""
+    def _ingest_offer(self, data: bytes | Path, *, replace: bool, name: str, records: str, serve: bool = True
+                      ) -> dict:
+        """Read, derive and encode the offer batch by batch (``LheoImport``) into temporary files, one
+        batch in memory at a time: its store records (JSON texts) and, when ``serve``, its catalogue
+        frames (Arrow IPC); then write the records to the store in one transaction (as short as
+        before: no XML is read while it is open) and, when ``serve``, read the catalogue back in one
+        piece and serve it. Without ``serve`` (the CLI, which exits) no catalogue is built: the
+        next process reads the store.
+
+        Why spool the frames instead of keeping each batch's catalogue: batches kept in memory sit
+        between the next batches' temporaries (the XML tree, the rows as Python objects, the skill
+        matching), so what is freed cannot be given back and the offer costs about twice its size;
+        read back at once, it is laid out contiguously after the reading's memory is free."""
         import pickle
         import tempfile
 
         run = LheoImport(data, self.referentiel, self._skill_normaliser(), mode=records, name=name,
-                         basins=self.basins)
-        with tempfile.TemporaryFile(prefix="passerelles-lheo-") as spool:
-            for part in run.batches():
-                pickle.dump(offer_records(part), spool, protocol=pickle.HIGHEST_PROTOCOL)
-            new = run.catalogue()
+                         basins=self.basins, keep=False, batch_actions=self.lheo_batch_actions)
+        with tempfile.TemporaryDirectory(prefix="passerelles-lheo-") as folder:
+            folder = Path(folder)
+            teaches, batches = [], 0
+            with (folder / "records.pickle").open("w+b") as spool:
+                for part in run.batches():
+                    pickle.dump(offer_records(part), spool, protocol=pickle.HIGHEST_PROTOCOL)
+                    if serve:
+                        spool_catalogue(part, folder, batches)
+                        teaches.append(part.teaches)
+                    batches += 1
+                part = None  # the last batch is not kept either
 
-            def spooled():
-                spool.seek(0)
-                for _ in range(len(run.parts)):
-                    yield pickle.load(spool)  # our own file, written just above
+                def spooled():
+                    spool.seek(0)
+                    for _ in range(batches):
+                        yield pickle.load(spool)  # our own file, written just above
 
-            with self._lock:
-                before = len(self.catalogue)
-                catalogue = new if replace else self.catalogue.extend(new)
-                store = self._store(create=True)  # one transaction: the trainings and their sessions
-                seq = store.save_training_batches(spooled(), replace=replace, source=name)
-                self._store_seen = (store.data_version(), seq)
-                self._set(catalogue)
+                with self._lock:
+                    store = self._store(create=True)  # one transaction: the trainings and their sessions
+                    before = len(self.catalogue) if serve else self._served_count(store)
+                    seq = store.save_training_batches(spooled(), replace=replace, source=name)
+                    if not serve:  # the next reader of this service re-reads the store
+                        self._catalogue, self._store_seen = None, (None, 0)
+                        served = self._served_count(store)
+                    else:
+                        new = unspool_catalogue(folder, teaches, self.referentiel, source=name) if batches else None
+                        teaches.clear()
+                        catalogue = self.catalogue if new is None else new if replace else self.catalogue.extend(new)
+                        if new is None and replace:
+                            catalogue = from_frame(pl.DataFrame(schema=FRAME_SCHEMA), self.referentiel, source="store")
+                        self._store_seen = (store.data_version(), seq)
+                        self._set(catalogue)
+                        served = len(catalogue)
         summary = run.summary()
-        return {"format": "lheo", "version": run.version, "received": len(new), "sessions": summary["sessions"],
-                "rome": summary["rome"], "before": before, "trainings": len(catalogue),
+        return {"format": "lheo", "version": run.version, "received": run.trainings, "sessions": summary["sessions"],
+                "rome": summary["rome"], "before": before, "trainings": served,
                 "replaced": replace, "persisted": True, "left_out": [p.as_dict() for p in run.problems],
-                "without_skills": int((new.frame["skills"].list.len() == 0).sum())}
+                "without_skills": run.without_skills}
+
+    def _served_count(self, store) -> int:
+        """How many trainings a process reading ``store`` serves (its stored trainings, plus the
+        default catalogue's other ids unless the last ingest replaced it), without building them."""
+        replaced, ids = store.training_ids()
+        if replaced:
+            return len(ids)
+        stored = set(ids)
+        return len(ids) + sum(1 for i in self._default().ids if i not in stored)
 
     def export_lheo(self, out, *, version: str = "2.3") -> int:
         """Write the served catalogue as LHEO ``version`` to a path or binary stream; returns formations."""
@@ -278,9 +335,11 @@ class TrainingService:
         if f.height == 0:
             return None
         row = f.row(0, named=True)
+        offer = catalogue.offer.filter(pl.col("id") == training_id) if catalogue.offer is not None else None
         left = self.places_left(catalogue, index)
         sessions = catalogue.session_frame().with_row_index("_row").filter(pl.col("training") == training_id)
         return {**training_dict(row, self.referentiel),
+                "lheo": offer_dict(offer.row(0, named=True)) if offer is not None and offer.height else None,
                 "sessions": [session_dict(s, self._left_at(left, index, s["_row"])) for s in sessions.to_dicts()]}
 
     # ---- lookups --------------------------------------------------------------------------------
@@ -699,7 +758,42 @@ def session_dict(s: dict, places_left: int | None = None) -> dict:
             "end": s["end"].isoformat() if s["end"] else None, "end_precision": s["end_precision"],
             "state": s["state"], "city": s.get("city"), "postcode": s.get("postcode"),
             "registration_city": s["registration_city"], "places": s.get("places"),
-            "capacity_set_by_organisation": s["capacity"] is not None}
+            "capacity_set_by_organisation": s["capacity"] is not None,
+            "registration": registration_dict(s)}
+
+
+def registration_dict(s: dict) -> dict | None:
+    """A session's registration as LHEO gives it (``periode-inscription``, ``modalites-inscription``):
+    ``{"from", "from_precision", "to", "to_precision", "terms"}`` (ISO dates, null unknown), or None
+    when the session says nothing of it."""
+    keys = ("registration_from", "registration_to", "registration_from_precision", "registration_to_precision",
+            "registration_terms")
+    if all(s.get(k) is None for k in keys):
+        return None
+    iso = lambda d: d.isoformat() if d else None  # noqa: E731
+    return {"from": iso(s.get("registration_from")), "from_precision": s.get("registration_from_precision"),
+            "to": iso(s.get("registration_to")), "to_precision": s.get("registration_to_precision"),
+            "terms": s.get("registration_terms")}
+
+
+def offer_dict(o: dict) -> dict:
+    """What LHEO says of an action beyond the catalogue's columns, for a counsellor or a funder:
+    web addresses, the trainer organisation, hours in centre and in company, hourly price,
+    indicative duration, access for disabled people, recruitment scope and the further places."""
+    from referentiels.lheo import RECRUITMENT_SCOPES
+
+    scope = o.get("recruitment_scope")
+    return {
+        "urls": list(o.get("url_action") or []) + [u for u in o.get("url_formation") or []
+                                                  if u not in (o.get("url_action") or [])],
+        "trainer": None if o.get("trainer_siret") is None else {"siret": o["trainer_siret"],
+                                                                 "name": o.get("trainer_name")},
+        "hours_centre": o.get("hours_centre"), "hours_company": o.get("hours_company"),
+        "hourly_price": o.get("hourly_price"), "indicative_duration": o.get("indicative_duration"),
+        "disabled_access": o.get("disabled_access"),
+        "recruitment_scope": None if scope is None else {"code": scope, "label": RECRUITMENT_SCOPES.get(scope)},
+        "other_places": [json.loads(p) for p in o.get("other_places") or []],
+    }
 
 
 def training_dict(row: dict, referentiel) -> dict:
@@ -724,6 +818,25 @@ def offer_records(catalogue: TrainingCatalogue) -> tuple[list[tuple[str, str]], 
     session_texts = sessions.select(pl.struct(pl.all()).struct.json_encode().alias("j"))["j"].to_list()
     return (list(zip(rows["id"].to_list(), texts)),
             list(zip(sessions["id"].to_list(), sessions["training"].to_list(), session_texts)))
+
+
+def spool_catalogue(part: TrainingCatalogue, folder: Path, k: int) -> None:
+    """Write batch ``k``'s catalogue frames (trainings, offer, sessions) to ``folder`` as Arrow IPC
+    (uncompressed: written and read back at memory speed)."""
+    part.frame.write_ipc(folder / f"frame-{k:05d}.arrow", compression="uncompressed")
+    part.offer.write_ipc(folder / f"offer-{k:05d}.arrow", compression="uncompressed")
+    part.sessions.write_ipc(folder / f"sessions-{k:05d}.arrow", compression="uncompressed")
+
+
+def unspool_catalogue(folder: Path, teaches: list[sp.csr_array], referentiel, *, source: str) -> TrainingCatalogue:
+    """The catalogue of every batch :func:`spool_catalogue` wrote in ``folder`` (in order; ``teaches``:
+    each batch's matrix), as ``concat_catalogues`` of the batches would give it."""
+    def read(kind: str) -> pl.DataFrame:
+        return pl.scan_ipc(sorted(folder.glob(f"{kind}-*.arrow"))).collect()
+
+    return TrainingCatalogue(frame=read("frame"), teaches=sp.csr_array(sp.vstack(teaches, format="csr"),
+                                                                          dtype=np.float32),
+                             source=source, sessions=read("sessions"), offer=read("offer"))
 
 
 def stored_offer(texts: list[str], session_texts: list[str], referentiel) -> TrainingCatalogue:
@@ -757,20 +870,30 @@ def offered_frames(texts: list[str], referentiel) -> tuple[pl.DataFrame, pl.Data
     return frame, offer
 
 
-def stored_offer_of(parts: list[tuple[pl.DataFrame, pl.DataFrame]], session_batches, referentiel
-                    ) -> TrainingCatalogue:
+def stored_offer_of(parts: list[tuple[pl.DataFrame, pl.DataFrame]], session_batches, referentiel,
+                    spool: Path | None = None) -> TrainingCatalogue:
     """The catalogue of stored LHEO trainings read in batches (``offered_frames`` of each) and
-    their sessions' JSON texts (an iterable of lists), sessions of other trainings ignored."""
+    their sessions' JSON texts (an iterable of lists), sessions of other trainings ignored.
+    ``spool``: a folder where each batch of sessions is written (Arrow IPC) and read back at once."""
     import io
 
     frame = pl.concat([f for f, _ in parts], rechunk=False)
     offer = pl.concat([o for _, o in parts], rechunk=False)
     ids = frame["id"].implode()
-    s_schema = {**SESSION_SCHEMA, "start": pl.String, "end": pl.String}
-    sessions = [pl.read_ndjson(io.BytesIO("\n".join(texts).encode()), schema=s_schema)
-                .filter(pl.col("training").is_in(ids)) for texts in session_batches if texts]
+    dates = ("start", "end", "registration_from", "registration_to")
+    s_schema = {**SESSION_SCHEMA, **{d: pl.String for d in dates}}
+    sessions = (pl.read_ndjson(io.BytesIO("\n".join(texts).encode()), schema=s_schema)
+                .filter(pl.col("training").is_in(ids)) for texts in session_batches if texts)
+    if spool is not None:
+        files = []
+        for k, batch in enumerate(sessions):
+            files.append(spool / f"sessions-{k:05d}.arrow")
+            batch.write_ipc(files[-1], compression="uncompressed")
+        sessions = [pl.scan_ipc(files).collect()] if files else []
+    else:
+        sessions = list(sessions)
     s = pl.concat(sessions, rechunk=False) if sessions else pl.DataFrame(schema=s_schema)
-    s = s.with_columns(pl.col("start").str.to_date(), pl.col("end").str.to_date())
+    s = s.with_columns(pl.col(d).str.to_date() for d in dates)
     catalogue = from_frame(frame, referentiel, source="store", sessions=s)
     return replace(catalogue, offer=offer)
 
@@ -788,13 +911,16 @@ class LheoImport:
     """
 
     def __init__(self, source, referentiel, normaliser, *, mode: str = "valid", name: str | None = None,
-                 basins: pl.DataFrame | None = None, batch_actions: int = CHUNK_ROWS) -> None:
+                 basins: pl.DataFrame | None = None, batch_actions: int = CHUNK_ROWS, keep: bool = True) -> None:
         self.source, self.referentiel, self.normaliser = source, referentiel, normaliser
         self.mode, self.name, self.basins, self.batch_actions = mode, name, basins, batch_actions
+        self.keep = keep  # False: the caller takes each batch away (``parts`` stays empty, no ``catalogue()``)
         self.parts: list[TrainingCatalogue] = []
         self.problems: list[LheoProblem] = []
         self.version, self.file, self.formations = "2.3", name or "<lheo>", 0
         self.phrases = self.matched = 0
+        self.trainings = self.sessions = self.without_skills = 0
+        self.rome: set[str] = set()
 
     def batches(self):
         """Yields each batch's catalogue (``TrainingCatalogue`` with ``sessions`` and ``offer``).
@@ -812,19 +938,24 @@ class LheoImport:
             self.matched += teaching.matched
             part = from_lheo(offer, self.referentiel, teaching.skills, teaching.evidence_json, basins=self.basins,
                              source=self.name or offer.file)
-            self.parts.append(part)
+            self.trainings += len(part)
+            self.sessions += part.sessions.height
+            self.without_skills += int((part.frame["skills"].list.len() == 0).sum())
+            self.rome.update(part.offer["occupations"].explode().drop_nulls().unique().to_list())
+            if self.keep:
+                self.parts.append(part)
             yield part
 
     def catalogue(self) -> TrainingCatalogue:
-        """Every batch's catalogue as one (after :meth:`batches` was consumed)."""
+        """Every batch's catalogue as one (after :meth:`batches` was consumed, with ``keep``)."""
+        if not self.keep:
+            raise RuntimeError("LheoImport(keep=False) does not keep its batches")
         return concat_catalogues(self.parts, source=self.name or self.file)
 
     def summary(self) -> dict:
         """As ``LheoOffer.summary``: format, version, file, formations, trainings, sessions, rome, problems."""
-        rome = sorted({c for p in self.parts for c in p.offer["occupations"].explode().drop_nulls().unique()})
         return {"format": "lheo", "version": self.version, "file": self.file, "formations": self.formations,
-                "trainings": sum(len(p) for p in self.parts),
-                "sessions": sum(p.sessions.height for p in self.parts), "rome": rome,
+                "trainings": self.trainings, "sessions": self.sessions, "rome": sorted(self.rome),
                 "problems": len(self.problems), "left_out": [p.as_dict() for p in self.problems[:20]]}
 
 

@@ -481,6 +481,17 @@ class Store:
         ``save_trainings`` takes them), all in ONE transaction: the batches are consumed (and may be
         produced, e.g. by a streaming LHEO import) while it is open, so only one batch's records are
         in memory at a time. An exception raised by the iterable rolls everything back."""
+        with self._lock:
+            # a small page cache for this write: its rows are appended (rowid order) and its id indexes
+            # are small, while the 64 MiB cache, once filled by the offer's pages, would stay allocated
+            self._db.execute("PRAGMA cache_size=-8192")
+            try:
+                return self._save_training_batches(batches, replace=replace, source=source)
+            finally:
+                self._db.execute("PRAGMA cache_size=-65536")
+                self._db.execute("PRAGMA shrink_memory")  # the pages this write cached are given back
+
+    def _save_training_batches(self, batches, *, replace: bool, source: str | None) -> int:
         seen: set[str] = set()
         seen_sessions: set[str] = set()
         total = 0
@@ -540,12 +551,18 @@ class Store:
             rows = self._db.execute("SELECT record FROM trainings ORDER BY seq, pos").fetchall()
         return replaced, [json.loads(r[0]) for r in rows]
 
+    def training_ids(self) -> tuple[bool, list[str]]:
+        """(replaced, the stored trainings' ids): as :meth:`trainings` without reading the records."""
+        with self._lock:
+            replaced = self._meta("trainings_mode") == "replace"
+            return replaced, [r[0] for r in self._db.execute("SELECT id FROM trainings")]
+
     def training_texts(self) -> tuple[bool, list[str]]:
         """``trainings()`` with each record as its stored JSON text (no Python object per field)."""
         replaced, batches = self.training_text_batches()
         return replaced, [t for batch in batches for t in batch]
 
-    def training_text_batches(self, size: int = 5_000) -> tuple[bool, Iterator[list[str]]]:
+    def training_text_batches(self, size: int = 1_000) -> tuple[bool, Iterator[list[str]]]:
         """(replaced, the stored trainings' JSON texts in ingest order, ``size`` at a time). The
         texts are read in one read transaction; the iterator holds the store's lock until it is
         exhausted or closed: consume it at once."""
@@ -564,6 +581,9 @@ class Store:
 
     def _batches(self, sql: str, size: int) -> Iterator[list[str]]:
         with self._lock:
+            # a scan reads each page once: a small page cache, given back after (the 64 MiB one would
+            # fill with the records' pages and stay allocated)
+            self._db.execute("PRAGMA cache_size=-8192")
             self._db.execute("BEGIN")  # one snapshot for every batch
             try:
                 cursor = self._db.execute(sql)
@@ -574,6 +594,8 @@ class Store:
                     yield [r[0] for r in rows]
             finally:
                 self._db.execute("COMMIT")
+                self._db.execute("PRAGMA cache_size=-65536")
+                self._db.execute("PRAGMA shrink_memory")
 
     def training_sessions(self, trainings: Sequence[str] | None = None) -> list[dict]:
         """Stored sessions (of ``trainings`` only, when given), in the order they were stored."""

@@ -26,6 +26,11 @@ normaliser included: Linux VmHWM, reset just before the import), and ``import_rs
 minus the resident memory just before the import (what the import itself adds).
 ``import_s`` / ``actions_per_s`` (wall) and ``import_cpu_s`` / ``actions_per_cpu_s`` (the child's
 CPU time: what the import costs whatever the host's load) are reported as text (timing, not compared).
+The store path is measured too, in a second child: ``passerelles trainings import`` as the CLI runs
+it (``TrainingService.ingest(..., serve=False)``: read, derive, spool, one transaction into a new
+SQLite file): ``store_peak_rss_mb`` (the whole process, VmHWM, from its start: the target is
+500 MB), ``store_rss_before_mb`` (state and normaliser built, before the file is read) and
+``store_actions_per_s`` (text).
 ``--quick``: the demo referential, 5,000 actions and 10,000 sessions.
 """
 
@@ -192,12 +197,50 @@ print(json.dumps({"actions": len(catalogue), "sessions": catalogue.sessions.heig
 """
 
 
+_STORE_CHILD = """
+import json, sys, tempfile, time
+from pathlib import Path
+from api.settings import Settings
+from api.services.state import AppState
+from api.services.training_service import TrainingService
+
+def status(key):
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        import resource
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss if key == "VmHWM" else 0
+
+with tempfile.TemporaryDirectory(prefix="passerelles-bench-store-") as folder:
+    service = TrainingService.of(AppState.from_settings(Settings(referentiel=sys.argv[2],
+                                                                 database=Path(folder) / "p.sqlite3")))
+    service._skill_normaliser()  # what the import needs, built before the file is read
+    base = status("VmRSS")
+    t = time.perf_counter()
+    body = service.ingest(Path(sys.argv[1]), fmt="lheo", records="valid", serve=False)
+    dt = time.perf_counter() - t
+print(json.dumps({"actions": body["received"], "import_s": dt, "rss_before_kb": base, "peak_kb": status("VmHWM")}))
+"""
+
+
+def _store_counters(ctx: dict) -> dict:
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", _STORE_CHILD, str(ctx["path"]), ctx["source"]], capture_output=True,
+                          text=True, cwd=root, env={"PYTHONPATH": str(root), **_env()}, check=True)
+    child = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"store_peak_rss_mb": round(child["peak_kb"] / 1024, 1),
+            "store_rss_before_mb": f"{child['rss_before_kb'] / 1024:.1f}",
+            "store_actions_per_s": f"{child['actions'] / child['import_s']:.0f}"}
+
+
 def _counters(ctx: dict) -> dict:
     root = Path(__file__).resolve().parents[2]
     done = subprocess.run([sys.executable, "-c", _CHILD, str(ctx["path"]), ctx["source"]], capture_output=True,
                           text=True, cwd=root, env={"PYTHONPATH": str(root), **_env()}, check=True)
     child = json.loads(done.stdout.strip().splitlines()[-1])
-    return {"actions": child["actions"], "sessions": child["sessions"], "file_bytes": ctx["path"].stat().st_size,
+    return {**_store_counters(ctx), "actions": child["actions"], "sessions": child["sessions"], "file_bytes": ctx["path"].stat().st_size,
             "phrases": child["phrases"], "peak_rss_mb": round(child["peak_kb"] / 1024, 1),
             "import_rss_mb": round((child["peak_kb"] - child["rss_before_kb"]) / 1024, 1),
             "rss_before_import_mb": f"{child['rss_before_kb'] / 1024:.1f}",

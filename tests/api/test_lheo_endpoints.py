@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -165,3 +166,68 @@ def test_kit_has_an_access_routes_sheet(env):
     sheet = book["Voies d'accès"]
     assert [c.value for c in sheet[1]][:3] == ["Bassin (id)", "Bassin", "Code cible"]
     assert sheet.max_row == routes.height + 1
+
+
+@pytest.mark.parametrize("batch_actions", [1, 1000])
+def test_stored_only_and_served_ingests_agree(tmp_path, batch_actions):
+    """The ingest spools each batch (records and catalogue frames) and reads the catalogue back in
+    one piece: it serves what one read of the file gives; without ``serve`` (the CLI) it only
+    stores, says the same counts, and a process reading the store serves the same trainings."""
+    import polars as pl
+
+    from api.services.state import AppState
+    from api.services.training_service import LheoImport, TrainingService
+
+    def service(db):
+        s = TrainingService.of(AppState.from_settings(Settings(referentiel="demo", database=db)))
+        s.lheo_batch_actions = batch_actions
+        return s
+
+    served, stored = service(tmp_path / "a.sqlite3"), service(tmp_path / "b.sqlite3")
+    a = served.ingest(DATA / "valid-2.3.xml", fmt="lheo", records="valid")
+    b = stored.ingest(DATA / "valid-2.3.xml", fmt="lheo", records="valid", serve=False)
+    assert a == b and a["received"] > 1 and a["trainings"] == a["before"] + a["received"]
+    run = LheoImport(DATA / "valid-2.3.xml", served.referentiel, served._skill_normaliser())
+    for _ in run.batches():
+        pass
+    one = run.catalogue()
+    assert len(one) == a["received"]
+    ids = pl.col("id").is_in(one.frame["id"].implode())
+    mine = served.catalogue
+    assert mine.frame.filter(ids).equals(one.frame) and mine.offer.equals(one.offer)
+    assert mine.sessions.filter(pl.col("training").is_in(one.frame["id"].implode())).equals(one.sessions)
+    assert (mine.teaches[np.flatnonzero(mine.frame.select(ids).to_series().to_numpy())] != one.teaches).nnz == 0
+    again = service(tmp_path / "b.sqlite3").catalogue  # a new process on the stored-only database
+    assert again.frame["id"].to_list() == mine.frame["id"].to_list()
+    assert again.sessions.height == mine.sessions.height
+
+
+def test_a_training_shows_what_a_counsellor_reads_and_keeps_it_after_a_restart(tmp_path):
+    """GET /trainings/{id}: the LHEO web addresses, trainer organisation, hours in centre and in
+    company, hourly price, indicative duration, access, recruitment scope, further places, and each
+    session's registration period and terms; the same after a restart (read back from the store)."""
+    db = tmp_path / "p.sqlite3"
+    app = _app(db)
+    key = app.state.security.keys.create("federation")[0]
+    with TestClient(app) as c:
+        r = c.post("/trainings:ingest", content=(DATA / "counsellor-2.3.xml").read_bytes(),
+                   headers={**XML, **bearer(key)})
+        assert r.status_code == 200, r.text
+        first = c.get("/trainings/AF-MAINT-CRL").json()
+    with TestClient(_app(db)) as c:
+        again = c.get("/trainings/AF-MAINT-CRL").json()
+    for t in (first, again):
+        lheo = t["lheo"]
+        assert lheo["urls"] == ["https://formation.example.org/maintenance/creil", "www.example.org/creil",
+                                "https://formation.example.org/maintenance"]
+        assert lheo["trainer"] == {"siret": "98765432100017", "name": "Atelier école de l'Oise"}
+        assert (lheo["hours_centre"], lheo["hours_company"], lheo["hourly_price"]) == (690, 210, 12.5)
+        assert lheo["recruitment_scope"] == {"code": "3", "label": "Région"}
+        assert lheo["indicative_duration"] == "8 mois" and lheo["disabled_access"].startswith("Locaux")
+        assert [p["city"] for p in lheo["other_places"]] == ["Nogent-sur-Oise"]
+        sessions = {s["id"]: s for s in t["sessions"]}
+        assert sessions["SE-MAINT-2703"]["registration"] == {
+            "from": "2027-01-05", "from_precision": "day", "to": "2027-03-31", "to_precision": "month",
+            "terms": "Information collective puis entretien individuel & tests de positionnement"}
+        assert sessions["SE-MAINT-2709"]["registration"]["from"] is None
+    assert first == again

@@ -191,3 +191,76 @@ def test_certifinfo_codes_are_read_checked_and_given_back():
     bad = read_lheo(xml.replace("<code-CERTIFINFO>98765<", "<code-CERTIFINFO>RS98<").encode(), mode="valid")
     assert bad.problems[0].path.endswith("/certification[2]/code-CERTIFINFO[1]")
     assert "AF-SOUD-BVS" not in bad.trainings["id"].to_list()
+
+
+def test_what_a_counsellor_or_a_funder_reads_is_read_and_given_back():
+    """url-formation / url-action, periode-inscription, modalites-inscription, duree-indicative,
+    nombre-heures-centre / -entreprise, prix-horaire-TTC, acces-handicapes, organisme-formateur,
+    code-perimetre-recrutement and a second lieu-de-formation: read as the documentation sets them,
+    written back in its order (2.3: equal records; 2.2 allows one place: the others are dropped)."""
+    offer = read_lheo(DATA / "counsellor-2.3.xml", mode="all")
+    t = offer.trainings.to_dicts()[0]
+    assert t["url_formation"] == ["https://formation.example.org/maintenance"]
+    assert t["url_action"] == ["https://formation.example.org/maintenance/creil", "www.example.org/creil"]
+    assert (t["recruitment_scope"], t["hourly_price"], t["cost"], t["indicative_duration"]) == ("3", 12.5, 11250.0,
+                                                                                             "8 mois")
+    assert (t["hours_centre"], t["hours_company"], t["hours"]) == (690, 210, 900.0)
+    assert t["disabled_access"].startswith("Locaux accessibles")
+    assert (t["trainer_siret"], t["trainer_name"]) == ("98765432100017", "Atelier école de l'Oise")
+    assert (t["city"], [json.loads(p)["city"] for p in t["other_places"]]) == ("Creil", ["Nogent-sur-Oise"])
+    s = {r["id"]: r for r in offer.sessions.to_dicts()}
+    first = s["SE-MAINT-2703"]
+    assert first["registration_terms"].endswith("& tests de positionnement")
+    assert (first["registration_from"], first["registration_to"], first["registration_to_precision"]) == (
+        date(2027, 1, 5), date(2027, 3, 31), "month")
+    assert s["SE-MAINT-2709"]["registration_from"] is None and s["SE-MAINT-2709"]["registration_terms"] is None
+    written = lheo_bytes(offer.trainings, offer.sessions)
+    assert _same_records(offer, read_lheo(written, mode="all"))
+    assert b"<fin>20270300</fin>" in written  # the month is given back as a month
+    two = read_lheo(lheo_bytes(offer.trainings, offer.sessions, version="2.2"), mode="all")
+    assert two.trainings["other_places"].to_list() == [[]]
+    one_place = read_lheo(lheo_bytes(offer.trainings, offer.sessions), mode="all")
+    one_place = type(offer)(trainings=one_place.trainings.with_columns(
+        pl.lit([], dtype=pl.List(pl.String)).alias("other_places")), sessions=one_place.sessions)
+    assert _same_records(one_place, two)
+    # a file without them reads them as absent
+    plain = read_lheo(DATA / "valid-2.3.xml", mode="all").trainings
+    assert plain["trainer_siret"].is_null().all() and plain["url_action"].list.len().sum() == 0
+
+
+@pytest.mark.parametrize("old, new, path, record", [
+    ("<urlweb>https://formation.example.org/maintenance/creil</urlweb>", "<urlweb>javascript:alert(1)</urlweb>",
+     "/action[1]/url-action/urlweb[1]", "action"),
+    ("<url-formation><urlweb>https://formation.example.org/maintenance</urlweb></url-formation>",
+     "<url-formation></url-formation>", "/formation[1]/url-formation", "formation"),
+    ("<code-perimetre-recrutement>3<", "<code-perimetre-recrutement>9<", "/action[1]/code-perimetre-recrutement",
+     "action"),
+    ("<prix-horaire-TTC>12.50<", "<prix-horaire-TTC>douze<", "/action[1]/prix-horaire-TTC", "action"),
+    ("<nombre-heures-centre>690<", "<nombre-heures-centre>-4<", "/action[1]/nombre-heures-centre", "action"),
+    ("<SIRET>98765432100017<", "<SIRET>9876<", "/action[1]/organisme-formateur/SIRET-formateur/SIRET", "action"),
+    ("<duree-indicative>8 mois<", "<duree-indicative>" + "x" * 151 + "<", "/action[1]/duree-indicative", "action"),
+    ("<debut>20270105</debut><fin>20270300</fin>", "<debut>20270105</debut><fin>20261200</fin>",
+     "/session[1]/periode-inscription/periode", "session"),
+    ("<debut>00000000</debut><fin>20270831</fin>", "<debut>00000000</debut><fin>2027-08-31</fin>",
+     "/session[2]/periode-inscription/periode/fin", "session"),
+    ("<modalites-inscription>Information", "<modalites-inscription>" + "y" * 250 + "Information",
+     "/session[1]/modalites-inscription", "session"),
+])
+def test_a_bad_counsellor_element_names_its_path_and_line(old, new, path, record):
+    xml = (DATA / "counsellor-2.3.xml").read_text(encoding="utf-8")
+    assert old in xml
+    bad = xml.replace(old, new, 1)
+    line = bad[:bad.index(new)].count("\n") + 1
+    if record == "session":  # the smallest record holding it is left out, the others load
+        offer = read_lheo(bad.encode(), mode="valid")
+        (problem,) = offer.problems
+        assert problem.path.endswith(path) and problem.path.startswith("/lheo/offres/formation[1]")
+        assert problem.line is not None and abs(problem.line - line) <= 1
+        assert offer.trainings.height == 1 and offer.sessions.height == 1
+    else:  # the file's only action (or formation) is left out: nothing valid is left
+        with pytest.raises(ReferentielError) as error:
+            read_lheo(bad.encode(), mode="valid")
+        assert error.value.column.endswith(path) and abs(error.value.line - line) <= 1
+    with pytest.raises(ReferentielError) as error:
+        read_lheo(bad.encode(), mode="all")
+    assert path in str(error.value)

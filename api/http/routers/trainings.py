@@ -20,7 +20,9 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Literal
 
 import polars as pl
@@ -137,24 +139,41 @@ async def ingest_trainings(request: Request, state: Annotated[AppState, Depends(
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_CATALOGUE_BYTES:
         raise Problem(413, "payload-too-large", "Catalogue too large", f"At most {MAX_CATALOGUE_BYTES} bytes.")
-    chunks, size = [], 0
-    async for chunk in request.stream():  # stop reading past the limit (a body without Content-Length too)
-        size += len(chunk)
-        if size > MAX_CATALOGUE_BYTES:
-            raise Problem(413, "payload-too-large", "Catalogue too large", f"At most {MAX_CATALOGUE_BYTES} bytes.")
-        chunks.append(chunk)
-    body = b"".join(chunks)
     fmt = FORMATS.get(request.headers.get("content-type", "").split(";")[0].strip().lower())
-    from api.http.security import budget
+    # an LHEO body (up to the limit, a regional flux) goes to a temporary file as it arrives: the
+    # streaming import reads it from there instead of holding it in memory during the import
+    spool = tempfile.TemporaryDirectory(prefix="passerelles-ingest-") if fmt == "lheo" else None
+    try:
+        chunks, size = [], 0
+        sink = (Path(spool.name) / "body.xml").open("wb") if spool is not None else None
+        try:
+            async for chunk in request.stream():  # stop reading past the limit (a body without Content-Length too)
+                size += len(chunk)
+                if size > MAX_CATALOGUE_BYTES:
+                    raise Problem(413, "payload-too-large", "Catalogue too large",
+                                  f"At most {MAX_CATALOGUE_BYTES} bytes.")
+                if sink is not None:
+                    sink.write(chunk)
+                else:
+                    chunks.append(chunk)
+        finally:
+            if sink is not None:
+                sink.close()
+        body = Path(spool.name) / "body.xml" if spool is not None else b"".join(chunks)
+        chunks.clear()
+        from api.http.security import budget
 
-    def work(_: None) -> dict:
-        return TrainingService.of(state).ingest(body, fmt=fmt, replace=mode == "replace", name="body",
-                                                records=records)
+        def work(_: None) -> dict:
+            return TrainingService.of(state).ingest(body, fmt=fmt, replace=mode == "replace", name="body",
+                                                    records=records)
 
-    try:  # off the event loop, under one of the app's heavy slots
-        return (await budget.run_chunks(request, work, [None]))[0]
-    except ReferentielError as error:
-        raise catalogue_problem(error) from None
+        try:  # off the event loop, under one of the app's heavy slots
+            return (await budget.run_chunks(request, work, [None]))[0]
+        except ReferentielError as error:
+            raise catalogue_problem(error) from None
+    finally:
+        if spool is not None:
+            spool.cleanup()
 
 
 @router.get("/occupations/{a}/gaps/{b}", dependencies=[Depends(security.referential)],
