@@ -34,6 +34,7 @@ from api.http import security
 from api.http.dependencies import get_state
 from api.http.ids import Id, path_id
 from api.http.problems import Problem
+from api.http.responses import ORJSONResponse
 from api.http.text import FreeText
 from api.http.pagination import PageParams, page_params, paginate
 from api.services.prescription_service import (REFUSAL_REASONS, STATES, PrescriptionService,
@@ -90,15 +91,15 @@ def _audit(request: Request, principal: Principal, changes: list[tuple[str, str]
                      client=request.client.host if request.client else None, action=f"transition:{state}")
 
 
-@router.post("/prescriptions", status_code=201,
+@router.post("/prescriptions", status_code=201, response_model=dict,
              responses={404: {"description": "Unknown session"},
                         409: {"description": "Already pre-registered on this session"},
                         422: {"description": "Invalid field, unknown seeker, or Idempotency-Key reused"}})
-def create_prescription(body: PrescriptionIn, request: Request, response: Response,
+def create_prescription(body: PrescriptionIn, request: Request,
                         state: Annotated[AppState, Depends(get_state)],
                         principal: Annotated[Principal, Depends(counsellors)],
                         idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)] = None
-                        ) -> dict:
+                        ) -> Response:
     """Pre-register a stored seeker on a session (counsellors; audited)."""
     if len(request.headers.getlist("idempotency-key")) > 1:  # which one a proxy and the app read may differ
         raise Problem(422, "invalid-request", "Invalid request",
@@ -107,12 +108,15 @@ def create_prescription(body: PrescriptionIn, request: Request, response: Respon
     if body.contact is not None:
         payload["contact"] = body.contact.model_dump(exclude_none=True) or None
     record, created = PrescriptionService.of(state).submit(principal, payload, idempotency_key=idempotency_key)
+    headers = {"Location": f"/prescriptions/{record['id']}"}
     if created:
         _audit(request, principal, [(record["id"], "submitted")])
     else:
-        response.headers["Idempotent-Replayed"] = "true"
-    response.headers["Location"] = f"/prescriptions/{record['id']}"
-    return record
+        headers["Idempotent-Replayed"] = "true"
+    # the record is plain JSON values built by the service: rendered once by orjson, without FastAPI
+    # validating it again against ``dict`` and serialising it through pydantic (``response_model``
+    # still documents it)
+    return ORJSONResponse(record, status_code=201, headers=headers)
 
 
 @router.get("/prescriptions")
@@ -137,15 +141,15 @@ def get_prescription(id: str, state: Annotated[AppState, Depends(get_state)],
 
 
 @router.post("/prescriptions/{id}/transitions",
-             responses={404: {"description": "Unknown, or not on your sessions"},
+             response_model=dict, responses={404: {"description": "Unknown, or not on your sessions"},
                         409: {"description": "Not allowed from the current state, or no place left"}})
 def transition(id: str, body: TransitionIn, request: Request, state: Annotated[AppState, Depends(get_state)],
-               principal: Annotated[Principal, Depends(readers)]) -> dict:
+               principal: Annotated[Principal, Depends(readers)]) -> Response:
     """Answer (organisation), withdraw (counsellor), follow (entered, completed, abandoned, outcome)."""
     out = PrescriptionService.of(state).transition(principal, path_id(id), body.to, reason=body.reason, at=body.at,
                                                    note=body.note)
     _audit(request, principal, [(c["id"], c["state"]) for c in out["changed"]])
-    return out
+    return ORJSONResponse(out)  # as create_prescription: rendered once
 
 
 @router.get("/funders/dashboard", dependencies=[Depends(funders)], response_model=None,
