@@ -37,6 +37,20 @@ BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 _ACTIONS = {"GET": "read", "HEAD": "read", "POST": "create", "PUT": "replace", "PATCH": "change",
             "DELETE": "delete"}
 
+#: One audit row; its values come from :func:`audit_row`. Also run by a store inside its own write
+#: transaction (a pre-registration and its audit row committed together: one commit, not two).
+AUDIT_INSERT = ("INSERT INTO audit_log (at, key_id, role, employer, action, resource, resource_id, method, path, "
+                "status, client) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+def audit_row(principal: Principal, resource: str, method: str, path: str, status: int,
+              resource_id: str | None = None, client: str | None = None, action: str | None = None) -> tuple:
+    """The values of :data:`AUDIT_INSERT` for one audited call (``action``: by default from the
+    method, ``ingest`` for a ``:ingest`` path)."""
+    action = action or ("ingest" if path.endswith(":ingest") else _ACTIONS.get(method, method.lower()))
+    return (_now(), principal.key_id, principal.role, principal.employer, action, resource, resource_id, method, path,
+            status, client)
+
 
 class AuditLog:
     """Append-only log of reads and changes of personal data (table ``audit_log``; triggers refuse
@@ -84,16 +98,12 @@ class AuditLog:
 
     def record(self, principal: Principal, resource: str, method: str, path: str, status: int,
                resource_id: str | None = None, client: str | None = None, action: str | None = None) -> None:
-        action = action or ("ingest" if path.endswith(":ingest") else _ACTIONS.get(method, method.lower()))
+        row = audit_row(principal, resource, method, path, status, resource_id, client, action)
         with self._lock:
             if self._fd is not None:
                 lock_bytes(self._fd, 1, self.LOCK_BYTE)
             try:
-                self._conn.execute(
-                    "INSERT INTO audit_log (at, key_id, role, employer, action, resource, resource_id, method, "
-                    "path, status, client) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (_now(), principal.key_id, principal.role, principal.employer, action, resource, resource_id,
-                     method, path, status, client))
+                self._conn.execute(AUDIT_INSERT, row)
             finally:
                 if self._fd is not None:
                     unlock_bytes(self._fd, 1, self.LOCK_BYTE)

@@ -25,7 +25,7 @@ caused has its own row.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Callable, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,6 +40,7 @@ from api.http.pagination import PageParams, page_params, paginate
 from api.services.prescription_service import (REFUSAL_REASONS, STATES, PrescriptionService,
                                                dashboard_xlsx)
 from api.services.state import AppState
+from api.storage.audit import audit_row
 from api.storage.keys import Principal
 
 router = APIRouter(tags=["prescriptions"])
@@ -79,16 +80,22 @@ class TransitionIn(BaseModel):
     note: FreeText = Field(None, max_length=500)
 
 
-def _audit(request: Request, principal: Principal, changes: list[tuple[str, str]]) -> None:
-    """The request's own audit row (written by the middleware) names the first change; each other
-    change (a promotion from the waiting list) gets its own row."""
-    if not changes:
-        return
-    request.state.audit_id, request.state.audit_action = changes[0][0], f"transition:{changes[0][1]}"
-    audit = request.app.state.security.audit
-    for id, state in changes[1:]:
-        audit.record(principal, "prescription", request.method, request.url.path, 200, resource_id=id,
-                     client=request.client.host if request.client else None, action=f"transition:{state}")
+def _audit_rows(request: Request, principal: Principal, status: int) -> Callable[[list[tuple[str, str]]], list[tuple]]:
+    """The audit rows of a write, for the store to write in the write's own transaction (one commit
+    for the pre-registration and its audit, where the middleware's row was a second one): one row
+    per change, (prescription id, new state) -> action ``transition:STATE``; the first is the
+    request's own row (its status), the others are the promotions from the waiting list it
+    caused. The handler then sets ``request.state.audit_written`` so the middleware writes no second
+    row; a call that changed nothing (a replay, a refusal) is audited by the middleware as ever."""
+    request.app.state.security.audit  # the audit_log table exists before a transaction writes into it
+    method, path = request.method, request.scope["path"]
+    client = request.client.host if request.client else None
+
+    def rows(changes: list[tuple[str, str]]) -> list[tuple]:
+        return [audit_row(principal, "prescription", method, path, status, resource_id=id, client=client,
+                          action=f"transition:{state}") for id, state in changes]
+
+    return rows
 
 
 @router.post("/prescriptions", status_code=201, response_model=dict,
@@ -107,10 +114,11 @@ def create_prescription(body: PrescriptionIn, request: Request,
     payload = body.model_dump()
     if body.contact is not None:
         payload["contact"] = body.contact.model_dump(exclude_none=True) or None
-    record, created = PrescriptionService.of(state).submit(principal, payload, idempotency_key=idempotency_key)
+    record, created = PrescriptionService.of(state).submit(principal, payload, idempotency_key=idempotency_key,
+                                                           audit=_audit_rows(request, principal, 201))
     headers = {"Location": f"/prescriptions/{record['id']}"}
     if created:
-        _audit(request, principal, [(record["id"], "submitted")])
+        request.state.audit_written = True  # with the record, in its transaction
     else:
         headers["Idempotent-Replayed"] = "true"
     # the record is plain JSON values built by the service: rendered once by orjson, without FastAPI
@@ -147,8 +155,8 @@ def transition(id: str, body: TransitionIn, request: Request, state: Annotated[A
                principal: Annotated[Principal, Depends(readers)]) -> Response:
     """Answer (organisation), withdraw (counsellor), follow (entered, completed, abandoned, outcome)."""
     out = PrescriptionService.of(state).transition(principal, path_id(id), body.to, reason=body.reason, at=body.at,
-                                                   note=body.note)
-    _audit(request, principal, [(c["id"], c["state"]) for c in out["changed"]])
+                                                   note=body.note, audit=_audit_rows(request, principal, 200))
+    request.state.audit_written = True  # every change, in the move's transaction
     return ORJSONResponse(out)  # as create_prescription: rendered once
 
 
