@@ -165,6 +165,8 @@ scenario(name="prescriptions_dashboard", ours=lambda c: c["service"].dashboard(t
 # ---- 50 concurrent prescribers through a real server ------------------------------------------------
 
 PRESCRIBERS = 50
+TARGET_P99_S = 0.020
+"""The issue's target: p99 of a pre-registration and of an answer under 50 concurrent prescribers."""
 SEEKERS = 4_000
 THINK_S = 0.5
 """Mean think time of a prescriber between two requests in the paced run (50 prescribers: about 100
@@ -350,24 +352,48 @@ def _server_counters(ctx: dict) -> dict:
     for _ in range(ctx["bursts"]):
         submit += _burst(ctx, "submit")
         answer += _burst(ctx, "answer")
+    cpu = _server_cpu(ctx)
     paced_submit, paced_answer = _paced(ctx, ctx["paced_s"], THINK_S)
+    cpu_writes, cpu = _server_cpu(ctx) - cpu, _server_cpu(ctx)
     health_a, health_b = _paced(ctx, ctx["paced_s"], THINK_S, health=True)
+    cpu_health = _server_cpu(ctx) - cpu
     paced_health = health_a + health_b
     everything = submit + answer + paced_submit + paced_answer + paced_health
     p99 = lambda samples: percentile([x for x, _ in samples], 99)  # noqa: E731
-    # counts that depend on timing are text (the gate compares numbers only); errors must stay 0
-    return {"requests": str(len(everything)), "errors": sum(s >= 300 for _, s in everything),
+    errors = sum(s >= 300 for _, s in everything)
+    met = max(p99(paced_submit), p99(paced_answer)) <= TARGET_P99_S and errors == 0
+    # counts that depend on timing are text (the gate compares numbers only); errors must stay 0.
+    # The first two say what the target is about, each on its own: the paced loop (the 50
+    # prescribers of the target) and the bursts (50 released at once, the headline's figure).
+    return {"target_paced_p99": f"submit {p99(paced_submit) * 1e3:.1f} ms / answer {p99(paced_answer) * 1e3:.1f} ms "
+                                f"({'met' if met else 'NOT met'}: <= {TARGET_P99_S * 1e3:.0f} ms and 0 errors)",
+            "burst_p99": f"submit {p99(submit) * 1e3:.1f} ms / answer {p99(answer) * 1e3:.1f} ms "
+                         f"(50 released at once: the time to serve 50; no target)",
+            "requests": str(len(everything)), "errors": errors,
             **_figures("burst_submit", submit), **_figures("burst_answer", answer),
             **_figures("paced_submit", paced_submit), **_figures("paced_answer", paced_answer),
             **_figures("paced_health", paced_health),
             "paced_submit_p99_ratio": f"{p99(paced_submit) / p99(paced_health):.2f}",
             "paced_answer_p99_ratio": f"{p99(paced_answer) / p99(paced_health):.2f}",
-            "paced_req_per_s": f"{(len(paced_submit) + len(paced_answer)) / ctx['paced_s']:.0f}"}
+            "paced_req_per_s": f"{(len(paced_submit) + len(paced_answer)) / ctx['paced_s']:.0f}",
+            # the server's CPU per request in the paced loops (its process's user + system seconds):
+            # unlike the latencies, barely moved by other jobs on the host
+            "server_cpu_ms_per_write": f"{cpu_writes * 1e3 / max(len(paced_submit) + len(paced_answer), 1):.2f}",
+            "server_cpu_ms_per_health": f"{cpu_health * 1e3 / max(len(paced_health), 1):.2f}"}
+
+
+def _server_cpu(ctx: dict) -> float:
+    """CPU seconds (user + system) the benchmark's server process has used so far."""
+    import psutil
+
+    times = psutil.Process(ctx["proc"].pid).cpu_times()
+    return times.user + times.system
 
 
 scenario(name="prescriptions_submit_50", ours=lambda c: _burst(c, "submit"), baseline=lambda c: _burst(c, "health"),
          baseline_name="the same burst of 50 concurrent GET /health on the same server",
-         target="p99 <= 20 ms with 50 concurrent prescribers, 0 errors; answers likewise",
+         target="p99 <= 20 ms with 50 concurrent prescribers (paced: target_paced_p99), 0 errors; answers "
+                "likewise. Median/p99 ms: one burst of 50 at once (burst_p99)",
          repeats=20, quick_repeats=5, counters=_server_counters, counter_tolerance=0.0, alloc=False)(_server_setup)
 
 __all__ = ["app_factory", "generate"]
