@@ -86,8 +86,9 @@ def _audit_rows(request: Request, principal: Principal, status: int) -> Callable
     per change, (prescription id, new state) -> action ``transition:STATE``; the first is the
     request's own row (its status), the others are the promotions from the waiting list it
     caused. The handler then sets ``request.state.audit_written`` so the middleware writes no second
-    row; a call that changed nothing (a replay, a refusal) is audited by the middleware as ever."""
-    request.app.state.security.audit  # the audit_log table exists before a transaction writes into it
+    row; a call that changed nothing (a replay, a refusal) is audited by the middleware as ever. The
+    rows name the record's canonical id (the middleware's named the path's id as sent)."""
+    _ = request.app.state.security.audit  # opened (and its table created) before a transaction writes into it
     method, path = request.method, request.scope["path"]
     client = request.client.host if request.client else None
 
