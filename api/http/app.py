@@ -31,8 +31,12 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     )
     app.state.passerelles = state or AppState.from_settings(settings)
     problems.install(app)
-    for module in (referentiel, normalise, web, bridges, kits, seekers, offers, admin, trainings, basins,
-                   prescriptions):
+    # FastAPI tries the routers in this order, walking every route of each router before (twice for
+    # the one that matches): the pre-registration writes, the hottest routes under 50 concurrent
+    # prescribers (issue 20), come right after /health. No two routers share a path, so the order
+    # changes nothing but the cost (and the order of the paths in the OpenAPI document).
+    for module in (referentiel, prescriptions, normalise, web, bridges, kits, seekers, offers, admin, trainings,
+                   basins):
         app.include_router(module.router)
     security.install(app, settings)  # after every router: keys, roles, rate limits, 413, audit (api/http/security/)
     # The title normaliser gains its encoder in the background (issue 21): answers cached before then

@@ -59,8 +59,8 @@ from api.services.free_text import text_problem
 from api.services.errors import (AlreadyPreRegistered, IdempotencyConflict, NoPlace, NotAllowed, PrescriptionError,
                                  TransitionRefused, UnknownPrescription, UnknownSession)
 from api.storage.keys import Principal
-from api.storage.prescriptions import (Duplicate, IdempotencyMismatch, NoPlaceLeft, PrescriptionStore, StaleState,
-                                       dumps_contact)
+from api.storage.prescriptions import (AuditRows, Duplicate, IdempotencyMismatch, NoPlaceLeft, PrescriptionStore,
+                                       StaleState, dumps_contact)
 from api.storage.sqlite import utc_now
 
 ORIGINS = ("gap-plan", "bridge", "search")
@@ -205,9 +205,11 @@ class PrescriptionService:
         return session is not None and principal.organisation in (session.get("siret"), session.get("organisation"))
 
     # ---- submit ------------------------------------------------------------------------------------
-    def submit(self, principal: Principal, body: dict, idempotency_key: str | None = None) -> tuple[dict, bool]:
+    def submit(self, principal: Principal, body: dict, idempotency_key: str | None = None,
+               audit: AuditRows | None = None) -> tuple[dict, bool]:
         """A counsellor pre-registers a stored seeker on a session. ``body``: seeker, training,
         session, target (occupation code), origin (gap-plan | bridge | search), note, contact.
+        ``audit``: the creation's audit rows, written in its transaction (not for a replay).
         Returns (the record as the counsellor sees it, created)."""
         body = {**body, **{name: check_id(body.get(name), name) for name in ("seeker", "training", "session")}}
         # free text another party reads: checked here for every caller, not only at the HTTP boundary
@@ -250,7 +252,8 @@ class PrescriptionService:
         try:
             row, created = self.store.create(record, places=session.get("places"), key_id=principal.key_id,
                                              role=principal.role,
-                                             idempotency=(idempotency_key, digest) if digest else None)
+                                             idempotency=(idempotency_key, digest) if digest else None,
+                                             audit=audit)
         except IdempotencyMismatch as error:
             raise IdempotencyConflict(
                 f"The Idempotency-Key {idempotency_key!r} was used for another request (pre-registration "
@@ -313,11 +316,13 @@ class PrescriptionService:
 
     # ---- transitions -------------------------------------------------------------------------------
     def transition(self, principal: Principal, id: str, to: str, *, reason: str | None = None,
-                   at: date | None = None, note: str | None = None, catalogue: bool = True) -> dict:
+                   at: date | None = None, note: str | None = None, catalogue: bool = True,
+                   audit: AuditRows | None = None) -> dict:
         """Move a pre-registration along the state machine; returns the record with its timeline
         and ``changed``: every (id, state) the move made (a promotion from the waiting list too).
         ``catalogue``: refresh the session's places from the served catalogue before accepting
-        (False: the places stored at the last pre-registration, as the CLI does without a server)."""
+        (False: the places stored at the last pre-registration, as the CLI does without a server).
+        ``audit``: the audit rows of every change, written in the move's transaction."""
         note = check_free_text(note, "note", TRANSITION_NOTE_MAX)
         row = self.get_visible(principal, id)
         id, current = row["id"], row["state"]
@@ -360,7 +365,7 @@ class PrescriptionService:
             changes = self.store.transition(id, expected=current, to=to, at=stamp, reason=reason,
                                             key_id=principal.key_id, role=principal.role, places=places,
                                             takes_place=to == "accepted", frees_place=frees,
-                                            detail=note or None)
+                                            detail=note or None, audit=audit)
         except NoPlaceLeft:
             raise NoPlace(f"Every place of the session {row['session']!r} is taken: waitlist the person "
                           "(to=waitlisted) or refuse (reason session-full).", field="to", value=to,

@@ -38,6 +38,22 @@ BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 _ACTIONS = {"GET": "read", "HEAD": "read", "POST": "create", "PUT": "replace", "PATCH": "change",
             "DELETE": "delete"}
 
+#: One audit row; its values come from :func:`audit_row`. Also run by a store inside its own write
+#: transaction (a pre-registration and its audit row committed together: one commit, not two).
+AUDIT_INSERT = ("INSERT INTO audit_log (at, key_id, role, employer, action, resource, resource_id, method, path, "
+                "status, client, resource_employer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+def audit_row(principal: Principal, resource: str, method: str, path: str, status: int,
+              resource_id: str | None = None, client: str | None = None, action: str | None = None,
+              resource_employer: str | None = None) -> tuple:
+    """The values of :data:`AUDIT_INSERT` for one audited call (``action``: by default from the
+    method, ``ingest`` for a ``:ingest`` path; ``resource_employer``: the employer of the offer named
+    by ``resource_id``, offer ids being per employer; None for other resources)."""
+    action = action or ("ingest" if path.endswith(":ingest") else _ACTIONS.get(method, method.lower()))
+    return (_now(), principal.key_id, principal.role, principal.employer, action, resource, resource_id, method, path,
+            status, client, resource_employer)
+
 
 class AuditLog:
     """Append-only log of reads and changes of personal data (table ``audit_log``; triggers refuse
@@ -94,16 +110,12 @@ class AuditLog:
                resource_employer: str | None = None) -> None:
         """Append one row. ``resource_employer``: the employer of the offer named by ``resource_id``
         (offer ids are per employer; None for other resources and the offer without employer)."""
-        action = action or ("ingest" if path.endswith(":ingest") else _ACTIONS.get(method, method.lower()))
+        row = audit_row(principal, resource, method, path, status, resource_id, client, action, resource_employer)
         with self._lock:
             if self._fd is not None:
                 lock_bytes(self._fd, 1, self.LOCK_BYTE)
             try:
-                self._conn.execute(
-                    "INSERT INTO audit_log (at, key_id, role, employer, action, resource, resource_id, "
-                    "resource_employer, method, path, status, client) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (_now(), principal.key_id, principal.role, principal.employer, action, resource, resource_id,
-                     resource_employer, method, path, status, client))
+                self._conn.execute(AUDIT_INSERT, row)
             finally:
                 if self._fd is not None:
                     unlock_bytes(self._fd, 1, self.LOCK_BYTE)

@@ -6,8 +6,11 @@ makes it. A fast hash is right here: the secret is random, not a password, so th
 brute-force.
 
 Revocation is seen at once by every worker process: a key is cached in memory after its first
-check, and the cache is trusted only while SQLite's ``PRAGMA data_version`` says no other
-connection changed the database; otherwise the key's row is read again (one indexed lookup).
+check, and the cache is trusted only while the keys' generation (``api_keys_generation``, raised
+by triggers on every INSERT, UPDATE and DELETE of ``api_keys``, whoever makes it) has not moved;
+otherwise the key's row is read again (one indexed lookup). The generation, not SQLite's
+``PRAGMA data_version``: the keys share their database with the store, the pre-registrations and
+the audit log, whose every commit moves ``data_version``, so under writes that cache never held.
 """
 
 from __future__ import annotations
@@ -42,6 +45,19 @@ CREATE TABLE IF NOT EXISTS api_keys (
     CHECK ((role = 'organisation') = (organisation IS NOT NULL)),
     CHECK (prescriber IS NULL OR role = 'counsellor')
 );
+"""
+
+#: The keys' generation: one row, raised by the triggers on any change of ``api_keys`` (created after
+#: :func:`migrate_keys`, since the table's rebuild drops the triggers of the old one).
+GENERATION_DDL = """
+CREATE TABLE IF NOT EXISTS api_keys_generation (id INTEGER PRIMARY KEY CHECK (id = 0), n INTEGER NOT NULL);
+INSERT OR IGNORE INTO api_keys_generation VALUES (0, 0);
+CREATE TRIGGER IF NOT EXISTS api_keys_generation_insert AFTER INSERT ON api_keys
+BEGIN UPDATE api_keys_generation SET n = n + 1 WHERE id = 0; END;
+CREATE TRIGGER IF NOT EXISTS api_keys_generation_update AFTER UPDATE ON api_keys
+BEGIN UPDATE api_keys_generation SET n = n + 1 WHERE id = 0; END;
+CREATE TRIGGER IF NOT EXISTS api_keys_generation_delete AFTER DELETE ON api_keys
+BEGIN UPDATE api_keys_generation SET n = n + 1 WHERE id = 0; END;
 """
 
 _COLUMNS = "id, hash, role, employer, name, rate_per_minute, created_at, revoked_at"
@@ -102,6 +118,12 @@ class KeyStore:
         self._lock = threading.Lock()
         self._conn = connect(self.path)
         migrate_keys(self._conn)
+        if self._conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND "
+                              "name LIKE 'api_keys_generation_%'").fetchone()[0] < 3:
+            with immediate(self._conn):  # once per database (and after a migration rebuilt the table)
+                for statement in GENERATION_DDL.split(";\n"):
+                    if statement.strip():
+                        self._conn.execute(statement)
         self._version = -1
         self._cache: dict[str, Principal | None] = {}
 
@@ -187,13 +209,13 @@ class KeyStore:
 
     # -- per request -----------------------------------------------------------------------
     def authenticate(self, key: str) -> Principal | None:
-        """The principal of a valid, unrevoked key, else None. Cost: one ``PRAGMA data_version``
-        (microseconds) when cached, one indexed SELECT after any change to the database."""
+        """The principal of a valid, unrevoked key, else None. Cost: one read of the keys' generation
+        (microseconds) when cached, one indexed SELECT after any change to the keys."""
         if not KEY_PATTERN.match(key):
             return None
         digest = hash_key(key)
         with self._lock:
-            version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+            version = self._conn.execute("SELECT n FROM api_keys_generation WHERE id = 0").fetchone()[0]
             if version != self._version:
                 self._cache.clear()
                 self._version = version

@@ -29,9 +29,15 @@ import threading
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Callable, Iterator, Literal
 
+from api.storage.audit import AUDIT_INSERT
 from api.storage.sqlite import BackgroundCheckpoints, connect, immediate, utc_now
+
+#: What a write may be asked to audit in its own transaction: (prescription id, new state) of every
+#: change it made -> the rows of :data:`api.storage.audit.AUDIT_INSERT` (the table ``audit_log``
+#: must exist: ``api.storage.audit.AuditLog`` creates it).
+AuditRows = Callable[[list[tuple[str, str]]], list[tuple]]
 
 DDL = """
 CREATE TABLE IF NOT EXISTS prescriptions (
@@ -249,13 +255,14 @@ class PrescriptionStore:
 
     # ---- writing -------------------------------------------------------------------------------
     def create(self, record: dict, *, places: int | None, key_id: str | None, role: str | None,
-               idempotency: tuple[str, str] | None = None) -> tuple[dict, bool]:
+               idempotency: tuple[str, str] | None = None, audit: AuditRows | None = None) -> tuple[dict, bool]:
         """Insert a submitted pre-registration (``record``: the columns of :data:`COLUMNS` but the
         dates and state) in one transaction: its session's row (places refreshed), tallies, first
         event. ``idempotency``: (Idempotency-Key, body hash): a key seen before with the same hash
         returns the record it made, ``(record, False)``; with another hash raises
         :class:`IdempotencyMismatch`. Raises :class:`Duplicate` when the seeker already has an open
-        pre-registration (submitted, waitlisted, accepted, entered) on the session."""
+        pre-registration (submitted, waitlisted, accepted, entered) on the session. ``audit``: the
+        audit rows of the creation, written in the same transaction (not for a replay)."""
         now = utc_now()
         with self.transaction() as db:
             if idempotency is not None:
@@ -289,6 +296,8 @@ class PrescriptionStore:
             if idempotency is not None:
                 db.execute("INSERT INTO prescription_idempotency VALUES (?, ?, ?, ?, ?)",
                            (key_id or "", idempotency[0], idempotency[1], row["id"], now))
+            if audit is not None:
+                db.executemany(AUDIT_INSERT, audit([(row["id"], "submitted")]))
         return row, True
 
     @staticmethod
@@ -307,7 +316,8 @@ class PrescriptionStore:
 
     def transition(self, id: str, *, expected: str, to: str, at: str, reason: str | None, key_id: str | None,
                    role: str | None, places: int | None = None, frees_place: bool = False,
-                   takes_place: bool = False, detail: str | None = None) -> list[tuple[str, str]]:
+                   takes_place: bool = False, detail: str | None = None, audit: AuditRows | None = None
+                   ) -> list[tuple[str, str]]:
         """Move ``id`` from ``expected`` to ``to`` in one transaction; returns every change made as
         ``(prescription id, new state)`` (the waitlisted person promoted when a place is freed).
 
@@ -315,7 +325,8 @@ class PrescriptionStore:
         (:class:`NoPlaceLeft` otherwise; ``places``: the catalogue's current number, stored first).
         ``frees_place``: the count falls and the first waitlisted pre-registration of the session
         (earliest ``waitlisted_at``, then id) becomes accepted at once, with an event saying so.
-        :class:`StaleState` when the record is no longer in ``expected``."""
+        :class:`StaleState` when the record is no longer in ``expected``. ``audit``: the audit rows
+        of every change, written in the same transaction."""
         changes: list[tuple[str, str]] = []
         with self.transaction() as db:
             row = db.execute("SELECT * FROM prescriptions WHERE id = ?", (id,)).fetchone()
@@ -337,6 +348,8 @@ class PrescriptionStore:
             changes.append((id, to))
             if frees_place:
                 changes += self._free_place(db, training, session, at, id)
+            if audit is not None:
+                db.executemany(AUDIT_INSERT, audit(changes))
         return changes
 
     def _set_state(self, db: sqlite3.Connection, row: sqlite3.Row, to: str, at: str, reason: str | None) -> None:

@@ -26,6 +26,12 @@ pre-registering / answering under 50 concurrent prescribers.
   the same process), and ``paced_*_p99_ratio``: the p99 of the writes over that of /health. The clients run in the benchmark's process and the server in its own:
   on the shared 2-core host the client threads compete with the server for the CPUs, so the
   latencies are those of the whole loop, an upper bound. Target: p99 <= 20 ms, 0 errors.
+- ``prescriptions_cpu``: the app's CPU per request, in process (no network, no client threads, one
+  request at a time straight into the ASGI app on an event loop of the benchmark): a call is 20
+  submissions with an Idempotency-Key then their 20 answers; baseline: 40 ``GET /health`` through
+  the same app. A burst of 50 is bound by 50 x this CPU / 2 cores, and the wall time of one request
+  alone is its CPU, so the gate sees a change of the cost per request even on a loaded host.
+  Counters (text): ``cpu_ms_per_write`` and ``cpu_ms_per_health`` (``time.process_time``).
 - ``prescriptions_store_50``: the store's share, without HTTP and without client threads competing
   with a server: 50 threads on one ``PrescriptionStore`` each creating (with an Idempotency-Key)
   and accepting pre-registrations, 1 pair each (quick; 20 in full runs) without thinking: the
@@ -168,6 +174,8 @@ scenario(name="prescriptions_dashboard", ours=lambda c: c["service"].dashboard(t
 # ---- 50 concurrent prescribers through a real server ------------------------------------------------
 
 PRESCRIBERS = 50
+TARGET_P99_S = 0.020
+"""The issue's target: p99 of a pre-registration and of an answer under 50 concurrent prescribers."""
 SEEKERS = 4_000
 THINK_S = 0.5
 """Mean think time of a prescriber between two requests in the paced run (50 prescribers: about 100
@@ -362,7 +370,8 @@ def _kinds(prefixes: tuple[str, ...], throughput: tuple[str, ...], **others: str
 SUBMIT_KINDS = _kinds(("burst_submit", "burst_answer", "paced_submit", "paced_answer", "paced_health"),
                       ("paced_submit", "paced_answer", "paced_health"),
                       requests="throughput", errors="work", paced_submit_p99_ratio="info",
-                      paced_answer_p99_ratio="info", paced_req_per_s="throughput")
+                      paced_answer_p99_ratio="info", paced_req_per_s="throughput", target_paced_p99="info",
+                      burst_p99="info", server_cpu_ms_per_write="info", server_cpu_ms_per_health="info")
 
 
 def _server_counters(ctx: dict) -> dict:
@@ -370,28 +379,50 @@ def _server_counters(ctx: dict) -> dict:
     for _ in range(ctx["bursts"]):
         submit += _burst(ctx, "submit")
         answer += _burst(ctx, "answer")
+    cpu = _server_cpu(ctx)
     paced_submit, paced_answer = _paced(ctx, ctx["paced_s"], THINK_S)
+    cpu_writes, cpu = _server_cpu(ctx) - cpu, _server_cpu(ctx)
     health_a, health_b = _paced(ctx, ctx["paced_s"], THINK_S, health=True)
+    cpu_health = _server_cpu(ctx) - cpu
     paced_health = health_a + health_b
     everything = submit + answer + paced_submit + paced_answer + paced_health
     p99 = lambda samples: percentile([x for x, _ in samples], 99)  # noqa: E731
-    # what each counter is, the gate reads from SUBMIT_KINDS: errors must stay 0, throughput not fall
-    return {"requests": len(everything), "errors": sum(s >= 300 for _, s in everything),
+    errors = sum(s >= 300 for _, s in everything)
+    met = max(p99(paced_submit), p99(paced_answer)) <= TARGET_P99_S and errors == 0
+    # what each counter is, the gate reads from SUBMIT_KINDS: errors must stay 0, throughput not fall.
+    # The first two say what the target is about, each on its own: the paced loop (the 50
+    # prescribers of the target) and the bursts (50 released at once, the headline's figure).
+    return {"target_paced_p99": f"submit {p99(paced_submit) * 1e3:.1f} ms / answer {p99(paced_answer) * 1e3:.1f} ms "
+                                f"({'met' if met else 'NOT met'}: <= {TARGET_P99_S * 1e3:.0f} ms and 0 errors)",
+            "burst_p99": f"submit {p99(submit) * 1e3:.1f} ms / answer {p99(answer) * 1e3:.1f} ms "
+                         f"(50 released at once: the time to serve 50; no target)",
+            "requests": len(everything), "errors": errors,
             **_figures("burst_submit", submit), **_figures("burst_answer", answer),
             **_figures("paced_submit", paced_submit), **_figures("paced_answer", paced_answer),
             **_figures("paced_health", paced_health),
             "paced_submit_p99_ratio": round(p99(paced_submit) / p99(paced_health), 2),
             "paced_answer_p99_ratio": round(p99(paced_answer) / p99(paced_health), 2),
-            "paced_req_per_s": round((len(paced_submit) + len(paced_answer)) / ctx["paced_s"])}
+            "paced_req_per_s": round((len(paced_submit) + len(paced_answer)) / ctx["paced_s"]),
+            # the server's CPU per request in the paced loops (its process's user + system seconds):
+            # unlike the latencies, barely moved by other jobs on the host
+            "server_cpu_ms_per_write": round(cpu_writes * 1e3 / max(len(paced_submit) + len(paced_answer), 1), 2),
+            "server_cpu_ms_per_health": round(cpu_health * 1e3 / max(len(paced_health), 1), 2)}
+
+
+def _server_cpu(ctx: dict) -> float:
+    """CPU seconds (user + system) the benchmark's server process has used so far."""
+    import psutil
+
+    times = psutil.Process(ctx["proc"].pid).cpu_times()
+    return times.user + times.system
 
 
 scenario(name="prescriptions_submit_50", ours=lambda c: _burst(c, "submit"), baseline=lambda c: _burst(c, "health"),
          baseline_name="the same burst of 50 concurrent GET /health on the same server",
-         target="p99 <= 20 ms with 50 concurrent prescribers, 0 errors; answers likewise",
+         target="p99 <= 20 ms with 50 concurrent prescribers (paced: target_paced_p99), 0 errors; answers "
+                "likewise. Median/p99 ms: one burst of 50 at once (burst_p99)",
          repeats=20, quick_repeats=5, counters=_server_counters, counter_kinds=SUBMIT_KINDS, counter_tolerance=0.0,
          alloc=False)(_server_setup)
-
-__all__ = ["app_factory", "generate"]
 
 
 # ---- the store alone under 50 concurrent writers (no HTTP, no client threads on the server's CPU) ----
@@ -476,3 +507,114 @@ scenario(name="prescriptions_store_50",
          target="p99 <= 20 ms with 50 concurrent prescribers (the store's share of it)",
          repeats=5, quick_repeats=3, counters=_store_counters, counter_kinds=STORE_KINDS, counter_tolerance=0.0,
          alloc=False, threshold=2.0)(_store_setup)  # noisy by nature: 50 threads scheduled on 2 shared cores
+
+
+# ---- CPU per request in process: the app alone, no network, no client threads ----------------------
+
+IN_PROCESS_PAIRS = 20
+"""Submissions (then their answers) per call of ``prescriptions_cpu``; the baseline sends twice as
+many ``GET /health``."""
+
+
+def _asgi_call(ctx: dict, method: str, path: str, key: str, body: bytes = b"", headers: tuple = ()) -> tuple[int, bytes]:
+    """One request straight into the ASGI app (the middleware stack, routing, dependencies, the
+    thread pool of a sync endpoint): (status, body). Runs on the scenario's own event loop."""
+    import asyncio
+
+    sent: list[dict] = []
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> dict:
+        if pending:
+            return pending.pop()
+        await asyncio.sleep(3600)  # the app never reads past the body
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    raw = [(b"host", b"bench"), (b"authorization", b"Bearer " + key.encode()), *headers]
+    if body:
+        raw += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": raw,
+             "client": ("127.0.0.1", 50_000), "server": ("bench", 80)}
+    ctx["loop"].run_until_complete(ctx["app"](scope, receive, send))
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+
+def _in_process_writes(ctx: dict) -> None:
+    """``IN_PROCESS_PAIRS`` pre-registrations (with an Idempotency-Key) then their answers, one
+    after another."""
+    import orjson
+
+    ids = []
+    for _ in range(IN_PROCESS_PAIRS):
+        n = ctx["next"]
+        ctx["next"] += 1
+        status, body = _asgi_call(ctx, "POST", "/prescriptions", ctx["counsellor"], orjson.dumps({
+            "seeker": f"P{n % SEEKERS}", "training": "T1", "session": f"S{(n // SEEKERS) % 200}", "target": "H2913",
+            "origin": "gap-plan"}), ((b"idempotency-key", f"c-{n}".encode()),))
+        assert status == 201, body
+        ids.append(orjson.loads(body)["id"])
+    for i, id in enumerate(ids):
+        status, body = _asgi_call(ctx, "POST", f"/prescriptions/{id}/transitions", ctx["organisation"],
+                                  orjson.dumps({"to": ("accepted", "waitlisted")[i % 2]}))
+        assert status == 200, body
+
+
+def _in_process_health(ctx: dict) -> None:
+    for _ in range(2 * IN_PROCESS_PAIRS):
+        status, _ = _asgi_call(ctx, "GET", "/health", ctx["counsellor"])
+        assert status == 200
+
+
+@lru_cache(maxsize=2)
+def _in_process_setup(quick: bool) -> dict:
+    import asyncio
+
+    from api.storage.keys import KeyStore
+
+    db = Path(tempfile.mkdtemp(prefix="passerelles-bench-prcpu-")) / "p.sqlite3"
+    keys = KeyStore(db)
+    counsellor = keys.create("counsellor", prescriber="france-travail")[0]
+    organisation = keys.create("organisation", organisation="11111111100011")[0]
+    keys.close()
+    previous = os.environ.get("PASSERELLES_BENCH_DB")
+    os.environ["PASSERELLES_BENCH_DB"] = str(db)
+    try:
+        app = app_factory()
+    finally:
+        if previous is None:
+            os.environ.pop("PASSERELLES_BENCH_DB", None)
+        else:
+            os.environ["PASSERELLES_BENCH_DB"] = previous
+    return {"app": app, "loop": asyncio.new_event_loop(), "counsellor": counsellor, "organisation": organisation,
+            "next": 0}
+
+
+def _in_process_counters(ctx: dict) -> dict:
+    """CPU per request (``time.process_time``, every thread of this process) over 100 pairs and 200
+    /health (info for the gate, which compares the time ratio): the machine's load moves it far less
+    than the wall time."""
+    def cpu_ms(fn, requests: int) -> float:
+        start = time.process_time()
+        for _ in range(5):
+            fn(ctx)
+        return (time.process_time() - start) * 1e3 / (5 * requests)
+
+    writes = cpu_ms(_in_process_writes, 2 * IN_PROCESS_PAIRS)
+    health = cpu_ms(_in_process_health, 2 * IN_PROCESS_PAIRS)
+    return {"cpu_ms_per_write": round(writes, 3), "cpu_ms_per_health": round(health, 3),
+            "write_to_health_cpu": round(writes / health, 2)}
+
+
+scenario(name="prescriptions_cpu", ours=_in_process_writes, baseline=_in_process_health,
+         baseline_name=f"{2 * IN_PROCESS_PAIRS} GET /health through the same app in process",
+         target=f"CPU per request: a burst of 50 costs 50 x this / 2 cores ({IN_PROCESS_PAIRS} submissions + "
+                f"{IN_PROCESS_PAIRS} answers per call)",
+         repeats=15, quick_repeats=7, counters=_in_process_counters,
+         counter_kinds={"cpu_ms_per_write": "info", "cpu_ms_per_health": "info", "write_to_health_cpu": "info"},
+         alloc=False)(_in_process_setup)
+
+__all__ = ["app_factory", "generate"]

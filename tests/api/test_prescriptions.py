@@ -499,3 +499,38 @@ def test_places_left_in_plans_and_sessions_subtract_the_accepted_pre_registratio
     move(env, b, "withdrawn", key="counsellor")
     assert left()["S1"] == (2, 1)
     assert planned() == {"S1": 1}
+
+
+def test_each_write_has_exactly_one_audit_row_with_its_status(env):
+    """The submission's and the answer's audit rows are written in the write's own transaction (one
+    commit): exactly one row per change, none twice (the middleware does not add its own), a
+    promotion from the waiting list its own row; a replay and a refused move are still audited, by
+    the middleware, with their status, and a refused move leaves no transition row."""
+    db = env["app"].state.security.audit._conn
+
+    def rows(id: str) -> list[tuple]:
+        return db.execute("SELECT action, method, path, status FROM audit_log WHERE resource = 'prescription' AND "
+                          "resource_id = ? ORDER BY seq", (id,)).fetchall()
+
+    headers = {**env["auth"](env["keys"]["counsellor"]), "Idempotency-Key": "audit-once"}
+    first = env["client"].post("/prescriptions", json=body("P7", session="S1"), headers=headers)
+    assert first.status_code == 201
+    pid = first.json()["id"]
+    assert rows(pid) == [("transition:submitted", "POST", "/prescriptions", 201)]
+    replay = env["client"].post("/prescriptions", json=body("P7", session="S1"), headers=headers)
+    assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
+    # the replay names no id in its audit row (the middleware's, as before): the first one stays alone
+    assert rows(pid) == [("transition:submitted", "POST", "/prescriptions", 201)]
+    assert db.execute("SELECT count(*) FROM audit_log WHERE path = '/prescriptions' AND status = 201").fetchone()[0] == 2
+    move(env, pid, "entered", expect=409)
+    assert rows(pid)[-1] == ("create", "POST", f"/prescriptions/{pid}/transitions", 409)  # no transition named
+    a, w = submit(env, "P8")["id"], submit(env, "P9")["id"]
+    move(env, pid, "accepted")
+    move(env, a, "accepted")  # S1 has 2 places: full
+    move(env, w, "waitlisted")
+    move(env, a, "withdrawn", key="counsellor")  # frees a place: w is promoted in the same transaction
+    path = f"/prescriptions/{a}/transitions"
+    assert [r for r in rows(a) if r[2] == path] == [("transition:accepted", "POST", path, 200),
+                                                     ("transition:withdrawn", "POST", path, 200)]
+    assert rows(w)[-1] == ("transition:accepted", "POST", path, 200)
+    assert [r[0] for r in rows(pid) if r[3] < 300] == ["transition:submitted", "transition:accepted"]

@@ -136,7 +136,7 @@ def test_revoked_key_is_401_at_once(env):
 
 def test_key_revoked_by_another_process_is_401(env):
     """``passerelles keys revoke`` writes through its own connection, as another process would: the
-    server's cached key is re-read because SQLite's data_version changed."""
+    server's cached key is re-read because the keys' generation (a trigger on ``api_keys``) moved."""
     from api.cli import main
 
     client = env["client"]
@@ -145,6 +145,30 @@ def test_key_revoked_by_another_process_is_401(env):
     assert client.get("/seekers/S-1", headers=bearer(key)).status_code == 200
     assert main(["keys", "revoke", record["id"], "--database", str(env["database"])]) == 0
     assert client.get("/seekers/S-1", headers=bearer(key)).status_code == 401
+    store.close()
+
+
+def test_key_changed_by_plain_sql_is_seen_and_other_writes_keep_the_cache(tmp_path):
+    """The key cache is trusted while the keys' generation holds: any change to ``api_keys``, even a
+    plain SQL UPDATE or DELETE by another connection (an older process, an operator), moves it
+    through the triggers; a commit to another table of the same database (the audit log, the
+    pre-registrations) does not, so a cached key is not read again."""
+    import sqlite3
+
+    store = KeyStore(tmp_path / "k.sqlite3")
+    revoked, record = store.create("counsellor")
+    deleted, other = store.create("organisation", organisation="11111111100011")
+    assert store.authenticate(revoked).key_id == record["id"] and store.authenticate(deleted).key_id == other["id"]
+    generation = store._version
+    outside = sqlite3.connect(tmp_path / "k.sqlite3", isolation_level=None)
+    outside.execute("CREATE TABLE IF NOT EXISTS elsewhere (x)")
+    outside.execute("INSERT INTO elsewhere VALUES (1)")
+    assert store.authenticate(revoked).key_id == record["id"] and store._version == generation
+    outside.execute("UPDATE api_keys SET revoked_at = '2026-01-01' WHERE id = ?", (record["id"],))
+    assert store.authenticate(revoked) is None
+    outside.execute("DELETE FROM api_keys WHERE id = ?", (other["id"],))
+    assert store.authenticate(deleted) is None
+    outside.close()
     store.close()
 
 

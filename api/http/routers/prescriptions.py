@@ -25,7 +25,7 @@ caused has its own row.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Callable, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -34,12 +34,14 @@ from api.http import security
 from api.http.dependencies import get_state
 from api.http.ids import Id, path_id
 from api.http.problems import Problem
+from api.http.responses import ORJSONResponse
 from api.http.text import FreeText
 from api.http.pagination import PageParams, page_params, paginate
 from api.services.prescription_service import (CONTACT_NAME_MAX, EMAIL_PATTERN, NOTE_MAX, PHONE_PATTERN,
                                                REFUSAL_REASONS, STATES, TRANSITION_NOTE_MAX, PrescriptionService,
                                                dashboard_xlsx)
 from api.services.state import AppState
+from api.storage.audit import audit_row
 from api.storage.keys import Principal
 
 router = APIRouter(tags=["prescriptions"])
@@ -79,27 +81,34 @@ class TransitionIn(BaseModel):
     note: FreeText = Field(None, max_length=TRANSITION_NOTE_MAX)
 
 
-def _audit(request: Request, principal: Principal, changes: list[tuple[str, str]]) -> None:
-    """The request's own audit row (written by the middleware) names the first change; each other
-    change (a promotion from the waiting list) gets its own row."""
-    if not changes:
-        return
-    request.state.audit_id, request.state.audit_action = changes[0][0], f"transition:{changes[0][1]}"
-    audit = request.app.state.security.audit
-    for id, state in changes[1:]:
-        audit.record(principal, "prescription", request.method, request.url.path, 200, resource_id=id,
-                     client=request.client.host if request.client else None, action=f"transition:{state}")
+def _audit_rows(request: Request, principal: Principal, status: int) -> Callable[[list[tuple[str, str]]], list[tuple]]:
+    """The audit rows of a write, for the store to write in the write's own transaction (one commit
+    for the pre-registration and its audit, where the middleware's row was a second one): one row
+    per change, (prescription id, new state) -> action ``transition:STATE``; the first is the
+    request's own row (its status), the others are the promotions from the waiting list it
+    caused. The handler then sets ``request.state.audit_written`` so the middleware writes no second
+    row; a call that changed nothing (a replay, a refusal) is audited by the middleware as ever. The
+    rows name the record's canonical id (the middleware's named the path's id as sent)."""
+    _ = request.app.state.security.audit  # opened (and its table created) before a transaction writes into it
+    method, path = request.method, request.scope["path"]
+    client = request.client.host if request.client else None
+
+    def rows(changes: list[tuple[str, str]]) -> list[tuple]:
+        return [audit_row(principal, "prescription", method, path, status, resource_id=id, client=client,
+                          action=f"transition:{state}") for id, state in changes]
+
+    return rows
 
 
-@router.post("/prescriptions", status_code=201,
+@router.post("/prescriptions", status_code=201, response_model=dict,
              responses={404: {"description": "Unknown session"},
                         409: {"description": "Already pre-registered on this session"},
                         422: {"description": "Invalid field, unknown seeker, or Idempotency-Key reused"}})
-def create_prescription(body: PrescriptionIn, request: Request, response: Response,
+def create_prescription(body: PrescriptionIn, request: Request,
                         state: Annotated[AppState, Depends(get_state)],
                         principal: Annotated[Principal, Depends(counsellors)],
                         idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)] = None
-                        ) -> dict:
+                        ) -> Response:
     """Pre-register a stored seeker on a session (counsellors; audited)."""
     if len(request.headers.getlist("idempotency-key")) > 1:  # which one a proxy and the app read may differ
         raise Problem(422, "invalid-request", "Invalid request",
@@ -107,13 +116,17 @@ def create_prescription(body: PrescriptionIn, request: Request, response: Respon
     payload = body.model_dump()
     if body.contact is not None:
         payload["contact"] = body.contact.model_dump(exclude_none=True) or None
-    record, created = PrescriptionService.of(state).submit(principal, payload, idempotency_key=idempotency_key)
+    record, created = PrescriptionService.of(state).submit(principal, payload, idempotency_key=idempotency_key,
+                                                           audit=_audit_rows(request, principal, 201))
+    headers = {"Location": f"/prescriptions/{record['id']}"}
     if created:
-        _audit(request, principal, [(record["id"], "submitted")])
+        request.state.audit_written = True  # with the record, in its transaction
     else:
-        response.headers["Idempotent-Replayed"] = "true"
-    response.headers["Location"] = f"/prescriptions/{record['id']}"
-    return record
+        headers["Idempotent-Replayed"] = "true"
+    # the record is plain JSON values built by the service: rendered once by orjson, without FastAPI
+    # validating it again against ``dict`` and serialising it through pydantic (``response_model``
+    # still documents it)
+    return ORJSONResponse(record, status_code=201, headers=headers)
 
 
 @router.get("/prescriptions")
@@ -138,15 +151,15 @@ def get_prescription(id: str, state: Annotated[AppState, Depends(get_state)],
 
 
 @router.post("/prescriptions/{id}/transitions",
-             responses={404: {"description": "Unknown, or not on your sessions"},
+             response_model=dict, responses={404: {"description": "Unknown, or not on your sessions"},
                         409: {"description": "Not allowed from the current state, or no place left"}})
 def transition(id: str, body: TransitionIn, request: Request, state: Annotated[AppState, Depends(get_state)],
-               principal: Annotated[Principal, Depends(readers)]) -> dict:
+               principal: Annotated[Principal, Depends(readers)]) -> Response:
     """Answer (organisation), withdraw (counsellor), follow (entered, completed, abandoned, outcome)."""
     out = PrescriptionService.of(state).transition(principal, path_id(id), body.to, reason=body.reason, at=body.at,
-                                                   note=body.note)
-    _audit(request, principal, [(c["id"], c["state"]) for c in out["changed"]])
-    return out
+                                                   note=body.note, audit=_audit_rows(request, principal, 200))
+    request.state.audit_written = True  # every change, in the move's transaction
+    return ORJSONResponse(out)  # as create_prescription: rendered once
 
 
 @router.get("/funders/dashboard", dependencies=[Depends(funders)], response_model=None,

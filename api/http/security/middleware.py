@@ -143,7 +143,7 @@ class SecurityMiddleware:
                     if not any(name.lower() == b"connection" for name, _ in headers):
                         message = {**message, "headers": [*headers, (b"connection", b"close")]}
                 resource = state.get("audit")
-                if resource is not None:
+                if resource is not None and not state.get("audit_written"):  # else the handler's write did
                     self._audit(scope, state, resource, message["status"])
                 if "cache_key" in state:
                     captured.append(message)
