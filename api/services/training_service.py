@@ -45,6 +45,42 @@ from api.services.errors import UnknownBasin, UnknownSeeker
 DEFAULT_RADIUS_KM = 50.0
 
 
+@dataclass(frozen=True, eq=False)
+class CatalogueRows:
+    """Where one training's rows are in a served catalogue, built once when it is served
+    (:meth:`TrainingService._set`: load, ingest, import, a file chosen) so that a request costs the
+    size of its training, not the catalogue's.
+
+    Attributes:
+        catalogue: the catalogue these rows are of
+        row:       training id -> its row of ``catalogue.frame`` (the first of equal ids)
+        offer:     training id -> its row of ``catalogue.offer`` (LHEO trainings only)
+        order:     (s,) int64, the positions in ``catalogue.sessions`` of the session rows (the
+                   order of ``session_frame()`` and of ``TrainingIndex``'s session arrays: training
+                   row i's sessions are ``order[session_indptr[i]:session_indptr[i + 1]]``)
+    """
+
+    catalogue: TrainingCatalogue
+    row: dict[str, int]
+    offer: dict[str, int]
+    order: np.ndarray
+
+    @classmethod
+    def of(cls, catalogue: TrainingCatalogue) -> "CatalogueRows":
+        def first(ids: list[str]) -> dict[str, int]:
+            return dict(zip(reversed(ids), range(len(ids) - 1, -1, -1)))  # the first row of an id wins
+
+        offer = first(catalogue.offer["id"].to_list()) if catalogue.offer is not None else {}
+        return cls(catalogue, first(catalogue.ids), offer, catalogue.session_order())
+
+    def sessions(self, index: TrainingIndex, rows: np.ndarray) -> pl.DataFrame:
+        """The rows of ``catalogue.session_frame()`` at session ``rows`` (indices of ``index``'s
+        session arrays, ``index`` fitted on this catalogue), in that order."""
+        rows = np.asarray(rows, dtype=np.int64)
+        training = np.searchsorted(index.session_indptr, rows, side="right") - 1
+        return self.catalogue.session_rows(self.order[rows], training)
+
+
 def default_catalogue(referentiel, basins: pl.DataFrame | None = None, skill_resolver=None) -> TrainingCatalogue:
     path = os.environ.get("PASSERELLES_TRAININGS")
     if path:
@@ -67,6 +103,7 @@ class TrainingService:
     _from_store: bool = True
     _store_seen: tuple = (None, 0)  # (store data_version, last trainings ingest seq) when last read
     _session_rows: tuple = (None, {})  # (catalogue, {(training, session): session row}) for places left
+    _rows: CatalogueRows | None = None  # where each training's rows are in the served catalogue
     _lock: threading.RLock = field(default_factory=threading.RLock)
     lheo_batch_actions: int = CHUNK_ROWS  # actions per batch of an LHEO ingest (whole formations)
 
@@ -179,8 +216,16 @@ class TrainingService:
         return stored if replaced else default().extend(stored)
 
     def _set(self, catalogue: TrainingCatalogue) -> None:
-        self._catalogue = catalogue
-        self._index = TrainingIndex.fit(catalogue.teaches, **catalogue.arrays())
+        """Serve ``catalogue``: its planner index and its :class:`CatalogueRows`, built once here."""
+        index = TrainingIndex.fit(catalogue.teaches, **catalogue.arrays())
+        rows = CatalogueRows.of(catalogue)
+        self._catalogue, self._index, self._rows = catalogue, index, rows
+
+    def _served(self) -> tuple[TrainingCatalogue, TrainingIndex, CatalogueRows]:
+        """The served catalogue, its index and its rows, read together (an ingest may swap them)."""
+        with self._lock:
+            catalogue = self.catalogue
+            return catalogue, self._index, self._rows
 
     @property
     def index(self) -> TrainingIndex:
@@ -328,19 +373,21 @@ class TrainingService:
         return write_lheo(trainings, sessions, out, version=version)
 
     def training(self, training_id: str) -> dict | None:
-        """One training with what it teaches and why (evidence) and its sessions with their places."""
-        with self._lock:  # one catalogue and its index
-            catalogue, index = self.catalogue, self._index
-        f = catalogue.frame.filter(pl.col("id") == training_id)
-        if f.height == 0:
+        """One training with what it teaches and why (evidence) and its sessions with their places.
+        Costs its own sessions, not the catalogue's (:class:`CatalogueRows`)."""
+        catalogue, index, where = self._served()
+        i = where.row.get(training_id)
+        if i is None:
             return None
-        row = f.row(0, named=True)
-        offer = catalogue.offer.filter(pl.col("id") == training_id) if catalogue.offer is not None else None
+        row = catalogue.frame.row(i, named=True)
+        o = where.offer.get(training_id)
         left = self.places_left(catalogue, index)
-        sessions = catalogue.session_frame().with_row_index("_row").filter(pl.col("training") == training_id)
+        rows = np.arange(index.session_indptr[i], index.session_indptr[i + 1], dtype=np.int64)
+        sessions = where.sessions(index, rows)
         return {**training_dict(row, self.referentiel),
-                "lheo": offer_dict(offer.row(0, named=True)) if offer is not None and offer.height else None,
-                "sessions": [session_dict(s, self._left_at(left, index, s["_row"])) for s in sessions.to_dicts()]}
+                "lheo": offer_dict(catalogue.offer.row(o, named=True)) if o is not None else None,
+                "sessions": [session_dict(s, self._left_at(left, index, r))
+                             for s, r in zip(sessions.to_dicts(), rows.tolist())]}
 
     # ---- lookups --------------------------------------------------------------------------------
     def basin(self, basin_id: str) -> dict:
@@ -387,15 +434,14 @@ class TrainingService:
              today: date | None = None) -> dict:
         """The plan of a gap; each training comes with the session chosen for it (``session``: null for
         a training without sessions), sessions past at ``today`` (default: the current date) excluded."""
-        with self._lock:  # one catalogue and its index, even if an ingest swaps them meanwhile
-            catalogue = self.catalogue
-            index = self._index
+        catalogue, index, where = self._served()  # one catalogue and its index, even if an ingest swaps them
         frame = catalogue.frame
         today = date.today() if today is None else today
         left = self.places_left(catalogue, index)
         p = index.plan(gap.missing, gap.missing_weight, lat=lat, lon=lon, radius_km=radius_km, earliest=earliest,
                        latest=latest, max_hours=max_hours, today=today, places_left=left)
-        session_rows = catalogue.session_frame() if index.n_sessions else None
+        chosen_rows = [c for c in p.sessions.tolist() if c >= 0]  # only the chosen sessions' rows, not all
+        session_rows = dict(zip(chosen_rows, where.sessions(index, chosen_rows).to_dicts())) if chosen_rows else {}
         weight_of = dict(zip(gap.missing.tolist(), gap.missing_weight.tolist()))
         close_of = dict(zip(gap.missing.tolist(), gap.missing_close.tolist()))
         steps = []
@@ -412,8 +458,8 @@ class TrainingService:
                 "distance_km": None if lat is None or t["lat"] is None else round(float(
                     territories.haversine_km(lat, lon, t["lat"], t["lon"])), 1),
                 "covers": [self._gap_skill(int(c), weight_of[int(c)], None, close_of[int(c)]) for c in covers.tolist()],
-                "session": None if chosen < 0 or session_rows is None else session_dict(session_rows.row(
-                    chosen, named=True), self._left_at(left, index, chosen)),
+                "session": None if chosen < 0 else session_dict(session_rows[chosen],
+                                                                self._left_at(left, index, chosen)),
             })
             if steps[-1]["session"] is not None and steps[-1]["session"]["start"]:
                 steps[-1]["next_start"] = steps[-1]["session"]["start"]
@@ -443,8 +489,10 @@ class TrainingService:
         if not taken:
             return None
         with self._lock:
-            if self._session_rows[0] is not catalogue:
-                s = catalogue.session_frame()
+            if self._session_rows[0] is not catalogue:  # once per catalogue: the keys in session row order
+                order = self._rows.order if self._rows is not None and self._rows.catalogue is catalogue \
+                    else catalogue.session_order()
+                s = catalogue.sessions[order]
                 self._session_rows = (catalogue, {key: i for i, key in enumerate(zip(s["training"].to_list(),
                                                                                       s["id"].to_list()))})
             rows = self._session_rows[1]
