@@ -54,7 +54,8 @@ class CatalogueRows:
     Attributes:
         catalogue: the catalogue these rows are of
         row:       training id -> its row of ``catalogue.frame`` (the first of equal ids)
-        offer:     training id -> its row of ``catalogue.offer`` (LHEO trainings only)
+        offer:     (n,) int64 over the frame's rows: the row of ``catalogue.offer`` of each training
+                   (the first of its id), -1 for a training not read from LHEO
         order:     (s,) int64, the positions in ``catalogue.sessions`` of the session rows (the
                    order of ``session_frame()`` and of ``TrainingIndex``'s session arrays: training
                    row i's sessions are ``order[session_indptr[i]:session_indptr[i + 1]]``)
@@ -62,7 +63,7 @@ class CatalogueRows:
 
     catalogue: TrainingCatalogue
     row: dict[str, int]
-    offer: dict[str, int]
+    offer: np.ndarray
     order: np.ndarray
 
     @classmethod
@@ -70,7 +71,11 @@ class CatalogueRows:
         def first(ids: list[str]) -> dict[str, int]:
             return dict(zip(reversed(ids), range(len(ids) - 1, -1, -1)))  # the first row of an id wins
 
-        offer = first(catalogue.offer["id"].to_list()) if catalogue.offer is not None else {}
+        offer = np.full(len(catalogue), -1, dtype=np.int64)
+        if catalogue.offer is not None and catalogue.offer.height:
+            o = catalogue.offer.select("id").with_row_index("_o").unique("id", keep="first")
+            joined = catalogue.frame.select("id").with_row_index("_r").join(o, on="id", how="inner")
+            offer[joined["_r"].to_numpy()] = joined["_o"].to_numpy()
         return cls(catalogue, first(catalogue.ids), offer, catalogue.session_order())
 
     def sessions(self, index: TrainingIndex, rows: np.ndarray) -> pl.DataFrame:
@@ -380,12 +385,12 @@ class TrainingService:
         if i is None:
             return None
         row = catalogue.frame.row(i, named=True)
-        o = where.offer.get(training_id)
+        o = int(where.offer[i])
         left = self.places_left(catalogue, index)
         rows = np.arange(index.session_indptr[i], index.session_indptr[i + 1], dtype=np.int64)
         sessions = where.sessions(index, rows)
         return {**training_dict(row, self.referentiel),
-                "lheo": offer_dict(catalogue.offer.row(o, named=True)) if o is not None else None,
+                "lheo": offer_dict(catalogue.offer.row(o, named=True)) if o >= 0 else None,
                 "sessions": [session_dict(s, self._left_at(left, index, r))
                              for s, r in zip(sessions.to_dicts(), rows.tolist())]}
 

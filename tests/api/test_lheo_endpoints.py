@@ -239,7 +239,7 @@ def test_a_training_after_ingests_that_replace_and_extend_the_catalogue(tmp_path
     served, not on each call): after ``mode=replace`` the old trainings are gone and the new ones
     show their sessions as the whole session table sorts them (start, unknown last, then id); an
     append brings the old ones back with the same sessions."""
-    from api.services.training_service import TrainingService, session_dict
+    from api.services.training_service import TrainingService, offer_dict, session_dict
 
     app = _app(tmp_path / "p.sqlite3")
     key = app.state.security.keys.create("federation")[0]
@@ -253,6 +253,10 @@ def test_a_training_after_ingests_that_replace_and_extend_the_catalogue(tmp_path
         s = TrainingService.of(app.state.passerelles).catalogue.session_frame().filter(pl.col("training") == training_id)
         return [session_dict(row) for row in s.to_dicts()]
 
+    def expected_offer(training_id: str) -> dict:
+        offer = TrainingService.of(app.state.passerelles).catalogue.offer.filter(pl.col("id") == training_id)
+        return offer_dict(offer.row(0, named=True))
+
     with TestClient(app) as c:
         ingest("valid-2.3.xml", "append")
         first = c.get("/trainings/AF-SOUD-BVS").json()
@@ -260,9 +264,11 @@ def test_a_training_after_ingests_that_replace_and_extend_the_catalogue(tmp_path
         assert first["sessions"] == expected("AF-SOUD-BVS")
         ingest("counsellor-2.3.xml", "replace")
         assert c.get("/trainings/AF-SOUD-BVS").status_code == 404
-        maint = c.get("/trainings/AF-MAINT-CRL").json()["sessions"]
+        maint_body = c.get("/trainings/AF-MAINT-CRL").json()
+        assert maint_body["lheo"] == expected_offer("AF-MAINT-CRL")
+        maint = maint_body["sessions"]
         assert maint == expected("AF-MAINT-CRL") and len(maint) >= 2
         assert [s["start"] for s in maint] == sorted(s["start"] for s in maint)
         ingest("valid-2.3.xml", "append")
-        assert c.get("/trainings/AF-SOUD-BVS").json() == first
+        assert c.get("/trainings/AF-SOUD-BVS").json() == first and first["lheo"] == expected_offer("AF-SOUD-BVS")
         assert c.get("/trainings/AF-MAINT-CRL").json()["sessions"] == maint
