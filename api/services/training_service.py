@@ -386,13 +386,14 @@ class TrainingService:
             return None
         row = catalogue.frame.row(i, named=True)
         o = int(where.offer[i])
-        left = self.places_left(catalogue, index)
         rows = np.arange(index.session_indptr[i], index.session_indptr[i + 1], dtype=np.int64)
+        left = self.places_left(catalogue, index, training=i)  # (len(rows),): this training's only
+        places = index.session_places[rows] if left is None else left
         sessions = where.sessions(index, rows)
         return {**training_dict(row, self.referentiel),
                 "lheo": offer_dict(catalogue.offer.row(o, named=True)) if o >= 0 else None,
-                "sessions": [session_dict(s, self._left_at(left, index, r))
-                             for s, r in zip(sessions.to_dicts(), rows.tolist())]}
+                "sessions": [session_dict(s, None if np.isnan(p) else int(p))
+                             for s, p in zip(sessions.to_dicts(), places.tolist())]}
 
     # ---- lookups --------------------------------------------------------------------------------
     def basin(self, basin_id: str) -> dict:
@@ -477,12 +478,16 @@ class TrainingService:
                 "guarantee": "greedy weighted set cover by gap weight per hour, pruned: hours <= (1 + ln(W/w_min)) "
                              "x the fewest hours of a full cover of the coverable gap"}
 
-    def places_left(self, catalogue: TrainingCatalogue | None = None, index: TrainingIndex | None = None
-                    ) -> np.ndarray | None:
+    def places_left(self, catalogue: TrainingCatalogue | None = None, index: TrainingIndex | None = None,
+                    training: int | None = None) -> np.ndarray | None:
         """(s,) float64 over the catalogue's session rows: each session's places minus those held by
         its pre-registrations (accepted, and on through entered / completed / abandoned: the store's
         ``prescription_sessions.accepted``), never below 0; NaN when the places are unknown. None
-        when no place is held anywhere (then the capacities themselves) or there is no store."""
+        when no place is held anywhere (then the capacities themselves) or there is no store.
+
+        ``training`` (a row of the catalogue's frame): only that training's sessions, (k,) in their
+        session row order (``index.session_indptr[training]:[training + 1]``), reading only its
+        pre-registrations: what one training's page costs, not the catalogue's."""
         if catalogue is None or index is None:
             with self._lock:
                 catalogue, index = self.catalogue, self._index
@@ -490,7 +495,10 @@ class TrainingService:
             return None
         from api.services.prescription_service import PrescriptionService
 
-        taken = PrescriptionService.of(self.state).store.taken()
+        store = PrescriptionService.of(self.state).store
+        if training is not None:
+            return self._training_places_left(catalogue, index, training, store)
+        taken = store.taken()
         if not taken:
             return None
         with self._lock:
@@ -506,6 +514,26 @@ class TrainingService:
             row = rows.get(key)
             if row is not None and not np.isnan(left[row]):
                 left[row] = max(left[row] - held, 0.0)
+        return left
+
+    def _training_places_left(self, catalogue: TrainingCatalogue, index: TrainingIndex, training: int, store
+                              ) -> np.ndarray | None:
+        """:meth:`places_left` of one training's sessions (row ``training`` of the frame)."""
+        lo, hi = int(index.session_indptr[training]), int(index.session_indptr[training + 1])
+        if lo == hi:
+            return None
+        taken = store.taken(catalogue.frame["id"][training])
+        if not taken:
+            return None
+        with self._lock:
+            where = self._rows if self._rows is not None and self._rows.catalogue is catalogue \
+                else CatalogueRows.of(catalogue)
+        keys = catalogue.sessions[where.order[lo:hi]].select("training", "id").iter_rows()
+        left = np.array(index.session_places[lo:hi], dtype=np.float64)
+        for j, key in enumerate(keys):
+            held = taken.get(key)
+            if held is not None and not np.isnan(left[j]):
+                left[j] = max(left[j] - held, 0.0)
         return left
 
     @staticmethod
