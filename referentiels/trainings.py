@@ -166,8 +166,9 @@ class TrainingCatalogue:
         if self.sessions is None or self.sessions.height == 0:
             return np.zeros(0, dtype=np.int64)
         f = self.frame.select(pl.col("id").alias("training"), pl.int_range(0, pl.len(), dtype=pl.Int64).alias("row"))
-        return (self.sessions.select("id", "training", "start").with_row_index("_pos").join(f, on="training", how="inner")
-                .sort(["row", "start", "id"], nulls_last=True)["_pos"].to_numpy().astype(np.int64))
+        keys = self.sessions.select("id", "training", "start").with_row_index("_pos")
+        return (keys.join(f, on="training", how="inner").sort(["row", "start", "id"], nulls_last=True)["_pos"]
+                .to_numpy().astype(np.int64))
 
     def session_rows(self, positions: np.ndarray, rows: np.ndarray) -> pl.DataFrame:
         """The rows of :meth:`session_frame` for the sessions at ``positions`` of ``sessions`` (from

@@ -250,7 +250,8 @@ def test_a_training_after_ingests_that_replace_and_extend_the_catalogue(tmp_path
         assert r.status_code == 200, r.text
 
     def expected(training_id: str) -> list[dict]:  # the definition: the training's rows of the session frame
-        s = TrainingService.of(app.state.passerelles).catalogue.session_frame().filter(pl.col("training") == training_id)
+        catalogue = TrainingService.of(app.state.passerelles).catalogue
+        s = catalogue.session_frame().filter(pl.col("training") == training_id)
         return [session_dict(row) for row in s.to_dicts()]
 
     def expected_offer(training_id: str) -> dict:
