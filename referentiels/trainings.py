@@ -159,6 +159,28 @@ class TrainingCatalogue:
                 .with_columns(pl.coalesce("capacity", "_financed").alias("places")).drop("_financed")
                 .sort(["row", "start", "id"], nulls_last=True))
 
+    def session_order(self) -> np.ndarray:
+        """(s,) int64: the positions in ``sessions`` of :meth:`session_frame`'s rows, in its order
+        (sessions of no training left out). Built once per catalogue, it lets :meth:`session_rows`
+        give one training's sessions without joining and sorting them all."""
+        if self.sessions is None or self.sessions.height == 0:
+            return np.zeros(0, dtype=np.int64)
+        f = self.frame.select(pl.col("id").alias("training"), pl.int_range(0, pl.len(), dtype=pl.Int64).alias("row"))
+        keys = self.sessions.select("id", "training", "start").with_row_index("_pos")
+        return (keys.join(f, on="training", how="inner").sort(["row", "start", "id"], nulls_last=True)["_pos"]
+                .to_numpy().astype(np.int64))
+
+    def session_rows(self, positions: np.ndarray, rows: np.ndarray) -> pl.DataFrame:
+        """The rows of :meth:`session_frame` for the sessions at ``positions`` of ``sessions`` (from
+        :meth:`session_order`), whose trainings are at ``rows`` of ``frame`` (same length), in that
+        order: same columns and values, at the cost of those rows only."""
+        positions = np.asarray(positions, dtype=np.int64)
+        rows = np.asarray(rows, dtype=np.int64)
+        sessions = self.sessions if self.sessions is not None else pl.DataFrame(schema=SESSION_SCHEMA)
+        place = self.frame[rows].select("lat", "lon", "city", "postcode", pl.col("places").alias("_financed"))
+        return (sessions[positions].with_columns(pl.Series("row", rows, dtype=pl.Int64)).hstack(place)
+                .with_columns(pl.coalesce("capacity", "_financed").alias("places")).drop("_financed"))
+
     def _session_keys(self) -> pl.DataFrame:
         """:meth:`session_frame` with only what :meth:`session_arrays` needs (row, start, end, state,
         places), in the same order: no copy of the sessions' texts."""

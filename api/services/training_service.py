@@ -45,6 +45,47 @@ from api.services.errors import UnknownBasin, UnknownSeeker
 DEFAULT_RADIUS_KM = 50.0
 
 
+@dataclass(frozen=True, eq=False)
+class CatalogueRows:
+    """Where one training's rows are in a served catalogue, built once when it is served
+    (:meth:`TrainingService._set`: load, ingest, import, a file chosen) so that a request costs the
+    size of its training, not the catalogue's.
+
+    Attributes:
+        catalogue: the catalogue these rows are of
+        row:       training id -> its row of ``catalogue.frame`` (the first of equal ids)
+        offer:     (n,) int64 over the frame's rows: the row of ``catalogue.offer`` of each training
+                   (the first of its id), -1 for a training not read from LHEO
+        order:     (s,) int64, the positions in ``catalogue.sessions`` of the session rows (the
+                   order of ``session_frame()`` and of ``TrainingIndex``'s session arrays: training
+                   row i's sessions are ``order[session_indptr[i]:session_indptr[i + 1]]``)
+    """
+
+    catalogue: TrainingCatalogue
+    row: dict[str, int]
+    offer: np.ndarray
+    order: np.ndarray
+
+    @classmethod
+    def of(cls, catalogue: TrainingCatalogue) -> "CatalogueRows":
+        def first(ids: list[str]) -> dict[str, int]:
+            return dict(zip(reversed(ids), range(len(ids) - 1, -1, -1)))  # the first row of an id wins
+
+        offer = np.full(len(catalogue), -1, dtype=np.int64)
+        if catalogue.offer is not None and catalogue.offer.height:
+            o = catalogue.offer.select("id").with_row_index("_o").unique("id", keep="first")
+            joined = catalogue.frame.select("id").with_row_index("_r").join(o, on="id", how="inner")
+            offer[joined["_r"].to_numpy()] = joined["_o"].to_numpy()
+        return cls(catalogue, first(catalogue.ids), offer, catalogue.session_order())
+
+    def sessions(self, index: TrainingIndex, rows: np.ndarray) -> pl.DataFrame:
+        """The rows of ``catalogue.session_frame()`` at session ``rows`` (indices of ``index``'s
+        session arrays, ``index`` fitted on this catalogue), in that order."""
+        rows = np.asarray(rows, dtype=np.int64)
+        training = np.searchsorted(index.session_indptr, rows, side="right") - 1
+        return self.catalogue.session_rows(self.order[rows], training)
+
+
 def default_catalogue(referentiel, basins: pl.DataFrame | None = None, skill_resolver=None) -> TrainingCatalogue:
     path = os.environ.get("PASSERELLES_TRAININGS")
     if path:
@@ -67,6 +108,7 @@ class TrainingService:
     _from_store: bool = True
     _store_seen: tuple = (None, 0)  # (store data_version, last trainings ingest seq) when last read
     _session_rows: tuple = (None, {})  # (catalogue, {(training, session): session row}) for places left
+    _rows: CatalogueRows | None = None  # where each training's rows are in the served catalogue
     _lock: threading.RLock = field(default_factory=threading.RLock)
     lheo_batch_actions: int = CHUNK_ROWS  # actions per batch of an LHEO ingest (whole formations)
 
@@ -179,8 +221,16 @@ class TrainingService:
         return stored if replaced else default().extend(stored)
 
     def _set(self, catalogue: TrainingCatalogue) -> None:
-        self._catalogue = catalogue
-        self._index = TrainingIndex.fit(catalogue.teaches, **catalogue.arrays())
+        """Serve ``catalogue``: its planner index and its :class:`CatalogueRows`, built once here."""
+        index = TrainingIndex.fit(catalogue.teaches, **catalogue.arrays())
+        rows = CatalogueRows.of(catalogue)
+        self._catalogue, self._index, self._rows = catalogue, index, rows
+
+    def _served(self) -> tuple[TrainingCatalogue, TrainingIndex, CatalogueRows]:
+        """The served catalogue, its index and its rows, read together (an ingest may swap them)."""
+        with self._lock:
+            catalogue = self.catalogue
+            return catalogue, self._index, self._rows
 
     @property
     def index(self) -> TrainingIndex:
@@ -328,19 +378,22 @@ class TrainingService:
         return write_lheo(trainings, sessions, out, version=version)
 
     def training(self, training_id: str) -> dict | None:
-        """One training with what it teaches and why (evidence) and its sessions with their places."""
-        with self._lock:  # one catalogue and its index
-            catalogue, index = self.catalogue, self._index
-        f = catalogue.frame.filter(pl.col("id") == training_id)
-        if f.height == 0:
+        """One training with what it teaches and why (evidence) and its sessions with their places.
+        Costs its own sessions, not the catalogue's (:class:`CatalogueRows`)."""
+        catalogue, index, where = self._served()
+        i = where.row.get(training_id)
+        if i is None:
             return None
-        row = f.row(0, named=True)
-        offer = catalogue.offer.filter(pl.col("id") == training_id) if catalogue.offer is not None else None
-        left = self.places_left(catalogue, index)
-        sessions = catalogue.session_frame().with_row_index("_row").filter(pl.col("training") == training_id)
+        row = catalogue.frame.row(i, named=True)
+        o = int(where.offer[i])
+        rows = np.arange(index.session_indptr[i], index.session_indptr[i + 1], dtype=np.int64)
+        left = self.places_left(catalogue, index, training=i)  # (len(rows),): this training's only
+        places = index.session_places[rows] if left is None else left
+        sessions = where.sessions(index, rows)
         return {**training_dict(row, self.referentiel),
-                "lheo": offer_dict(offer.row(0, named=True)) if offer is not None and offer.height else None,
-                "sessions": [session_dict(s, self._left_at(left, index, s["_row"])) for s in sessions.to_dicts()]}
+                "lheo": offer_dict(catalogue.offer.row(o, named=True)) if o >= 0 else None,
+                "sessions": [session_dict(s, None if np.isnan(p) else int(p))
+                             for s, p in zip(sessions.to_dicts(), places.tolist())]}
 
     # ---- lookups --------------------------------------------------------------------------------
     def basin(self, basin_id: str) -> dict:
@@ -387,15 +440,14 @@ class TrainingService:
              today: date | None = None) -> dict:
         """The plan of a gap; each training comes with the session chosen for it (``session``: null for
         a training without sessions), sessions past at ``today`` (default: the current date) excluded."""
-        with self._lock:  # one catalogue and its index, even if an ingest swaps them meanwhile
-            catalogue = self.catalogue
-            index = self._index
+        catalogue, index, where = self._served()  # one catalogue and its index, even if an ingest swaps them
         frame = catalogue.frame
         today = date.today() if today is None else today
         left = self.places_left(catalogue, index)
         p = index.plan(gap.missing, gap.missing_weight, lat=lat, lon=lon, radius_km=radius_km, earliest=earliest,
                        latest=latest, max_hours=max_hours, today=today, places_left=left)
-        session_rows = catalogue.session_frame() if index.n_sessions else None
+        chosen_rows = [c for c in p.sessions.tolist() if c >= 0]  # only the chosen sessions' rows, not all
+        session_rows = dict(zip(chosen_rows, where.sessions(index, chosen_rows).to_dicts())) if chosen_rows else {}
         weight_of = dict(zip(gap.missing.tolist(), gap.missing_weight.tolist()))
         close_of = dict(zip(gap.missing.tolist(), gap.missing_close.tolist()))
         steps = []
@@ -412,8 +464,8 @@ class TrainingService:
                 "distance_km": None if lat is None or t["lat"] is None else round(float(
                     territories.haversine_km(lat, lon, t["lat"], t["lon"])), 1),
                 "covers": [self._gap_skill(int(c), weight_of[int(c)], None, close_of[int(c)]) for c in covers.tolist()],
-                "session": None if chosen < 0 or session_rows is None else session_dict(session_rows.row(
-                    chosen, named=True), self._left_at(left, index, chosen)),
+                "session": None if chosen < 0 else session_dict(session_rows[chosen],
+                                                                self._left_at(left, index, chosen)),
             })
             if steps[-1]["session"] is not None and steps[-1]["session"]["start"]:
                 steps[-1]["next_start"] = steps[-1]["session"]["start"]
@@ -426,12 +478,16 @@ class TrainingService:
                 "guarantee": "greedy weighted set cover by gap weight per hour, pruned: hours <= (1 + ln(W/w_min)) "
                              "x the fewest hours of a full cover of the coverable gap"}
 
-    def places_left(self, catalogue: TrainingCatalogue | None = None, index: TrainingIndex | None = None
-                    ) -> np.ndarray | None:
+    def places_left(self, catalogue: TrainingCatalogue | None = None, index: TrainingIndex | None = None,
+                    training: int | None = None) -> np.ndarray | None:
         """(s,) float64 over the catalogue's session rows: each session's places minus those held by
         its pre-registrations (accepted, and on through entered / completed / abandoned: the store's
         ``prescription_sessions.accepted``), never below 0; NaN when the places are unknown. None
-        when no place is held anywhere (then the capacities themselves) or there is no store."""
+        when no place is held anywhere (then the capacities themselves) or there is no store.
+
+        ``training`` (a row of the catalogue's frame): only that training's sessions, (k,) in their
+        session row order (``index.session_indptr[training]:[training + 1]``), reading only its
+        pre-registrations: what one training's page costs, not the catalogue's."""
         if catalogue is None or index is None:
             with self._lock:
                 catalogue, index = self.catalogue, self._index
@@ -439,12 +495,17 @@ class TrainingService:
             return None
         from api.services.prescription_service import PrescriptionService
 
-        taken = PrescriptionService.of(self.state).store.taken()
+        store = PrescriptionService.of(self.state).store
+        if training is not None:
+            return self._training_places_left(catalogue, index, training, store)
+        taken = store.taken()
         if not taken:
             return None
         with self._lock:
-            if self._session_rows[0] is not catalogue:
-                s = catalogue.session_frame()
+            if self._session_rows[0] is not catalogue:  # once per catalogue: the keys in session row order
+                order = self._rows.order if self._rows is not None and self._rows.catalogue is catalogue \
+                    else catalogue.session_order()
+                s = catalogue.sessions[order]
                 self._session_rows = (catalogue, {key: i for i, key in enumerate(zip(s["training"].to_list(),
                                                                                       s["id"].to_list()))})
             rows = self._session_rows[1]
@@ -453,6 +514,26 @@ class TrainingService:
             row = rows.get(key)
             if row is not None and not np.isnan(left[row]):
                 left[row] = max(left[row] - held, 0.0)
+        return left
+
+    def _training_places_left(self, catalogue: TrainingCatalogue, index: TrainingIndex, training: int, store
+                              ) -> np.ndarray | None:
+        """:meth:`places_left` of one training's sessions (row ``training`` of the frame)."""
+        lo, hi = int(index.session_indptr[training]), int(index.session_indptr[training + 1])
+        if lo == hi:
+            return None
+        taken = store.taken(catalogue.frame["id"][training])
+        if not taken:
+            return None
+        with self._lock:
+            where = self._rows if self._rows is not None and self._rows.catalogue is catalogue \
+                else CatalogueRows.of(catalogue)
+        keys = catalogue.sessions[where.order[lo:hi]].select("training", "id").iter_rows()
+        left = np.array(index.session_places[lo:hi], dtype=np.float64)
+        for j, key in enumerate(keys):
+            held = taken.get(key)
+            if held is not None and not np.isnan(left[j]):
+                left[j] = max(left[j] - held, 0.0)
         return left
 
     @staticmethod

@@ -226,12 +226,14 @@ class PrescriptionStore:
                                    (training, session)).fetchone()
         return dict(row) if row else None
 
-    def taken(self) -> dict[tuple[str, str], int]:
+    def taken(self, training: str | None = None) -> dict[tuple[str, str], int]:
         """(training, session) -> places held (accepted and after: entered, completed, ...), for the
-        sessions where at least one is held (one row per such session)."""
+        sessions where at least one is held (one row per such session); with ``training``, that
+        training's sessions only (read through the primary key: the cost of its sessions)."""
+        where, args = ("training = ? AND accepted > 0", (training,)) if training is not None else ("accepted > 0", ())
         with self._lock:
-            rows = self._db.execute("SELECT training, session, accepted FROM prescription_sessions "
-                                    "WHERE accepted > 0").fetchall()
+            rows = self._db.execute(f"SELECT training, session, accepted FROM prescription_sessions WHERE {where}",
+                                    args).fetchall()
         return {(r[0], r[1]): int(r[2]) for r in rows}
 
     def list(self, *, organisation: str | None = None, seeker: str | None = None, state: str | None = None,

@@ -32,6 +32,14 @@ SQLite file): ``store_peak_rss_mb`` (the whole process, VmHWM, from its start: t
 500 MB), ``store_rss_before_mb`` (state and normaliser built, before the file is read) and
 ``store_actions_per_s`` (text).
 ``--quick``: the demo referential, 5,000 actions and 10,000 sessions.
+
+- ``training_get_50k``: what one ``GET /trainings/{id}`` costs on that catalogue, served
+  (``TrainingService.training``: the training's row, its LHEO action and its sessions with their
+  places, read through the index built once when the catalogue is served), 50 trainings asked in
+  turn. Baseline: the same body built as before the index, joining and sorting every session of
+  the catalogue on each call. Counter ``session_rows_read``: the session rows one call reads (the
+  training's own); ``actions`` and ``sessions`` for information. Its setup imports the flux once
+  more (quick: about 2 s; full: as long as one ``lheo_import_50k`` import).
 """
 
 from __future__ import annotations
@@ -259,5 +267,57 @@ scenario(name="lheo_import_50k", ours=lambda c: import_catalogue(c["path"], c["r
          baseline_name="stdlib ElementTree.parse of the whole file + findall walk (no validation, no skills)",
          target=">= 1,000 actions/s; <= 60 s and <= 500 MB for 50,000 actions", repeats=3, quick_repeats=3,
          counters=_counters, counter_tolerance=0.25, alloc=False)(_setup)
+
+
+
+@lru_cache(maxsize=2)
+def _get_setup(quick: bool) -> dict:
+    """The flux of ``lheo_import_50k`` imported and served by a ``TrainingService`` (no store: the
+    capacities are the places left), and the training ids asked for in turn."""
+    import itertools
+
+    from api.services.state import AppState
+    from api.services.training_service import TrainingService
+    from api.settings import Settings
+
+    ctx = _setup(quick)
+    catalogue, _ = import_catalogue(ctx["path"], ctx["r"], ctx["normaliser"])
+    state = AppState(settings=Settings(referentiel=ctx["source"], database=":memory:"), referentiel=ctx["r"])
+    service = TrainingService.of(state)
+    with service._lock:
+        service._from_store = False
+        service._set(catalogue)
+    ids = catalogue.ids
+    asked = [ids[i] for i in range(0, len(ids), max(1, len(ids) // 50))]
+    return {"service": service, "catalogue": catalogue, "ids": itertools.cycle(asked),
+            "baseline_ids": itertools.cycle(asked)}
+
+
+def _get_training_joining_all(ctx: dict) -> dict:
+    """GET /trainings/{id}'s body as it was built before the index: filter the trainings, then join
+    every session to its training and sort them all, and keep this training's."""
+    from api.services.training_service import offer_dict, session_dict, training_dict
+
+    c, training_id = ctx["catalogue"], next(ctx["baseline_ids"])
+    row = c.frame.filter(pl.col("id") == training_id).row(0, named=True)
+    offer = c.offer.filter(pl.col("id") == training_id)
+    sessions = c.session_frame().with_row_index("_row").filter(pl.col("training") == training_id)
+    return {**training_dict(row, ctx["service"].referentiel),
+            "lheo": offer_dict(offer.row(0, named=True)) if offer.height else None,
+            "sessions": [session_dict(s) for s in sessions.to_dicts()]}
+
+
+def _get_counters(ctx: dict) -> dict:
+    c = ctx["catalogue"]
+    return {"actions": len(c), "sessions": c.sessions.height,
+            "session_rows_read": len(ctx["service"].training(c.ids[0])["sessions"])}
+
+
+scenario(name="training_get_50k", ours=lambda c: c["service"].training(next(c["ids"])),
+         baseline=_get_training_joining_all,
+         baseline_name="the same body joining and sorting every session of the catalogue per call (before the index)",
+         target="one training's cost, not the catalogue's: <= 5 ms on 50,000 actions / 100,000 sessions",
+         repeats=50, quick_repeats=20, counters=_get_counters, counter_kinds={"actions": "info", "sessions": "info"},
+         counter_tolerance=0.0)(_get_setup)
 
 __all__ = ["generate_flux", "import_catalogue"]

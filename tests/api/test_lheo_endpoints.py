@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
@@ -231,3 +232,44 @@ def test_a_training_shows_what_a_counsellor_reads_and_keeps_it_after_a_restart(t
             "terms": "Information collective puis entretien individuel & tests de positionnement"}
         assert sessions["SE-MAINT-2709"]["registration"]["from"] is None
     assert first == again
+
+
+def test_a_training_after_ingests_that_replace_and_extend_the_catalogue(tmp_path):
+    """GET /trainings/{id} reads the rows of the catalogue served now (an index built when it is
+    served, not on each call): after ``mode=replace`` the old trainings are gone and the new ones
+    show their sessions as the whole session table sorts them (start, unknown last, then id); an
+    append brings the old ones back with the same sessions."""
+    from api.services.training_service import TrainingService, offer_dict, session_dict
+
+    app = _app(tmp_path / "p.sqlite3")
+    key = app.state.security.keys.create("federation")[0]
+
+    def ingest(name: str, mode: str):
+        r = c.post("/trainings:ingest", content=(DATA / name).read_bytes(), params={"mode": mode},
+                   headers={**XML, **bearer(key)})
+        assert r.status_code == 200, r.text
+
+    def expected(training_id: str) -> list[dict]:  # the definition: the training's rows of the session frame
+        catalogue = TrainingService.of(app.state.passerelles).catalogue
+        s = catalogue.session_frame().filter(pl.col("training") == training_id)
+        return [session_dict(row) for row in s.to_dicts()]
+
+    def expected_offer(training_id: str) -> dict:
+        offer = TrainingService.of(app.state.passerelles).catalogue.offer.filter(pl.col("id") == training_id)
+        return offer_dict(offer.row(0, named=True))
+
+    with TestClient(app) as c:
+        ingest("valid-2.3.xml", "append")
+        first = c.get("/trainings/AF-SOUD-BVS").json()
+        assert [s["id"] for s in first["sessions"]][-1] == "SE-BVS-NC"  # the unknown start last
+        assert first["sessions"] == expected("AF-SOUD-BVS")
+        ingest("counsellor-2.3.xml", "replace")
+        assert c.get("/trainings/AF-SOUD-BVS").status_code == 404
+        maint_body = c.get("/trainings/AF-MAINT-CRL").json()
+        assert maint_body["lheo"] == expected_offer("AF-MAINT-CRL")
+        maint = maint_body["sessions"]
+        assert maint == expected("AF-MAINT-CRL") and len(maint) >= 2
+        assert [s["start"] for s in maint] == sorted(s["start"] for s in maint)
+        ingest("valid-2.3.xml", "append")
+        assert c.get("/trainings/AF-SOUD-BVS").json() == first and first["lheo"] == expected_offer("AF-SOUD-BVS")
+        assert c.get("/trainings/AF-MAINT-CRL").json()["sessions"] == maint

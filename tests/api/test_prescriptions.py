@@ -496,6 +496,11 @@ def test_places_left_in_plans_and_sessions_subtract_the_accepted_pre_registratio
     move(env, b, "accepted")
     assert left() == {"S1": (2, 0), "S2": (8, 8)}
     assert planned() == {"S2": 8}, "a full session is never offered: the next one of the training is"
+    index, full = service.index, service.places_left()  # one training's places left: the slice of all of them
+    for i in range(len(service.catalogue)):
+        lo, hi = index.session_indptr[i], index.session_indptr[i + 1]
+        mine = service.places_left(training=i)
+        assert np.array_equal(index.session_places[lo:hi] if mine is None else mine, full[lo:hi], equal_nan=True)
     move(env, b, "withdrawn", key="counsellor")
     assert left()["S1"] == (2, 1)
     assert planned() == {"S1": 1}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -267,3 +268,23 @@ def test_an_import_in_batches_gives_the_catalogue_of_one_read(world, batch_actio
     assert (again.teaches != catalogue.teaches).nnz == 0
     assert run.phrases == teaching.phrases and run.matched == teaching.matched
     assert run.summary()["rome"] == offer.summary()["rome"]
+
+
+def test_one_trainings_session_rows_are_its_rows_of_the_session_frame(world):
+    """``session_order`` + ``session_rows`` (what GET /trainings/{id} and the plans read, once per
+    catalogue) give exactly ``session_frame()``'s rows, in its order (row, then start with unknown
+    last, then id), for each training alone, whatever the order the sessions were stored in."""
+    r, _, _, _, lheo, _ = world
+    demo = demo_trainings(r)  # trainings without sessions before the LHEO ones
+    shuffled = pl.concat([lheo.sessions.reverse(), lheo.sessions.head(2).with_columns(  # ties on start
+        pl.col("id") + "-bis", pl.col("start").reverse())])
+    catalogue = replace(demo.extend(lheo), sessions=shuffled)
+    index = TrainingIndex.fit(catalogue.teaches, **catalogue.arrays())
+    full = catalogue.session_frame()
+    order = catalogue.session_order()
+    assert full.height == len(order) == shuffled.height and full["start"].null_count() >= 1
+    assert catalogue.session_rows(order, full["row"].to_numpy()).equals(full)
+    indptr = index.session_indptr
+    for i in np.flatnonzero(np.diff(indptr)).tolist() + [0]:
+        mine = catalogue.session_rows(order[indptr[i]:indptr[i + 1]], np.full(indptr[i + 1] - indptr[i], i))
+        assert mine.equals(full.filter(pl.col("row") == i)), catalogue.ids[i]
