@@ -194,8 +194,12 @@ def test_stored_only_and_served_ingests_agree(tmp_path, batch_actions):
     one = run.catalogue()
     assert len(one) == a["received"]
     ids = pl.col("id").is_in(one.frame["id"].implode())
-    mine = served.catalogue
-    assert mine.frame.filter(ids).equals(one.frame) and mine.offer.equals(one.offer)
+    mine = served.catalogue  # served without the large texts: the store keeps them
+    lean = one.without_texts()
+    assert mine.texts_stored and mine.offer.columns == ["id"] and mine.frame.filter(ids)["evidence"].is_null().all()
+    assert mine.frame.filter(ids).equals(lean.frame) and mine.offer.equals(lean.offer)
+    whole = served.full_catalogue()  # read back from the store: what the import gave
+    assert whole.frame.filter(ids).equals(one.frame) and whole.offer.equals(one.offer)
     assert mine.sessions.filter(pl.col("training").is_in(one.frame["id"].implode())).equals(one.sessions)
     assert (mine.teaches[np.flatnonzero(mine.frame.select(ids).to_series().to_numpy())] != one.teaches).nnz == 0
     again = service(tmp_path / "b.sqlite3").catalogue  # a new process on the stored-only database
@@ -255,7 +259,7 @@ def test_a_training_after_ingests_that_replace_and_extend_the_catalogue(tmp_path
         return [session_dict(row) for row in s.to_dicts()]
 
     def expected_offer(training_id: str) -> dict:
-        offer = TrainingService.of(app.state.passerelles).catalogue.offer.filter(pl.col("id") == training_id)
+        offer = TrainingService.of(app.state.passerelles).full_catalogue().offer.filter(pl.col("id") == training_id)
         return offer_dict(offer.row(0, named=True))
 
     with TestClient(app) as c:
