@@ -202,7 +202,7 @@ class TrainingService:
             offered = [t for t in texts if '"offer":' in t]
             plain += [json.loads(t) for t in texts if '"offer":' not in t]
             if offered:  # the large texts stay in the store (read per training when asked)
-                frame, offer = lean_frames(*offered_frames(offered, self.referentiel))
+                frame, offer = offered_frames(offered, self.referentiel, lean=True)
                 frame.write_ipc(folder / f"frame-{spooled:05d}.arrow", compression="uncompressed")
                 offer.write_ipc(folder / f"offer-{spooled:05d}.arrow", compression="uncompressed")
                 spooled += 1
@@ -220,10 +220,12 @@ class TrainingService:
             stored.append(replace(stored_offer_of(parts, store.training_session_text_batches(), self.referentiel,
                                                   spool=folder), texts_stored=True))
         stored = stored[0] if len(stored) == 1 else stored[0].extend(stored[1])
+        give_back_freed_memory()  # the sessions' texts, before the catalogue is joined to the default one
         return stored if replaced else default().extend(stored)
 
     def _set(self, catalogue: TrainingCatalogue) -> None:
         """Serve ``catalogue``: its planner index and its :class:`CatalogueRows`, built once here."""
+        give_back_freed_memory()  # what building the catalogue freed, before its index is built
         index = TrainingIndex.fit(catalogue.teaches, **catalogue.arrays())
         rows = CatalogueRows.of(catalogue)
         self._catalogue, self._index, self._rows = catalogue, index, rows
@@ -1005,9 +1007,10 @@ def stored_offer(texts: list[str], session_texts: list[str], referentiel) -> Tra
                            referentiel)
 
 
-def offered_frames(texts: list[str], referentiel) -> tuple[pl.DataFrame, pl.DataFrame]:
+def offered_frames(texts: list[str], referentiel, *, lean: bool = False) -> tuple[pl.DataFrame, pl.DataFrame]:
     """One batch of stored LHEO training texts -> (catalogue frame, offer frame), codes the
-    referential no longer knows dropped."""
+    referential no longer knows dropped. ``lean``: as ``lean_frames`` gives them (null ``evidence``,
+    the offer's ``id`` only), the large texts not even parsed."""
     import io
 
     import pyarrow as pa
@@ -1016,7 +1019,12 @@ def offered_frames(texts: list[str], referentiel) -> tuple[pl.DataFrame, pl.Data
     known_occ = referentiel.occupation_index
     offer_schema = {k: v for k, v in LHEO_SCHEMA.items() if k != "line"}
     schema = {**FRAME_SCHEMA, "start_dates": pl.List(pl.String), "offer": pl.Struct(offer_schema)}
+    if lean:
+        schema = {k: v for k, v in schema.items() if k != "evidence"} | {"offer": pl.Struct({"id": pl.String})}
+        offer_schema = {"id": pl.String}
     raw = pl.read_ndjson(io.BytesIO("\n".join(texts).encode()), schema=schema)
+    if lean:
+        raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias("evidence"))
     skills = [[c for c in v if c in known] for v in raw["skills"].to_list()]
     occupations = [[c for c in v if c in known_occ] for v in raw["occupations"].to_list()]
     as_lists = lambda name, values: pl.from_arrow(  # noqa: E731 (pyarrow: no series per sub-list)
