@@ -110,6 +110,10 @@ class TrainingCatalogue:
                  catalogue: start dates only)
         offer:   the LHEO actions as read (``referentiels.lheo.TRAINING_SCHEMA`` without ``line``),
                  one row per training imported from LHEO, or None
+        texts_stored: True when the large texts of the LHEO trainings are kept by whoever serves
+                 the catalogue (the store of ``api``), not here: ``offer`` then holds only the
+                 ``id`` column and those trainings' ``evidence`` is null in ``frame`` (a served
+                 offer of 50,000 actions: about 90 MB less); other trainings keep theirs
     """
 
     frame: pl.DataFrame
@@ -117,6 +121,7 @@ class TrainingCatalogue:
     source: str = ""
     sessions: pl.DataFrame | None = None
     offer: pl.DataFrame | None = None
+    texts_stored: bool = False
 
     def __len__(self) -> int:
         return self.frame.height
@@ -177,7 +182,9 @@ class TrainingCatalogue:
         positions = np.asarray(positions, dtype=np.int64)
         rows = np.asarray(rows, dtype=np.int64)
         sessions = self.sessions if self.sessions is not None else pl.DataFrame(schema=SESSION_SCHEMA)
-        place = self.frame[rows].select("lat", "lon", "city", "postcode", pl.col("places").alias("_financed"))
+        # the columns first, then the rows: a gather from a frame of many chunks (read back batch by
+        # batch) copies the columns it touches whole, and keeps the copy (18 MB for all of 50,000 trainings)
+        place = self.frame.select("lat", "lon", "city", "postcode", pl.col("places").alias("_financed"))[rows]
         return (sessions[positions].with_columns(pl.Series("row", rows, dtype=pl.Int64)).hstack(place)
                 .with_columns(pl.coalesce("capacity", "_financed").alias("places")).drop("_financed"))
 
@@ -211,7 +218,10 @@ class TrainingCatalogue:
 
     def extend(self, other: "TrainingCatalogue") -> "TrainingCatalogue":
         """This catalogue plus ``other``'s trainings (same referential); ``other`` replaces equal ids
-        (and their sessions)."""
+        (and their sessions). When one of the two has ``texts_stored``, so has the result (the other's
+        LHEO trainings keep only their id in ``offer``: their texts are read where the first's are)."""
+        if self.texts_stored != other.texts_stored:
+            self, other = self.without_texts(), other.without_texts()
         keep = ~self.frame["id"].is_in(other.frame["id"].implode()).to_numpy()
         frame = pl.concat([self.frame.filter(pl.Series(keep)), other.frame])
         teaches = sp.csr_array(sp.vstack([self.teaches[np.flatnonzero(keep)], other.teaches]), dtype=np.float32)
@@ -225,7 +235,27 @@ class TrainingCatalogue:
             parts = [f for f in (self.offer.filter(~pl.col("id").is_in(replaced)) if self.offer is not None else None,
                                  other.offer) if f is not None]
             offer = pl.concat(parts)
-        return TrainingCatalogue(frame=frame, teaches=teaches, source=self.source, sessions=sessions, offer=offer)
+        return TrainingCatalogue(frame=frame, teaches=teaches, source=self.source, sessions=sessions, offer=offer,
+                                 texts_stored=self.texts_stored)
+
+    def without_texts(self) -> "TrainingCatalogue":
+        """This catalogue with ``texts_stored``: the LHEO trainings' ``evidence`` and ``offer``
+        columns other than ``id`` dropped (already so: itself)."""
+        if self.texts_stored:
+            return self
+        if self.offer is None or self.offer.height == 0:
+            return replace(self, texts_stored=True)
+        frame, offer = lean_frames(self.frame, self.offer)
+        return replace(self, frame=frame, offer=offer, texts_stored=True)
+
+
+def lean_frames(frame: pl.DataFrame, offer: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(``frame`` with a null ``evidence`` for the trainings of ``offer``, ``offer``'s ``id`` column):
+    what a catalogue with ``texts_stored`` holds of them."""
+    lheo = pl.col("id").is_in(offer["id"].implode())
+    return (frame.with_columns(pl.when(lheo).then(pl.lit(None, dtype=pl.String)).otherwise(pl.col("evidence"))
+                               .alias("evidence")),
+            offer.select("id"))
 
 
 # ---- reading -------------------------------------------------------------------------------------

@@ -327,7 +327,7 @@ def trainings_list(skill: Annotated[Optional[str], typer.Option(help="Only train
     if as_json:  # what each training teaches comes with its evidence (ROME codes, phrases of its texts)
         from api.services.training_service import training_dict
 
-        emit_json([training_dict(row, service.referentiel) for row in f.to_dicts()])
+        emit_json([training_dict(row, service.referentiel) for row in service.training_rows(f)])
         return
     for row in f.iter_rows(named=True):
         where = ("remote" if row["remote"] else row["basin"] or (

@@ -38,7 +38,8 @@ from matching.training_skills import derive_teaching, explain
 from referentiels.lheo import CHUNK_ROWS, LheoProblem, iter_lheo, looks_like_lheo
 from referentiels.lheo import TRAINING_SCHEMA as LHEO_SCHEMA
 from referentiels.trainings import (FRAME_SCHEMA, SESSION_SCHEMA, TrainingCatalogue, concat_catalogues, demo_trainings,
-                                   from_frame, from_lheo, lheo_frames, load_trainings, synthesize_trainings)
+                                   from_frame, from_lheo, lean_frames, lheo_frames, load_trainings,
+                                   synthesize_trainings)
 
 from api.services.errors import UnknownBasin, UnknownSeeker
 
@@ -200,11 +201,12 @@ class TrainingService:
         for texts in batches:
             offered = [t for t in texts if '"offer":' in t]
             plain += [json.loads(t) for t in texts if '"offer":' not in t]
-            if offered:
-                frame, offer = offered_frames(offered, self.referentiel)
+            if offered:  # the large texts stay in the store (read per training when asked)
+                frame, offer = offered_frames(offered, self.referentiel, lean=True)
                 frame.write_ipc(folder / f"frame-{spooled:05d}.arrow", compression="uncompressed")
                 offer.write_ipc(folder / f"offer-{spooled:05d}.arrow", compression="uncompressed")
                 spooled += 1
+        give_back_freed_memory()  # the parsed texts, before the catalogue is read back
         parts = [] if not spooled else [tuple(
             pl.scan_ipc(sorted(folder.glob(f"{kind}-*.arrow"))).collect() for kind in ("frame", "offer"))]
         if not parts and not plain:
@@ -215,13 +217,15 @@ class TrainingService:
             stored.append(load_trainings(json.dumps(plain).encode(), self.referentiel, fmt="json",
                                          name=f"{store.path} (table trainings)", basins=self.basins))
         if parts:
-            stored.append(stored_offer_of(parts, store.training_session_text_batches(), self.referentiel,
-                                          spool=folder))
+            stored.append(replace(stored_offer_of(parts, store.training_session_text_batches(), self.referentiel,
+                                                  spool=folder), texts_stored=True))
         stored = stored[0] if len(stored) == 1 else stored[0].extend(stored[1])
+        give_back_freed_memory()  # the sessions' texts, before the catalogue is joined to the default one
         return stored if replaced else default().extend(stored)
 
     def _set(self, catalogue: TrainingCatalogue) -> None:
         """Serve ``catalogue``: its planner index and its :class:`CatalogueRows`, built once here."""
+        give_back_freed_memory()  # what building the catalogue freed, before its index is built
         index = TrainingIndex.fit(catalogue.teaches, **catalogue.arrays())
         rows = CatalogueRows.of(catalogue)
         self._catalogue, self._index, self._rows = catalogue, index, rows
@@ -344,7 +348,8 @@ class TrainingService:
                     if not serve:  # the next reader of this service re-reads the store
                         self._catalogue, self._store_seen = None, (None, 0)
                         served = self._served_count(store)
-                    else:
+                    else:  # the reading's and the write's Python objects freed before the catalogue is read back
+                        give_back_freed_memory()
                         new = unspool_catalogue(folder, teaches, self.referentiel, source=name) if batches else None
                         teaches.clear()
                         catalogue = self.catalogue if new is None else new if replace else self.catalogue.extend(new)
@@ -374,7 +379,7 @@ class TrainingService:
 
         r = self.referentiel
         labels = dict(zip(r.skills["code"].to_list(), r.skills["label"].to_list()))
-        trainings, sessions = lheo_frames(self.catalogue, labels)
+        trainings, sessions = lheo_frames(self.full_catalogue(), labels)
         return write_lheo(trainings, sessions, out, version=version)
 
     def training(self, training_id: str) -> dict | None:
@@ -386,14 +391,70 @@ class TrainingService:
             return None
         row = catalogue.frame.row(i, named=True)
         o = int(where.offer[i])
+        lheo = None
+        if o >= 0 and catalogue.texts_stored:  # its large texts: one record of the store
+            row["evidence"], lheo = self.stored_texts([training_id]).get(training_id, (row["evidence"], None))
+        elif o >= 0:
+            lheo = catalogue.offer.row(o, named=True)
         rows = np.arange(index.session_indptr[i], index.session_indptr[i + 1], dtype=np.int64)
         left = self.places_left(catalogue, index, training=i)  # (len(rows),): this training's only
         places = index.session_places[rows] if left is None else left
         sessions = where.sessions(index, rows)
         return {**training_dict(row, self.referentiel),
-                "lheo": offer_dict(catalogue.offer.row(o, named=True)) if o >= 0 else None,
+                "lheo": offer_dict(lheo) if lheo is not None else None,
                 "sessions": [session_dict(s, None if np.isnan(p) else int(p))
                              for s, p in zip(sessions.to_dicts(), places.tolist())]}
+
+    def stored_texts(self, ids: list[str]) -> dict[str, tuple[str | None, dict]]:
+        """The large texts of the stored LHEO trainings ``ids``: id -> (``evidence`` JSON text, the
+        action as read: a row of ``offer`` as a dict), read from their store records (ids not stored,
+        or stored without an LHEO action, are left out)."""
+        store = self._store()
+        texts = [t for t in (store.training_texts_of(ids).values() if store is not None else ()) if '"offer":' in t]
+        if not texts:
+            return {}
+        frame, offer = offered_frames(texts, self.referentiel)
+        return {o["id"]: (e, o) for e, o in zip(frame["evidence"].to_list(), offer.iter_rows(named=True))}
+
+    def training_rows(self, frame: pl.DataFrame, catalogue: TrainingCatalogue | None = None) -> list[dict]:
+        """Rows of ``catalogue.frame`` (a slice or filter of it; default the served catalogue) as
+        dicts with their ``evidence``, read from the store for the LHEO trainings whose texts it keeps
+        (``texts_stored``), 2,000 rows at a time."""
+        catalogue = self.catalogue if catalogue is None else catalogue
+        if not catalogue.texts_stored:
+            return frame.to_dicts()
+        out = []
+        for lo in range(0, frame.height, 2_000):
+            rows = frame.slice(lo, 2_000).to_dicts()
+            texts = self.stored_texts([r["id"] for r in rows if r["evidence"] is None])
+            for r in rows:
+                if r["evidence"] is None and r["id"] in texts:
+                    r["evidence"] = texts[r["id"]][0]
+            out += rows
+        return out
+
+    def full_catalogue(self) -> TrainingCatalogue:
+        """The served catalogue with the LHEO trainings' texts (``offer`` whole, ``evidence``): read
+        back from the store when the served one keeps them there (an export; the whole offer in memory)."""
+        catalogue = self.catalogue
+        if not catalogue.texts_stored or catalogue.offer is None or catalogue.offer.height == 0:
+            return catalogue
+        store = self._store()
+        frames, offers = [], []
+        if store is not None:
+            for texts in store.training_text_batches()[1]:
+                offered = [t for t in texts if '"offer":' in t]
+                if offered:
+                    f, o = offered_frames(offered, self.referentiel)
+                    frames.append(f.select("id", "evidence"))
+                    offers.append(o)
+        if not offers:
+            return catalogue
+        offer = pl.concat(offers).join(catalogue.offer.select("id"), on="id", how="semi")
+        evidence = pl.concat(frames).rename({"evidence": "_evidence"})
+        frame = (catalogue.frame.join(evidence, on="id", how="left", maintain_order="left")
+                 .with_columns(pl.coalesce("evidence", "_evidence").alias("evidence")).drop("_evidence"))
+        return replace(catalogue, frame=frame, offer=offer, texts_stored=False)
 
     # ---- lookups --------------------------------------------------------------------------------
     def basin(self, basin_id: str) -> dict:
@@ -901,23 +962,41 @@ def offer_records(catalogue: TrainingCatalogue) -> tuple[list[tuple[str, str]], 
             list(zip(sessions["id"].to_list(), sessions["training"].to_list(), session_texts)))
 
 
+def give_back_freed_memory() -> None:
+    """Collect cycles and give the C heap's free pages back to the system (glibc ``malloc_trim``;
+    nothing elsewhere). Called once an offer has been read, before its catalogue is read back:
+    the reading's Python objects are freed by then, but glibc keeps most of their pages (about
+    15-30 MB on 50,000 actions), which would add to the peak of what follows."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return
+    trim(0)
+
+
 def spool_catalogue(part: TrainingCatalogue, folder: Path, k: int) -> None:
     """Write batch ``k``'s catalogue frames (trainings, offer, sessions) to ``folder`` as Arrow IPC
-    (uncompressed: written and read back at memory speed)."""
-    part.frame.write_ipc(folder / f"frame-{k:05d}.arrow", compression="uncompressed")
-    part.offer.write_ipc(folder / f"offer-{k:05d}.arrow", compression="uncompressed")
+    (uncompressed: written and read back at memory speed), without the large texts the store keeps
+    (``lean_frames``: evidence, the action as read)."""
+    frame, offer = lean_frames(part.frame, part.offer)
+    frame.write_ipc(folder / f"frame-{k:05d}.arrow", compression="uncompressed")
+    offer.write_ipc(folder / f"offer-{k:05d}.arrow", compression="uncompressed")
     part.sessions.write_ipc(folder / f"sessions-{k:05d}.arrow", compression="uncompressed")
 
 
 def unspool_catalogue(folder: Path, teaches: list[sp.csr_array], referentiel, *, source: str) -> TrainingCatalogue:
     """The catalogue of every batch :func:`spool_catalogue` wrote in ``folder`` (in order; ``teaches``:
-    each batch's matrix), as ``concat_catalogues`` of the batches would give it."""
+    each batch's matrix), as ``concat_catalogues`` of the batches would give it, with ``texts_stored``."""
     def read(kind: str) -> pl.DataFrame:
         return pl.scan_ipc(sorted(folder.glob(f"{kind}-*.arrow"))).collect()
 
     return TrainingCatalogue(frame=read("frame"), teaches=sp.csr_array(sp.vstack(teaches, format="csr"),
                                                                           dtype=np.float32),
-                             source=source, sessions=read("sessions"), offer=read("offer"))
+                             source=source, sessions=read("sessions"), offer=read("offer"), texts_stored=True)
 
 
 def stored_offer(texts: list[str], session_texts: list[str], referentiel) -> TrainingCatalogue:
@@ -928,9 +1007,10 @@ def stored_offer(texts: list[str], session_texts: list[str], referentiel) -> Tra
                            referentiel)
 
 
-def offered_frames(texts: list[str], referentiel) -> tuple[pl.DataFrame, pl.DataFrame]:
+def offered_frames(texts: list[str], referentiel, *, lean: bool = False) -> tuple[pl.DataFrame, pl.DataFrame]:
     """One batch of stored LHEO training texts -> (catalogue frame, offer frame), codes the
-    referential no longer knows dropped."""
+    referential no longer knows dropped. ``lean``: as ``lean_frames`` gives them (null ``evidence``,
+    the offer's ``id`` only), the large texts not even parsed."""
     import io
 
     import pyarrow as pa
@@ -939,7 +1019,12 @@ def offered_frames(texts: list[str], referentiel) -> tuple[pl.DataFrame, pl.Data
     known_occ = referentiel.occupation_index
     offer_schema = {k: v for k, v in LHEO_SCHEMA.items() if k != "line"}
     schema = {**FRAME_SCHEMA, "start_dates": pl.List(pl.String), "offer": pl.Struct(offer_schema)}
+    if lean:
+        schema = {k: v for k, v in schema.items() if k != "evidence"} | {"offer": pl.Struct({"id": pl.String})}
+        offer_schema = {"id": pl.String}
     raw = pl.read_ndjson(io.BytesIO("\n".join(texts).encode()), schema=schema)
+    if lean:
+        raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias("evidence"))
     skills = [[c for c in v if c in known] for v in raw["skills"].to_list()]
     occupations = [[c for c in v if c in known_occ] for v in raw["occupations"].to_list()]
     as_lists = lambda name, values: pl.from_arrow(  # noqa: E731 (pyarrow: no series per sub-list)

@@ -570,6 +570,18 @@ class Store:
             replaced = self._meta("trainings_mode") == "replace"
         return replaced, self._batches("SELECT record FROM trainings ORDER BY seq, pos", size)
 
+    def training_texts_of(self, ids: Sequence[str]) -> dict[str, str]:
+        """The stored JSON texts of the trainings ``ids`` (those stored), by id, read through the
+        primary key (500 ids a query): what one page of trainings costs, not the whole table."""
+        wanted = list(dict.fromkeys(ids))
+        out: dict[str, str] = {}
+        with self._lock:
+            for lo in range(0, len(wanted), 500):
+                part = wanted[lo:lo + 500]
+                marks = ",".join("?" * len(part))
+                out.update(self._db.execute(f"SELECT id, record FROM trainings WHERE id IN ({marks})", part))
+        return out
+
     def training_session_texts(self) -> list[str]:
         """Every stored session as its JSON text, in the order they were stored."""
         return [t for batch in self.training_session_text_batches() for t in batch]

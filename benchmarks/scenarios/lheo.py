@@ -30,7 +30,11 @@ The store path is measured too, in a second child: ``passerelles trainings impor
 it (``TrainingService.ingest(..., serve=False)``: read, derive, spool, one transaction into a new
 SQLite file): ``store_peak_rss_mb`` (the whole process, VmHWM, from its start: the target is
 500 MB), ``store_rss_before_mb`` (state and normaliser built, before the file is read) and
-``store_actions_per_s`` (text).
+``store_actions_per_s`` (text). Two more children on the same file: ``serve_peak_rss_mb`` (an
+ingest that then serves the offer, ``serve=True``, as ``POST /trainings:ingest`` does; target 500
+MB) with ``serve_actions_per_s`` (text), and ``restart_peak_rss_mb`` (a process starting on the
+store the CLI child wrote: the catalogue and its index read back; target 500 MB) with
+``restart_s`` (text).
 ``--quick``: the demo referential, 5,000 actions and 10,000 sessions.
 
 - ``training_get_50k``: what one ``GET /trainings/{id}`` costs on that catalogue, served
@@ -221,26 +225,42 @@ def status(key):
         import resource
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss if key == "VmHWM" else 0
 
-with tempfile.TemporaryDirectory(prefix="passerelles-bench-store-") as folder:
-    service = TrainingService.of(AppState.from_settings(Settings(referentiel=sys.argv[2],
-                                                                 database=Path(folder) / "p.sqlite3")))
-    service._skill_normaliser()  # what the import needs, built before the file is read
-    base = status("VmRSS")
-    t = time.perf_counter()
-    body = service.ingest(Path(sys.argv[1]), fmt="lheo", records="valid", serve=False)
-    dt = time.perf_counter() - t
+mode, database = sys.argv[3], Path(sys.argv[4])  # store: the CLI's import; serve: an ingest that then
+# serves the offer (POST /trainings:ingest); restart: a process starting on the store the first one wrote
+service = TrainingService.of(AppState.from_settings(Settings(referentiel=sys.argv[2], database=database)))
+service._skill_normaliser(), service._default()  # what the import needs, built before the file is read
+base = status("VmRSS")
+t = time.perf_counter()
+if mode == "restart":
+    service.index  # the catalogue and its planner index, as a serving process builds them
+    body = {"received": len(service.catalogue)}
+else:
+    body = service.ingest(Path(sys.argv[1]), fmt="lheo", records="valid", serve=mode == "serve")
+dt = time.perf_counter() - t
 print(json.dumps({"actions": body["received"], "import_s": dt, "rss_before_kb": base, "peak_kb": status("VmHWM")}))
 """
 
 
 def _store_counters(ctx: dict) -> dict:
     root = Path(__file__).resolve().parents[2]
-    done = subprocess.run([sys.executable, "-c", _STORE_CHILD, str(ctx["path"]), ctx["source"]], capture_output=True,
-                          text=True, cwd=root, env={"PYTHONPATH": str(root), **_env()}, check=True)
-    child = json.loads(done.stdout.strip().splitlines()[-1])
-    return {"store_peak_rss_mb": round(child["peak_kb"] / 1024, 1),
-            "store_rss_before_mb": f"{child['rss_before_kb'] / 1024:.1f}",
-            "store_actions_per_s": f"{child['actions'] / child['import_s']:.0f}"}
+
+    def child(mode: str, database: Path) -> dict:
+        args = [str(ctx["path"]), ctx["source"], mode, str(database)]
+        done = subprocess.run([sys.executable, "-c", _STORE_CHILD, *args], capture_output=True, text=True, cwd=root,
+                              env={"PYTHONPATH": str(root), **_env()}, check=True)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    with tempfile.TemporaryDirectory(prefix="passerelles-bench-store-") as folder:
+        store = child("store", Path(folder) / "p.sqlite3")
+        restart = child("restart", Path(folder) / "p.sqlite3")
+        serve = child("serve", Path(folder) / "q.sqlite3")
+    return {"store_peak_rss_mb": round(store["peak_kb"] / 1024, 1),
+            "store_rss_before_mb": f"{store['rss_before_kb'] / 1024:.1f}",
+            "store_actions_per_s": f"{store['actions'] / store['import_s']:.0f}",
+            "serve_peak_rss_mb": round(serve["peak_kb"] / 1024, 1),
+            "serve_actions_per_s": f"{serve['actions'] / serve['import_s']:.0f}",
+            "restart_peak_rss_mb": round(restart["peak_kb"] / 1024, 1),
+            "restart_s": f"{restart['import_s']:.2f}"}
 
 
 def _counters(ctx: dict) -> dict:

@@ -194,8 +194,12 @@ def test_stored_only_and_served_ingests_agree(tmp_path, batch_actions):
     one = run.catalogue()
     assert len(one) == a["received"]
     ids = pl.col("id").is_in(one.frame["id"].implode())
-    mine = served.catalogue
-    assert mine.frame.filter(ids).equals(one.frame) and mine.offer.equals(one.offer)
+    mine = served.catalogue  # served without the large texts: the store keeps them
+    lean = one.without_texts()
+    assert mine.texts_stored and mine.offer.columns == ["id"] and mine.frame.filter(ids)["evidence"].is_null().all()
+    assert mine.frame.filter(ids).equals(lean.frame) and mine.offer.equals(lean.offer)
+    whole = served.full_catalogue()  # read back from the store: what the import gave
+    assert whole.frame.filter(ids).equals(one.frame) and whole.offer.equals(one.offer)
     assert mine.sessions.filter(pl.col("training").is_in(one.frame["id"].implode())).equals(one.sessions)
     assert (mine.teaches[np.flatnonzero(mine.frame.select(ids).to_series().to_numpy())] != one.teaches).nnz == 0
     again = service(tmp_path / "b.sqlite3").catalogue  # a new process on the stored-only database
@@ -255,7 +259,7 @@ def test_a_training_after_ingests_that_replace_and_extend_the_catalogue(tmp_path
         return [session_dict(row) for row in s.to_dicts()]
 
     def expected_offer(training_id: str) -> dict:
-        offer = TrainingService.of(app.state.passerelles).catalogue.offer.filter(pl.col("id") == training_id)
+        offer = TrainingService.of(app.state.passerelles).full_catalogue().offer.filter(pl.col("id") == training_id)
         return offer_dict(offer.row(0, named=True))
 
     with TestClient(app) as c:
@@ -273,3 +277,48 @@ def test_a_training_after_ingests_that_replace_and_extend_the_catalogue(tmp_path
         ingest("valid-2.3.xml", "append")
         assert c.get("/trainings/AF-SOUD-BVS").json() == first and first["lheo"] == expected_offer("AF-SOUD-BVS")
         assert c.get("/trainings/AF-MAINT-CRL").json()["sessions"] == maint
+
+
+def test_responses_of_a_served_ingest_a_restart_and_the_whole_offer_in_memory_agree(tmp_path):
+    """The served catalogue of an ingest (and of a restart on its store) reads the large texts of
+    its LHEO trainings (evidence, the action as read) from the store when asked: each training's
+    page, the list, a plan, access routes and the LHEO export are the same JSON as when the whole
+    offer is held in memory (the catalogue ``read_offer`` gives, served as it is)."""
+    import io
+
+    from api.services.training_service import TrainingService
+
+    db = tmp_path / "p.sqlite3"
+    app = _app(db)
+    key = app.state.security.keys.create("federation")[0]
+    urls = ["/trainings?limit=100", "/trainings?q=soudeur", "/trainings?skill=H2913&limit=3",
+            "/occupations/H2102/gaps/H2913?basin=beauvais&radius=30&from=2027-01-01&to=2027-12-31",
+            "/occupations/H2913/access-routes?basin=beauvais&k=12"]
+
+    def answers(c) -> dict:
+        ids = [t["id"] for t in c.get("/trainings", params={"limit": 100}).json()["trainings"]]
+        out = {u: c.get(u).json() for u in urls + [f"/trainings/{i}" for i in ids]}
+        buffer = io.BytesIO()
+        TrainingService.of(c.app.state.passerelles).export_lheo(buffer)
+        out["export"] = buffer.getvalue()
+        return out
+
+    with TestClient(app) as c:
+        for name in ("valid-2.3.xml", "counsellor-2.3.xml"):
+            assert c.post("/trainings:ingest", content=(DATA / name).read_bytes(),
+                          headers={**XML, **bearer(key)}).status_code == 200
+        served = answers(c)
+        service = TrainingService.of(app.state.passerelles)
+        whole = service._default()
+        for name in ("valid-2.3.xml", "counsellor-2.3.xml"):
+            whole = whole.extend(service.read_offer(DATA / name)[0])
+        with service._lock:
+            service._from_store = False
+            service._set(whole)
+        assert whole.offer is not None and "objective" in whole.offer.columns
+        in_memory = answers(c)
+    with TestClient(_app(db)) as c:
+        restarted = answers(c)
+    assert len(served) > 10 and any(t.get("lheo") for t in served.values() if isinstance(t, dict))
+    for url in served:
+        assert served[url] == in_memory[url] == restarted[url], url

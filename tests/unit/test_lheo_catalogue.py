@@ -288,3 +288,26 @@ def test_one_trainings_session_rows_are_its_rows_of_the_session_frame(world):
     for i in np.flatnonzero(np.diff(indptr)).tolist() + [0]:
         mine = catalogue.session_rows(order[indptr[i]:indptr[i + 1]], np.full(indptr[i + 1] - indptr[i], i))
         assert mine.equals(full.filter(pl.col("row") == i)), catalogue.ids[i]
+
+
+def test_a_catalogue_without_its_texts_keeps_what_plans_and_search_read(world):
+    """``without_texts``: the LHEO trainings' evidence and offer columns (but ``id``) dropped, every
+    other column, the sessions, the teaches matrix and the planner's arrays unchanged; a catalogue
+    holding its texts, extended by one without, loses them too (they are read where the other's are)."""
+    r, _, _, _, catalogue, _ = world
+    lean = catalogue.without_texts()
+    assert lean.texts_stored and not catalogue.texts_stored and lean.without_texts() is lean
+    assert lean.offer.columns == ["id"] and lean.offer["id"].to_list() == catalogue.offer["id"].to_list()
+    assert lean.frame["evidence"].is_null().all() and catalogue.frame["evidence"].is_not_null().all()
+    assert lean.frame.drop("evidence").equals(catalogue.frame.drop("evidence"))
+    assert lean.sessions.equals(catalogue.sessions) and (lean.teaches != catalogue.teaches).nnz == 0
+    a, b = lean.arrays(), catalogue.arrays()
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k], equal_nan=True) for k in a)
+    demo = demo_trainings(r)  # CSV trainings keep their evidence
+    mixed = demo.extend(lean)
+    assert mixed.texts_stored and mixed.offer.columns == ["id"]
+    assert mixed.frame.filter(pl.col("id").is_in(demo.frame["id"].implode()))["evidence"].equals(demo.frame["evidence"])
+    empty = replace(lean, frame=lean.frame.head(0), offer=lean.offer.head(0), teaches=lean.teaches[:0],
+                    sessions=lean.sessions.head(0))
+    held = catalogue.extend(empty)
+    assert held.texts_stored and held.offer.columns == ["id"] and held.frame["evidence"].is_null().all()

@@ -95,7 +95,8 @@ def list_trainings(state: Annotated[AppState, Depends(get_state)], request: Requ
     """The training catalogue, filtered by basin, taught skill code or words (paginated: ``limit``,
     ``offset``, ``next`` and a ``Link`` header while there is a next page)."""
     service = TrainingService.of(state)
-    f = service.catalogue.frame
+    catalogue = service.catalogue
+    f = catalogue.frame
     if basin is not None:
         f = f.filter(pl.col("basin") == basin)
     if skill is not None:
@@ -111,7 +112,8 @@ def list_trainings(state: Annotated[AppState, Depends(get_state)], request: Requ
         response.headers["Link"] = f'<{following}>; rel="next"'
     r = state.referentiel
     return {"total": f.height, "offset": offset, "limit": limit, "next": following,
-            "catalogue": service.catalogue.source, "trainings": [training_dict(row, r) for row in rows.to_dicts()]}
+            "catalogue": catalogue.source,
+            "trainings": [training_dict(row, r) for row in service.training_rows(rows, catalogue)]}
 
 
 @router.get("/trainings/{id}", dependencies=[Depends(security.referential)],
