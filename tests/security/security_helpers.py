@@ -40,3 +40,16 @@ def encode(records: list[dict], fmt: str) -> bytes:
 def ingest(client, kind: str, records: list[dict], fmt: str, key: str, mode: str = "all"):
     return client.post(f"/{kind}:ingest?mode={mode}", content=encode(records, fmt),
                        headers={**bearer(key), "content-type": MEDIA[fmt]})
+
+
+def replace_prescriptions(service, rows: list[tuple]) -> None:
+    """Make ``rows`` (tuples in ``api.storage.prescriptions.COLUMNS`` order) the only stored
+    pre-registrations of ``service`` (a PrescriptionService), then rebuild its tallies."""
+    from api.storage.prescriptions import COLUMNS
+
+    with service.store.transaction() as db:
+        db.execute("DELETE FROM prescriptions")
+        db.execute("DELETE FROM prescription_sessions")
+        db.executemany(f"INSERT INTO prescriptions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                       rows)
+    service.store.rebuild()

@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from api.services import statistical_secret as secret
 from api.services.prescription_service import PrescriptionService
 from api.storage.prescriptions import COLUMNS
+from security_helpers import replace_prescriptions
 
 K = 5
 BREAKDOWNS = (("by_prescriber_type", "prescriber_type"), ("by_basin", "basin"), ("by_occupation", "occupation"))
@@ -64,12 +65,7 @@ def ask(prescription_env):
         service = PrescriptionService.of(env["app"].state.passerelles)
 
         def load(groups: list[dict]) -> dict:
-            with service.store.transaction() as db:
-                db.execute("DELETE FROM prescriptions")
-                db.execute("DELETE FROM prescription_sessions")
-                db.executemany(f"INSERT INTO prescriptions ({', '.join(COLUMNS)}) VALUES "
-                               f"({', '.join('?' * len(COLUMNS))})", rows(groups))
-            service.store.rebuild()
+            replace_prescriptions(service, rows(groups))
             auth = env["auth"](env["keys"]["funder"])
             out = {}
             for year in [None, *sorted({g["year"] for g in groups})]:

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from api.services import statistical_secret as secret
 from api.services.prescription_service import PrescriptionService
 from api.storage.prescriptions import COLUMNS
+from security_helpers import replace_prescriptions
 
 K = 5
 TODAY = date(2027, 1, 1)
@@ -65,12 +66,7 @@ def dashboard(prescription_env):
         service = PrescriptionService.of(env["app"].state.passerelles)
 
         def load(groups: list[dict]):
-            with service.store.transaction() as db:
-                db.execute("DELETE FROM prescriptions")
-                db.execute("DELETE FROM prescription_sessions")
-                db.executemany(f"INSERT INTO prescriptions ({', '.join(COLUMNS)}) VALUES "
-                               f"({', '.join('?' * len(COLUMNS))})", rows(groups))
-            service.store.rebuild()
+            replace_prescriptions(service, rows(groups))
             auth = env["auth"](env["keys"]["funder"])
             body = client.get("/funders/dashboard?limit=500", headers=auth).json()
             r = client.get("/funders/dashboard?format=xlsx&limit=500", headers=auth)
