@@ -279,6 +279,17 @@ def _sign(row, column) -> int:
     return 1 if (row == TOTAL_ROW) == (column is ALL) else -1
 
 
+def _lines(cells) -> tuple[dict, dict]:
+    """The lines of a table given by its (row, column) cells: ({column: [rows]}, {row: [columns]}),
+    in the cells' order."""
+    rows_of: dict = {}
+    cols_of: dict = {}
+    for (r, c) in cells:
+        rows_of.setdefault(c, []).append(r)
+        cols_of.setdefault(r, []).append(c)
+    return rows_of, cols_of
+
+
 def _rectangles(n: dict, hidden: set, hidden_total: set, total_n: dict, columns: list, k: int,
                 done: set, nearest: int = 24) -> bool:
     """Bounds, not only equations: a hidden count of 1 to k-1 must be able to reach ``k`` with every
@@ -294,11 +305,7 @@ def _rectangles(n: dict, hidden: set, hidden_total: set, total_n: dict, columns:
     cells = dict(n)
     cells.update({(TOTAL_ROW, c): total_n[c] for c in columns if total_n.get(c, 0) > 0})
     shut = set(hidden) | {(TOTAL_ROW, c) for c in hidden_total}
-    rows_of: dict = {}
-    cols_of: dict = {}
-    for (r, c) in cells:
-        rows_of.setdefault(c, []).append(r)
-        cols_of.setdefault(r, []).append(c)
+    rows_of, cols_of = _lines(cells)
     sizes: dict = {}
     for c in rows_of:  # the inner rows of each column by size (the total row apart)
         inner = sorted((r for r in rows_of[c] if r != TOTAL_ROW), key=lambda r: (cells[(r, c)], str(r)))
@@ -380,11 +387,7 @@ def _rectangles_part(n: dict, p: dict, hidden_n: set, hidden_p: set, hidden_tota
     Q = {q: N[q] - P[q] for q in N}
     shut_p = set(hidden_p) | {(TOTAL_ROW, c) for c in hidden_part_total}
     shut_n = set(hidden_n) | {(TOTAL_ROW, c) for c in hidden_total}
-    rows_of: dict = {}
-    cols_of: dict = {}
-    for (r, c) in N:
-        rows_of.setdefault(c, []).append(r)
-        cols_of.setdefault(r, []).append(c)
+    rows_of, cols_of = _lines(N)
     for c in rows_of:
         rows_of[c].sort(key=lambda r: (-N[(r, c)], str(r)))
         rows_of[c] = rows_of[c][:scan] + ([TOTAL_ROW] if (TOTAL_ROW, c) in N and TOTAL_ROW not in rows_of[c][:scan]
